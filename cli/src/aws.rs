@@ -1,0 +1,281 @@
+//! The one place that builds AWS configuration and hands out clients.
+//!
+//! Every client shares one `SdkConfig` from the standard credential chain
+//! (environment, profiles, SSO), with the endpoint override applied to all of
+//! them, bounded retries with backoff, and a [`CallLog`] interceptor that
+//! counts every API call, so that deploy can report them and tests can prove
+//! that a no-op redeploy mutates nothing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Where to send AWS calls and as whom. Empty fields fall back to the standard chain.
+#[derive(Debug, Clone, Default)]
+pub struct AwsTarget {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Fixed credentials instead of the chain (tests against moto).
+    pub credentials: Option<aws_credential_types::Credentials>,
+}
+
+/// Shared SDK configuration, plus the log of calls made through it.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    config: SdkConfig,
+    endpoint_overridden: bool,
+    calls: CallLog,
+}
+
+/// Attempts per call (the first plus retries with exponential backoff).
+/// API Gateway's control-plane limits throttle bursts; five attempts ride them out.
+const MAX_ATTEMPTS: u32 = 5;
+
+impl Aws {
+    /// Loads the configuration. Needs a region from the target, the
+    /// environment or the profile.
+    pub async fn load(target: &AwsTarget) -> Result<Aws> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .build(),
+            );
+        if let Some(region) = &target.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &target.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &target.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = &target.credentials {
+            loader = loader.credentials_provider(credentials.clone());
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            anyhow::bail!(
+                "no AWS region: set `region` in stack.yaml, pass --region, or set AWS_REGION (or a region in your AWS profile)"
+            );
+        }
+        let endpoint_overridden = config.endpoint_url().is_some();
+        Ok(Aws { config, endpoint_overridden, calls: CallLog::from_env() })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(Region::as_ref).unwrap_or("us-east-1")
+    }
+
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// The endpoint override, when there is one (moto, LocalStack).
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    /// Every call made through this configuration's clients so far.
+    pub fn calls(&self) -> &CallLog {
+        &self.calls
+    }
+
+    /// The account id of the caller, from `sts:GetCallerIdentity`.
+    pub async fn account_id(&self) -> Result<String> {
+        let who = self.sts().get_caller_identity().send().await.context(
+            "asking STS who the caller is (check your AWS credentials: `aws sts get-caller-identity` should work)",
+        )?;
+        who.account.context("STS returned no account id")
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_iam::Client::from_conf(conf)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        let conf = aws_sdk_lambda::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_lambda::Client::from_conf(conf)
+    }
+
+    pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
+        let conf = aws_sdk_apigatewayv2::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_apigatewayv2::Client::from_conf(conf)
+    }
+
+    /// The Management API of one deployed API: `https://{id}.execute-api.{region}.amazonaws.com/{stage}`.
+    /// With an endpoint override, the override's root (moto 404s on a stage path).
+    pub fn apigatewaymanagement(&self, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+        let endpoint = self.endpoint_url().unwrap_or(endpoint);
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&self.config)
+            .endpoint_url(endpoint)
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_apigatewaymanagement::Client::from_conf(conf)
+    }
+
+    /// S3, path-style when the endpoint is overridden (emulators have no
+    /// wildcard DNS for virtual-hosted buckets).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.endpoint_overridden)
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let conf = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_cloudfront::Client::from_conf(conf)
+    }
+}
+
+/// One API call, as the interceptor saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The SDK's service name, e.g. `DynamoDB`, `Lambda`, `ApiGatewayV2`.
+    pub service: String,
+    /// The operation, e.g. `CreateTable`.
+    pub operation: String,
+}
+
+impl Call {
+    /// Whether the call can change something: anything but Get*, List*,
+    /// Describe* and Head* (and the read-only `Query`, `Scan`, `ReceiveMessage`).
+    pub fn is_mutating(&self) -> bool {
+        let op = self.operation.as_str();
+        !["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p))
+            && !matches!(op, "Query" | "Scan" | "BatchGetItem" | "ReceiveMessage")
+    }
+}
+
+/// Counts API calls: an SDK interceptor shared by every client of one [`Aws`].
+#[derive(Debug, Clone, Default)]
+pub struct CallLog {
+    calls: Arc<Mutex<Vec<Call>>>,
+    /// Test hook: exit the process right after this many mutating calls completed.
+    exit_after_mutations: Option<usize>,
+}
+
+/// `WSCHAT_TEST_EXIT_AFTER_MUTATIONS=N` makes the process exit with code
+/// [`TEST_EXIT_CODE`] right after the Nth mutating AWS call returns, as if it
+/// were killed there. Only the fault-injection tests set it.
+pub const TEST_EXIT_ENV: &str = "WSCHAT_TEST_EXIT_AFTER_MUTATIONS";
+pub const TEST_EXIT_CODE: i32 = 86;
+
+impl CallLog {
+    fn from_env() -> CallLog {
+        let exit_after_mutations = std::env::var(TEST_EXIT_ENV).ok().and_then(|v| v.parse().ok());
+        CallLog { calls: Arc::default(), exit_after_mutations }
+    }
+
+    /// Every call so far, in the order they started.
+    pub fn all(&self) -> Vec<Call> {
+        self.calls.lock().expect("call log poisoned").clone()
+    }
+
+    pub fn total(&self) -> usize {
+        self.calls.lock().expect("call log poisoned").len()
+    }
+
+    pub fn mutating(&self) -> Vec<Call> {
+        self.all().into_iter().filter(Call::is_mutating).collect()
+    }
+
+    /// How many calls of `operation` (e.g. `PutObject`) were made.
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls.lock().expect("call log poisoned").iter().filter(|c| c.operation == operation).count()
+    }
+
+    fn record(&self, cfg: &ConfigBag) -> Call {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        Call { service, operation }
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "wschat::CallLog"
+    }
+
+    // Not `read_before_execution`: client interceptors run that before the
+    // operation's configuration (and so its `Metadata`) is in the bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let call = self.record(cfg);
+        self.calls.lock().expect("call log poisoned").push(call);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(limit) = self.exit_after_mutations {
+            let call = self.record(cfg);
+            let done = self.calls.lock().expect("call log poisoned").iter().filter(|c| c.is_mutating()).count();
+            if call.is_mutating() && done >= limit {
+                eprintln!("{TEST_EXIT_ENV}: exiting after mutating call {done} ({})", call.operation);
+                std::process::exit(TEST_EXIT_CODE);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(op: &str) -> Call {
+        Call { service: "X".into(), operation: op.into() }
+    }
+
+    #[test]
+    fn reads_are_not_mutating() {
+        for op in ["GetFunction", "ListTags", "DescribeTable", "HeadObject", "GetCallerIdentity"] {
+            assert!(!call(op).is_mutating(), "{op}");
+        }
+        for op in ["CreateTable", "PutObject", "DeleteRoute", "UpdateFunctionCode", "TagResource", "AddPermission"] {
+            assert!(call(op).is_mutating(), "{op}");
+        }
+    }
+}

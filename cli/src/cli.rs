@@ -1,0 +1,111 @@
+//! The command line: global flags, subcommands and their flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wschat",
+    version,
+    about = "Provision a serverless WebSocket chat on AWS from stack.yaml, or run it locally",
+    propagate_version = true
+)]
+pub struct Args {
+    /// The stack definition to read.
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml", value_name = "PATH")]
+    pub file: PathBuf,
+
+    /// Deployment stage: part of every physical name, so stages live side by side.
+    #[arg(long, global = true, default_value = "dev", value_name = "STAGE")]
+    pub stage: String,
+
+    /// AWS region; overrides stack.yaml's `region` and the AWS config.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config to take credentials and region from.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (moto, LocalStack) instead of AWS.
+    #[arg(long, global = true, value_name = "URL", env = "WSCHAT_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Print one JSON document on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More detail on stderr; repeat for more (-vv).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check stack.yaml; every error names file:line:column. Makes no AWS call.
+    Validate,
+    /// Build each function with cargo-lambda into a reproducible zip.
+    Build,
+    /// Show what deploy would create, update or delete. Reads only.
+    Plan,
+    /// Build, then create or update every resource so AWS matches stack.yaml.
+    Deploy(DeployArgs),
+    /// Show every resource of the stack: ok, missing or drifted, and the URLs.
+    Status,
+    /// Delete every resource of the stack, and nothing else.
+    Destroy(DestroyArgs),
+    /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Deploy the zips of the last `wschat build` instead of building first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Wait until the CloudFront distribution is Deployed before returning.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Keep connections in DynamoDB and notifications in SQS at --endpoint-url
+    /// (or AWS) instead of in memory.
+    #[arg(long)]
+    pub aws_store: bool,
+    /// Close a connection after this many seconds without a frame (API Gateway: 600).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Close every connection after this many seconds (API Gateway: 7200).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    pub max_lifetime: u64,
+}
+
+/// Logs go to stderr. `-v` shows debug events of wschat itself, `-vv` everything.
+pub fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn,wschat=info,chat_core=info",
+        1 => "warn,wschat=debug,chat_core=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WSCHAT_LOG").unwrap_or_else(|_| filter.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

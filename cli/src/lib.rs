@@ -1,0 +1,45 @@
+//! `wschat`: provision a serverless WebSocket chat on AWS from a declarative `stack.yaml`.
+//!
+//! The binary in `main.rs` only parses arguments and maps results to exit
+//! codes; every command lives here so that integration tests drive the same
+//! code.
+
+pub mod aws;
+pub mod cli;
+pub mod stack;
+
+use anyhow::Result;
+
+/// An error the user caused with the command line or with stack.yaml: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs one parsed command line.
+pub async fn run(args: cli::Args) -> Result<()> {
+    use cli::Command;
+    match &args.command {
+        Command::Validate => {
+            let stack = stack::load(&args.file, &args.stage)?;
+            eprintln!(
+                "{}: ok: stack `{}`, stage `{}`, {} functions, {} routes",
+                args.file.display(),
+                stack.name,
+                stack.stage,
+                stack.functions.len(),
+                stack.api.routes.len()
+            );
+            Ok(())
+        }
+        Command::Build => not_yet("build"),
+        Command::Plan => not_yet("plan"),
+        Command::Deploy(_) => not_yet("deploy"),
+        Command::Status => not_yet("status"),
+        Command::Destroy(_) => not_yet("destroy"),
+        Command::Dev(_) => not_yet("dev"),
+    }
+}
+
+fn not_yet(command: &str) -> Result<()> {
+    anyhow::bail!("`wschat {command}` is not built yet; see the open issues")
+}

@@ -1,0 +1,941 @@
+//! The stack.yaml model: parsing, validation with file:line:column errors,
+//! defaults, and the one place where every physical AWS name is derived.
+//!
+//! Parsing is two passes. serde (through serde_norway) turns the text into the
+//! model and reports syntax errors, unknown keys and wrong types with their
+//! position. Semantic checks (ranges, names AWS would reject, references
+//! between sections, files that must exist) run on the model afterwards; they
+//! find the position of the offending field in a [`SourceMap`] built from the
+//! YAML event stream, because serde keeps no spans for values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+
+/// The tag keys every resource of a stack carries; `destroy` and discovery
+/// trust only resources that carry both with this stack's values.
+pub const TAG_STACK: &str = "wschat:stack";
+pub const TAG_STAGE: &str = "wschat:stage";
+
+/// A validated stack: stack.yaml plus the stage it is deployed as.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// `name` from stack.yaml: the prefix of every physical name.
+    pub name: String,
+    /// `--stage`: the second part of every physical name.
+    pub stage: String,
+    pub region: Option<String>,
+    /// The user's tags from stack.yaml, without the `wschat:` tags.
+    pub tags: BTreeMap<String, String>,
+    pub functions: BTreeMap<String, Function>,
+    pub table: Table,
+    pub queue: Queue,
+    pub api: Api,
+    pub website: Website,
+    pub chat: Chat,
+    /// The stack.yaml file and the folder its relative paths start from.
+    pub file: PathBuf,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// Folder of the handler crate, relative to stack.yaml.
+    #[serde(rename = "crate")]
+    pub crate_dir: PathBuf,
+    /// MB, 128..=10240.
+    #[serde(default = "defaults::memory")]
+    pub memory: i32,
+    /// Seconds, 1..=900.
+    #[serde(default = "defaults::timeout")]
+    pub timeout: i32,
+    #[serde(default)]
+    pub architecture: Architecture,
+    /// The queue (by its stack.yaml `queue.name`) this function consumes.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Records per invocation from the queue, 1..=10.
+    #[serde(default = "defaults::batch")]
+    pub batch: i32,
+    /// Extra environment variables, beside the `WSCHAT_*` ones wschat sets.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Architecture {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// The TTL attribute (epoch seconds) the handlers write.
+    #[serde(default = "defaults::ttl_attribute")]
+    pub ttl_attribute: String,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table { ttl_attribute: defaults::ttl_attribute() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// Logical name, referenced by a function's `queue`.
+    #[serde(default = "defaults::queue_name")]
+    pub name: String,
+    /// Seconds, 0..=43200; at least the consuming function's timeout.
+    #[serde(default = "defaults::visibility_timeout")]
+    pub visibility_timeout: i32,
+    /// Receives before a message moves to the dead-letter queue, 1..=1000.
+    #[serde(default = "defaults::max_receive_count")]
+    pub max_receive_count: i32,
+    /// Seconds, 0..=900.
+    #[serde(default)]
+    pub delay_seconds: i32,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            name: defaults::queue_name(),
+            visibility_timeout: defaults::visibility_timeout(),
+            max_receive_count: defaults::max_receive_count(),
+            delay_seconds: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// API Gateway stage name; defaults to `--stage`.
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default = "defaults::route_selection")]
+    pub route_selection: String,
+    /// Route key -> function (and optional JSON schema). Defaults to every
+    /// protocol route on the `chat` function.
+    #[serde(default)]
+    pub routes: BTreeMap<String, Route>,
+    #[serde(default)]
+    pub throttle: Throttle,
+    #[serde(default)]
+    pub auth: Auth,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            stage: None,
+            route_selection: defaults::route_selection(),
+            routes: BTreeMap::new(),
+            throttle: Throttle::default(),
+            auth: Auth::None,
+        }
+    }
+}
+
+impl Api {
+    /// The API Gateway stage name (after [`load`], always set).
+    pub fn stage_name(&self) -> &str {
+        self.stage.as_deref().unwrap_or("dev")
+    }
+}
+
+/// One route: the function it invokes and, optionally, a JSON schema
+/// (draft 4) that API Gateway validates message bodies against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub function: String,
+    /// Path relative to stack.yaml.
+    pub schema: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Steady-state requests per second.
+    #[serde(default = "defaults::rate")]
+    pub rate: f64,
+    /// Burst size.
+    #[serde(default = "defaults::burst")]
+    pub burst: i32,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle { rate: defaults::rate(), burst: defaults::burst() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    #[default]
+    None,
+    /// `AWS_IAM` authorization on `$connect`.
+    Iam,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Website {
+    /// Folder with the page, relative to stack.yaml.
+    #[serde(default = "defaults::website_source")]
+    pub source: PathBuf,
+    /// Serve through CloudFront; `false` keeps only the private bucket.
+    #[serde(default = "defaults::yes")]
+    pub cdn: bool,
+    #[serde(default)]
+    pub price_class: PriceClass,
+}
+
+impl Default for Website {
+    fn default() -> Self {
+        Website { source: defaults::website_source(), cdn: true, price_class: PriceClass::default() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum PriceClass {
+    #[default]
+    #[serde(rename = "PriceClass_100")]
+    PriceClass100,
+    #[serde(rename = "PriceClass_200")]
+    PriceClass200,
+    #[serde(rename = "PriceClass_All")]
+    PriceClassAll,
+}
+
+impl PriceClass {
+    /// The name CloudFront uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceClass::PriceClass100 => "PriceClass_100",
+            PriceClass::PriceClass200 => "PriceClass_200",
+            PriceClass::PriceClassAll => "PriceClass_All",
+        }
+    }
+}
+
+/// Settings of the chat itself, passed to the handlers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chat {
+    /// Posts in flight at once when a message fans out, 1..=1000.
+    #[serde(default = "defaults::fanout_concurrency")]
+    pub fanout_concurrency: i32,
+    /// Seconds before the welcome and join notices are delivered, 0..=900.
+    /// API Gateway cannot deliver to a connection until `$connect` returned.
+    #[serde(default = "defaults::welcome_delay")]
+    pub welcome_delay: i32,
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Chat { fanout_concurrency: defaults::fanout_concurrency(), welcome_delay: defaults::welcome_delay() }
+    }
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn memory() -> i32 {
+        256
+    }
+    pub fn timeout() -> i32 {
+        10
+    }
+    pub fn batch() -> i32 {
+        10
+    }
+    pub fn ttl_attribute() -> String {
+        "expiresAt".into()
+    }
+    pub fn queue_name() -> String {
+        "notifications".into()
+    }
+    pub fn visibility_timeout() -> i32 {
+        60
+    }
+    pub fn max_receive_count() -> i32 {
+        5
+    }
+    pub fn route_selection() -> String {
+        "$request.body.action".into()
+    }
+    pub fn rate() -> f64 {
+        100.0
+    }
+    pub fn burst() -> i32 {
+        50
+    }
+    pub fn website_source() -> PathBuf {
+        "wwwroot".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn fanout_concurrency() -> i32 {
+        32
+    }
+    pub fn welcome_delay() -> i32 {
+        1
+    }
+}
+
+/// The file as written, before defaults that depend on other sections.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StackFile {
+    name: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    functions: BTreeMap<String, Function>,
+    #[serde(default)]
+    table: Table,
+    #[serde(default)]
+    queue: Queue,
+    #[serde(default)]
+    api: Api,
+    #[serde(default)]
+    website: Website,
+    #[serde(default)]
+    chat: Chat,
+}
+
+impl<'de> Deserialize<'de> for Route {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            function: String,
+            #[serde(default)]
+            schema: Option<PathBuf>,
+        }
+
+        struct RouteVisitor;
+        impl<'de> Visitor<'de> for RouteVisitor {
+            type Value = Route;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a function name, or a map with `function` and optional `schema`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Route, E> {
+                Ok(Route { function: v.to_string(), schema: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Route, A::Error> {
+                let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Route { function: full.function, schema: full.schema })
+            }
+        }
+        deserializer.deserialize_any(RouteVisitor)
+    }
+}
+
+/// One problem in stack.yaml, at a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackError {
+    pub line: usize,
+    pub column: usize,
+    /// Dotted path of the field, e.g. `functions.chat.memory`; empty for the whole file.
+    pub field: String,
+    pub message: String,
+}
+
+/// Every problem found in one stack.yaml (exit code 2).
+#[derive(Debug)]
+pub struct StackErrors {
+    pub file: PathBuf,
+    pub errors: Vec<StackError>,
+}
+
+impl fmt::Display for StackErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}:{}:{}: ", self.file.display(), e.line, e.column)?;
+            if !e.field.is_empty() {
+                write!(f, "{}: ", e.field)?;
+            }
+            f.write_str(&e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StackErrors {}
+
+/// Reads, parses and validates `file` for `stage`.
+pub fn load(file: &Path, stage: &str) -> anyhow::Result<Stack> {
+    check_stage(stage)?;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        crate::UsageError(format!("reading {}: {e}; pass the stack file with -f/--file", file.display()))
+    })?;
+    Ok(parse(&text, file, stage)?)
+}
+
+/// Parses and validates stack.yaml text. `file` names it in errors and gives
+/// the folder that relative paths start from.
+pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors> {
+    let fail = |errors| StackErrors { file: file.to_path_buf(), errors };
+    let map = SourceMap::new(text);
+    if map.is_empty() {
+        return Err(fail(vec![StackError {
+            line: 1,
+            column: 1,
+            field: String::new(),
+            message: "the file is empty; a stack needs at least `name` and `functions`".into(),
+        }]));
+    }
+    let raw: StackFile = serde_norway::from_str(text).map_err(|e| fail(vec![serde_error(&e)]))?;
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let mut stack = Stack {
+        name: raw.name,
+        stage: stage.to_string(),
+        region: raw.region,
+        tags: raw.tags,
+        functions: raw.functions,
+        table: raw.table,
+        queue: raw.queue,
+        api: raw.api,
+        website: raw.website,
+        chat: raw.chat,
+        file: file.to_path_buf(),
+        dir,
+    };
+    if stack.api.routes.is_empty() && stack.functions.contains_key("chat") && map.find(&["api", "routes"]).is_none() {
+        stack.api.routes = default_routes("chat");
+    }
+    if stack.api.stage.is_none() {
+        stack.api.stage = Some(stage.to_string());
+    }
+    let mut checks = Checks { map: &map, errors: Vec::new() };
+    checks.stack(&stack);
+    if checks.errors.is_empty() { Ok(stack) } else { Err(fail(checks.errors)) }
+}
+
+/// Every protocol route on one function: the default when stack.yaml has no `api.routes`.
+pub fn default_routes(function: &str) -> BTreeMap<String, Route> {
+    chat_core::SPECIAL_ROUTES
+        .iter()
+        .chain(chat_core::ACTIONS)
+        .map(|key| (key.to_string(), Route { function: function.to_string(), schema: None }))
+        .collect()
+}
+
+/// Turns a serde error into a positioned one. serde_norway puts the dotted
+/// path before the message and " at line L column C" after it; we keep the
+/// path and the message and move the position to the front.
+fn serde_error(e: &serde_norway::Error) -> StackError {
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let text = e.to_string();
+    let text = text.split(" at line ").next().unwrap_or(&text).to_string();
+    let (field, message) = match text.split_once(": ") {
+        Some((path, rest)) if !path.contains(' ') => (path.to_string(), rest.to_string()),
+        _ => (String::new(), text.clone()),
+    };
+    let message = match message.strip_prefix("missing field ") {
+        Some(name) => format!("missing required field {name}"),
+        None => message,
+    };
+    StackError { line, column, field, message }
+}
+
+/// Semantic checks; each failure is recorded with its position, so the user
+/// sees every problem at once.
+struct Checks<'a> {
+    map: &'a SourceMap,
+    errors: Vec<StackError>,
+}
+
+impl Checks<'_> {
+    fn error(&mut self, path: &[&str], message: impl Into<String>) {
+        let (line, column) = self.map.position(path);
+        self.errors.push(StackError { line, column, field: path.join("."), message: message.into() });
+    }
+
+    fn range(&mut self, path: &[&str], value: i64, min: i64, max: i64, what: &str) {
+        if value < min || value > max {
+            self.error(path, format!("{value} is out of range; {what} allows {min}..={max}"));
+        }
+    }
+
+    fn stack(&mut self, s: &Stack) {
+        if let Err(why) = check_stack_name(&s.name) {
+            self.error(&["name"], why);
+        }
+        if let Some(region) = &s.region
+            && !is_region(region)
+        {
+            self.error(&["region"], format!("`{region}` is not an AWS region name such as `us-east-1`"));
+        }
+        self.tags(&s.tags);
+        if s.functions.is_empty() {
+            self.error(&["functions"], "at least one function is needed (the shipped stack has `chat` and `notify`)");
+        }
+        for (name, f) in &s.functions {
+            self.function(s, name, f);
+        }
+        self.table(&s.table);
+        self.queue(s);
+        self.api(s);
+        self.website(s);
+        let c = &s.chat;
+        self.range(&["chat", "fanout_concurrency"], c.fanout_concurrency.into(), 1, 1000, "fan-out concurrency");
+        self.range(&["chat", "welcome_delay"], c.welcome_delay.into(), 0, 900, "SQS message delay (seconds)");
+    }
+
+    fn tags(&mut self, tags: &BTreeMap<String, String>) {
+        // AWS allows 50 tags per resource; wschat adds its own two.
+        if tags.len() > 48 {
+            self.error(
+                &["tags"],
+                format!("{} tags; at most 48 are allowed (AWS allows 50, wschat adds 2)", tags.len()),
+            );
+        }
+        for (key, value) in tags {
+            let path = ["tags", key.as_str()];
+            if key.is_empty() || key.chars().count() > 128 {
+                self.error(&path, "tag keys are 1..=128 characters");
+            } else if key.starts_with("aws:") || key.starts_with("wschat:") {
+                self.error(&path, "tag keys starting with `aws:` or `wschat:` are reserved");
+            }
+            if value.chars().count() > 256 {
+                self.error(&path, "tag values are at most 256 characters");
+            }
+        }
+    }
+
+    fn function(&mut self, s: &Stack, name: &str, f: &Function) {
+        if !is_logical_name(name, 20) {
+            self.error(
+                &["functions", name],
+                "function names are 1..=20 characters of a-z, 0-9 and `-`, starting with a letter",
+            );
+        }
+        if !s.dir.join(&f.crate_dir).join("Cargo.toml").is_file() {
+            self.error(
+                &["functions", name, "crate"],
+                format!(
+                    "no Cargo.toml in `{}`; `crate` is the handler crate's folder, relative to stack.yaml",
+                    f.crate_dir.display()
+                ),
+            );
+        }
+        self.range(&["functions", name, "memory"], f.memory.into(), 128, 10240, "Lambda memory (MB)");
+        self.range(&["functions", name, "timeout"], f.timeout.into(), 1, 900, "Lambda timeout (seconds)");
+        self.range(&["functions", name, "batch"], f.batch.into(), 1, 10, "an SQS batch");
+        if let Some(queue) = &f.queue
+            && *queue != s.queue.name
+        {
+            self.error(
+                &["functions", name, "queue"],
+                format!("no queue `{queue}`; the stack's queue is `{}` (queue.name)", s.queue.name),
+            );
+        }
+        for key in f.environment.keys() {
+            let path = ["functions", name, "environment", key.as_str()];
+            let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                self.error(&path, "environment names are letters, digits and `_`, starting with a letter");
+            } else if key.starts_with("AWS_") || key.starts_with("WSCHAT_") || key.starts_with("LAMBDA_") {
+                self.error(&path, "names starting with AWS_, LAMBDA_ or WSCHAT_ are reserved");
+            }
+        }
+    }
+
+    fn table(&mut self, t: &Table) {
+        let ok = !t.ttl_attribute.is_empty() && t.ttl_attribute.len() <= 255;
+        if !ok {
+            self.error(&["table", "ttl_attribute"], "attribute names are 1..=255 bytes");
+        }
+    }
+
+    fn queue(&mut self, s: &Stack) {
+        let q = &s.queue;
+        if !is_logical_name(&q.name, 30) {
+            self.error(
+                &["queue", "name"],
+                "queue names are 1..=30 characters of a-z, 0-9 and `-`, starting with a letter",
+            );
+        }
+        self.range(
+            &["queue", "visibility_timeout"],
+            q.visibility_timeout.into(),
+            0,
+            43200,
+            "SQS visibility timeout (seconds)",
+        );
+        self.range(&["queue", "max_receive_count"], q.max_receive_count.into(), 1, 1000, "an SQS redrive policy");
+        self.range(&["queue", "delay_seconds"], q.delay_seconds.into(), 0, 900, "SQS delay (seconds)");
+        let consumers: Vec<(&String, &Function)> =
+            s.functions.iter().filter(|(_, f)| f.queue.as_deref() == Some(q.name.as_str())).collect();
+        if consumers.is_empty() && !s.functions.is_empty() {
+            self.error(
+                &["queue", "name"],
+                format!("no function consumes queue `{}`; add `queue: {}` to the notify function", q.name, q.name),
+            );
+        }
+        for (name, f) in consumers {
+            if q.visibility_timeout < f.timeout {
+                self.error(
+                    &["queue", "visibility_timeout"],
+                    format!(
+                        "{} s is less than the timeout of its consumer `{name}` ({} s); Lambda requires at least that",
+                        q.visibility_timeout, f.timeout
+                    ),
+                );
+            }
+        }
+    }
+
+    fn api(&mut self, s: &Stack) {
+        let api = &s.api;
+        if let Some(stage) = &api.stage {
+            let valid = !stage.is_empty()
+                && stage.len() <= 128
+                && stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                self.error(
+                    &["api", "stage"],
+                    "API Gateway stage names are 1..=128 characters of A-Z, a-z, 0-9, `-` and `_`",
+                );
+            }
+        }
+        let field = api.route_selection.strip_prefix("$request.body.");
+        if !field.is_some_and(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        {
+            self.error(&["api", "route_selection"], "expected `$request.body.<field>`, e.g. `$request.body.action`");
+        }
+        if api.routes.is_empty() {
+            self.error(&["api", "routes"], "no routes; map route keys such as `$connect` and `send` to functions");
+        }
+        for (key, route) in &api.routes {
+            self.route(s, key, route);
+        }
+        self.range(&["api", "throttle", "burst"], api.throttle.burst.into(), 0, 5000, "API Gateway burst");
+        if !(api.throttle.rate > 0.0 && api.throttle.rate <= 10000.0) {
+            self.error(
+                &["api", "throttle", "rate"],
+                format!("{} is out of range; API Gateway allows 0 < rate <= 10000", api.throttle.rate),
+            );
+        }
+    }
+
+    fn route(&mut self, s: &Stack, key: &str, route: &Route) {
+        let here = ["api", "routes", key];
+        let key_ok = if key.starts_with('$') {
+            chat_core::SPECIAL_ROUTES.contains(&key)
+        } else {
+            !key.is_empty() && key.len() <= 128 && !key.chars().any(char::is_control)
+        };
+        if !key_ok {
+            self.error(
+                &here,
+                "route keys are `$connect`, `$disconnect`, `$default` or an action name (1..=128 characters)",
+            );
+        }
+        if !s.functions.contains_key(&route.function) {
+            let known: Vec<&str> = s.functions.keys().map(String::as_str).collect();
+            let path = if self.map.find(&["api", "routes", key, "function"]).is_some() {
+                vec!["api", "routes", key, "function"]
+            } else {
+                here.to_vec()
+            };
+            self.error(&path, format!("no function `{}`; defined functions: {}", route.function, known.join(", ")));
+        }
+        if let Some(schema) = &route.schema {
+            let path = ["api", "routes", key, "schema"];
+            if key == "$connect" || key == "$disconnect" {
+                self.error(
+                    &path,
+                    format!("`{key}` carries no message body to validate; schemas belong on message routes"),
+                );
+            } else {
+                let full = s.dir.join(schema);
+                match std::fs::read_to_string(&full) {
+                    Err(e) => self.error(&path, format!("cannot read schema `{}`: {e}", schema.display())),
+                    Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                        Err(e) => self.error(&path, format!("schema `{}` is not JSON: {e}", schema.display())),
+                        Ok(v) if !v.is_object() => self.error(
+                            &path,
+                            format!("schema `{}` must be a JSON object (JSON Schema draft 4)", schema.display()),
+                        ),
+                        Ok(_) => {}
+                    },
+                }
+            }
+        }
+    }
+
+    fn website(&mut self, s: &Stack) {
+        let source = s.dir.join(&s.website.source);
+        if !source.is_dir() {
+            self.error(
+                &["website", "source"],
+                format!("folder `{}` does not exist (relative to stack.yaml)", s.website.source.display()),
+            );
+        }
+    }
+}
+
+/// `name`: 1..=24 characters of a-z, 0-9 and single `-`, starting with a letter.
+fn check_stack_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 24 {
+        return Err(format!("`{name}` must be 1..=24 characters; it prefixes every AWS name"));
+    }
+    if !is_logical_name(name, 24) || name.contains("--") {
+        return Err(format!(
+            "`{name}` may use only a-z, 0-9 and single `-`, starting with a letter and not ending with `-` (S3 and IAM names derive from it)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `--stage` (it is not in stack.yaml, so errors carry no position).
+pub fn check_stage(stage: &str) -> Result<(), crate::UsageError> {
+    let valid = stage.len() <= 16 && is_logical_name(stage, 16) && !stage.contains("--");
+    if valid {
+        Ok(())
+    } else {
+        Err(crate::UsageError(format!(
+            "--stage `{stage}`: stages are 1..=16 characters of a-z, 0-9 and `-`, starting with a letter"
+        )))
+    }
+}
+
+fn is_logical_name(name: &str, max: usize) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= max
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-4`...
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Physical names. Everything AWS sees is derived here, from `name` and the
+/// stage, so that discovery needs no state file and stages never collide.
+impl Stack {
+    /// `{name}-{stage}`: at most 24 + 1 + 16 = 41 characters.
+    pub fn prefix(&self) -> String {
+        format!("{}-{}", self.name, self.stage)
+    }
+
+    /// The tags every resource carries: the user's plus `wschat:stack` and `wschat:stage`.
+    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert(TAG_STACK.into(), self.name.clone());
+        tags.insert(TAG_STAGE.into(), self.stage.clone());
+        tags
+    }
+
+    pub fn table_name(&self) -> String {
+        format!("{}-connections", self.prefix())
+    }
+
+    /// The GSI the room fan-out queries.
+    pub fn room_index_name(&self) -> &'static str {
+        "room-index"
+    }
+
+    /// Queue names allow 80 characters: 41 + 1 + 30 + 4 fits.
+    pub fn queue_name(&self) -> String {
+        format!("{}-{}", self.prefix(), self.queue.name)
+    }
+
+    pub fn dlq_name(&self) -> String {
+        format!("{}-dlq", self.queue_name())
+    }
+
+    /// Function names allow 64 characters: 41 + 1 + 20 fits.
+    pub fn function_name(&self, function: &str) -> String {
+        format!("{}-{function}", self.prefix())
+    }
+
+    /// Role names allow 64 characters, like functions.
+    pub fn role_name(&self, function: &str) -> String {
+        self.function_name(function)
+    }
+
+    pub fn log_group_name(&self, function: &str) -> String {
+        format!("/aws/lambda/{}", self.function_name(function))
+    }
+
+    /// The API's name; APIs are found by their tags, the name is for people.
+    pub fn api_name(&self) -> String {
+        self.prefix()
+    }
+
+    pub fn api_stage(&self) -> &str {
+        self.api.stage_name()
+    }
+
+    /// `wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub fn websocket_url(&self, api_id: &str, region: &str) -> String {
+        format!("wss://{api_id}.execute-api.{region}.amazonaws.com/{}", self.api_stage())
+    }
+
+    /// S3 names are global and at most 63 characters: `{prefix}-{account}-{region}`,
+    /// with the prefix shortened and made unique by a hash when it does not fit.
+    pub fn bucket_name(&self, account: &str, region: &str) -> String {
+        let suffix = format!("-{account}-{region}");
+        fit(&self.prefix(), &suffix, 63)
+    }
+
+    /// Origin Access Control names allow 64 characters.
+    pub fn oac_name(&self) -> String {
+        format!("{}-site", self.prefix())
+    }
+}
+
+/// `base + suffix` when it fits in `limit`; otherwise the base cut short plus
+/// 8 hex digits of its FNV-1a hash, so that distinct bases stay distinct.
+fn fit(base: &str, suffix: &str, limit: usize) -> String {
+    if base.len() + suffix.len() <= limit {
+        return format!("{base}{suffix}");
+    }
+    let hash = base.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let keep = limit.saturating_sub(suffix.len() + 9);
+    let cut = base[..keep.min(base.len())].trim_end_matches('-');
+    format!("{cut}-{hash:08x}{suffix}")
+}
+
+/// Positions of keys and values in a YAML document, by path.
+///
+/// Built once from saphyr's event stream. A path names mapping keys from the
+/// root (`["functions", "chat", "memory"]`); sequence items use their index.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    /// path -> position of its value: 1-based line and column.
+    entries: BTreeMap<Vec<String>, (usize, usize)>,
+    has_content: bool,
+}
+
+impl SourceMap {
+    pub fn new(text: &str) -> SourceMap {
+        use saphyr_parser::{Event, Parser};
+
+        enum Frame {
+            Map { path: Vec<String>, key: Option<String> },
+            Seq { path: Vec<String>, index: usize },
+        }
+
+        let mut map = SourceMap::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut parser = Parser::new_from_str(text);
+        // Records a value (scalar or collection start) at `pos`; returns the
+        // path of that value, for collections.
+        fn place(
+            stack: &mut [Frame],
+            map: &mut SourceMap,
+            pos: (usize, usize),
+            scalar: Option<&str>,
+        ) -> Option<Vec<String>> {
+            map.has_content = true;
+            match stack.last_mut() {
+                None => Some(Vec::new()),
+                Some(Frame::Map { path, key }) => match key.take() {
+                    None => {
+                        // This is a key; collections as keys are not used in stack.yaml.
+                        *key = scalar.map(str::to_string);
+                        None
+                    }
+                    Some(k) => {
+                        let mut p = path.clone();
+                        p.push(k);
+                        map.entries.insert(p.clone(), pos);
+                        Some(p)
+                    }
+                },
+                Some(Frame::Seq { path, index }) => {
+                    let mut p = path.clone();
+                    p.push(index.to_string());
+                    *index += 1;
+                    map.entries.insert(p.clone(), pos);
+                    Some(p)
+                }
+            }
+        }
+        while let Some(Ok((event, span))) = parser.next_event() {
+            let pos = (span.start.line(), span.start.col() + 1);
+            match event {
+                Event::Scalar(value, ..) => {
+                    place(&mut stack, &mut map, pos, Some(&value));
+                }
+                Event::MappingStart(..) => {
+                    if let Some(path) = place(&mut stack, &mut map, pos, None) {
+                        stack.push(Frame::Map { path, key: None });
+                    }
+                }
+                Event::SequenceStart(..) => {
+                    if let Some(path) = place(&mut stack, &mut map, pos, None) {
+                        stack.push(Frame::Seq { path, index: 0 });
+                    }
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                }
+                Event::Alias(_) => {
+                    place(&mut stack, &mut map, pos, None);
+                }
+                _ => {}
+            }
+        }
+        map
+    }
+
+    /// True when the document holds no value at all (empty or only comments).
+    pub fn is_empty(&self) -> bool {
+        !self.has_content
+    }
+
+    /// The value position of `path`, if the document has it.
+    pub fn find(&self, path: &[&str]) -> Option<(usize, usize)> {
+        let key: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        self.entries.get(&key).copied()
+    }
+
+    /// The best position for an error about `path`: its value, else the
+    /// nearest ancestor that is written down, else the top of the file.
+    pub fn position(&self, path: &[&str]) -> (usize, usize) {
+        (0..=path.len()).rev().find_map(|n| self.find(&path[..n])).unwrap_or((1, 1))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,294 @@
+use super::*;
+
+/// A project folder with the files the shipped stack.yaml refers to.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        for krate in ["lambdas/chat", "lambdas/notify"] {
+            std::fs::create_dir_all(dir.path().join(krate)).unwrap();
+            std::fs::write(dir.path().join(krate).join("Cargo.toml"), "[package]\n").unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("wwwroot")).unwrap();
+        std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+        std::fs::write(dir.path().join("schemas/send.json"), r#"{"type":"object"}"#).unwrap();
+        std::fs::write(dir.path().join("schemas/broken.json"), "{not json").unwrap();
+        Project { dir }
+    }
+
+    fn parse(&self, text: &str) -> Result<Stack, StackErrors> {
+        parse(text, &self.dir.path().join("stack.yaml"), "dev")
+    }
+
+    /// The one error of `text`, as (line, column, field, message).
+    fn error(&self, text: &str) -> StackError {
+        let errors = self.parse(text).expect_err("expected an error").errors;
+        assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+        errors.into_iter().next().unwrap()
+    }
+}
+
+const MINIMAL: &str = "\
+name: wschat
+functions:
+  chat: { crate: lambdas/chat }
+  notify: { crate: lambdas/notify, queue: notifications }
+";
+
+#[test]
+fn the_shipped_stack_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let stack = load(&root.join("stack.yaml"), "dev").unwrap();
+    assert_eq!(stack.name, "wschat");
+    assert_eq!(stack.functions.len(), 2);
+    let every: Vec<&str> = chat_core::SPECIAL_ROUTES.iter().chain(chat_core::ACTIONS).copied().collect();
+    let keys: Vec<&str> = stack.api.routes.keys().map(String::as_str).collect();
+    for key in every {
+        assert!(keys.contains(&key), "shipped stack.yaml lacks route {key}");
+    }
+}
+
+#[test]
+fn a_minimal_stack_gets_defaults() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    let chat = &stack.functions["chat"];
+    assert_eq!((chat.memory, chat.timeout, chat.architecture), (256, 10, Architecture::X86_64));
+    assert_eq!(stack.queue.name, "notifications");
+    assert_eq!(stack.table.ttl_attribute, "expiresAt");
+    assert_eq!(stack.api.route_selection, "$request.body.action");
+    assert_eq!(stack.api_stage(), "dev", "the API stage defaults to --stage");
+    assert_eq!(stack.api.routes.len(), 13, "every protocol route, on `chat`");
+    assert!(stack.api.routes.values().all(|r| r.function == "chat"));
+    assert!(stack.website.cdn);
+    assert_eq!(stack.website.price_class, PriceClass::PriceClass100);
+}
+
+#[test]
+fn physical_names_derive_from_name_and_stage() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    assert_eq!(stack.table_name(), "wschat-dev-connections");
+    assert_eq!(stack.queue_name(), "wschat-dev-notifications");
+    assert_eq!(stack.dlq_name(), "wschat-dev-notifications-dlq");
+    assert_eq!(stack.function_name("chat"), "wschat-dev-chat");
+    assert_eq!(stack.log_group_name("chat"), "/aws/lambda/wschat-dev-chat");
+    assert_eq!(stack.bucket_name("123456789012", "us-east-1"), "wschat-dev-123456789012-us-east-1");
+    assert_eq!(stack.websocket_url("abc123", "eu-west-1"), "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev");
+    let tags = stack.resource_tags();
+    assert_eq!(tags[TAG_STACK], "wschat");
+    assert_eq!(tags[TAG_STAGE], "dev");
+}
+
+#[test]
+fn long_names_fit_aws_limits_and_stay_distinct() {
+    let project = Project::new();
+    let long = MINIMAL.replace("name: wschat", "name: abcdefghijklmnopqrstuvwx");
+    let a = parse(&long, &project.dir.path().join("stack.yaml"), "production-east").unwrap();
+    let b = parse(&long, &project.dir.path().join("stack.yaml"), "production-west").unwrap();
+    for (account, region) in [("123456789012", "ap-southeast-4"), ("123456789012", "us-gov-west-1")] {
+        let (x, y) = (a.bucket_name(account, region), b.bucket_name(account, region));
+        assert!(x.len() <= 63 && y.len() <= 63, "{x} / {y}");
+        assert_ne!(x, y);
+        assert!(x.ends_with(&format!("-{account}-{region}")));
+        assert!(!x.contains("--"), "{x}");
+    }
+    for name in ["chat", "notify", "abcdefghijklmnopqrst"] {
+        assert!(a.function_name(name).len() <= 64);
+    }
+    assert!(a.dlq_name().len() <= 80);
+}
+
+#[test]
+fn unknown_keys_name_the_position_and_the_allowed_keys() {
+    let text = MINIMAL.replace("chat: { crate: lambdas/chat }", "chat: { crate: lambdas/chat, memroy: 512 }");
+    let e = Project::new().error(&text);
+    assert_eq!((e.line, e.field.as_str()), (3, "functions.chat"));
+    assert!(e.message.contains("unknown field `memroy`"), "{e:?}");
+    assert!(e.message.contains("memory"), "lists the allowed keys: {e:?}");
+}
+
+#[test]
+fn an_unknown_top_level_key_is_refused() {
+    let e = Project::new().error(&format!("{MINIMAL}databse: {{}}\n"));
+    assert_eq!(e.line, 5);
+    assert_eq!(e.column, 1);
+    assert!(e.message.contains("unknown field `databse`"), "{e:?}");
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let text = MINIMAL.replace("chat: { crate: lambdas/chat }", "chat: { crate: lambdas/chat, memory: lots }");
+    let e = Project::new().error(&text);
+    assert_eq!(e.line, 3);
+    assert_eq!(e.field, "functions.chat.memory");
+    assert!(e.message.contains("invalid type"), "{e:?}");
+}
+
+#[test]
+fn an_unknown_architecture_lists_the_allowed_ones() {
+    let text = MINIMAL.replace("chat: { crate: lambdas/chat }", "chat: { crate: lambdas/chat, architecture: arm }");
+    let e = Project::new().error(&text);
+    assert_eq!(e.field, "functions.chat.architecture");
+    assert!(e.message.contains("x86_64") && e.message.contains("arm64"), "{e:?}");
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let e = Project::new().error("name: wschat\n");
+    assert!(e.message.contains("missing required field `functions`"), "{e:?}");
+}
+
+#[test]
+fn names_aws_would_reject() {
+    let project = Project::new();
+    for bad in ["WsChat", "ws_chat", "-wschat", "wschat-", "ws--chat", "abcdefghijklmnopqrstuvwxy", "9chat"] {
+        let e = project.error(&MINIMAL.replace("name: wschat", &format!("name: \"{bad}\"")));
+        assert_eq!((e.line, e.column, e.field.as_str()), (1, 7, "name"), "{bad}: {e:?}");
+    }
+    let e = project.error(&MINIMAL.replace("notify: {", "Notify_Fn: {"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (4, 14, "functions.Notify_Fn"));
+    let e = project.error(&format!("{MINIMAL}region: mars-north\n"));
+    assert_eq!((e.line, e.field.as_str()), (5, "region"));
+    let e = project.error(&format!("{MINIMAL}api: {{ stage: \"pr od\" }}\n"));
+    assert_eq!(e.field, "api.stage");
+    let e = project.error(&format!("{MINIMAL}tags: {{ \"aws:owner\": me }}\n"));
+    assert_eq!(e.field, "tags.aws:owner");
+}
+
+#[test]
+fn stage_names_are_checked() {
+    assert!(check_stage("dev").is_ok());
+    assert!(check_stage("pr-42").is_ok());
+    for bad in ["", "Prod", "a_b", "seventeen-chars-x", "-x"] {
+        assert!(check_stage(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn memory_and_timeout_out_of_lambdas_range() {
+    let project = Project::new();
+    let text =
+        MINIMAL.replace("chat: { crate: lambdas/chat }", "chat: { crate: lambdas/chat, memory: 64, timeout: 901 }");
+    let errors = project.parse(&text).unwrap_err().errors;
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].column), (3, 40));
+    assert_eq!(errors[0].field, "functions.chat.memory");
+    assert!(errors[0].message.contains("128..=10240"), "{errors:?}");
+    assert_eq!((errors[1].line, errors[1].column), (3, 53));
+    assert!(errors[1].message.contains("1..=900"), "{errors:?}");
+    for (memory, ok) in [(127, false), (128, true), (10240, true), (10241, false)] {
+        let text = MINIMAL
+            .replace("chat: { crate: lambdas/chat }", &format!("chat: {{ crate: lambdas/chat, memory: {memory} }}"));
+        assert_eq!(project.parse(&text).is_ok(), ok, "memory {memory}");
+    }
+}
+
+#[test]
+fn a_route_to_an_undefined_function() {
+    let text = format!("{MINIMAL}api:\n  routes:\n    $connect: chat\n    send: {{ function: chatt }}\n");
+    let e = Project::new().error(&text);
+    assert_eq!((e.line, e.column), (8, 23));
+    assert_eq!(e.field, "api.routes.send.function");
+    assert!(e.message.contains("no function `chatt`") && e.message.contains("chat, notify"), "{e:?}");
+    let text = format!("{MINIMAL}api:\n  routes:\n    $connect: nope\n");
+    let e = Project::new().error(&text);
+    assert_eq!((e.line, e.column, e.field.as_str()), (7, 15, "api.routes.$connect"));
+}
+
+#[test]
+fn an_unknown_special_route_is_refused() {
+    let text = format!("{MINIMAL}api:\n  routes:\n    $connected: chat\n");
+    let e = Project::new().error(&text);
+    assert_eq!(e.field, "api.routes.$connected");
+}
+
+#[test]
+fn a_schema_file_that_is_missing_or_not_json() {
+    let project = Project::new();
+    let text = format!(
+        "{MINIMAL}api:\n  routes:\n    $connect: chat\n    send: {{ function: chat, schema: schemas/nope.json }}\n"
+    );
+    let e = project.error(&text);
+    assert_eq!((e.line, e.field.as_str()), (8, "api.routes.send.schema"));
+    assert!(e.message.contains("cannot read schema `schemas/nope.json`"), "{e:?}");
+    let text = text.replace("nope.json", "broken.json");
+    let e = project.error(&text);
+    assert!(e.message.contains("is not JSON"), "{e:?}");
+    let text = text.replace("broken.json", "send.json");
+    assert!(project.parse(&text).is_ok());
+}
+
+#[test]
+fn a_schema_on_connect_is_refused() {
+    let text = format!("{MINIMAL}api:\n  routes:\n    $connect: {{ function: chat, schema: schemas/send.json }}\n");
+    let e = Project::new().error(&text);
+    assert_eq!(e.field, "api.routes.$connect.schema");
+}
+
+#[test]
+fn a_website_source_that_does_not_exist() {
+    let e = Project::new().error(&format!("{MINIMAL}website:\n  source: public\n"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (6, 11, "website.source"));
+    assert!(e.message.contains("folder `public` does not exist"), "{e:?}");
+}
+
+#[test]
+fn a_missing_crate_folder() {
+    let e = Project::new().error(&MINIMAL.replace("lambdas/chat }", "lambdas/chatt }"));
+    assert_eq!((e.line, e.field.as_str()), (3, "functions.chat.crate"));
+}
+
+#[test]
+fn an_empty_file() {
+    let project = Project::new();
+    for text in ["", "\n\n", "# only a comment\n"] {
+        let e = project.error(text);
+        assert_eq!((e.line, e.column), (1, 1));
+        assert!(e.message.contains("the file is empty"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_yaml_syntax_error_has_a_position() {
+    let e = Project::new().error("name: wschat\nfunctions: {\n  chat: [\n");
+    assert!(e.line >= 2, "{e:?}");
+}
+
+#[test]
+fn the_queue_must_outlast_its_consumer() {
+    let text = MINIMAL.replace("queue: notifications }", "queue: notifications, timeout: 120 }");
+    let e = Project::new().error(&text);
+    assert_eq!(e.field, "queue.visibility_timeout");
+    assert!(e.message.contains("notify"), "{e:?}");
+}
+
+#[test]
+fn a_queue_nobody_consumes_or_a_consumer_without_queue() {
+    let project = Project::new();
+    let e = project.error(&MINIMAL.replace(", queue: notifications", ""));
+    assert!(e.message.contains("no function consumes queue `notifications`"), "{e:?}");
+    let text = MINIMAL
+        .replace("queue: notifications }", "queue: notifications }\n  other: { crate: lambdas/chat, queue: events }");
+    let e = project.error(&text);
+    assert_eq!(e.field, "functions.other.queue");
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let text = "name: Bad_Name\nfunctions:\n  chat: { crate: lambdas/chat, memory: 1 }\n  notify: { crate: lambdas/notify, queue: notifications }\nwebsite: { source: nowhere }\n";
+    let err = Project::new().parse(text).unwrap_err();
+    assert_eq!(err.errors.len(), 3, "{err}");
+    let shown = err.to_string();
+    assert!(shown.lines().all(|l| l.contains("stack.yaml:")), "{shown}");
+}
+
+#[test]
+fn source_map_positions() {
+    let map = SourceMap::new("a:\n  b: 1\n  c:\n    - x\n    - y\n");
+    assert_eq!(map.find(&["a", "b"]), Some((2, 6)));
+    assert_eq!(map.find(&["a", "c", "1"]), Some((5, 7)));
+    assert_eq!(map.position(&["a", "nope"]), map.find(&["a"]).unwrap());
+    assert_eq!(map.position(&["zzz"]), (1, 1));
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the `wschat` binary and library: one binary, one module per area.
+
+mod aws_wiring;
+mod support;
+mod validate;

@@ -1,0 +1,2 @@
+//! Placeholder: the handler arrives with the "handlers" issue.
+fn main() {}

@@ -1,0 +1,262 @@
+//! Test-only support: a real `moto_server` (the AWS emulator) on 127.0.0.1.
+//!
+//! Each test binary starts one server with [`Moto::start`] (or shares one via
+//! [`Moto::shared`]) and gives every test its own stack name, so tests run in
+//! parallel without seeing each other's resources. Dropping a [`Moto`] kills
+//! exactly the child it started.
+//!
+//! `moto_server` is looked up in `$WSCHAT_MOTO_SERVER`, then in the project's
+//! `.venv/bin`, then on `PATH`. `scripts/test` installs it into `.venv`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+/// Fixed credentials and region that moto accepts.
+pub const ACCESS_KEY_ID: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
+pub const REGION: &str = "us-east-1";
+/// The account id moto reports from `sts:GetCallerIdentity`.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// A running moto server, killed on drop.
+pub struct Moto {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free port, waits until it answers, and
+    /// configures Lambda to run without Docker.
+    pub fn start() -> Moto {
+        let program = moto_server_path();
+        let log_dir = workspace_root().join("target").join("moto-logs");
+        std::fs::create_dir_all(&log_dir).expect("creating target/moto-logs");
+        let mut child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {}: {e}; run ./scripts/test once, or `pip install 'moto[server]'` into .venv",
+                    program.display()
+                )
+            });
+        let log = log_dir.join(format!("moto-{}.log", child.id()));
+        let port = read_port(child.stderr.take().expect("piped stderr"), &log);
+        let moto = Moto { child, port, log };
+        moto.wait_ready();
+        let reply = moto.post("/moto-api/config", r#"{"lambda":{"use_docker":false}}"#);
+        assert!(reply.status == 200 || reply.status == 201, "configuring moto lambda: {reply:?}");
+        moto
+    }
+
+    /// One server for the whole test binary, started on first use. Tests that
+    /// share it must use distinct resource names (for example a per-test stack name).
+    pub fn shared() -> Arc<Moto> {
+        static SHARED: OnceLock<Arc<Moto>> = OnceLock::new();
+        SHARED.get_or_init(|| Arc::new(Moto::start())).clone()
+    }
+
+    /// `http://127.0.0.1:PORT`, for `--endpoint-url` and SDK clients.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where this server's request log goes.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Clears every resource in the emulator.
+    pub fn reset(&self) {
+        let reply = self.post("/moto-api/reset", "");
+        assert_eq!(reply.status, 200, "resetting moto: {reply:?}");
+    }
+
+    /// Environment for a child process (`wschat`, a Lambda bootstrap) that
+    /// should talk to this server with test credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            // Keep a developer's ~/.aws out of tests.
+            ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+    }
+
+    pub fn get(&self, path: &str) -> HttpReply {
+        http_request(self.port, "GET", path, "")
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> HttpReply {
+        http_request(self.port, "POST", path, body)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(reply) = try_http_request(self.port, "GET", "/moto-api/", "")
+                && reply.status == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "moto_server did not answer on port {} within 30 s", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // SIGKILL: this is a throwaway emulator, and SIGTERM takes seconds.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 reply.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one HTTP/1.1 request to 127.0.0.1:`port` and panics on I/O errors.
+pub fn http_request(port: u16, method: &str, path: &str, body: &str) -> HttpReply {
+    try_http_request(port, method, path, body).unwrap_or_else(|e| panic!("{method} http://127.0.0.1:{port}{path}: {e}"))
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) with std only, so that
+/// tests need no HTTP client crate to poke at a local server.
+pub fn try_http_request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<HttpReply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_reply(&raw).ok_or_else(|| std::io::Error::other("malformed HTTP reply"))
+}
+
+fn parse_reply(raw: &[u8]) -> Option<HttpReply> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked =
+        headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Some(HttpReply { status, headers, body })
+}
+
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = body.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..eol]).ok()?.trim(), 16).ok()?;
+        body = &body[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(..size)?);
+        body = body.get(size + 2..)?;
+    }
+}
+
+/// Reads moto's stderr until it prints its port, then keeps draining it into
+/// `log` on a thread: moto logs every request, and a full pipe would block it.
+fn read_port(stderr: std::process::ChildStderr, log: &Path) -> u16 {
+    let (tx, rx) = mpsc::channel();
+    let mut file = std::fs::File::create(log).expect("creating moto log");
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if let Some(port) = line.split("Running on http://127.0.0.1:").nth(1)
+                && let (Some(tx), Ok(port)) = (tx.take(), port.trim().parse::<u16>())
+            {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("moto_server printed no port within 30 s; see {}", log.display()))
+}
+
+/// The workspace root (the directory holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("test-support sits in the workspace root").to_path_buf()
+}
+
+fn moto_server_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("WSCHAT_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = workspace_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+/// The project's `.venv/bin`, where `scripts/test` installs moto and cargo-lambda.
+pub fn venv_bin() -> PathBuf {
+    workspace_root().join(".venv/bin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_chunked_reply() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let reply = parse_reply(raw).unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.text(), "abcde");
+    }
+
+    #[test]
+    fn moto_starts_answers_and_stops() {
+        let moto = Moto::start();
+        let port = moto.port();
+        assert_eq!(moto.get("/moto-api/").status, 200);
+        drop(moto);
+        assert!(try_http_request(port, "GET", "/moto-api/", "").is_err(), "moto still answers after drop");
+    }
+}
