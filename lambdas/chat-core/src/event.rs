@@ -1,0 +1,105 @@
+//! Wire types: the JSON API Gateway and SQS hand to a Lambda function, and
+//! what the function answers. `wschat dev` builds the same JSON, so the
+//! handlers cannot tell the two apart.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An API Gateway WebSocket proxy event (`$connect`, `$disconnect`, or a message).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSocketEvent {
+    pub request_context: RequestContext,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub is_base64_encoded: bool,
+    /// Only on `$connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_string_parameters: Option<HashMap<String, String>>,
+    /// Only on `$connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HashMap<String, String>>,
+}
+
+/// The `requestContext` of a WebSocket event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestContext {
+    /// `$connect`, `$disconnect`, `$default` or an action.
+    pub route_key: String,
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub event_type: String,
+    pub connection_id: String,
+    #[serde(default)]
+    pub request_id: String,
+    /// Epoch milliseconds.
+    #[serde(default)]
+    pub connected_at: i64,
+    /// Epoch milliseconds.
+    #[serde(default)]
+    pub request_time_epoch: i64,
+    /// `{api_id}.execute-api.{region}.amazonaws.com` on AWS; `host:port` in `wschat dev`.
+    #[serde(default)]
+    pub domain_name: String,
+    #[serde(default)]
+    pub stage: String,
+    #[serde(default)]
+    pub api_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_status_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
+}
+
+/// What a WebSocket route handler returns to API Gateway. On `$connect`, a
+/// status outside 2xx refuses the connection (the upgrade fails).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSocketResponse {
+    pub status_code: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// An SQS event: one batch of queue messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SqsEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<SqsRecord>,
+}
+
+/// One queue message of an [`SqsEvent`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsRecord {
+    pub message_id: String,
+    #[serde(default)]
+    pub receipt_handle: String,
+    pub body: String,
+    #[serde(default)]
+    pub attributes: HashMap<String, String>,
+    #[serde(default)]
+    pub event_source: String,
+    #[serde(default, rename = "eventSourceARN")]
+    pub event_source_arn: String,
+    #[serde(default)]
+    pub aws_region: String,
+}
+
+/// The partial batch response (`ReportBatchItemFailures`): the messages SQS
+/// should deliver again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsBatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: String,
+}
