@@ -5,6 +5,7 @@
 //! code.
 
 pub mod aws;
+pub mod build;
 pub mod cli;
 pub mod stack;
 
