@@ -1,10 +1,31 @@
 //! The handlers: one WebSocket event, or one batch of queued notifications.
+//!
+//! A WebSocket event is handled in one pass: read the frame, look up the
+//! caller, act. Replies to the caller (`list`, `createRoom`/`joinRoom`,
+//! errors, echo) and direct messages (`chat`) are posted at once; everything
+//! that reaches several connections, and the welcome and join notice of
+//! `$connect` (API Gateway cannot deliver to a connection before `$connect`
+//! returned), goes through the queue as a [`Notice`].
+//!
+//! A batch of notices is fanned out with at most `fanout_concurrency` posts in
+//! flight. Each recipient gets its frames in queue order, one at a time; a
+//! recipient that answers 410 Gone has exactly its own row deleted. A notice
+//! with any other failed delivery is reported back to SQS for another try.
 
-use crate::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
-use crate::ports::{ConnectionStore, Notifier, Poster};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use tracing::{error, info, warn};
+
+use crate::error::ChatError;
+use crate::event::{BatchItemFailure, SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use crate::notice::{Notice, Target};
+use crate::ports::{Connection, ConnectionStore, Format, Notifier, PortError, PortResult, Poster};
+use crate::protocol::{self, Action, Frame, Payload, Request};
 
 /// Settings from stack.yaml (through environment variables on Lambda).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Posts in flight at once during a fan-out.
     pub fanout_concurrency: usize,
@@ -20,13 +41,410 @@ pub struct Ports<'a> {
     pub poster: &'a dyn Poster,
 }
 
+/// How long a row outlives its connection's start: API Gateway closes every
+/// connection after 2 hours, and the TTL removes rows whose `$disconnect`
+/// never ran.
+pub const CONNECTION_TTL_SECONDS: i64 = 3 * 60 * 60;
+
+/// How many fresh codes `createRoom` tries before giving up on finding an unused one.
+const ROOM_CODE_ATTEMPTS: usize = 8;
+
 /// Handles one WebSocket event: `$connect`, `$disconnect`, an action or `$default`.
-pub async fn handle_websocket(_ports: Ports<'_>, _settings: &Settings, _event: &WebSocketEvent) -> WebSocketResponse {
-    todo!("issue 3: the handlers")
+pub async fn handle_websocket(ports: Ports<'_>, settings: &Settings, event: &WebSocketEvent) -> WebSocketResponse {
+    let context = &event.request_context;
+    let now = match context.request_time_epoch {
+        0 => now_millis(),
+        at => at,
+    };
+    let call = Call { ports, settings, event, id: &context.connection_id, now };
+    if context.route_key == "$connect" || context.event_type == "CONNECT" {
+        call.connect().await
+    } else if context.route_key == "$disconnect" || context.event_type == "DISCONNECT" {
+        call.disconnect().await
+    } else {
+        call.message().await
+    }
+}
+
+/// One WebSocket event being handled.
+struct Call<'a> {
+    ports: Ports<'a>,
+    settings: &'a Settings,
+    event: &'a WebSocketEvent,
+    /// The caller's connection id.
+    id: &'a str,
+    /// Epoch milliseconds of the request.
+    now: i64,
+}
+
+impl Call<'_> {
+    async fn connect(&self) -> WebSocketResponse {
+        let query = self.event.query_string_parameters.as_ref();
+        let param = |key: &str| query.and_then(|q| q.get(key)).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let name = match param("username").map(protocol::check_name) {
+            None => protocol::anonymous_name(),
+            Some(Ok(name)) => name,
+            Some(Err(reason)) => return self.refuse_connection(format!("username: {reason}")),
+        };
+        let format = match param("format") {
+            None => Format::Compat,
+            Some(f) if f.eq_ignore_ascii_case("compat") => Format::Compat,
+            Some(f) if f.eq_ignore_ascii_case("json") => Format::Json,
+            Some(other) => {
+                return self.refuse_connection(format!("format: `{other}` is not a format; use compat or json"));
+            }
+        };
+        let connected_at = match self.event.request_context.connected_at {
+            0 => self.now,
+            at => at,
+        };
+        let row = Connection {
+            connection_id: self.id.to_string(),
+            name,
+            format,
+            room: None,
+            connected_at,
+            expires_at: connected_at / 1000 + CONNECTION_TTL_SECONDS,
+        };
+        if let Err(e) = self.ports.store.put(&row).await {
+            error!(connection = self.id, error = %e, "storing the new connection");
+            return status(500, "internal error");
+        }
+        let welcome = Notice {
+            target: Target::Connection(row.connection_id.clone()),
+            exclude: None,
+            payload: protocol::welcome(&row, self.now),
+        };
+        let joined = Notice {
+            target: Target::All,
+            exclude: Some(row.connection_id.clone()),
+            payload: protocol::joined(&row, self.now),
+        };
+        let delay = self.settings.welcome_delay;
+        let notifier = self.ports.notifier;
+        let sent = futures::join!(notifier.send(welcome.to_body(), delay), notifier.send(joined.to_body(), delay));
+        if let (Err(e), _) | (_, Err(e)) = sent {
+            // Without its welcome the connection would look dead to the
+            // client: refuse it whole, so that the client retries.
+            error!(connection = self.id, error = %e, "queueing the welcome and join notice");
+            if let Err(e) = self.ports.store.delete(self.id).await {
+                warn!(connection = self.id, error = %e, "removing the refused connection; its TTL will");
+            }
+            return status(500, "internal error");
+        }
+        info!(connection = self.id, name = %row.name, format = ?row.format, "connected");
+        status(200, "")
+    }
+
+    fn refuse_connection(&self, reason: String) -> WebSocketResponse {
+        warn!(connection = self.id, %reason, "refusing the connection");
+        status(400, &reason)
+    }
+
+    async fn disconnect(&self) -> WebSocketResponse {
+        match self.ports.store.delete(self.id).await {
+            Ok(Some(row)) => {
+                let left = Notice {
+                    target: Target::All,
+                    exclude: Some(row.connection_id.clone()),
+                    payload: protocol::left(&row, self.now),
+                };
+                if let Err(e) = self.ports.notifier.send(left.to_body(), 0).await {
+                    error!(connection = self.id, error = %e, "queueing the leave notice");
+                }
+                info!(connection = self.id, name = %row.name, "disconnected");
+                status(200, "")
+            }
+            Ok(None) => {
+                info!(connection = self.id, "disconnected; no row was left to delete");
+                status(200, "")
+            }
+            Err(e) => {
+                error!(connection = self.id, error = %e, "deleting the connection");
+                status(500, "internal error")
+            }
+        }
+    }
+
+    async fn message(&self) -> WebSocketResponse {
+        let body = self.body();
+        let text = String::from_utf8_lossy(&body);
+        let frame = protocol::read_frame(&self.event.request_context.route_key, &text);
+        let caller = match self.ports.store.get(self.id).await {
+            Ok(caller) => caller,
+            Err(e) => return self.failed(None, None, e).await,
+        };
+        let (action, request) = match frame {
+            Frame::Echo => {
+                let format = caller.as_ref().map(|c| c.format).unwrap_or_default();
+                // Compat echoes the exact bytes, even those that are not UTF-8.
+                let data = match format {
+                    Format::Compat => body,
+                    Format::Json => protocol::echo(&text).json.into_bytes(),
+                };
+                return match self.post_to_caller(&data).await {
+                    Ok(()) => status(200, ""),
+                    Err(e) => self.failed(caller.as_ref(), None, e).await,
+                };
+            }
+            Frame::Action(action, request) => (action, request),
+        };
+        let result = match (request, &caller) {
+            (Err(reason), _) => Err(ChatError::Refused(reason)),
+            (Ok(_), None) => Err(ChatError::Refused(format!(
+                "this connection is not registered (its row is gone); reconnect to {}",
+                action.name()
+            ))),
+            (Ok(request), Some(sender)) => self.act(sender, request).await,
+        };
+        match result {
+            Ok(()) => status(200, ""),
+            Err(ChatError::Refused(reason)) => {
+                info!(connection = self.id, action = action.name(), %reason, "refused");
+                match self.reply(caller.as_ref(), &protocol::error(Some(action), &reason)).await {
+                    Ok(()) => status(200, ""),
+                    Err(e) => self.failed(caller.as_ref(), Some(action), e).await,
+                }
+            }
+            Err(ChatError::Port(e)) => self.failed(caller.as_ref(), Some(action), e).await,
+        }
+    }
+
+    async fn act(&self, sender: &Connection, request: Request) -> Result<(), ChatError> {
+        let store = self.ports.store;
+        match request {
+            Request::Broadcast { action, text } => {
+                self.enqueue(Target::All, None, protocol::broadcast(action, sender, &text, self.now)).await?;
+            }
+            Request::List => {
+                let everyone = store.all().await?;
+                self.reply(Some(sender), &protocol::list(&everyone)).await?;
+            }
+            Request::Chat { connection, message } => {
+                let no_connection = || ChatError::Refused(format!("no connection {connection}"));
+                let target = store.get(&connection).await?.ok_or_else(no_connection)?;
+                let frame = protocol::direct(sender, &message, self.now);
+                match self.ports.poster.post(&target.connection_id, frame.render(target.format).as_bytes()).await {
+                    Ok(()) => {}
+                    Err(PortError::Gone) => {
+                        delete_stale(store, &target.connection_id).await;
+                        return Err(no_connection());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Request::CreateRoom { name } => {
+                let mut code = None;
+                for _ in 0..ROOM_CODE_ATTEMPTS {
+                    let candidate = protocol::new_room_code();
+                    if store.in_room(&candidate).await?.is_empty() {
+                        code = Some(candidate);
+                        break;
+                    }
+                }
+                let code = code.ok_or_else(|| ChatError::Refused("no free room code was found; try again".into()))?;
+                self.enter_room(sender, Action::CreateRoom, name, code).await?;
+            }
+            Request::JoinRoom { name, room_code } => {
+                let missing = || ChatError::Refused("No room with that code exists".into());
+                if !protocol::is_room_code(&room_code) {
+                    return Err(missing());
+                }
+                if store.in_room(&room_code).await?.is_empty() {
+                    return Err(missing());
+                }
+                self.enter_room(sender, Action::JoinRoom, name, room_code).await?;
+            }
+            Request::RoomMessage { message } => {
+                let room = sender
+                    .room
+                    .as_ref()
+                    .ok_or_else(|| ChatError::Refused("You need to create or join a room".into()))?;
+                let frame = protocol::room_message(sender, room, &message, self.now);
+                self.enqueue(Target::Room(room.clone()), Some(sender.connection_id.clone()), frame).await?;
+            }
+            Request::Rename { name } => {
+                let renamed = Connection { name, ..sender.clone() };
+                store.put(&renamed).await?;
+                self.enqueue(Target::All, None, protocol::renamed(&sender.name, &renamed, self.now)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `createRoom` and `joinRoom`: the caller takes `name` and joins `room`.
+    async fn enter_room(
+        &self,
+        sender: &Connection,
+        action: Action,
+        name: String,
+        room: String,
+    ) -> Result<(), ChatError> {
+        let member = Connection { name, room: Some(room.clone()), ..sender.clone() };
+        self.ports.store.put(&member).await?;
+        self.reply(Some(&member), &protocol::room_joined(action, &member, &room, self.now)).await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, target: Target, exclude: Option<String>, payload: Payload) -> PortResult<()> {
+        self.ports.notifier.send(Notice { target, exclude, payload }.to_body(), 0).await
+    }
+
+    /// Posts a reply to the caller in its format (compat when it has no row).
+    async fn reply(&self, caller: Option<&Connection>, payload: &Payload) -> PortResult<()> {
+        let format = caller.map(|c| c.format).unwrap_or_default();
+        self.post_to_caller(payload.render(format).as_bytes()).await
+    }
+
+    /// A caller that is gone by now left while we worked: drop its row, and
+    /// there is no one to tell.
+    async fn post_to_caller(&self, data: &[u8]) -> PortResult<()> {
+        match self.ports.poster.post(self.id, data).await {
+            Err(PortError::Gone) => {
+                delete_stale(self.ports.store, self.id).await;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// A port failed: log it, tell the caller if possible, and answer 500.
+    async fn failed(&self, caller: Option<&Connection>, action: Option<Action>, e: PortError) -> WebSocketResponse {
+        error!(connection = self.id, action = action.map(Action::name), error = %e, "handling a frame");
+        let what = action.map_or("that".to_string(), |a| format!("`{}`", a.name()));
+        let frame = protocol::error(action, &format!("the chat could not handle {what} just now; try again"));
+        if let Err(e) = self.reply(caller, &frame).await {
+            warn!(connection = self.id, error = %e, "telling the caller about the failure");
+        }
+        status(500, "internal error")
+    }
+
+    /// The frame's bytes: API Gateway base64-encodes binary frames.
+    fn body(&self) -> Vec<u8> {
+        let body = self.event.body.as_deref().unwrap_or_default();
+        if self.event.is_base64_encoded {
+            use base64::Engine;
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(body) {
+                return bytes;
+            }
+        }
+        body.as_bytes().to_vec()
+    }
+}
+
+fn status(status_code: u16, body: &str) -> WebSocketResponse {
+    WebSocketResponse { status_code, body: (!body.is_empty()).then(|| body.to_string()) }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// Deletes the row of a connection API Gateway reported gone. A failure only
+/// leaves the row to the next fan-out or to the TTL.
+async fn delete_stale(store: &dyn ConnectionStore, connection_id: &str) {
+    match store.delete(connection_id).await {
+        Ok(_) => info!(connection = connection_id, "deleted the row of a gone connection"),
+        Err(e) => warn!(connection = connection_id, error = %e, "deleting the row of a gone connection"),
+    }
 }
 
 /// Handles one batch from the notification queue: fans each message out and
 /// reports the messages to retry.
-pub async fn handle_sqs(_ports: Ports<'_>, _settings: &Settings, _event: &SqsEvent) -> SqsBatchResponse {
-    todo!("issue 3: the fan-out")
+pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent) -> SqsBatchResponse {
+    let mut failed = BTreeSet::new();
+    let mut notices = Vec::new();
+    for (index, record) in event.records.iter().enumerate() {
+        match Notice::from_body(&record.body) {
+            Ok(notice) => notices.push((index, notice)),
+            Err(e) => {
+                // A poison message: retrying cannot help, but reporting it
+                // sends it to the dead-letter queue where it can be looked at.
+                error!(message = %record.message_id, error = %e, "a queue message that is not a notice");
+                failed.insert(index);
+            }
+        }
+    }
+
+    // Every recipient's frames, in queue order. Lookups are shared within the
+    // batch: ten broadcasts cost one scan, not ten.
+    let mut everyone: Option<Vec<Connection>> = None;
+    let mut rooms: HashMap<String, Vec<Connection>> = HashMap::new();
+    let mut inbox: BTreeMap<String, Vec<(usize, &str)>> = BTreeMap::new();
+    for (index, notice) in &notices {
+        let recipients: PortResult<Vec<Connection>> = match &notice.target {
+            Target::All => match &everyone {
+                Some(all) => Ok(all.clone()),
+                None => ports.store.all().await.inspect(|all| everyone = Some(all.clone())),
+            },
+            Target::Room(code) => match rooms.get(code) {
+                Some(members) => Ok(members.clone()),
+                None => ports.store.in_room(code).await.inspect(|members| {
+                    rooms.insert(code.clone(), members.clone());
+                }),
+            },
+            Target::Connection(id) => ports.store.get(id).await.map(|row| row.into_iter().collect()),
+        };
+        let recipients = match recipients {
+            Ok(recipients) => recipients,
+            Err(e) => {
+                error!(target = ?notice.target, error = %e, "finding the recipients of a notice");
+                failed.insert(*index);
+                continue;
+            }
+        };
+        for recipient in recipients {
+            if notice.exclude.as_deref() == Some(recipient.connection_id.as_str()) {
+                continue;
+            }
+            let frame = notice.payload.render(recipient.format);
+            inbox.entry(recipient.connection_id).or_default().push((*index, frame));
+        }
+    }
+
+    let recipients = inbox.len();
+    let bound = settings.fanout_concurrency.max(1);
+    let outcomes: Vec<Delivery> = futures::stream::iter(inbox)
+        .map(|(connection_id, frames)| deliver(ports, connection_id, frames))
+        .buffer_unordered(bound)
+        .collect()
+        .await;
+    let gone = outcomes.iter().filter(|o| o.gone).count();
+    for outcome in &outcomes {
+        failed.extend(&outcome.failed);
+    }
+    info!(notices = notices.len(), recipients, gone, failed = failed.len(), "fanned out");
+    SqsBatchResponse {
+        batch_item_failures: failed
+            .into_iter()
+            .map(|index| BatchItemFailure { item_identifier: event.records[index].message_id.clone() })
+            .collect(),
+    }
+}
+
+/// What happened to one recipient's frames.
+struct Delivery {
+    gone: bool,
+    /// The records whose frame could not be delivered (and should be retried).
+    failed: Vec<usize>,
+}
+
+/// Posts one recipient's frames in order. On 410 Gone the recipient's row is
+/// deleted and its remaining frames are dropped: they have no one to go to.
+async fn deliver(ports: Ports<'_>, connection_id: String, frames: Vec<(usize, &str)>) -> Delivery {
+    let mut failed = Vec::new();
+    for (index, frame) in frames {
+        match ports.poster.post(&connection_id, frame.as_bytes()).await {
+            Ok(()) => {}
+            Err(PortError::Gone) => {
+                delete_stale(ports.store, &connection_id).await;
+                return Delivery { gone: true, failed };
+            }
+            Err(e) => {
+                warn!(connection = %connection_id, error = %e, "posting a notice; SQS will retry it");
+                failed.push(index);
+            }
+        }
+    }
+    Delivery { gone: false, failed }
 }

@@ -9,12 +9,24 @@
 //! Invariant: this crate depends on no AWS crate except behind the `aws`
 //! feature, which holds the DynamoDB, SQS and Management API adapters.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod config;
+pub mod error;
 pub mod event;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod memory;
+pub mod notice;
 pub mod ports;
+pub mod protocol;
 
 mod handler;
-pub use handler::{Ports, Settings, handle_sqs, handle_websocket};
+pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_sqs, handle_websocket};
+
+/// The GSI of the connections table that room fan-out queries (partition key
+/// `room`, sort key `connectionId`, projection ALL).
+pub const ROOM_INDEX: &str = "room-index";
 
 /// Every action of the protocol. Each is its own API Gateway route key, beside
 /// `$connect`, `$disconnect` and `$default`.

@@ -1,0 +1,78 @@
+//! What the two Lambda binaries share (feature `lambda`): JSON logs, the SDK
+//! configuration, and the adapters built from [`Config`]. The binaries
+//! themselves only wire these into `lambda_runtime`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use tracing_subscriber::EnvFilter;
+
+use crate::aws::{DynamoStore, ManagementPoster, SqsNotifier};
+use crate::config::Config;
+use crate::event::RequestContext;
+
+/// Logs as one JSON object per line on stdout, the form CloudWatch indexes.
+/// The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls),
+/// else `RUST_LOG`, else INFO.
+pub fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_default();
+    let filter = match level.to_ascii_lowercase().as_str() {
+        "" => "info".to_string(),
+        // Lambda knows FATAL; tracing's most severe level is ERROR.
+        "fatal" => "error".to_string(),
+        other => other.to_string(),
+    };
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stdout)
+        .init();
+}
+
+/// The standard SDK configuration: Lambda's role credentials and region, and
+/// `AWS_ENDPOINT_URL` when set.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table, &config.ttl_attribute)
+}
+
+pub fn sqs_notifier(sdk: &SdkConfig, queue_url: &str) -> SqsNotifier {
+    SqsNotifier::new(aws_sdk_sqs::Client::new(sdk), queue_url)
+}
+
+/// A Management API poster for one endpoint. The endpoint replaces
+/// `AWS_ENDPOINT_URL` for this client: the Management API lives on the stage's
+/// own URL.
+pub fn management_poster(sdk: &SdkConfig, endpoint: &str) -> ManagementPoster {
+    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint).build();
+    ManagementPoster::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf))
+}
+
+/// Posters by endpoint, built once per endpoint and kept across invocations
+/// (one API can be reached through several domain names).
+pub struct Posters {
+    sdk: SdkConfig,
+    config: Config,
+    built: Mutex<HashMap<String, Arc<ManagementPoster>>>,
+}
+
+impl Posters {
+    pub fn new(sdk: SdkConfig, config: Config) -> Posters {
+        Posters { sdk, config, built: Mutex::default() }
+    }
+
+    /// The poster for the API an event came from.
+    pub fn for_event(&self, context: &RequestContext) -> Arc<ManagementPoster> {
+        let endpoint = self.config.management_endpoint_for(&context.domain_name, &context.stage);
+        let mut built = self.built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        built.entry(endpoint).or_insert_with_key(|endpoint| Arc::new(management_poster(&self.sdk, endpoint))).clone()
+    }
+}

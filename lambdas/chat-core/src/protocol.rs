@@ -1,0 +1,520 @@
+//! The chat protocol on the wire (`protocol.md`): reading a client's frame
+//! into a [`Request`], and rendering every frame the chat sends, in both
+//! formats.
+//!
+//! Reading is lenient where the samples are (`action` or `Action`, routed or
+//! landed on `$default`) and strict everywhere else: a field outside an
+//! action's schema, a wrong type, a text past 4 KiB or a bad name is refused
+//! with one clear reason, never half-applied.
+//!
+//! Rendering builds each frame twice, as a [`Payload`]: the `compat` form (the
+//! shape the action's sample app sends) and the `json` envelope. The queue
+//! carries both, so one fan-out serves compat and json clients alike.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ports::{Connection, Format};
+
+/// The sender of the chat's own notices (joins, leaves, renames).
+pub const HOST: &str = "#host";
+/// The longest text a frame may carry, in bytes of UTF-8.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// Every action of the protocol, each its own API Gateway route key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `send`: `{"action":"message","from":..,"text":..}` to all.
+    Send,
+    /// `sendmessage`: the raw `data` to all.
+    SendData,
+    /// `post`: the raw `data` to all.
+    Post,
+    /// `broadcast`: the raw `message` to all.
+    Broadcast,
+    /// `list`: every connection id, to the caller.
+    List,
+    /// `chat`: the raw `message` to one connection.
+    Chat,
+    /// `createRoom`: a new room, joined under `name`.
+    CreateRoom,
+    /// `joinRoom`: an existing room, joined under `name`.
+    JoinRoom,
+    /// `sendMessage`: `message` to the caller's room, sender excluded.
+    RoomMessage,
+    /// `rename`: a new display name, announced to all.
+    Rename,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::Send,
+        Action::SendData,
+        Action::Post,
+        Action::Broadcast,
+        Action::List,
+        Action::Chat,
+        Action::CreateRoom,
+        Action::JoinRoom,
+        Action::RoomMessage,
+        Action::Rename,
+    ];
+
+    /// The route key (the frame's `action`). Case matters: `sendmessage` and
+    /// `sendMessage` are different actions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Send => "send",
+            Action::SendData => "sendmessage",
+            Action::Post => "post",
+            Action::Broadcast => "broadcast",
+            Action::List => "list",
+            Action::Chat => "chat",
+            Action::CreateRoom => "createRoom",
+            Action::JoinRoom => "joinRoom",
+            Action::RoomMessage => "sendMessage",
+            Action::Rename => "rename",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The body fields the action takes, beside `action`.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Action::Send => &["text"],
+            Action::SendData | Action::Post => &["data"],
+            Action::Broadcast | Action::RoomMessage => &["message"],
+            Action::List => &[],
+            Action::Chat => &["connection", "message"],
+            Action::CreateRoom | Action::Rename => &["name"],
+            Action::JoinRoom => &["name", "roomCode"],
+        }
+    }
+}
+
+/// A valid request of one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `send`, `sendmessage`, `post` or `broadcast`: `text` to everyone.
+    Broadcast {
+        action: Action,
+        text: String,
+    },
+    List,
+    Chat {
+        connection: String,
+        message: String,
+    },
+    CreateRoom {
+        name: String,
+    },
+    JoinRoom {
+        name: String,
+        room_code: String,
+    },
+    RoomMessage {
+        message: String,
+    },
+    Rename {
+        name: String,
+    },
+}
+
+/// What a frame asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// An action, with its request or the reason it is refused.
+    Action(Action, Result<Request, String>),
+    /// Not JSON, or no known action: `$default` echoes it.
+    Echo,
+}
+
+/// Reads one frame that arrived on `route_key`.
+///
+/// API Gateway selects the route by `$request.body.action`, so a frame whose
+/// action is spelled `Action`, or whose route is missing from the stack,
+/// lands on `$default`: there the frame's own `action` (or `Action`) decides.
+pub fn read_frame(route_key: &str, body: &str) -> Frame {
+    let object = match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    };
+    if let Some(action) = Action::from_name(route_key) {
+        let request = match &object {
+            Some(object) => parse(action, object),
+            None => Err(format!("{} needs a JSON object such as {}", action.name(), example(action))),
+        };
+        return Frame::Action(action, request);
+    }
+    let Some(object) = object else { return Frame::Echo };
+    let named = ["action", "Action"].iter().find_map(|key| object.get(*key).and_then(Value::as_str));
+    match named.and_then(Action::from_name) {
+        Some(action) => Frame::Action(action, parse(action, &object)),
+        None => Frame::Echo,
+    }
+}
+
+fn parse(action: Action, object: &Map<String, Value>) -> Result<Request, String> {
+    let fields = action.fields();
+    if let Some(key) =
+        object.keys().find(|k| !matches!(k.as_str(), "action" | "Action") && !fields.contains(&k.as_str()))
+    {
+        return Err(match fields {
+            [] => format!("unknown field `{key}`: {} takes no fields", action.name()),
+            _ => format!("unknown field `{key}`: {} takes {}", action.name(), backticked(fields)),
+        });
+    }
+    let field = |name: &str| string_field(action, object, name);
+    Ok(match action {
+        Action::Send | Action::SendData | Action::Post | Action::Broadcast => {
+            let (name, missing) = match action {
+                Action::Send => ("text", "send needs a text"),
+                Action::SendData => ("data", "sendmessage needs data"),
+                Action::Post => ("data", "post needs data"),
+                _ => ("message", "broadcast needs a message"),
+            };
+            let text = field(name)?.ok_or(missing)?;
+            Request::Broadcast { action, text: check_text(name, text)? }
+        }
+        Action::List => Request::List,
+        Action::Chat => {
+            let connection = field("connection")?.ok_or("chat needs a target connection")?;
+            let message = field("message")?.ok_or("chat needs a message")?;
+            Request::Chat { connection: connection.to_string(), message: check_text("message", message)? }
+        }
+        Action::CreateRoom => {
+            let name = field("name")?.ok_or("You need a name on createRoom")?;
+            Request::CreateRoom { name: check_name(name)? }
+        }
+        Action::JoinRoom => {
+            let name = field("name")?.ok_or("You need a name on joinRoom")?;
+            let room_code = field("roomCode")?.ok_or("You need a roomCode on joinRoom")?;
+            Request::JoinRoom { name: check_name(name)?, room_code: room_code.trim().to_string() }
+        }
+        Action::RoomMessage => {
+            let message = field("message")?.ok_or("You need to add a message on sendMessage action")?;
+            Request::RoomMessage { message: check_text("message", message)? }
+        }
+        Action::Rename => {
+            let name = field("name")?.ok_or("rename needs a name")?;
+            Request::Rename { name: check_name(name)? }
+        }
+    })
+}
+
+/// A string field: `None` when missing, null or blank (the samples treat
+/// those alike), an error when it is not a string.
+fn string_field<'a>(action: Action, object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`{name}` on {} must be a string, not {}", action.name(), kind(other))),
+    }
+}
+
+fn check_text(field: &str, text: &str) -> Result<String, String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!("{field} is too long: {} bytes; the limit is {MAX_TEXT_BYTES}", text.len()));
+    }
+    Ok(text.to_string())
+}
+
+/// Checks a display name (query string `username`, or a `name` field) and
+/// returns it without surrounding spaces.
+pub fn check_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err("a name needs at least one character".into());
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(format!("name is too long: {chars} characters; the limit is {MAX_NAME_CHARS}"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters".into());
+    }
+    if name.starts_with('#') {
+        return Err(format!("names starting with `#` are reserved for the chat itself ({HOST})"));
+    }
+    Ok(name.to_string())
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn backticked(fields: &[&str]) -> String {
+    fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" and ")
+}
+
+/// A well-formed frame of `action`, for error messages.
+fn example(action: Action) -> String {
+    let mut object = Map::new();
+    object.insert("action".into(), action.name().into());
+    for field in action.fields() {
+        object.insert((*field).into(), "...".into());
+    }
+    Value::Object(object).to_string()
+}
+
+/// Whether `code` has the shape of a room code: 8 lowercase hex digits.
+pub fn is_room_code(code: &str) -> bool {
+    code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A new room code: 8 lowercase hex digits.
+pub fn new_room_code() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// `Anonymous-` and 6 random characters from A-Z0-9.
+pub fn anonymous_name() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let suffix: String = (0..6).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+    format!("Anonymous-{suffix}")
+}
+
+/// One frame in both formats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub compat: String,
+    pub json: String,
+}
+
+impl Payload {
+    /// The frame a connection of `format` receives.
+    pub fn render(&self, format: Format) -> &str {
+        match format {
+            Format::Compat => &self.compat,
+            Format::Json => &self.json,
+        }
+    }
+}
+
+/// The `format=json` envelope. Fields a type does not use are left out,
+/// except `room` on `message`, which is `null` outside rooms.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<Vec<Member<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<i64>,
+}
+
+impl Envelope<'_> {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an envelope always serializes")
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Member<'a> {
+    connection_id: &'a str,
+    name: &'a str,
+}
+
+/// `{"action":"message","from":..,"text":..}`: the λ# sample's message.
+#[derive(Serialize)]
+struct CompatMessage<'a> {
+    action: &'static str,
+    from: &'a str,
+    text: &'a str,
+}
+
+/// `{"message":..,"type":..}`: liveChat's info and error frames.
+#[derive(Serialize)]
+struct CompatNotice<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `{"message":..,"from":..}`: liveChat's room message.
+#[derive(Serialize)]
+struct CompatRoomMessage<'a> {
+    message: &'a str,
+    from: &'a str,
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("a frame always serializes")
+}
+
+fn host_says(text: &str) -> String {
+    to_json(&CompatMessage { action: "message", from: HOST, text })
+}
+
+/// `send`, `sendmessage`, `post` or `broadcast` from `sender`, at `at` (epoch ms).
+pub fn broadcast(action: Action, sender: &Connection, text: &str, at: i64) -> Payload {
+    let compat = match action {
+        Action::Send => to_json(&CompatMessage { action: "message", from: &sender.name, text }),
+        _ => text.to_string(),
+    };
+    let json = Envelope {
+        kind: "message",
+        action: Some(action.name()),
+        from: Some(&sender.name),
+        text: Some(text),
+        room: Some(None),
+        connection_id: Some(&sender.connection_id),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat, json: json.to_json() }
+}
+
+/// `sendMessage`: a message to the sender's room.
+pub fn room_message(sender: &Connection, room: &str, text: &str, at: i64) -> Payload {
+    let json = Envelope {
+        kind: "message",
+        action: Some(Action::RoomMessage.name()),
+        from: Some(&sender.name),
+        text: Some(text),
+        room: Some(Some(room)),
+        connection_id: Some(&sender.connection_id),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: to_json(&CompatRoomMessage { message: text, from: &sender.name }), json: json.to_json() }
+}
+
+/// `chat`: a direct message.
+pub fn direct(sender: &Connection, text: &str, at: i64) -> Payload {
+    let json = Envelope {
+        kind: "direct",
+        action: Some(Action::Chat.name()),
+        from: Some(&sender.name),
+        text: Some(text),
+        connection_id: Some(&sender.connection_id),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: text.to_string(), json: json.to_json() }
+}
+
+/// The reply to `createRoom` and `joinRoom`; `member` is the caller, now in the room.
+pub fn room_joined(action: Action, member: &Connection, room: &str, at: i64) -> Payload {
+    let text = format!("You are now connected to room {room}");
+    let json = Envelope {
+        kind: "info",
+        action: Some(action.name()),
+        text: Some(&text),
+        room: Some(Some(room)),
+        connection_id: Some(&member.connection_id),
+        name: Some(&member.name),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: to_json(&CompatNotice { message: &text, kind: "info" }), json: json.to_json() }
+}
+
+/// The welcome a new connection receives.
+pub fn welcome(connection: &Connection, at: i64) -> Payload {
+    let text = format!("Welcome! - connected on {}", connection.connection_id);
+    let json = Envelope {
+        kind: "welcome",
+        text: Some(&text),
+        connection_id: Some(&connection.connection_id),
+        name: Some(&connection.name),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: text.clone(), json: json.to_json() }
+}
+
+/// `<name> joined` or `<name> left`, from [`HOST`].
+fn presence(kind: &'static str, verb: &str, connection: &Connection, at: i64) -> Payload {
+    let text = format!("{} {verb}", connection.name);
+    let json = Envelope {
+        kind,
+        from: Some(HOST),
+        text: Some(&text),
+        connection_id: Some(&connection.connection_id),
+        name: Some(&connection.name),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: host_says(&text), json: json.to_json() }
+}
+
+/// The notice to everyone else when `connection` connects.
+pub fn joined(connection: &Connection, at: i64) -> Payload {
+    presence("joined", "joined", connection, at)
+}
+
+/// The notice to everyone when `connection` disconnects.
+pub fn left(connection: &Connection, at: i64) -> Payload {
+    presence("left", "left", connection, at)
+}
+
+/// `<old> is now <new>`, from [`HOST`]; `connection` carries the new name.
+pub fn renamed(old: &str, connection: &Connection, at: i64) -> Payload {
+    let text = format!("{old} is now {}", connection.name);
+    let json = Envelope {
+        kind: "renamed",
+        action: Some(Action::Rename.name()),
+        from: Some(HOST),
+        text: Some(&text),
+        connection_id: Some(&connection.connection_id),
+        name: Some(&connection.name),
+        timestamp: Some(at),
+        ..Envelope::default()
+    };
+    Payload { compat: host_says(&text), json: json.to_json() }
+}
+
+/// The reply to `list`: every connection, in the order given.
+pub fn list(connections: &[Connection]) -> Payload {
+    let ids: Vec<&str> = connections.iter().map(|c| c.connection_id.as_str()).collect();
+    let members = connections.iter().map(|c| Member { connection_id: &c.connection_id, name: &c.name }).collect();
+    let json =
+        Envelope { kind: "list", action: Some(Action::List.name()), connections: Some(members), ..Envelope::default() };
+    Payload { compat: format!("connections: {}", ids.join(" ")), json: json.to_json() }
+}
+
+/// The echo of a frame `$default` does not understand. Compat echoes the
+/// exact bytes (see the handler); this is the text form.
+pub fn echo(frame: &str) -> Payload {
+    let json = Envelope { kind: "echo", text: Some(frame), ..Envelope::default() };
+    Payload { compat: frame.to_string(), json: json.to_json() }
+}
+
+/// The one error frame a refused request gets.
+pub fn error(action: Option<Action>, reason: &str) -> Payload {
+    let json = Envelope { kind: "error", action: action.map(Action::name), error: Some(reason), ..Envelope::default() };
+    Payload { compat: to_json(&CompatNotice { message: reason, kind: "err" }), json: json.to_json() }
+}
+
+#[cfg(test)]
+mod tests;
