@@ -1,0 +1,10 @@
+//! chat-core's integration tests: one binary, one module per area.
+//!
+//! - `handlers`: every action and error over the in-memory store, from API
+//!   Gateway and SQS event fixtures;
+//! - `adapters`: the DynamoDB and SQS adapters against a real moto server;
+//! - `fanout`: the notify path through the real Management API adapter,
+//!   against a local HTTP server that answers 410 for chosen connections.
+
+mod handlers;
+mod support;

@@ -1,0 +1,216 @@
+//! A chat over real handler code and the in-memory store, driven by real API
+//! Gateway event JSON (`tests/fixtures`), with an in-process queue and a
+//! gateway that delivers into per-connection inboxes and answers 410 for
+//! connections that are not open, as API Gateway does.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use chat_core::memory::MemoryStore;
+use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
+use chat_core::{Ports, Settings, handle_sqs, handle_websocket};
+use serde_json::{Value, json};
+
+/// A fixture from `tests/fixtures`.
+pub fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// A `$connect` event for `id` with these query-string parameters.
+pub fn connect_event(id: &str, query: &[(&str, &str)]) -> WebSocketEvent {
+    let mut event = fixture("connect.json");
+    event["requestContext"]["connectionId"] = json!(id);
+    if query.is_empty() {
+        let object = event.as_object_mut().unwrap();
+        object.remove("queryStringParameters");
+        object.remove("multiValueQueryStringParameters");
+    } else {
+        event["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        event["multiValueQueryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect();
+    }
+    serde_json::from_value(event).expect("connect fixture")
+}
+
+/// A message event of `id` on `route_key`.
+pub fn message_event(id: &str, route_key: &str, body: &str) -> WebSocketEvent {
+    let mut event = fixture("message.json");
+    event["requestContext"]["connectionId"] = json!(id);
+    event["requestContext"]["routeKey"] = json!(route_key);
+    event["body"] = json!(body);
+    serde_json::from_value(event).expect("message fixture")
+}
+
+pub fn disconnect_event(id: &str) -> WebSocketEvent {
+    let mut event = fixture("disconnect.json");
+    event["requestContext"]["connectionId"] = json!(id);
+    serde_json::from_value(event).expect("disconnect fixture")
+}
+
+/// An SQS batch with one record per body, ids `m0`, `m1`...
+pub fn sqs_event(bodies: &[String]) -> SqsEvent {
+    let mut event = fixture("sqs.json");
+    let template = event["Records"][0].clone();
+    event["Records"] = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = template.clone();
+            record["messageId"] = json!(format!("m{i}"));
+            record["body"] = json!(body);
+            record
+        })
+        .collect();
+    serde_json::from_value(event).expect("sqs fixture")
+}
+
+/// The route API Gateway selects with `$request.body.action` among `routes`.
+pub fn route_for(routes: &BTreeSet<String>, body: &str) -> String {
+    let action = serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("action")?.as_str().map(str::to_string));
+    match action {
+        Some(action) if routes.contains(&action) => action,
+        _ => "$default".to_string(),
+    }
+}
+
+/// An in-process queue that records each message and its delay.
+#[derive(Default)]
+pub struct Queue {
+    pub sent: Mutex<Vec<(String, u32)>>,
+    pub broken: Mutex<bool>,
+}
+
+#[async_trait]
+impl Notifier for Queue {
+    async fn send(&self, body: String, delay_seconds: u32) -> PortResult<()> {
+        if *self.broken.lock().unwrap() {
+            return Err(PortError::Failed("the queue is down".into()));
+        }
+        self.sent.lock().unwrap().push((body, delay_seconds));
+        Ok(())
+    }
+}
+
+/// A gateway: posts to open connections land in their inbox; any other id is
+/// 410 Gone; ids in `failing` answer a retryable error.
+#[derive(Default)]
+pub struct Gateway {
+    pub open: Mutex<BTreeSet<String>>,
+    pub inbox: Mutex<BTreeMap<String, Vec<Vec<u8>>>>,
+    pub failing: Mutex<HashSet<String>>,
+}
+
+#[async_trait]
+impl Poster for Gateway {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()> {
+        if self.failing.lock().unwrap().contains(connection_id) {
+            return Err(PortError::Failed(format!("500 posting to {connection_id}")));
+        }
+        if !self.open.lock().unwrap().contains(connection_id) {
+            return Err(PortError::Gone);
+        }
+        self.inbox.lock().unwrap().entry(connection_id.to_string()).or_default().push(data.to_vec());
+        Ok(())
+    }
+}
+
+/// One chat: the handlers over a memory store, the queue and the gateway.
+pub struct Chat {
+    pub store: MemoryStore,
+    pub queue: Queue,
+    pub gateway: Gateway,
+    pub settings: Settings,
+    /// The stack's routes; frames whose action is not here land on `$default`.
+    pub routes: BTreeSet<String>,
+}
+
+impl Chat {
+    /// The shipped stack: every action has its route.
+    pub fn new() -> Chat {
+        Chat::with_routes(chat_core::ACTIONS)
+    }
+
+    pub fn with_routes(actions: &[&str]) -> Chat {
+        Chat {
+            store: MemoryStore::new(),
+            queue: Queue::default(),
+            gateway: Gateway::default(),
+            settings: Settings { fanout_concurrency: 4, welcome_delay: 1 },
+            routes: actions.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    pub fn ports(&self) -> Ports<'_> {
+        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway }
+    }
+
+    pub async fn handle(&self, event: &WebSocketEvent) -> WebSocketResponse {
+        handle_websocket(self.ports(), &self.settings, event).await
+    }
+
+    /// Connects `id` and, like API Gateway, opens it only when `$connect` answered 2xx.
+    pub async fn connect(&self, id: &str, query: &[(&str, &str)]) -> WebSocketResponse {
+        let response = self.handle(&connect_event(id, query)).await;
+        if (200..300).contains(&response.status_code) {
+            self.gateway.open.lock().unwrap().insert(id.to_string());
+        }
+        response
+    }
+
+    /// Connects, delivers the welcome and join notices, and empties every inbox.
+    pub async fn join(&self, id: &str, query: &[(&str, &str)]) {
+        assert_eq!(self.connect(id, query).await.status_code, 200, "connecting {id}");
+        self.deliver().await;
+        self.gateway.inbox.lock().unwrap().clear();
+    }
+
+    /// Sends one frame from `id`, routed as API Gateway would.
+    pub async fn send(&self, id: &str, body: &str) -> WebSocketResponse {
+        let route = route_for(&self.routes, body);
+        self.handle(&message_event(id, &route, body)).await
+    }
+
+    pub async fn disconnect(&self, id: &str) -> WebSocketResponse {
+        self.gateway.open.lock().unwrap().remove(id);
+        self.handle(&disconnect_event(id)).await
+    }
+
+    /// The client vanished without a `$disconnect` (its row stays).
+    pub fn vanish(&self, id: &str) {
+        self.gateway.open.lock().unwrap().remove(id);
+    }
+
+    /// Takes every queued message.
+    pub fn take_queue(&self) -> Vec<(String, u32)> {
+        std::mem::take(&mut *self.queue.sent.lock().unwrap())
+    }
+
+    /// Hands every queued message to the notify handler as one SQS batch.
+    pub async fn deliver(&self) -> SqsBatchResponse {
+        let bodies: Vec<String> = self.take_queue().into_iter().map(|(body, _)| body).collect();
+        handle_sqs(self.ports(), &self.settings, &sqs_event(&bodies)).await
+    }
+
+    /// Takes the frames `id` received so far, as text.
+    pub fn received(&self, id: &str) -> Vec<String> {
+        let frames = self.gateway.inbox.lock().unwrap().remove(id).unwrap_or_default();
+        frames.into_iter().map(|f| String::from_utf8(f).expect("a text frame")).collect()
+    }
+
+    /// The JSON frames `id` received so far.
+    pub fn received_json(&self, id: &str) -> Vec<Value> {
+        self.received(id).iter().map(|f| serde_json::from_str(f).unwrap_or_else(|e| panic!("{f}: {e}"))).collect()
+    }
+
+    pub async fn row(&self, id: &str) -> Option<Connection> {
+        self.store.get(id).await.unwrap()
+    }
+
+    pub async fn rows(&self) -> Vec<Connection> {
+        self.store.all().await.unwrap()
+    }
+}
