@@ -137,7 +137,10 @@ async fn disconnect_deletes_the_row_and_says_who_left() {
     assert!(failures.batch_item_failures.is_empty());
     assert_eq!(chat.received(C), [r##"{"action":"message","from":"#host","text":"alice left"}"##]);
     let left = &chat.received_json(B)[0];
-    assert_eq!((left["type"].as_str(), left["text"].as_str(), left["from"].as_str()), (Some("left"), Some("alice left"), Some("#host")));
+    assert_eq!(
+        (left["type"].as_str(), left["text"].as_str(), left["from"].as_str()),
+        (Some("left"), Some("alice left"), Some("#host"))
+    );
 
     // A second $disconnect (or one for a row the TTL removed) is quiet.
     assert_eq!(chat.disconnect(A).await.status_code, 200);
@@ -174,7 +177,10 @@ async fn sendmessage_post_and_broadcast_deliver_the_raw_text_to_everyone() {
         assert_eq!(chat.received(A), ["hello world"], "{action}");
         assert_eq!(chat.received(C), ["hello world"], "{action}: the sender is included");
         let b = &chat.received_json(B)[0];
-        assert_eq!((b["action"].as_str(), b["text"].as_str(), b["from"].as_str()), (Some(action), Some("hello world"), Some("carol")));
+        assert_eq!(
+            (b["action"].as_str(), b["text"].as_str(), b["from"].as_str()),
+            (Some(action), Some("hello world"), Some("carol"))
+        );
     }
 }
 
@@ -217,7 +223,9 @@ async fn chat_reaches_the_target_only() {
     chat.send(A, &frame).await;
     assert_eq!(
         chat.received_json(B),
-        [json!({"type": "direct", "action": "chat", "from": "alice", "text": "psst", "connectionId": A, "timestamp": 1732262405301_i64})]
+        [
+            json!({"type": "direct", "action": "chat", "from": "alice", "text": "psst", "connectionId": A, "timestamp": 1732262405301_i64})
+        ]
     );
 }
 
@@ -379,11 +387,20 @@ async fn bad_input_gets_one_error_frame_and_changes_nothing() {
     let long_name = "n".repeat(33);
     for (frame, reason) in [
         (json!({"action": "send", "text": long_text}).to_string(), "text is too long: 4097 bytes; the limit is 4096"),
-        (json!({"action": "rename", "name": long_name}).to_string(), "name is too long: 33 characters; the limit is 32"),
+        (
+            json!({"action": "rename", "name": long_name}).to_string(),
+            "name is too long: 33 characters; the limit is 32",
+        ),
         (json!({"action": "rename", "name": "a\tb"}).to_string(), "a name cannot contain control characters"),
-        (json!({"action": "createRoom", "name": long_name}).to_string(), "name is too long: 33 characters; the limit is 32"),
+        (
+            json!({"action": "createRoom", "name": long_name}).to_string(),
+            "name is too long: 33 characters; the limit is 32",
+        ),
         (json!({"action": "send", "text": "hi", "to": "bob"}).to_string(), "unknown field `to`: send takes `text`"),
-        (json!({"action": "broadcast", "message": {"nested": 1}}).to_string(), "`message` on broadcast must be a string, not an object"),
+        (
+            json!({"action": "broadcast", "message": {"nested": 1}}).to_string(),
+            "`message` on broadcast must be a string, not an object",
+        ),
         (json!({"action": "send"}).to_string(), "send needs a text"),
         (json!({"action": "sendmessage", "data": ""}).to_string(), "sendmessage needs data"),
         (json!({"action": "post"}).to_string(), "post needs data"),

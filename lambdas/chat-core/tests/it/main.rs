@@ -6,5 +6,7 @@
 //! - `fanout`: the notify path through the real Management API adapter,
 //!   against a local HTTP server that answers 410 for chosen connections.
 
+mod adapters;
+mod fanout;
 mod handlers;
 mod support;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
@@ -13,6 +13,7 @@ use chat_core::memory::MemoryStore;
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, handle_sqs, handle_websocket};
 use serde_json::{Value, json};
+use test_support::Moto;
 
 /// A fixture from `tests/fixtures`.
 pub fn fixture(name: &str) -> Value {
@@ -213,4 +214,59 @@ impl Chat {
     pub async fn rows(&self) -> Vec<Connection> {
         self.store.all().await.unwrap()
     }
+}
+
+/// SDK clients for the test binary's moto server, and fresh resources in it.
+pub struct Aws {
+    pub sdk: aws_config::SdkConfig,
+    pub endpoint: String,
+    _moto: Arc<Moto>,
+}
+
+impl Aws {
+    pub async fn new() -> Aws {
+        let moto = Moto::shared();
+        let credentials = aws_credential_types::Credentials::new(
+            test_support::ACCESS_KEY_ID,
+            test_support::SECRET_ACCESS_KEY,
+            None,
+            None,
+            "moto",
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(test_support::REGION))
+            .credentials_provider(credentials)
+            .endpoint_url(moto.endpoint())
+            .load()
+            .await;
+        Aws { sdk, endpoint: moto.endpoint(), _moto: moto }
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// A new connections table, named after `label`, shaped as `wschat deploy` creates it.
+    pub async fn table(&self, label: &str) -> String {
+        let name = format!("{label}-{}-connections", unique());
+        crate::adapters::create_table(&self.dynamodb(), &name).await;
+        name
+    }
+
+    /// A new queue named after `label`; returns its URL.
+    pub async fn queue(&self, label: &str) -> String {
+        let name = format!("{label}-{}-notifications", unique());
+        let out = self.sqs().create_queue().queue_name(&name).send().await.expect("creating a queue in moto");
+        out.queue_url.expect("a queue URL")
+    }
+}
+
+/// A number no other call in this process returns.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

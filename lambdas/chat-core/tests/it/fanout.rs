@@ -1,0 +1,195 @@
+//! The notify path with real adapters: rows in DynamoDB (moto), posts through
+//! the Management API adapter to a local HTTP server that speaks
+//! `POST /{stage}/@connections/{id}`, answers 410 for chosen ids and measures
+//! how many posts are in flight at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chat_core::aws::{DynamoStore, SqsNotifier};
+use chat_core::notice::{Notice, Target};
+use chat_core::ports::{Connection, ConnectionStore, Format, Poster};
+use chat_core::protocol::Payload;
+use chat_core::{Ports, Settings, handle_sqs};
+
+use crate::support::{Aws, sqs_event};
+
+/// What the local Management API does and saw.
+#[derive(Default)]
+struct Gateway {
+    /// Answer 410 with API Gateway's `GoneException`.
+    gone: HashSet<String>,
+    /// Answer a bare 410, as a gateway that only knows the status might.
+    bare_gone: HashSet<String>,
+    /// Answer 500.
+    failing: HashSet<String>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    posts: AtomicUsize,
+    received: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+async fn post_to_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path((_stage, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    gateway.posts.fetch_add(1, Ordering::SeqCst);
+    let now = gateway.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    gateway.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    // Long enough that posts overlap whenever the bound allows it.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    gateway.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if gateway.gone.contains(&id) {
+        return (StatusCode::GONE, [("x-amzn-ErrorType", "GoneException")], r#"{"message":null}"#).into_response();
+    }
+    if gateway.bare_gone.contains(&id) {
+        return StatusCode::GONE.into_response();
+    }
+    if gateway.failing.contains(&id) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal server error"}"#).into_response();
+    }
+    gateway.received.lock().unwrap().entry(id).or_default().push(String::from_utf8_lossy(&body).into_owned());
+    StatusCode::OK.into_response()
+}
+
+/// Serves `gateway` on 127.0.0.1 and returns the stage endpoint, `http://127.0.0.1:PORT/prod`.
+async fn serve(gateway: Arc<Gateway>) -> String {
+    let app = axum::Router::new()
+        .route("/{stage}/@connections/{id}", axum::routing::post(post_to_connection))
+        .with_state(gateway);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://127.0.0.1:{port}/prod")
+}
+
+fn connection(id: &str) -> Connection {
+    Connection {
+        connection_id: id.into(),
+        name: id.into(),
+        format: Format::Compat,
+        room: None,
+        connected_at: 1732262400000,
+        expires_at: 1732273200,
+    }
+}
+
+/// The connection ids the table holds, as DynamoDB reports them.
+async fn ids_in_table(aws: &Aws, table: &str) -> BTreeSet<String> {
+    let items = aws.dynamodb().scan().table_name(table).send().await.unwrap();
+    items.items().iter().map(|item| item["connectionId"].as_s().unwrap().clone()).collect()
+}
+
+fn notice_to_all(text: &str) -> String {
+    Notice { target: Target::All, exclude: None, payload: Payload { compat: text.into(), json: "{}".into() } }.to_body()
+}
+
+struct Rig {
+    aws: Aws,
+    table: String,
+    store: DynamoStore,
+    notifier: SqsNotifier,
+    endpoint: String,
+}
+
+impl Rig {
+    async fn new(label: &str, gateway: Arc<Gateway>, ids: &[String]) -> Rig {
+        let aws = Aws::new().await;
+        let table = aws.table(label).await;
+        let queue = aws.queue(label).await;
+        let store = DynamoStore::new(aws.dynamodb(), &table, "expiresAt").with_page_size(10);
+        for id in ids {
+            store.put(&connection(id)).await.unwrap();
+        }
+        let notifier = SqsNotifier::new(aws.sqs(), queue);
+        let endpoint = serve(gateway).await;
+        Rig { aws, table, store, notifier, endpoint }
+    }
+
+    /// The poster the Lambda binaries build. The SDK configuration points at
+    /// moto (AWS_ENDPOINT_URL); the Management API endpoint must win.
+    fn poster(&self) -> impl Poster {
+        chat_core::lambda::management_poster(&self.aws.sdk, &self.endpoint)
+    }
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("conn{i:02}=")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
+    let all = ids(60);
+    let gone: HashSet<String> = all.iter().step_by(7).cloned().collect();
+    let bare_gone: HashSet<String> = HashSet::from([all[3].clone()]);
+    let gateway = Arc::new(Gateway { gone: gone.clone(), bare_gone: bare_gone.clone(), ..Gateway::default() });
+    let rig = Rig::new("fanout", gateway.clone(), &all).await;
+    let poster = rig.poster();
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let settings = Settings { fanout_concurrency: 5, welcome_delay: 1 };
+
+    let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")])).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let stale: BTreeSet<String> = gone.union(&bare_gone).cloned().collect();
+    let live: BTreeSet<String> = all.iter().filter(|id| !stale.contains(*id)).cloned().collect();
+    assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "exactly the stale rows are gone");
+    let received = gateway.received.lock().unwrap().clone();
+    assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), live);
+    assert!(received.values().all(|frames| frames == &["hi all"]), "{received:?}");
+    assert_eq!(gateway.posts.load(Ordering::SeqCst), 60);
+    assert_eq!(gateway.max_in_flight.load(Ordering::SeqCst), 5, "the bound is reached and never exceeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_of_one_posts_one_at_a_time() {
+    let gateway = Arc::new(Gateway::default());
+    let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
+    let poster = rig.poster();
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let settings = Settings { fanout_concurrency: 1, welcome_delay: 1 };
+    let bodies = [notice_to_all("one"), notice_to_all("two")];
+    assert!(handle_sqs(ports, &settings, &sqs_event(&bodies)).await.batch_item_failures.is_empty());
+    assert_eq!(gateway.posts.load(Ordering::SeqCst), 16);
+    assert_eq!(gateway.max_in_flight.load(Ordering::SeqCst), 1);
+    let received = gateway.received.lock().unwrap().clone();
+    assert!(received.values().all(|frames| frames == &["one", "two"]), "{received:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_through_sqs_and_delete_nothing() {
+    let all = ids(6);
+    let gateway = Arc::new(Gateway { failing: HashSet::from([all[2].clone()]), ..Gateway::default() });
+    let rig = Rig::new("failing", gateway.clone(), &all).await;
+    let poster = rig.poster();
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let settings = Settings { fanout_concurrency: 4, welcome_delay: 1 };
+    let direct = Notice {
+        target: Target::Connection(all[0].clone()),
+        exclude: None,
+        payload: Payload { compat: "just you".into(), json: "{}".into() },
+    };
+    let bodies = [direct.to_body(), notice_to_all("everyone")];
+    let response = handle_sqs(ports, &settings, &sqs_event(&bodies)).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m1"], "only the notice that missed someone");
+    assert_eq!(ids_in_table(&rig.aws, &rig.table).await, all.iter().cloned().collect(), "no row is deleted");
+    assert_eq!(gateway.received.lock().unwrap()[&all[0]], ["just you", "everyone"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_reports_410_as_gone_and_delivers_the_bytes() {
+    let gateway = Arc::new(Gateway { gone: HashSet::from(["old=".to_string()]), ..Gateway::default() });
+    let rig = Rig::new("poster", gateway.clone(), &[]).await;
+    let poster = rig.poster();
+    assert!(matches!(poster.post("old=", b"x").await, Err(chat_core::ports::PortError::Gone)));
+    poster.post("new/+=", "héllo".as_bytes()).await.unwrap();
+    assert_eq!(gateway.received.lock().unwrap()["new/+="], ["héllo"]);
+}
