@@ -32,7 +32,14 @@ pub async fn run(args: cli::Args) -> Result<()> {
             );
             Ok(())
         }
-        Command::Build => not_yet("build"),
+        Command::Build => {
+            let stack = stack::load(&args.file, &args.stage)?;
+            let artifacts = build::build(&stack)?;
+            if args.json {
+                println!("{}", build::report(&stack, &artifacts));
+            }
+            Ok(())
+        }
         Command::Plan => not_yet("plan"),
         Command::Deploy(_) => not_yet("deploy"),
         Command::Status => not_yet("status"),

@@ -8,9 +8,12 @@ use std::sync::{Arc, Mutex};
 use aws_config::{BehaviorVersion, SdkConfig};
 use tracing_subscriber::EnvFilter;
 
+use async_trait::async_trait;
+
 use crate::aws::{DynamoStore, ManagementPoster, SqsNotifier};
-use crate::config::Config;
+use crate::config::{Config, vars};
 use crate::event::RequestContext;
+use crate::ports::{Notifier, PortError, PortResult};
 
 /// Logs as one JSON object per line on stdout, the form CloudWatch indexes.
 /// The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls),
@@ -46,6 +49,16 @@ pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
 
 pub fn sqs_notifier(sdk: &SdkConfig, queue_url: &str) -> SqsNotifier {
     SqsNotifier::new(aws_sdk_sqs::Client::new(sdk), queue_url)
+}
+
+/// The notifier of a function that has no queue configured: every send fails.
+pub struct NoQueue;
+
+#[async_trait]
+impl Notifier for NoQueue {
+    async fn send(&self, _body: String, _delay_seconds: u32) -> PortResult<()> {
+        Err(PortError::Failed(format!("no notification queue: {} is not set", vars::QUEUE_URL)))
+    }
 }
 
 /// A Management API poster for one endpoint. The endpoint replaces

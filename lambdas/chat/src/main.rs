@@ -1,2 +1,31 @@
-//! Placeholder: the handler arrives with the "handlers" issue.
-fn main() {}
+//! The `chat` Lambda function: every WebSocket route of the API (`$connect`,
+//! `$disconnect`, `$default` and each action of the protocol). The logic is
+//! all in chat-core; this only builds the adapters once per cold start and
+//! hands each event to [`chat_core::handle_websocket`].
+
+use chat_core::config::Config;
+use chat_core::event::{WebSocketEvent, WebSocketResponse};
+use chat_core::{Ports, handle_websocket, lambda};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda::init_logging();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    let queue_url =
+        config.require_queue_url().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    let sdk = lambda::sdk_config().await;
+    let store = lambda::dynamo_store(&sdk, &config);
+    let notifier = lambda::sqs_notifier(&sdk, queue_url);
+    let posters = lambda::Posters::new(sdk, config.clone());
+    let settings = &config.settings;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<WebSocketEvent>| {
+        let (store, notifier, posters) = (&store, &notifier, &posters);
+        async move {
+            let poster = posters.for_event(&event.payload.request_context);
+            let ports = Ports { store, notifier, poster: poster.as_ref() };
+            Ok::<WebSocketResponse, Error>(handle_websocket(ports, settings, &event.payload).await)
+        }
+    }))
+    .await
+}

@@ -1,2 +1,32 @@
-//! Placeholder: the handler arrives with the "handlers" issue.
-fn main() {}
+//! The `notify` Lambda function: consumes the notification queue and fans
+//! each notice out through the Management API, reporting the notices to
+//! retry (`ReportBatchItemFailures`). The logic is all in chat-core.
+
+use chat_core::config::Config;
+use chat_core::event::{SqsBatchResponse, SqsEvent};
+use chat_core::ports::Notifier;
+use chat_core::{Ports, handle_sqs, lambda};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda::init_logging();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    let endpoint = config
+        .require_management_endpoint()
+        .inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    let sdk = lambda::sdk_config().await;
+    let store = lambda::dynamo_store(&sdk, &config);
+    let poster = lambda::management_poster(&sdk, endpoint);
+    // The fan-out never enqueues; the queue is only needed if it ever does.
+    let notifier: Box<dyn Notifier> = match &config.queue_url {
+        Some(url) => Box::new(lambda::sqs_notifier(&sdk, url)),
+        None => Box::new(lambda::NoQueue),
+    };
+    let settings = &config.settings;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let ports = Ports { store: &store, notifier: notifier.as_ref(), poster: &poster };
+        async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload).await) }
+    }))
+    .await
+}
