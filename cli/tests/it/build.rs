@@ -1,0 +1,407 @@
+//! `wschat build` of the shipped stack, and the artifact test: the zipped
+//! `bootstrap`s run as real processes against a minimal Lambda Runtime API
+//! served here, with moto as `AWS_ENDPOINT_URL`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use test_support::Moto;
+use tokio::sync::mpsc;
+
+use crate::support::{root, run, wschat};
+
+/// A `wschat` command that finds cargo-lambda and zig in the project's `.venv`
+/// even under a plain `cargo test`.
+fn wschat_with_tools(dir: &Path) -> std::process::Command {
+    let mut cmd = wschat(dir);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(test_support::venv_bin()).chain(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    cmd
+}
+
+/// Runs `wschat build --json` on the shipped stack and returns its document.
+fn build_json() -> Value {
+    let (out, stderr) = run(wschat_with_tools(&root()).args(["build", "--json"]));
+    assert!(out.status.success(), "wschat build failed:\n{stderr}");
+    eprintln!("{stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("--json output: {e}\n{}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The first build of this test binary, shared by its tests.
+fn built() -> &'static Value {
+    static BUILT: OnceLock<Value> = OnceLock::new();
+    BUILT.get_or_init(build_json)
+}
+
+fn zip_of(report: &Value, function: &str) -> PathBuf {
+    PathBuf::from(
+        report["functions"][function]["zip"].as_str().unwrap_or_else(|| panic!("no zip for {function}: {report}")),
+    )
+}
+
+/// The `bootstrap` entry of a zip: its bytes and unix mode.
+fn bootstrap_in(zip: &Path) -> (Vec<u8>, u32) {
+    let file = std::fs::File::open(zip).unwrap_or_else(|e| panic!("opening {}: {e}", zip.display()));
+    let mut archive = zip::ZipArchive::new(file).unwrap();
+    assert_eq!(archive.len(), 1, "a Lambda zip holds only bootstrap");
+    let mut entry = archive.by_name("bootstrap").expect("a bootstrap entry");
+    let mode = entry.unix_mode().expect("a unix mode");
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).unwrap();
+    (bytes, mode)
+}
+
+#[test]
+fn building_twice_gives_identical_zips_that_run_on_al2023() {
+    let first = built().clone();
+    let second = build_json();
+    for function in ["chat", "notify"] {
+        let (a, b) = (&first["functions"][function], &second["functions"][function]);
+        assert_eq!(a["sha256"], b["sha256"], "{function}: the same source gives the same zip");
+        assert_eq!(a["architecture"], "x86_64");
+        let zip = zip_of(&second, function);
+        let bytes = std::fs::read(&zip).unwrap();
+        assert_eq!(b["size"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(b["sha256"].as_str(), Some(wschat::build::sha256_base64(&bytes).as_str()));
+        assert!(zip.ends_with(format!("target/wschat/{function}.zip")), "{}", zip.display());
+
+        let (bootstrap, mode) = bootstrap_in(&zip);
+        assert_eq!(mode & 0o777, 0o755, "{function}: bootstrap is executable");
+        let glibc = wschat::build::glibc_needed(&bootstrap).unwrap().expect("a glibc binary");
+        let parts: Vec<u32> = glibc.split('.').map(|p| p.parse().unwrap()).collect();
+        assert!(parts.as_slice() <= [2, 34].as_slice(), "{function} needs glibc {glibc}; Amazon Linux 2023 has 2.34");
+        eprintln!("{function}: {} bytes zipped, bootstrap {} bytes, needs glibc {glibc}", bytes.len(), bootstrap.len());
+    }
+}
+
+#[test]
+fn build_without_cargo_lambda_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (chat, notify) = (root().join("lambdas/chat"), root().join("lambdas/notify"));
+    let stack = format!(
+        "name: demo\nfunctions:\n  chat: {{ crate: {} }}\n  notify: {{ crate: {}, queue: notifications }}\n",
+        chat.display(),
+        notify.display()
+    );
+    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+    std::fs::create_dir(dir.path().join("wwwroot")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let cargo = Path::new(env!("CARGO")).parent().unwrap().to_path_buf();
+    let path = std::env::join_paths([cargo, "/usr/bin".into(), "/bin".into()]).unwrap();
+    let (out, stderr) = run(wschat(dir.path())
+        .args(["build"])
+        .env("PATH", path)
+        .env("HOME", empty.path())
+        .env("CARGO_HOME", empty.path()));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cargo-lambda is not installed") && stderr.contains("pip install cargo-lambda"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// What the Runtime API saw of one function instance.
+#[derive(Default)]
+struct Runtime {
+    /// The event of the first `/next`; later calls wait forever, as an idle sandbox does.
+    event: Mutex<Option<Value>>,
+    first_next: Mutex<Option<Instant>>,
+    /// (path, body) of every result the function posted.
+    results: Mutex<Vec<(String, String)>>,
+    posted: Mutex<Option<mpsc::UnboundedSender<()>>>,
+}
+
+async fn next_invocation(State(runtime): State<Arc<Runtime>>) -> Response {
+    runtime.first_next.lock().unwrap().get_or_insert_with(Instant::now);
+    let Some(event) = runtime.event.lock().unwrap().take() else {
+        return std::future::pending().await;
+    };
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
+    let headers = [
+        ("lambda-runtime-aws-request-id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_string()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:wschat-dev-chat".to_string(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_string(),
+        ),
+    ];
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(name, value.parse().unwrap());
+    }
+    (StatusCode::OK, map, event.to_string()).into_response()
+}
+
+async fn result(State(runtime): State<Arc<Runtime>>, UrlPath(path): UrlPath<String>, body: Bytes) -> StatusCode {
+    runtime.results.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned()));
+    if let Some(tx) = runtime.posted.lock().unwrap().as_ref() {
+        let _ = tx.send(());
+    }
+    StatusCode::ACCEPTED
+}
+
+/// One run of a bootstrap for one event: what it answered and how long it took.
+struct Invocation {
+    /// The path it posted to (`invocation/{id}/response`, `.../error` or `init/error`) and the body.
+    result: (String, String),
+    /// From spawning the process to its first `/next`: the cold start's init.
+    init: Duration,
+    /// From spawning the process to its result.
+    total: Duration,
+    /// Its stdout: the function's logs.
+    logs: String,
+}
+
+/// Runs `bootstrap` as Lambda would, for one `event`, with `env` beside the runtime's own variables.
+async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Invocation {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runtime =
+        Arc::new(Runtime { event: Mutex::new(Some(event)), posted: Mutex::new(Some(tx)), ..Runtime::default() });
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", axum::routing::get(next_invocation))
+        .route("/2018-06-01/runtime/{*path}", axum::routing::post(result))
+        .with_state(runtime.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "wschat-dev-chat")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(logs.reopen().unwrap())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bootstrap.display()));
+    let posted = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await;
+    let total = started.elapsed();
+    child.kill().await.unwrap();
+    server.abort();
+    let logs = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(posted.is_ok(), "no result from the bootstrap within 60 s; its logs:\n{logs}");
+    let init = runtime.first_next.lock().unwrap().map(|at| at - started).expect("the bootstrap asked for an event");
+    let result = runtime.results.lock().unwrap()[0].clone();
+    Invocation { result, init, total, logs }
+}
+
+/// The bootstrap of `function` from the build, extracted as Lambda does (mode included).
+fn extract(function: &str, into: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let (bytes, mode) = bootstrap_in(&zip_of(built(), function));
+    let dir = into.join(function);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777)).unwrap();
+    path
+}
+
+fn fixture(name: &str) -> Value {
+    let path = root().join("lambdas/chat-core/tests/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Every line a function logs is one JSON object, as CloudWatch expects.
+fn assert_json_logs(logs: &str) {
+    assert!(!logs.trim().is_empty(), "the function logged nothing");
+    for line in logs.lines() {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_bootstrap_connects_a_client_against_moto() {
+    let moto = Moto::shared();
+    let aws = crate::aws_wiring::aws_for(&moto).await;
+    let table = "artifact-test-connections";
+    let key = KeySchemaElement::builder().attribute_name("connectionId").key_type(KeyType::Hash).build().unwrap();
+    let attribute = AttributeDefinition::builder()
+        .attribute_name("connectionId")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap();
+    aws.dynamodb()
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key)
+        .attribute_definitions(attribute)
+        .send()
+        .await
+        .unwrap();
+    let queue_url =
+        aws.sqs().create_queue().queue_name("artifact-test-notifications").send().await.unwrap().queue_url.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = tokio::task::spawn_blocking({
+        let into = dir.path().to_path_buf();
+        move || extract("chat", &into)
+    })
+    .await
+    .unwrap();
+    let mut env = moto.env();
+    env.extend([
+        ("WSCHAT_TABLE", table.to_string()),
+        ("WSCHAT_QUEUE_URL", queue_url.clone()),
+        ("WSCHAT_WELCOME_DELAY", "0".to_string()),
+        ("WSCHAT_FANOUT_CONCURRENCY", "8".to_string()),
+    ]);
+    let mut event = fixture("connect.json");
+    event["queryStringParameters"] = json!({"username": "alice", "format": "json"});
+    let id = event["requestContext"]["connectionId"].as_str().unwrap().to_string();
+
+    let run = invoke(&bootstrap, &env, event).await;
+    eprintln!("chat bootstrap: init {:?}, first response after {:?}", run.init, run.total);
+    assert!(run.result.0.ends_with("/response"), "{:?}\n{}", run.result, run.logs);
+    assert_eq!(serde_json::from_str::<Value>(&run.result.1).unwrap(), json!({"statusCode": 200}));
+    assert_json_logs(&run.logs);
+
+    let item = aws
+        .dynamodb()
+        .get_item()
+        .table_name(table)
+        .key("connectionId", AttributeValue::S(id.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the connection's row");
+    let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    assert_eq!((s("name"), s("format")), (Some("alice".into()), Some("json".into())));
+    assert_eq!(item["connectedAt"].as_n().unwrap(), "1732262400000");
+    assert_eq!(item["expiresAt"].as_n().unwrap(), &(1732262400 + 3 * 3600).to_string());
+
+    let mut bodies = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bodies.len() < 2 && Instant::now() < deadline {
+        let got = aws
+            .sqs()
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        bodies
+            .extend(got.messages().iter().filter_map(|m| m.body()).map(|b| serde_json::from_str::<Value>(b).unwrap()));
+    }
+    let welcome = bodies
+        .iter()
+        .find(|b| b["target"] == json!({"connection": id}))
+        .unwrap_or_else(|| panic!("no welcome: {bodies:?}"));
+    let text = format!("Welcome! - connected on {id}");
+    assert_eq!(welcome["payload"]["compat"], text.as_str());
+    let json_welcome: Value = serde_json::from_str(welcome["payload"]["json"].as_str().unwrap()).unwrap();
+    assert_eq!((json_welcome["type"].as_str(), json_welcome["text"].as_str()), (Some("welcome"), Some(text.as_str())));
+    let joined = bodies.iter().find(|b| b["target"] == "all").unwrap_or_else(|| panic!("no join notice: {bodies:?}"));
+    assert_eq!(joined["exclude"], id.as_str());
+    assert_eq!(joined["payload"]["compat"], r##"{"action":"message","from":"#host","text":"alice joined"}"##);
+}
+
+/// The frames posted to each connection.
+type Posts = Arc<Mutex<BTreeMap<String, Vec<String>>>>;
+
+/// A Management API that records what it is asked to post.
+async fn management_api() -> (String, Posts) {
+    let posts: Posts = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/{stage}/@connections/{id}",
+            axum::routing::post(
+                |State(posts): State<Posts>, UrlPath((_stage, id)): UrlPath<(String, String)>, body: Bytes| async move {
+                    posts.lock().unwrap().entry(id).or_default().push(String::from_utf8_lossy(&body).into_owned());
+                    StatusCode::OK
+                },
+            ),
+        )
+        .with_state(posts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://127.0.0.1:{port}/prod"), posts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notify_bootstrap_delivers_a_queued_notice() {
+    let moto = Moto::shared();
+    let aws = crate::aws_wiring::aws_for(&moto).await;
+    let table = "artifact-notify-connections";
+    let key = KeySchemaElement::builder().attribute_name("connectionId").key_type(KeyType::Hash).build().unwrap();
+    let attribute = AttributeDefinition::builder()
+        .attribute_name("connectionId")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap();
+    let ddb = aws.dynamodb();
+    ddb.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key)
+        .attribute_definitions(attribute)
+        .send()
+        .await
+        .unwrap();
+    for (id, name) in [("a=", "alice"), ("b=", "bob")] {
+        ddb.put_item()
+            .table_name(table)
+            .item("connectionId", AttributeValue::S(id.into()))
+            .item("name", AttributeValue::S(name.into()))
+            .item("format", AttributeValue::S("compat".into()))
+            .item("connectedAt", AttributeValue::N("1".into()))
+            .item("expiresAt", AttributeValue::N("2".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (endpoint, posts) = management_api().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = tokio::task::spawn_blocking({
+        let into = dir.path().to_path_buf();
+        move || extract("notify", &into)
+    })
+    .await
+    .unwrap();
+    let mut env = moto.env();
+    env.extend([("WSCHAT_TABLE", table.to_string()), ("WSCHAT_MANAGEMENT_ENDPOINT", endpoint)]);
+    let notice = json!({"target": "all", "exclude": "b=", "payload": {"compat": "hello from the queue", "json": "{}"}});
+    let mut event = fixture("sqs.json");
+    event["Records"][0]["body"] = json!(notice.to_string());
+
+    let run = invoke(&bootstrap, &env, event).await;
+    eprintln!("notify bootstrap: init {:?}, first response after {:?}", run.init, run.total);
+    assert!(run.result.0.ends_with("/response"), "{:?}\n{}", run.result, run.logs);
+    assert_eq!(serde_json::from_str::<Value>(&run.result.1).unwrap(), json!({"batchItemFailures": []}));
+    assert_json_logs(&run.logs);
+    let posts = posts.lock().unwrap().clone();
+    assert_eq!(posts, BTreeMap::from([("a=".to_string(), vec!["hello from the queue".to_string()])]));
+}
