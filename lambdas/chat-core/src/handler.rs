@@ -13,6 +13,7 @@
 //! with any other failed delivery is reported back to SQS for another try.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -370,8 +371,12 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
     // batch: ten broadcasts cost one scan, not ten.
     let mut everyone: Option<Vec<Connection>> = None;
     let mut rooms: HashMap<String, Vec<Connection>> = HashMap::new();
-    let mut inbox: BTreeMap<String, Vec<(usize, &str)>> = BTreeMap::new();
+    // Frames are shared, not borrowed: with borrowed ones rustc cannot prove
+    // the fan-out future `Send`, and `wschat dev` spawns it.
+    let mut inbox: BTreeMap<String, (i64, Vec<(usize, Arc<str>)>)> = BTreeMap::new();
     for (index, notice) in &notices {
+        let compat: Arc<str> = Arc::from(notice.payload.compat.as_str());
+        let json: Arc<str> = Arc::from(notice.payload.json.as_str());
         let recipients: PortResult<Vec<Connection>> = match &notice.target {
             Target::All => match &everyone {
                 Some(all) => Ok(all.clone()),
@@ -397,15 +402,23 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
             if notice.exclude.as_deref() == Some(recipient.connection_id.as_str()) {
                 continue;
             }
-            let frame = notice.payload.render(recipient.format);
-            inbox.entry(recipient.connection_id).or_default().push((*index, frame));
+            let frame = match recipient.format {
+                Format::Compat => compat.clone(),
+                Format::Json => json.clone(),
+            };
+            let (_, frames) = inbox.entry(recipient.connection_id).or_insert((recipient.connected_at, Vec::new()));
+            frames.push((*index, frame));
         }
     }
 
     let recipients = inbox.len();
     let bound = settings.fanout_concurrency.max(1);
+    let now = now_millis();
     let outcomes: Vec<Delivery> = futures::stream::iter(inbox)
-        .map(|(connection_id, frames)| deliver(ports, connection_id, frames))
+        .map(|(connection_id, (connected_at, frames))| {
+            let young = now - connected_at < GONE_GRACE_MILLIS;
+            deliver(ports, connection_id, young, frames)
+        })
         .buffer_unordered(bound)
         .collect()
         .await;
@@ -429,13 +442,23 @@ struct Delivery {
     failed: Vec<usize>,
 }
 
+/// A connection this young that answers 410 may not be established yet (API
+/// Gateway accepts posts only once `$connect` has returned): its row is kept,
+/// and its `$disconnect` or the TTL removes it if it really is gone.
+const GONE_GRACE_MILLIS: i64 = 10_000;
+
 /// Posts one recipient's frames in order. On 410 Gone the recipient's row is
-/// deleted and its remaining frames are dropped: they have no one to go to.
-async fn deliver(ports: Ports<'_>, connection_id: String, frames: Vec<(usize, &str)>) -> Delivery {
+/// deleted (unless it is `young`) and its remaining frames are dropped: they
+/// have no one to go to.
+async fn deliver(ports: Ports<'_>, connection_id: String, young: bool, frames: Vec<(usize, Arc<str>)>) -> Delivery {
     let mut failed = Vec::new();
     for (index, frame) in frames {
         match ports.poster.post(&connection_id, frame.as_bytes()).await {
             Ok(()) => {}
+            Err(PortError::Gone) if young => {
+                warn!(connection = %connection_id, "a connection younger than 10 s is gone; keeping its row");
+                return Delivery { gone: true, failed };
+            }
             Err(PortError::Gone) => {
                 delete_stale(ports.store, &connection_id).await;
                 return Delivery { gone: true, failed };

@@ -458,6 +458,23 @@ async fn a_welcome_to_a_connection_gone_before_delivery_deletes_its_row() {
 }
 
 #[tokio::test]
+async fn a_connection_too_young_to_post_to_keeps_its_row() {
+    // With no welcome delay the welcome can race `$connect`: API Gateway
+    // answers 410 for a connection it has not opened yet. That must not cost
+    // the new connection its row.
+    let mut chat = Chat::new();
+    chat.settings.welcome_delay = 0;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut event = crate::support::connect_event(A, &[]);
+    event.request_context.connected_at = now;
+    event.request_context.request_time_epoch = now;
+    assert_eq!(chat.handle(&event).await.status_code, 200);
+    // Not yet open in the gateway: the welcome answers 410.
+    assert!(chat.deliver().await.batch_item_failures.is_empty());
+    assert!(chat.row(A).await.is_some(), "the young connection keeps its row");
+}
+
+#[tokio::test]
 async fn retryable_failures_and_poison_messages_are_reported_to_sqs() {
     let chat = three().await;
     chat.gateway.failing.lock().unwrap().insert(C.to_string());
@@ -482,6 +499,23 @@ async fn each_recipient_gets_a_batch_in_queue_order() {
     assert_eq!(chat.received(C), texts);
     let b: Vec<String> = chat.received_json(B).iter().map(|f| f["text"].as_str().unwrap().to_string()).collect();
     assert_eq!(b, texts);
+}
+
+#[tokio::test]
+async fn the_handlers_can_be_spawned() {
+    // `wschat dev` runs each invocation on its own task: the futures must be `Send`.
+    let chat = std::sync::Arc::new(three().await);
+    let spawned = chat.clone();
+    let event = message_event(A, "send", r#"{"action":"send","text":"spawned"}"#);
+    let response = tokio::spawn(async move { spawned.handle(&event).await }).await.unwrap();
+    assert_eq!(response.status_code, 200);
+    let spawned = chat.clone();
+    let batch = crate::support::sqs_event(&chat.take_queue().into_iter().map(|(body, _)| body).collect::<Vec<_>>());
+    let response = tokio::spawn(async move { chat_core::handle_sqs(spawned.ports(), &spawned.settings, &batch).await })
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(chat.received(C), [r#"{"action":"message","from":"alice","text":"spawned"}"#]);
 }
 
 /// A store whose scans fail, as DynamoDB does when throttled beyond retries.
