@@ -373,7 +373,7 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
     let mut rooms: HashMap<String, Vec<Connection>> = HashMap::new();
     // Frames are shared, not borrowed: with borrowed ones rustc cannot prove
     // the fan-out future `Send`, and `wschat dev` spawns it.
-    let mut inbox: BTreeMap<String, (i64, Vec<(usize, Arc<str>)>)> = BTreeMap::new();
+    let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
     for (index, notice) in &notices {
         let compat: Arc<str> = Arc::from(notice.payload.compat.as_str());
         let json: Arc<str> = Arc::from(notice.payload.json.as_str());
@@ -406,19 +406,18 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
                 Format::Compat => compat.clone(),
                 Format::Json => json.clone(),
             };
-            let (_, frames) = inbox.entry(recipient.connection_id).or_insert((recipient.connected_at, Vec::new()));
-            frames.push((*index, frame));
+            let inbox = inboxes
+                .entry(recipient.connection_id)
+                .or_insert_with(|| Inbox { connected_at: recipient.connected_at, frames: Vec::new() });
+            inbox.frames.push((*index, frame));
         }
     }
 
-    let recipients = inbox.len();
+    let recipients = inboxes.len();
     let bound = settings.fanout_concurrency.max(1);
     let now = now_millis();
-    let outcomes: Vec<Delivery> = futures::stream::iter(inbox)
-        .map(|(connection_id, (connected_at, frames))| {
-            let young = now - connected_at < GONE_GRACE_MILLIS;
-            deliver(ports, connection_id, young, frames)
-        })
+    let outcomes: Vec<Delivery> = futures::stream::iter(inboxes)
+        .map(|(connection_id, inbox)| deliver(ports, connection_id, inbox, now))
         .buffer_unordered(bound)
         .collect()
         .await;
@@ -435,6 +434,12 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
     }
 }
 
+/// One recipient's frames of a batch, in queue order, with the record each came from.
+struct Inbox {
+    connected_at: i64,
+    frames: Vec<(usize, Arc<str>)>,
+}
+
 /// What happened to one recipient's frames.
 struct Delivery {
     gone: bool,
@@ -448,11 +453,12 @@ struct Delivery {
 const GONE_GRACE_MILLIS: i64 = 10_000;
 
 /// Posts one recipient's frames in order. On 410 Gone the recipient's row is
-/// deleted (unless it is `young`) and its remaining frames are dropped: they
-/// have no one to go to.
-async fn deliver(ports: Ports<'_>, connection_id: String, young: bool, frames: Vec<(usize, Arc<str>)>) -> Delivery {
+/// deleted (unless the connection is younger than the grace period) and its
+/// remaining frames are dropped: they have no one to go to.
+async fn deliver(ports: Ports<'_>, connection_id: String, inbox: Inbox, now: i64) -> Delivery {
+    let young = now - inbox.connected_at < GONE_GRACE_MILLIS;
     let mut failed = Vec::new();
-    for (index, frame) in frames {
+    for (index, frame) in inbox.frames {
         match ports.poster.post(&connection_id, frame.as_bytes()).await {
             Ok(()) => {}
             Err(PortError::Gone) if young => {
