@@ -88,8 +88,8 @@ fn building_twice_gives_identical_zips_that_run_on_al2023() {
     }
 }
 
-#[test]
-fn build_without_cargo_lambda_says_how_to_install_it() {
+/// A project outside this workspace (no `.venv`) whose functions are this workspace's crates.
+fn foreign_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (chat, notify) = (root().join("lambdas/chat"), root().join("lambdas/notify"));
     let stack = format!(
@@ -99,20 +99,46 @@ fn build_without_cargo_lambda_says_how_to_install_it() {
     );
     std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
     std::fs::create_dir(dir.path().join("wwwroot")).unwrap();
-    let empty = tempfile::tempdir().unwrap();
+    dir
+}
+
+/// PATH with cargo and the system, plus `extra`; HOME and CARGO_HOME empty.
+fn bare_env(cmd: &mut std::process::Command, extra: Option<&Path>, home: &Path) {
     let cargo = Path::new(env!("CARGO")).parent().unwrap().to_path_buf();
-    let path = std::env::join_paths([cargo, "/usr/bin".into(), "/bin".into()]).unwrap();
-    let (out, stderr) = run(wschat(dir.path())
-        .args(["build"])
-        .env("PATH", path)
-        .env("HOME", empty.path())
-        .env("CARGO_HOME", empty.path()));
+    let dirs = extra.map(Path::to_path_buf).into_iter().chain([cargo, "/usr/bin".into(), "/bin".into()]);
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap()).env("HOME", home).env("CARGO_HOME", home);
+}
+
+#[test]
+fn build_without_cargo_lambda_says_how_to_install_it() {
+    let project = foreign_project();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = wschat(project.path());
+    bare_env(cmd.arg("build"), None, home.path());
+    let (out, stderr) = run(&mut cmd);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("cargo-lambda is not installed") && stderr.contains("pip install cargo-lambda"),
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn build_without_zig_says_so() {
+    let project = foreign_project();
+    let home = tempfile::tempdir().unwrap();
+    // cargo-lambda alone, without the environment that holds zig.
+    let tools = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(test_support::venv_bin().join("cargo-lambda"), tools.path().join("cargo-lambda"))
+        .unwrap();
+    let mut cmd = wschat(project.path());
+    bare_env(cmd.arg("build"), Some(tools.path()), home.path());
+    let (out, stderr) = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Zig is not installed") && stderr.contains("pip3 install ziglang"), "{stderr}");
+    assert!(stderr.contains("error: `cargo lambda build` failed for chat, notify (x86_64"), "{stderr}");
+    assert!(out.stdout.is_empty(), "cargo-lambda's output stays off stdout");
 }
 
 /// What the Runtime API saw of one function instance.
