@@ -175,12 +175,14 @@ pub async fn plan(args: &Args) -> Result<()> {
             changes: Vec<&'a Change>,
             counts: Counts,
             waves: usize,
+            calls: Calls,
         }
         print_json(&PlanReport {
             header: session.header(),
             changes: plan.actions().collect(),
             counts: plan.counts(),
             waves: apply::waves_needed(&plan),
+            calls: session.calls(),
         })
     } else {
         print!("{}", plan.render());
@@ -318,8 +320,9 @@ pub async fn status(args: &Args) -> Result<()> {
             header: Header,
             resources: Vec<Row>,
             urls: Urls,
+            calls: Calls,
         }
-        return print_json(&StatusReport { header: session.header(), resources: rows, urls });
+        return print_json(&StatusReport { header: session.header(), resources: rows, urls, calls: session.calls() });
     }
     let kind_width = rows.iter().map(|r| r.kind.label().len()).max().unwrap_or(4).max(4);
     let id_width = rows.iter().map(|r| r.id.as_deref().unwrap_or(&r.name).len().min(60)).max().unwrap_or(2).max(2);

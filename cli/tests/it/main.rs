@@ -1,5 +1,6 @@
 //! Integration tests of the `wschat` binary and library: one binary, one module per area.
 
 mod aws_wiring;
+mod deploy;
 mod support;
 mod validate;
