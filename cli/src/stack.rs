@@ -792,6 +792,13 @@ impl Stack {
         self.function_name(function)
     }
 
+    /// The IAM path of the stack's roles: `/wschat/{name}/{stage}/`. IAM
+    /// lists roles by path, so the roles of functions that left stack.yaml
+    /// are found too.
+    pub fn role_path(&self) -> String {
+        format!("/wschat/{}/{}/", self.name, self.stage)
+    }
+
     pub fn log_group_name(&self, function: &str) -> String {
         format!("/aws/lambda/{}", self.function_name(function))
     }
@@ -890,7 +897,13 @@ impl Arns<'_> {
     }
 
     pub fn role(&self, function: &str) -> String {
-        format!("arn:{}:iam::{}:role/{}", self.partition, self.account, self.stack.role_name(function))
+        format!(
+            "arn:{}:iam::{}:role{}{}",
+            self.partition,
+            self.account,
+            self.stack.role_path(),
+            self.stack.role_name(function)
+        )
     }
 
     /// The log group itself (tagging); its streams are `{this}:*`.

@@ -100,16 +100,51 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
     }
 }
 
-pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
-    let name = env.stack.function_name(function);
-    let got = match clients.lambda.get_function().function_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
-        other => other.aws_context(|| format!("reading Lambda function `{name}`"))?,
-    };
-    let Some(config) = got.configuration else { return Ok(None) };
-    let found = Found {
-        name: name.clone(),
-        arn: config.function_arn().map_or_else(|| env.arns().function(function), str::to_string),
+/// Functions named like the stack's and tagged as its own, whose name left stack.yaml.
+pub async fn find_orphan_functions(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let functions = clients
+        .lambda
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| "listing Lambda functions".to_string())?;
+    let prefix = env.stack.function_name("");
+    let mut items = Vec::new();
+    for config in functions {
+        let (Some(name), Some(arn)) = (config.function_name(), config.function_arn()) else { continue };
+        let (name, arn) = (name.to_string(), arn.to_string());
+        let Some(function) = name.strip_prefix(&prefix).map(str::to_string) else { continue };
+        if env.stack.functions.contains_key(&function) {
+            continue;
+        }
+        let tags = clients
+            .lambda
+            .list_tags()
+            .resource(&arn)
+            .send()
+            .await
+            .aws_context(|| format!("reading the tags of Lambda function `{name}`"))?;
+        let tags = tags_from_map(tags.tags.as_ref());
+        if !env.owns(&tags) {
+            continue;
+        }
+        items.push(FoundItem {
+            address: Address::new(Kind::Function, function),
+            id: name,
+            owner: None,
+            found: super::Found::Function(found(config, arn, tags)),
+        });
+    }
+    Ok(items)
+}
+
+fn found(config: aws_sdk_lambda::types::FunctionConfiguration, arn: String, tags: Tags) -> Found {
+    Found {
+        name: config.function_name().unwrap_or_default().to_string(),
+        arn,
         runtime: config.runtime().map_or("", |r| r.as_str()).to_string(),
         handler: config.handler().unwrap_or_default().to_string(),
         role_arn: config.role().unwrap_or_default().to_string(),
@@ -122,8 +157,19 @@ pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) 
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         code_sha256: config.code_sha256().unwrap_or_default().to_string(),
-        tags: tags_from_map(got.tags.as_ref()),
+        tags,
+    }
+}
+
+pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
+    let name = env.stack.function_name(function);
+    let got = match clients.lambda.get_function().function_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+        other => other.aws_context(|| format!("reading Lambda function `{name}`"))?,
     };
+    let Some(config) = got.configuration else { return Ok(None) };
+    let arn = config.function_arn().map_or_else(|| env.arns().function(function), str::to_string);
+    let found = found(config, arn, tags_from_map(got.tags.as_ref()));
     Ok(Some(FoundItem {
         address: Address::new(Kind::Function, function),
         id: name,

@@ -64,7 +64,8 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
             let address = if source_arn == queue_arn {
                 Address::new(Kind::Mapping, function)
             } else {
-                Address::new(Kind::Mapping, format!("{function} <- {source_arn}"))
+                let source = source_arn.rsplit(':').next().unwrap_or(&source_arn);
+                Address::new(Kind::Mapping, format!("{function} <- {source}"))
             };
             let found = Found {
                 uuid: uuid.clone(),

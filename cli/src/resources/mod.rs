@@ -415,9 +415,27 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         items.extend(permissions);
         Ok::<_, anyhow::Error>(items)
     }));
-    let (api_part, per_function, table, dlq, queue, log_groups) = tokio::try_join!(
+    // What the stack had under names stack.yaml no longer has.
+    let orphans = async {
+        let (functions, roles, queues) = tokio::try_join!(
+            function::find_orphan_functions(clients, env),
+            role::find_orphan_roles(clients, env),
+            queue::find_orphan_queues(clients, env),
+        )?;
+        let mappings = futures::future::try_join_all(
+            functions.iter().map(|f| mapping::find_mappings(clients, env, &f.address.name)),
+        )
+        .await?;
+        let mut items = functions;
+        items.extend(mappings.into_iter().flatten());
+        items.extend(roles);
+        items.extend(queues);
+        Ok::<_, anyhow::Error>(items)
+    };
+    let (api_part, per_function, orphans, table, dlq, queue, log_groups) = tokio::try_join!(
         api_part,
         per_function,
+        orphans,
         table::find_table(clients, env),
         queue::find_queue(clients, env, Kind::DeadLetterQueue),
         queue::find_queue(clients, env, Kind::Queue),
@@ -430,6 +448,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     items.extend(dlq);
     items.extend(queue);
     items.extend(per_function.into_iter().flatten());
+    items.extend(orphans);
     items.extend(apis.into_iter().map(api::Found::into_item));
     items.extend(children);
     Ok(FoundSet { items, notes })

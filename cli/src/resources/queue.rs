@@ -101,6 +101,48 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
     Ok(Some(FoundItem { address, id: url, owner: None, found: super::Found::Queue(found) }))
 }
 
+/// Queues named like the stack's and tagged as its own, whose name left
+/// stack.yaml (after `queue.name` changed).
+pub async fn find_orphan_queues(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let prefix = format!("{}-", env.stack.prefix());
+    let sqs = &clients.sqs;
+    let urls = sqs
+        .list_queues()
+        .queue_name_prefix(&prefix)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| format!("listing SQS queues `{prefix}*`"))?;
+    let ours = [env.stack.queue_name(), env.stack.dlq_name()];
+    let mut items = Vec::new();
+    for url in urls {
+        let Some(name) = url.rsplit('/').next().map(str::to_string) else { continue };
+        if ours.contains(&name) {
+            continue;
+        }
+        let tags = sqs
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .aws_context(|| format!("reading the tags of SQS queue `{name}`"))?;
+        let tags = tags_from_map(tags.tags.as_ref());
+        if !env.owns(&tags) {
+            continue;
+        }
+        let found = Found { name: name.clone(), url: url.clone(), attributes: BTreeMap::new(), tags };
+        items.push(FoundItem {
+            address: Address::new(Kind::Queue, &name[prefix.len()..]),
+            id: url,
+            owner: None,
+            found: super::Found::Queue(found),
+        });
+    }
+    Ok(items)
+}
+
 fn same(attribute: &str, want: &str, have: Option<&String>) -> bool {
     match have {
         None => false,

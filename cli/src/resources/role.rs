@@ -11,6 +11,7 @@ use crate::plan::FieldChange;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
+    pub path: String,
     pub trust_policy: serde_json::Value,
     pub tags: Tags,
     pub description: String,
@@ -27,6 +28,7 @@ pub struct Found {
 pub fn spec(env: &Env, function: &str) -> Spec {
     Spec {
         name: env.stack.role_name(function),
+        path: env.stack.role_path(),
         trust_policy: serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -64,6 +66,44 @@ pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> R
     }))
 }
 
+/// Roles on the stack's path whose function left stack.yaml.
+pub async fn find_orphan_roles(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let path = env.stack.role_path();
+    let roles = clients
+        .iam
+        .list_roles()
+        .path_prefix(&path)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| format!("listing the IAM roles on path `{path}`"))?;
+    let prefix = env.stack.role_name("");
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.path() == path)
+        .filter_map(|r| {
+            let function = r.role_name().strip_prefix(&prefix)?.to_string();
+            if env.stack.functions.contains_key(&function) {
+                return None;
+            }
+            let found = Found {
+                name: r.role_name().to_string(),
+                arn: r.arn().to_string(),
+                trust_policy: r.assume_role_policy_document().map(super::decode_policy).unwrap_or_default(),
+                tags: Tags::new(),
+            };
+            Some(FoundItem {
+                address: Address::new(Kind::Role, function),
+                id: found.name.clone(),
+                owner: None,
+                found: super::Found::Role(found),
+            })
+        })
+        .collect())
+}
+
 pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     let mut fields = Vec::new();
     if !json_equal(&spec.trust_policy, &found.trust_policy) {
@@ -78,6 +118,7 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         .iam
         .create_role()
         .role_name(&spec.name)
+        .path(&spec.path)
         .assume_role_policy_document(spec.trust_policy.to_string())
         .description(&spec.description)
         .set_tags(Some(iam_tags(&spec.tags)?))

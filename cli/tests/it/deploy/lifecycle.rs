@@ -86,7 +86,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         assert_eq!(f["architectures"], json!(["x86_64"]));
         assert_eq!(f["memory"], 256);
         assert_eq!(f["timeout"], 10);
-        assert_eq!(f["role"], format!("arn:aws:iam::{ACCOUNT_ID}:role/{p}-{function}"));
+        assert_eq!(f["role"], format!("arn:aws:iam::{ACCOUNT_ID}:role/wschat/lc-create/dev/{p}-{function}"));
         assert_eq!(f["code_sha256"], sha);
         want_tags(&f["tags"]);
         let env = &f["environment"];
@@ -152,7 +152,10 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(integration["method"], "POST");
     assert_eq!(
         integration["uri"],
-        format!("arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{}/invocations", arn("lambda", &format!("function:{p}-chat")))
+        format!(
+            "arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{}/invocations",
+            arn("lambda", &format!("function:{p}-chat"))
+        )
     );
     let target = format!("integrations/{}", integration["id"].as_str().unwrap());
     let model_ids = report_ids(&report, "model");
@@ -314,7 +317,13 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
     let role = format!("{p}-notify");
     aws.iam().delete_role_policy().role_name(&role).policy_name(&role).send().await.unwrap();
     aws.logs().delete_log_group().log_group_name(format!("/aws/lambda/{p}-chat")).send().await.unwrap();
-    aws.lambda().update_function_configuration().function_name(format!("{p}-chat")).memory_size(1024).send().await.unwrap();
+    aws.lambda()
+        .update_function_configuration()
+        .function_name(format!("{p}-chat"))
+        .memory_size(1024)
+        .send()
+        .await
+        .unwrap();
 
     let status = json(&moto, &project, &["status"]);
     assert_eq!(mutating(&status), 0);
@@ -323,7 +332,9 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
         .unwrap()
         .iter()
         .filter(|r| r["state"] != "ok")
-        .map(|r| format!("{} {} {}", r["state"].as_str().unwrap(), r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .map(|r| {
+            format!("{} {} {}", r["state"].as_str().unwrap(), r["kind"].as_str().unwrap(), r["name"].as_str().unwrap())
+        })
         .collect();
     // moto cannot list models (no GetModels), so with the route gone nothing
     // shows that its model is still there: status says missing, deploy
@@ -342,7 +353,12 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
         ],
         "{status:#}"
     );
-    let chat = status["resources"].as_array().unwrap().iter().find(|r| r["kind"] == "function" && r["name"] == "chat").unwrap();
+    let chat = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "function" && r["name"] == "chat")
+        .unwrap();
     assert_eq!(chat["fields"], json!([{"field": "memory", "from": "1024", "to": "256"}]));
     let (out, _) = run(&moto, &project, &["status"]);
     let table = String::from_utf8_lossy(&out.stdout);
@@ -414,4 +430,59 @@ async fn destroy_refuses_without_yes_when_stdin_is_not_a_terminal() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
     assert_eq!(Inventory::read(&aws, "lc-refuse", "dev").await, before);
+}
+
+#[tokio::test]
+async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
+    let moto = Moto::shared();
+    let project = Project::new("lc-rename");
+    deploy(&moto, &project);
+    let stack = project
+        .stack()
+        .replace(
+            "notify: { crate: lambdas/notify, queue: notifications }",
+            "fanout: { crate: lambdas/notify, queue: events }",
+        )
+        .replace("\nfunctions:", "\nqueue: { name: events }\nfunctions:");
+    project.write_stack(&stack);
+    let plan = json(&moto, &project, &["plan"]);
+    let deletes: Vec<String> = changes(&plan).into_iter().filter(|c| c.starts_with("delete")).collect();
+    assert_eq!(
+        deletes,
+        [
+            "delete function notify",
+            "delete log_group notify",
+            "delete mapping notify <- lc-rename-dev-notifications",
+            "delete queue notifications",
+            "delete queue notifications-dlq",
+            "delete role notify",
+        ],
+        "{plan:#}"
+    );
+    project.write_zip("fanout", "fanout v1");
+    let applied = deploy(&moto, &project);
+    assert_eq!(changes(&applied), changes(&plan));
+
+    let aws = sdk(&moto).await;
+    let p = "lc-rename-dev";
+    assert!(aws.lambda().get_function().function_name(format!("{p}-notify")).send().await.is_err());
+    assert!(aws.iam().get_role().role_name(format!("{p}-notify")).send().await.is_err());
+    let mappings = aws.lambda().list_event_source_mappings().function_name(format!("{p}-notify")).send().await.unwrap();
+    assert!(mappings.event_source_mappings().is_empty(), "{mappings:?}");
+    for queue in ["notifications", "notifications-dlq"] {
+        assert!(aws.sqs().get_queue_url().queue_name(format!("{p}-{queue}")).send().await.is_err(), "{queue} is left");
+    }
+    let groups =
+        aws.logs().describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{p}-")).send().await.unwrap();
+    let mut names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+    names.sort();
+    assert_eq!(names, [format!("/aws/lambda/{p}-chat"), format!("/aws/lambda/{p}-fanout")]);
+    let fanout = aws.lambda().list_event_source_mappings().function_name(format!("{p}-fanout")).send().await.unwrap();
+    assert_eq!(fanout.event_source_mappings().len(), 1);
+    assert_eq!(
+        fanout.event_source_mappings()[0].event_source_arn(),
+        Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{p}-events").as_str())
+    );
+    let again = deploy(&moto, &project);
+    assert_eq!(mutating(&again), 0, "{again:#}");
 }

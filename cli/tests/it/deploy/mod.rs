@@ -124,7 +124,9 @@ pub fn changes(report: &Value) -> Vec<String> {
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| format!("{} {} {}", c["action"].as_str().unwrap(), c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .map(|c| {
+            format!("{} {} {}", c["action"].as_str().unwrap(), c["kind"].as_str().unwrap(), c["name"].as_str().unwrap())
+        })
         .collect();
     out.sort();
     out
@@ -184,7 +186,9 @@ impl Inventory {
         }
 
         let sqs = aws.sqs();
-        for (slot, queue) in [(&mut inv.queue, format!("{prefix}-notifications")), (&mut inv.dlq, format!("{prefix}-notifications-dlq"))] {
+        for (slot, queue) in
+            [(&mut inv.queue, format!("{prefix}-notifications")), (&mut inv.dlq, format!("{prefix}-notifications-dlq"))]
+        {
             let Ok(url) = sqs.get_queue_url().queue_name(&queue).send().await else { continue };
             let url = url.queue_url.unwrap();
             let attrs = sqs
@@ -197,10 +201,16 @@ impl Inventory {
             let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
             let mut attributes: BTreeMap<String, String> =
                 attrs.attributes.unwrap().into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
-            for volatile in ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible"] {
+            for volatile in [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesDelayed",
+                "ApproximateNumberOfMessagesNotVisible",
+            ] {
                 attributes.remove(volatile);
             }
-            *slot = Some(serde_json::json!({ "url": url, "attributes": attributes, "tags": tags.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>() }));
+            *slot = Some(
+                serde_json::json!({ "url": url, "attributes": attributes, "tags": tags.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>() }),
+            );
         }
 
         let lambda = aws.lambda();
@@ -278,7 +288,9 @@ impl Inventory {
         let apis = apigw.get_apis().send().await.unwrap();
         for api in apis.items() {
             let tags = api.tags().cloned().unwrap_or_default();
-            if tags.get("wschat:stack").map(String::as_str) == Some(name) && tags.get("wschat:stage").map(String::as_str) == Some(stage) {
+            if tags.get("wschat:stack").map(String::as_str) == Some(name)
+                && tags.get("wschat:stage").map(String::as_str) == Some(stage)
+            {
                 inv.apis.push(serde_json::json!({
                     "id": api.api_id(),
                     "name": api.name(),
@@ -336,9 +348,11 @@ impl Inventory {
         }
 
         let logs = aws.logs();
-        let groups = logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{prefix}-")).send().await.unwrap();
+        let groups =
+            logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{prefix}-")).send().await.unwrap();
         let ours = [format!("/aws/lambda/{prefix}-chat"), format!("/aws/lambda/{prefix}-notify")];
-        for group in groups.log_groups().iter().filter(|g| ours.iter().any(|n| Some(n.as_str()) == g.log_group_name())) {
+        for group in groups.log_groups().iter().filter(|g| ours.iter().any(|n| Some(n.as_str()) == g.log_group_name()))
+        {
             let arn = group.log_group_arn().unwrap();
             let tags = logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
             inv.log_groups.push(serde_json::json!({

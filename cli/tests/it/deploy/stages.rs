@@ -18,7 +18,10 @@ async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
     let prod = Inventory::read(&aws, "lc-stages", "prod").await;
     prod.assert_no_duplicates();
     assert_ne!(prod.api_id(), dev.api_id());
-    assert_eq!(prod_report["urls"]["websocket"], format!("wss://{}.execute-api.{REGION}.amazonaws.com/prod", prod.api_id()));
+    assert_eq!(
+        prod_report["urls"]["websocket"],
+        format!("wss://{}.execute-api.{REGION}.amazonaws.com/prod", prod.api_id())
+    );
     assert_eq!(prod.stages[0]["name"], "prod");
     assert_eq!(prod.functions["chat"]["environment"]["WSCHAT_TABLE"], "lc-stages-prod-connections");
     // Nothing prod's deploy touched is dev's.
