@@ -84,7 +84,7 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     };
     task.finish("read");
     for note in &found.notes {
-        progress.println(&format!("note: {note}"));
+        tracing::debug!("{note}");
     }
     Ok(Session { aws, clients, env, found, started })
 }

@@ -265,3 +265,110 @@ fn delete(item: &resources::FoundItem, reason: &str) -> Change {
         reason: Some(reason.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{Found, FoundItem, Spec, route};
+
+    fn want(key: &str, target: &str, model: Option<&str>) -> Desired {
+        Desired {
+            address: Address::new(Kind::Route, key),
+            id: None,
+            spec: Spec::Route(route::Spec {
+                key: key.into(),
+                target: target.into(),
+                authorization: "NONE".into(),
+                model: model.map(str::to_string),
+                model_selection: model.map(|_| "$request.body.action".to_string()),
+            }),
+        }
+    }
+
+    fn have(id: &str, key: &str, target: &str, model: Option<&str>) -> FoundItem {
+        FoundItem {
+            address: Address::new(Kind::Route, key),
+            id: id.into(),
+            owner: Some(Address::new(Kind::Api, "api")),
+            found: Found::Route(route::Found {
+                id: id.into(),
+                key: key.into(),
+                target: target.into(),
+                authorization: "NONE".into(),
+                model: model.map(str::to_string),
+                model_selection: model.map(|_| "$request.body.action".to_string()),
+            }),
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<String> {
+        plan.changes
+            .iter()
+            .map(|c| format!("{:?} {} {} {:?}", c.action, c.name, c.id.as_deref().unwrap_or("-"), c.reason))
+            .collect()
+    }
+
+    #[test]
+    fn plan_creates_updates_keeps_and_deletes_duplicates_and_leftovers() {
+        let desired = [
+            want("send", "integrations/a", Some("sendabc")),
+            want("list", "integrations/a", None),
+            want("ping", "integrations/a", None),
+            want("chat", "integrations/a", None),
+        ];
+        let found = FoundSet {
+            items: vec![
+                have("r1", "send", "integrations/a", Some("sendabc")),
+                have("r2", "send", "integrations/a", Some("sendabc")),
+                have("r3", "list", "integrations/old", None),
+                have("r4", "gone", "integrations/a", None),
+                have("r5", "chat", "integrations/a", Some("chatold")),
+            ],
+            notes: Vec::new(),
+        };
+        let plan = plan(&desired, &found);
+        assert_eq!(
+            summary(&plan),
+            [
+                "Unchanged send r1 None",
+                "Delete send r2 Some(\"duplicate\")",
+                "Update list r3 None",
+                "Create ping - None",
+                "Replace chat r5 None",
+                "Delete gone r4 Some(\"not in stack.yaml\")",
+            ]
+        );
+        let list = &plan.changes[2];
+        assert_eq!(list.fields, [FieldChange::new("target", "integrations/old", "integrations/a")]);
+        assert_eq!(plan.counts(), Counts { create: 1, update: 1, replace: 1, delete: 2, unchanged: 1 });
+        assert!(plan.render().contains("- delete    route gone (r4) (not in stack.yaml)"), "{}", plan.render());
+    }
+
+    #[test]
+    fn destroy_skips_what_goes_with_its_owner() {
+        let api = FoundItem {
+            address: Address::new(Kind::Api, "api"),
+            id: "abc".into(),
+            owner: None,
+            found: Found::Api(crate::resources::api::Found {
+                id: "abc".into(),
+                name: "x-dev".into(),
+                route_selection: "$request.body.action".into(),
+                tags: Default::default(),
+                created: 0,
+                arn: "arn".into(),
+            }),
+        };
+        let with_api = FoundSet { items: vec![api.clone(), have("r1", "send", "t", None)], notes: Vec::new() };
+        assert_eq!(summary(&plan_destroy(&with_api)), ["Delete api abc None"]);
+        let orphan_route = FoundSet { items: vec![have("r1", "send", "t", None)], notes: Vec::new() };
+        assert_eq!(summary(&plan_destroy(&orphan_route)), ["Delete send r1 None"]);
+    }
+
+    #[test]
+    fn an_empty_plan_says_so() {
+        let plan = Plan { changes: Vec::new() };
+        assert!(plan.is_empty());
+        assert_eq!(plan.render(), "No changes: 0 resources match stack.yaml.\n");
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
@@ -12,7 +12,10 @@ use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, poll, tag_changes, tags_field, tags_from_map};
+use super::{
+    Address, Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, PENDING, Tags, poll, retry_while_iam_propagates,
+    tag_changes, tags_field, tags_from_map,
+};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
 
@@ -30,9 +33,6 @@ pub mod vars {
     pub const MANAGEMENT_ENDPOINT: &str = "WSCHAT_MANAGEMENT_ENDPOINT";
 }
 
-/// How long a new role may take to become assumable by Lambda. AWS says
-/// seconds; in practice 5–15 s, occasionally more.
-const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
 /// Pending -> Active, and InProgress -> Successful, take seconds on AWS.
 const STATE_LIMIT: Duration = Duration::from_secs(300);
 
@@ -251,11 +251,12 @@ fn role_not_ready(err: &SdkError<CreateFunctionError>) -> bool {
 
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     let zip = read_zip(spec)?;
-    let started = Instant::now();
-    let mut delay = Duration::from_secs(1);
-    let created = loop {
-        let result = op
-            .clients
+    let why = format!(
+        "waiting for IAM role `{}` to become assumable by Lambda (new roles take 5-15 s to propagate)",
+        spec.role_arn
+    );
+    let create = || {
+        op.clients
             .lambda
             .create_function()
             .function_name(&spec.name)
@@ -271,24 +272,15 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
             .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
-            .await;
-        match result {
-            Err(e) if role_not_ready(&e) && started.elapsed() < IAM_PROPAGATION_LIMIT => {
-                op.task.waiting(&format!(
-                    "waiting for IAM role `{}` to become assumable by Lambda (new roles take 5-15 s to propagate)",
-                    spec.role_arn
-                ));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
-            }
-            Err(e) if role_not_ready(&e) => anyhow::bail!(
-                "creating Lambda function `{}`: IAM role `{}` is still not assumable after {} s; check that it trusts lambda.amazonaws.com, then deploy again",
-                spec.name,
-                spec.role_arn,
-                IAM_PROPAGATION_LIMIT.as_secs()
-            ),
-            other => break other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
-        }
+    };
+    let created = match retry_while_iam_propagates(op.task, &why, create, role_not_ready).await {
+        Err(e) if role_not_ready(&e) => anyhow::bail!(
+            "creating Lambda function `{}`: IAM role `{}` is still not assumable after {} s; check that it trusts lambda.amazonaws.com, then deploy again",
+            spec.name,
+            spec.role_arn,
+            IAM_PROPAGATION_LIMIT.as_secs()
+        ),
+        other => other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
     };
     wait_function_updated(op, &spec.name).await?;
     Ok(created.function_arn.unwrap_or_else(|| spec.name.clone()))
@@ -393,4 +385,61 @@ pub async fn wait_function_updated(op: &Op<'_>, name: &str) -> Result<()> {
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            name: "s-dev-chat".into(),
+            role_arn: "arn:aws:iam::1:role/wschat/s/dev/s-dev-chat".into(),
+            architecture: "x86_64".into(),
+            memory: 256,
+            timeout: 10,
+            environment: [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())].into(),
+            tags: Tags::new(),
+            code: Some(Code { zip: "chat.zip".into(), sha256: "new".into() }),
+        }
+    }
+
+    fn found() -> Found {
+        let s = spec();
+        Found {
+            name: s.name,
+            arn: "arn:aws:lambda:us-east-1:1:function:s-dev-chat".into(),
+            runtime: RUNTIME.into(),
+            handler: HANDLER.into(),
+            role_arn: s.role_arn,
+            architecture: s.architecture,
+            memory: s.memory,
+            timeout: s.timeout,
+            environment: s.environment,
+            code_sha256: "new".into(),
+            tags: Tags::new(),
+        }
+    }
+
+    #[test]
+    fn the_same_function_has_no_diff() {
+        assert_eq!(diff(&spec(), &found()), Vec::new());
+    }
+
+    #[test]
+    fn environment_changes_name_only_the_changed_variables() {
+        let mut f = found();
+        f.environment.insert("B".into(), "3".into());
+        f.environment.insert("C".into(), "4".into());
+        assert_eq!(diff(&spec(), &f), [FieldChange::new("environment", "B=3, C=4", "B=2, C=(unset)")]);
+    }
+
+    #[test]
+    fn code_is_compared_only_when_there_is_a_zip() {
+        let mut f = found();
+        f.code_sha256 = "old".into();
+        assert_eq!(diff(&spec(), &f), [FieldChange::new("code", "old", "new")]);
+        let unbuilt = Spec { code: None, ..spec() };
+        assert_eq!(diff(&unbuilt, &f), Vec::new());
+    }
 }

@@ -8,9 +8,11 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::create_event_source_mapping::CreateEventSourceMappingError;
 use aws_sdk_lambda::types::FunctionResponseType;
 
-use super::{Address, Env, FoundItem, Kind, Op, poll};
+use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
 
@@ -91,21 +93,37 @@ pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     fields
 }
 
+/// Whether a failed CreateEventSourceMapping means the role's new policy has
+/// not reached Lambda yet: Lambda checks that the role may receive from the
+/// queue, and a policy put seconds ago may not be visible to it.
+fn policy_not_ready(err: &SdkError<CreateEventSourceMappingError>) -> bool {
+    // Only the message tells this InvalidParameterValueException from other
+    // bad parameters (a last resort).
+    err.as_service_error().is_some_and(|e| {
+        e.is_invalid_parameter_value_exception()
+            && e.message().is_some_and(|m| m.contains("execution role does not have permissions"))
+    })
+}
+
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let created = op
-        .clients
-        .lambda
-        .create_event_source_mapping()
-        .function_name(&spec.function_name)
-        .event_source_arn(&spec.queue_arn)
-        .batch_size(spec.batch_size)
-        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-        .enabled(true)
-        .send()
-        .await
-        .aws_context(|| {
-            format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
-        })?;
+    let why = format!(
+        "waiting for the role policy of `{}` to reach Lambda (IAM changes take seconds to propagate)",
+        spec.function_name
+    );
+    let create = || {
+        op.clients
+            .lambda
+            .create_event_source_mapping()
+            .function_name(&spec.function_name)
+            .event_source_arn(&spec.queue_arn)
+            .batch_size(spec.batch_size)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .enabled(true)
+            .send()
+    };
+    let created = retry_while_iam_propagates(op.task, &why, create, policy_not_ready).await.aws_context(|| {
+        format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
+    })?;
     Ok(created.uuid.unwrap_or_default())
 }
 

@@ -619,6 +619,37 @@ where
     }
 }
 
+/// How long an IAM change may take to reach other services. AWS says
+/// seconds; in practice 5–15 s, occasionally more.
+pub const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `call` again while `propagating` says its error means an IAM change
+/// has not reached the service yet (a new role, a new policy), backing off,
+/// for at most [`IAM_PROPAGATION_LIMIT`]; `task` shows `why` meanwhile.
+pub async fn retry_while_iam_propagates<T, E, F, Fut>(
+    task: &Task,
+    why: &str,
+    mut call: F,
+    propagating: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if propagating(&e) && started.elapsed() < IAM_PROPAGATION_LIMIT => {
+                task.waiting(why);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Compares two JSON documents by value (key order and spacing do not
 /// matter); numbers written as strings compare equal to numbers.
 pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
@@ -683,6 +714,28 @@ mod tests {
     fn policies_are_percent_decoded() {
         let doc = decode_policy("%7B%22Version%22%3A%20%222012-10-17%22%7D");
         assert_eq!(doc, serde_json::json!({"Version": "2012-10-17"}));
+    }
+
+    #[tokio::test]
+    async fn iam_propagation_errors_are_retried_and_others_are_not() {
+        let task = Task::hidden();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 0 { Err("role not assumable yet") } else { Ok(n) }
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Ok(1));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>("access denied")
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Err("access denied"));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

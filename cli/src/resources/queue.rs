@@ -232,3 +232,32 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         other => other.map(drop).aws_context(|| format!("deleting SQS queue `{}`", found.name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redrive_policies_compare_as_json() {
+        let spec = Spec {
+            kind: Kind::Queue,
+            name: "q".into(),
+            attributes: [(
+                REDRIVE_POLICY.to_string(),
+                r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":5}"#.to_string(),
+            )]
+            .into(),
+            tags: Tags::new(),
+        };
+        let found = |policy: &str| Found {
+            name: "q".into(),
+            url: "https://q".into(),
+            attributes: [(REDRIVE_POLICY.to_string(), policy.to_string())].into(),
+            tags: Tags::new(),
+        };
+        assert!(diff(&spec, &found(r#"{"maxReceiveCount": "5", "deadLetterTargetArn": "arn:d"}"#)).is_empty());
+        let changed = diff(&spec, &found(r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":3}"#));
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].field, REDRIVE_POLICY);
+    }
+}

@@ -486,3 +486,30 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
     let again = deploy(&moto, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
 }
+
+#[tokio::test]
+async fn new_code_is_uploaded_and_the_same_code_is_not() {
+    let moto = Moto::shared();
+    let project = Project::new("lc-code");
+    deploy(&moto, &project);
+    let aws = sdk(&moto).await;
+    let before = Inventory::read(&aws, "lc-code", "dev").await;
+
+    // The same bytes written again: nothing to upload.
+    project.write_zip("chat", "chat v1");
+    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+
+    project.write_zip("chat", "chat v2");
+    let plan = json(&moto, &project, &["plan"]);
+    assert_eq!(changes(&plan), ["update function chat"]);
+    let fields = &plan["changes"][0]["fields"];
+    assert_eq!(fields[0]["field"], "code");
+    assert_eq!(fields[0]["from"], before.functions["chat"]["code_sha256"]);
+    assert_eq!(fields[0]["to"], project.zip_sha("chat"));
+    let applied = deploy(&moto, &project);
+    // UpdateFunctionCode only.
+    assert_eq!(mutating(&applied), 1, "{applied:#}");
+    let after = Inventory::read(&aws, "lc-code", "dev").await;
+    assert_eq!(after.functions["chat"]["code_sha256"], project.zip_sha("chat"));
+    assert_eq!(after.functions["notify"], before.functions["notify"]);
+}
