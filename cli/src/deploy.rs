@@ -278,6 +278,9 @@ struct Row {
     kind: Kind,
     name: String,
     id: Option<String>,
+    /// What the table shows in its ID column.
+    #[serde(skip)]
+    display: String,
     /// ok, missing or drifted.
     state: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -299,6 +302,7 @@ fn row(change: &Change) -> Row {
         kind: change.kind,
         name: change.name.clone(),
         id: change.id.clone(),
+        display: change.display_id(),
         state,
         fields: change.fields.clone(),
         detail,
@@ -325,17 +329,18 @@ pub async fn status(args: &Args) -> Result<()> {
         return print_json(&StatusReport { header: session.header(), resources: rows, urls, calls: session.calls() });
     }
     let kind_width = rows.iter().map(|r| r.kind.label().len()).max().unwrap_or(4).max(4);
-    let id_width = rows.iter().map(|r| r.id.as_deref().unwrap_or(&r.name).len().min(60)).max().unwrap_or(2).max(2);
+    let id_width = rows.iter().map(|r| r.display.chars().count().min(60)).max().unwrap_or(2).max(2);
     println!("{:<kind_width$}  {:<id_width$}  STATE", "KIND", "ID");
     for r in &rows {
-        let id = resources::short(r.id.as_deref().unwrap_or(&r.name), 60);
+        let id = resources::short(&r.display, 60);
         let mut detail: Vec<String> = r
             .fields
             .iter()
             .map(|f| format!("{}: {} → {}", f.field, resources::short(&f.from, 40), resources::short(&f.to, 40)))
             .collect();
         detail.extend(r.detail.clone());
-        println!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.kind.label(), r.state, detail.join("; ").trim_end());
+        let line = format!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.kind.label(), r.state, detail.join("; "));
+        println!("{}", line.trim_end());
     }
     let missing = rows.iter().filter(|r| r.state == "missing").count();
     let drifted = rows.iter().filter(|r| r.state == "drifted").count();

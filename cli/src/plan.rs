@@ -105,7 +105,7 @@ impl Change {
     pub fn display_id(&self) -> String {
         let id = self.id.as_deref();
         match self.kind {
-            Kind::Route | Kind::Integration | Kind::Mapping => match id {
+            Kind::Route | Kind::Integration | Kind::Mapping | Kind::Model => match id {
                 Some(id) if id != self.name => format!("{} ({id})", self.name),
                 _ => self.name.clone(),
             },
