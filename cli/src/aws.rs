@@ -99,10 +99,7 @@ impl Aws {
 
     /// The account id of the caller, from `sts:GetCallerIdentity`.
     pub async fn account_id(&self) -> Result<String> {
-        let who = self.sts().get_caller_identity().send().await.context(
-            "asking STS who the caller is (check your AWS credentials: `aws sts get-caller-identity` should work)",
-        )?;
-        who.account.context("STS returned no account id")
+        Ok(self.account().await?.id)
     }
 
     /// The caller's account and partition (`aws`, `aws-cn`, `aws-us-gov`), from `sts:GetCallerIdentity`.

@@ -201,13 +201,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
 
     let mut counts = Counts { unchanged: plan.counts().unchanged, ..Counts::default() };
     for applied in &outcome.applied {
-        *match applied.change.action {
-            Action::Create => &mut counts.create,
-            Action::Update => &mut counts.update,
-            Action::Replace => &mut counts.replace,
-            Action::Delete => &mut counts.delete,
-            Action::Unchanged => &mut counts.unchanged,
-        } += 1;
+        counts.add(applied.change.action);
     }
     if !outcome.errors.is_empty() {
         let messages: Vec<String> = outcome.errors.iter().map(|e| format!("{e:#}")).collect();

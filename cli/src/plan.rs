@@ -139,6 +139,18 @@ pub struct Counts {
     pub unchanged: usize,
 }
 
+impl Counts {
+    pub fn add(&mut self, action: Action) {
+        *match action {
+            Action::Create => &mut self.create,
+            Action::Update => &mut self.update,
+            Action::Replace => &mut self.replace,
+            Action::Delete => &mut self.delete,
+            Action::Unchanged => &mut self.unchanged,
+        } += 1;
+    }
+}
+
 impl Plan {
     /// The changes that do something.
     pub fn actions(&self) -> impl Iterator<Item = &Change> {
@@ -152,13 +164,7 @@ impl Plan {
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
         for change in &self.changes {
-            *match change.action {
-                Action::Create => &mut counts.create,
-                Action::Update => &mut counts.update,
-                Action::Replace => &mut counts.replace,
-                Action::Delete => &mut counts.delete,
-                Action::Unchanged => &mut counts.unchanged,
-            } += 1;
+            counts.add(change.action);
         }
         counts
     }

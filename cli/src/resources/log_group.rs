@@ -52,35 +52,34 @@ pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<
         .collect::<Result<Vec<_>, _>>()
         .await
         .aws_context(|| format!("listing log groups `{prefix}*`"))?;
-    let mut items = Vec::new();
-    for group in groups {
-        let Some(name) = group.log_group_name() else { continue };
-        let function = &name[prefix.len()..];
-        let arn = group.log_group_arn().map(str::to_string).unwrap_or_else(|| env.arns().log_group(function));
-        let tags = clients
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .aws_context(|| format!("reading the tags of log group `{name}`"))?
-            .tags
-            .as_ref()
-            .map(|t| tags_from_map(Some(t)))
-            .unwrap_or_default();
-        let ours = env.stack.functions.contains_key(function);
-        if !ours && !env.owns(&tags) {
-            continue;
-        }
-        let found = Found { name: name.to_string(), arn, retention_days: group.retention_in_days(), tags };
-        items.push(FoundItem {
-            address: Address::new(Kind::LogGroup, function),
-            id: name.to_string(),
-            owner: None,
-            found: super::Found::LogGroup(found),
-        });
-    }
-    Ok(items)
+    let read = groups.into_iter().filter_map(|group| {
+        let name = group.log_group_name()?.to_string();
+        let function = name[prefix.len()..].to_string();
+        let arn = group.log_group_arn().map_or_else(|| env.arns().log_group(&function), str::to_string);
+        Some(async move {
+            let tags = clients
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .aws_context(|| format!("reading the tags of log group `{name}`"))?;
+            let tags = tags_from_map(tags.tags.as_ref());
+            // A group of a function stack.yaml no longer has is this stack's
+            // only when its tags say so (another stage's names can share the prefix).
+            if !env.stack.functions.contains_key(&function) && !env.owns(&tags) {
+                return Ok(None);
+            }
+            let found = Found { name: name.clone(), arn, retention_days: group.retention_in_days(), tags };
+            Ok::<_, anyhow::Error>(Some(FoundItem {
+                address: Address::new(Kind::LogGroup, function),
+                id: name,
+                owner: None,
+                found: super::Found::LogGroup(found),
+            }))
+        })
+    });
+    Ok(futures::future::try_join_all(read).await?.into_iter().flatten().collect())
 }
 
 pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {

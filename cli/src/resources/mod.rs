@@ -612,7 +612,7 @@ where
         }
         task.waiting_unless_said(what);
         if Instant::now() + delay > deadline {
-            anyhow::bail!("{what}: still not done after {} s; deploy again to continue", limit.as_secs());
+            anyhow::bail!("{what}: still not done after {} s; run the command again to continue", limit.as_secs());
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 3 / 2).min(Duration::from_secs(5));
