@@ -100,6 +100,29 @@ pub async fn find_apis(clients: &super::Clients, env: &Env) -> Result<Vec<Found>
     Ok(found)
 }
 
+/// Orders duplicate APIs so that the one serving the stack's stage comes
+/// first (it keeps its URL; the others are deleted), the oldest among equals.
+/// Only duplicates cost the extra calls.
+pub async fn serving_first(clients: &super::Clients, env: &Env, apis: Vec<Found>) -> Result<Vec<Found>> {
+    if apis.len() < 2 {
+        return Ok(apis);
+    }
+    let stage = env.stack.api_stage();
+    let serving = futures::future::try_join_all(apis.iter().map(|api| async move {
+        match clients.apigw.get_stage().api_id(&api.id).stage_name(stage).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(false),
+            other => {
+                other.aws_context(|| format!("reading stage `{stage}` of WebSocket API `{}`", api.id)).map(|_| true)
+            }
+        }
+    }))
+    .await?;
+    let mut ranked: Vec<(bool, Found)> = serving.into_iter().zip(apis).collect();
+    // Stable: among APIs that serve the stage (or none does), the oldest stays first.
+    ranked.sort_by_key(|(serves, _)| !serves);
+    Ok(ranked.into_iter().map(|(_, api)| api).collect())
+}
+
 pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     let mut fields = Vec::new();
     if spec.name != found.name {

@@ -385,7 +385,7 @@ pub struct Op<'a> {
 pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     let functions: Vec<&String> = env.stack.functions.keys().collect();
     let api_part = async {
-        let apis = api::find_apis(clients, env).await?;
+        let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
         let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
         let api_id = api.id.clone();
         let (routes, integrations, models, stages) = tokio::try_join!(

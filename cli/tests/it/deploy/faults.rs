@@ -1,6 +1,7 @@
 //! Deploys and destroys killed part-way (`WSCHAT_TEST_EXIT_AFTER_MUTATIONS`),
 //! then run again: they converge, with no duplicates and nothing leaked.
 
+use aws_sdk_apigatewayv2::types::ProtocolType;
 use futures::StreamExt;
 use test_support::Moto;
 use wschat::aws::{TEST_EXIT_CODE, TEST_EXIT_ENV};
@@ -55,6 +56,9 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 assert_eq!(out.status.code(), Some(TEST_EXIT_CODE), "k={k}: {stderr}");
                 assert!(out.stdout.is_empty(), "k={k}: a killed deploy printed a result");
+                // Requests the dead process had in flight still land (on AWS
+                // too); let moto finish them so the next deploy sees them.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
                 let resumed = output(cli(moto, &project, &["--json", "deploy", "--no-build"])).await;
                 assert!(resumed.status.success(), "k={k}: {}", String::from_utf8_lossy(&resumed.stderr));
@@ -106,4 +110,30 @@ async fn a_destroy_killed_part_way_finishes_when_run_again() {
     assert!(!finished["deleted"].as_array().unwrap().is_empty());
     let left = Inventory::read(&aws, "flt-destroy", "dev").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+#[tokio::test]
+async fn a_duplicate_api_is_deleted_and_the_one_serving_the_stage_is_kept() {
+    let moto = Moto::shared();
+    let project = Project::new("flt-dup");
+    let first = deploy(&moto, &project);
+    let aws = sdk(&moto).await;
+    let api = Inventory::read(&aws, "flt-dup", "dev").await.api_id();
+    // What a killed deploy's in-flight CreateApi leaves behind.
+    let tags = [("wschat:stack", "flt-dup"), ("wschat:stage", "dev"), ("project", "wschat")];
+    let mut create = aws.apigatewayv2().create_api().name("flt-dup-dev").protocol_type(ProtocolType::Websocket);
+    for (k, v) in tags {
+        create = create.tags(k, v);
+    }
+    let extra = create.route_selection_expression("$request.body.action").send().await.unwrap().api_id.unwrap();
+
+    let plan = json(&moto, &project, &["plan"]);
+    assert_eq!(super::changes(&plan), ["delete api api"], "{plan:#}");
+    assert_eq!(plan["changes"][0]["id"], extra.as_str());
+    assert_eq!(plan["changes"][0]["reason"], "duplicate");
+    let repaired = deploy(&moto, &project);
+    assert_eq!(mutating(&repaired), 1, "{repaired:#}");
+    assert_eq!(repaired["urls"]["websocket"], first["urls"]["websocket"]);
+    let inv = Inventory::read(&aws, "flt-dup", "dev").await;
+    assert_eq!(inv.api_id(), api);
 }
