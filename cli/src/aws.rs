@@ -17,8 +17,11 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Where to send AWS calls and as whom. Empty fields fall back to the standard chain.
 #[derive(Debug, Clone, Default)]
@@ -96,10 +99,23 @@ impl Aws {
 
     /// The account id of the caller, from `sts:GetCallerIdentity`.
     pub async fn account_id(&self) -> Result<String> {
+        Ok(self.account().await?.id)
+    }
+
+    /// The caller's account and partition (`aws`, `aws-cn`, `aws-us-gov`), from `sts:GetCallerIdentity`.
+    pub async fn account(&self) -> Result<Account> {
         let who = self.sts().get_caller_identity().send().await.context(
             "asking STS who the caller is (check your AWS credentials: `aws sts get-caller-identity` should work)",
         )?;
-        who.account.context("STS returned no account id")
+        let id = who.account.context("STS returned no account id")?;
+        // arn:{partition}:sts::{account}:...
+        let partition = who.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+        Ok(Account { id, partition })
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
@@ -157,6 +173,70 @@ impl Aws {
         let conf = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
         aws_sdk_cloudfront::Client::from_conf(conf)
     }
+}
+
+/// Who the calls run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub partition: String,
+}
+
+/// Turns an SDK error into one line for people: what was being done, AWS's
+/// error code and message, and what to do about the common ones.
+pub trait AwsContext<T> {
+    fn aws_context(self, doing: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E, R> AwsContext<T> for std::result::Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn aws_context(self, doing: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|err| {
+            let detail = match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => DisplayErrorContext(&err).to_string(),
+            };
+            let hint = match &err {
+                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                    Some("AWS could not be reached; check the network, --region and --endpoint-url")
+                }
+                _ => err.code().and_then(hint_for_code),
+            };
+            match hint {
+                Some(hint) => anyhow::anyhow!("{}: {detail}; {hint}", doing()),
+                None => anyhow::anyhow!("{}: {detail}", doing()),
+            }
+        })
+    }
+}
+
+/// What to do about the error codes every service shares.
+fn hint_for_code(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" => {
+            "the caller's IAM permissions do not allow this call; grant it, or use another --profile"
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            "the AWS session expired; log in again (e.g. `aws sso login`) and re-run"
+        }
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" => {
+            "the AWS credentials are not valid for this account or region; check them and --region"
+        }
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
+            "AWS throttled the calls; wait a minute and re-run (deploy converges from where it stopped)"
+        }
+        "LimitExceededException" | "ServiceQuotaExceededException" => {
+            "an account quota was reached; raise it in Service Quotas or delete unused resources"
+        }
+        _ => return None,
+    })
 }
 
 /// One API call, as the interceptor saw it.

@@ -4,9 +4,14 @@
 //! codes; every command lives here so that integration tests drive the same
 //! code.
 
+pub mod apply;
 pub mod aws;
 pub mod build;
 pub mod cli;
+pub mod deploy;
+pub mod plan;
+pub mod progress;
+pub mod resources;
 pub mod stack;
 
 use anyhow::Result;
@@ -40,10 +45,10 @@ pub async fn run(args: cli::Args) -> Result<()> {
             }
             Ok(())
         }
-        Command::Plan => not_yet("plan"),
-        Command::Deploy(_) => not_yet("deploy"),
-        Command::Status => not_yet("status"),
-        Command::Destroy(_) => not_yet("destroy"),
+        Command::Plan => deploy::plan(&args).await,
+        Command::Deploy(deploy_args) => deploy::deploy(&args, deploy_args).await,
+        Command::Status => deploy::status(&args).await,
+        Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
         Command::Dev(_) => not_yet("dev"),
     }
 }

@@ -770,7 +770,7 @@ impl Stack {
 
     /// The GSI the room fan-out queries.
     pub fn room_index_name(&self) -> &'static str {
-        "room-index"
+        chat_core::ROOM_INDEX
     }
 
     /// Queue names allow 80 characters: 41 + 1 + 30 + 4 fits.
@@ -790,6 +790,13 @@ impl Stack {
     /// Role names allow 64 characters, like functions.
     pub fn role_name(&self, function: &str) -> String {
         self.function_name(function)
+    }
+
+    /// The IAM path of the stack's roles: `/wschat/{name}/{stage}/`. IAM
+    /// lists roles by path, so the roles of functions that left stack.yaml
+    /// are found too.
+    pub fn role_path(&self) -> String {
+        format!("/wschat/{}/{}/", self.name, self.stage)
     }
 
     pub fn log_group_name(&self, function: &str) -> String {
@@ -820,6 +827,136 @@ impl Stack {
     /// Origin Access Control names allow 64 characters.
     pub fn oac_name(&self) -> String {
         format!("{}-site", self.prefix())
+    }
+
+    /// The inline policy of a function's role (one per role, so the role's name serves).
+    pub fn role_policy_name(&self, function: &str) -> String {
+        self.role_name(function)
+    }
+
+    /// The statement id of the permission that lets API Gateway invoke a function.
+    pub fn permission_statement_id(&self) -> String {
+        format!("{}-apigateway", self.prefix())
+    }
+
+    /// An API Gateway model name (`[a-zA-Z0-9]+`): the route key's letters and
+    /// digits, then `digest` (a short hash of the schema). Naming models by
+    /// their content lets a route's reference alone tell whether the schema
+    /// changed, which matters where models cannot be listed (moto has no GetModels).
+    pub fn model_name(&self, route_key: &str, digest: &str) -> String {
+        let key: String = route_key.chars().filter(char::is_ascii_alphanumeric).take(100).collect();
+        format!("{key}{digest}")
+    }
+
+    /// `https://{api_id}.execute-api.{region}.amazonaws.com/{stage}`: where the
+    /// handlers post to connections (the Management API).
+    pub fn management_endpoint(&self, api_id: &str, region: &str) -> String {
+        format!("https://{api_id}.execute-api.{region}.amazonaws.com/{}", self.api_stage())
+    }
+
+    /// The ARNs of this stack's resources in one account, partition and region.
+    pub fn arns<'a>(&'a self, partition: &'a str, region: &'a str, account: &'a str) -> Arns<'a> {
+        Arns { stack: self, partition, region, account }
+    }
+}
+
+/// ARNs of a stack's resources, derived from their names like everything else.
+#[derive(Debug, Clone, Copy)]
+pub struct Arns<'a> {
+    stack: &'a Stack,
+    partition: &'a str,
+    region: &'a str,
+    account: &'a str,
+}
+
+impl Arns<'_> {
+    pub fn table(&self) -> String {
+        format!("arn:{}:dynamodb:{}:{}:table/{}", self.partition, self.region, self.account, self.stack.table_name())
+    }
+
+    pub fn room_index(&self) -> String {
+        format!("{}/index/{}", self.table(), self.stack.room_index_name())
+    }
+
+    pub fn queue(&self) -> String {
+        format!("arn:{}:sqs:{}:{}:{}", self.partition, self.region, self.account, self.stack.queue_name())
+    }
+
+    pub fn dlq(&self) -> String {
+        format!("arn:{}:sqs:{}:{}:{}", self.partition, self.region, self.account, self.stack.dlq_name())
+    }
+
+    pub fn function(&self, function: &str) -> String {
+        format!(
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.function_name(function)
+        )
+    }
+
+    pub fn role(&self, function: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:role{}{}",
+            self.partition,
+            self.account,
+            self.stack.role_path(),
+            self.stack.role_name(function)
+        )
+    }
+
+    /// The log group itself (tagging); its streams are `{this}:*`.
+    pub fn log_group(&self, function: &str) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.log_group_name(function)
+        )
+    }
+
+    /// What `execute-api:ManageConnections` is granted on: posting to this stage's connections.
+    pub fn connections(&self, api_id: &str) -> String {
+        format!(
+            "arn:{}:execute-api:{}:{}:{api_id}/{}/POST/@connections/*",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.api_stage()
+        )
+    }
+
+    /// The `SourceArn` of the invoke permission: any route of this stage.
+    pub fn api_invoke(&self, api_id: &str) -> String {
+        format!(
+            "arn:{}:execute-api:{}:{}:{api_id}/{}/*",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.api_stage()
+        )
+    }
+
+    /// The WebSocket API, for tagging.
+    pub fn api(&self, api_id: &str) -> String {
+        format!("arn:{}:apigateway:{}::/apis/{api_id}", self.partition, self.region)
+    }
+
+    /// A stage of the WebSocket API, for tagging.
+    pub fn stage(&self, api_id: &str, stage: &str) -> String {
+        format!("{}/stages/{stage}", self.api(api_id))
+    }
+
+    /// An AWS_PROXY integration's URI for a function.
+    pub fn integration_uri(&self, function: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}:lambda:path/2015-03-31/functions/{}/invocations",
+            self.partition,
+            self.region,
+            self.function(function)
+        )
     }
 }
 

@@ -2,5 +2,6 @@
 
 mod aws_wiring;
 mod build;
+mod deploy;
 mod support;
 mod validate;

@@ -1,0 +1,430 @@
+//! `wschat plan`, `deploy`, `status` and `destroy`: load the stack, read what
+//! AWS has, compare, and (for deploy and destroy) apply.
+//!
+//! Results go to stdout (one JSON document with `--json`); progress, notes
+//! and errors go to stderr.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::apply::{self, Apply};
+use crate::aws::{Aws, AwsTarget};
+use crate::build::{self, Artifact};
+use crate::cli::{Args, DeployArgs, DestroyArgs};
+use crate::plan::{self, Action, Change, Counts, FieldChange, Plan};
+use crate::progress::Progress;
+use crate::resources::{self, Clients, Env, FoundSet, Ids, Kind};
+use crate::stack::{self, Stack};
+
+/// A stack with its AWS connection and what exists.
+struct Session {
+    aws: Aws,
+    clients: Clients,
+    env: Env,
+    found: FoundSet,
+    started: Instant,
+}
+
+/// Which zips a command works with.
+enum Zips {
+    /// Build them first (deploy).
+    Build,
+    /// Those of the last build; all required (deploy --no-build).
+    Required,
+    /// Those of the last build, where they exist (plan and status compare code when they can).
+    IfPresent,
+    /// None (destroy).
+    None,
+}
+
+fn artifacts(stack: &Stack, zips: Zips) -> Result<BTreeMap<String, Artifact>> {
+    let read = |f: &String| build::read_artifact(stack, f).map(|a| (f.clone(), a));
+    Ok(match zips {
+        Zips::Build => build::build(stack)?.into_iter().map(|a| (a.function.clone(), a)).collect(),
+        Zips::Required => stack.functions.keys().map(read).collect::<Result<_>>()?,
+        Zips::IfPresent => {
+            stack.functions.keys().filter(|f| build::zip_path(stack, f).is_file()).map(read).collect::<Result<_>>()?
+        }
+        Zips::None => BTreeMap::new(),
+    })
+}
+
+/// Loads stack.yaml, connects to AWS and reads what the stack has there.
+async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
+    let started = Instant::now();
+    let stack = stack::load(&args.file, &args.stage)?;
+    let artifacts = artifacts(&stack, zips)?;
+    let target = AwsTarget {
+        region: args.region.clone().or_else(|| stack.region.clone()),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        credentials: None,
+    };
+    let aws = Aws::load(&target).await?;
+    let account = aws.account().await?;
+    let env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
+    let clients = Clients::new(&aws);
+    let task = progress.task(
+        "reading",
+        &format!(
+            "stack `{}`, stage `{}` in {} (account {})",
+            env.stack.name, env.stack.stage, env.region, env.account.id
+        ),
+    );
+    let found = match resources::discover(&clients, &env).await {
+        Ok(found) => found,
+        Err(err) => {
+            task.fail();
+            return Err(err);
+        }
+    };
+    task.finish("read");
+    for note in &found.notes {
+        tracing::debug!("{note}");
+    }
+    Ok(Session { aws, clients, env, found, started })
+}
+
+impl Session {
+    fn plan(&self) -> Plan {
+        let desired = resources::desired(&self.env, &self.found.ids());
+        plan::plan(&desired, &self.found)
+    }
+
+    fn calls(&self) -> Calls {
+        Calls { total: self.aws.calls().total(), mutating: self.aws.calls().mutating().len() }
+    }
+
+    fn urls(&self, ids: &Ids, stage_exists: bool) -> Urls {
+        let websocket = match (&ids.api_id, stage_exists) {
+            (Some(id), true) => Some(self.env.stack.websocket_url(id, &self.env.region)),
+            _ => None,
+        };
+        Urls { websocket }
+    }
+
+    fn header(&self) -> Header {
+        Header {
+            stack: self.env.stack.name.clone(),
+            stage: self.env.stack.stage.clone(),
+            region: self.env.region.clone(),
+            account: self.env.account.id.clone(),
+        }
+    }
+}
+
+/// Where a stack lives.
+#[derive(Debug, Serialize)]
+struct Header {
+    stack: String,
+    stage: String,
+    region: String,
+    account: String,
+}
+
+/// The stack's endpoints, where they exist.
+#[derive(Debug, Default, Serialize)]
+pub struct Urls {
+    /// `wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub websocket: Option<String>,
+}
+
+impl Urls {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(url) = &self.websocket {
+            out.push_str(&format!("WebSocket: {url}\n"));
+        }
+        out
+    }
+}
+
+/// AWS API calls the command made.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Calls {
+    total: usize,
+    mutating: usize,
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `wschat plan`: what deploy would change. Reads only.
+pub async fn plan(args: &Args) -> Result<()> {
+    let progress = Progress::stderr();
+    let session = open(args, Zips::IfPresent, &progress).await?;
+    let plan = session.plan();
+    if session.env.artifacts.len() < session.env.stack.functions.len() {
+        progress.println(
+            "note: functions without a zip in target/wschat are compared without their code (run `wschat build`)",
+        );
+    }
+    if args.json {
+        #[derive(Serialize)]
+        struct PlanReport<'a> {
+            #[serde(flatten)]
+            header: Header,
+            changes: Vec<&'a Change>,
+            counts: Counts,
+            waves: usize,
+            calls: Calls,
+        }
+        print_json(&PlanReport {
+            header: session.header(),
+            changes: plan.actions().collect(),
+            counts: plan.counts(),
+            waves: apply::waves_needed(&plan),
+            calls: session.calls(),
+        })
+    } else {
+        print!("{}", plan.render());
+        Ok(())
+    }
+}
+
+/// `wschat deploy`: converge AWS to stack.yaml.
+pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
+    let progress = Progress::stderr();
+    let zips = if deploy.no_build { Zips::Required } else { Zips::Build };
+    let session = open(args, zips, &progress).await?;
+    let plan = session.plan();
+    let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
+    let outcome = apply.run(&plan, session.found.ids()).await;
+
+    let mut counts = Counts { unchanged: plan.counts().unchanged, ..Counts::default() };
+    for applied in &outcome.applied {
+        counts.add(applied.change.action);
+    }
+    if !outcome.errors.is_empty() {
+        let messages: Vec<String> = outcome.errors.iter().map(|e| format!("{e:#}")).collect();
+        anyhow::bail!(
+            "deploy stopped after {} of {} changes:\n  {}\nFix the cause and run `wschat deploy` again: it continues from what exists.",
+            outcome.applied.len(),
+            plan.actions().count(),
+            messages.join("\n  ")
+        );
+    }
+    // A deploy that finished has its stage.
+    let urls = session.urls(&outcome.ids, true);
+    let calls = session.calls();
+    let elapsed = session.started.elapsed();
+    if args.json {
+        #[derive(Serialize)]
+        struct Done<'a> {
+            #[serde(flatten)]
+            change: &'a Change,
+            seconds: f64,
+        }
+        #[derive(Serialize)]
+        struct DeployReport<'a> {
+            #[serde(flatten)]
+            header: Header,
+            urls: Urls,
+            counts: Counts,
+            changes: Vec<Done<'a>>,
+            waves: usize,
+            calls: Calls,
+            seconds: f64,
+        }
+        print_json(&DeployReport {
+            header: session.header(),
+            urls,
+            counts,
+            changes: outcome
+                .applied
+                .iter()
+                .filter(|a| a.change.action != Action::Unchanged)
+                .map(|a| Done { change: &a.change, seconds: a.elapsed.as_secs_f64() })
+                .collect(),
+            waves: outcome.waves,
+            calls,
+            seconds: elapsed.as_secs_f64(),
+        })
+    } else {
+        print!("{}", urls.render());
+        println!(
+            "{} created, {} updated, {} replaced, {} deleted, {} unchanged; {} waves, {} AWS calls ({} mutating), {:.1} s",
+            counts.create,
+            counts.update,
+            counts.replace,
+            counts.delete,
+            counts.unchanged,
+            outcome.waves,
+            calls.total,
+            calls.mutating,
+            elapsed.as_secs_f64()
+        );
+        Ok(())
+    }
+}
+
+/// One row of `wschat status`.
+#[derive(Debug, Serialize)]
+struct Row {
+    kind: Kind,
+    name: String,
+    id: Option<String>,
+    /// What the table shows in its ID column.
+    #[serde(skip)]
+    display: String,
+    /// ok, missing or drifted.
+    state: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+fn row(change: &Change) -> Row {
+    let (state, detail) = match change.action {
+        Action::Unchanged => ("ok", None),
+        Action::Create => ("missing", None),
+        Action::Update | Action::Replace => ("drifted", None),
+        Action::Delete => {
+            ("drifted", Some(format!("{}; deploy deletes it", change.reason.as_deref().unwrap_or("extra"))))
+        }
+    };
+    Row {
+        kind: change.kind,
+        name: change.name.clone(),
+        id: change.id.clone(),
+        display: change.display_id(),
+        state,
+        fields: change.fields.clone(),
+        detail,
+    }
+}
+
+/// `wschat status`: every resource, ok / missing / drifted, and the URLs. Reads only.
+pub async fn status(args: &Args) -> Result<()> {
+    let progress = Progress::stderr();
+    let session = open(args, Zips::IfPresent, &progress).await?;
+    let plan = session.plan();
+    let rows: Vec<Row> = plan.changes.iter().map(row).collect();
+    let stage_exists = plan.changes.iter().any(|c| c.kind == Kind::Stage && c.action != Action::Create);
+    let urls = session.urls(&session.found.ids(), stage_exists);
+    if args.json {
+        #[derive(Serialize)]
+        struct StatusReport {
+            #[serde(flatten)]
+            header: Header,
+            resources: Vec<Row>,
+            urls: Urls,
+            calls: Calls,
+        }
+        return print_json(&StatusReport { header: session.header(), resources: rows, urls, calls: session.calls() });
+    }
+    let kind_width = rows.iter().map(|r| r.kind.label().len()).max().unwrap_or(4).max(4);
+    let id_width = rows.iter().map(|r| r.display.chars().count().min(60)).max().unwrap_or(2).max(2);
+    println!("{:<kind_width$}  {:<id_width$}  STATE", "KIND", "ID");
+    for r in &rows {
+        let id = resources::short(&r.display, 60);
+        let mut detail: Vec<String> = r
+            .fields
+            .iter()
+            .map(|f| format!("{}: {} → {}", f.field, resources::short(&f.from, 40), resources::short(&f.to, 40)))
+            .collect();
+        detail.extend(r.detail.clone());
+        let line = format!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.kind.label(), r.state, detail.join("; "));
+        println!("{}", line.trim_end());
+    }
+    let missing = rows.iter().filter(|r| r.state == "missing").count();
+    let drifted = rows.iter().filter(|r| r.state == "drifted").count();
+    println!("{} ok, {missing} missing, {drifted} drifted", rows.len() - missing - drifted);
+    print!("{}", urls.render());
+    Ok(())
+}
+
+/// `wschat destroy`: delete everything the stack owns, and nothing else.
+pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    if !destroy.yes && !interactive {
+        return Err(crate::UsageError(
+            "refusing to destroy without --yes: stdin is not a terminal, so there is no one to confirm".into(),
+        )
+        .into());
+    }
+    let progress = Progress::stderr();
+    let session = open(args, Zips::None, &progress).await?;
+    let plan = plan::plan_destroy(&session.found);
+    let header = session.header();
+    if plan.is_empty() {
+        if args.json {
+            return print_json(&DestroyReport {
+                header,
+                deleted: Vec::new(),
+                waves: 0,
+                calls: session.calls(),
+                seconds: 0.0,
+            });
+        }
+        println!(
+            "Nothing to destroy: stack `{}`, stage `{}` has no resources in {}.",
+            header.stack, header.stage, header.region
+        );
+        return Ok(());
+    }
+    if !destroy.yes {
+        eprintln!("This deletes, in {} (account {}):", header.region, header.account);
+        for change in plan.actions() {
+            eprintln!("  - {}", change.label());
+        }
+        eprint!("Destroy stack `{}`, stage `{}`? Type `yes` to confirm: ", header.stack, header.stage);
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            anyhow::bail!("destroy cancelled; nothing was deleted");
+        }
+    }
+    let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
+    let outcome = apply.run(&plan, session.found.ids()).await;
+    if !outcome.errors.is_empty() {
+        let messages: Vec<String> = outcome.errors.iter().map(|e| format!("{e:#}")).collect();
+        anyhow::bail!(
+            "destroy stopped after deleting {} of {} resources:\n  {}\nFix the cause and run `wschat destroy` again: it finishes the job.",
+            outcome.applied.len(),
+            plan.actions().count(),
+            messages.join("\n  ")
+        );
+    }
+    let elapsed = session.started.elapsed();
+    let report = DestroyReport {
+        header,
+        deleted: outcome.applied.iter().map(|a| a.change.clone()).collect(),
+        waves: outcome.waves,
+        calls: session.calls(),
+        seconds: elapsed.as_secs_f64(),
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    println!(
+        "Destroyed {} resources of stack `{}`, stage `{}`; {} waves, {} AWS calls, {:.1} s",
+        report.deleted.len(),
+        report.header.stack,
+        report.header.stage,
+        report.waves,
+        report.calls.total,
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DestroyReport {
+    #[serde(flatten)]
+    header: Header,
+    deleted: Vec<Change>,
+    waves: usize,
+    calls: Calls,
+    seconds: f64,
+}

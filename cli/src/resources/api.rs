@@ -1,0 +1,199 @@
+//! The API Gateway WebSocket API. AWS gives APIs no unique name, so the
+//! stack's API is the one tagged with its stack and stage; if several are
+//! (two deploys raced), the oldest is kept and the others are deleted.
+
+use std::future::Future;
+
+use anyhow::Result;
+use aws_sdk_apigatewayv2::types::ProtocolType;
+
+use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub route_selection: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub name: String,
+    pub route_selection: String,
+    pub tags: Tags,
+    /// Epoch seconds, to keep the oldest of duplicates.
+    pub created: i64,
+    /// Partition-qualified ARN, for tagging.
+    pub arn: String,
+}
+
+impl Found {
+    pub fn into_item(self) -> FoundItem {
+        FoundItem {
+            address: Address::new(Kind::Api, "api"),
+            id: self.id.clone(),
+            owner: None,
+            found: super::Found::Api(self),
+        }
+    }
+}
+
+pub fn spec(env: &Env) -> Spec {
+    Spec { name: env.stack.api_name(), route_selection: env.stack.api.route_selection.clone(), tags: env.tags() }
+}
+
+/// Every page of an API Gateway v2 listing. `page` gets the next token and
+/// returns one page's items and the token after it.
+pub async fn paginate<T, F, Fut>(mut page: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        match next {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// The WebSocket APIs tagged with this stack and stage, oldest first.
+pub async fn find_apis(clients: &super::Clients, env: &Env) -> Result<Vec<Found>> {
+    let apis = paginate(|token| async move {
+        let page = clients
+            .apigw
+            .get_apis()
+            .set_next_token(token)
+            .send()
+            .await
+            .aws_context(|| "listing API Gateway APIs".to_string())?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    let mut found: Vec<Found> = apis
+        .into_iter()
+        .filter(|a| a.protocol_type() == Some(&ProtocolType::Websocket))
+        .filter_map(|a| {
+            let tags = tags_from_map(a.tags());
+            if !env.owns(&tags) {
+                return None;
+            }
+            let id = a.api_id()?.to_string();
+            Some(Found {
+                arn: env.arns().api(&id),
+                id,
+                name: a.name().unwrap_or_default().to_string(),
+                route_selection: a.route_selection_expression().unwrap_or_default().to_string(),
+                tags,
+                created: a.created_date().map_or(0, |d| d.secs()),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(found)
+}
+
+/// Orders duplicate APIs so that the one serving the stack's stage comes
+/// first (it keeps its URL; the others are deleted), the oldest among equals.
+/// Only duplicates cost the extra calls.
+pub async fn serving_first(clients: &super::Clients, env: &Env, apis: Vec<Found>) -> Result<Vec<Found>> {
+    if apis.len() < 2 {
+        return Ok(apis);
+    }
+    let stage = env.stack.api_stage();
+    let serving = futures::future::try_join_all(apis.iter().map(|api| async move {
+        match clients.apigw.get_stage().api_id(&api.id).stage_name(stage).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(false),
+            other => {
+                other.aws_context(|| format!("reading stage `{stage}` of WebSocket API `{}`", api.id)).map(|_| true)
+            }
+        }
+    }))
+    .await?;
+    let mut ranked: Vec<(bool, Found)> = serving.into_iter().zip(apis).collect();
+    // Stable: among APIs that serve the stage (or none does), the oldest stays first.
+    ranked.sort_by_key(|(serves, _)| !serves);
+    Ok(ranked.into_iter().map(|(_, api)| api).collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if spec.name != found.name {
+        fields.push(FieldChange::new("name", &found.name, &spec.name));
+    }
+    if spec.route_selection != found.route_selection {
+        fields.push(FieldChange::new("route selection", &found.route_selection, &spec.route_selection));
+    }
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let created = op
+        .clients
+        .apigw
+        .create_api()
+        .name(&spec.name)
+        .protocol_type(ProtocolType::Websocket)
+        .route_selection_expression(&spec.route_selection)
+        .set_tags(Some(super::tags_to_map(&spec.tags)))
+        .send()
+        .await
+        .aws_context(|| format!("creating WebSocket API `{}`", spec.name))?;
+    created.api_id.ok_or_else(|| anyhow::anyhow!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let apigw = &op.clients.apigw;
+    if spec.name != found.name || spec.route_selection != found.route_selection {
+        apigw
+            .update_api()
+            .api_id(&found.id)
+            .name(&spec.name)
+            .route_selection_expression(&spec.route_selection)
+            .send()
+            .await
+            .aws_context(|| format!("updating WebSocket API `{}` ({})", spec.name, found.id))?;
+    }
+    retag(op, &found.arn, &spec.tags, &found.tags, &format!("WebSocket API `{}`", found.id)).await
+}
+
+/// Brings an API Gateway resource's tags (API or stage) to `desired`.
+pub async fn retag(op: &Op<'_>, arn: &str, desired: &Tags, found: &Tags, what: &str) -> Result<()> {
+    let tags = tag_changes(desired, found);
+    if !tags.set.is_empty() {
+        op.clients
+            .apigw
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(super::tags_to_map(&tags.set)))
+            .send()
+            .await
+            .aws_context(|| format!("tagging {what}"))?;
+    }
+    if !tags.remove.is_empty() {
+        op.clients
+            .apigw
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(tags.remove))
+            .send()
+            .await
+            .aws_context(|| format!("untagging {what}"))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    match op.clients.apigw.delete_api().api_id(&found.id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id)),
+    }
+}

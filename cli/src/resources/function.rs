@@ -1,0 +1,438 @@
+//! A Lambda function on `provided.al2023`: its configuration, environment,
+//! tags and code. Code is uploaded only when the zip's SHA-256 differs from
+//! the function's `CodeSha256`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+
+use super::{
+    Address, Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, PENDING, Tags, poll, retry_while_iam_propagates,
+    tag_changes, tags_field, tags_from_map,
+};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+pub const RUNTIME: &str = "provided.al2023";
+/// The executable a custom runtime zip holds.
+pub const HANDLER: &str = "bootstrap";
+
+/// The variables the handlers read: chat-core owns the names.
+pub use chat_core::config::vars;
+
+/// Pending -> Active, and InProgress -> Successful, take seconds on AWS.
+const STATE_LIMIT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub role_arn: String,
+    pub architecture: String,
+    pub memory: i32,
+    pub timeout: i32,
+    pub environment: BTreeMap<String, String>,
+    pub tags: Tags,
+    /// The zip to deploy; `None` when nothing is built (plan, status).
+    pub code: Option<Code>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Code {
+    pub zip: PathBuf,
+    /// Base64 SHA-256, Lambda's `CodeSha256`.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub name: String,
+    pub arn: String,
+    pub runtime: String,
+    pub handler: String,
+    pub role_arn: String,
+    pub architecture: String,
+    pub memory: i32,
+    pub timeout: i32,
+    pub environment: BTreeMap<String, String>,
+    pub code_sha256: String,
+    pub tags: Tags,
+}
+
+pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
+    let stack = &env.stack;
+    let f = &stack.functions[function];
+    let mut environment = f.environment.clone();
+    let set = |environment: &mut BTreeMap<String, String>, key: &str, value: String| {
+        environment.insert(key.to_string(), value);
+    };
+    set(&mut environment, vars::TABLE, stack.table_name());
+    set(&mut environment, vars::QUEUE_URL, ids.queue_url.clone().unwrap_or_else(|| PENDING.to_string()));
+    set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
+    set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
+    set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
+    if f.queue.is_some() {
+        let endpoint =
+            ids.api_id.as_deref().map_or(PENDING.to_string(), |id| stack.management_endpoint(id, &env.region));
+        set(&mut environment, vars::MANAGEMENT_ENDPOINT, endpoint);
+    }
+    Spec {
+        name: stack.function_name(function),
+        role_arn: env.arns().role(function),
+        architecture: f.architecture.as_str().to_string(),
+        memory: f.memory,
+        timeout: f.timeout,
+        environment,
+        tags: env.tags(),
+        code: env.artifacts.get(function).map(|a| Code { zip: a.zip.clone(), sha256: a.sha256.clone() }),
+    }
+}
+
+/// Functions named like the stack's and tagged as its own, whose name left stack.yaml.
+pub async fn find_orphan_functions(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let functions = clients
+        .lambda
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| "listing Lambda functions".to_string())?;
+    let prefix = env.stack.function_name("");
+    let mut items = Vec::new();
+    for config in functions {
+        let (Some(name), Some(arn)) = (config.function_name(), config.function_arn()) else { continue };
+        let (name, arn) = (name.to_string(), arn.to_string());
+        let Some(function) = name.strip_prefix(&prefix).map(str::to_string) else { continue };
+        if env.stack.functions.contains_key(&function) {
+            continue;
+        }
+        let tags = clients
+            .lambda
+            .list_tags()
+            .resource(&arn)
+            .send()
+            .await
+            .aws_context(|| format!("reading the tags of Lambda function `{name}`"))?;
+        let tags = tags_from_map(tags.tags.as_ref());
+        if !env.owns(&tags) {
+            continue;
+        }
+        items.push(FoundItem {
+            address: Address::new(Kind::Function, function),
+            id: name,
+            owner: None,
+            found: super::Found::Function(found(config, arn, tags)),
+        });
+    }
+    Ok(items)
+}
+
+fn found(config: aws_sdk_lambda::types::FunctionConfiguration, arn: String, tags: Tags) -> Found {
+    Found {
+        name: config.function_name().unwrap_or_default().to_string(),
+        arn,
+        runtime: config.runtime().map_or("", |r| r.as_str()).to_string(),
+        handler: config.handler().unwrap_or_default().to_string(),
+        role_arn: config.role().unwrap_or_default().to_string(),
+        architecture: config.architectures().first().map_or("x86_64", |a| a.as_str()).to_string(),
+        memory: config.memory_size().unwrap_or_default(),
+        timeout: config.timeout().unwrap_or_default(),
+        environment: config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        code_sha256: config.code_sha256().unwrap_or_default().to_string(),
+        tags,
+    }
+}
+
+pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
+    let name = env.stack.function_name(function);
+    let got = match clients.lambda.get_function().function_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+        other => other.aws_context(|| format!("reading Lambda function `{name}`"))?,
+    };
+    let Some(config) = got.configuration else { return Ok(None) };
+    let arn = config.function_arn().map_or_else(|| env.arns().function(function), str::to_string);
+    let found = found(config, arn, tags_from_map(got.tags.as_ref()));
+    Ok(Some(FoundItem {
+        address: Address::new(Kind::Function, function),
+        id: name,
+        owner: None,
+        found: super::Found::Function(found),
+    }))
+}
+
+/// What differs in the configuration (everything but code, architecture and tags).
+fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    let mut check = |field: &str, from: String, to: String| {
+        if from != to {
+            fields.push(FieldChange::new(field, from, to));
+        }
+    };
+    check("runtime", found.runtime.clone(), RUNTIME.to_string());
+    check("handler", found.handler.clone(), HANDLER.to_string());
+    check("role", found.role_arn.clone(), spec.role_arn.clone());
+    check("memory", found.memory.to_string(), spec.memory.to_string());
+    check("timeout", found.timeout.to_string(), spec.timeout.to_string());
+    if spec.environment != found.environment {
+        let keys: std::collections::BTreeSet<&String> =
+            spec.environment.keys().chain(found.environment.keys()).collect();
+        let show = |map: &BTreeMap<String, String>, k: &String| {
+            format!("{k}={}", map.get(k).map_or("(unset)", String::as_str))
+        };
+        let changed: Vec<&String> =
+            keys.into_iter().filter(|k| spec.environment.get(*k) != found.environment.get(*k)).collect();
+        fields.push(FieldChange::new(
+            "environment",
+            changed.iter().map(|k| show(&found.environment, k)).collect::<Vec<_>>().join(", "),
+            changed.iter().map(|k| show(&spec.environment, k)).collect::<Vec<_>>().join(", "),
+        ));
+    }
+    fields
+}
+
+/// What needs a code upload: the zip, or the architecture (set with the code).
+fn code_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if spec.architecture != found.architecture {
+        fields.push(FieldChange::new("architecture", &found.architecture, &spec.architecture));
+    }
+    if let Some(code) = &spec.code
+        && code.sha256 != found.code_sha256
+    {
+        fields.push(FieldChange::new("code", &found.code_sha256, &code.sha256));
+    }
+    fields
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = config_fields(spec, found);
+    fields.extend(code_fields(spec, found));
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+fn architecture(spec: &Spec) -> Architecture {
+    Architecture::from(spec.architecture.as_str())
+}
+
+fn read_zip(spec: &Spec) -> Result<Vec<u8>> {
+    let code = spec.code.as_ref().with_context(|| {
+        format!("no zip for Lambda function `{}`; run `wschat build` or deploy without --no-build", spec.name)
+    })?;
+    std::fs::read(&code.zip).with_context(|| format!("reading `{}`", code.zip.display()))
+}
+
+/// Whether a failed CreateFunction means the new role is not assumable yet.
+fn role_not_ready(err: &SdkError<CreateFunctionError>) -> bool {
+    // Lambda reports it as InvalidParameterValueException, like any other bad
+    // parameter; only the message tells the two apart (a last resort).
+    err.as_service_error().is_some_and(|e| {
+        e.is_invalid_parameter_value_exception() && e.message().is_some_and(|m| m.contains("cannot be assumed"))
+    })
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let zip = read_zip(spec)?;
+    let why = format!(
+        "waiting for IAM role `{}` to become assumable by Lambda (new roles take 5-15 s to propagate)",
+        spec.role_arn
+    );
+    let create = || {
+        op.clients
+            .lambda
+            .create_function()
+            .function_name(&spec.name)
+            .runtime(Runtime::from(RUNTIME))
+            .handler(HANDLER)
+            .role(&spec.role_arn)
+            .architectures(architecture(spec))
+            .memory_size(spec.memory)
+            .timeout(spec.timeout)
+            .environment(
+                Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
+            )
+            .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+    };
+    let created = match retry_while_iam_propagates(op.task, &why, create, role_not_ready).await {
+        Err(e) if role_not_ready(&e) => anyhow::bail!(
+            "creating Lambda function `{}`: IAM role `{}` is still not assumable after {} s; check that it trusts lambda.amazonaws.com, then deploy again",
+            spec.name,
+            spec.role_arn,
+            IAM_PROPAGATION_LIMIT.as_secs()
+        ),
+        other => other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
+    };
+    wait_function_updated(op, &spec.name).await?;
+    Ok(created.function_arn.unwrap_or_else(|| spec.name.clone()))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let lambda = &op.clients.lambda;
+    if !config_fields(spec, found).is_empty() {
+        wait_function_updated(op, &spec.name).await?;
+        lambda
+            .update_function_configuration()
+            .function_name(&spec.name)
+            .runtime(Runtime::from(RUNTIME))
+            .handler(HANDLER)
+            .role(&spec.role_arn)
+            .memory_size(spec.memory)
+            .timeout(spec.timeout)
+            .environment(
+                Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
+            )
+            .send()
+            .await
+            .aws_context(|| format!("updating the configuration of Lambda function `{}`", spec.name))?;
+        wait_function_updated(op, &spec.name).await?;
+    }
+    if !code_fields(spec, found).is_empty() {
+        let zip = read_zip(spec)?;
+        wait_function_updated(op, &spec.name).await?;
+        lambda
+            .update_function_code()
+            .function_name(&spec.name)
+            .architectures(architecture(spec))
+            .zip_file(Blob::new(zip))
+            .send()
+            .await
+            .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
+        wait_function_updated(op, &spec.name).await?;
+    }
+    let tags = tag_changes(&spec.tags, &found.tags);
+    if !tags.set.is_empty() {
+        lambda
+            .tag_resource()
+            .resource(&found.arn)
+            .set_tags(Some(super::tags_to_map(&tags.set)))
+            .send()
+            .await
+            .aws_context(|| format!("tagging Lambda function `{}`", spec.name))?;
+    }
+    if !tags.remove.is_empty() {
+        lambda
+            .untag_resource()
+            .resource(&found.arn)
+            .set_tag_keys(Some(tags.remove))
+            .send()
+            .await
+            .aws_context(|| format!("untagging Lambda function `{}`", spec.name))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    match op.clients.lambda.delete_function().function_name(&found.name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting Lambda function `{}`", found.name)),
+    }
+}
+
+/// Waits until the function is `Active` and no update is `InProgress`: Lambda
+/// refuses the next change until then.
+pub async fn wait_function_updated(op: &Op<'_>, name: &str) -> Result<()> {
+    let what = format!("waiting for Lambda function `{name}` to be ready");
+    poll(op.task, &what, STATE_LIMIT, || async {
+        let config = op
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .aws_context(|| format!("reading Lambda function `{name}`"))?;
+        match config.state() {
+            Some(State::Failed) => anyhow::bail!(
+                "Lambda function `{name}` failed to become active: {}",
+                config.state_reason().unwrap_or("no reason given")
+            ),
+            Some(State::Pending) => {
+                op.task.waiting(&format!("waiting for Lambda function `{name}` to leave Pending"));
+                return Ok(None);
+            }
+            _ => {}
+        }
+        match config.last_update_status() {
+            Some(LastUpdateStatus::Failed) => anyhow::bail!(
+                "the last update of Lambda function `{name}` failed: {}",
+                config.last_update_status_reason().unwrap_or("no reason given")
+            ),
+            Some(LastUpdateStatus::InProgress) => {
+                op.task.waiting(&format!("waiting for Lambda function `{name}`: LastUpdateStatus InProgress"));
+                Ok(None)
+            }
+            _ => Ok(Some(())),
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            name: "s-dev-chat".into(),
+            role_arn: "arn:aws:iam::1:role/wschat/s/dev/s-dev-chat".into(),
+            architecture: "x86_64".into(),
+            memory: 256,
+            timeout: 10,
+            environment: [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())].into(),
+            tags: Tags::new(),
+            code: Some(Code { zip: "chat.zip".into(), sha256: "new".into() }),
+        }
+    }
+
+    fn found() -> Found {
+        let s = spec();
+        Found {
+            name: s.name,
+            arn: "arn:aws:lambda:us-east-1:1:function:s-dev-chat".into(),
+            runtime: RUNTIME.into(),
+            handler: HANDLER.into(),
+            role_arn: s.role_arn,
+            architecture: s.architecture,
+            memory: s.memory,
+            timeout: s.timeout,
+            environment: s.environment,
+            code_sha256: "new".into(),
+            tags: Tags::new(),
+        }
+    }
+
+    #[test]
+    fn the_same_function_has_no_diff() {
+        assert_eq!(diff(&spec(), &found()), Vec::new());
+    }
+
+    #[test]
+    fn environment_changes_name_only_the_changed_variables() {
+        let mut f = found();
+        f.environment.insert("B".into(), "3".into());
+        f.environment.insert("C".into(), "4".into());
+        assert_eq!(diff(&spec(), &f), [FieldChange::new("environment", "B=3, C=4", "B=2, C=(unset)")]);
+    }
+
+    #[test]
+    fn code_is_compared_only_when_there_is_a_zip() {
+        let mut f = found();
+        f.code_sha256 = "old".into();
+        assert_eq!(diff(&spec(), &f), [FieldChange::new("code", "old", "new")]);
+        let unbuilt = Spec { code: None, ..spec() };
+        assert_eq!(diff(&unbuilt, &f), Vec::new());
+    }
+}

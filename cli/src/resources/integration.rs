@@ -1,0 +1,131 @@
+//! The AWS_PROXY integration of each function that serves routes. An
+//! integration is found by its URI, which names the function; duplicates and
+//! integrations of functions the stack no longer routes to are deleted once
+//! no route points at them.
+
+use anyhow::Result;
+use aws_sdk_apigatewayv2::types::IntegrationType;
+
+use super::{Address, Env, FoundItem, Kind, Op};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+pub const METHOD: &str = "POST";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub function: String,
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub uri: String,
+    pub integration_type: String,
+    pub method: String,
+}
+
+pub fn spec(env: &Env, function: &str) -> Spec {
+    Spec { function: function.to_string(), uri: env.arns().integration_uri(function) }
+}
+
+pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
+    let integrations = super::api::paginate(|token| async move {
+        let page = clients
+            .apigw
+            .get_integrations()
+            .api_id(api_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws_context(|| format!("listing the integrations of WebSocket API `{api_id}`"))?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    let arns = env.arns();
+    Ok(integrations
+        .into_iter()
+        .filter_map(|i| {
+            let found = Found {
+                id: i.integration_id()?.to_string(),
+                uri: i.integration_uri().unwrap_or_default().to_string(),
+                integration_type: i.integration_type().map_or("", |t| t.as_str()).to_string(),
+                method: i.integration_method().unwrap_or_default().to_string(),
+            };
+            let function = env.stack.functions.keys().find(|f| arns.integration_uri(f) == found.uri);
+            let name = function.cloned().unwrap_or_else(|| format!("({})", found.id));
+            Some(FoundItem {
+                address: Address::new(Kind::Integration, name),
+                id: found.id.clone(),
+                owner: Some(Address::new(Kind::Api, "api")),
+                found: super::Found::Integration(found),
+            })
+        })
+        .collect())
+}
+
+/// Orders integrations so that, among duplicates, the one routes already
+/// use is kept (the plan keeps the first of each address).
+pub fn referenced_first(mut integrations: Vec<FoundItem>, routes: &[FoundItem]) -> Vec<FoundItem> {
+    let used = |item: &FoundItem| {
+        routes.iter().any(|r| match &r.found {
+            super::Found::Route(route) => route.target == super::route::target(&item.id),
+            _ => false,
+        })
+    };
+    integrations.sort_by_key(|i| !used(i));
+    integrations
+}
+
+pub fn diff(_spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if found.integration_type != IntegrationType::AwsProxy.as_str() {
+        fields.push(FieldChange::new("type", &found.integration_type, IntegrationType::AwsProxy.as_str()));
+    }
+    if found.method != METHOD {
+        fields.push(FieldChange::new("method", &found.method, METHOD));
+    }
+    fields
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
+    let created = op
+        .clients
+        .apigw
+        .create_integration()
+        .api_id(api_id)
+        .integration_type(IntegrationType::AwsProxy)
+        .integration_method(METHOD)
+        .integration_uri(&spec.uri)
+        .send()
+        .await
+        .aws_context(|| {
+            format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function)
+        })?;
+    created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
+    op.clients
+        .apigw
+        .update_integration()
+        .api_id(api_id)
+        .integration_id(&found.id)
+        .integration_type(IntegrationType::AwsProxy)
+        .integration_method(METHOD)
+        .integration_uri(&spec.uri)
+        .send()
+        .await
+        .aws_context(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))?;
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
+    match op.clients.apigw.delete_integration().api_id(api_id).integration_id(&found.id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
+        other => {
+            other.map(drop).aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! A function's CloudWatch log group, created ahead of Lambda so that it has
+//! a retention period and tags, and so that destroy removes it.
+
+use anyhow::Result;
+use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError;
+
+use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+/// Days a log group keeps events. Lambda's own default is forever, which
+/// costs money for logs nobody reads; a month covers debugging.
+pub const RETENTION_DAYS: i32 = 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub arn: String,
+    pub retention_days: i32,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub name: String,
+    /// Without the `:*` suffix that `arn` has; the tagging calls want this one.
+    pub arn: String,
+    pub retention_days: Option<i32>,
+    pub tags: Tags,
+}
+
+pub fn spec(env: &Env, function: &str) -> Spec {
+    Spec {
+        name: env.stack.log_group_name(function),
+        arn: env.arns().log_group(function),
+        retention_days: RETENTION_DAYS,
+        tags: env.tags(),
+    }
+}
+
+/// The log groups of the stack's functions, and of functions it no longer
+/// has when their tags say they are this stack's.
+pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let prefix = env.stack.log_group_name("");
+    let groups = clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&prefix)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| format!("listing log groups `{prefix}*`"))?;
+    let read = groups.into_iter().filter_map(|group| {
+        let name = group.log_group_name()?.to_string();
+        let function = name[prefix.len()..].to_string();
+        let arn = group.log_group_arn().map_or_else(|| env.arns().log_group(&function), str::to_string);
+        Some(async move {
+            let tags = clients
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .aws_context(|| format!("reading the tags of log group `{name}`"))?;
+            let tags = tags_from_map(tags.tags.as_ref());
+            // A group of a function stack.yaml no longer has is this stack's
+            // only when its tags say so (another stage's names can share the prefix).
+            if !env.stack.functions.contains_key(&function) && !env.owns(&tags) {
+                return Ok(None);
+            }
+            let found = Found { name: name.clone(), arn, retention_days: group.retention_in_days(), tags };
+            Ok::<_, anyhow::Error>(Some(FoundItem {
+                address: Address::new(Kind::LogGroup, function),
+                id: name,
+                owner: None,
+                found: super::Found::LogGroup(found),
+            }))
+        })
+    });
+    Ok(futures::future::try_join_all(read).await?.into_iter().flatten().collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if found.retention_days != Some(spec.retention_days) {
+        let from = found.retention_days.map_or("never expire".to_string(), |d| format!("{d} days"));
+        fields.push(FieldChange::new("retention", from, format!("{} days", spec.retention_days)));
+    }
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let logs = &op.clients.logs;
+    let created =
+        logs.create_log_group().log_group_name(&spec.name).set_tags(Some(super::tags_to_map(&spec.tags))).send().await;
+    match created {
+        // Lambda creates the group itself when the function logs before we
+        // got here (a deploy interrupted and re-run); adopt it.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {
+            logs.tag_resource()
+                .resource_arn(&spec.arn)
+                .set_tags(Some(super::tags_to_map(&spec.tags)))
+                .send()
+                .await
+                .aws_context(|| format!("tagging log group `{}`", spec.name))?;
+        }
+        other => {
+            other.aws_context(|| format!("creating log group `{}`", spec.name))?;
+        }
+    }
+    put_retention(op, spec).await?;
+    Ok(spec.name.clone())
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    if found.retention_days != Some(spec.retention_days) {
+        put_retention(op, spec).await?;
+    }
+    let tags = tag_changes(&spec.tags, &found.tags);
+    if !tags.set.is_empty() {
+        op.clients
+            .logs
+            .tag_resource()
+            .resource_arn(&found.arn)
+            .set_tags(Some(super::tags_to_map(&tags.set)))
+            .send()
+            .await
+            .aws_context(|| format!("tagging log group `{}`", spec.name))?;
+    }
+    if !tags.remove.is_empty() {
+        op.clients
+            .logs
+            .untag_resource()
+            .resource_arn(&found.arn)
+            .set_tag_keys(Some(tags.remove))
+            .send()
+            .await
+            .aws_context(|| format!("untagging log group `{}`", spec.name))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    let result = op.clients.logs.delete_log_group().log_group_name(&found.name).send().await;
+    match result {
+        Err(e) if e.as_service_error().is_some_and(DeleteLogGroupError::is_resource_not_found_exception) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting log group `{}`", found.name)),
+    }
+}
+
+async fn put_retention(op: &Op<'_>, spec: &Spec) -> Result<()> {
+    op.clients
+        .logs
+        .put_retention_policy()
+        .log_group_name(&spec.name)
+        .retention_in_days(spec.retention_days)
+        .send()
+        .await
+        .aws_context(|| format!("setting the retention of log group `{}`", spec.name))?;
+    Ok(())
+}

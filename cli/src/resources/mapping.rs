@@ -1,0 +1,183 @@
+//! The event source mapping that feeds the queue to its consumer, with
+//! `ReportBatchItemFailures` so that one bad record does not fail its batch.
+//!
+//! Mappings have no name: they are found by function and queue ARN. Any
+//! other mapping on one of the stack's functions is left over from an
+//! earlier stack.yaml and is deleted, and so are duplicates (moto accepts them).
+
+use std::time::Duration;
+
+use anyhow::Result;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::create_event_source_mapping::CreateEventSourceMappingError;
+use aws_sdk_lambda::types::FunctionResponseType;
+
+use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+const REPORT_FAILURES: &str = "ReportBatchItemFailures";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub function_name: String,
+    pub queue_arn: String,
+    pub batch_size: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub uuid: String,
+    pub function_name: String,
+    pub source_arn: String,
+    pub batch_size: i32,
+    pub response_types: Vec<String>,
+    pub state: String,
+}
+
+/// The mapping of `function`, if it consumes the queue.
+pub fn spec(env: &Env, function: &str) -> Option<Spec> {
+    let f = &env.stack.functions[function];
+    f.queue.as_ref()?;
+    Some(Spec { function_name: env.stack.function_name(function), queue_arn: env.arns().queue(), batch_size: f.batch })
+}
+
+pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
+    let name = env.stack.function_name(function);
+    let listed = clients
+        .lambda
+        .list_event_source_mappings()
+        .function_name(&name)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    let mappings = match listed {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Vec::new(),
+        other => other.aws_context(|| format!("listing the event source mappings of Lambda function `{name}`"))?,
+    };
+    let queue_arn = env.arns().queue();
+    Ok(mappings
+        .into_iter()
+        .filter_map(|m| {
+            let uuid = m.uuid()?.to_string();
+            let source_arn = m.event_source_arn().unwrap_or_default().to_string();
+            let address = if source_arn == queue_arn {
+                Address::new(Kind::Mapping, function)
+            } else {
+                let source = source_arn.rsplit(':').next().unwrap_or(&source_arn);
+                Address::new(Kind::Mapping, format!("{function} <- {source}"))
+            };
+            let found = Found {
+                uuid: uuid.clone(),
+                function_name: name.clone(),
+                source_arn,
+                batch_size: m.batch_size().unwrap_or_default(),
+                response_types: m.function_response_types().iter().map(|t| t.as_str().to_string()).collect(),
+                state: m.state().unwrap_or_default().to_string(),
+            };
+            Some(FoundItem { address, id: uuid, owner: None, found: super::Found::Mapping(found) })
+        })
+        .collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if spec.batch_size != found.batch_size {
+        fields.push(FieldChange::new("batch size", found.batch_size.to_string(), spec.batch_size.to_string()));
+    }
+    if found.response_types != [REPORT_FAILURES] {
+        fields.push(FieldChange::new("response types", found.response_types.join(", "), REPORT_FAILURES));
+    }
+    fields
+}
+
+/// Whether a failed CreateEventSourceMapping means the role's new policy has
+/// not reached Lambda yet: Lambda checks that the role may receive from the
+/// queue, and a policy put seconds ago may not be visible to it.
+fn policy_not_ready(err: &SdkError<CreateEventSourceMappingError>) -> bool {
+    // Only the message tells this InvalidParameterValueException from other
+    // bad parameters (a last resort).
+    err.as_service_error().is_some_and(|e| {
+        e.is_invalid_parameter_value_exception()
+            && e.message().is_some_and(|m| m.contains("execution role does not have permissions"))
+    })
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let why = format!(
+        "waiting for the role policy of `{}` to reach Lambda (IAM changes take seconds to propagate)",
+        spec.function_name
+    );
+    let create = || {
+        op.clients
+            .lambda
+            .create_event_source_mapping()
+            .function_name(&spec.function_name)
+            .event_source_arn(&spec.queue_arn)
+            .batch_size(spec.batch_size)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .enabled(true)
+            .send()
+    };
+    let created = retry_while_iam_propagates(op.task, &why, create, policy_not_ready).await.aws_context(|| {
+        format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
+    })?;
+    Ok(created.uuid.unwrap_or_default())
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    if transitional(&found.state) {
+        wait_mapping_settled(op, &found.uuid).await?;
+    }
+    op.clients
+        .lambda
+        .update_event_source_mapping()
+        .uuid(&found.uuid)
+        .batch_size(spec.batch_size)
+        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+        .send()
+        .await
+        .aws_context(|| {
+            format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name)
+        })?;
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    if transitional(&found.state) {
+        wait_mapping_settled(op, &found.uuid).await?;
+    }
+    match op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| {
+            format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
+        }),
+    }
+}
+
+/// States in which Lambda refuses to change a mapping.
+fn transitional(state: &str) -> bool {
+    matches!(state, "Creating" | "Updating" | "Enabling" | "Disabling")
+}
+
+/// Waits while the mapping is Creating, Updating, Enabling or Disabling:
+/// Lambda refuses to change it until then. A mapping that is gone (or
+/// Deleting) counts as settled.
+pub async fn wait_mapping_settled(op: &Op<'_>, uuid: &str) -> Result<()> {
+    let what = format!("waiting for queue mapping `{uuid}` to settle");
+    poll(op.task, &what, Duration::from_secs(300), || async {
+        let got = match op.clients.lambda.get_event_source_mapping().uuid(uuid).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(Some(())),
+            other => other.aws_context(|| format!("reading queue mapping `{uuid}`"))?,
+        };
+        let state = got.state().unwrap_or_default();
+        if transitional(state) {
+            op.task.waiting(&format!("waiting for queue mapping `{uuid}` to leave state {state}"));
+            return Ok(None);
+        }
+        Ok(Some(()))
+    })
+    .await
+}

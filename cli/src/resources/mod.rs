@@ -1,0 +1,751 @@
+//! The AWS resources of a stack, one module per kind.
+//!
+//! Each module follows the same shape (after terraform-provider-aws):
+//! `find_*` reads what AWS has and returns nothing when it is absent, `diff`
+//! compares a desired `Spec` with a `Found` without any I/O, and `create`,
+//! `update` and `delete` change AWS (a delete treats "not found" as success).
+//!
+//! This file holds what the kinds share: the [`Kind`] list with its waves,
+//! the desired state of a stack ([`desired`]), discovery of what exists
+//! ([`discover`]), and dispatch from a planned change to the module that
+//! carries it out. Adding a kind (the website's bucket and distribution)
+//! means a module, a [`Kind`] variant with its wave, a line in [`desired`]
+//! and [`discover`], and an arm in each dispatch `match`.
+//!
+//! Values that AWS assigns (the API id, the queue URL, integration ids) are
+//! not known before the resources exist. [`Ids`] holds the ones known so far;
+//! the desired state is rendered from it, with [`PENDING`] in place of what
+//! is not known yet, once to plan and again before each change is applied.
+
+pub mod api;
+pub mod function;
+pub mod integration;
+pub mod log_group;
+pub mod mapping;
+pub mod model;
+pub mod permission;
+pub mod queue;
+pub mod role;
+pub mod role_policy;
+pub mod route;
+pub mod stage;
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::aws::{Account, Aws};
+use crate::build::Artifact;
+use crate::plan::FieldChange;
+use crate::progress::Task;
+use crate::stack::{Arns, Stack};
+
+/// Placeholder for a value AWS assigns when an earlier wave creates something.
+pub const PENDING: &str = "(known after apply)";
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Every kind of resource a stack owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    LogGroup,
+    Role,
+    Table,
+    DeadLetterQueue,
+    Api,
+    RolePolicy,
+    Queue,
+    Model,
+    Stage,
+    Function,
+    Integration,
+    Permission,
+    Mapping,
+    Route,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 14] = [
+        Kind::LogGroup,
+        Kind::Role,
+        Kind::Table,
+        Kind::DeadLetterQueue,
+        Kind::Api,
+        Kind::RolePolicy,
+        Kind::Queue,
+        Kind::Model,
+        Kind::Stage,
+        Kind::Function,
+        Kind::Integration,
+        Kind::Permission,
+        Kind::Mapping,
+        Kind::Route,
+    ];
+
+    /// The dependency wave this kind is created and updated in; deletes run
+    /// in the reverse order, after every create and update.
+    ///
+    /// 1. nothing needed first: log groups, roles, the table, the DLQ, the API;
+    /// 2. the queue (its redrive policy names the DLQ), role policies (they
+    ///    name the API), models and the stage (inside the API);
+    /// 3. functions (their role, and the queue URL and API id in their environment);
+    /// 4. integrations, invoke permissions and the queue mapping (they name functions);
+    /// 5. routes (they name integrations and models).
+    pub fn wave(self) -> usize {
+        match self {
+            Kind::LogGroup | Kind::Role | Kind::Table | Kind::DeadLetterQueue | Kind::Api => 1,
+            Kind::RolePolicy | Kind::Queue | Kind::Model | Kind::Stage => 2,
+            Kind::Function => 3,
+            Kind::Integration | Kind::Permission | Kind::Mapping => 4,
+            Kind::Route => 5,
+        }
+    }
+
+    /// The last create wave.
+    pub fn last_wave() -> usize {
+        Kind::ALL.iter().map(|k| k.wave()).max().unwrap_or(1)
+    }
+
+    /// What people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::LogGroup => "log group",
+            Kind::Role => "IAM role",
+            Kind::RolePolicy => "role policy",
+            Kind::Table => "DynamoDB table",
+            Kind::DeadLetterQueue => "dead-letter queue",
+            Kind::Queue => "SQS queue",
+            Kind::Function => "Lambda function",
+            Kind::Mapping => "queue mapping",
+            Kind::Api => "WebSocket API",
+            Kind::Model => "route model",
+            Kind::Integration => "integration",
+            Kind::Route => "route",
+            Kind::Stage => "API stage",
+            Kind::Permission => "invoke permission",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One resource of the stack: its kind and a name unique within the kind
+/// (the function's name in stack.yaml, the route key, the stage name...).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Address {
+        Address { kind, name: name.into() }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
+/// Everything the desired state is derived from: the stack, where it goes,
+/// the function zips, and the route schemas.
+#[derive(Debug)]
+pub struct Env {
+    pub stack: Stack,
+    pub region: String,
+    pub account: Account,
+    /// Zips by function name. `plan` and `status` may have none (nothing built yet).
+    pub artifacts: BTreeMap<String, Artifact>,
+    /// Schemas by route key, canonical JSON.
+    pub schemas: BTreeMap<String, model::Schema>,
+}
+
+impl Env {
+    pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
+        let schemas = model::read_schemas(&stack)?;
+        Ok(Env { stack, region, account, artifacts, schemas })
+    }
+
+    pub fn arns(&self) -> Arns<'_> {
+        self.stack.arns(&self.account.partition, &self.region, &self.account.id)
+    }
+
+    /// The tags every resource carries.
+    pub fn tags(&self) -> Tags {
+        self.stack.resource_tags()
+    }
+
+    /// Whether tags found on a resource say it belongs to this stack and stage.
+    pub fn owns(&self, tags: &Tags) -> bool {
+        let want = self.tags();
+        [crate::stack::TAG_STACK, crate::stack::TAG_STAGE].iter().all(|k| tags.get(*k) == want.get(*k))
+    }
+}
+
+/// Values AWS assigns, as far as they are known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub api_id: Option<String>,
+    pub queue_url: Option<String>,
+    /// Integration id by function name.
+    pub integrations: BTreeMap<String, String>,
+}
+
+impl Ids {
+    /// Learns the id of something just created (or kept).
+    pub fn record(&mut self, address: &Address, id: &str) {
+        match address.kind {
+            Kind::Api => self.api_id = Some(id.to_string()),
+            Kind::Queue => self.queue_url = Some(id.to_string()),
+            Kind::Integration => {
+                self.integrations.insert(address.name.clone(), id.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn api(&self) -> &str {
+        self.api_id.as_deref().unwrap_or(PENDING)
+    }
+}
+
+/// What one resource should look like.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    LogGroup(log_group::Spec),
+    Role(role::Spec),
+    RolePolicy(role_policy::Spec),
+    Table(table::Spec),
+    Queue(queue::Spec),
+    Function(function::Spec),
+    Mapping(mapping::Spec),
+    Api(api::Spec),
+    Model(model::Spec),
+    Integration(integration::Spec),
+    Route(route::Spec),
+    Stage(stage::Spec),
+    Permission(permission::Spec),
+}
+
+/// One resource the stack wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub address: Address,
+    /// Its physical name when that is known before it exists.
+    pub id: Option<String>,
+    pub spec: Spec,
+}
+
+/// What AWS has for one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    LogGroup(log_group::Found),
+    Role(role::Found),
+    RolePolicy(role_policy::Found),
+    Table(table::Found),
+    Queue(queue::Found),
+    Function(function::Found),
+    Mapping(mapping::Found),
+    Api(api::Found),
+    Model(model::Found),
+    Integration(integration::Found),
+    Route(route::Found),
+    Stage(stage::Found),
+    Permission(permission::Found),
+}
+
+/// One resource found in AWS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundItem {
+    /// The address it answers to; a resource the stack no longer wants keeps
+    /// an address that nothing desired has, and is deleted.
+    pub address: Address,
+    /// Its physical id (name, ARN, URL or AWS-assigned id).
+    pub id: String,
+    /// The resource whose deletion takes this one with it (an API its
+    /// routes, a role its inline policy), so destroy skips this one.
+    pub owner: Option<Address>,
+    pub found: Found,
+}
+
+/// Everything found, plus notes for people about what could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct FoundSet {
+    pub items: Vec<FoundItem>,
+    pub notes: Vec<String>,
+}
+
+impl FoundSet {
+    /// The ids of the resources that already exist (the first of duplicates).
+    pub fn ids(&self) -> Ids {
+        let mut ids = Ids::default();
+        for item in self.items.iter().rev() {
+            ids.record(&item.address, &item.id);
+        }
+        ids
+    }
+
+    pub fn get(&self, address: &Address, id: &str) -> Option<&FoundItem> {
+        self.items.iter().find(|i| &i.address == address && i.id == id)
+    }
+}
+
+/// The stack's resources as stack.yaml wants them, with what `ids` knows.
+pub fn desired(env: &Env, ids: &Ids) -> Vec<Desired> {
+    let stack = &env.stack;
+    let mut out = Vec::new();
+    let mut push = |kind, name: &str, id: Option<String>, spec| {
+        out.push(Desired { address: Address::new(kind, name), id, spec });
+    };
+    push(Kind::Table, "connections", Some(stack.table_name()), Spec::Table(table::spec(env)));
+    push(Kind::DeadLetterQueue, "dlq", Some(stack.dlq_name()), Spec::Queue(queue::dlq_spec(env)));
+    push(Kind::Queue, &stack.queue.name, Some(stack.queue_name()), Spec::Queue(queue::spec(env)));
+    push(Kind::Api, "api", Some(stack.api_name()), Spec::Api(api::spec(env)));
+    push(Kind::Stage, stack.api_stage(), Some(stack.api_stage().to_string()), Spec::Stage(stage::spec(env)));
+    for name in stack.functions.keys() {
+        push(Kind::LogGroup, name, Some(stack.log_group_name(name)), Spec::LogGroup(log_group::spec(env, name)));
+        push(Kind::Role, name, Some(stack.role_name(name)), Spec::Role(role::spec(env, name)));
+        push(
+            Kind::RolePolicy,
+            name,
+            Some(stack.role_policy_name(name)),
+            Spec::RolePolicy(role_policy::spec(env, name, ids.api())),
+        );
+        push(Kind::Function, name, Some(stack.function_name(name)), Spec::Function(function::spec(env, name, ids)));
+        if let Some(spec) = mapping::spec(env, name) {
+            push(Kind::Mapping, name, None, Spec::Mapping(spec));
+        }
+        if stack.api.routes.values().any(|r| &r.function == name) {
+            push(Kind::Integration, name, None, Spec::Integration(integration::spec(env, name)));
+            push(
+                Kind::Permission,
+                name,
+                Some(stack.function_name(name)),
+                Spec::Permission(permission::spec(env, name, ids.api())),
+            );
+        }
+    }
+    for (key, schema) in &env.schemas {
+        let spec = model::spec(env, key, schema);
+        push(Kind::Model, &spec.name.clone(), Some(spec.name.clone()), Spec::Model(spec));
+    }
+    for key in stack.api.routes.keys() {
+        push(Kind::Route, key, None, Spec::Route(route::spec(env, key, ids)));
+    }
+    out
+}
+
+/// Clients for every service the resources use, built once per command.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigw: aws_sdk_apigatewayv2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Clients {
+    pub fn new(aws: &Aws) -> Clients {
+        Clients {
+            iam: aws.iam(),
+            dynamodb: aws.dynamodb(),
+            sqs: aws.sqs(),
+            lambda: aws.lambda(),
+            apigw: aws.apigatewayv2(),
+            logs: aws.logs(),
+        }
+    }
+}
+
+/// What a create, update or delete works with.
+pub struct Op<'a> {
+    pub clients: &'a Clients,
+    pub env: &'a Env,
+    /// The progress line of this change: waits say here why they wait.
+    pub task: &'a Task,
+}
+
+/// Reads every resource of the stack. Independent reads run at once; the
+/// API's routes, integrations, models and stages follow as soon as the API
+/// is found.
+pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
+    let functions: Vec<&String> = env.stack.functions.keys().collect();
+    let api_part = async {
+        let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
+        let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
+        let api_id = api.id.clone();
+        let (routes, integrations, models, stages) = tokio::try_join!(
+            route::find_routes(clients, env, &api_id),
+            integration::find_integrations(clients, env, &api_id),
+            model::find_models(clients, env, &api_id),
+            stage::find_stages(clients, env, &api_id),
+        )?;
+        let (models, notes) = models;
+        let mut children = Vec::new();
+        children.extend(integration::referenced_first(integrations, &routes));
+        children.extend(model::with_referenced(env, models, &routes));
+        children.extend(routes);
+        children.extend(stages);
+        Ok((apis, children, notes))
+    };
+    let per_function = futures::future::try_join_all(functions.iter().map(|name| async move {
+        let (role, policy, function, mappings, permissions) = tokio::try_join!(
+            role::find_role(clients, env, name),
+            role_policy::find_role_policy(clients, env, name),
+            function::find_function(clients, env, name),
+            mapping::find_mappings(clients, env, name),
+            permission::find_permissions(clients, env, name),
+        )?;
+        let mut items: Vec<FoundItem> = [role, policy, function].into_iter().flatten().collect();
+        items.extend(mappings);
+        items.extend(permissions);
+        Ok::<_, anyhow::Error>(items)
+    }));
+    // What the stack had under names stack.yaml no longer has.
+    let orphans = async {
+        let (functions, roles, queues) = tokio::try_join!(
+            function::find_orphan_functions(clients, env),
+            role::find_orphan_roles(clients, env),
+            queue::find_orphan_queues(clients, env),
+        )?;
+        let mappings = futures::future::try_join_all(
+            functions.iter().map(|f| mapping::find_mappings(clients, env, &f.address.name)),
+        )
+        .await?;
+        let mut items = functions;
+        items.extend(mappings.into_iter().flatten());
+        items.extend(roles);
+        items.extend(queues);
+        Ok::<_, anyhow::Error>(items)
+    };
+    let (api_part, per_function, orphans, table, dlq, queue, log_groups) = tokio::try_join!(
+        api_part,
+        per_function,
+        orphans,
+        table::find_table(clients, env),
+        queue::find_queue(clients, env, Kind::DeadLetterQueue),
+        queue::find_queue(clients, env, Kind::Queue),
+        log_group::find_log_groups(clients, env),
+    )?;
+    let (apis, children, notes) = api_part;
+    let mut items = Vec::new();
+    items.extend(log_groups);
+    items.extend(table);
+    items.extend(dlq);
+    items.extend(queue);
+    items.extend(per_function.into_iter().flatten());
+    items.extend(orphans);
+    items.extend(apis.into_iter().map(api::Found::into_item));
+    items.extend(children);
+    Ok(FoundSet { items, notes })
+}
+
+/// The difference between one desired resource and what was found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    pub fields: Vec<FieldChange>,
+    /// The change cannot be made in place: delete, then create.
+    pub replace: bool,
+}
+
+impl Diff {
+    pub fn fields(fields: Vec<FieldChange>) -> Diff {
+        Diff { fields, replace: false }
+    }
+}
+
+/// Compares a desired resource with what was found. Pure.
+pub fn diff(spec: &Spec, found: &Found) -> Diff {
+    match (spec, found) {
+        (Spec::LogGroup(s), Found::LogGroup(f)) => Diff::fields(log_group::diff(s, f)),
+        (Spec::Role(s), Found::Role(f)) => Diff::fields(role::diff(s, f)),
+        (Spec::RolePolicy(s), Found::RolePolicy(f)) => Diff::fields(role_policy::diff(s, f)),
+        (Spec::Table(s), Found::Table(f)) => Diff::fields(table::diff(s, f)),
+        (Spec::Queue(s), Found::Queue(f)) => Diff::fields(queue::diff(s, f)),
+        (Spec::Function(s), Found::Function(f)) => Diff::fields(function::diff(s, f)),
+        (Spec::Mapping(s), Found::Mapping(f)) => Diff::fields(mapping::diff(s, f)),
+        (Spec::Api(s), Found::Api(f)) => Diff::fields(api::diff(s, f)),
+        (Spec::Model(s), Found::Model(f)) => Diff::fields(model::diff(s, f)),
+        (Spec::Integration(s), Found::Integration(f)) => Diff::fields(integration::diff(s, f)),
+        (Spec::Route(s), Found::Route(f)) => route::diff(s, f),
+        (Spec::Stage(s), Found::Stage(f)) => Diff::fields(stage::diff(s, f)),
+        (Spec::Permission(s), Found::Permission(f)) => permission::diff(s, f),
+        _ => Diff { fields: vec![FieldChange::new("kind", "another kind", "this kind")], replace: true },
+    }
+}
+
+/// Creates one resource and returns its physical id.
+pub async fn create(op: &Op<'_>, address: &Address, spec: &Spec, ids: &Ids) -> Result<String> {
+    match spec {
+        Spec::LogGroup(s) => log_group::create(op, s).await,
+        Spec::Role(s) => role::create(op, s).await,
+        Spec::RolePolicy(s) => role_policy::create(op, s).await,
+        Spec::Table(s) => table::create(op, s).await,
+        Spec::Queue(s) => queue::create(op, s).await,
+        Spec::Function(s) => function::create(op, s).await,
+        Spec::Mapping(s) => mapping::create(op, s).await,
+        Spec::Api(s) => api::create(op, s).await,
+        Spec::Model(s) => model::create(op, s, need_api(ids, address)?).await,
+        Spec::Integration(s) => integration::create(op, s, need_api(ids, address)?).await,
+        Spec::Route(s) => route::create(op, s, need_api(ids, address)?).await,
+        Spec::Stage(s) => stage::create(op, s, need_api(ids, address)?).await,
+        Spec::Permission(s) => permission::create(op, s).await,
+    }
+}
+
+/// Brings one found resource to its desired state.
+pub async fn update(op: &Op<'_>, spec: &Spec, item: &FoundItem, ids: &Ids) -> Result<()> {
+    match (spec, &item.found) {
+        (Spec::LogGroup(s), Found::LogGroup(f)) => log_group::update(op, s, f).await,
+        (Spec::Role(s), Found::Role(f)) => role::update(op, s, f).await,
+        (Spec::RolePolicy(s), Found::RolePolicy(_)) => role_policy::create(op, s).await.map(drop),
+        (Spec::Table(s), Found::Table(f)) => table::update(op, s, f).await,
+        (Spec::Queue(s), Found::Queue(f)) => queue::update(op, s, f).await,
+        (Spec::Function(s), Found::Function(f)) => function::update(op, s, f).await,
+        (Spec::Mapping(s), Found::Mapping(f)) => mapping::update(op, s, f).await,
+        (Spec::Api(s), Found::Api(f)) => api::update(op, s, f).await,
+        (Spec::Model(s), Found::Model(f)) => model::update(op, s, f, need_api(ids, &item.address)?).await,
+        (Spec::Integration(s), Found::Integration(f)) => {
+            integration::update(op, s, f, need_api(ids, &item.address)?).await
+        }
+        (Spec::Route(s), Found::Route(f)) => route::update(op, s, f, need_api(ids, &item.address)?).await,
+        (Spec::Stage(s), Found::Stage(f)) => stage::update(op, s, f, need_api(ids, &item.address)?).await,
+        (Spec::Permission(s), Found::Permission(f)) => {
+            permission::delete(op, f).await?;
+            permission::create(op, s).await.map(drop)
+        }
+        _ => {
+            anyhow::bail!("{} cannot be updated in place (internal error: spec and found differ in kind)", item.address)
+        }
+    }
+}
+
+/// Deletes one found resource; gone already is success.
+pub async fn delete(op: &Op<'_>, item: &FoundItem, ids: &Ids) -> Result<()> {
+    let api = || need_api(ids, &item.address);
+    match &item.found {
+        Found::LogGroup(f) => log_group::delete(op, f).await,
+        Found::Role(f) => role::delete(op, f).await,
+        Found::RolePolicy(f) => role_policy::delete(op, f).await,
+        Found::Table(f) => table::delete(op, f).await,
+        Found::Queue(f) => queue::delete(op, f).await,
+        Found::Function(f) => function::delete(op, f).await,
+        Found::Mapping(f) => mapping::delete(op, f).await,
+        Found::Api(f) => api::delete(op, f).await,
+        Found::Model(f) => model::delete(op, f, api()?).await,
+        Found::Integration(f) => integration::delete(op, f, api()?).await,
+        Found::Route(f) => route::delete(op, f, api()?).await,
+        Found::Stage(f) => stage::delete(op, f, api()?).await,
+        Found::Permission(f) => permission::delete(op, f).await,
+    }
+}
+
+fn need_api<'a>(ids: &'a Ids, address: &Address) -> Result<&'a str> {
+    ids.api_id.as_deref().with_context(|| format!("{address}: the WebSocket API does not exist (its creation failed)"))
+}
+
+/// A field change for tags, when they differ. `aws:` tags are AWS's own and ignored.
+pub fn tags_field(desired: &Tags, found: &Tags) -> Option<FieldChange> {
+    let changes = tag_changes(desired, found);
+    if changes.set.is_empty() && changes.remove.is_empty() {
+        return None;
+    }
+    let show = |tags: &Tags| tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+    let old: Tags = found
+        .iter()
+        .filter(|(k, _)| changes.set.contains_key(*k) || changes.remove.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Some(FieldChange::new("tags", show(&old), show(&changes.set)))
+}
+
+/// The tags to set and the keys to remove so that `found` becomes `desired`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TagChanges {
+    pub set: Tags,
+    pub remove: Vec<String>,
+}
+
+pub fn tag_changes(desired: &Tags, found: &Tags) -> TagChanges {
+    TagChanges {
+        set: desired.iter().filter(|(k, v)| found.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        remove: found.keys().filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:")).cloned().collect(),
+    }
+}
+
+/// Tags as the SDKs that use maps hand them out.
+pub fn tags_from_map(map: Option<&HashMap<String, String>>) -> Tags {
+    map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+pub fn tags_to_map(tags: &Tags) -> HashMap<String, String> {
+    tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit`: quickly at
+/// first (emulators and fast AWS paths answer at once), then backing off to
+/// a few seconds between tries. From the first miss on, `task` shows `what`.
+pub async fn poll<T, F, Fut>(task: &Task, what: &str, limit: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        task.waiting_unless_said(what);
+        if Instant::now() + delay > deadline {
+            anyhow::bail!("{what}: still not done after {} s; run the command again to continue", limit.as_secs());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// How long an IAM change may take to reach other services. AWS says
+/// seconds; in practice 5–15 s, occasionally more.
+pub const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `call` again while `propagating` says its error means an IAM change
+/// has not reached the service yet (a new role, a new policy), backing off,
+/// for at most [`IAM_PROPAGATION_LIMIT`]; `task` shows `why` meanwhile.
+pub async fn retry_while_iam_propagates<T, E, F, Fut>(
+    task: &Task,
+    why: &str,
+    mut call: F,
+    propagating: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if propagating(&e) && started.elapsed() < IAM_PROPAGATION_LIMIT => {
+                task.waiting(why);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Compares two JSON documents by value (key order and spacing do not
+/// matter); numbers written as strings compare equal to numbers.
+pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_equal(v, w)),
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// Decodes a URL-encoded IAM policy document (IAM returns them that way).
+pub fn decode_policy(text: &str) -> serde_json::Value {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(serde_json::Value::String(decoded.into_owned()))
+}
+
+/// Shortens a value for one line of human output.
+pub fn short(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_string()
+    } else {
+        let cut: String = value.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn tag_changes_set_and_remove_but_leave_aws_tags() {
+        let want = tags(&[("a", "1"), ("b", "2")]);
+        let have = tags(&[("a", "1"), ("b", "3"), ("c", "4"), ("aws:cloudformation:stack", "x")]);
+        let changes = tag_changes(&want, &have);
+        assert_eq!(changes.set, tags(&[("b", "2")]));
+        assert_eq!(changes.remove, vec!["c".to_string()]);
+        assert!(tags_field(&want, &want).is_none());
+        let field = tags_field(&want, &have).unwrap();
+        assert_eq!(field.from, "b=3, c=4");
+        assert_eq!(field.to, "b=2");
+    }
+
+    #[test]
+    fn json_equal_ignores_order_and_number_quoting() {
+        let a = serde_json::json!({"deadLetterTargetArn": "x", "maxReceiveCount": 5});
+        let b = serde_json::json!({"maxReceiveCount": "5", "deadLetterTargetArn": "x"});
+        assert!(json_equal(&a, &b));
+        assert!(!json_equal(&a, &serde_json::json!({"deadLetterTargetArn": "x", "maxReceiveCount": 6})));
+    }
+
+    #[test]
+    fn policies_are_percent_decoded() {
+        let doc = decode_policy("%7B%22Version%22%3A%20%222012-10-17%22%7D");
+        assert_eq!(doc, serde_json::json!({"Version": "2012-10-17"}));
+    }
+
+    #[tokio::test]
+    async fn iam_propagation_errors_are_retried_and_others_are_not() {
+        let task = Task::hidden();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 0 { Err("role not assumable yet") } else { Ok(n) }
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Ok(1));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>("access denied")
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Err("access denied"));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn waves_put_dependencies_first() {
+        assert!(Kind::Role.wave() < Kind::Function.wave());
+        assert!(Kind::DeadLetterQueue.wave() < Kind::Queue.wave());
+        assert!(Kind::Api.wave() < Kind::RolePolicy.wave());
+        assert!(Kind::Function.wave() < Kind::Integration.wave());
+        assert!(Kind::Integration.wave() < Kind::Route.wave());
+        assert!(Kind::Model.wave() < Kind::Route.wave());
+        assert_eq!(Kind::last_wave(), 5);
+    }
+}

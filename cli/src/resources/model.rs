@@ -1,0 +1,191 @@
+//! Route models: the JSON schemas API Gateway validates message bodies against.
+//!
+//! A model is named after its route and a hash of its schema
+//! ([`crate::stack::Stack::model_name`]), so a route's reference says which
+//! schema it validates against and a changed schema is a new model. That
+//! keeps plans exact where models cannot be listed: moto answers GetModels
+//! with a 500, and then the models in use are known from the routes' references
+//! alone (and unused ones stay until destroy deletes the API with them).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use aws_sdk_apigatewayv2::types::Model;
+use aws_smithy_types::retry::RetryConfig;
+use sha2::{Digest, Sha256};
+
+use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+use crate::stack::Stack;
+
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// One route's schema, as sent to API Gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    /// Compact JSON, keys sorted: the same file always gives the same text.
+    pub canonical: String,
+    /// The first 8 hex digits of its SHA-256.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub route_key: String,
+    pub name: String,
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Unknown when the model was inferred from a route's reference.
+    pub id: Option<String>,
+    pub name: String,
+    pub schema: Option<String>,
+}
+
+/// Reads the schema of every route that has one.
+pub fn read_schemas(stack: &Stack) -> Result<BTreeMap<String, Schema>> {
+    let mut schemas = BTreeMap::new();
+    for (key, route) in &stack.api.routes {
+        let Some(path) = &route.schema else { continue };
+        let full = stack.dir.join(path);
+        let text = std::fs::read_to_string(&full).with_context(|| format!("reading schema `{}`", full.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing schema `{}`", full.display()))?;
+        let canonical = value.to_string();
+        let digest = hex::encode(Sha256::digest(canonical.as_bytes()))[..8].to_string();
+        schemas.insert(key.clone(), Schema { canonical, digest });
+    }
+    Ok(schemas)
+}
+
+pub fn spec(env: &Env, route_key: &str, schema: &Schema) -> Spec {
+    Spec {
+        route_key: route_key.to_string(),
+        name: env.stack.model_name(route_key, &schema.digest),
+        schema: schema.canonical.clone(),
+    }
+}
+
+/// The model name `route_key` should reference, if it has a schema.
+pub fn name_for(env: &Env, route_key: &str) -> Option<String> {
+    env.schemas.get(route_key).map(|s| env.stack.model_name(route_key, &s.digest))
+}
+
+fn item(found: Found) -> FoundItem {
+    FoundItem {
+        address: Address::new(Kind::Model, &found.name),
+        id: found.id.clone().unwrap_or_else(|| found.name.clone()),
+        owner: Some(Address::new(Kind::Api, "api")),
+        found: super::Found::Model(found),
+    }
+}
+
+/// The API's models, and notes when they cannot be listed.
+pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<(Vec<FoundItem>, Vec<String>)> {
+    let mut models: Vec<Model> = Vec::new();
+    let mut token = None;
+    loop {
+        let page = clients
+            .apigw
+            .get_models()
+            .api_id(api_id)
+            .set_next_token(token)
+            .customize()
+            // A 500 here means "not implemented" (moto); retrying it only waits.
+            .config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_config(RetryConfig::disabled()))
+            .send()
+            .await;
+        let page = match page {
+            Err(e) if e.raw_response().is_some_and(|r| r.status().is_server_error()) => {
+                let note = "this endpoint cannot list API Gateway models (GetModels fails, as on moto): \
+                            models no longer used stay until `wschat destroy`"
+                    .to_string();
+                return Ok((Vec::new(), vec![note]));
+            }
+            other => other.aws_context(|| format!("listing the models of WebSocket API `{api_id}`"))?,
+        };
+        models.extend(page.items.unwrap_or_default());
+        match page.next_token {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => break,
+        }
+    }
+    let items = models
+        .into_iter()
+        .map(|m| {
+            item(Found {
+                id: m.model_id().map(str::to_string),
+                name: m.name().unwrap_or_default().to_string(),
+                schema: m.schema().map(str::to_string),
+            })
+        })
+        .collect();
+    Ok((items, Vec::new()))
+}
+
+/// Adds the models routes reference that the listing did not show (because
+/// there was no listing), so that they are not created twice.
+pub fn with_referenced(env: &Env, mut models: Vec<FoundItem>, routes: &[FoundItem]) -> Vec<FoundItem> {
+    let wanted: Vec<String> = env.stack.api.routes.keys().filter_map(|k| name_for(env, k)).collect();
+    for route in routes {
+        let super::Found::Route(route) = &route.found else { continue };
+        let Some(name) = &route.model else { continue };
+        let known = models.iter().any(|m| m.address.name == *name);
+        if !known && wanted.contains(name) {
+            models.push(item(Found { id: None, name: name.clone(), schema: None }));
+        }
+    }
+    models
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let Some(schema) = &found.schema else { return Vec::new() };
+    let same = match (serde_json::from_str(schema), serde_json::from_str(&spec.schema)) {
+        (Ok(a), Ok(b)) => json_equal(&a, &b),
+        _ => *schema == spec.schema,
+    };
+    if same { Vec::new() } else { vec![FieldChange::new("schema", schema, &spec.schema)] }
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
+    let created = op
+        .clients
+        .apigw
+        .create_model()
+        .api_id(api_id)
+        .name(&spec.name)
+        .content_type(CONTENT_TYPE)
+        .schema(&spec.schema)
+        .send()
+        .await
+        .aws_context(|| {
+            format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key)
+        })?;
+    created.model_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no model id for `{}`", spec.name))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
+    let Some(id) = &found.id else { return Ok(()) };
+    op.clients
+        .apigw
+        .update_model()
+        .api_id(api_id)
+        .model_id(id)
+        .schema(&spec.schema)
+        .send()
+        .await
+        .aws_context(|| format!("updating model `{}` of WebSocket API `{api_id}`", spec.name))?;
+    Ok(())
+}
+
+/// Deletes the model when its id is known; otherwise it goes with the API.
+pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
+    let Some(id) = &found.id else { return Ok(()) };
+    match op.clients.apigw.delete_model().api_id(api_id).model_id(id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name)),
+    }
+}

@@ -1,0 +1,120 @@
+//! The statement in a function's resource policy that lets API Gateway
+//! invoke it, limited by `SourceArn` to this stack's API and stage.
+//!
+//! It is found by its statement id in the function's policy. moto accepts
+//! the same statement id twice, so every copy is found, and all but one deleted.
+
+use anyhow::Result;
+
+use super::{Address, Diff, Env, FoundItem, Kind, Op};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
+pub const ACTION: &str = "lambda:InvokeFunction";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub function_name: String,
+    pub statement_id: String,
+    pub source_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub function_name: String,
+    pub statement_id: String,
+    pub principal: String,
+    pub action: String,
+    pub source_arn: String,
+}
+
+/// `api_id` may be [`super::PENDING`].
+pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
+    Spec {
+        function_name: env.stack.function_name(function),
+        statement_id: env.stack.permission_statement_id(),
+        source_arn: env.arns().api_invoke(api_id),
+    }
+}
+
+pub async fn find_permissions(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
+    let name = env.stack.function_name(function);
+    let policy = match clients.lambda.get_policy().function_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(Vec::new()),
+        other => other.aws_context(|| format!("reading the resource policy of Lambda function `{name}`"))?,
+    };
+    let sid = env.stack.permission_statement_id();
+    let document: serde_json::Value = serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or_default();
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    Ok(document
+        .get("Statement")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid.as_str()))
+        .map(|s| {
+            let found = Found {
+                function_name: name.clone(),
+                statement_id: sid.clone(),
+                principal: text(s.pointer("/Principal/Service")),
+                action: text(s.get("Action")),
+                source_arn: text(s.pointer("/Condition/ArnLike/AWS:SourceArn")),
+            };
+            FoundItem {
+                address: Address::new(Kind::Permission, function),
+                // The statement id is the same on every function; the function tells them apart.
+                id: name.clone(),
+                owner: Some(Address::new(Kind::Function, function)),
+                found: super::Found::Permission(found),
+            }
+        })
+        .collect())
+}
+
+/// A statement cannot be edited: any difference replaces it.
+pub fn diff(spec: &Spec, found: &Found) -> Diff {
+    let mut fields = Vec::new();
+    if found.principal != PRINCIPAL {
+        fields.push(FieldChange::new("principal", &found.principal, PRINCIPAL));
+    }
+    if found.action != ACTION {
+        fields.push(FieldChange::new("action", &found.action, ACTION));
+    }
+    if found.source_arn != spec.source_arn {
+        fields.push(FieldChange::new("source ARN", &found.source_arn, &spec.source_arn));
+    }
+    Diff { replace: !fields.is_empty(), fields }
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    op.clients
+        .lambda
+        .add_permission()
+        .function_name(&spec.function_name)
+        .statement_id(&spec.statement_id)
+        .action(ACTION)
+        .principal(PRINCIPAL)
+        .source_arn(&spec.source_arn)
+        .send()
+        .await
+        .aws_context(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))?;
+    Ok(spec.function_name.clone())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    let result = op
+        .clients
+        .lambda
+        .remove_permission()
+        .function_name(&found.function_name)
+        .statement_id(&found.statement_id)
+        .send()
+        .await;
+    match result {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| {
+            format!("removing permission `{}` from Lambda function `{}`", found.statement_id, found.function_name)
+        }),
+    }
+}

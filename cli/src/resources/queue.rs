@@ -1,0 +1,263 @@
+//! The notification queue and its dead-letter queue (two kinds, one shape).
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field, tags_from_map};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+/// Fourteen days, SQS's longest: failed notifications wait in the DLQ for a person.
+pub const DLQ_RETENTION_SECONDS: i32 = 1_209_600;
+const REDRIVE_POLICY: &str = "RedrivePolicy";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub kind: Kind,
+    pub name: String,
+    /// SQS attribute name -> value, only the ones wschat manages.
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub name: String,
+    pub url: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+pub fn dlq_spec(env: &Env) -> Spec {
+    Spec {
+        kind: Kind::DeadLetterQueue,
+        name: env.stack.dlq_name(),
+        attributes: [("MessageRetentionPeriod".to_string(), DLQ_RETENTION_SECONDS.to_string())].into(),
+        tags: env.tags(),
+    }
+}
+
+pub fn spec(env: &Env) -> Spec {
+    let q = &env.stack.queue;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": env.arns().dlq(),
+        "maxReceiveCount": q.max_receive_count,
+    });
+    Spec {
+        kind: Kind::Queue,
+        name: env.stack.queue_name(),
+        attributes: [
+            ("VisibilityTimeout".to_string(), q.visibility_timeout.to_string()),
+            ("DelaySeconds".to_string(), q.delay_seconds.to_string()),
+            (REDRIVE_POLICY.to_string(), redrive.to_string()),
+        ]
+        .into(),
+        tags: env.tags(),
+    }
+}
+
+/// The queue of `kind` (the notification queue or its DLQ), found by name.
+pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Result<Option<FoundItem>> {
+    let (name, address) = match kind {
+        Kind::DeadLetterQueue => (env.stack.dlq_name(), Address::new(kind, "dlq")),
+        _ => (env.stack.queue_name(), Address::new(Kind::Queue, &env.stack.queue.name)),
+    };
+    let sqs = &clients.sqs;
+    let url = match sqs.get_queue_url().queue_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_does_not_exist()) => return Ok(None),
+        other => other.aws_context(|| format!("looking up SQS queue `{name}`"))?,
+    };
+    let Some(url) = url.queue_url else { return Ok(None) };
+    let (attributes, tags) = tokio::try_join!(
+        async {
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .aws_context(|| format!("reading the attributes of SQS queue `{name}`"))
+        },
+        async {
+            sqs.list_queue_tags()
+                .queue_url(&url)
+                .send()
+                .await
+                .aws_context(|| format!("reading the tags of SQS queue `{name}`"))
+        },
+    )?;
+    let found = Found {
+        name: name.clone(),
+        url: url.clone(),
+        attributes: attributes
+            .attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v))
+            .collect(),
+        tags: tags_from_map(tags.tags.as_ref()),
+    };
+    Ok(Some(FoundItem { address, id: url, owner: None, found: super::Found::Queue(found) }))
+}
+
+/// Queues named like the stack's and tagged as its own, whose name left
+/// stack.yaml (after `queue.name` changed).
+pub async fn find_orphan_queues(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let prefix = format!("{}-", env.stack.prefix());
+    let sqs = &clients.sqs;
+    let urls = sqs
+        .list_queues()
+        .queue_name_prefix(&prefix)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| format!("listing SQS queues `{prefix}*`"))?;
+    let ours = [env.stack.queue_name(), env.stack.dlq_name()];
+    let mut items = Vec::new();
+    for url in urls {
+        let Some(name) = url.rsplit('/').next().map(str::to_string) else { continue };
+        if ours.contains(&name) {
+            continue;
+        }
+        let tags = sqs
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .aws_context(|| format!("reading the tags of SQS queue `{name}`"))?;
+        let tags = tags_from_map(tags.tags.as_ref());
+        if !env.owns(&tags) {
+            continue;
+        }
+        let found = Found { name: name.clone(), url: url.clone(), attributes: BTreeMap::new(), tags };
+        items.push(FoundItem {
+            address: Address::new(Kind::Queue, &name[prefix.len()..]),
+            id: url,
+            owner: None,
+            found: super::Found::Queue(found),
+        });
+    }
+    Ok(items)
+}
+
+fn same(attribute: &str, want: &str, have: Option<&String>) -> bool {
+    match have {
+        None => false,
+        Some(have) if attribute == REDRIVE_POLICY => match (serde_json::from_str(want), serde_json::from_str(have)) {
+            (Ok(w), Ok(h)) => json_equal(&w, &h),
+            _ => want == have,
+        },
+        Some(have) => want == have,
+    }
+}
+
+fn changed(spec: &Spec, found: &Found) -> BTreeMap<String, String> {
+    spec.attributes
+        .iter()
+        .filter(|(k, v)| !same(k, v, found.attributes.get(*k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields: Vec<FieldChange> = changed(spec, found)
+        .into_iter()
+        .map(|(k, v)| FieldChange::new(&k, found.attributes.get(&k).map_or("(unset)", String::as_str), v))
+        .collect();
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+fn sqs_attributes(attributes: &BTreeMap<String, String>) -> HashMap<QueueAttributeName, String> {
+    attributes.iter().map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone())).collect()
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let created = op
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name(&spec.name)
+        .set_attributes(Some(sqs_attributes(&spec.attributes)))
+        .set_tags(Some(super::tags_to_map(&spec.tags)))
+        .send()
+        .await;
+    let created = match created {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_deleted_recently()) => anyhow::bail!(
+            "creating SQS queue `{}`: SQS refuses to re-create a queue within 60 s of deleting it; wait a minute and deploy again",
+            spec.name
+        ),
+        other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
+    };
+    created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let sqs = &op.clients.sqs;
+    let attributes = changed(spec, found);
+    if !attributes.is_empty() {
+        sqs.set_queue_attributes()
+            .queue_url(&found.url)
+            .set_attributes(Some(sqs_attributes(&attributes)))
+            .send()
+            .await
+            .aws_context(|| format!("updating SQS queue `{}`", spec.name))?;
+    }
+    let tags = tag_changes(&spec.tags, &found.tags);
+    if !tags.set.is_empty() {
+        sqs.tag_queue()
+            .queue_url(&found.url)
+            .set_tags(Some(super::tags_to_map(&tags.set)))
+            .send()
+            .await
+            .aws_context(|| format!("tagging SQS queue `{}`", spec.name))?;
+    }
+    if !tags.remove.is_empty() {
+        sqs.untag_queue()
+            .queue_url(&found.url)
+            .set_tag_keys(Some(tags.remove))
+            .send()
+            .await
+            .aws_context(|| format!("untagging SQS queue `{}`", spec.name))?;
+    }
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    match op.clients.sqs.delete_queue().queue_url(&found.url).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_does_not_exist()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting SQS queue `{}`", found.name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redrive_policies_compare_as_json() {
+        let spec = Spec {
+            kind: Kind::Queue,
+            name: "q".into(),
+            attributes: [(
+                REDRIVE_POLICY.to_string(),
+                r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":5}"#.to_string(),
+            )]
+            .into(),
+            tags: Tags::new(),
+        };
+        let found = |policy: &str| Found {
+            name: "q".into(),
+            url: "https://q".into(),
+            attributes: [(REDRIVE_POLICY.to_string(), policy.to_string())].into(),
+            tags: Tags::new(),
+        };
+        assert!(diff(&spec, &found(r#"{"maxReceiveCount": "5", "deadLetterTargetArn": "arn:d"}"#)).is_empty());
+        let changed = diff(&spec, &found(r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":3}"#));
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].field, REDRIVE_POLICY);
+    }
+}

@@ -1,0 +1,199 @@
+//! A function's IAM role: Lambda may assume it; what it allows lives in its
+//! inline policy ([`super::role_policy`]).
+
+use anyhow::Result;
+use aws_sdk_iam::types::Tag;
+
+use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub path: String,
+    pub trust_policy: serde_json::Value,
+    pub tags: Tags,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub name: String,
+    pub arn: String,
+    pub trust_policy: serde_json::Value,
+    pub tags: Tags,
+}
+
+pub fn spec(env: &Env, function: &str) -> Spec {
+    Spec {
+        name: env.stack.role_name(function),
+        path: env.stack.role_path(),
+        trust_policy: serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "lambda.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+            }],
+        }),
+        tags: env.tags(),
+        description: format!(
+            "wschat stack `{}`, stage `{}`: the role of function `{function}`",
+            env.stack.name, env.stack.stage
+        ),
+    }
+}
+
+pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
+    let name = env.stack.role_name(function);
+    let role = match clients.iam.get_role().role_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
+        other => other.aws_context(|| format!("reading IAM role `{name}`"))?,
+    };
+    let Some(role) = role.role else { return Ok(None) };
+    let found = Found {
+        name: role.role_name().to_string(),
+        arn: role.arn().to_string(),
+        trust_policy: role.assume_role_policy_document().map(super::decode_policy).unwrap_or_default(),
+        tags: role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+    };
+    Ok(Some(FoundItem {
+        address: Address::new(Kind::Role, function),
+        id: name,
+        owner: None,
+        found: super::Found::Role(found),
+    }))
+}
+
+/// Roles on the stack's path whose function left stack.yaml.
+pub async fn find_orphan_roles(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let path = env.stack.role_path();
+    let roles = clients
+        .iam
+        .list_roles()
+        .path_prefix(&path)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| format!("listing the IAM roles on path `{path}`"))?;
+    let prefix = env.stack.role_name("");
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.path() == path)
+        .filter_map(|r| {
+            let function = r.role_name().strip_prefix(&prefix)?.to_string();
+            if env.stack.functions.contains_key(&function) {
+                return None;
+            }
+            let found = Found {
+                name: r.role_name().to_string(),
+                arn: r.arn().to_string(),
+                trust_policy: r.assume_role_policy_document().map(super::decode_policy).unwrap_or_default(),
+                tags: Tags::new(),
+            };
+            Some(FoundItem {
+                address: Address::new(Kind::Role, function),
+                id: found.name.clone(),
+                owner: None,
+                found: super::Found::Role(found),
+            })
+        })
+        .collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    if !json_equal(&spec.trust_policy, &found.trust_policy) {
+        fields.push(FieldChange::new("trust policy", found.trust_policy.to_string(), spec.trust_policy.to_string()));
+    }
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    op.clients
+        .iam
+        .create_role()
+        .role_name(&spec.name)
+        .path(&spec.path)
+        .assume_role_policy_document(spec.trust_policy.to_string())
+        .description(&spec.description)
+        .set_tags(Some(iam_tags(&spec.tags)?))
+        .send()
+        .await
+        .aws_context(|| format!("creating IAM role `{}`", spec.name))?;
+    Ok(spec.name.clone())
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let iam = &op.clients.iam;
+    if !json_equal(&spec.trust_policy, &found.trust_policy) {
+        iam.update_assume_role_policy()
+            .role_name(&spec.name)
+            .policy_document(spec.trust_policy.to_string())
+            .send()
+            .await
+            .aws_context(|| format!("updating the trust policy of IAM role `{}`", spec.name))?;
+    }
+    let tags = tag_changes(&spec.tags, &found.tags);
+    if !tags.set.is_empty() {
+        iam.tag_role()
+            .role_name(&spec.name)
+            .set_tags(Some(iam_tags(&tags.set)?))
+            .send()
+            .await
+            .aws_context(|| format!("tagging IAM role `{}`", spec.name))?;
+    }
+    if !tags.remove.is_empty() {
+        iam.untag_role()
+            .role_name(&spec.name)
+            .set_tag_keys(Some(tags.remove))
+            .send()
+            .await
+            .aws_context(|| format!("untagging IAM role `{}`", spec.name))?;
+    }
+    Ok(())
+}
+
+/// Deletes the role with its inline and attached policies (IAM refuses to
+/// delete a role that still has any).
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    let iam = &op.clients.iam;
+    let name = &found.name;
+    let inline = match iam.list_role_policies().role_name(name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(()),
+        other => other.aws_context(|| format!("listing the policies of IAM role `{name}`"))?,
+    };
+    for policy in inline.policy_names() {
+        match iam.delete_role_policy().role_name(name).policy_name(policy).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {}
+            other => {
+                other.aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
+            }
+        }
+    }
+    let attached = match iam.list_attached_role_policies().role_name(name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(()),
+        other => other.aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?,
+    };
+    for policy in attached.attached_policies() {
+        let Some(arn) = policy.policy_arn() else { continue };
+        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {}
+            other => {
+                other.aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
+            }
+        }
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting IAM role `{name}`")),
+    }
+}
+
+fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from)).collect()
+}

@@ -1,0 +1,144 @@
+//! The inline, least-privilege policy of a function's role.
+//!
+//! Every statement names exact ARNs: the table and its room index, the
+//! queue, the stage's `@connections`, and the function's own log group.
+//! What a function gets depends on what it does: route handlers send to the
+//! queue, the queue's consumer receives from it. No function touches the
+//! dead-letter queue (SQS moves messages there itself), so none may.
+
+use anyhow::Result;
+
+use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub role: String,
+    pub name: String,
+    pub document: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub role: String,
+    pub name: String,
+    pub document: serde_json::Value,
+}
+
+/// The policy of `function`'s role. `api_id` may be [`super::PENDING`].
+pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
+    let stack = &env.stack;
+    let arns = env.arns();
+    let mut statements = vec![
+        serde_json::json!({
+            "Sid": "Connections",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+            "Resource": [arns.table()],
+        }),
+        serde_json::json!({
+            "Sid": "Rooms",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": [arns.room_index()],
+        }),
+    ];
+    if stack.api.routes.values().any(|r| r.function == function) {
+        statements.push(serde_json::json!({
+            "Sid": "SendNotifications",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [arns.queue()],
+        }));
+    }
+    if stack.functions.get(function).is_some_and(|f| f.queue.is_some()) {
+        statements.push(serde_json::json!({
+            "Sid": "ConsumeNotifications",
+            "Effect": "Allow",
+            "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            "Resource": [arns.queue()],
+        }));
+    }
+    statements.push(serde_json::json!({
+        "Sid": "PostToConnections",
+        "Effect": "Allow",
+        "Action": ["execute-api:ManageConnections"],
+        "Resource": [arns.connections(api_id)],
+    }));
+    statements.push(serde_json::json!({
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [format!("{}:*", arns.log_group(function))],
+    }));
+    Spec {
+        role: stack.role_name(function),
+        name: stack.role_policy_name(function),
+        document: serde_json::json!({ "Version": "2012-10-17", "Statement": statements }),
+    }
+}
+
+pub async fn find_role_policy(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
+    let role = env.stack.role_name(function);
+    let name = env.stack.role_policy_name(function);
+    let policy = match clients.iam.get_role_policy().role_name(&role).policy_name(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
+        other => other.aws_context(|| format!("reading policy `{name}` of IAM role `{role}`"))?,
+    };
+    let found =
+        Found { role: role.clone(), name: name.clone(), document: super::decode_policy(&policy.policy_document) };
+    Ok(Some(FoundItem {
+        address: Address::new(Kind::RolePolicy, function),
+        id: name,
+        owner: Some(Address::new(Kind::Role, function)),
+        found: super::Found::RolePolicy(found),
+    }))
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    if json_equal(&spec.document, &found.document) {
+        return Vec::new();
+    }
+    // Name the statements that differ rather than printing two documents.
+    let statements = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
+        doc.get("Statement").and_then(|s| s.as_array()).cloned().unwrap_or_default()
+    };
+    let (want, have) = (statements(&spec.document), statements(&found.document));
+    let missing: Vec<&serde_json::Value> = want.iter().filter(|w| !have.iter().any(|h| json_equal(w, h))).collect();
+    let extra: Vec<&serde_json::Value> = have.iter().filter(|h| !want.iter().any(|w| json_equal(w, h))).collect();
+    let sids = |list: &[&serde_json::Value]| -> String {
+        list.iter()
+            .map(|s| s.get("Sid").and_then(|v| v.as_str()).unwrap_or("?").to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    vec![FieldChange::new(
+        "statements",
+        if extra.is_empty() { "(as before)".to_string() } else { sids(&extra) },
+        if missing.is_empty() { "(removed)".to_string() } else { sids(&missing) },
+    )]
+}
+
+/// `PutRolePolicy` creates or replaces, so it serves for updates too.
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    op.clients
+        .iam
+        .put_role_policy()
+        .role_name(&spec.role)
+        .policy_name(&spec.name)
+        .policy_document(spec.document.to_string())
+        .send()
+        .await
+        .aws_context(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))?;
+    Ok(spec.name.clone())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    match op.clients.iam.delete_role_policy().role_name(&found.role).policy_name(&found.name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(()),
+        other => {
+            other.map(drop).aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Routes: one per route key in stack.yaml, pointing at its function's
+//! integration, with the route's model when it has a schema and `AWS_IAM` on
+//! `$connect` when `auth: iam`. Routes are found by key; routes whose key
+//! left stack.yaml, and duplicates (moto accepts them), are deleted.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use aws_sdk_apigatewayv2::types::AuthorizationType;
+
+use super::{Address, Diff, Env, FoundItem, Ids, Kind, Op, PENDING};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+use crate::stack::Auth;
+
+/// The key of `RequestModels` that applies whatever the selection expression yields.
+const DEFAULT_MODEL_KEY: &str = "$default";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub key: String,
+    /// `integrations/{id}`.
+    pub target: String,
+    pub authorization: String,
+    pub model: Option<String>,
+    pub model_selection: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub key: String,
+    pub target: String,
+    pub authorization: String,
+    pub model: Option<String>,
+    pub model_selection: Option<String>,
+}
+
+/// A route's `Target` for an integration.
+pub fn target(integration_id: &str) -> String {
+    format!("integrations/{integration_id}")
+}
+
+pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
+    let stack = &env.stack;
+    let function = &stack.api.routes[key].function;
+    let model = super::model::name_for(env, key);
+    let iam = key == "$connect" && stack.api.auth == Auth::Iam;
+    Spec {
+        key: key.to_string(),
+        target: target(ids.integrations.get(function).map_or(PENDING, String::as_str)),
+        authorization: if iam { AuthorizationType::AwsIam } else { AuthorizationType::None }.as_str().to_string(),
+        model_selection: model.as_ref().map(|_| stack.api.route_selection.clone()),
+        model,
+    }
+}
+
+pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
+    let routes = super::api::paginate(|token| async move {
+        let page = clients
+            .apigw
+            .get_routes()
+            .api_id(api_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws_context(|| format!("listing the routes of WebSocket API `{api_id}`"))?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    Ok(routes
+        .into_iter()
+        .filter_map(|r| {
+            let found = Found {
+                id: r.route_id()?.to_string(),
+                key: r.route_key().unwrap_or_default().to_string(),
+                target: r.target().unwrap_or_default().to_string(),
+                authorization: r.authorization_type().map_or("NONE", |a| a.as_str()).to_string(),
+                model: r.request_models().and_then(|m| m.get(DEFAULT_MODEL_KEY)).cloned(),
+                model_selection: r.model_selection_expression().map(str::to_string),
+            };
+            Some(FoundItem {
+                address: Address::new(Kind::Route, &found.key),
+                id: found.id.clone(),
+                owner: Some(Address::new(Kind::Api, "api")),
+                found: super::Found::Route(found),
+            })
+        })
+        .collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Diff {
+    let mut fields = Vec::new();
+    let none = || "(none)".to_string();
+    if spec.target != found.target {
+        fields.push(FieldChange::new("target", &found.target, &spec.target));
+    }
+    if spec.authorization != found.authorization {
+        fields.push(FieldChange::new("authorization", &found.authorization, &spec.authorization));
+    }
+    if spec.model != found.model {
+        fields.push(FieldChange::new(
+            "request model",
+            found.model.clone().unwrap_or_else(none),
+            spec.model.clone().unwrap_or_else(none),
+        ));
+    }
+    if spec.model.is_some() && spec.model_selection != found.model_selection {
+        fields.push(FieldChange::new(
+            "model selection",
+            found.model_selection.clone().unwrap_or_else(none),
+            spec.model_selection.clone().unwrap_or_else(none),
+        ));
+    }
+    // UpdateRoute merges RequestModels and cannot take a model away: a route
+    // that loses its schema is re-created without one.
+    let replace = found.model.is_some() && spec.model.is_none();
+    Diff { fields, replace }
+}
+
+fn request_models(spec: &Spec) -> Option<HashMap<String, String>> {
+    spec.model.as_ref().map(|m| [(DEFAULT_MODEL_KEY.to_string(), m.clone())].into())
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
+    let created = op
+        .clients
+        .apigw
+        .create_route()
+        .api_id(api_id)
+        .route_key(&spec.key)
+        .target(&spec.target)
+        .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+        .set_request_models(request_models(spec))
+        .set_model_selection_expression(spec.model_selection.clone())
+        .send()
+        .await
+        .aws_context(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))?;
+    created.route_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route id for `{}`", spec.key))
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
+    op.clients
+        .apigw
+        .update_route()
+        .api_id(api_id)
+        .route_id(&found.id)
+        .target(&spec.target)
+        .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+        .set_request_models(request_models(spec))
+        .set_model_selection_expression(spec.model_selection.clone())
+        .send()
+        .await
+        .aws_context(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))?;
+    Ok(())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
+    match op.clients.apigw.delete_route().api_id(api_id).route_id(&found.id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key)),
+    }
+}

@@ -1,0 +1,431 @@
+//! `wschat plan / deploy / status / destroy` against a real moto server.
+//!
+//! Every test runs the `wschat` binary on its own temp project with its own
+//! stack name, so tests share one moto and run in parallel. What the tool
+//! did is read back with SDK calls of the test's own ([`Inventory`]), not
+//! through the code under test.
+
+mod faults;
+mod lifecycle;
+mod stages;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use test_support::Moto;
+use wschat::aws::Aws;
+
+use crate::support::{root, wschat};
+
+/// A temp project: stack.yaml (the shipped one, renamed), its schemas and
+/// crates, and small zips in `target/wschat` as `wschat build` would leave them.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(name: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        for krate in ["lambdas/chat", "lambdas/notify"] {
+            std::fs::create_dir_all(dir.path().join(krate)).unwrap();
+            std::fs::copy(root().join(krate).join("Cargo.toml"), dir.path().join(krate).join("Cargo.toml")).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("wwwroot")).unwrap();
+        std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+        for entry in std::fs::read_dir(root().join("schemas")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join("schemas").join(path.file_name().unwrap())).unwrap();
+        }
+        let project = Project { dir };
+        project.write_stack(&Project::shipped_stack(name));
+        project.write_zip("chat", "chat v1");
+        project.write_zip("notify", "notify v1");
+        project
+    }
+
+    /// The shipped stack.yaml with another `name`.
+    pub fn shipped_stack(name: &str) -> String {
+        let text = std::fs::read_to_string(root().join("stack.yaml")).unwrap();
+        assert!(text.contains("\nname: wschat\n"), "the shipped stack.yaml changed shape");
+        text.replace("\nname: wschat\n", &format!("\nname: {name}\n"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write_stack(&self, yaml: &str) {
+        std::fs::write(self.path().join("stack.yaml"), yaml).unwrap();
+    }
+
+    pub fn stack(&self) -> String {
+        std::fs::read_to_string(self.path().join("stack.yaml")).unwrap()
+    }
+
+    /// A zip holding an executable `bootstrap` that prints `marker`.
+    pub fn write_zip(&self, function: &str, marker: &str) {
+        let zips = self.path().join("target/wschat");
+        std::fs::create_dir_all(&zips).unwrap();
+        let file = std::fs::File::create(zips.join(format!("{function}.zip"))).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .unix_permissions(0o755);
+        zip.start_file("bootstrap", options).unwrap();
+        zip.write_all(format!("#!/bin/sh\necho {marker}\n").as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    /// Base64 SHA-256 of a function's zip, as Lambda reports `CodeSha256`.
+    pub fn zip_sha(&self, function: &str) -> String {
+        let bytes = std::fs::read(self.path().join(format!("target/wschat/{function}.zip"))).unwrap();
+        wschat::build::sha256_base64(&bytes)
+    }
+}
+
+/// `wschat` in `project`, pointed at `moto`.
+pub fn cli(moto: &Moto, project: &Project, args: &[&str]) -> Command {
+    let mut cmd = wschat(project.path());
+    cmd.envs(moto.env()).arg("--endpoint-url").arg(moto.endpoint()).args(args);
+    cmd
+}
+
+/// Runs `wschat` and returns its output, with stderr as text.
+pub fn run(moto: &Moto, project: &Project, args: &[&str]) -> (Output, String) {
+    let out = cli(moto, project, args).output().expect("running wschat");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stderr)
+}
+
+/// Runs `wschat --json ARGS`, asserts success and returns the document.
+pub fn json(moto: &Moto, project: &Project, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (out, stderr) = run(moto, project, &all);
+    assert!(out.status.success(), "wschat {args:?} failed: {stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("wschat {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+pub fn deploy(moto: &Moto, project: &Project) -> Value {
+    json(moto, project, &["deploy", "--no-build"])
+}
+
+pub fn deploy_stage(moto: &Moto, project: &Project, stage: &str) -> Value {
+    json(moto, project, &["deploy", "--no-build", "--stage", stage])
+}
+
+/// The changes of a plan or deploy report, as `action kind name` strings, sorted.
+pub fn changes(report: &Value) -> Vec<String> {
+    let mut out: Vec<String> = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            format!("{} {} {}", c["action"].as_str().unwrap(), c["kind"].as_str().unwrap(), c["name"].as_str().unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn mutating(report: &Value) -> u64 {
+    report["calls"]["mutating"].as_u64().expect("calls.mutating")
+}
+
+/// What AWS (moto) holds for one stack and stage, read with plain SDK calls.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inventory {
+    pub table: Option<Value>,
+    pub queue: Option<Value>,
+    pub dlq: Option<Value>,
+    /// Function name -> configuration summary.
+    pub functions: BTreeMap<String, Value>,
+    /// Role name -> trust policy and inline policies (decoded).
+    pub roles: BTreeMap<String, Value>,
+    /// APIs tagged with this stack and stage.
+    pub apis: Vec<Value>,
+    /// Of the first API.
+    pub routes: Vec<Value>,
+    pub integrations: Vec<Value>,
+    pub stages: Vec<Value>,
+    /// Function name -> statements with this stack's statement id.
+    pub permissions: BTreeMap<String, Vec<Value>>,
+    /// Function name -> mappings.
+    pub mappings: BTreeMap<String, Vec<Value>>,
+    pub log_groups: Vec<Value>,
+}
+
+impl Inventory {
+    pub async fn read(aws: &Aws, name: &str, stage: &str) -> Inventory {
+        let prefix = format!("{name}-{stage}");
+        let mut inv = Inventory::default();
+
+        let ddb = aws.dynamodb();
+        let table = format!("{prefix}-connections");
+        if let Ok(t) = ddb.describe_table().table_name(&table).send().await {
+            let t = t.table.unwrap();
+            let ttl = ddb.describe_time_to_live().table_name(&table).send().await.unwrap();
+            let ttl = ttl.time_to_live_description.unwrap();
+            let tags = ddb.list_tags_of_resource().resource_arn(t.table_arn().unwrap()).send().await.unwrap();
+            inv.table = Some(serde_json::json!({
+                "billing": t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_string()),
+                "keys": t.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
+                "indexes": t.global_secondary_indexes().iter().map(|i| serde_json::json!({
+                    "name": i.index_name(),
+                    "keys": i.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
+                    "projection": i.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_string()),
+                })).collect::<Vec<_>>(),
+                "ttl_status": ttl.time_to_live_status().map(|s| s.as_str().to_string()),
+                "ttl_attribute": ttl.attribute_name(),
+                "tags": tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>(),
+            }));
+        }
+
+        let sqs = aws.sqs();
+        for (slot, queue) in
+            [(&mut inv.queue, format!("{prefix}-notifications")), (&mut inv.dlq, format!("{prefix}-notifications-dlq"))]
+        {
+            let Ok(url) = sqs.get_queue_url().queue_name(&queue).send().await else { continue };
+            let url = url.queue_url.unwrap();
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+            let mut attributes: BTreeMap<String, String> =
+                attrs.attributes.unwrap().into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
+            for volatile in [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesDelayed",
+                "ApproximateNumberOfMessagesNotVisible",
+            ] {
+                attributes.remove(volatile);
+            }
+            *slot = Some(
+                serde_json::json!({ "url": url, "attributes": attributes, "tags": tags.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>() }),
+            );
+        }
+
+        let lambda = aws.lambda();
+        let iam = aws.iam();
+        for function in ["chat", "notify"] {
+            let fname = format!("{prefix}-{function}");
+            if let Ok(f) = lambda.get_function().function_name(&fname).send().await {
+                let c = f.configuration.unwrap();
+                inv.functions.insert(
+                    function.to_string(),
+                    serde_json::json!({
+                        "arn": c.function_arn(),
+                        "runtime": c.runtime().map(|r| r.as_str().to_string()),
+                        "handler": c.handler(),
+                        "role": c.role(),
+                        "architectures": c.architectures().iter().map(|a| a.as_str().to_string()).collect::<Vec<_>>(),
+                        "memory": c.memory_size(),
+                        "timeout": c.timeout(),
+                        "environment": c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+                        "code_sha256": c.code_sha256(),
+                        "last_modified": c.last_modified(),
+                        "tags": f.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+                    }),
+                );
+            }
+            if let Ok(policy) = lambda.get_policy().function_name(&fname).send().await {
+                let doc: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+                let sid = format!("{prefix}-apigateway");
+                let statements: Vec<Value> = doc["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["Sid"] == Value::String(sid.clone()))
+                    .cloned()
+                    .collect();
+                if !statements.is_empty() {
+                    inv.permissions.insert(function.to_string(), statements);
+                }
+            }
+            let mappings = lambda.list_event_source_mappings().function_name(&fname).send().await.unwrap();
+            let mappings: Vec<Value> = mappings
+                .event_source_mappings()
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "uuid": m.uuid(),
+                        "source": m.event_source_arn(),
+                        "batch": m.batch_size(),
+                        "response_types": m.function_response_types().iter().map(|t| t.as_str().to_string()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            if !mappings.is_empty() {
+                inv.mappings.insert(function.to_string(), mappings);
+            }
+            if let Ok(role) = iam.get_role().role_name(&fname).send().await {
+                let role = role.role.unwrap();
+                let mut policies = BTreeMap::new();
+                for policy in iam.list_role_policies().role_name(&fname).send().await.unwrap().policy_names() {
+                    let doc = iam.get_role_policy().role_name(&fname).policy_name(policy).send().await.unwrap();
+                    policies.insert(policy.to_string(), decode(&doc.policy_document));
+                }
+                inv.roles.insert(
+                    fname.clone(),
+                    serde_json::json!({
+                        "trust": decode(role.assume_role_policy_document().unwrap()),
+                        "policies": policies,
+                        "tags": role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>(),
+                    }),
+                );
+            }
+        }
+
+        let apigw = aws.apigatewayv2();
+        let apis = apigw.get_apis().send().await.unwrap();
+        for api in apis.items() {
+            let tags = api.tags().cloned().unwrap_or_default();
+            if tags.get("wschat:stack").map(String::as_str) == Some(name)
+                && tags.get("wschat:stage").map(String::as_str) == Some(stage)
+            {
+                inv.apis.push(serde_json::json!({
+                    "id": api.api_id(),
+                    "name": api.name(),
+                    "protocol": api.protocol_type().map(|p| p.as_str().to_string()),
+                    "route_selection": api.route_selection_expression(),
+                    "tags": tags.into_iter().collect::<BTreeMap<_, _>>(),
+                }));
+            }
+        }
+        if let Some(api_id) = inv.apis.first().and_then(|a| a["id"].as_str()).map(str::to_string) {
+            let routes = apigw.get_routes().api_id(&api_id).send().await.unwrap();
+            inv.routes = routes
+                .items()
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.route_id(),
+                        "key": r.route_key(),
+                        "target": r.target(),
+                        "authorization": r.authorization_type().map(|a| a.as_str().to_string()),
+                        "models": r.request_models().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+                        "model_selection": r.model_selection_expression(),
+                    })
+                })
+                .collect();
+            inv.routes.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+            let integrations = apigw.get_integrations().api_id(&api_id).send().await.unwrap();
+            inv.integrations = integrations
+                .items()
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "id": i.integration_id(),
+                        "type": i.integration_type().map(|t| t.as_str().to_string()),
+                        "method": i.integration_method(),
+                        "uri": i.integration_uri(),
+                    })
+                })
+                .collect();
+            let stages = apigw.get_stages().api_id(&api_id).send().await.unwrap();
+            inv.stages = stages
+                .items()
+                .iter()
+                .map(|s| {
+                    let settings = s.default_route_settings();
+                    serde_json::json!({
+                        "name": s.stage_name(),
+                        "auto_deploy": s.auto_deploy(),
+                        "rate": settings.and_then(|r| r.throttling_rate_limit()),
+                        "burst": settings.and_then(|r| r.throttling_burst_limit()),
+                        "tags": s.tags().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+                    })
+                })
+                .collect();
+        }
+
+        let logs = aws.logs();
+        let groups =
+            logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{prefix}-")).send().await.unwrap();
+        let ours = [format!("/aws/lambda/{prefix}-chat"), format!("/aws/lambda/{prefix}-notify")];
+        for group in groups.log_groups().iter().filter(|g| ours.iter().any(|n| Some(n.as_str()) == g.log_group_name()))
+        {
+            let arn = group.log_group_arn().unwrap();
+            let tags = logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            inv.log_groups.push(serde_json::json!({
+                "name": group.log_group_name(),
+                "retention": group.retention_in_days(),
+                "tags": tags.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
+            }));
+        }
+        inv
+    }
+
+    /// The API id, when there is exactly one API.
+    pub fn api_id(&self) -> String {
+        assert_eq!(self.apis.len(), 1, "expected one API: {:#?}", self.apis);
+        self.apis[0]["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn route(&self, key: &str) -> &Value {
+        let matching: Vec<&Value> = self.routes.iter().filter(|r| r["key"] == key).collect();
+        assert_eq!(matching.len(), 1, "expected one route `{key}`: {:#?}", self.routes);
+        matching[0]
+    }
+
+    pub fn route_keys(&self) -> Vec<String> {
+        self.routes.iter().map(|r| r["key"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Nothing at all: every lookup came back empty.
+    pub fn is_empty(&self) -> bool {
+        *self == Inventory::default()
+    }
+
+    /// No resource kind has more than one instance where the stack wants one.
+    pub fn assert_no_duplicates(&self) {
+        assert!(self.apis.len() <= 1, "duplicate APIs: {:#?}", self.apis);
+        let mut keys = self.route_keys();
+        let all = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "duplicate routes: {:#?}", self.routes);
+        assert!(self.integrations.len() <= 1, "duplicate integrations: {:#?}", self.integrations);
+        assert!(self.stages.len() <= 1, "duplicate stages: {:#?}", self.stages);
+        for (function, statements) in &self.permissions {
+            assert_eq!(statements.len(), 1, "duplicate permissions on {function}: {statements:#?}");
+        }
+        for (function, mappings) in &self.mappings {
+            assert_eq!(mappings.len(), 1, "duplicate mappings on {function}: {mappings:#?}");
+        }
+    }
+}
+
+fn decode(policy: &str) -> Value {
+    let text = percent_encoding::percent_decode_str(policy).decode_utf8().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Name -> physical id of the resources of `kind` a deploy report lists.
+pub fn report_ids(report: &Value, kind: &str) -> BTreeMap<String, String> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A model's name and schema, read with GetModel (moto has no GetModels, so
+/// the id comes from the deploy report).
+pub async fn model(aws: &Aws, api_id: &str, model_id: &str) -> (String, Value) {
+    let model = aws.apigatewayv2().get_model().api_id(api_id).model_id(model_id).send().await.unwrap();
+    (model.name.unwrap(), serde_json::from_str(&model.schema.unwrap()).unwrap())
+}
+
+pub async fn sdk(moto: &Moto) -> Aws {
+    crate::aws_wiring::aws_for(moto).await
+}
