@@ -151,7 +151,7 @@ impl Session {
             return Ok(website);
         }
         if wait {
-            let task = progress.task("waiting for", &format!("CloudFront distribution {id} to be Deployed"));
+            let task = progress.task("waiting for", &format!("CloudFront distribution {id}"));
             match distribution::wait_deployed(&self.clients, &task, id, "deploying to every edge location").await {
                 Ok(_) => {
                     task.finish("deployed");

@@ -330,7 +330,7 @@ fn call_log(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
         .collect()
 }
 
