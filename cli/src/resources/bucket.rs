@@ -141,9 +141,11 @@ fn show_block(block: Option<[bool; 4]>) -> String {
     }
 }
 
-/// Any default encryption is fine (a KMS key someone chose stays); none is not.
+/// SSE-S3 exactly: with a KMS key, S3's ETags stop being MD5s (so the
+/// site sync would upload every file every time), and CloudFront would need
+/// a grant on the key to read through the OAC.
 fn encrypted(found: &Found) -> bool {
-    found.encryption.is_some()
+    found.encryption.as_deref() == Some(ENCRYPTION)
 }
 
 /// The settings that differ, each named as the user would look for it.
@@ -156,7 +158,11 @@ fn settings_fields(found: &Found) -> Vec<FieldChange> {
         fields.push(FieldChange::new("object ownership", found.ownership.as_deref().unwrap_or("(none)"), OWNERSHIP));
     }
     if !encrypted(found) {
-        fields.push(FieldChange::new("default encryption", "(none)", ENCRYPTION));
+        fields.push(FieldChange::new(
+            "default encryption",
+            found.encryption.as_deref().unwrap_or("(none)"),
+            ENCRYPTION,
+        ));
     }
     fields
 }

@@ -484,3 +484,76 @@ async fn a_price_class_change_updates_the_distribution_in_place() {
     assert_ne!(after.distribution()["tags"]["wschat:config"], before.distribution()["tags"]["wschat:config"]);
     assert_eq!(mutating(&deploy(&moto, &project)), 0);
 }
+
+#[tokio::test]
+async fn website_drift_shows_in_status_and_deploy_repairs_it() {
+    let moto = Moto::shared();
+    let project = Project::new("web-drift");
+    write_page(&project, &page());
+    deploy(&moto, &project);
+    let aws = sdk(&moto).await;
+    let before = Inventory::read(&aws, "web-drift", "dev").await;
+    let bucket = before.bucket.as_ref().unwrap()["name"].as_str().unwrap().to_string();
+    let old_oac = before.oacs[0]["id"].as_str().unwrap().to_string();
+
+    // Behind the tool's back: public access allowed again, the policy and a
+    // file gone, and the OAC deleted (moto lets an OAC in use go).
+    let s3 = aws.s3();
+    s3.delete_public_access_block().bucket(&bucket).send().await.unwrap();
+    s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
+    s3.delete_object().bucket(&bucket).key("index.html").send().await.unwrap();
+    let cf = aws.cloudfront();
+    let etag = cf.get_origin_access_control().id(&old_oac).send().await.unwrap().e_tag.unwrap();
+    cf.delete_origin_access_control().id(&old_oac).if_match(etag).send().await.unwrap();
+
+    let status = json(&moto, &project, &["status"]);
+    let states: Vec<String> = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] != "ok")
+        .map(|r| format!("{} {}", r["state"].as_str().unwrap(), r["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "drifted bucket",
+            "drifted site",
+            "missing origin_access_control",
+            "drifted distribution",
+            "missing bucket_policy"
+        ],
+        "{status:#}"
+    );
+    let fields = |kind: &str| -> Value {
+        status["resources"].as_array().unwrap().iter().find(|r| r["kind"] == kind).unwrap()["fields"].clone()
+    };
+    assert_eq!(fields("bucket"), json!([{"field": "public access block", "from": "(none)", "to": "all blocked"}]));
+    assert_eq!(fields("site"), json!([{"field": "upload", "from": "1 new, 0 changed", "to": "index.html"}]));
+    // Only the hash in the tag can tell that the OAC the distribution uses changed.
+    assert_eq!(fields("distribution")[0]["field"], "configuration hash");
+
+    let repaired = deploy(&moto, &project);
+    assert_eq!(
+        ops(&repaired),
+        op_counts(&[
+            ("CreateInvalidation", 1),
+            ("CreateOriginAccessControl", 1),
+            ("PutBucketPolicy", 1),
+            ("PutObject", 1),
+            ("PutPublicAccessBlock", 1),
+            ("TagResource", 1),
+            ("UpdateDistribution", 1),
+        ]),
+        "{repaired:#}"
+    );
+    let after = Inventory::read(&aws, "web-drift", "dev").await;
+    after.assert_no_duplicates();
+    assert_eq!(after.bucket, before.bucket);
+    assert_eq!(after.objects, before.objects);
+    assert_ne!(after.oacs[0]["id"], old_oac.as_str());
+    assert_eq!(after.distribution()["id"], before.distribution()["id"]);
+    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+    let status = json(&moto, &project, &["status"]);
+    assert!(status["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{status:#}");
+}
