@@ -213,7 +213,7 @@ impl Sync {
     /// `/` for the root object. One wildcard when there are many.
     pub fn invalidation_paths(&self) -> Vec<String> {
         let keys: Vec<&String> = self.new.iter().chain(&self.changed).chain(&self.deleted).collect();
-        let mut paths: Vec<String> = keys.iter().map(|k| format!("/{k}")).collect();
+        let mut paths: Vec<String> = keys.iter().map(|k| format!("/{}", encode_path(k))).collect();
         if keys.iter().any(|k| k.as_str() == super::distribution::ROOT_OBJECT) {
             paths.push("/".to_string());
         }
@@ -223,6 +223,30 @@ impl Sync {
         paths.sort();
         paths
     }
+}
+
+/// CloudFront wants the characters RFC 1738 calls unsafe, and non-ASCII
+/// ones, URL-encoded in invalidation paths; `/` stays a separator.
+fn encode_path(key: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const UNSAFE: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'[')
+        .add(b']')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}')
+        .add(b'~')
+        .add(b'*');
+    utf8_percent_encode(key, UNSAFE).to_string()
 }
 
 fn list(keys: &[String]) -> String {
@@ -461,6 +485,8 @@ mod tests {
         assert_eq!(sync.invalidation_paths(), ["/", "/index.html"]);
         let many = Sync { new: (0..20).map(|i| format!("f{i}.js")).collect(), ..Sync::default() };
         assert_eq!(many.invalidation_paths(), ["/*"]);
+        let odd = Sync { changed: vec!["img/a b#1*.png".into(), "café.txt".into()], ..Sync::default() };
+        assert_eq!(odd.invalidation_paths(), ["/caf%C3%A9.txt", "/img/a%20b%231%2A.png"]);
     }
 
     #[test]
