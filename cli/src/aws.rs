@@ -262,20 +262,40 @@ impl Call {
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     calls: Arc<Mutex<Vec<Call>>>,
-    /// Test hook: exit the process right after this many mutating calls completed.
-    exit_after_mutations: Option<usize>,
+    /// Test hook: exit the process right after a given mutating call completed.
+    exit_after: Option<ExitAfter>,
+    /// Test hook: append every call's `Service Operation` to this file as it starts.
+    file: Option<std::path::PathBuf>,
+}
+
+/// Where [`TEST_EXIT_ENV`] makes the process stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ExitAfter {
+    /// After the Nth mutating call.
+    Count(usize),
+    /// After the first mutating call of this operation (e.g. `UpdateDistribution`).
+    Operation(String),
 }
 
 /// `WSCHAT_TEST_EXIT_AFTER_MUTATIONS=N` makes the process exit with code
 /// [`TEST_EXIT_CODE`] right after the Nth mutating AWS call returns, as if it
-/// were killed there. Only the fault-injection tests set it.
+/// were killed there; `=OperationName` right after the first mutating call
+/// of that operation. Only the fault-injection tests set it.
 pub const TEST_EXIT_ENV: &str = "WSCHAT_TEST_EXIT_AFTER_MUTATIONS";
 pub const TEST_EXIT_CODE: i32 = 86;
+/// `WSCHAT_TEST_CALL_LOG=PATH` appends one line per AWS call, `Service
+/// Operation`, in the order the calls start: tests check the order of
+/// sequences that the emulator would not enforce (disable, wait, then delete).
+pub const TEST_CALL_LOG_ENV: &str = "WSCHAT_TEST_CALL_LOG";
 
 impl CallLog {
     fn from_env() -> CallLog {
-        let exit_after_mutations = std::env::var(TEST_EXIT_ENV).ok().and_then(|v| v.parse().ok());
-        CallLog { calls: Arc::default(), exit_after_mutations }
+        let exit_after = std::env::var(TEST_EXIT_ENV).ok().filter(|v| !v.is_empty()).map(|v| match v.parse() {
+            Ok(n) => ExitAfter::Count(n),
+            Err(_) => ExitAfter::Operation(v),
+        });
+        let file = std::env::var_os(TEST_CALL_LOG_ENV).map(std::path::PathBuf::from);
+        CallLog { calls: Arc::default(), exit_after, file }
     }
 
     /// Every call so far, in the order they started.
@@ -289,6 +309,15 @@ impl CallLog {
 
     pub fn mutating(&self) -> Vec<Call> {
         self.all().into_iter().filter(Call::is_mutating).collect()
+    }
+
+    /// How many mutating calls of each operation were made, by operation name.
+    pub fn mutating_by_operation(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for call in self.mutating() {
+            *counts.entry(call.operation).or_insert(0) += 1;
+        }
+        counts
     }
 
     /// How many calls of `operation` (e.g. `PutObject`) were made.
@@ -319,7 +348,20 @@ impl Intercept for CallLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let call = self.record(cfg);
-        self.calls.lock().expect("call log poisoned").push(call);
+        let mut calls = self.calls.lock().expect("call log poisoned");
+        if let Some(path) = &self.file {
+            // Written under the lock, so the file has the order of the log.
+            let line = format!("{} {}\n", call.service, call.operation);
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            if let Err(e) = appended {
+                eprintln!("{TEST_CALL_LOG_ENV}: writing {}: {e}", path.display());
+            }
+        }
+        calls.push(call);
         Ok(())
     }
 
@@ -329,10 +371,15 @@ impl Intercept for CallLog {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(limit) = self.exit_after_mutations {
+        if let Some(exit_after) = &self.exit_after {
             let call = self.record(cfg);
             let done = self.calls.lock().expect("call log poisoned").iter().filter(|c| c.is_mutating()).count();
-            if call.is_mutating() && done >= limit {
+            let stop = call.is_mutating()
+                && match exit_after {
+                    ExitAfter::Count(limit) => done >= *limit,
+                    ExitAfter::Operation(name) => call.operation == *name,
+                };
+            if stop {
                 eprintln!("{TEST_EXIT_ENV}: exiting after mutating call {done} ({})", call.operation);
                 std::process::exit(TEST_EXIT_CODE);
             }

@@ -17,7 +17,7 @@ use crate::build::{self, Artifact};
 use crate::cli::{Args, DeployArgs, DestroyArgs};
 use crate::plan::{self, Action, Change, Counts, FieldChange, Plan};
 use crate::progress::Progress;
-use crate::resources::{self, Clients, Env, FoundSet, Ids, Kind};
+use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site};
 use crate::stack::{self, Stack};
 
 /// A stack with its AWS connection and what exists.
@@ -96,15 +96,80 @@ impl Session {
     }
 
     fn calls(&self) -> Calls {
-        Calls { total: self.aws.calls().total(), mutating: self.aws.calls().mutating().len() }
+        let log = self.aws.calls();
+        Calls { total: log.total(), mutating: log.mutating().len(), operations: log.mutating_by_operation() }
     }
 
-    fn urls(&self, ids: &Ids, stage_exists: bool) -> Urls {
+    fn urls(&self, ids: &Ids, stage_exists: bool, website: &Website) -> Urls {
         let websocket = match (&ids.api_id, stage_exists) {
             (Some(id), true) => Some(self.env.stack.websocket_url(id, &self.env.region)),
             _ => None,
         };
-        Urls { websocket }
+        Urls { website: website.distribution.as_ref().map(|d| format!("https://{}", d.domain)), websocket }
+    }
+
+    /// The website as discovery found it, with the distribution `ids` names.
+    fn website(&self, ids: &Ids) -> Website {
+        let env = &self.env;
+        let objects = self.found.items.iter().find_map(|i| match &i.found {
+            Found::Site(site) => Some(site.objects.len()),
+            _ => None,
+        });
+        let distribution = ids.distribution_id.as_ref().and_then(|id| {
+            self.found.items.iter().find_map(|i| match &i.found {
+                Found::Distribution(d) if &d.id == id => Some(DistributionReport {
+                    id: d.id.clone(),
+                    domain: d.domain_name.clone(),
+                    status: d.status.clone(),
+                }),
+                _ => None,
+            })
+        });
+        Website {
+            bucket: env.stack.bucket_name(&env.account.id, &env.region),
+            cdn: env.stack.website.cdn,
+            objects,
+            distribution,
+        }
+    }
+
+    /// The website after a deploy: the files just synced, and the
+    /// distribution read again when the deploy created or changed it (its
+    /// status is then InProgress on AWS). With `wait`, waits until it is Deployed.
+    async fn deployed_website(&self, outcome: &apply::Outcome, wait: bool, progress: &Progress) -> Result<Website> {
+        let mut website = self.website(&outcome.ids);
+        website.objects = Some(site::spec(&self.env, &outcome.ids).files.len());
+        let Some(id) = outcome.ids.distribution_id.as_deref().filter(|_| website.cdn) else { return Ok(website) };
+        let touched =
+            outcome.applied.iter().any(|a| a.change.kind == Kind::Distribution && a.change.action != Action::Unchanged);
+        if touched || website.distribution.is_none() {
+            let (domain, status) = distribution::read(&self.clients, id).await?;
+            website.distribution = Some(DistributionReport { id: id.to_string(), domain, status });
+        }
+        let Some(report) = website.distribution.as_mut() else { return Ok(website) };
+        if report.status == distribution::DEPLOYED {
+            return Ok(website);
+        }
+        if wait {
+            let task = progress.task("waiting for", &format!("CloudFront distribution {id}"));
+            match distribution::wait_deployed(&self.clients, &task, id, "deploying to every edge location").await {
+                Ok(_) => {
+                    task.finish("deployed");
+                    report.status = distribution::DEPLOYED.to_string();
+                }
+                Err(err) => {
+                    task.fail();
+                    return Err(err);
+                }
+            }
+        } else {
+            progress.println(&format!(
+                "note: CloudFront is deploying distribution {id} ({}); the website URL answers in 5–15 minutes. \
+                 `wschat status` shows when it is Deployed; `wschat deploy --wait` waits for it.",
+                report.status
+            ));
+        }
+        Ok(website)
     }
 
     fn header(&self) -> Header {
@@ -129,25 +194,56 @@ struct Header {
 /// The stack's endpoints, where they exist.
 #[derive(Debug, Default, Serialize)]
 pub struct Urls {
+    /// `https://{distribution domain}`; none without CloudFront.
+    pub website: Option<String>,
     /// `wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}`.
     pub websocket: Option<String>,
 }
 
 impl Urls {
-    fn render(&self) -> String {
+    fn render(&self, website: &Website) -> String {
         let mut out = String::new();
+        match &self.website {
+            Some(url) => out.push_str(&format!("website:   {url}\n")),
+            None if !website.cdn => out.push_str(&format!(
+                "website:   s3://{} (private: website.cdn is false, so nothing serves it)\n",
+                website.bucket
+            )),
+            None => {}
+        }
         if let Some(url) = &self.websocket {
-            out.push_str(&format!("WebSocket: {url}\n"));
+            out.push_str(&format!("websocket: {url}\n"));
         }
         out
     }
 }
 
+/// The website's bucket and distribution.
+#[derive(Debug, Serialize)]
+struct Website {
+    bucket: String,
+    /// Whether CloudFront serves the bucket (`website.cdn`).
+    cdn: bool,
+    /// Objects in the bucket; none when the bucket does not exist.
+    objects: Option<usize>,
+    distribution: Option<DistributionReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct DistributionReport {
+    id: String,
+    domain: String,
+    /// `InProgress` or `Deployed`.
+    status: String,
+}
+
 /// AWS API calls the command made.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Calls {
     total: usize,
     mutating: usize,
+    /// Mutating calls by operation (`PutObject`, `CreateInvalidation`...).
+    operations: BTreeMap<String, usize>,
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
@@ -212,8 +308,9 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             messages.join("\n  ")
         );
     }
+    let website = session.deployed_website(&outcome, deploy.wait, &progress).await?;
     // A deploy that finished has its stage.
-    let urls = session.urls(&outcome.ids, true);
+    let urls = session.urls(&outcome.ids, true, &website);
     let calls = session.calls();
     let elapsed = session.started.elapsed();
     if args.json {
@@ -228,6 +325,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             #[serde(flatten)]
             header: Header,
             urls: Urls,
+            website: Website,
             counts: Counts,
             changes: Vec<Done<'a>>,
             waves: usize,
@@ -237,6 +335,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
         print_json(&DeployReport {
             header: session.header(),
             urls,
+            website,
             counts,
             changes: outcome
                 .applied
@@ -249,7 +348,6 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             seconds: elapsed.as_secs_f64(),
         })
     } else {
-        print!("{}", urls.render());
         println!(
             "{} created, {} updated, {} replaced, {} deleted, {} unchanged; {} waves, {} AWS calls ({} mutating), {:.1} s",
             counts.create,
@@ -262,6 +360,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             calls.mutating,
             elapsed.as_secs_f64()
         );
+        print!("{}", urls.render(&website));
         Ok(())
     }
 }
@@ -283,11 +382,15 @@ struct Row {
     detail: Option<String>,
 }
 
-fn row(change: &Change) -> Row {
+fn row(change: &Change, found: &FoundSet) -> Row {
+    let described = || {
+        let id = change.id.as_deref()?;
+        resources::describe(&found.get(&change.address(), id)?.found)
+    };
     let (state, detail) = match change.action {
-        Action::Unchanged => ("ok", None),
+        Action::Unchanged => ("ok", described()),
         Action::Create => ("missing", None),
-        Action::Update | Action::Replace => ("drifted", None),
+        Action::Update | Action::Replace => ("drifted", described()),
         Action::Delete => {
             ("drifted", Some(format!("{}; deploy deletes it", change.reason.as_deref().unwrap_or("extra"))))
         }
@@ -308,9 +411,11 @@ pub async fn status(args: &Args) -> Result<()> {
     let progress = Progress::stderr();
     let session = open(args, Zips::IfPresent, &progress).await?;
     let plan = session.plan();
-    let rows: Vec<Row> = plan.changes.iter().map(row).collect();
+    let rows: Vec<Row> = plan.changes.iter().map(|c| row(c, &session.found)).collect();
     let stage_exists = plan.changes.iter().any(|c| c.kind == Kind::Stage && c.action != Action::Create);
-    let urls = session.urls(&session.found.ids(), stage_exists);
+    let ids = session.found.ids();
+    let website = session.website(&ids);
+    let urls = session.urls(&ids, stage_exists, &website);
     if args.json {
         #[derive(Serialize)]
         struct StatusReport {
@@ -318,9 +423,16 @@ pub async fn status(args: &Args) -> Result<()> {
             header: Header,
             resources: Vec<Row>,
             urls: Urls,
+            website: Website,
             calls: Calls,
         }
-        return print_json(&StatusReport { header: session.header(), resources: rows, urls, calls: session.calls() });
+        return print_json(&StatusReport {
+            header: session.header(),
+            resources: rows,
+            urls,
+            website,
+            calls: session.calls(),
+        });
     }
     let kind_width = rows.iter().map(|r| r.kind.label().len()).max().unwrap_or(4).max(4);
     let id_width = rows.iter().map(|r| r.display.chars().count().min(60)).max().unwrap_or(2).max(2);
@@ -339,7 +451,7 @@ pub async fn status(args: &Args) -> Result<()> {
     let missing = rows.iter().filter(|r| r.state == "missing").count();
     let drifted = rows.iter().filter(|r| r.state == "drifted").count();
     println!("{} ok, {missing} missing, {drifted} drifted", rows.len() - missing - drifted);
-    print!("{}", urls.render());
+    print!("{}", urls.render(&website));
     Ok(())
 }
 

@@ -113,6 +113,8 @@ impl Change {
             Kind::Queue | Kind::DeadLetterQueue => {
                 id.and_then(|url| url.rsplit('/').next()).unwrap_or(&self.name).to_string()
             }
+            Kind::Site => format!("s3://{}", id.unwrap_or(&self.name)),
+            Kind::Distribution => id.unwrap_or("of the website").to_string(),
             _ => id.unwrap_or(&self.name).to_string(),
         }
     }

@@ -829,6 +829,18 @@ impl Stack {
         format!("{}-site", self.prefix())
     }
 
+    /// The bucket's regional REST endpoint, CloudFront's origin:
+    /// `{bucket}.s3.{region}.amazonaws.com` (`.amazonaws.com.cn` in China).
+    pub fn bucket_domain(&self, account: &str, region: &str) -> String {
+        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        format!("{}.s3.{region}.{suffix}", self.bucket_name(account, region))
+    }
+
+    /// The distribution's comment (at most 128 characters): says whose it is in the console.
+    pub fn distribution_comment(&self) -> String {
+        format!("wschat stack {}, stage {}: website", self.name, self.stage)
+    }
+
     /// The inline policy of a function's role (one per role, so the role's name serves).
     pub fn role_policy_name(&self, function: &str) -> String {
         self.role_name(function)
@@ -947,6 +959,16 @@ impl Arns<'_> {
     /// A stage of the WebSocket API, for tagging.
     pub fn stage(&self, api_id: &str, stage: &str) -> String {
         format!("{}/stages/{stage}", self.api(api_id))
+    }
+
+    /// The website bucket.
+    pub fn bucket(&self) -> String {
+        format!("arn:{}:s3:::{}", self.partition, self.stack.bucket_name(self.account, self.region))
+    }
+
+    /// A CloudFront distribution (global: no region in the ARN).
+    pub fn distribution(&self, id: &str) -> String {
+        format!("arn:{}:cloudfront::{}:distribution/{id}", self.partition, self.account)
     }
 
     /// An AWS_PROXY integration's URI for a function.

@@ -8,9 +8,8 @@
 //! This file holds what the kinds share: the [`Kind`] list with its waves,
 //! the desired state of a stack ([`desired`]), discovery of what exists
 //! ([`discover`]), and dispatch from a planned change to the module that
-//! carries it out. Adding a kind (the website's bucket and distribution)
-//! means a module, a [`Kind`] variant with its wave, a line in [`desired`]
-//! and [`discover`], and an arm in each dispatch `match`.
+//! carries it out. Adding a kind means a module, a [`Kind`] variant with its
+//! wave, a line in [`desired`] and [`discover`], and an arm in each dispatch `match`.
 //!
 //! Values that AWS assigns (the API id, the queue URL, integration ids) are
 //! not known before the resources exist. [`Ids`] holds the ones known so far;
@@ -18,16 +17,21 @@
 //! is not known yet, once to plan and again before each change is applied.
 
 pub mod api;
+pub mod bucket;
+pub mod bucket_policy;
+pub mod distribution;
 pub mod function;
 pub mod integration;
 pub mod log_group;
 pub mod mapping;
 pub mod model;
+pub mod origin_access_control;
 pub mod permission;
 pub mod queue;
 pub mod role;
 pub mod role_policy;
 pub mod route;
+pub mod site;
 pub mod stage;
 pub mod table;
 
@@ -59,11 +63,16 @@ pub enum Kind {
     Table,
     DeadLetterQueue,
     Api,
+    Bucket,
+    OriginAccessControl,
     RolePolicy,
     Queue,
     Model,
     Stage,
+    Distribution,
+    Site,
     Function,
+    BucketPolicy,
     Integration,
     Permission,
     Mapping,
@@ -71,17 +80,22 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 19] = [
         Kind::LogGroup,
         Kind::Role,
         Kind::Table,
         Kind::DeadLetterQueue,
         Kind::Api,
+        Kind::Bucket,
+        Kind::OriginAccessControl,
         Kind::RolePolicy,
         Kind::Queue,
         Kind::Model,
         Kind::Stage,
+        Kind::Distribution,
+        Kind::Site,
         Kind::Function,
+        Kind::BucketPolicy,
         Kind::Integration,
         Kind::Permission,
         Kind::Mapping,
@@ -91,17 +105,30 @@ impl Kind {
     /// The dependency wave this kind is created and updated in; deletes run
     /// in the reverse order, after every create and update.
     ///
-    /// 1. nothing needed first: log groups, roles, the table, the DLQ, the API;
+    /// 1. nothing needed first: log groups, roles, the table, the DLQ, the
+    ///    API, the bucket and the origin access control;
     /// 2. the queue (its redrive policy names the DLQ), role policies (they
-    ///    name the API), models and the stage (inside the API);
-    /// 3. functions (their role, and the queue URL and API id in their environment);
+    ///    name the API), models and the stage (inside the API), the
+    ///    distribution (it names the OAC) and the site files (`config.json`
+    ///    holds the API's URL);
+    /// 3. functions (their role, and the queue URL and API id in their
+    ///    environment) and the bucket policy (it names the distribution);
     /// 4. integrations, invoke permissions and the queue mapping (they name functions);
     /// 5. routes (they name integrations and models).
+    ///
+    /// Deletes run the other way round: the distribution goes before the OAC
+    /// it uses, and the bucket (emptied first) after everything.
     pub fn wave(self) -> usize {
         match self {
-            Kind::LogGroup | Kind::Role | Kind::Table | Kind::DeadLetterQueue | Kind::Api => 1,
-            Kind::RolePolicy | Kind::Queue | Kind::Model | Kind::Stage => 2,
-            Kind::Function => 3,
+            Kind::LogGroup
+            | Kind::Role
+            | Kind::Table
+            | Kind::DeadLetterQueue
+            | Kind::Api
+            | Kind::Bucket
+            | Kind::OriginAccessControl => 1,
+            Kind::RolePolicy | Kind::Queue | Kind::Model | Kind::Stage | Kind::Distribution | Kind::Site => 2,
+            Kind::Function | Kind::BucketPolicy => 3,
             Kind::Integration | Kind::Permission | Kind::Mapping => 4,
             Kind::Route => 5,
         }
@@ -129,6 +156,11 @@ impl Kind {
             Kind::Route => "route",
             Kind::Stage => "API stage",
             Kind::Permission => "invoke permission",
+            Kind::Bucket => "S3 bucket",
+            Kind::BucketPolicy => "bucket policy",
+            Kind::Site => "site files",
+            Kind::OriginAccessControl => "origin access control",
+            Kind::Distribution => "CloudFront distribution",
         }
     }
 }
@@ -160,7 +192,7 @@ impl fmt::Display for Address {
 }
 
 /// Everything the desired state is derived from: the stack, where it goes,
-/// the function zips, and the route schemas.
+/// the function zips, the route schemas and the website's files.
 #[derive(Debug)]
 pub struct Env {
     pub stack: Stack,
@@ -170,12 +202,15 @@ pub struct Env {
     pub artifacts: BTreeMap<String, Artifact>,
     /// Schemas by route key, canonical JSON.
     pub schemas: BTreeMap<String, model::Schema>,
+    /// The files of `website.source`, hashed (without the generated `config.json`).
+    pub site: Vec<site::File>,
 }
 
 impl Env {
     pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
         let schemas = model::read_schemas(&stack)?;
-        Ok(Env { stack, region, account, artifacts, schemas })
+        let site = site::read_source(&stack.dir.join(&stack.website.source))?;
+        Ok(Env { stack, region, account, artifacts, schemas, site })
     }
 
     pub fn arns(&self) -> Arns<'_> {
@@ -201,6 +236,8 @@ pub struct Ids {
     pub queue_url: Option<String>,
     /// Integration id by function name.
     pub integrations: BTreeMap<String, String>,
+    pub oac_id: Option<String>,
+    pub distribution_id: Option<String>,
 }
 
 impl Ids {
@@ -212,6 +249,8 @@ impl Ids {
             Kind::Integration => {
                 self.integrations.insert(address.name.clone(), id.to_string());
             }
+            Kind::OriginAccessControl => self.oac_id = Some(id.to_string()),
+            Kind::Distribution => self.distribution_id = Some(id.to_string()),
             _ => {}
         }
     }
@@ -237,6 +276,11 @@ pub enum Spec {
     Route(route::Spec),
     Stage(stage::Spec),
     Permission(permission::Spec),
+    Bucket(bucket::Spec),
+    BucketPolicy(bucket_policy::Spec),
+    Site(site::Spec),
+    OriginAccessControl(origin_access_control::Spec),
+    Distribution(distribution::Spec),
 }
 
 /// One resource the stack wants.
@@ -264,6 +308,11 @@ pub enum Found {
     Route(route::Found),
     Stage(stage::Found),
     Permission(permission::Found),
+    Bucket(bucket::Found),
+    BucketPolicy(bucket_policy::Found),
+    Site(site::Found),
+    OriginAccessControl(origin_access_control::Found),
+    Distribution(distribution::Found),
 }
 
 /// One resource found in AWS.
@@ -344,6 +393,20 @@ pub fn desired(env: &Env, ids: &Ids) -> Vec<Desired> {
     for key in stack.api.routes.keys() {
         push(Kind::Route, key, None, Spec::Route(route::spec(env, key, ids)));
     }
+    let bucket = stack.bucket_name(&env.account.id, &env.region);
+    push(Kind::Bucket, "site", Some(bucket.clone()), Spec::Bucket(bucket::spec(env)));
+    push(Kind::Site, "site", Some(bucket.clone()), Spec::Site(site::spec(env, ids)));
+    if stack.website.cdn {
+        push(
+            Kind::OriginAccessControl,
+            "site",
+            Some(stack.oac_name()),
+            Spec::OriginAccessControl(origin_access_control::spec(env)),
+        );
+        push(Kind::Distribution, "site", None, Spec::Distribution(distribution::spec(env, ids)));
+        let distribution = ids.distribution_id.as_deref().unwrap_or(PENDING);
+        push(Kind::BucketPolicy, "site", Some(bucket), Spec::BucketPolicy(bucket_policy::spec(env, distribution)));
+    }
     out
 }
 
@@ -356,6 +419,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
 }
 
 impl Clients {
@@ -367,6 +432,8 @@ impl Clients {
             lambda: aws.lambda(),
             apigw: aws.apigatewayv2(),
             logs: aws.logs(),
+            s3: aws.s3(),
+            cloudfront: aws.cloudfront(),
         }
     }
 }
@@ -432,10 +499,29 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         items.extend(queues);
         Ok::<_, anyhow::Error>(items)
     };
-    let (api_part, per_function, orphans, table, dlq, queue, log_groups) = tokio::try_join!(
+    // The bucket's policy and objects are read once the bucket is found.
+    let website_part = async {
+        let (bucket, oacs, distributions) = tokio::try_join!(
+            bucket::find_bucket(clients, env),
+            origin_access_control::find_origin_access_controls(clients, env),
+            distribution::find_distributions(clients, env),
+        )?;
+        let mut items: Vec<FoundItem> = oacs;
+        items.extend(distributions);
+        if let Some(bucket) = bucket {
+            let (policy, site) =
+                tokio::try_join!(bucket_policy::find_bucket_policy(clients, env), site::find_site(clients, env),)?;
+            items.push(bucket);
+            items.extend(policy);
+            items.extend(site);
+        }
+        Ok::<_, anyhow::Error>(items)
+    };
+    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups) = tokio::try_join!(
         api_part,
         per_function,
         orphans,
+        website_part,
         table::find_table(clients, env),
         queue::find_queue(clients, env, Kind::DeadLetterQueue),
         queue::find_queue(clients, env, Kind::Queue),
@@ -451,6 +537,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     items.extend(orphans);
     items.extend(apis.into_iter().map(api::Found::into_item));
     items.extend(children);
+    items.extend(website);
     Ok(FoundSet { items, notes })
 }
 
@@ -484,6 +571,13 @@ pub fn diff(spec: &Spec, found: &Found) -> Diff {
         (Spec::Route(s), Found::Route(f)) => route::diff(s, f),
         (Spec::Stage(s), Found::Stage(f)) => Diff::fields(stage::diff(s, f)),
         (Spec::Permission(s), Found::Permission(f)) => permission::diff(s, f),
+        (Spec::Bucket(s), Found::Bucket(f)) => Diff::fields(bucket::diff(s, f)),
+        (Spec::BucketPolicy(s), Found::BucketPolicy(f)) => Diff::fields(bucket_policy::diff(s, f)),
+        (Spec::Site(s), Found::Site(f)) => Diff::fields(site::diff(s, f)),
+        (Spec::OriginAccessControl(s), Found::OriginAccessControl(f)) => {
+            Diff::fields(origin_access_control::diff(s, f))
+        }
+        (Spec::Distribution(s), Found::Distribution(f)) => Diff::fields(distribution::diff(s, f)),
         _ => Diff { fields: vec![FieldChange::new("kind", "another kind", "this kind")], replace: true },
     }
 }
@@ -504,6 +598,11 @@ pub async fn create(op: &Op<'_>, address: &Address, spec: &Spec, ids: &Ids) -> R
         Spec::Route(s) => route::create(op, s, need_api(ids, address)?).await,
         Spec::Stage(s) => stage::create(op, s, need_api(ids, address)?).await,
         Spec::Permission(s) => permission::create(op, s).await,
+        Spec::Bucket(s) => bucket::create(op, s).await,
+        Spec::BucketPolicy(s) => bucket_policy::put(op, s).await,
+        Spec::Site(s) => site::create(op, s).await,
+        Spec::OriginAccessControl(s) => origin_access_control::create(op, s).await,
+        Spec::Distribution(s) => distribution::create(op, s).await,
     }
 }
 
@@ -528,6 +627,11 @@ pub async fn update(op: &Op<'_>, spec: &Spec, item: &FoundItem, ids: &Ids) -> Re
             permission::delete(op, f).await?;
             permission::create(op, s).await.map(drop)
         }
+        (Spec::Bucket(s), Found::Bucket(f)) => bucket::update(op, s, f).await,
+        (Spec::BucketPolicy(s), Found::BucketPolicy(_)) => bucket_policy::put(op, s).await.map(drop),
+        (Spec::Site(s), Found::Site(f)) => site::update(op, s, f).await,
+        (Spec::OriginAccessControl(s), Found::OriginAccessControl(f)) => origin_access_control::update(op, s, f).await,
+        (Spec::Distribution(s), Found::Distribution(f)) => distribution::update(op, s, f).await,
         _ => {
             anyhow::bail!("{} cannot be updated in place (internal error: spec and found differ in kind)", item.address)
         }
@@ -551,6 +655,21 @@ pub async fn delete(op: &Op<'_>, item: &FoundItem, ids: &Ids) -> Result<()> {
         Found::Route(f) => route::delete(op, f, api()?).await,
         Found::Stage(f) => stage::delete(op, f, api()?).await,
         Found::Permission(f) => permission::delete(op, f).await,
+        Found::Bucket(f) => bucket::delete(op, f).await,
+        Found::BucketPolicy(f) => bucket_policy::delete(op, f).await,
+        Found::Site(f) => site::delete(op, f).await,
+        Found::OriginAccessControl(f) => origin_access_control::delete(op, f).await,
+        Found::Distribution(f) => distribution::delete(op, f).await,
+    }
+}
+
+/// What `status` says about a resource beside its state (the site's object
+/// count, the distribution's deployment status).
+pub fn describe(found: &Found) -> Option<String> {
+    match found {
+        Found::Site(f) => Some(site::describe(f)),
+        Found::Distribution(f) => Some(distribution::describe(f)),
+        _ => None,
     }
 }
 
@@ -746,6 +865,10 @@ mod tests {
         assert!(Kind::Function.wave() < Kind::Integration.wave());
         assert!(Kind::Integration.wave() < Kind::Route.wave());
         assert!(Kind::Model.wave() < Kind::Route.wave());
+        assert!(Kind::OriginAccessControl.wave() < Kind::Distribution.wave());
+        assert!(Kind::Distribution.wave() < Kind::BucketPolicy.wave());
+        assert!(Kind::Bucket.wave() < Kind::Site.wave());
+        assert!(Kind::Api.wave() < Kind::Site.wave());
         assert_eq!(Kind::last_wave(), 5);
     }
 }

@@ -42,10 +42,11 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
     // The report: URL, counts, waves.
     assert_eq!(report["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
-    assert_eq!(report["counts"]["create"], 38, "{report:#}");
+    // 38 backend resources, and the website's bucket, files, OAC, distribution and bucket policy.
+    assert_eq!(report["counts"]["create"], 43, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     assert_eq!(report["waves"], 5);
-    assert!(mutating(&report) >= 38);
+    assert!(mutating(&report) >= 43);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -207,7 +208,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&moto, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 38);
+    assert_eq!(again["counts"]["unchanged"], 43);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -216,7 +217,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&moto, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 38);
+    assert_eq!(plan["counts"]["unchanged"], 43);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&moto, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -403,8 +404,9 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     let api_id = Inventory::read(&aws, "lc-destroy", "dev").await.api_id();
     let report = json(&moto, &project, &["destroy", "--yes"]);
     // Log groups, roles and functions of two functions, the mapping, the
-    // table, both queues and the API; routes, policies and permissions go with them.
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 11, "{report:#}");
+    // table, both queues, the API, the bucket, the distribution and the OAC;
+    // routes, policies, permissions and the bucket's policy and files go with them.
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 14, "{report:#}");
     let inv = Inventory::read(&aws, "lc-destroy", "dev").await;
     assert!(inv.is_empty(), "left behind: {inv:#?}");
     let api = aws.apigatewayv2().get_api().api_id(&api_id).send().await;

@@ -8,6 +8,7 @@
 mod faults;
 mod lifecycle;
 mod stages;
+mod website;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use test_support::Moto;
+use test_support::{ACCOUNT_ID, Moto, REGION};
 use wschat::aws::Aws;
 
 use crate::support::{root, wschat};
@@ -157,6 +158,14 @@ pub struct Inventory {
     /// Function name -> mappings.
     pub mappings: BTreeMap<String, Vec<Value>>,
     pub log_groups: Vec<Value>,
+    /// The website bucket's settings and policy.
+    pub bucket: Option<Value>,
+    /// Key -> Content-Type, Cache-Control, ETag and body of every object.
+    pub objects: BTreeMap<String, Value>,
+    /// Origin access controls named `{name}-{stage}-site`.
+    pub oacs: Vec<Value>,
+    /// Distributions tagged with this stack and stage.
+    pub distributions: Vec<Value>,
 }
 
 impl Inventory {
@@ -361,7 +370,132 @@ impl Inventory {
                 "tags": tags.tags.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
             }));
         }
+        inv.read_website(aws, name, stage).await;
         inv
+    }
+
+    async fn read_website(&mut self, aws: &Aws, name: &str, stage: &str) {
+        let prefix = format!("{name}-{stage}");
+        let bucket = format!("{prefix}-{ACCOUNT_ID}-{REGION}");
+        let s3 = aws.s3();
+        if s3.head_bucket().bucket(&bucket).send().await.is_ok() {
+            let block = s3.get_public_access_block().bucket(&bucket).send().await.ok().and_then(|b| {
+                b.public_access_block_configuration.map(|c| {
+                    serde_json::json!({
+                        "BlockPublicAcls": c.block_public_acls,
+                        "IgnorePublicAcls": c.ignore_public_acls,
+                        "BlockPublicPolicy": c.block_public_policy,
+                        "RestrictPublicBuckets": c.restrict_public_buckets,
+                    })
+                })
+            });
+            let ownership = s3.get_bucket_ownership_controls().bucket(&bucket).send().await.ok().and_then(|o| {
+                o.ownership_controls.and_then(|c| c.rules.first().map(|r| r.object_ownership.as_str().to_string()))
+            });
+            let encryption = s3.get_bucket_encryption().bucket(&bucket).send().await.ok().and_then(|e| {
+                e.server_side_encryption_configuration.and_then(|c| {
+                    c.rules
+                        .first()
+                        .and_then(|r| r.apply_server_side_encryption_by_default.as_ref())
+                        .map(|d| d.sse_algorithm.as_str().to_string())
+                })
+            });
+            let tags: BTreeMap<String, String> = s3
+                .get_bucket_tagging()
+                .bucket(&bucket)
+                .send()
+                .await
+                .map(|t| t.tag_set.into_iter().map(|t| (t.key, t.value)).collect())
+                .unwrap_or_default();
+            let policy = s3
+                .get_bucket_policy()
+                .bucket(&bucket)
+                .send()
+                .await
+                .ok()
+                .and_then(|p| p.policy)
+                .map(|p| serde_json::from_str::<Value>(&p).unwrap());
+            self.bucket = Some(serde_json::json!({
+                "name": bucket,
+                "public_access_block": block,
+                "ownership": ownership,
+                "encryption": encryption,
+                "tags": tags,
+                "policy": policy,
+            }));
+            let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+            for object in listed.contents() {
+                let key = object.key().unwrap().to_string();
+                let got = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+                let (content_type, cache_control, etag) =
+                    (got.content_type.clone(), got.cache_control.clone(), got.e_tag.clone());
+                let body = got.body.collect().await.unwrap().into_bytes();
+                self.objects.insert(
+                    key,
+                    serde_json::json!({
+                        "content_type": content_type,
+                        "cache_control": cache_control,
+                        "etag": etag.map(|e| e.trim_matches('"').to_string()),
+                        "body": String::from_utf8_lossy(&body),
+                    }),
+                );
+            }
+        }
+
+        let cf = aws.cloudfront();
+        let oacs = cf.list_origin_access_controls().send().await.unwrap();
+        for oac in oacs.origin_access_control_list.and_then(|l| l.items).unwrap_or_default() {
+            if oac.name == format!("{prefix}-site") {
+                self.oacs.push(serde_json::json!({
+                    "id": oac.id,
+                    "name": oac.name,
+                    "origin_type": oac.origin_access_control_origin_type.as_str(),
+                    "signing_behavior": oac.signing_behavior.as_str(),
+                    "signing_protocol": oac.signing_protocol.as_str(),
+                }));
+            }
+        }
+        let distributions = cf.list_distributions().send().await.unwrap();
+        for d in distributions.distribution_list.and_then(|l| l.items).unwrap_or_default() {
+            let tags = cf.list_tags_for_resource().resource(&d.arn).send().await.unwrap();
+            let tags: BTreeMap<String, String> = tags
+                .tags
+                .and_then(|t| t.items)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.key, t.value.unwrap_or_default()))
+                .collect();
+            if tags.get("wschat:stack").map(String::as_str) != Some(name)
+                || tags.get("wschat:stage").map(String::as_str) != Some(stage)
+            {
+                continue;
+            }
+            let config = cf.get_distribution_config().id(&d.id).send().await.unwrap().distribution_config.unwrap();
+            let behavior = config.default_cache_behavior.as_ref().unwrap();
+            let origins = config.origins.as_ref().map(|o| o.items.clone()).unwrap_or_default();
+            self.distributions.push(serde_json::json!({
+                "id": d.id,
+                "arn": d.arn,
+                "domain": d.domain_name,
+                "status": d.status,
+                "enabled": config.enabled,
+                "comment": config.comment,
+                "root_object": config.default_root_object,
+                "origins": origins.iter().map(|o| o.domain_name.clone()).collect::<Vec<_>>(),
+                "viewer_protocol": behavior.viewer_protocol_policy.as_str(),
+                "compress": behavior.compress,
+                "cache_policy": behavior.cache_policy_id,
+                "http_version": config.http_version.as_ref().map(|v| v.as_str().to_string()),
+                "price_class": config.price_class.as_ref().map(|p| p.as_str().to_string()),
+                "tags": tags,
+            }));
+        }
+    }
+
+    /// The one distribution of the stack.
+    pub fn distribution(&self) -> &Value {
+        assert_eq!(self.distributions.len(), 1, "expected one distribution: {:#?}", self.distributions);
+        &self.distributions[0]
     }
 
     /// The API id, when there is exactly one API.
@@ -400,6 +534,8 @@ impl Inventory {
         for (function, mappings) in &self.mappings {
             assert_eq!(mappings.len(), 1, "duplicate mappings on {function}: {mappings:#?}");
         }
+        assert!(self.oacs.len() <= 1, "duplicate origin access controls: {:#?}", self.oacs);
+        assert!(self.distributions.len() <= 1, "duplicate distributions: {:#?}", self.distributions);
     }
 }
 

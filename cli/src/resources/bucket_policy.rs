@@ -1,0 +1,92 @@
+//! The website bucket's policy: CloudFront, and only this stack's
+//! distribution (`AWS:SourceArn`), may read objects. Nothing else is
+//! granted, so the bucket stays private.
+//!
+//! The document is built with serde_json: an invalid policy breaks a moto
+//! bucket, and string formatting is how invalid policies are made.
+
+use anyhow::Result;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+/// The principal the policy grants to.
+pub const PRINCIPAL: &str = "cloudfront.amazonaws.com";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub bucket: String,
+    pub document: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub bucket: String,
+    pub document: serde_json::Value,
+}
+
+/// `distribution_id` may be [`super::PENDING`].
+pub fn spec(env: &Env, distribution_id: &str) -> Spec {
+    let arns = env.arns();
+    Spec {
+        bucket: env.stack.bucket_name(&env.account.id, &env.region),
+        document: serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "CloudFrontReadsTheSite",
+                "Effect": "Allow",
+                "Principal": { "Service": PRINCIPAL },
+                "Action": "s3:GetObject",
+                "Resource": format!("{}/*", arns.bucket()),
+                "Condition": { "StringEquals": { "AWS:SourceArn": arns.distribution(distribution_id) } },
+            }],
+        }),
+    }
+}
+
+/// The policy of the stack's bucket, when the bucket has one.
+pub async fn find_bucket_policy(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
+    let bucket = env.stack.bucket_name(&env.account.id, &env.region);
+    let policy = match clients.s3.get_bucket_policy().bucket(&bucket).send().await {
+        Err(e) if matches!(e.code(), Some("NoSuchBucketPolicy" | "NoSuchBucket")) => return Ok(None),
+        other => other.aws_context(|| format!("reading the policy of S3 bucket `{bucket}`"))?,
+    };
+    let text = policy.policy.unwrap_or_default();
+    let document = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    Ok(Some(FoundItem {
+        address: Address::new(Kind::BucketPolicy, "site"),
+        id: bucket.clone(),
+        owner: Some(Address::new(Kind::Bucket, "site")),
+        found: super::Found::BucketPolicy(Found { bucket, document }),
+    }))
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    if json_equal(&spec.document, &found.document) {
+        Vec::new()
+    } else {
+        vec![FieldChange::new("policy", found.document.to_string(), spec.document.to_string())]
+    }
+}
+
+/// Creates or replaces the policy (S3 has one per bucket).
+pub async fn put(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    op.clients
+        .s3
+        .put_bucket_policy()
+        .bucket(&spec.bucket)
+        .policy(spec.document.to_string())
+        .send()
+        .await
+        .aws_context(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))?;
+    Ok(spec.bucket.clone())
+}
+
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    match op.clients.s3.delete_bucket_policy().bucket(&found.bucket).send().await {
+        Err(e) if matches!(e.code(), Some("NoSuchBucketPolicy" | "NoSuchBucket")) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket)),
+    }
+}

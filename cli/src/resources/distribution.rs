@@ -1,0 +1,431 @@
+//! The CloudFront distribution in front of the private bucket: an S3 REST
+//! origin signed through the stack's Origin Access Control, `index.html` at
+//! the root, HTTP redirected to HTTPS, HTTP/2 and HTTP/3, compression, the
+//! managed CachingOptimized cache policy, the stack's price class.
+//!
+//! Distributions have no unique name, so the stack's is the one carrying its
+//! `wschat:stack` and `wschat:stage` tags. Only candidates are asked for
+//! their tags: those whose comment names the stack or whose origin is the
+//! stack's bucket.
+//!
+//! Some of what is sent cannot be read back everywhere (moto drops the
+//! origin's OAC id), so the desired configuration's hash travels in the
+//! `wschat:config` tag; a different hash means the distribution needs an
+//! update. Readable fields are compared as well, so changes made in the
+//! console show up as drift.
+//!
+//! Deleting is the long sequence AWS insists on (moto does not): disable,
+//! wait until CloudFront reports `Deployed` (minutes), then delete with the
+//! current ETag. Each step starts from what CloudFront says now, so a
+//! destroy that was interrupted anywhere continues where it stopped.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use aws_sdk_cloudfront::types::{
+    AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, HttpVersion,
+    Method, Origin, Origins, PriceClass, S3OriginConfig, Tag, TagKeys, ViewerProtocolPolicy,
+};
+use sha2::{Digest, Sha256};
+
+use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, tag_changes, tags_field};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+use crate::progress::Task;
+
+/// CloudFront's managed cache policy `Managed-CachingOptimized`: no cookies,
+/// headers or query strings in the key, gzip and brotli, TTLs from the origin's
+/// Cache-Control within 1 s..1 year (default 1 day).
+pub const CACHE_POLICY: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+pub const ORIGIN_ID: &str = "site-bucket";
+pub const ROOT_OBJECT: &str = "index.html";
+pub const VIEWER_PROTOCOL: &str = "redirect-to-https";
+pub const HTTP_VERSION: &str = "http2and3";
+/// The tag holding the hash of the configuration last applied.
+pub const TAG_CONFIG: &str = "wschat:config";
+/// A distribution's status when every edge location has its configuration.
+pub const DEPLOYED: &str = "Deployed";
+/// Polls of the status are at most this far apart.
+pub const POLL_MAX: Duration = Duration::from_secs(10);
+/// CloudFront takes 5–15 minutes to deploy or disable a distribution; this is far beyond.
+pub const DEPLOY_LIMIT: Duration = Duration::from_secs(45 * 60);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub comment: String,
+    /// The bucket's regional REST endpoint.
+    pub origin_domain: String,
+    /// May be [`PENDING`] until the OAC exists.
+    pub oac_id: String,
+    pub price_class: String,
+    /// The stack's tags, without [`TAG_CONFIG`].
+    pub tags: Tags,
+    /// The hash of everything above that CloudFront is sent.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub arn: String,
+    pub domain_name: String,
+    /// `InProgress` or `Deployed`.
+    pub status: String,
+    pub enabled: bool,
+    pub comment: String,
+    pub origin_domain: String,
+    pub price_class: String,
+    pub http_version: String,
+    pub viewer_protocol: String,
+    pub compress: bool,
+    pub cache_policy: String,
+    /// Without [`TAG_CONFIG`].
+    pub tags: Tags,
+    /// The [`TAG_CONFIG`] tag.
+    pub hash: Option<String>,
+    /// Epoch seconds: of duplicates, the oldest is kept.
+    pub modified: i64,
+}
+
+pub fn spec(env: &Env, ids: &Ids) -> Spec {
+    let stack = &env.stack;
+    let comment = stack.distribution_comment();
+    let origin_domain = stack.bucket_domain(&env.account.id, &env.region);
+    let oac_id = ids.oac_id.clone().unwrap_or_else(|| PENDING.to_string());
+    let price_class = stack.website.price_class.as_str().to_string();
+    let hash = config_hash(&[
+        ("comment", &comment),
+        ("origin", &origin_domain),
+        ("origin access control", &oac_id),
+        ("root object", ROOT_OBJECT),
+        ("viewer protocol", VIEWER_PROTOCOL),
+        ("http version", HTTP_VERSION),
+        ("compress", "true"),
+        ("ipv6", "true"),
+        ("methods", "GET,HEAD"),
+        ("cache policy", CACHE_POLICY),
+        ("price class", &price_class),
+        ("enabled", "true"),
+    ]);
+    Spec { comment, origin_domain, oac_id, price_class, tags: env.tags(), hash }
+}
+
+/// 16 hex digits of the SHA-256 of the settings, one `name=value` a line.
+fn config_hash(settings: &[(&str, &str)]) -> String {
+    let text: String = settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    hex::encode(Sha256::digest(text.as_bytes()))[..16].to_string()
+}
+
+/// The distributions tagged with this stack and stage, oldest first.
+pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let comment = env.stack.distribution_comment();
+    let origin = env.stack.bucket_domain(&env.account.id, &env.region);
+    let summaries = clients
+        .cloudfront
+        .list_distributions()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| "listing CloudFront distributions".to_string())?;
+    let candidates = summaries.into_iter().filter(|d| {
+        d.comment == comment || d.origins.as_ref().is_some_and(|o| o.items.iter().any(|o| o.domain_name == origin))
+    });
+    let read = candidates.map(|d| async move {
+        let tags = clients
+            .cloudfront
+            .list_tags_for_resource()
+            .resource(&d.arn)
+            .send()
+            .await
+            .aws_context(|| format!("reading the tags of CloudFront distribution `{}`", d.id))?;
+        let mut tags: Tags = tags
+            .tags
+            .and_then(|t| t.items)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value.unwrap_or_default()))
+            .collect();
+        if !env.owns(&tags) {
+            return Ok::<_, anyhow::Error>(None);
+        }
+        let hash = tags.remove(TAG_CONFIG);
+        let behavior = d.default_cache_behavior.as_ref();
+        Ok(Some(Found {
+            domain_name: d.domain_name.clone(),
+            status: d.status.clone(),
+            enabled: d.enabled,
+            comment: d.comment.clone(),
+            origin_domain: d
+                .origins
+                .as_ref()
+                .and_then(|o| o.items.first())
+                .map(|o| o.domain_name.clone())
+                .unwrap_or_default(),
+            price_class: d.price_class.as_str().to_string(),
+            http_version: d.http_version.as_str().to_string(),
+            viewer_protocol: behavior.map(|b| b.viewer_protocol_policy.as_str().to_string()).unwrap_or_default(),
+            compress: behavior.and_then(|b| b.compress).unwrap_or(false),
+            cache_policy: behavior.and_then(|b| b.cache_policy_id.clone()).unwrap_or_default(),
+            tags,
+            hash,
+            modified: d.last_modified_time.secs(),
+            id: d.id.clone(),
+            arn: d.arn.clone(),
+        }))
+    });
+    let mut found: Vec<Found> = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
+    found.sort_by(|a, b| (a.modified, &a.id).cmp(&(b.modified, &b.id)));
+    Ok(found
+        .into_iter()
+        .map(|f| FoundItem {
+            address: Address::new(Kind::Distribution, "site"),
+            id: f.id.clone(),
+            owner: None,
+            found: super::Found::Distribution(f),
+        })
+        .collect())
+}
+
+/// What differs in the configuration: the readable fields, and the hash for
+/// what cannot be read back (when no readable field explains it).
+fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    let mut check = |field: &str, have: &str, want: &str| {
+        if have != want {
+            fields.push(FieldChange::new(field, have, want));
+        }
+    };
+    check("enabled", &found.enabled.to_string(), "true");
+    check("comment", &found.comment, &spec.comment);
+    check("origin", &found.origin_domain, &spec.origin_domain);
+    check("price class", &found.price_class, &spec.price_class);
+    check("http version", &found.http_version, HTTP_VERSION);
+    check("viewer protocol", &found.viewer_protocol, VIEWER_PROTOCOL);
+    check("compress", &found.compress.to_string(), "true");
+    check("cache policy", &found.cache_policy, CACHE_POLICY);
+    if fields.is_empty() && found.hash.as_deref() != Some(spec.hash.as_str()) {
+        fields.push(FieldChange::new("configuration hash", found.hash.as_deref().unwrap_or("(none)"), &spec.hash));
+    }
+    fields
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = config_fields(spec, found);
+    fields.extend(tags_field(&spec.tags, &found.tags));
+    fields
+}
+
+fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<DistributionConfig> {
+    let origin = Origin::builder()
+        .id(ORIGIN_ID)
+        .domain_name(&spec.origin_domain)
+        // With an OAC, the legacy origin access identity must be empty.
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .origin_access_control_id(&spec.oac_id)
+        .build()?;
+    let get_head = || [Method::Get, Method::Head];
+    let methods = AllowedMethods::builder()
+        .quantity(2)
+        .set_items(Some(get_head().to_vec()))
+        .cached_methods(CachedMethods::builder().quantity(2).set_items(Some(get_head().to_vec())).build()?)
+        .build()?;
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id(ORIGIN_ID)
+        .viewer_protocol_policy(ViewerProtocolPolicy::from(VIEWER_PROTOCOL))
+        .allowed_methods(methods)
+        .compress(true)
+        .cache_policy_id(CACHE_POLICY)
+        .build()?;
+    Ok(DistributionConfig::builder()
+        .caller_reference(caller_reference)
+        .comment(&spec.comment)
+        .enabled(true)
+        .default_root_object(ROOT_OBJECT)
+        .origins(Origins::builder().quantity(1).items(origin).build()?)
+        .default_cache_behavior(behavior)
+        .price_class(PriceClass::from(spec.price_class.as_str()))
+        .http_version(HttpVersion::from(HTTP_VERSION))
+        .is_ipv6_enabled(true)
+        .build()?)
+}
+
+/// The stack's tags plus the configuration hash, as CloudFront takes them.
+fn all_tags(spec: &Spec) -> Tags {
+    let mut tags = spec.tags.clone();
+    tags.insert(TAG_CONFIG.to_string(), spec.hash.clone());
+    tags
+}
+
+fn cloudfront_tags(tags: &Tags) -> Result<aws_sdk_cloudfront::types::Tags> {
+    let items: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>()?;
+    Ok(aws_sdk_cloudfront::types::Tags::builder().set_items(Some(items)).build())
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    // Unique per request; the SDK's retries resend the same one, which
+    // CloudFront answers with the distribution it already made.
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let caller_reference = format!("{}-{millis}", op.env.stack.prefix());
+    let created = op
+        .clients
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(
+            DistributionConfigWithTags::builder()
+                .distribution_config(distribution_config(spec, &caller_reference)?)
+                .tags(cloudfront_tags(&all_tags(spec))?)
+                .build(),
+        )
+        .send()
+        .await
+        .aws_context(|| format!("creating the CloudFront distribution of S3 bucket `{}`", spec.origin_domain))?;
+    let distribution = created.distribution.context("CloudFront returned no distribution")?;
+    Ok(distribution.id)
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let cf = &op.clients.cloudfront;
+    if !config_fields(spec, found).is_empty() {
+        let current = cf
+            .get_distribution_config()
+            .id(&found.id)
+            .send()
+            .await
+            .aws_context(|| format!("reading CloudFront distribution `{}`", found.id))?;
+        let caller_reference =
+            current.distribution_config.as_ref().map(|c| c.caller_reference.clone()).unwrap_or_default();
+        cf.update_distribution()
+            .id(&found.id)
+            .set_if_match(current.e_tag)
+            .distribution_config(distribution_config(spec, &caller_reference)?)
+            .send()
+            .await
+            .aws_context(|| format!("updating CloudFront distribution `{}`", found.id))?;
+    }
+    let mut have = found.tags.clone();
+    if let Some(hash) = &found.hash {
+        have.insert(TAG_CONFIG.to_string(), hash.clone());
+    }
+    let changes = tag_changes(&all_tags(spec), &have);
+    if !changes.set.is_empty() {
+        cf.tag_resource()
+            .resource(&found.arn)
+            .tags(cloudfront_tags(&changes.set)?)
+            .send()
+            .await
+            .aws_context(|| format!("tagging CloudFront distribution `{}`", found.id))?;
+    }
+    if !changes.remove.is_empty() {
+        cf.untag_resource()
+            .resource(&found.arn)
+            .tag_keys(TagKeys::builder().set_items(Some(changes.remove)).build())
+            .send()
+            .await
+            .aws_context(|| format!("untagging CloudFront distribution `{}`", found.id))?;
+    }
+    Ok(())
+}
+
+/// Disables the distribution, waits until CloudFront has disabled it
+/// everywhere, then deletes it with the ETag of that moment.
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    let cf = &op.clients.cloudfront;
+    let id = &found.id;
+    let current = match cf.get_distribution_config().id(id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => return Ok(()),
+        other => other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
+    };
+    let mut config =
+        current.distribution_config.with_context(|| format!("CloudFront distribution `{id}` has no configuration"))?;
+    if config.enabled {
+        op.task.waiting("disabling it (CloudFront deletes only disabled distributions)");
+        config.enabled = false;
+        cf.update_distribution()
+            .id(id)
+            .set_if_match(current.e_tag)
+            .distribution_config(config)
+            .send()
+            .await
+            .aws_context(|| format!("disabling CloudFront distribution `{id}`"))?;
+    }
+    let Some(deployed) =
+        wait_deployed(op.clients, op.task, id, "waiting for CloudFront to disable it at every edge location").await?
+    else {
+        return Ok(());
+    };
+    op.task.waiting("deleting it");
+    match cf.delete_distribution().id(id).set_if_match(deployed.etag).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => Ok(()),
+        other => other.map(drop).aws_context(|| format!("deleting CloudFront distribution `{id}`")),
+    }
+}
+
+/// A distribution at rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployed {
+    pub domain_name: String,
+    pub etag: Option<String>,
+}
+
+/// Polls the distribution (at most [`POLL_MAX`] apart, for at most
+/// [`DEPLOY_LIMIT`]) until its status is `Deployed`; `task` shows `why`,
+/// the status and the minutes so far. `None` when the distribution is gone.
+pub async fn wait_deployed(clients: &Clients, task: &Task, id: &str, why: &str) -> Result<Option<Deployed>> {
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let got = match clients.cloudfront.get_distribution().id(id).send().await {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => return Ok(None),
+            other => other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
+        };
+        let distribution = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
+        if distribution.status == DEPLOYED {
+            return Ok(Some(Deployed { domain_name: distribution.domain_name, etag: got.e_tag }));
+        }
+        let minutes = started.elapsed().as_secs() / 60;
+        task.waiting(&format!("{why}: {} for {minutes} min (CloudFront usually takes 5–15)", distribution.status));
+        if started.elapsed() > DEPLOY_LIMIT {
+            anyhow::bail!(
+                "CloudFront distribution `{id}` is still {} after {} minutes; run the command again to keep waiting",
+                distribution.status,
+                DEPLOY_LIMIT.as_secs() / 60
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(POLL_MAX);
+    }
+}
+
+/// The distribution's domain and status, read now.
+pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
+    let got = clients
+        .cloudfront
+        .get_distribution()
+        .id(id)
+        .send()
+        .await
+        .aws_context(|| format!("reading CloudFront distribution `{id}`"))?;
+    let d = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
+    Ok((d.domain_name, d.status))
+}
+
+/// What `status` says about the distribution beside its state.
+pub fn describe(found: &Found) -> String {
+    if found.enabled { found.status.clone() } else { format!("{}, disabled", found.status) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_changes_with_any_setting() {
+        let a = config_hash(&[("origin access control", "E1"), ("price class", "PriceClass_100")]);
+        assert_eq!(a.len(), 16);
+        assert_eq!(a, config_hash(&[("origin access control", "E1"), ("price class", "PriceClass_100")]));
+        assert_ne!(a, config_hash(&[("origin access control", "E2"), ("price class", "PriceClass_100")]));
+        assert_ne!(a, config_hash(&[("origin access control", "E1"), ("price class", "PriceClass_All")]));
+    }
+}

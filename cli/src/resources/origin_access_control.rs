@@ -1,0 +1,165 @@
+//! The Origin Access Control through which CloudFront signs its requests to
+//! the private bucket (SigV4, always).
+//!
+//! OACs carry no tags, but their names are unique in an account, so the
+//! stack's is found by [`crate::stack::Stack::oac_name`]. moto accepts the
+//! same name twice; the copies after the first are deleted as duplicates.
+//! Updates and deletes need the OAC's current ETag, read right before.
+
+use anyhow::{Context, Result};
+use aws_sdk_cloudfront::types::{
+    OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
+    OriginAccessControlSigningProtocols,
+};
+
+use super::{Address, Env, FoundItem, Kind, Op};
+use crate::aws::AwsContext;
+use crate::plan::FieldChange;
+
+pub const ORIGIN_TYPE: &str = "s3";
+pub const SIGNING_BEHAVIOR: &str = "always";
+pub const SIGNING_PROTOCOL: &str = "sigv4";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub origin_type: String,
+    pub signing_behavior: String,
+    pub signing_protocol: String,
+}
+
+pub fn spec(env: &Env) -> Spec {
+    Spec {
+        name: env.stack.oac_name(),
+        description: format!(
+            "wschat stack {}, stage {}: CloudFront reads the website bucket",
+            env.stack.name, env.stack.stage
+        ),
+    }
+}
+
+/// Every OAC named like the stack's, in listing order.
+pub async fn find_origin_access_controls(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let name = env.stack.oac_name();
+    let pages = clients
+        .cloudfront
+        .list_origin_access_controls()
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .aws_context(|| "listing CloudFront origin access controls".to_string())?;
+    Ok(pages
+        .into_iter()
+        .filter_map(|page| page.origin_access_control_list)
+        .flat_map(|list| list.items.unwrap_or_default())
+        .filter(|o| o.name == name)
+        .map(|o| {
+            let found = Found {
+                id: o.id.clone(),
+                name: o.name,
+                description: o.description,
+                origin_type: o.origin_access_control_origin_type.as_str().to_string(),
+                signing_behavior: o.signing_behavior.as_str().to_string(),
+                signing_protocol: o.signing_protocol.as_str().to_string(),
+            };
+            FoundItem {
+                address: Address::new(Kind::OriginAccessControl, "site"),
+                id: o.id,
+                owner: None,
+                found: super::Found::OriginAccessControl(found),
+            }
+        })
+        .collect())
+}
+
+pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    let mut check = |field: &str, have: &str, want: &str| {
+        if have != want {
+            fields.push(FieldChange::new(field, have, want));
+        }
+    };
+    check("origin type", &found.origin_type, ORIGIN_TYPE);
+    check("signing behavior", &found.signing_behavior, SIGNING_BEHAVIOR);
+    check("signing protocol", &found.signing_protocol, SIGNING_PROTOCOL);
+    check("description", &found.description, &spec.description);
+    fields
+}
+
+fn config(spec: &Spec) -> Result<OriginAccessControlConfig> {
+    Ok(OriginAccessControlConfig::builder()
+        .name(&spec.name)
+        .description(&spec.description)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::from(ORIGIN_TYPE))
+        .signing_behavior(OriginAccessControlSigningBehaviors::from(SIGNING_BEHAVIOR))
+        .signing_protocol(OriginAccessControlSigningProtocols::from(SIGNING_PROTOCOL))
+        .build()?)
+}
+
+pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+    let created = op
+        .clients
+        .cloudfront
+        .create_origin_access_control()
+        .origin_access_control_config(config(spec)?)
+        .send()
+        .await
+        .aws_context(|| format!("creating CloudFront origin access control `{}`", spec.name))?;
+    created.origin_access_control.map(|o| o.id).with_context(|| {
+        format!("creating CloudFront origin access control `{}`: CloudFront returned no id", spec.name)
+    })
+}
+
+/// The OAC's current ETag, or `None` when it is gone.
+async fn etag(op: &Op<'_>, found: &Found) -> Result<Option<String>> {
+    match op.clients.cloudfront.get_origin_access_control().id(&found.id).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_origin_access_control()) => Ok(None),
+        other => Ok(other
+            .aws_context(|| format!("reading CloudFront origin access control `{}` ({})", found.name, found.id))?
+            .e_tag),
+    }
+}
+
+pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+    let etag = etag(op, found).await?.with_context(|| {
+        format!("CloudFront origin access control `{}` ({}) disappeared; run deploy again", found.name, found.id)
+    })?;
+    op.clients
+        .cloudfront
+        .update_origin_access_control()
+        .id(&found.id)
+        .if_match(etag)
+        .origin_access_control_config(config(spec)?)
+        .send()
+        .await
+        .aws_context(|| format!("updating CloudFront origin access control `{}` ({})", found.name, found.id))?;
+    Ok(())
+}
+
+/// Deletes the OAC with its current ETag. It runs after the distribution's
+/// delete (a later wave), since CloudFront refuses to delete an OAC in use.
+pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    let Some(etag) = etag(op, found).await? else { return Ok(()) };
+    let deleted = op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send().await;
+    match deleted {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_origin_access_control()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_origin_access_control_in_use()) => anyhow::bail!(
+            "deleting CloudFront origin access control `{}` ({}): a distribution still uses it; \
+             if it is not this stack's, detach it there first",
+            found.name,
+            found.id
+        ),
+        other => other
+            .map(drop)
+            .aws_context(|| format!("deleting CloudFront origin access control `{}` ({})", found.name, found.id)),
+    }
+}
