@@ -37,6 +37,12 @@ use crate::progress::Task;
 /// headers or query strings in the key, gzip and brotli, TTLs from the origin's
 /// Cache-Control within 1 s..1 year (default 1 day).
 pub const CACHE_POLICY: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/// CloudFront's managed response headers policy `Managed-SecurityHeadersPolicy`:
+/// HSTS, `X-Content-Type-Options: nosniff`, `X-Frame-Options: SAMEORIGIN`,
+/// `Referrer-Policy` and `X-XSS-Protection` on every response. The page's CSP is
+/// a meta tag, which cannot forbid framing; this header does. moto does not
+/// return the field, so the configuration hash carries it.
+pub const RESPONSE_HEADERS_POLICY: &str = "67f7725c-6f97-4210-82d7-5512b31e9d03";
 pub const ORIGIN_ID: &str = "site-bucket";
 pub const ROOT_OBJECT: &str = "index.html";
 pub const VIEWER_PROTOCOL: &str = "redirect-to-https";
@@ -104,6 +110,7 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
         ("ipv6", "true"),
         ("methods", "GET,HEAD"),
         ("cache policy", CACHE_POLICY),
+        ("response headers policy", RESPONSE_HEADERS_POLICY),
         ("price class", &price_class),
         ("enabled", "true"),
     ]);
@@ -237,6 +244,7 @@ fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<Distributi
         .allowed_methods(methods)
         .compress(true)
         .cache_policy_id(CACHE_POLICY)
+        .response_headers_policy_id(RESPONSE_HEADERS_POLICY)
         .build()?;
     Ok(DistributionConfig::builder()
         .caller_reference(caller_reference)
@@ -427,5 +435,25 @@ mod tests {
         assert_eq!(a, config_hash(&[("origin access control", "E1"), ("price class", "PriceClass_100")]));
         assert_ne!(a, config_hash(&[("origin access control", "E2"), ("price class", "PriceClass_100")]));
         assert_ne!(a, config_hash(&[("origin access control", "E1"), ("price class", "PriceClass_All")]));
+    }
+
+    #[test]
+    fn the_config_serves_https_only_with_security_headers() {
+        let spec = Spec {
+            comment: "wschat stack `chat`, stage `dev`".into(),
+            origin_domain: "b.s3.us-east-1.amazonaws.com".into(),
+            oac_id: "E1".into(),
+            price_class: "PriceClass_100".into(),
+            tags: Tags::new(),
+            hash: "h".into(),
+        };
+        let config = distribution_config(&spec, "ref").unwrap();
+        let behavior = config.default_cache_behavior().unwrap();
+        assert_eq!(behavior.viewer_protocol_policy().as_str(), "redirect-to-https");
+        assert_eq!(behavior.response_headers_policy_id(), Some(RESPONSE_HEADERS_POLICY));
+        assert_eq!(behavior.cache_policy_id(), Some(CACHE_POLICY));
+        let origin = &config.origins().unwrap().items()[0];
+        assert_eq!(origin.origin_access_control_id(), Some("E1"));
+        assert_eq!(config.default_root_object(), Some(ROOT_OBJECT));
     }
 }
