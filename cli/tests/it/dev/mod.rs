@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support;
@@ -62,7 +63,7 @@ impl Server {
     pub fn spawn(dir: &Path, args: &[&str]) -> Server {
         let mut child = support::wschat(dir)
             .args(args)
-            .env("WSCHAT_LOG", "info")
+            .env_remove("WSCHAT_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -273,7 +274,7 @@ impl Client {
 
     /// Closes from the client side (code 1000).
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.ws.next().await.is_some() {} }).await;
     }
 }
