@@ -1,6 +1,7 @@
 //! `wschat dev` end to end: the real binary on a free port, real WebSocket
 //! clients (tokio-tungstenite and wscat), the SDK's Management API client.
 
+mod aws_store;
 mod chat;
 mod limits;
 mod management;
@@ -61,8 +62,14 @@ impl Server {
 
     /// `wschat` with exactly `args` (which start a dev server) in `dir`.
     pub fn spawn(dir: &Path, args: &[&str]) -> Server {
+        Server::spawn_with_env(dir, args, &[])
+    }
+
+    /// [`Server::spawn`] with extra environment variables.
+    pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
         let mut child = support::wschat(dir)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("WSCHAT_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
