@@ -32,7 +32,7 @@ use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResp
 use chat_core::ports::{ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 use tracing::{debug, error, info, warn};
@@ -49,6 +49,9 @@ pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 /// connection cheap: 1,000 connections take about 34 MiB with 8 KiB, 154 MiB
 /// with tungstenite's default 128 KiB.
 const BUFFER_BYTES: usize = 8 * 1024;
+/// Frames that may wait for one client; past that, posts are refused (429),
+/// as API Gateway refuses them when a client's buffer is full.
+const OUTGOING_FRAMES: usize = 1024;
 /// How long a closing socket waits for the client's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -351,18 +354,13 @@ impl Routes {
     }
 }
 
-/// What the gateway sends down one socket.
-#[derive(Debug)]
-pub(super) enum Outgoing {
-    Frame(Message),
-    /// Close with this code and reason (DeleteConnection).
-    Close(u16, &'static str),
-}
-
 /// One open connection, as the Management API sees it.
 #[derive(Debug)]
 pub(super) struct Link {
-    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Frames on their way to the socket.
+    tx: mpsc::Sender<Message>,
+    /// DeleteConnection: the socket closes.
+    deleted: Notify,
     /// Epoch milliseconds.
     pub connected_at: i64,
     pub source_ip: String,
@@ -384,6 +382,8 @@ pub(super) enum Undelivered {
     Gone,
     /// 413: past API Gateway's 128 KiB.
     TooLarge,
+    /// 429: the client is not reading; [`OUTGOING_FRAMES`] frames wait already.
+    Full,
 }
 
 /// The open connections by id. Posting to one that is not here is 410 Gone.
@@ -423,7 +423,10 @@ impl Connections {
             Ok(text) => Message::text(text),
             Err(_) => Message::binary(Bytes::copy_from_slice(data)),
         };
-        link.tx.send(Outgoing::Frame(frame)).map_err(|_| Undelivered::Gone)?;
+        link.tx.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Undelivered::Full,
+            mpsc::error::TrySendError::Closed(_) => Undelivered::Gone,
+        })?;
         info!("post       {id} {} bytes", data.len());
         Ok(())
     }
@@ -431,7 +434,8 @@ impl Connections {
     /// Closes a connection (DeleteConnection). It stops receiving at once.
     pub fn delete(&self, id: &str) -> Result<(), Undelivered> {
         let link = self.remove(id).ok_or(Undelivered::Gone)?;
-        link.tx.send(Outgoing::Close(1000, "")).map_err(|_| Undelivered::Gone)
+        link.deleted.notify_one();
+        Ok(())
     }
 }
 
@@ -444,6 +448,9 @@ impl Poster for Connections {
             Undelivered::TooLarge => PortError::Failed(format!(
                 "posting to connection `{connection_id}`: {} bytes is past the {MAX_MESSAGE_BYTES}-byte limit (413)",
                 data.len()
+            )),
+            Undelivered::Full => PortError::Failed(format!(
+                "posting to connection `{connection_id}`: {OUTGOING_FRAMES} frames wait for the client already (429)"
             )),
         })
     }
@@ -486,9 +493,10 @@ pub async fn upgrade(
     };
     let id = new_id();
     let now = now_millis();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(OUTGOING_FRAMES);
     let link = Arc::new(Link {
         tx,
+        deleted: Notify::new(),
         connected_at: now,
         source_ip: peer.ip().to_string(),
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
@@ -542,7 +550,7 @@ async fn session(
     gateway: &Arc<Gateway>,
     id: &str,
     link: &Link,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    mut outgoing: mpsc::Receiver<Message>,
     mut socket: WebSocket,
 ) {
     let mut shutdown = gateway.shutdown.clone();
@@ -556,13 +564,13 @@ async fn session(
             _ = shutdown.changed() => break Ending::Gateway(1001, "Going away"),
             () = tokio::time::sleep_until(idle_until) => break Ending::Gateway(1001, "Going away"),
             () = tokio::time::sleep_until(end_of_life) => break Ending::Gateway(1001, "Going away"),
+            () = link.deleted.notified() => break Ending::Gateway(1000, ""),
             out = outgoing.recv() => match out {
-                Some(Outgoing::Frame(frame)) => {
+                Some(frame) => {
                     if socket.send(frame).await.is_err() {
                         break Ending::Lost;
                     }
                 }
-                Some(Outgoing::Close(code, reason)) => break Ending::Gateway(code, reason),
                 None => break Ending::Gateway(1011, ""),
             },
             incoming = socket.recv() => match incoming {
@@ -674,13 +682,14 @@ mod tests {
         assert_eq!(nested.select(br#"{"a":{"b":"go"}}"#, false).as_deref(), Some("go"));
     }
 
-    #[test]
-    fn posts_to_unknown_or_closed_connections_are_gone() {
+    #[tokio::test]
+    async fn posts_to_unknown_or_closed_connections_are_gone() {
         let connections = Connections::default();
         assert_eq!(connections.deliver("nope=", b"hi"), Err(Undelivered::Gone));
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::channel(2);
         let link = Arc::new(Link {
             tx,
+            deleted: Notify::new(),
             connected_at: 1,
             source_ip: "127.0.0.1".into(),
             user_agent: None,
@@ -688,12 +697,17 @@ mod tests {
         });
         connections.insert("a=", link);
         assert_eq!(connections.deliver("a=", b"hi"), Ok(()));
-        assert!(matches!(rx.try_recv(), Ok(Outgoing::Frame(Message::Text(t))) if t.as_str() == "hi"));
+        assert!(matches!(rx.try_recv(), Ok(Message::Text(t)) if t.as_str() == "hi"));
         assert_eq!(connections.deliver("a=", &[0xff]), Ok(()));
-        assert!(matches!(rx.try_recv(), Ok(Outgoing::Frame(Message::Binary(_)))));
+        assert!(matches!(rx.try_recv(), Ok(Message::Binary(_))));
         assert_eq!(connections.deliver("a=", &vec![b'x'; MAX_MESSAGE_BYTES + 1]), Err(Undelivered::TooLarge));
+        // A client that does not read fills its buffer: 429, not 410.
+        assert_eq!(connections.deliver("a=", b"1"), Ok(()));
+        assert_eq!(connections.deliver("a=", b"2"), Ok(()));
+        assert_eq!(connections.deliver("a=", b"3"), Err(Undelivered::Full));
+        let link = connections.get("a=").unwrap();
         assert_eq!(connections.delete("a="), Ok(()));
-        assert!(matches!(rx.try_recv(), Ok(Outgoing::Close(1000, _))));
+        tokio::time::timeout(Duration::from_secs(1), link.deleted.notified()).await.expect("the session is told");
         assert_eq!(connections.deliver("a=", b"hi"), Err(Undelivered::Gone));
         assert_eq!(connections.delete("a="), Err(Undelivered::Gone));
     }

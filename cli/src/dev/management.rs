@@ -7,7 +7,9 @@
 //! | `GET /@connections/{id}` | 200, `{"connectedAt","identity":{"sourceIp","userAgent"},"lastActiveAt"}` | 410 |
 //! | `DELETE /@connections/{id}` | 204, and the connection closes (1000) | 410 |
 //!
-//! A post past 128 KiB is 413 `PayloadTooLargeException`. Errors carry their
+//! A post past 128 KiB is 413 `PayloadTooLargeException`; a post to a client
+//! that has stopped reading, once 1,024 frames wait for it, is 429
+//! `LimitExceededException`. Errors carry their
 //! type in `x-amzn-ErrorType`, which is what the SDK's typed `is_*()` read.
 //! Requests are not authenticated: SigV4 headers are accepted and ignored.
 
@@ -70,6 +72,9 @@ fn error(e: Undelivered) -> Response {
     let (status, kind, message) = match e {
         Undelivered::Gone => {
             (StatusCode::GONE, "GoneException", "The connection with the provided id no longer exists.")
+        }
+        Undelivered::Full => {
+            (StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "The client is not reading: its buffer is full.")
         }
         Undelivered::TooLarge => {
             (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", "The payload is past the 128 KiB limit.")

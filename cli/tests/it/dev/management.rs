@@ -76,6 +76,5 @@ async fn the_sdk_posts_reads_and_deletes_connections_and_gets_410_after_close() 
     server.wait_for_log(&format!("disconnect {alice_id} 1000")).await;
     let gone = api.post_to_connection().connection_id(&alice_id).data(Blob::new("late")).send().await;
     assert!(gone.unwrap_err().into_service_error().is_gone_exception());
-    let log = server.log();
-    assert!(log.contains(&format!("management POST {alice_id} 4 bytes -> 410")), "{log}");
+    server.wait_for_log(&format!("management POST {alice_id} 4 bytes -> 410")).await;
 }
