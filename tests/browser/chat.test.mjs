@@ -345,6 +345,63 @@ test('renaming refreshes the other page\'s online list', async () => {
   assert.equal(await ada.page.evaluate(() => localStorage.getItem('wschat.name')), 'Ada Lovelace');
 });
 
+test('the keyboard alone reaches a person and opens a direct conversation', async () => {
+  const { grace } = people;
+  await byTestId(grace.page, 'message-input').focus();
+  let reached = false;
+  for (let presses = 0; presses < 40 && !reached; presses++) {
+    await grace.page.keyboard.press('Shift+Tab');
+    reached = await grace.page.evaluate(() => document.activeElement?.getAttribute('aria-label') === 'Message Ada Lovelace privately');
+  }
+  assert.ok(reached, 'Shift+Tab from the message box never reached Ada in the online list');
+  await grace.page.keyboard.press('Enter');
+  assert.equal(await viewTitle(grace.page), 'Ada Lovelace');
+  assert.equal(await grace.page.evaluate(() => document.activeElement?.dataset.testid), 'message-input');
+  await byTestId(grace.page, 'view-lobby').click();
+});
+
+/** Text whose contrast with its background is under 4.5:1 (WCAG AA), in the page as it is. */
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (color) => {
+      const found = color.match(/^rgba?\(([^)]+)\)$/);
+      if (!found) return null;
+      const [r, g, b, a = 1] = found[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return { r, g, b, a };
+    };
+    const channel = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    const luminance = ({ r, g, b }) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const background = (node) => {
+      for (; node; node = node.parentElement) {
+        const color = rgb(getComputedStyle(node).backgroundColor);
+        if (color && color.a > 0.5) return color;
+      }
+      return { r: 255, g: 255, b: 255 };
+    };
+    const problems = [];
+    for (const node of document.querySelectorAll('body *')) {
+      const text = [...node.childNodes].filter((c) => c.nodeType === Node.TEXT_NODE).map((c) => c.data).join('').trim();
+      if (!text || node.closest('[aria-hidden="true"], .visually-hidden') || !node.checkVisibility()) continue;
+      const color = rgb(getComputedStyle(node).color);
+      if (!color) continue;
+      const [light, dark] = [luminance(color), luminance(background(node))].sort((a, b) => b - a);
+      const ratio = (light + 0.05) / (dark + 0.05);
+      if (ratio < 4.5) problems.push(`${text.slice(0, 40)}: ${ratio.toFixed(2)}`);
+    }
+    return problems;
+  });
+}
+
+test('text has at least 4.5:1 contrast, in light and dark mode', async () => {
+  const { ada } = people;
+  for (const colorScheme of ['light', 'dark']) {
+    await ada.page.emulateMedia({ colorScheme });
+    assert.deepEqual(await lowContrast(ada.page), [], `${colorScheme} mode`);
+  }
+  await ada.page.screenshot({ path: path.join(artifacts, 'chat-desktop-dark.png') });
+  await ada.page.emulateMedia({ colorScheme: 'light' });
+});
+
 test('the page narrows connect-src to the configured WebSocket origin', async () => {
   const { ada } = people;
   const blocked = await ada.page.evaluate(
