@@ -9,6 +9,7 @@ pub mod aws;
 pub mod build;
 pub mod cli;
 pub mod deploy;
+pub mod dev;
 pub mod plan;
 pub mod progress;
 pub mod resources;
@@ -49,10 +50,6 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Deploy(deploy_args) => deploy::deploy(&args, deploy_args).await,
         Command::Status => deploy::status(&args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
-        Command::Dev(_) => not_yet("dev"),
+        Command::Dev(dev_args) => dev::run(&args, dev_args).await,
     }
-}
-
-fn not_yet(command: &str) -> Result<()> {
-    anyhow::bail!("`wschat {command}` is not built yet; see the open issues")
 }

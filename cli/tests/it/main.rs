@@ -3,5 +3,6 @@
 mod aws_wiring;
 mod build;
 mod deploy;
+mod dev;
 mod support;
 mod validate;

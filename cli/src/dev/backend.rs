@@ -1,0 +1,109 @@
+//! Where `wschat dev` keeps connections and notifications: in memory (the
+//! default), or with `--aws-store` in the stack's DynamoDB table and SQS
+//! queue at `--endpoint-url` (or AWS), through chat-core's own adapters.
+//!
+//! With `--aws-store`, the table, the queue and its dead-letter queue are
+//! found by their physical names for `--stage`, and created (as `wschat
+//! deploy` would) when missing. This process consumes the queue itself, so
+//! the stage must not also be deployed with its `notify` function: that
+//! function would take the notifications and post them to an API that has
+//! none of these connections.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use chat_core::aws::{DynamoStore, SqsNotifier};
+use chat_core::memory::MemoryStore;
+use chat_core::ports::{ConnectionStore, Notifier};
+use tokio::sync::mpsc;
+use tracing::info;
+
+use super::gateway::Gateway;
+use super::queue::{self, MemoryQueue, QueueSettings, Queued};
+use crate::aws::{Aws, AwsTarget};
+use crate::cli::{Args, DevArgs};
+use crate::progress::Task;
+use crate::resources::{self, Clients, Env, Kind, Op};
+use crate::stack::Stack;
+
+/// The store and queue the handlers run over, and the queue's consumer.
+pub struct Backend {
+    pub store: Arc<dyn ConnectionStore>,
+    pub notifier: Arc<dyn Notifier>,
+    pub consumer: Consumer,
+}
+
+/// Hands queued notifications to the notify handler.
+pub enum Consumer {
+    Memory { queue: Arc<MemoryQueue>, rx: mpsc::UnboundedReceiver<Queued>, settings: QueueSettings },
+    Sqs { sqs: aws_sdk_sqs::Client, queue_url: String, settings: QueueSettings },
+}
+
+impl Consumer {
+    /// Runs until the process ends.
+    pub async fn run(self, gateway: Arc<Gateway>) {
+        match self {
+            Consumer::Memory { queue, rx, settings } => queue::consume_memory(queue, rx, settings, gateway).await,
+            Consumer::Sqs { sqs, queue_url, settings } => queue::consume_sqs(sqs, queue_url, settings, gateway).await,
+        }
+    }
+}
+
+pub async fn open(args: &Args, dev: &DevArgs, stack: &Stack) -> Result<Backend> {
+    if dev.aws_store { aws(args, stack).await } else { Ok(memory(stack)) }
+}
+
+/// The memory store and the in-process queue.
+fn memory(stack: &Stack) -> Backend {
+    let (queue, rx) = MemoryQueue::new();
+    let arn = format!("arn:aws:sqs:local:000000000000:{}", stack.queue_name());
+    let settings = QueueSettings::new(stack, arn, "local".into());
+    Backend {
+        store: Arc::new(MemoryStore::new()),
+        notifier: queue.clone(),
+        consumer: Consumer::Memory { queue, rx, settings },
+    }
+}
+
+/// The stack's DynamoDB table and SQS queue, created when missing.
+async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
+    let aws = Aws::load(&AwsTarget {
+        region: args.region.clone().or_else(|| stack.region.clone()),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        credentials: None,
+    })
+    .await?;
+    let account = aws.account().await?;
+    let env = Env::new(stack.clone(), aws.region().to_string(), account, BTreeMap::new())?;
+    let clients = Clients::new(&aws);
+    let task = Task::hidden();
+    let op = Op { clients: &clients, env: &env, task: &task };
+
+    let table = stack.table_name();
+    if resources::table::find_table(&clients, &env).await?.is_none() {
+        info!("creating DynamoDB table {table}");
+        resources::table::create(&op, &resources::table::spec(&env)).await?;
+    }
+    if resources::queue::find_queue(&clients, &env, Kind::DeadLetterQueue).await?.is_none() {
+        info!("creating SQS queue {}", stack.dlq_name());
+        resources::queue::create(&op, &resources::queue::dlq_spec(&env)).await?;
+    }
+    let queue_url = match resources::queue::find_queue(&clients, &env, Kind::Queue).await? {
+        Some(found) => found.id,
+        None => {
+            info!("creating SQS queue {}", stack.queue_name());
+            resources::queue::create(&op, &resources::queue::spec(&env)).await?
+        }
+    };
+    let where_ = aws.endpoint_url().unwrap_or("AWS");
+    info!("connections in DynamoDB table {table}, notifications in SQS queue {queue_url} ({where_})");
+
+    let settings = QueueSettings::new(stack, env.arns().queue(), aws.region().to_string());
+    Ok(Backend {
+        store: Arc::new(DynamoStore::new(aws.dynamodb(), table, &stack.table.ttl_attribute)),
+        notifier: Arc::new(SqsNotifier::new(aws.sqs(), &queue_url)),
+        consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url, settings },
+    })
+}

@@ -1,0 +1,700 @@
+//! The WebSocket endpoint, with API Gateway's semantics:
+//!
+//! - `$connect` runs before the upgrade, with the query string and headers;
+//!   a status outside 2xx refuses the upgrade with that status;
+//! - each frame is routed by the stack's route selection expression
+//!   (`$request.body.action`), falling back to `$default` for frames that are
+//!   not JSON, binary, or name no route;
+//! - `$disconnect` runs once the connection is closed, by either side, with
+//!   the close code and reason;
+//! - frames past 32 KiB and messages past 128 KiB close the connection with
+//!   1009; connections close (1001) after the idle timeout and the maximum
+//!   lifetime.
+//!
+//! The route handlers run in-process: every event is the JSON API Gateway
+//! would send to the Lambda, read by chat-core's own `handle_websocket`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use chat_core::ports::{ConnectionStore, Notifier, PortError, PortResult, Poster};
+use chat_core::{Ports, Settings};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
+use tracing::{debug, error, info, warn};
+
+use super::{new_id, now_millis};
+use crate::stack::Stack;
+
+/// API Gateway's largest frame a client may send.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// API Gateway's largest message (frames of one fragmented message together),
+/// and its largest PostToConnection payload.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// Each socket's read and write buffer. Small buffers keep an idle
+/// connection cheap: 1,000 connections take about 34 MiB with 8 KiB, 154 MiB
+/// with tungstenite's default 128 KiB.
+const BUFFER_BYTES: usize = 8 * 1024;
+/// How long a closing socket waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// API Gateway's connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Closes a connection that sent no frame for this long (API Gateway: 10 minutes).
+    pub idle: Duration,
+    /// Closes every connection this long after it opened (API Gateway: 2 hours).
+    pub lifetime: Duration,
+}
+
+/// What a [`Gateway`] is built from.
+pub struct Setup<'a> {
+    pub stack: &'a Stack,
+    /// `host:port`, the events' `domainName`.
+    pub domain: String,
+    pub limits: Limits,
+    pub store: Arc<dyn ConnectionStore>,
+    pub notifier: Arc<dyn Notifier>,
+    /// Becomes `true` when the server shuts down: every connection closes.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The local API Gateway: the stack's routes, the open connections and the
+/// ports the handlers run over.
+pub struct Gateway {
+    stage: String,
+    domain: String,
+    routes: Routes,
+    limits: Limits,
+    settings: Settings,
+    store: Arc<dyn ConnectionStore>,
+    notifier: Arc<dyn Notifier>,
+    pub(super) connections: Connections,
+    shutdown: watch::Receiver<bool>,
+    tracker: Tracker,
+}
+
+impl Gateway {
+    pub fn new(setup: Setup<'_>) -> Result<Gateway> {
+        let stack = setup.stack;
+        Ok(Gateway {
+            stage: stack.api_stage().to_string(),
+            domain: setup.domain,
+            routes: Routes::new(stack)?,
+            limits: setup.limits,
+            settings: Settings {
+                fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
+                welcome_delay: stack.chat.welcome_delay.max(0) as u32,
+            },
+            store: setup.store,
+            notifier: setup.notifier,
+            connections: Connections::default(),
+            shutdown: setup.shutdown,
+            tracker: Tracker::new(),
+        })
+    }
+
+    fn ports(&self) -> Ports<'_> {
+        Ports { store: self.store.as_ref(), notifier: self.notifier.as_ref(), poster: &self.connections }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Resolves once every connection has closed and run its `$disconnect`.
+    /// New connections are refused from the first call on.
+    pub async fn closed(&self) {
+        self.tracker.wait().await
+    }
+
+    /// Runs the route handler on one event, as the Lambda integration would.
+    /// A handler that panics is a failed invocation: 502, as API Gateway
+    /// reports a Lambda error.
+    async fn invoke(self: &Arc<Self>, event: Value) -> WebSocketResponse {
+        debug!("event {event}");
+        let parsed: WebSocketEvent = match serde_json::from_value(event) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                error!("building a WebSocket event: {e}");
+                return WebSocketResponse { status_code: 500, body: None };
+            }
+        };
+        let gateway = self.clone();
+        let run =
+            tokio::spawn(async move { chat_core::handle_websocket(gateway.ports(), &gateway.settings, &parsed).await });
+        let response = match run.await {
+            Ok(response) => response,
+            Err(e) => {
+                error!("the route handler failed: {e}");
+                WebSocketResponse { status_code: 502, body: Some("Internal server error".into()) }
+            }
+        };
+        debug!("response {}", serde_json::to_string(&response).unwrap_or_default());
+        response
+    }
+
+    /// Runs the notify handler on one batch of queue messages.
+    pub async fn notify(self: &Arc<Self>, event: SqsEvent) -> SqsBatchResponse {
+        debug!("event {}", serde_json::to_string(&event).unwrap_or_default());
+        let gateway = self.clone();
+        let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone()).collect();
+        let run = tokio::spawn(async move { chat_core::handle_sqs(gateway.ports(), &gateway.settings, &event).await });
+        match run.await {
+            Ok(response) => response,
+            Err(e) => {
+                error!("the notify handler failed: {e}");
+                SqsBatchResponse {
+                    batch_item_failures: ids
+                        .into_iter()
+                        .map(|item_identifier| chat_core::event::BatchItemFailure { item_identifier })
+                        .collect(),
+                }
+            }
+        }
+    }
+
+    /// The `requestContext` every event shares.
+    fn context(
+        &self,
+        id: &str,
+        connected_at: i64,
+        route_key: &str,
+        event_type: &str,
+    ) -> serde_json::Map<String, Value> {
+        let now = now_millis();
+        let request_id = new_id();
+        let context = json!({
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": request_id,
+            "requestTime": request_time(now),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": connected_at,
+            "requestTimeEpoch": now,
+            "requestId": request_id,
+            "domainName": self.domain,
+            "connectionId": id,
+            "apiId": API_ID,
+        });
+        match context {
+            Value::Object(map) => map,
+            _ => unreachable!("a JSON object"),
+        }
+    }
+
+    fn connect_event(&self, link: &Link, id: &str, query: &[(String, String)], headers: &HeaderMap) -> Value {
+        let mut context = self.context(id, link.connected_at, "$connect", "CONNECT");
+        let mut identity = json!({ "sourceIp": link.source_ip });
+        if let Some(agent) = &link.user_agent {
+            identity["userAgent"] = json!(agent);
+        }
+        context.insert("identity".into(), identity);
+        let mut event = json!({
+            "headers": single(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))),
+            "multiValueHeaders": multi(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))),
+            "requestContext": context,
+            "isBase64Encoded": false,
+        });
+        if !query.is_empty() {
+            let pairs = || query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            event["queryStringParameters"] = single(pairs());
+            event["multiValueQueryStringParameters"] = multi(pairs());
+        }
+        event
+    }
+
+    fn message_event(&self, link: &Link, id: &str, route_key: &str, data: &[u8], binary: bool) -> Value {
+        let mut context = self.context(id, link.connected_at, route_key, "MESSAGE");
+        context.insert("messageId".into(), json!(new_id()));
+        context.insert("identity".into(), json!({ "sourceIp": link.source_ip }));
+        let body = match binary {
+            true => base64::engine::general_purpose::STANDARD.encode(data),
+            false => String::from_utf8_lossy(data).into_owned(),
+        };
+        json!({ "requestContext": context, "body": body, "isBase64Encoded": binary })
+    }
+
+    fn disconnect_event(&self, link: &Link, id: &str, code: u16, reason: &str) -> Value {
+        let mut context = self.context(id, link.connected_at, "$disconnect", "DISCONNECT");
+        context.insert("disconnectStatusCode".into(), json!(code));
+        context.insert("disconnectReason".into(), json!(reason));
+        context.insert("identity".into(), json!({ "sourceIp": link.source_ip }));
+        json!({
+            "headers": { "Host": self.domain },
+            "multiValueHeaders": { "Host": [self.domain] },
+            "requestContext": context,
+            "isBase64Encoded": false,
+        })
+    }
+
+    /// One frame from a client: route it and run the route's handler.
+    async fn message(self: &Arc<Self>, id: &str, link: &Link, data: &[u8], binary: bool) {
+        let Some(route) = self.routes.select(data, binary) else {
+            // No route and no `$default`: API Gateway answers the client itself.
+            info!("route      {id} (no route, no $default) -> Forbidden");
+            let reply = json!({ "message": "Forbidden", "connectionId": id, "requestId": new_id() });
+            let _ = self.connections.deliver(id, reply.to_string().as_bytes());
+            return;
+        };
+        let event = self.message_event(link, id, &route, data, binary);
+        let response = self.invoke(event).await;
+        info!("route      {id} {route} -> {}", response.status_code);
+        if response.status_code == 502 {
+            let reply = json!({ "message": "Internal server error", "connectionId": id, "requestId": new_id() });
+            let _ = self.connections.deliver(id, reply.to_string().as_bytes());
+        }
+    }
+
+    /// A connection closed: it can receive nothing more, and `$disconnect` runs.
+    async fn disconnected(self: &Arc<Self>, id: &str, link: &Link, code: u16, reason: &str) {
+        self.connections.remove(id);
+        if self.routes.has("$disconnect") {
+            let response = self.invoke(self.disconnect_event(link, id, code, reason)).await;
+            info!("disconnect {id} {code} {reason:?} -> {}", response.status_code);
+        } else {
+            info!("disconnect {id} {code} {reason:?}");
+        }
+    }
+}
+
+/// The `apiId` of every event: there is one API.
+const API_ID: &str = "wschatdev";
+
+/// `requestTime` in API Gateway's form: `22/Nov/2024:08:00:00 +0000`.
+fn request_time(millis: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let seconds = millis.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// `{"k":"v"}`, the last value winning, as API Gateway's single-value maps.
+fn single<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Object(pairs.map(|(k, v)| (k.to_string(), json!(v))).collect())
+}
+
+/// `{"k":["v1","v2"]}`.
+fn multi<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        if let Value::Array(values) = map.entry(k.to_string()).or_insert_with(|| json!([])) {
+            values.push(json!(v));
+        }
+    }
+    Value::Object(map)
+}
+
+/// The stack's route keys and its route selection expression.
+struct Routes {
+    keys: BTreeSet<String>,
+    /// The path into the body that selects the route: `["action"]` for `$request.body.action`.
+    selection: Vec<String>,
+}
+
+impl Routes {
+    fn new(stack: &Stack) -> Result<Routes> {
+        let Some(path) = stack.api.route_selection.strip_prefix("$request.body.") else {
+            anyhow::bail!("api.route_selection `{}` is not `$request.body.<field>`", stack.api.route_selection);
+        };
+        Ok(Routes {
+            keys: stack.api.routes.keys().cloned().collect(),
+            selection: path.split('.').map(str::to_string).collect(),
+        })
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// The route of a frame: the selected key when the stack has it, else
+    /// `$default` when the stack has that, else none.
+    fn select(&self, data: &[u8], binary: bool) -> Option<String> {
+        let selected = (!binary)
+            .then(|| serde_json::from_slice::<Value>(data).ok())
+            .flatten()
+            .and_then(|body| self.selection.iter().try_fold(body, |v, key| v.get(key).cloned()))
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|key| !key.starts_with('$') && self.has(key));
+        selected.or_else(|| self.has("$default").then(|| "$default".to_string()))
+    }
+}
+
+/// What the gateway sends down one socket.
+#[derive(Debug)]
+pub(super) enum Outgoing {
+    Frame(Message),
+    /// Close with this code and reason (DeleteConnection).
+    Close(u16, &'static str),
+}
+
+/// One open connection, as the Management API sees it.
+#[derive(Debug)]
+pub(super) struct Link {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Epoch milliseconds.
+    pub connected_at: i64,
+    pub source_ip: String,
+    pub user_agent: Option<String>,
+    /// Epoch milliseconds of the last frame from the client.
+    last_active: AtomicI64,
+}
+
+impl Link {
+    pub fn last_active_at(&self) -> i64 {
+        self.last_active.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a post did not reach its connection.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Undelivered {
+    /// 410: no such connection, or it closed.
+    Gone,
+    /// 413: past API Gateway's 128 KiB.
+    TooLarge,
+}
+
+/// The open connections by id. Posting to one that is not here is 410 Gone.
+#[derive(Debug, Default)]
+pub(super) struct Connections {
+    open: Mutex<HashMap<String, Arc<Link>>>,
+}
+
+impl Connections {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Link>>> {
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert(&self, id: &str, link: Arc<Link>) {
+        self.open().insert(id.to_string(), link);
+    }
+
+    fn remove(&self, id: &str) -> Option<Arc<Link>> {
+        self.open().remove(id)
+    }
+
+    fn len(&self) -> usize {
+        self.open().len()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Link>> {
+        self.open().get(id).cloned()
+    }
+
+    /// Queues one frame for a connection: text when `data` is UTF-8, binary otherwise.
+    pub fn deliver(&self, id: &str, data: &[u8]) -> Result<(), Undelivered> {
+        if data.len() > MAX_MESSAGE_BYTES {
+            return Err(Undelivered::TooLarge);
+        }
+        let link = self.get(id).ok_or(Undelivered::Gone)?;
+        let frame = match std::str::from_utf8(data) {
+            Ok(text) => Message::text(text),
+            Err(_) => Message::binary(Bytes::copy_from_slice(data)),
+        };
+        link.tx.send(Outgoing::Frame(frame)).map_err(|_| Undelivered::Gone)?;
+        info!("post       {id} {} bytes", data.len());
+        Ok(())
+    }
+
+    /// Closes a connection (DeleteConnection). It stops receiving at once.
+    pub fn delete(&self, id: &str) -> Result<(), Undelivered> {
+        let link = self.remove(id).ok_or(Undelivered::Gone)?;
+        link.tx.send(Outgoing::Close(1000, "")).map_err(|_| Undelivered::Gone)
+    }
+}
+
+/// The handlers' Management API: posts go straight to the sockets of this process.
+#[async_trait]
+impl Poster for Connections {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()> {
+        self.deliver(connection_id, data).map_err(|e| match e {
+            Undelivered::Gone => PortError::Gone,
+            Undelivered::TooLarge => PortError::Failed(format!(
+                "posting to connection `{connection_id}`: {} bytes is past the {MAX_MESSAGE_BYTES}-byte limit (413)",
+                data.len()
+            )),
+        })
+    }
+}
+
+/// Counts the connections that have not finished closing; waiting drops the
+/// original token, so it resolves when the last connection's is dropped.
+struct Tracker {
+    token: Mutex<Option<mpsc::Sender<()>>>,
+    done: tokio::sync::Mutex<mpsc::Receiver<()>>,
+}
+
+impl Tracker {
+    fn new() -> Tracker {
+        let (tx, rx) = mpsc::channel(1);
+        Tracker { token: Mutex::new(Some(tx)), done: tokio::sync::Mutex::new(rx) }
+    }
+
+    /// A token held for one connection's life; `None` once shutting down.
+    fn token(&self) -> Option<mpsc::Sender<()>> {
+        self.token.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    async fn wait(&self) {
+        self.token.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let _ = self.done.lock().await.recv().await;
+    }
+}
+
+/// `GET /{stage}`: `$connect`, then the upgrade and the connection's life.
+pub async fn upgrade(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(token) = gateway.tracker.token().filter(|_| !*gateway.shutdown.borrow()) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down").into_response();
+    };
+    let id = new_id();
+    let now = now_millis();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let link = Arc::new(Link {
+        tx,
+        connected_at: now,
+        source_ip: peer.ip().to_string(),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        last_active: AtomicI64::new(now),
+    });
+    let query_text = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    if gateway.routes.has("$connect") {
+        let response = gateway.invoke(gateway.connect_event(&link, &id, &query, &headers)).await;
+        if !(200..300).contains(&response.status_code) {
+            info!("connect    {id} ?{query_text} -> {} refused", response.status_code);
+            let status = StatusCode::from_u16(response.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, response.body.unwrap_or_default()).into_response();
+        }
+        info!("connect    {id} ?{query_text} -> {}", response.status_code);
+    } else {
+        info!("connect    {id} ?{query_text}");
+    }
+    // Open before the 101: posts made from now on wait in the channel.
+    gateway.connections.insert(&id, link.clone());
+    let failed = (gateway.clone(), id.clone(), link.clone(), token.clone());
+    ws.read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |e| {
+            let (gateway, id, link, token) = failed;
+            tokio::spawn(async move {
+                warn!("upgrading connection {id}: {e}");
+                gateway.disconnected(&id, &link, 1006, "").await;
+                drop(token);
+            });
+        })
+        .on_upgrade(move |socket| async move {
+            session(&gateway, &id, &link, rx, socket).await;
+            drop(token);
+        })
+}
+
+/// How a connection ended.
+enum Ending {
+    /// The client sent a close frame.
+    Client(u16, String),
+    /// The gateway closes: timeouts, DeleteConnection, shutdown, limits.
+    Gateway(u16, &'static str),
+    /// The TCP connection went away without a close frame.
+    Lost,
+}
+
+/// One connection's life: frames in, frames out, and the limits.
+async fn session(
+    gateway: &Arc<Gateway>,
+    id: &str,
+    link: &Link,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    mut socket: WebSocket,
+) {
+    let mut shutdown = gateway.shutdown.clone();
+    let end_of_life = Instant::now() + gateway.limits.lifetime;
+    let mut idle_until = Instant::now() + gateway.limits.idle;
+    let ending = loop {
+        if *shutdown.borrow_and_update() {
+            break Ending::Gateway(1001, "Going away");
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break Ending::Gateway(1001, "Going away"),
+            () = tokio::time::sleep_until(idle_until) => break Ending::Gateway(1001, "Going away"),
+            () = tokio::time::sleep_until(end_of_life) => break Ending::Gateway(1001, "Going away"),
+            out = outgoing.recv() => match out {
+                Some(Outgoing::Frame(frame)) => {
+                    if socket.send(frame).await.is_err() {
+                        break Ending::Lost;
+                    }
+                }
+                Some(Outgoing::Close(code, reason)) => break Ending::Gateway(code, reason),
+                None => break Ending::Gateway(1011, ""),
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    idle_until = Instant::now() + gateway.limits.idle;
+                    link.last_active.store(now_millis(), Ordering::Relaxed);
+                    gateway.message(id, link, text.as_bytes(), false).await;
+                }
+                Some(Ok(Message::Binary(data))) => {
+                    idle_until = Instant::now() + gateway.limits.idle;
+                    link.last_active.store(now_millis(), Ordering::Relaxed);
+                    gateway.message(id, link, &data, true).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    break match frame {
+                        Some(CloseFrame { code, reason }) => Ending::Client(code, reason.as_str().to_string()),
+                        None => Ending::Client(1005, String::new()),
+                    };
+                }
+                Some(Err(e)) => break ending_of(e),
+                None => break Ending::Lost,
+            },
+        }
+    };
+    // From here on, posts to this connection are 410 Gone.
+    gateway.connections.remove(id);
+    let (code, reason) = match &ending {
+        Ending::Client(code, reason) => {
+            // Reading on sends the close reply the socket queued.
+            let _ = tokio::time::timeout(CLOSE_WAIT, socket.recv()).await;
+            (*code, reason.clone())
+        }
+        Ending::Gateway(code, reason) => {
+            let close = CloseFrame { code: *code, reason: (*reason).into() };
+            if socket.send(Message::Close(Some(close))).await.is_ok() {
+                // Wait for the client's close frame (the closing handshake);
+                // past a read error, give it a moment to read ours before the
+                // socket drops.
+                let handshake = async {
+                    loop {
+                        match socket.recv().await {
+                            Some(Ok(Message::Close(_))) | None => break,
+                            Some(Ok(_)) => {}
+                            Some(Err(_)) => {
+                                tokio::time::sleep(CLOSE_WAIT / 4).await;
+                                break;
+                            }
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(CLOSE_WAIT, handshake).await;
+            }
+            (*code, reason.to_string())
+        }
+        Ending::Lost => (1006, String::new()),
+    };
+    drop(socket);
+    gateway.disconnected(id, link, code, &reason).await;
+}
+
+/// A read error: a frame or message past the limits is 1009, anything else a lost connection.
+fn ending_of(error: axum::Error) -> Ending {
+    let inner = error.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(e)) => {
+            debug!("closing with 1009: {e}");
+            Ending::Gateway(1009, "Message too big")
+        }
+        Some(tungstenite::Error::Utf8(_)) => Ending::Gateway(1007, "Invalid frame payload data"),
+        Some(tungstenite::Error::Protocol(e)) => {
+            debug!("closing with 1002: {e}");
+            Ending::Gateway(1002, "Protocol error")
+        }
+        _ => {
+            debug!("reading a frame: {inner}");
+            Ending::Lost
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time_is_api_gateways_format() {
+        assert_eq!(request_time(1_732_262_400_012), "22/Nov/2024:08:00:00 +0000");
+        assert_eq!(request_time(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(request_time(951_782_400_000 - 1000), "28/Feb/2000:23:59:59 +0000");
+        assert_eq!(request_time(951_782_400_000 + 86_400_000), "01/Mar/2000:00:00:00 +0000");
+    }
+
+    fn routes(keys: &[&str]) -> Routes {
+        Routes { keys: keys.iter().map(|k| k.to_string()).collect(), selection: vec!["action".into()] }
+    }
+
+    #[test]
+    fn frames_route_by_their_action_else_default() {
+        let r = routes(&["$connect", "$default", "send"]);
+        assert_eq!(r.select(br#"{"action":"send","text":"hi"}"#, false).as_deref(), Some("send"));
+        assert_eq!(r.select(br#"{"action":"list"}"#, false).as_deref(), Some("$default"));
+        assert_eq!(r.select(br#"{"action":"$connect"}"#, false).as_deref(), Some("$default"));
+        assert_eq!(r.select(br#"{"action":7}"#, false).as_deref(), Some("$default"));
+        assert_eq!(r.select(b"hello", false).as_deref(), Some("$default"));
+        assert_eq!(r.select(br#"{"action":"send"}"#, true).as_deref(), Some("$default"));
+        assert_eq!(routes(&["send"]).select(b"hello", false), None);
+        let nested = Routes { keys: ["go".to_string()].into(), selection: vec!["a".into(), "b".into()] };
+        assert_eq!(nested.select(br#"{"a":{"b":"go"}}"#, false).as_deref(), Some("go"));
+    }
+
+    #[test]
+    fn posts_to_unknown_or_closed_connections_are_gone() {
+        let connections = Connections::default();
+        assert_eq!(connections.deliver("nope=", b"hi"), Err(Undelivered::Gone));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let link = Arc::new(Link {
+            tx,
+            connected_at: 1,
+            source_ip: "127.0.0.1".into(),
+            user_agent: None,
+            last_active: 1.into(),
+        });
+        connections.insert("a=", link);
+        assert_eq!(connections.deliver("a=", b"hi"), Ok(()));
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Frame(Message::Text(t))) if t.as_str() == "hi"));
+        assert_eq!(connections.deliver("a=", &[0xff]), Ok(()));
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Frame(Message::Binary(_)))));
+        assert_eq!(connections.deliver("a=", &vec![b'x'; MAX_MESSAGE_BYTES + 1]), Err(Undelivered::TooLarge));
+        assert_eq!(connections.delete("a="), Ok(()));
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Close(1000, _))));
+        assert_eq!(connections.deliver("a=", b"hi"), Err(Undelivered::Gone));
+        assert_eq!(connections.delete("a="), Err(Undelivered::Gone));
+    }
+}

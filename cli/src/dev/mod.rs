@@ -1,0 +1,209 @@
+//! `wschat dev`: the whole chat on this machine, with API Gateway WebSocket
+//! semantics and no AWS account.
+//!
+//! One HTTP listener serves:
+//! - `ws://HOST:PORT/{stage}`: the WebSocket endpoint ([`gateway`]), which
+//!   selects routes like API Gateway and runs chat-core's `handle_websocket`
+//!   in-process, as the `chat` Lambda would;
+//! - `POST|GET|DELETE /@connections/{id}`: the Management API ([`management`]),
+//!   wire-compatible with the SDK's ApiGatewayManagement client;
+//! - `/config.json` and the `website.source` files ([`site`]).
+//!
+//! Notifications go through a queue ([`queue`]): in-process by default, with
+//! SQS's delays, batches and retries, or SQS itself with `--aws-store`
+//! ([`backend`]). Its consumer runs chat-core's `handle_sqs`, as the `notify`
+//! Lambda would.
+
+mod backend;
+mod gateway;
+mod management;
+mod queue;
+mod site;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use serde::Serialize;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::cli::{Args, DevArgs};
+use crate::stack::{self, Auth};
+
+pub use gateway::{Limits, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
+
+/// The two URLs `wschat dev` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Urls {
+    pub website: String,
+    pub websocket: String,
+}
+
+/// Runs `wschat dev` until SIGINT or SIGTERM, then closes every connection
+/// (so that each gets its `$disconnect`) and returns.
+pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
+    let stack = stack::load(&args.file, &args.stage)?;
+    if stack.api.auth == Auth::Iam {
+        warn!("api.auth is iam: wschat dev does not check SigV4 on $connect and lets every connection in");
+    }
+    let listener = tokio::net::TcpListener::bind((dev.host.as_str(), dev.port))
+        .await
+        .with_context(|| format!("listening on {}:{} (pass --port 0 for a free port)", dev.host, dev.port))?;
+    let port = listener.local_addr().context("reading the listener's address")?.port();
+    let authority = authority(&dev.host, port);
+    let urls =
+        Urls { website: format!("http://{authority}/"), websocket: format!("ws://{authority}/{}", stack.api_stage()) };
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let backend = backend::open(args, dev, &stack).await?;
+    let limits =
+        Limits { idle: Duration::from_secs(dev.idle_timeout), lifetime: Duration::from_secs(dev.max_lifetime) };
+    let gateway = Arc::new(gateway::Gateway::new(gateway::Setup {
+        stack: &stack,
+        domain: authority.clone(),
+        limits,
+        store: backend.store,
+        notifier: backend.notifier,
+        shutdown: shutdown_rx.clone(),
+    })?);
+    tokio::spawn(backend.consumer.run(gateway.clone()));
+
+    let site = Arc::new(site::Site::new(stack.dir.join(&stack.website.source), &urls.websocket));
+    if !site.root().is_dir() {
+        warn!("website.source `{}` is not a folder; only config.json is served", site.root().display());
+    }
+    let app = router(State { gateway: gateway.clone(), site }, stack.api_stage());
+
+    eprintln!("website:   {}", urls.website);
+    eprintln!("websocket: {}", urls.websocket);
+    if args.json {
+        println!("{}", serde_json::to_string(&urls).expect("URLs serialize"));
+    }
+
+    let mut server_stopped = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    stop_signal().await;
+    info!("shutting down: closing {} connections", gateway.open_connections());
+    let _ = shutdown.send(true);
+    if tokio::time::timeout(Duration::from_secs(10), gateway.closed()).await.is_err() {
+        warn!("some connections did not finish closing within 10 s");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => Err(e).context("serving HTTP"),
+        _ => Ok(()),
+    }
+}
+
+/// `host:port` for URLs, with IPv6 addresses in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// What every request handler can reach.
+#[derive(Clone)]
+struct State {
+    gateway: Arc<gateway::Gateway>,
+    site: Arc<site::Site>,
+}
+
+impl FromRef<State> for Arc<gateway::Gateway> {
+    fn from_ref(state: &State) -> Self {
+        state.gateway.clone()
+    }
+}
+
+impl FromRef<State> for Arc<site::Site> {
+    fn from_ref(state: &State) -> Self {
+        state.site.clone()
+    }
+}
+
+fn router(state: State, stage: &str) -> Router {
+    let connections =
+        || get(management::get_connection).post(management::post_to_connection).delete(management::delete_connection);
+    Router::new()
+        .route(&format!("/{stage}"), get(gateway::upgrade))
+        .route(&format!("/{stage}/"), get(gateway::upgrade))
+        // The SDK posts to `{endpoint}/@connections/{id}`: the endpoint may be
+        // the server root or, as on AWS, the stage's URL.
+        .route("/@connections/{id}", connections())
+        .route(&format!("/{stage}/@connections/{{id}}"), connections())
+        .route("/config.json", get(site::config))
+        .fallback(site::file)
+        .with_state(state)
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn stop_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!("listening for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                warn!("listening for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Epoch milliseconds.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// An id in API Gateway's shape (`CT0wvdWqoAMCLVg=`): 15 letters and digits
+/// and a `=`. Connection ids, request ids and message ids look alike.
+fn new_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut id: String = (0..15).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+    id.push('=');
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_look_like_api_gateway_ids() {
+        let id = new_id();
+        assert_eq!(id.len(), 16);
+        assert!(id.ends_with('='));
+        assert!(id[..15].chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert_ne!(new_id(), new_id());
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        assert_eq!(authority("127.0.0.1", 8080), "127.0.0.1:8080");
+        assert_eq!(authority("::1", 80), "[::1]:80");
+        assert_eq!(authority("localhost", 1), "localhost:1");
+    }
+}

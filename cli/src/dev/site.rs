@@ -1,0 +1,99 @@
+//! The web page: the `website.source` files, and a generated `config.json`
+//! (`{"websocketUrl":"ws://HOST:PORT/{stage}"}`) that takes the place of any
+//! `config.json` in the folder, as `wschat deploy` does on S3.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::debug;
+
+/// The site's folder and its config.json.
+pub struct Site {
+    root: PathBuf,
+    config: String,
+}
+
+impl Site {
+    pub fn new(root: PathBuf, websocket_url: &str) -> Site {
+        Site { root, config: json!({ "websocketUrl": websocket_url }).to_string() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file a URL path names, if it stays inside the folder.
+    fn file_for(&self, path: &str) -> Option<PathBuf> {
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
+        let relative = Path::new(decoded.trim_start_matches('/'));
+        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+            return None;
+        }
+        let file = self.root.join(relative);
+        Some(if decoded.ends_with('/') || file.is_dir() { file.join("index.html") } else { file })
+    }
+}
+
+/// `GET /config.json`.
+pub async fn config(State(site): State<Arc<Site>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], site.config.clone())
+        .into_response()
+}
+
+/// Any other path: a file of the site, or 404.
+pub async fn file(State(site): State<Arc<Site>>, method: Method, uri: Uri) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Some(path) = site.file_for(uri.path()) else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            debug!("site {} ({} bytes)", uri.path(), bytes.len());
+            ([(header::CONTENT_TYPE, content_type(&path)), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("woff") => "font/woff",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_folder() {
+        let site = Site::new(PathBuf::from("/nonexistent/www"), "ws://x/dev");
+        assert_eq!(site.file_for("/app.js"), Some(PathBuf::from("/nonexistent/www/app.js")));
+        assert_eq!(site.file_for("/"), Some(PathBuf::from("/nonexistent/www/index.html")));
+        assert_eq!(site.file_for("/a/"), Some(PathBuf::from("/nonexistent/www/a/index.html")));
+        assert_eq!(site.file_for("/a%20b.css"), Some(PathBuf::from("/nonexistent/www/a b.css")));
+        assert_eq!(site.file_for("/../etc/passwd"), None);
+        assert_eq!(site.file_for("/a/%2e%2e/%2e%2e/etc/passwd"), None);
+        assert_eq!(site.config, r#"{"websocketUrl":"ws://x/dev"}"#);
+    }
+}
