@@ -442,6 +442,31 @@ test('screenshots at desktop and phone width', async () => {
   await grace.page.setViewportSize({ width: 1280, height: 800 });
 });
 
+test('the list follows new messages, unless the reader scrolled up', async () => {
+  const { ada, grace } = people;
+  const list = byTestId(ada.page, 'messages');
+  for (let n = 1; n <= 20; n++) await type(grace.page, `Line ${n} of a long story.`);
+  await waitForMessage(ada.page, 'Line 20 of a long story.');
+  const distance = () => list.evaluate((node) => node.scrollHeight - node.scrollTop - node.clientHeight);
+  assert.ok((await distance()) < 2, `the newest message is not in view (${await distance()} px below)`);
+
+  await list.evaluate((node) => {
+    node.scrollTop = 0;
+  });
+  await type(grace.page, 'A line while Ada reads old ones.');
+  await waitForMessage(ada.page, 'A line while Ada reads old ones.');
+  assert.equal(await list.evaluate((node) => node.scrollTop), 0, 'the list jumped while Ada was reading');
+  await ada.page.getByRole('button', { name: 'New messages' }).click();
+  assert.ok((await distance()) < 2, 'the jump button did not reach the newest message');
+
+  await type(grace.page, 'And one more at the bottom.');
+  await waitForMessage(ada.page, 'And one more at the bottom.');
+  await ada.page.waitForFunction(() => {
+    const node = document.querySelector('[data-testid="messages"]');
+    return node.scrollHeight - node.scrollTop - node.clientHeight < 2;
+  });
+});
+
 test('both pages reconnect by themselves after the dev server restarts', async () => {
   const { ada, grace } = people;
   await server.kill();
