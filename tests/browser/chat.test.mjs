@@ -36,15 +36,17 @@ const CHROMIUM_ARGS = [
 
 /** A running `wschat dev`: its process, website URL, port and stderr so far. */
 class DevServer {
-  static async start(port = 0) {
+  static async start(extraArgs = []) {
     const server = new DevServer();
-    await server.launch(port);
+    server.extraArgs = extraArgs;
+    await server.launch(0);
     return server;
   }
 
   async launch(port) {
     this.log = '';
-    this.process = spawn(wschat, ['dev', '--port', String(port)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = ['dev', '--port', String(port), ...this.extraArgs];
+    this.process = spawn(wschat, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
     this.url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`wschat dev printed no website URL in 60 s:\n${this.log}`)), 60_000);
@@ -98,7 +100,7 @@ const pageErrors = [];
 /** Every alert/confirm/prompt the pages raised. */
 const dialogs = [];
 
-async function openPerson(label) {
+async function openPerson(label, url = server.url) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(`${label}: ${error.message}`));
@@ -107,7 +109,7 @@ async function openPerson(label) {
     await dialog.dismiss();
   });
   page.setDefaultTimeout(DELIVERY_MS);
-  await page.goto(server.url);
+  await page.goto(url);
   return { context, page };
 }
 
@@ -485,6 +487,31 @@ test('both pages reconnect by themselves after the dev server restarts', async (
   await type(grace.page, 'Still here after the restart.');
   await waitForMessage(ada.page, 'Still here after the restart.');
   await ada.page.screenshot({ path: path.join(artifacts, 'chat-after-restart.png') });
+});
+
+test('a page recovers by itself when the server ends its connection at the maximum lifetime', async () => {
+  // API Gateway closes every connection after 2 hours; wschat dev can be told to after 5 seconds.
+  const shortLived = await DevServer.start(['--max-lifetime', '5']);
+  try {
+    const { context, page } = await openPerson('linus', shortLived.url);
+    await page.evaluate(() => {
+      window.statusLog = [];
+      const status = document.querySelector('[data-testid="status"]');
+      new MutationObserver(() => window.statusLog.push(status.textContent)).observe(status, { childList: true });
+    });
+    await byTestId(page, 'name-input').fill('Linus');
+    await byTestId(page, 'name-input').press('Enter');
+    await waitForStatus(page, 'online');
+    await page.waitForFunction(() => window.statusLog.join(' ').includes('reconnecting online'), null, {
+      timeout: RECONNECT_MS,
+    });
+    await waitForMessage(page, 'Back online as Linus.');
+    await type(page, 'Still connected after the lifetime limit.');
+    await waitForMessage(page, 'Still connected after the lifetime limit.');
+    await context.close();
+  } finally {
+    await shortLived.kill();
+  }
 });
 
 test('no page threw', () => {
