@@ -640,7 +640,7 @@
       subtitle = 'Everyone online sees these messages';
       placeholder = 'Message everyone';
     } else if (view.kind === 'room') {
-      subtitle = view.closed ? 'This room has ended' : `Only people in room ${view.code} see these messages`;
+      subtitle = view.closed ? 'This room has ended' : 'Only people in this room see these messages';
       placeholder = `Message room ${view.code}`;
     } else {
       subtitle = view.gone ? `${view.peerName} is offline` : `Private conversation with ${view.peerName}`;
