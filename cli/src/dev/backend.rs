@@ -16,11 +16,10 @@ use anyhow::Result;
 use chat_core::aws::{DynamoStore, SqsNotifier};
 use chat_core::memory::MemoryStore;
 use chat_core::ports::{ConnectionStore, Notifier};
-use tokio::sync::mpsc;
 use tracing::info;
 
 use super::gateway::Gateway;
-use super::queue::{self, MemoryQueue, QueueSettings, Queued};
+use super::queue::{self, MemoryQueue, QueueSettings};
 use crate::aws::{Aws, AwsTarget};
 use crate::cli::{Args, DevArgs};
 use crate::progress::Task;
@@ -36,7 +35,7 @@ pub struct Backend {
 
 /// Hands queued notifications to the notify handler.
 pub enum Consumer {
-    Memory { queue: Arc<MemoryQueue>, rx: mpsc::UnboundedReceiver<Queued>, settings: QueueSettings },
+    Memory { queue: Arc<MemoryQueue>, settings: QueueSettings },
     Sqs { sqs: aws_sdk_sqs::Client, queue_url: String, settings: QueueSettings },
 }
 
@@ -44,7 +43,7 @@ impl Consumer {
     /// Runs until the process ends.
     pub async fn run(self, gateway: Arc<Gateway>) {
         match self {
-            Consumer::Memory { queue, rx, settings } => queue::consume_memory(queue, rx, settings, gateway).await,
+            Consumer::Memory { queue, settings } => queue::consume_memory(queue, settings, gateway).await,
             Consumer::Sqs { sqs, queue_url, settings } => queue::consume_sqs(sqs, queue_url, settings, gateway).await,
         }
     }
@@ -56,13 +55,13 @@ pub async fn open(args: &Args, dev: &DevArgs, stack: &Stack) -> Result<Backend> 
 
 /// The memory store and the in-process queue.
 fn memory(stack: &Stack) -> Backend {
-    let (queue, rx) = MemoryQueue::new();
+    let queue = MemoryQueue::new();
     let arn = format!("arn:aws:sqs:local:000000000000:{}", stack.queue_name());
     let settings = QueueSettings::new(stack, arn, "local".into());
     Backend {
         store: Arc::new(MemoryStore::new()),
         notifier: queue.clone(),
-        consumer: Consumer::Memory { queue, rx, settings },
+        consumer: Consumer::Memory { queue, settings },
     }
 }
 

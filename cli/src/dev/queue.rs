@@ -9,14 +9,15 @@
 //! receives (then it is dropped and logged, where SQS would move it to the
 //! dead-letter queue).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::event::{SqsEvent, SqsRecord};
-use chat_core::ports::{Notifier, PortError, PortResult};
-use tokio::sync::mpsc;
+use chat_core::ports::{Notifier, PortResult};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::gateway::Gateway;
@@ -88,28 +89,69 @@ pub struct Queued {
     sent_at: i64,
 }
 
-/// The in-process queue: the [`Notifier`] the handlers send to.
+/// The in-process queue: the [`Notifier`] the handlers send to. Messages wait
+/// in order of the time they become visible.
+#[derive(Default)]
 pub struct MemoryQueue {
-    tx: mpsc::UnboundedSender<Queued>,
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// By visibility time, then by order of sending.
+    due: BTreeMap<(Instant, u64), Queued>,
+    sent: u64,
 }
 
 impl MemoryQueue {
-    pub fn new() -> (Arc<MemoryQueue>, mpsc::UnboundedReceiver<Queued>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Arc::new(MemoryQueue { tx }), rx)
+    pub fn new() -> Arc<MemoryQueue> {
+        Arc::new(MemoryQueue::default())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Makes a message visible to the consumer after `delay`.
-    fn enqueue(&self, message: Queued, delay: Duration) -> PortResult<()> {
-        if delay.is_zero() {
-            return self.tx.send(message).map_err(|_| PortError::Failed("the in-process queue has stopped".into()));
+    fn enqueue(&self, message: Queued, delay: Duration) {
+        let mut pending = self.pending();
+        pending.sent += 1;
+        let key = (Instant::now() + delay, pending.sent);
+        pending.due.insert(key, message);
+        drop(pending);
+        self.wake.notify_one();
+    }
+
+    /// Up to `max` messages that are visible now, oldest first; or, when none
+    /// is, the time the next one becomes visible.
+    fn take(&self, max: usize) -> Result<Vec<Queued>, Option<Instant>> {
+        let now = Instant::now();
+        let mut pending = self.pending();
+        let mut batch = Vec::new();
+        while batch.len() < max {
+            match pending.due.first_key_value() {
+                Some((&(due, _), _)) if due <= now => batch.push(pending.due.pop_first().expect("a first entry").1),
+                _ => break,
+            }
         }
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = tx.send(message);
-        });
-        Ok(())
+        if batch.is_empty() { Err(pending.due.first_key_value().map(|(&(due, _), _)| due)) } else { Ok(batch) }
+    }
+
+    /// The next batch: waits until at least one message is visible.
+    async fn receive(&self, max: usize) -> Vec<Queued> {
+        loop {
+            match self.take(max) {
+                Ok(batch) => return batch,
+                Err(Some(due)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(due) => {}
+                        () = self.wake.notified() => {}
+                    }
+                }
+                Err(None) => self.wake.notified().await,
+            }
+        }
     }
 }
 
@@ -117,25 +159,15 @@ impl MemoryQueue {
 impl Notifier for MemoryQueue {
     async fn send(&self, body: String, delay_seconds: u32) -> PortResult<()> {
         let message = Queued { message_id: new_id(), body, receives: 0, sent_at: now_millis() };
-        self.enqueue(message, Duration::from_secs(delay_seconds.min(900).into()))
+        self.enqueue(message, Duration::from_secs(delay_seconds.min(900).into()));
+        Ok(())
     }
 }
 
 /// Takes batches off the in-process queue and hands them to the notify handler.
-pub async fn consume_memory(
-    queue: Arc<MemoryQueue>,
-    mut rx: mpsc::UnboundedReceiver<Queued>,
-    settings: QueueSettings,
-    gateway: Arc<Gateway>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < settings.batch {
-            match rx.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
-            }
-        }
+pub async fn consume_memory(queue: Arc<MemoryQueue>, settings: QueueSettings, gateway: Arc<Gateway>) {
+    loop {
+        let mut batch = queue.receive(settings.batch).await;
         let records = batch
             .iter_mut()
             .map(|m| {
@@ -163,7 +195,7 @@ pub async fn consume_memory(
                     message.message_id,
                     settings.visibility_timeout.as_secs()
                 );
-                let _ = queue.enqueue(message, settings.visibility_timeout);
+                queue.enqueue(message, settings.visibility_timeout);
             }
         }
     }
@@ -248,13 +280,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn delayed_messages_arrive_after_their_delay() {
-        let (queue, mut rx) = MemoryQueue::new();
+    async fn delayed_messages_arrive_after_their_delay_in_one_batch() {
+        let queue = MemoryQueue::new();
+        let started = Instant::now();
         queue.send("later".into(), 1).await.unwrap();
+        queue.send("later too".into(), 1).await.unwrap();
         queue.send("now".into(), 0).await.unwrap();
-        assert_eq!(rx.recv().await.unwrap().body, "now");
-        let started = tokio::time::Instant::now();
-        assert_eq!(rx.recv().await.unwrap().body, "later");
+        let bodies = |batch: Vec<Queued>| batch.into_iter().map(|m| m.body).collect::<Vec<_>>();
+        assert_eq!(bodies(queue.receive(10).await), ["now"]);
+        assert_eq!(bodies(queue.receive(10).await), ["later", "later too"]);
         assert!(started.elapsed() >= Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn batches_hold_at_most_the_batch_size() {
+        let queue = MemoryQueue::new();
+        for i in 0..5 {
+            queue.send(i.to_string(), 0).await.unwrap();
+        }
+        assert_eq!(queue.receive(3).await.len(), 3);
+        assert_eq!(queue.receive(3).await.len(), 2);
     }
 }

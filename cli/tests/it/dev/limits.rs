@@ -57,23 +57,32 @@ async fn a_message_past_128_kib_in_small_frames_closes_with_1009() {
 
 #[tokio::test]
 async fn idle_connections_close_after_the_idle_timeout() {
-    let server = Server::start(&["--idle-timeout", "2"]);
+    // The joins take 2 s (the welcome delay twice): idle must outlive them.
+    let server = Server::start(&["--idle-timeout", "3"]);
     let mut idle = Client::join(&server, "username=idle").await;
     let mut busy = Client::join(&server, "username=busy").await;
     idle.next().await; // busy joined
-    // busy sends a frame every 0.5 s and stays; idle sends nothing and goes.
-    let (code, reason) = tokio::join!(idle.closed(Duration::from_secs(5)), async {
-        for _ in 0..6 {
+    // busy sends a frame every 0.5 s for 4 s and stays; idle sends nothing and goes.
+    let busy_frames = async {
+        let mut others = Vec::new();
+        for _ in 0..8 {
             busy.send("ping").await;
-            assert_eq!(busy.next().await, "ping");
+            loop {
+                match busy.next().await {
+                    ping if ping == "ping" => break,
+                    other => others.push(other),
+                }
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-    })
-    .0;
+        others
+    };
+    let ((code, reason), others) = tokio::join!(idle.closed(Duration::from_secs(6)), busy_frames);
     assert_eq!((code, reason.as_str()), (1001, "Going away"));
     let elapsed = idle.opened.elapsed();
-    assert!(elapsed >= Duration::from_secs(2), "closed after {elapsed:?}");
-    assert_eq!(busy.next().await, r##"{"action":"message","from":"#host","text":"idle left"}"##);
+    assert!(elapsed >= Duration::from_secs(3), "closed after {elapsed:?}");
+    assert_eq!(others, [r##"{"action":"message","from":"#host","text":"idle left"}"##]);
+    server.wait_for_log(&format!("disconnect {} 1001", idle.id)).await;
 }
 
 #[tokio::test]

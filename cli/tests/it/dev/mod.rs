@@ -1,6 +1,7 @@
 //! `wschat dev` end to end: the real binary on a free port, real WebSocket
 //! clients (tokio-tungstenite and wscat), the SDK's Management API client.
 
+mod aws_store;
 mod chat;
 mod limits;
 mod management;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support;
@@ -60,9 +62,15 @@ impl Server {
 
     /// `wschat` with exactly `args` (which start a dev server) in `dir`.
     pub fn spawn(dir: &Path, args: &[&str]) -> Server {
+        Server::spawn_with_env(dir, args, &[])
+    }
+
+    /// [`Server::spawn`] with extra environment variables.
+    pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
         let mut child = support::wschat(dir)
             .args(args)
-            .env("WSCHAT_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env_remove("WSCHAT_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -273,7 +281,7 @@ impl Client {
 
     /// Closes from the client side (code 1000).
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.ws.next().await.is_some() {} }).await;
     }
 }
