@@ -84,6 +84,10 @@
     listTimer: 0,
     /** The WebSocket origin the CSP was narrowed to. */
     cspOrigin: null,
+    /** Whether a welcome has arrived since the page loaded. */
+    welcomed: false,
+    /** Our name before a `rename` in flight, to go back to if it is refused. */
+    renameFrom: null,
     /** The room code we are in, if any. */
     room: null,
     /** A createRoom/joinRoom in flight: { code, auto }. */
@@ -210,8 +214,9 @@
       ui.nameInput.focus();
       return;
     }
-    const first = !state.name;
-    const changed = name !== state.name;
+    const previous = state.name;
+    const first = !previous;
+    const changed = name !== previous;
     state.name = name;
     storeName(name);
     showMyName();
@@ -219,6 +224,7 @@
     if (first) {
       connect();
     } else if (changed && isOpen()) {
+      state.renameFrom = previous;
       sendFrame({ action: 'rename', name });
     }
     focusComposer();
@@ -395,7 +401,8 @@
     const text = typeof frame.text === 'string' ? frame.text : '';
     switch (frame.type) {
       case 'welcome': {
-        const again = state.views.get(LOBBY).items.some((item) => item.welcome);
+        const again = state.welcomed;
+        state.welcomed = true;
         state.me = frame.connectionId || null;
         state.attempt = 0;
         if (typeof frame.name === 'string' && frame.name !== state.name) {
@@ -403,7 +410,7 @@
           storeName(frame.name);
           showMyName();
         }
-        addSystem(LOBBY, again ? `Back online as ${state.name}.` : `You joined as ${state.name}.`, at, 'welcome');
+        addSystem(LOBBY, again ? `Back online as ${state.name}.` : `You joined as ${state.name}.`, at);
         renderPeople();
         break;
       }
@@ -416,6 +423,7 @@
       case 'renamed':
         addSystem(LOBBY, text, at);
         if (frame.connectionId && frame.connectionId === state.me && frame.name) {
+          state.renameFrom = null;
           state.name = frame.name;
           storeName(frame.name);
           showMyName();
@@ -464,6 +472,12 @@
   }
 
   function serverError(action, reason) {
+    if (action === 'rename' && state.renameFrom !== null) {
+      state.name = state.renameFrom;
+      state.renameFrom = null;
+      storeName(state.name);
+      showMyName();
+    }
     const request = state.roomRequest;
     if ((action === 'joinRoom' || action === 'createRoom') && request) {
       state.roomRequest = null;
@@ -577,6 +591,8 @@
     view.closed = false;
     if (request && request.auto) {
       addSystem(view.id, 'Back in the room.', Date.now());
+      renderViews();
+      if (state.current === view.id) renderHeader();
       return;
     }
     addSystem(
@@ -671,7 +687,7 @@
   }
 
   function addSystem(viewId, text, at, tone = '') {
-    push(viewId, { kind: 'system', text, at, tone, welcome: tone === 'welcome' });
+    push(viewId, { kind: 'system', text, at, tone });
   }
 
   function addError(viewId, text) {
