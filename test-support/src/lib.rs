@@ -36,10 +36,16 @@ impl Moto {
         let program = moto_server_path();
         let log_dir = workspace_root().join("target").join("moto-logs");
         std::fs::create_dir_all(&log_dir).expect("creating target/moto-logs");
-        let mut child = Command::new(&program)
+        // A shell keeps moto on a leash: it kills moto when its stdin closes,
+        // which happens when this `Moto` drops and also when the test process
+        // exits without dropping it (a `shared()` server lives in a static).
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" "$@" & moto=$!; read -r _; kill -9 "$moto" 2>/dev/null; wait "$moto""#)
+            .arg(&program)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -124,8 +130,9 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        // SIGKILL: this is a throwaway emulator, and SIGTERM takes seconds.
-        let _ = self.child.kill();
+        // Closing the leash's stdin makes it SIGKILL moto (a throwaway
+        // emulator; SIGTERM takes seconds) and exit.
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
