@@ -5,6 +5,8 @@
 //! - each frame is routed by the stack's route selection expression
 //!   (`$request.body.action`), falling back to `$default` for frames that are
 //!   not JSON, binary, or name no route;
+//! - a frame that does not match its route's model (the route's JSON schema)
+//!   gets API Gateway's `Invalid request body` frame instead of the handler;
 //! - `$disconnect` runs once the connection is closed, by either side, with
 //!   the close code and reason;
 //! - frames past 32 KiB and messages past 128 KiB close the connection with
@@ -14,7 +16,7 @@
 //! The route handlers run in-process: every event is the JSON API Gateway
 //! would send to the Lambda, read by chat-core's own `handle_websocket`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 use tracing::{debug, error, info, warn};
 
+use super::models::{self, Model};
 use super::{new_id, now_millis};
 use crate::stack::Stack;
 
@@ -255,6 +258,14 @@ impl Gateway {
             let _ = self.connections.deliver(id, reply.to_string().as_bytes());
             return;
         };
+        if let Some(model) = self.routes.models.get(&route)
+            && let Err(refusal) = model.check_body(data)
+        {
+            // API Gateway refuses the frame itself: the function never runs.
+            info!("model      {id} {route} -> Invalid request body: {refusal}");
+            let _ = self.connections.deliver(id, invalid_request_body(id).as_bytes());
+            return;
+        }
         let event = self.message_event(link, id, &route, data, binary);
         let response = self.invoke(event).await;
         info!("route      {id} {route} -> {}", response.status_code);
@@ -274,6 +285,12 @@ impl Gateway {
             info!("disconnect {id} {code} {reason:?}");
         }
     }
+}
+
+/// API Gateway's answer to a frame its route's model refuses, byte for byte
+/// (spacing included) as AWS documents it.
+fn invalid_request_body(connection_id: &str) -> String {
+    format!(r#"{{"message": "Invalid request body", "connectionId":"{connection_id}", "requestId":"{}"}}"#, new_id())
 }
 
 /// The `apiId` of every event: there is one API.
@@ -319,11 +336,13 @@ fn multi<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     Value::Object(map)
 }
 
-/// The stack's route keys and its route selection expression.
+/// The stack's route keys, its route selection expression and its route models.
 struct Routes {
     keys: BTreeSet<String>,
     /// The path into the body that selects the route: `["action"]` for `$request.body.action`.
     selection: Vec<String>,
+    /// Route key -> the model its frames must match.
+    models: BTreeMap<String, Model>,
 }
 
 impl Routes {
@@ -331,9 +350,20 @@ impl Routes {
         let Some(path) = stack.api.route_selection.strip_prefix("$request.body.") else {
             anyhow::bail!("api.route_selection `{}` is not `$request.body.<field>`", stack.api.route_selection);
         };
+        let loaded = models::load(stack)?;
+        for skipped in &loaded.skipped {
+            warn!(
+                "schema `{}` of route `{}`: {}; wschat dev does not validate `{}` (API Gateway will)",
+                skipped.file.display(),
+                skipped.route,
+                skipped.error,
+                skipped.route
+            );
+        }
         Ok(Routes {
             keys: stack.api.routes.keys().cloned().collect(),
             selection: path.split('.').map(str::to_string).collect(),
+            models: loaded.models,
         })
     }
 
@@ -665,7 +695,11 @@ mod tests {
     }
 
     fn routes(keys: &[&str]) -> Routes {
-        Routes { keys: keys.iter().map(|k| k.to_string()).collect(), selection: vec!["action".into()] }
+        Routes {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            selection: vec!["action".into()],
+            models: BTreeMap::new(),
+        }
     }
 
     #[test]
@@ -678,7 +712,11 @@ mod tests {
         assert_eq!(r.select(b"hello", false).as_deref(), Some("$default"));
         assert_eq!(r.select(br#"{"action":"send"}"#, true).as_deref(), Some("$default"));
         assert_eq!(routes(&["send"]).select(b"hello", false), None);
-        let nested = Routes { keys: ["go".to_string()].into(), selection: vec!["a".into(), "b".into()] };
+        let nested = Routes {
+            keys: ["go".to_string()].into(),
+            selection: vec!["a".into(), "b".into()],
+            models: BTreeMap::new(),
+        };
         assert_eq!(nested.select(br#"{"a":{"b":"go"}}"#, false).as_deref(), Some("go"));
     }
 

@@ -4,7 +4,8 @@
 //! One HTTP listener serves:
 //! - `ws://HOST:PORT/{stage}`: the WebSocket endpoint ([`gateway`]), which
 //!   selects routes like API Gateway and runs chat-core's `handle_websocket`
-//!   in-process, as the `chat` Lambda would;
+//!   in-process, as the `chat` Lambda would, after checking frames against
+//!   their route's model ([`models`]) as API Gateway does;
 //! - `POST|GET|DELETE /@connections/{id}`: the Management API ([`management`]),
 //!   wire-compatible with the SDK's ApiGatewayManagement client;
 //! - `/config.json` and the `website.source` files ([`site`]).
@@ -17,6 +18,7 @@
 mod backend;
 mod gateway;
 mod management;
+mod models;
 mod queue;
 mod site;
 
