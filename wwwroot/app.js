@@ -467,6 +467,11 @@
         addSystem(state.current, `The chat did not understand: ${text}`, at);
         break;
       default:
+        // API Gateway's own answers carry no type: a frame its route model
+        // refused ("Invalid request body"), "Forbidden", "Internal server error".
+        if (typeof frame.message === 'string' && frame.connectionId !== undefined) {
+          serverError(null, `The chat refused that: ${frame.message}.`);
+        }
         break;
     }
   }

@@ -422,6 +422,38 @@ test('the page narrows connect-src to the configured WebSocket origin', async ()
   assert.ok(blocked && blocked.includes('127.0.0.1:9'), `the CSP did not block another WebSocket origin: ${blocked}`);
 });
 
+test("API Gateway's own refusals (no `type`) show inline as errors", async () => {
+  const { ada, grace } = people;
+  // Ada's connection id, from a `list` on a raw socket of Grace's page (the narrowed CSP allows the chat's origin).
+  const wsUrl = (await (await fetch(new URL('config.json', server.url))).json()).websocketUrl;
+  const connections = await grace.page.evaluate(
+    (url) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${url}?format=json&username=probe`);
+        ws.onopen = () => ws.send(JSON.stringify({ action: 'list' }));
+        ws.onmessage = (event) => {
+          const frame = JSON.parse(event.data);
+          if (frame.type === 'list') {
+            ws.close();
+            resolve(frame.connections);
+          }
+        };
+        ws.onerror = () => reject(new Error('probe socket failed'));
+      }),
+    wsUrl,
+  );
+  const target = connections.find((c) => c.name.startsWith('Ada'));
+  assert.ok(target, `Ada is not in ${JSON.stringify(connections)}`);
+  // What API Gateway sends when a route's request model refuses a frame, posted through dev's Management API.
+  const frame = { message: 'Invalid request body', connectionId: target.connectionId, requestId: 'r-1' };
+  const reply = await fetch(new URL(`@connections/${encodeURIComponent(target.connectionId)}`, server.url), {
+    method: 'POST',
+    body: JSON.stringify(frame),
+  });
+  assert.equal(reply.status, 200);
+  await waitForMessage(ada.page, 'The chat refused that: Invalid request body.');
+});
+
 test('screenshots at desktop and phone width', async () => {
   const { ada, grace } = people;
   await type(ada.page, 'Screenshots coming up: this is what the chat looks like.');
