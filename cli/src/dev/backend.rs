@@ -49,6 +49,7 @@ impl Consumer {
     }
 }
 
+/// The backend `dev` asks for: memory, or the stack's AWS resources with `--aws-store`.
 pub async fn open(args: &Args, dev: &DevArgs, stack: &Stack) -> Result<Backend> {
     if dev.aws_store { aws(args, stack).await } else { Ok(memory(stack)) }
 }

@@ -95,6 +95,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway for the stack's stage and routes, with no connection yet.
     pub fn new(setup: Setup<'_>) -> Result<Gateway> {
         let stack = setup.stack;
         Ok(Gateway {
@@ -118,6 +119,7 @@ impl Gateway {
         Ports { store: self.store.as_ref(), notifier: self.notifier.as_ref(), poster: &self.connections }
     }
 
+    /// How many connections are open now.
     pub fn open_connections(&self) -> usize {
         self.connections.len()
     }
@@ -400,6 +402,7 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// Epoch milliseconds of the last frame from the client.
     pub fn last_active_at(&self) -> i64 {
         self.last_active.load(Ordering::Relaxed)
     }
@@ -439,6 +442,7 @@ impl Connections {
         self.open().len()
     }
 
+    /// The open connection `id`.
     pub fn get(&self, id: &str) -> Option<Arc<Link>> {
         self.open().get(id).cloned()
     }

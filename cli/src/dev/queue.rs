@@ -37,6 +37,7 @@ pub struct QueueSettings {
 }
 
 impl QueueSettings {
+    /// The settings of the stack's queue, whose records name `arn` and `region`.
     pub fn new(stack: &Stack, arn: String, region: String) -> QueueSettings {
         let batch = stack.functions.values().find(|f| f.queue.as_deref() == Some(stack.queue.name.as_str()));
         QueueSettings {
@@ -105,6 +106,7 @@ struct Pending {
 }
 
 impl MemoryQueue {
+    /// An empty queue.
     pub fn new() -> Arc<MemoryQueue> {
         Arc::new(MemoryQueue::default())
     }

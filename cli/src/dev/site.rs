@@ -18,10 +18,12 @@ pub struct Site {
 }
 
 impl Site {
+    /// The files under `root`, and a config.json naming `websocket_url`.
     pub fn new(root: PathBuf, websocket_url: &str) -> Site {
         Site { root, config: json!({ "websocketUrl": websocket_url }).to_string() }
     }
 
+    /// The site's folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
