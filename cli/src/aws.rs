@@ -104,9 +104,21 @@ impl Aws {
 
     /// The caller's account and partition (`aws`, `aws-cn`, `aws-us-gov`), from `sts:GetCallerIdentity`.
     pub async fn account(&self) -> Result<Account> {
-        let who = self.sts().get_caller_identity().send().await.context(
-            "asking STS who the caller is (check your AWS credentials: `aws sts get-caller-identity` should work)",
-        )?;
+        let who = self.sts().get_caller_identity().send().await.map_err(|err| {
+            // Missing credentials and an unreachable endpoint both fail before a
+            // request is answered; only the second is a network problem.
+            let unreachable = match &err {
+                SdkError::TimeoutError(_) => true,
+                SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+                _ => false,
+            };
+            let hint = if unreachable {
+                "AWS could not be reached; check the network, --region and --endpoint-url"
+            } else {
+                "check your AWS credentials: `aws sts get-caller-identity` should work"
+            };
+            anyhow::Error::new(err).context(format!("asking STS who the caller is ({hint})"))
+        })?;
         let id = who.account.context("STS returned no account id")?;
         // arn:{partition}:sts::{account}:...
         let partition = who.arn.as_deref().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();

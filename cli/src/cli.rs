@@ -102,7 +102,9 @@ pub struct DevArgs {
 /// Logs go to stderr. `-v` shows debug events of wschat itself, `-vv` everything.
 pub fn init_logging(verbose: u8) {
     let filter = match verbose {
-        0 => "warn,wschat=info,chat_core=info",
+        // aws-config warns at every step of its region and credential chains
+        // (IMDS off EC2, say); wschat reports what is missing itself. -v shows them.
+        0 => "warn,aws_config=error,wschat=info,chat_core=info",
         1 => "warn,wschat=debug,chat_core=debug",
         _ => "debug",
     };

@@ -60,3 +60,36 @@ async fn s3_uses_path_style_against_an_endpoint_override() {
     let buckets = aws.s3().list_buckets().send().await.unwrap();
     assert!(buckets.buckets().iter().any(|b| b.name() == Some("aws-wiring-bucket")));
 }
+
+/// Without credentials, and with an endpoint nobody listens on, `wschat plan`
+/// fails fast with exit 1 and says which of the two it is and what to do.
+#[test]
+fn missing_credentials_and_an_unreachable_endpoint_get_different_advice() {
+    let root = crate::support::root();
+    let no_credentials = crate::support::wschat(&root)
+        .args(["plan", "--region", "us-east-1"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&no_credentials.stderr);
+    assert_eq!(no_credentials.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("check your AWS credentials"), "{stderr}");
+    assert!(stderr.contains("no credentials found"), "{stderr}");
+
+    // A port that was free a moment ago: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = crate::support::wschat(&root)
+        .args(["plan", "--region", "us-east-1", "--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("AWS could not be reached; check the network, --region and --endpoint-url"), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "aws-config's chain warnings stay out of the default output: {stderr}");
+}
