@@ -21,6 +21,8 @@
    * `list` every 5 minutes keeps it open and refreshes the online list.
    */
   const HEARTBEAT_MS = 5 * 60 * 1000;
+  /** Online from the welcome; if none comes (a lost notification), from this long after the socket opened. */
+  const WELCOME_WAIT_MS = 5000;
   /** Consecutive messages of one sender within this time share one header. */
   const GROUP_MS = 5 * 60 * 1000;
   const NAME_KEY = 'wschat.name';
@@ -81,6 +83,7 @@
     retryTimer: 0,
     countdownTimer: 0,
     heartbeatTimer: 0,
+    welcomeTimer: 0,
     listTimer: 0,
     /** The WebSocket origin the CSP was narrowed to. */
     cspOrigin: null,
@@ -310,15 +313,11 @@
     state.socket = socket;
     socket.addEventListener('open', () => {
       if (socket !== state.socket) return;
-      state.wasOnline = true;
-      hideBanner();
-      setStatus('online');
-      sendFrame({ action: 'list' });
-      if (state.room) {
-        state.roomRequest = { code: state.room, auto: true };
-        sendFrame({ action: 'joinRoom', name: state.name, roomCode: state.room });
-      }
-      state.heartbeatTimer = setInterval(() => sendFrame({ action: 'list' }), HEARTBEAT_MS);
+      // The chat announces a connection (its welcome, and "joined" to everyone
+      // else) a moment after it opens: the page is online from the welcome, so
+      // nothing it sends arrives before the others know who is talking. The
+      // timer covers a welcome that never comes.
+      state.welcomeTimer = setTimeout(() => becomeOnline(socket), WELCOME_WAIT_MS);
     });
     socket.addEventListener('message', (event) => {
       if (socket !== state.socket) return;
@@ -329,6 +328,7 @@
       const wasOnline = state.status === 'online';
       state.socket = null;
       state.me = null;
+      clearTimeout(state.welcomeTimer);
       clearInterval(state.heartbeatTimer);
       if (wasOnline) {
         addSystem(LOBBY, 'Connection lost. Reconnecting…', Date.now(), 'warning');
@@ -374,6 +374,20 @@
     ui.banner.hidden = true;
   }
 
+  function becomeOnline(socket) {
+    if (socket !== state.socket || state.status === 'online') return;
+    clearTimeout(state.welcomeTimer);
+    state.wasOnline = true;
+    hideBanner();
+    setStatus('online');
+    sendFrame({ action: 'list' });
+    if (state.room) {
+      state.roomRequest = { code: state.room, auto: true };
+      sendFrame({ action: 'joinRoom', name: state.name, roomCode: state.room });
+    }
+    state.heartbeatTimer = setInterval(() => sendFrame({ action: 'list' }), HEARTBEAT_MS);
+  }
+
   function sendFrame(frame) {
     if (!isOpen()) return false;
     state.socket.send(JSON.stringify(frame));
@@ -401,6 +415,7 @@
     const text = typeof frame.text === 'string' ? frame.text : '';
     switch (frame.type) {
       case 'welcome': {
+        becomeOnline(state.socket);
         const again = state.welcomed;
         state.welcomed = true;
         state.me = frame.connectionId || null;
@@ -864,7 +879,7 @@
       return;
     }
     const view = state.views.get(state.current);
-    if (!isOpen()) {
+    if (!isOpen() || state.status !== 'online') {
       addError(view.id, 'Not connected right now, so the message was not sent. It is still in the box.');
       return;
     }

@@ -546,6 +546,25 @@ test('a page recovers by itself when the server ends its connection at the maxim
   }
 });
 
+test('a newcomer is announced before their first message reaches the others', async () => {
+  const { ada } = people;
+  const hedy = await openPerson('hedy');
+  try {
+    await byTestId(hedy.page, 'name-input').fill('Hedy');
+    await byTestId(hedy.page, 'name-input').press('Enter');
+    // Online only once the chat has welcomed the page, which is when the others hear "Hedy joined".
+    await waitForStatus(hedy.page, 'online');
+    await type(hedy.page, 'first words from Hedy');
+    await waitForMessage(ada.page, 'first words from Hedy');
+    const list = await messages(ada.page);
+    const joined = list.findLastIndex((text) => text.includes('Hedy joined'));
+    const said = list.findLastIndex((text) => text.includes('first words from Hedy'));
+    assert.ok(joined !== -1 && joined < said, `"Hedy joined" must come first: ${JSON.stringify(list.slice(-4))}`);
+  } finally {
+    await hedy.context.close();
+  }
+});
+
 test('no page threw', () => {
   assert.deepEqual(pageErrors, []);
 });
