@@ -50,6 +50,20 @@ pub const CONNECTION_TTL_SECONDS: i64 = 3 * 60 * 60;
 /// How many fresh codes `createRoom` tries before giving up on finding an unused one.
 const ROOM_CODE_ATTEMPTS: usize = 8;
 
+/// Seconds to hold a leave notice. A connection that goes within
+/// `welcome_delay` of connecting still has its join notice waiting in the
+/// queue: the leave notice waits until a second after that one is due, so that
+/// nobody sees "left" before "joined". Every other leave goes at once.
+pub fn leave_delay(connected_at_ms: i64, now_ms: i64, welcome_delay: u32) -> u32 {
+    let joined_due = connected_at_ms + i64::from(welcome_delay) * 1000;
+    if welcome_delay == 0 || joined_due <= now_ms {
+        return 0;
+    }
+    let wait_seconds = (joined_due - now_ms + 999) / 1000 + 1;
+    // SQS delays stop at 15 minutes.
+    u32::try_from(wait_seconds).unwrap_or(900).min(900)
+}
+
 /// Handles one WebSocket event: `$connect`, `$disconnect`, an action or `$default`.
 pub async fn handle_websocket(ports: Ports<'_>, settings: &Settings, event: &WebSocketEvent) -> WebSocketResponse {
     let context = &event.request_context;
@@ -150,7 +164,8 @@ impl Call<'_> {
                     exclude: Some(row.connection_id.clone()),
                     payload: protocol::left(&row, self.now),
                 };
-                if let Err(e) = self.ports.notifier.send(left.to_body(), 0).await {
+                let delay = leave_delay(row.connected_at, self.now, self.settings.welcome_delay);
+                if let Err(e) = self.ports.notifier.send(left.to_body(), delay).await {
                     error!(connection = self.id, error = %e, "queueing the leave notice");
                 }
                 info!(connection = self.id, name = %row.name, "disconnected");

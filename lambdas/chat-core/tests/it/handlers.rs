@@ -10,7 +10,7 @@ use chat_core::ports::{Connection, ConnectionStore, Format, PortError, PortResul
 use chat_core::{Ports, handle_websocket};
 use serde_json::{Value, json};
 
-use crate::support::{Chat, Gateway, Queue, message_event};
+use crate::support::{Chat, Gateway, Queue, disconnect_event, message_event};
 
 const A: &str = "CT0wvdWqoAMCLVg=";
 const B: &str = "Bq1xZfWDoAMCJ4Q=";
@@ -145,6 +145,38 @@ async fn disconnect_deletes_the_row_and_says_who_left() {
     // A second $disconnect (or one for a row the TTL removed) is quiet.
     assert_eq!(chat.disconnect(A).await.status_code, 200);
     assert!(chat.take_queue().is_empty());
+}
+
+#[tokio::test]
+async fn a_leave_right_after_connecting_waits_for_the_join_notice() {
+    let chat = three().await;
+    chat.take_queue();
+    let connected_at = chat.row(A).await.unwrap().connected_at;
+    let disconnect_at = |after_ms: i64| {
+        let mut event = disconnect_event(A);
+        event.request_context.connected_at = connected_at;
+        event.request_context.request_time_epoch = connected_at + after_ms;
+        event
+    };
+    // Gone 200 ms after connecting: the join notice is due 800 ms later, so
+    // the leave notice waits past it (whole seconds, as SQS counts).
+    assert_eq!(chat.handle(&disconnect_at(200)).await.status_code, 200);
+    let queued = chat.take_queue();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].0.contains("alice left"), "{queued:?}");
+    assert_eq!(queued[0].1, 2, "join notice due in 0.8 s, so 1 s rounded up plus 1 s");
+
+    // Gone after the join notice went out: the leave notice goes at once.
+    chat.join(A, &[("username", "alice")]).await;
+    chat.take_queue();
+    let connected_at = chat.row(A).await.unwrap().connected_at;
+    let mut later = disconnect_event(A);
+    later.request_context.request_time_epoch = connected_at + 60_000;
+    assert_eq!(chat.handle(&later).await.status_code, 200);
+    assert_eq!(chat.take_queue()[0].1, 0);
+
+    assert_eq!(chat_core::leave_delay(0, 500, 0), 0, "no welcome delay, no hold");
+    assert_eq!(chat_core::leave_delay(0, 0, 900), 900, "never past SQS's 15 minutes");
 }
 
 #[tokio::test]
