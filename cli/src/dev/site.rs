@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tracing::debug;
 
 /// The site's folder and its config.json.
@@ -20,7 +19,7 @@ pub struct Site {
 impl Site {
     /// The files under `root`, and a config.json naming `websocket_url`.
     pub fn new(root: PathBuf, websocket_url: &str) -> Site {
-        Site { root, config: json!({ "websocketUrl": websocket_url }).to_string() }
+        Site { root, config: crate::resources::site::config_json(websocket_url) }
     }
 
     /// The site's folder.
