@@ -128,121 +128,98 @@ fn execute(url: &str, frames: &[&str], wait_seconds: u32) -> Vec<String> {
 
 /// serverless-patterns apigw-websocket-api-lambda (004):
 /// `> {"action":"post", "data":"hello world"}` then `< hello world`.
-#[tokio::test]
-async fn serverless_patterns_post_returns_the_data() {
+#[test]
+fn serverless_patterns_post_returns_the_data() {
     let server = Server::start(&[]);
-    let url = server.websocket.clone();
-    let lines = tokio::task::spawn_blocking(move || execute(&url, &[r#"{"action":"post", "data":"hello world"}"#], 2))
-        .await
-        .unwrap();
+    let lines = execute(&server.websocket, &[r#"{"action":"post", "data":"hello world"}"#], 2);
     assert!(lines.contains(&"hello world".to_string()), "wscat printed {lines:?}");
 }
 
 /// AwsWebsocketDotnetTemplate (003): the Default function parrots the message back.
-#[tokio::test]
-async fn dotnet_template_default_route_parrots_the_message() {
+#[test]
+fn dotnet_template_default_route_parrots_the_message() {
     let server = Server::start(&[]);
-    let url = server.websocket.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut wscat = Wscat::connect(&url);
-        for line in ["hello", "Hello, parrot!", r#"{"not":"an action"}"#] {
-            wscat.send(line);
-            assert_eq!(wscat.next(), line);
-        }
-    })
-    .await
-    .unwrap();
+    let url = server.websocket.as_str();
+    let mut wscat = Wscat::connect(url);
+    for line in ["hello", "Hello, parrot!", r#"{"not":"an action"}"#] {
+        wscat.send(line);
+        assert_eq!(wscat.next(), line);
+    }
 }
 
 /// λ# WebSocketsChat (000): `{"action":"send","text":"<message>"}` reaches
 /// every window as `{"action":"message","from":..,"text":..}`.
-#[tokio::test]
-async fn lambda_sharp_send_reaches_every_window() {
+#[test]
+fn lambda_sharp_send_reaches_every_window() {
     let server = Server::start(&[]);
-    let url = server.websocket.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut first = Wscat::connect(&url);
-        let mut second = Wscat::connect(&url);
-        let joined = first.next_json();
-        assert_eq!(joined["from"], "#host", "{joined}");
-        first.send(r#"{"action": "send", "text": "Hello from wscat"}"#);
-        for window in [&mut first, &mut second] {
-            let message = window.next_json();
-            assert_eq!(message["action"], "message");
-            assert!(message["from"].as_str().unwrap().starts_with("Anonymous-"), "{message}");
-            assert_eq!(message["text"], "Hello from wscat");
-        }
-    })
-    .await
-    .unwrap();
+    let url = server.websocket.as_str();
+    let mut first = Wscat::connect(url);
+    let mut second = Wscat::connect(url);
+    let joined = first.next_json();
+    assert_eq!(joined["from"], "#host", "{joined}");
+    first.send(r#"{"action": "send", "text": "Hello from wscat"}"#);
+    for window in [&mut first, &mut second] {
+        let message = window.next_json();
+        assert_eq!(message["action"], "message");
+        assert!(message["from"].as_str().unwrap().starts_with("Anonymous-"), "{message}");
+        assert_eq!(message["text"], "Hello from wscat");
+    }
 }
 
 /// go-apigw-webchat (001): broadcast, list, and chat to a user.
-#[tokio::test]
-async fn go_webchat_broadcast_list_and_chat() {
+#[test]
+fn go_webchat_broadcast_list_and_chat() {
     let server = Server::start(&[]);
-    let url = server.websocket.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut first = Wscat::connect(&url);
-        let mut second = Wscat::connect(&url);
-        first.next(); // the join notice
+    let url = server.websocket.as_str();
+    let mut first = Wscat::connect(url);
+    let mut second = Wscat::connect(url);
+    first.next(); // the join notice
 
-        first.send(r#"{"action":"broadcast","message":"Anybody home?"}"#);
-        assert_eq!(first.next(), "Anybody home?");
-        assert_eq!(second.next(), "Anybody home?");
+    first.send(r#"{"action":"broadcast","message":"Anybody home?"}"#);
+    assert_eq!(first.next(), "Anybody home?");
+    assert_eq!(second.next(), "Anybody home?");
 
-        first.send(r#"{"action":"list"}"#);
-        let list = first.next();
-        let mut ids: Vec<&str> = list.strip_prefix("connections: ").expect(&list).split(' ').collect();
-        ids.sort_unstable();
-        let mut want = vec![first.id.as_str(), second.id.as_str()];
-        want.sort_unstable();
-        assert_eq!(ids, want);
+    first.send(r#"{"action":"list"}"#);
+    let list = first.next();
+    let mut ids: Vec<&str> = list.strip_prefix("connections: ").expect(&list).split(' ').collect();
+    ids.sort_unstable();
+    let mut want = vec![first.id.as_str(), second.id.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
 
-        // The README's frame names no user: the `chat` route's model refuses
-        // it, as API Gateway does before the function runs.
-        first.send(r#"{"action":"chat","message":"Yo!"}"#);
-        assert_invalid_request_body(&first.next(), &first.id);
-        first.send(&json!({"action":"chat","connection":second.id,"message":"Yo!"}).to_string());
-        assert_eq!(second.next(), "Yo!");
-    })
-    .await
-    .unwrap();
+    // The README's frame names no user: the `chat` route's model refuses
+    // it, as API Gateway does before the function runs.
+    first.send(r#"{"action":"chat","message":"Yo!"}"#);
+    assert_invalid_request_body(&first.next(), &first.id);
+    first.send(&json!({"action":"chat","connection":second.id,"message":"Yo!"}).to_string());
+    assert_eq!(second.next(), "Yo!");
 }
 
 /// liveChat (002): create a room, join it from another window, talk in it.
-#[tokio::test]
-async fn live_chat_rooms() {
+#[test]
+fn live_chat_rooms() {
     let server = Server::start(&[]);
-    let url = server.websocket.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut host = Wscat::connect(&url);
-        let mut guest = Wscat::connect(&url);
-        host.next(); // the join notice
+    let url = server.websocket.as_str();
+    let mut host = Wscat::connect(url);
+    let mut guest = Wscat::connect(url);
+    host.next(); // the join notice
 
-        host.send(r#"{"action":"createRoom","name":"Ann"}"#);
-        let info = host.next_json();
-        assert_eq!(info["type"], "info", "{info}");
-        let code =
-            info["message"].as_str().unwrap().strip_prefix("You are now connected to room ").unwrap().to_string();
+    host.send(r#"{"action":"createRoom","name":"Ann"}"#);
+    let info = host.next_json();
+    assert_eq!(info["type"], "info", "{info}");
+    let code = info["message"].as_str().unwrap().strip_prefix("You are now connected to room ").unwrap().to_string();
 
-        guest.send(r#"{"action":"joinRoom","name":"Ben","roomCode":"ffffffff"}"#);
-        assert_eq!(guest.next_json(), json!({"message":"No room with that code exists","type":"err"}));
-        guest.send(&json!({"action":"joinRoom","name":"Ben","roomCode":code}).to_string());
-        assert_eq!(
-            guest.next_json(),
-            json!({"message": format!("You are now connected to room {code}"), "type":"info"})
-        );
+    guest.send(r#"{"action":"joinRoom","name":"Ben","roomCode":"ffffffff"}"#);
+    assert_eq!(guest.next_json(), json!({"message":"No room with that code exists","type":"err"}));
+    guest.send(&json!({"action":"joinRoom","name":"Ben","roomCode":code}).to_string());
+    assert_eq!(guest.next_json(), json!({"message": format!("You are now connected to room {code}"), "type":"info"}));
 
-        host.send(r#"{"action":"sendMessage","message":"Welcome, Ben"}"#);
-        assert_eq!(guest.next_json(), json!({"message":"Welcome, Ben","from":"Ann"}));
-        guest.send(r#"{"action":"sendMessage","message":"Thanks, Ann"}"#);
-        assert_eq!(host.next_json(), json!({"message":"Thanks, Ann","from":"Ben"}));
-        // liveChat answers a sendMessage without a message itself; the
-        // stack's model refuses it before that.
-        guest.send(r#"{"action":"sendMessage"}"#);
-        assert_invalid_request_body(&guest.next(), &guest.id);
-    })
-    .await
-    .unwrap();
+    host.send(r#"{"action":"sendMessage","message":"Welcome, Ben"}"#);
+    assert_eq!(guest.next_json(), json!({"message":"Welcome, Ben","from":"Ann"}));
+    guest.send(r#"{"action":"sendMessage","message":"Thanks, Ann"}"#);
+    assert_eq!(host.next_json(), json!({"message":"Thanks, Ann","from":"Ben"}));
+    // liveChat answers a sendMessage without a message itself; the
+    // stack's model refuses it before that.
+    guest.send(r#"{"action":"sendMessage"}"#);
+    assert_invalid_request_body(&guest.next(), &guest.id);
 }
