@@ -420,6 +420,11 @@ test('the page narrows connect-src to the configured WebSocket origin', async ()
       }),
   );
   assert.ok(blocked && blocked.includes('127.0.0.1:9'), `the CSP did not block another WebSocket origin: ${blocked}`);
+  // The page as served already names only its chat: wschat pins connect-src (dev here, deploy on S3).
+  const served = await ada.page.evaluate(
+    () => document.querySelector('meta[http-equiv="Content-Security-Policy"]').content,
+  );
+  assert.match(served, new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${server.port};`), served);
 });
 
 test("API Gateway's own refusals (no `type`) show inline as errors", async () => {

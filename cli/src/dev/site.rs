@@ -10,16 +10,19 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tracing::debug;
 
+use crate::resources::site::{config_json, content_type, pin_connect_src};
+
 /// The site's folder and its config.json.
 pub struct Site {
     root: PathBuf,
+    websocket_url: String,
     config: String,
 }
 
 impl Site {
     /// The files under `root`, and a config.json naming `websocket_url`.
     pub fn new(root: PathBuf, websocket_url: &str) -> Site {
-        Site { root, config: crate::resources::site::config_json(websocket_url) }
+        Site { root, websocket_url: websocket_url.to_string(), config: config_json(websocket_url) }
     }
 
     /// The site's folder.
@@ -56,29 +59,17 @@ pub async fn file(State(site): State<Arc<Site>>, method: Method, uri: Uri) -> Re
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
             debug!("site {} ({} bytes)", uri.path(), bytes.len());
-            ([(header::CONTENT_TYPE, content_type(&path)), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
+            // The same Content-Type, and for pages the same pinned CSP, as deploy gives them on S3.
+            let content_type = content_type(&path.to_string_lossy());
+            let bytes = match std::str::from_utf8(&bytes) {
+                Ok(page) if content_type.starts_with("text/html") => {
+                    pin_connect_src(page, &site.websocket_url).map_or(bytes.clone(), String::into_bytes)
+                }
+                _ => bytes,
+            };
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
         }
         Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
-    }
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json" | "map") => "application/json",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("ico") => "image/x-icon",
-        Some("woff2") => "font/woff2",
-        Some("woff") => "font/woff",
-        Some("wasm") => "application/wasm",
-        _ => "application/octet-stream",
     }
 }
 
@@ -95,6 +86,7 @@ mod tests {
         assert_eq!(site.file_for("/a%20b.css"), Some(PathBuf::from("/nonexistent/www/a b.css")));
         assert_eq!(site.file_for("/../etc/passwd"), None);
         assert_eq!(site.file_for("/a/%2e%2e/%2e%2e/etc/passwd"), None);
-        assert_eq!(site.config, r#"{"websocketUrl":"ws://x/dev"}"#);
+        let config: serde_json::Value = serde_json::from_str(&site.config).unwrap();
+        assert_eq!(config, serde_json::json!({ "websocketUrl": "ws://x/dev" }));
     }
 }

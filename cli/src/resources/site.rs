@@ -56,8 +56,10 @@ pub struct File {
 pub enum Source {
     /// A file of `website.source`, read when uploaded.
     Path(PathBuf),
-    /// Made by wschat (`config.json`).
+    /// Made by wschat (`config.json`, or a page with its CSP pinned).
     Generated(String),
+    /// A page of `website.source`, kept to pin its CSP once the URL is known.
+    Page(String),
 }
 
 impl File {
@@ -75,7 +77,7 @@ impl File {
     async fn bytes(&self) -> Result<Vec<u8>> {
         match &self.source {
             Source::Path(path) => tokio::fs::read(path).await.with_context(|| format!("reading {}", path.display())),
-            Source::Generated(text) => Ok(text.as_bytes().to_vec()),
+            Source::Generated(text) | Source::Page(text) => Ok(text.as_bytes().to_vec()),
         }
     }
 }
@@ -122,12 +124,19 @@ pub fn read_source(dir: &Path) -> Result<Vec<File>> {
                 .collect::<Result<Vec<_>>>()?
                 .join("/");
             let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let is_page = content_type(&key).starts_with("text/html");
+            let md5 = hex::encode(Md5::digest(&bytes));
+            let size = bytes.len() as u64;
+            let source = match String::from_utf8(bytes) {
+                Ok(text) if is_page => Source::Page(text),
+                _ => Source::Path(path),
+            };
             files.push(File {
-                md5: hex::encode(Md5::digest(&bytes)),
-                size: bytes.len() as u64,
+                md5,
+                size,
                 content_type: content_type(&key).to_string(),
                 cache_control: cache_control(&key).to_string(),
-                source: Source::Path(path),
+                source,
                 key,
             });
         }
@@ -144,9 +153,46 @@ pub fn config_json(websocket_url: &str) -> String {
     text
 }
 
+/// Pins the `connect-src` of a page's Content-Security-Policy meta tag to
+/// `'self'` and the chat's WebSocket origin, so that the page as served may
+/// connect nowhere else. `None` when the page has no such directive.
+pub fn pin_connect_src(html: &str, websocket_url: &str) -> Option<String> {
+    // ASCII lowercasing keeps byte offsets, so they index `html` too.
+    let lower = html.to_ascii_lowercase();
+    let policy = lower.find("content-security-policy")?;
+    let start = policy + lower[policy..].find("connect-src")?;
+    if lower[policy..start].contains('>') {
+        return None; // past the end of the meta tag
+    }
+    let end = start + lower[start..].find([';', '"'])?;
+    let origin = match websocket_url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
+        None => websocket_url.to_string(),
+    };
+    Some(format!("{}connect-src 'self' {origin}{}", &html[..start], &html[end..]))
+}
+
 pub fn spec(env: &Env, ids: &Ids) -> Spec {
-    let mut files: BTreeMap<String, File> = env.site.iter().map(|f| (f.key.clone(), f.clone())).collect();
     let url = ids.api_id.as_deref().map_or(PENDING.to_string(), |id| env.stack.websocket_url(id, &env.region));
+    let mut files: BTreeMap<String, File> = env
+        .site
+        .iter()
+        .map(|f| {
+            let file = match &f.source {
+                Source::Page(text) => match pin_connect_src(text, &url) {
+                    Some(pinned) => File {
+                        md5: hex::encode(Md5::digest(pinned.as_bytes())),
+                        size: pinned.len() as u64,
+                        source: Source::Generated(pinned),
+                        ..f.clone()
+                    },
+                    None => f.clone(),
+                },
+                _ => f.clone(),
+            };
+            (f.key.clone(), file)
+        })
+        .collect();
     // The generated config.json wins over one in the folder.
     files.insert(CONFIG_KEY.to_string(), File::generated(CONFIG_KEY, config_json(&url)));
     Spec {
@@ -487,6 +533,31 @@ mod tests {
         assert_eq!(many.invalidation_paths(), ["/*"]);
         let odd = Sync { changed: vec!["img/a b#1*.png".into(), "café.txt".into()], ..Sync::default() };
         assert_eq!(odd.invalidation_paths(), ["/caf%C3%A9.txt", "/img/a%20b%231%2A.png"]);
+    }
+
+    #[test]
+    fn a_pages_connect_src_is_pinned_to_the_chat_origin() {
+        let page = r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss: ws://127.0.0.1:*; object-src 'none'"><title>x</title></head>"#;
+        let pinned = pin_connect_src(page, "wss://abc.execute-api.us-east-1.amazonaws.com/dev").unwrap();
+        assert_eq!(
+            pinned,
+            r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com; object-src 'none'"><title>x</title></head>"#
+        );
+        // The last directive ends at the attribute's quote.
+        let last = r#"<meta http-equiv="content-security-policy" content="connect-src *">"#;
+        assert_eq!(
+            pin_connect_src(last, "ws://127.0.0.1:8080/dev").unwrap(),
+            r#"<meta http-equiv="content-security-policy" content="connect-src 'self' ws://127.0.0.1:8080">"#
+        );
+        // No policy, or a policy without connect-src: the page is left as it is.
+        assert_eq!(pin_connect_src("<p>connect-src</p>", "wss://x/dev"), None);
+        assert_eq!(
+            pin_connect_src(
+                r#"<meta http-equiv="Content-Security-Policy" content="default-src 'self'"><p>connect-src</p>"#,
+                "wss://x/dev"
+            ),
+            None
+        );
     }
 
     #[test]

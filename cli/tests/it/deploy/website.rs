@@ -13,11 +13,14 @@ use wschat::aws::{TEST_CALL_LOG_ENV, TEST_EXIT_CODE, TEST_EXIT_ENV};
 use super::{Inventory, Project, changes, cli, deploy, json, mutating, run, sdk};
 
 const INDEX: &str = "<!doctype html><title>chat</title><script src=app.js></script>\n";
+/// A page with a Content-Security-Policy, whose connect-src deploy pins to the chat's origin.
+const SECURE: &str = "<!doctype html><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'; connect-src 'self' wss:; object-src 'none'\"><title>secure</title>\n";
 
 /// A small page: what the project's `wwwroot/` holds, by path.
 fn page() -> BTreeMap<&'static str, &'static str> {
     [
         ("index.html", INDEX),
+        ("secure.html", SECURE),
         ("app.js", "fetch('config.json').then(r => r.json()).then(c => new WebSocket(c.websocketUrl));\n"),
         ("style.css", "body { font-family: sans-serif; }\n"),
         ("assets/logo.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n"),
@@ -98,6 +101,7 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
     // Every file with its type and caching, and config.json generated.
     let want: BTreeMap<&str, (&str, &str)> = [
         ("index.html", ("text/html; charset=utf-8", "no-cache")),
+        ("secure.html", ("text/html; charset=utf-8", "no-cache")),
         ("app.js", ("text/javascript; charset=utf-8", "public, max-age=300")),
         ("style.css", ("text/css; charset=utf-8", "public, max-age=300")),
         ("assets/logo.svg", ("image/svg+xml", "public, max-age=300")),
@@ -110,13 +114,18 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
         let object = &inv.objects[*key];
         assert_eq!(object["content_type"], *content_type, "{key}");
         assert_eq!(object["cache_control"], *cache_control, "{key}");
-        if *key != "config.json" {
+        if *key != "config.json" && *key != "secure.html" {
             assert_eq!(object["body"], page()[key], "{key}");
             assert_eq!(object["etag"], md5_hex(page()[key]), "{key}");
         }
     }
     let config: Value = serde_json::from_str(inv.objects["config.json"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(config, json!({ "websocketUrl": wss }));
+    // The page's CSP allows connections to its own chat and nowhere else.
+    let origin = wss.rsplit_once('/').unwrap().0;
+    let pinned = SECURE.replace("connect-src 'self' wss:", &format!("connect-src 'self' {origin}"));
+    assert_eq!(inv.objects["secure.html"]["body"], pinned.as_str());
+    assert_eq!(inv.objects["secure.html"]["etag"], md5_hex(&pinned));
 
     // The OAC, and the distribution in front of the bucket.
     assert_eq!(inv.oacs.len(), 1);
@@ -160,29 +169,29 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
     let website = format!("https://{}", distribution["domain"].as_str().unwrap());
     assert_eq!(report["urls"], json!({ "website": website, "websocket": wss }));
     assert_eq!(report["website"]["bucket"], bucket_name);
-    assert_eq!(report["website"]["objects"], 6);
+    assert_eq!(report["website"]["objects"], page().len());
     assert_eq!(report["website"]["distribution"]["id"], distribution["id"]);
     assert_eq!(report["website"]["distribution"]["status"], "Deployed");
-    // A fresh distribution needs no invalidation; six files, one call each.
-    assert_eq!(ops(&report).get("PutObject"), Some(&6), "{report:#}");
+    // A fresh distribution needs no invalidation; one call per file.
+    assert_eq!(ops(&report).get("PutObject"), Some(&(page().len() as u64)), "{report:#}");
     assert_eq!(ops(&report).get("CreateInvalidation"), None, "{report:#}");
 
     // status: the bucket, the object count, the distribution's state, both URLs.
     let status = json(&moto, &project, &["status"]);
     assert_eq!(status["urls"], report["urls"]);
-    assert_eq!(status["website"]["objects"], 6);
+    assert_eq!(status["website"]["objects"], page().len());
     assert_eq!(status["website"]["distribution"]["status"], "Deployed");
     let row = |kind: &str| -> Value {
         status["resources"].as_array().unwrap().iter().find(|r| r["kind"] == kind).unwrap().clone()
     };
     assert_eq!(row("bucket")["id"], bucket_name);
-    assert_eq!(row("site")["detail"], "6 objects");
+    assert_eq!(row("site")["detail"], format!("{} objects", page().len()));
     assert_eq!(row("distribution")["detail"], "Deployed");
     assert!(status["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{status:#}");
     let (out, _) = run(&moto, &project, &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("website:   {website}\nwebsocket: {wss}\n")), "{text}");
-    assert!(text.contains("6 objects") && text.contains("Deployed"), "{text}");
+    assert!(text.contains(&format!("{} objects", page().len())) && text.contains("Deployed"), "{text}");
 }
 
 #[tokio::test]
@@ -431,7 +440,7 @@ async fn without_cdn_the_bucket_stays_private_and_switching_cdn_adds_and_removes
     let b = inv.bucket.as_ref().unwrap();
     assert_eq!(b["policy"], Value::Null, "no policy: nothing may read the bucket");
     assert_eq!(b["public_access_block"]["RestrictPublicBuckets"], true);
-    assert_eq!(inv.objects.len(), 6);
+    assert_eq!(inv.objects.len(), page().len());
     let report = deploy(&moto, &project);
     assert_eq!(mutating(&report), 0, "{report:#}");
     assert_eq!(report["urls"]["website"], Value::Null);
