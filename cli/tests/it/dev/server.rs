@@ -26,7 +26,12 @@ async fn serves_the_site_with_a_generated_config_json() {
 
     let index = http_request(server.port, "GET", "/", "");
     assert_eq!(index.status, 200);
-    assert_eq!(index.body, std::fs::read(www.join("index.html")).unwrap());
+    // The page as on disk, but with its CSP's connect-src pinned to this server.
+    let page = std::fs::read_to_string(www.join("index.html")).unwrap();
+    let origin = format!("ws://127.0.0.1:{}", server.port);
+    let served = index.text();
+    assert!(served.contains(&format!("connect-src 'self' {origin};")), "{served}");
+    assert_eq!(served, wschat::resources::site::pin_connect_src(&page, &server.websocket).unwrap());
     assert!(index.header("content-type").unwrap().starts_with("text/html"));
     let script = http_request(server.port, "GET", "/app.js", "");
     assert_eq!((script.status, script.text().as_str()), (200, "console.log('hi');\n"));
