@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
 use chat_core::ports::{ConnectionStore, Notifier, PortError, PortResult, Poster};
-use chat_core::{Ports, Settings};
+use chat_core::{Ports, Settings, now_millis};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -40,7 +40,7 @@ use tokio_tungstenite::tungstenite;
 use tracing::{debug, error, info, warn};
 
 use super::models::{self, Model};
-use super::{new_id, now_millis};
+use super::new_id;
 use crate::stack::Stack;
 
 /// API Gateway's largest frame a client may send.
@@ -208,11 +208,7 @@ impl Gateway {
 
     fn connect_event(&self, link: &Link, id: &str, query: &[(String, String)], headers: &HeaderMap) -> Value {
         let mut context = self.context(id, link.connected_at, "$connect", "CONNECT");
-        let mut identity = json!({ "sourceIp": link.source_ip });
-        if let Some(agent) = &link.user_agent {
-            identity["userAgent"] = json!(agent);
-        }
-        context.insert("identity".into(), identity);
+        context.insert("identity".into(), link.identity());
         let mut event = json!({
             "headers": single(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))),
             "multiValueHeaders": multi(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))),
@@ -402,6 +398,15 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// `requestContext.identity` of `$connect`, and GetConnection's `identity`.
+    pub fn identity(&self) -> Value {
+        let mut identity = json!({ "sourceIp": self.source_ip });
+        if let Some(agent) = &self.user_agent {
+            identity["userAgent"] = json!(agent);
+        }
+        identity
+    }
+
     /// Epoch milliseconds of the last frame from the client.
     pub fn last_active_at(&self) -> i64 {
         self.last_active.load(Ordering::Relaxed)

@@ -41,13 +41,9 @@ pub async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): P
 pub async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
     let response = match gateway.connections.get(&id) {
         Some(link) => {
-            let mut identity = json!({ "sourceIp": link.source_ip });
-            if let Some(agent) = &link.user_agent {
-                identity["userAgent"] = json!(agent);
-            }
             let body = json!({
                 "connectedAt": timestamp(link.connected_at),
-                "identity": identity,
+                "identity": link.identity(),
                 "lastActiveAt": timestamp(link.last_active_at()),
             });
             aws_response(StatusCode::OK, Some(body.to_string()))

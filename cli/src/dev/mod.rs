@@ -175,11 +175,6 @@ async fn stop_signal() {
     }
 }
 
-/// Epoch milliseconds.
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 /// An id in API Gateway's shape (`CT0wvdWqoAMCLVg=`): 15 letters and digits
 /// and a `=`. Connection ids, request ids and message ids look alike.
 fn new_id() -> String {

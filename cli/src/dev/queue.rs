@@ -21,8 +21,9 @@ use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::gateway::Gateway;
-use super::{new_id, now_millis};
+use super::new_id;
 use crate::stack::Stack;
+use chat_core::now_millis;
 
 /// The queue's settings from stack.yaml.
 #[derive(Debug, Clone)]

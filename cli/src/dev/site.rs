@@ -61,12 +61,11 @@ pub async fn file(State(site): State<Arc<Site>>, method: Method, uri: Uri) -> Re
             debug!("site {} ({} bytes)", uri.path(), bytes.len());
             // The same Content-Type, and for pages the same pinned CSP, as deploy gives them on S3.
             let content_type = content_type(&path.to_string_lossy());
-            let bytes = match std::str::from_utf8(&bytes) {
-                Ok(page) if content_type.starts_with("text/html") => {
-                    pin_connect_src(page, &site.websocket_url).map_or(bytes.clone(), String::into_bytes)
-                }
-                _ => bytes,
-            };
+            let pinned = std::str::from_utf8(&bytes)
+                .ok()
+                .filter(|_| content_type.starts_with("text/html"))
+                .and_then(|page| pin_connect_src(page, &site.websocket_url));
+            let bytes = pinned.map_or(bytes, String::into_bytes);
             ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
         }
         Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),

@@ -19,7 +19,7 @@
 //! current ETag. Each step starts from what CloudFront says now, so a
 //! destroy that was interrupted anywhere continues where it stopped.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
@@ -274,7 +274,7 @@ fn cloudfront_tags(tags: &Tags) -> Result<aws_sdk_cloudfront::types::Tags> {
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     // Unique per request; the SDK's retries resend the same one, which
     // CloudFront answers with the distribution it already made.
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let millis = chat_core::now_millis();
     let caller_reference = format!("{}-{millis}", op.env.stack.prefix());
     let created = op
         .clients

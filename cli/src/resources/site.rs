@@ -180,12 +180,7 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
         .map(|f| {
             let file = match &f.source {
                 Source::Page(text) => match pin_connect_src(text, &url) {
-                    Some(pinned) => File {
-                        md5: hex::encode(Md5::digest(pinned.as_bytes())),
-                        size: pinned.len() as u64,
-                        source: Source::Generated(pinned),
-                        ..f.clone()
-                    },
+                    Some(pinned) => File::generated(&f.key, pinned),
                     None => f.clone(),
                 },
                 _ => f.clone(),

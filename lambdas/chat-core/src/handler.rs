@@ -352,7 +352,8 @@ fn status(status_code: u16, body: &str) -> WebSocketResponse {
     WebSocketResponse { status_code, body: (!body.is_empty()).then(|| body.to_string()) }
 }
 
-fn now_millis() -> i64 {
+/// Epoch milliseconds now.
+pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 

@@ -22,7 +22,7 @@ pub mod ports;
 pub mod protocol;
 
 mod handler;
-pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_sqs, handle_websocket, leave_delay};
+pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_sqs, handle_websocket, leave_delay, now_millis};
 
 /// The GSI of the connections table that room fan-out queries (partition key
 /// `room`, sort key `connectionId`, projection ALL).
