@@ -11,10 +11,14 @@ use super::{Client, Server};
 /// The SDK client pointed at `endpoint`, with test credentials (the gateway
 /// accepts and ignores the signature).
 fn management(endpoint: &str) -> ManagementClient {
-    let credentials = aws_credential_types::Credentials::from_keys("testing", "testing", None);
+    let credentials = aws_credential_types::Credentials::from_keys(
+        test_support::ACCESS_KEY_ID,
+        test_support::SECRET_ACCESS_KEY,
+        None,
+    );
     let config = aws_sdk_apigatewaymanagement::Config::builder()
         .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
-        .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+        .region(aws_sdk_apigatewaymanagement::config::Region::new(test_support::REGION))
         .credentials_provider(credentials)
         .endpoint_url(endpoint)
         .build();

@@ -38,6 +38,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT/`, as printed.
     pub website: String,
     log: Arc<Mutex<String>>,
+    /// The thread copying stderr into `log`; it ends when the process does.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A server after SIGTERM.
@@ -81,7 +83,7 @@ impl Server {
         let (urls_tx, urls_rx) = mpsc::channel();
         let stderr = child.stderr.take().expect("piped stderr");
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 for prefix in ["website:   ", "websocket: "] {
                     if let Some(url) = line.strip_prefix(prefix) {
@@ -112,7 +114,7 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("a port in {websocket}"));
-        Server { child: Some(child), port, websocket, website, log }
+        Server { child: Some(child), port, websocket, website, log, reader: Some(reader) }
     }
 
     /// Everything the server wrote on stderr so far.
@@ -153,8 +155,10 @@ impl Server {
             use std::io::Read;
             let _ = out.read_to_string(&mut stdout);
         }
-        // The reader thread sees EOF once the process is gone.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader thread ends at EOF, once the process is gone: then the log is whole.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
         Stopped { status, log: self.log(), stdout }
     }
 }

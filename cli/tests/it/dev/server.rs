@@ -59,7 +59,7 @@ async fn verbose_logs_show_events_with_an_api_gateway_request_context() {
     alice.send(r#"{"action":"send","text":"hi"}"#).await;
     alice.next().await;
     let event_line = server.wait_for_log(r#""routeKey":"send""#).await;
-    let event: Value = serde_json::from_str(&event_line[event_line.find("event ").unwrap() + 6..]).unwrap();
+    let event: Value = event_json(&event_line);
     let context = &event["requestContext"];
     assert_eq!(context["eventType"], "MESSAGE");
     assert_eq!(context["connectionId"], alice.id.as_str());
@@ -71,7 +71,7 @@ async fn verbose_logs_show_events_with_an_api_gateway_request_context() {
     assert_eq!(event["body"], r#"{"action":"send","text":"hi"}"#);
 
     let connect_line = server.wait_for_log(r#""eventType":"CONNECT""#).await;
-    let connect: Value = serde_json::from_str(&connect_line[connect_line.find("event ").unwrap() + 6..]).unwrap();
+    let connect: Value = event_json(&connect_line);
     assert_eq!(connect["queryStringParameters"], json!({"username":"alice","format":"json"}));
     assert_eq!(connect["multiValueQueryStringParameters"]["username"], json!(["alice"]));
     assert_eq!(connect["requestContext"]["routeKey"], "$connect");
@@ -107,4 +107,10 @@ async fn sigterm_closes_every_connection_with_its_disconnect_and_the_port_can_be
     let mut carol = Client::join(&again, "username=carol").await;
     carol.send("back").await;
     assert_eq!(carol.next().await, "back");
+}
+
+/// The event JSON of a `-v` log line (`... event {...}`).
+fn event_json(line: &str) -> Value {
+    let (_, json) = line.split_once("event ").unwrap_or_else(|| panic!("no event in {line}"));
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
 }

@@ -29,6 +29,19 @@ fn wscat_path() -> PathBuf {
     path
 }
 
+/// `wscat -c URL ARGS...` with stdin and stdout on pipes.
+fn spawn(url: &str, args: &[String]) -> Child {
+    Command::new(wscat_path())
+        .args(["-c", url])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting wscat")
+}
+
 /// An interactive wscat session on pipes.
 struct Wscat {
     child: Child,
@@ -41,14 +54,7 @@ struct Wscat {
 impl Wscat {
     /// `wscat -c URL`, waiting for the welcome (which also says the socket is open).
     fn connect(url: &str) -> Wscat {
-        let mut child = Command::new(wscat_path())
-            .args(["-c", url])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting wscat");
+        let mut child = spawn(url, &[]);
         let stdin = child.stdin.take().expect("piped stdin");
         let lines = read_lines(child.stdout.take().expect("piped stdout"));
         let mut wscat = Wscat { child, stdin, lines, id: String::new() };
@@ -101,22 +107,12 @@ fn read_lines(stdout: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Str
 
 /// `wscat -c URL -x FRAME... -w SECONDS`: every line it printed.
 fn execute(url: &str, frames: &[&str], wait_seconds: u32) -> Vec<String> {
-    let mut command = Command::new(wscat_path());
-    command.args(["-c", url]);
-    for frame in frames {
-        command.args(["-x", frame]);
-    }
+    let mut args: Vec<String> = frames.iter().flat_map(|frame| ["-x".to_string(), frame.to_string()]).collect();
+    args.extend(["-w".to_string(), wait_seconds.to_string()]);
     let started = Instant::now();
     // wscat quits at once, before connecting, when its stdin is at end of
     // file (`/dev/null`): it gets a pipe that stays open until it exits.
-    let mut child = command
-        .args(["-w", &wait_seconds.to_string()])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting wscat");
+    let mut child = spawn(url, &args);
     let stdin = child.stdin.take();
     let lines = read_lines(child.stdout.take().expect("piped stdout"));
     let status = child.wait().expect("waiting for wscat");
