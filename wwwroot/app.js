@@ -169,6 +169,13 @@
     }
   }
 
+  /** The name this page goes by: shown, and remembered for the next visit. */
+  function setName(name) {
+    state.name = name;
+    storeName(name);
+    showMyName();
+  }
+
   function storeName(name) {
     try {
       localStorage.setItem(NAME_KEY, name);
@@ -220,9 +227,7 @@
     const previous = state.name;
     const first = !previous;
     const changed = name !== previous;
-    state.name = name;
-    storeName(name);
-    showMyName();
+    setName(name);
     ui.nameDialog.close();
     if (first) {
       connect();
@@ -420,11 +425,7 @@
         state.welcomed = true;
         state.me = frame.connectionId || null;
         state.attempt = 0;
-        if (typeof frame.name === 'string' && frame.name !== state.name) {
-          state.name = frame.name;
-          storeName(frame.name);
-          showMyName();
-        }
+        if (typeof frame.name === 'string' && frame.name !== state.name) setName(frame.name);
         addSystem(LOBBY, again ? `Back online as ${state.name}.` : `You joined as ${state.name}.`, at);
         renderPeople();
         break;
@@ -439,9 +440,7 @@
         addSystem(LOBBY, text, at);
         if (frame.connectionId && frame.connectionId === state.me && frame.name) {
           state.renameFrom = null;
-          state.name = frame.name;
-          storeName(frame.name);
-          showMyName();
+          setName(frame.name);
         }
         renameDirectView(frame.connectionId, frame.name);
         refreshList();
@@ -493,10 +492,8 @@
 
   function serverError(action, reason) {
     if (action === 'rename' && state.renameFrom !== null) {
-      state.name = state.renameFrom;
+      setName(state.renameFrom);
       state.renameFrom = null;
-      storeName(state.name);
-      showMyName();
     }
     const request = state.roomRequest;
     if ((action === 'joinRoom' || action === 'createRoom') && request) {
@@ -568,16 +565,18 @@
    */
   function followPeers() {
     const online = new Set(state.people.map((p) => p.connectionId));
-    const taken = new Set([...state.views.values()].filter((v) => v.kind === 'direct').map((v) => v.peerId));
-    for (const view of state.views.values()) {
-      if (view.kind !== 'direct') continue;
+    const directs = [...state.views.values()].filter((v) => v.kind === 'direct');
+    const taken = new Set(directs.map((v) => v.peerId));
+    // The sidebar is drawn once, and only when a conversation changed, so that
+    // a list refresh does not take the keyboard focus off it for nothing.
+    let redraw = false;
+    for (const view of directs) {
       if (online.has(view.peerId)) {
-        if (view.gone) {
-          view.gone = false;
-          renderViews();
-        }
+        redraw ||= view.gone;
+        view.gone = false;
         continue;
       }
+      redraw = true;
       const namesakes = state.people.filter((p) => p.name === view.peerName && p.connectionId !== state.me);
       if (namesakes.length === 1 && !taken.has(namesakes[0].connectionId)) {
         taken.delete(view.peerId);
@@ -585,11 +584,11 @@
         taken.add(view.peerId);
         if (view.gone) addSystem(view.id, `${view.peerName} is back.`, Date.now());
         view.gone = false;
-      } else if (!view.gone) {
+      } else {
         view.gone = true;
       }
-      renderViews();
     }
+    if (redraw) renderViews();
     if (state.views.has(state.current)) renderHeader();
   }
 
@@ -622,10 +621,7 @@
         : `You joined room ${code}.`,
       Date.now(),
     );
-    renderViews();
-    showView(view.id);
-    closeDrawer();
-    focusComposer();
+    openView(view.id);
   }
 
   function viewLabel(view) {
@@ -646,11 +642,7 @@
             class: 'view-link',
             'aria-current': view.id === state.current ? 'page' : null,
             dataset: { view: view.id, testid: view.id === LOBBY ? 'view-lobby' : `view-${view.kind}` },
-            onclick: () => {
-              showView(view.id);
-              closeDrawer();
-              focusComposer();
-            },
+            onclick: () => openView(view.id),
           },
           el('span', { class: 'view-icon', 'aria-hidden': 'true', text: icon }),
           el('span', { class: 'view-name', text: viewLabel(view) }),
@@ -687,6 +679,13 @@
     ui.composer.setAttribute('aria-label', placeholder);
     document.title = `${viewLabel(view)} · wschat`;
     updateComposer();
+  }
+
+  /** A conversation the person chose: shown, the drawer closed, ready to type. */
+  function openView(id) {
+    showView(id);
+    closeDrawer();
+    focusComposer();
   }
 
   function showView(id) {
@@ -836,12 +835,7 @@
               class: 'person-button',
               title: `Message ${person.name} privately`,
               'aria-label': `Message ${person.name} privately`,
-              onclick: () => {
-                const view = directView(person.connectionId, person.name);
-                showView(view.id);
-                closeDrawer();
-                focusComposer();
-              },
+              onclick: () => openView(directView(person.connectionId, person.name).id),
             },
             ...content,
           ),
