@@ -677,7 +677,7 @@
     ui.viewSubtitle.textContent = subtitle;
     ui.input.placeholder = placeholder;
     ui.composer.setAttribute('aria-label', placeholder);
-    document.title = `${viewLabel(view)} · wschat`;
+    updateTitle();
     updateComposer();
   }
 
