@@ -7,6 +7,13 @@
 //!
 //! `moto_server` is looked up in `$WSCHAT_MOTO_SERVER`, then in the project's
 //! `.venv/bin`, then on `PATH`. `scripts/test` installs it into `.venv`.
+//!
+//! [`realism::Realism`] sits in front of a moto server and answers the way AWS
+//! does where moto is more forgiving (API Gateway's one-writer rule, IAM
+//! propagation, Lambda states, throttling and the rest): deploy tests point
+//! wschat at it instead of at moto.
+
+pub mod realism;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -94,16 +101,9 @@ impl Moto {
     /// Environment for a child process (`wschat`, a Lambda bootstrap) that
     /// should talk to this server with test credentials.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            // Keep a developer's ~/.aws out of tests.
-            ("AWS_CONFIG_FILE", "/dev/null".to_string()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ]
+        let mut env = moto_env();
+        env.push(("AWS_ENDPOINT_URL", self.endpoint()));
+        env
     }
 
     pub fn get(&self, path: &str) -> HttpReply {
@@ -135,6 +135,19 @@ impl Drop for Moto {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// moto's test credentials and region, for a child process, without an endpoint.
+pub fn moto_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
+        ("AWS_REGION", REGION.to_string()),
+        // Keep a developer's ~/.aws out of tests.
+        ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
 }
 
 /// A minimal HTTP/1.1 reply.
