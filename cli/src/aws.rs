@@ -4,7 +4,12 @@
 //! (environment, profiles, SSO), with the endpoint override applied to all of
 //! them, bounded retries with backoff, and a [`CallLog`] interceptor that
 //! counts every API call, so that deploy can report them and tests can prove
-//! that a no-op redeploy mutates nothing.
+//! that a no-op redeploy mutates nothing. The API Gateway client also keeps
+//! API Gateway's one-writer rule ([`api_writes`]).
+
+mod api_writes;
+
+pub use api_writes::OneWriterPerApi as ApiWrites;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,9 +18,7 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -39,11 +42,18 @@ pub struct Aws {
     config: SdkConfig,
     endpoint_overridden: bool,
     calls: CallLog,
+    /// The API Gateway client's HTTP client: one write to an API at a time.
+    api_writes: api_writes::OneWriterPerApi,
 }
 
 /// Attempts per call (the first plus retries with exponential backoff).
 /// API Gateway's control-plane limits throttle bursts; five attempts ride them out.
 const MAX_ATTEMPTS: u32 = 5;
+
+/// Attempts per API Gateway call: a `ConflictException` from another writer
+/// (a second deploy, the console) may need a few rounds of backoff, as
+/// terraform-provider-aws gives it (its default is 25 attempts).
+const API_GATEWAY_MAX_ATTEMPTS: u32 = 10;
 
 impl Aws {
     /// Loads the configuration. Needs a region from the target, the
@@ -76,7 +86,8 @@ impl Aws {
             );
         }
         let endpoint_overridden = config.endpoint_url().is_some();
-        Ok(Aws { config, endpoint_overridden, calls: CallLog::from_env() })
+        let api_writes = api_writes::OneWriterPerApi::new(config.http_client().unwrap_or_else(default_https_client));
+        Ok(Aws { config, endpoint_overridden, calls: CallLog::default(), api_writes })
     }
 
     pub fn region(&self) -> &str {
@@ -90,6 +101,11 @@ impl Aws {
     /// The endpoint override, when there is one (moto, LocalStack).
     pub fn endpoint_url(&self) -> Option<&str> {
         self.config.endpoint_url()
+    }
+
+    /// The API Gateway client's view of its writes (when each API was last written).
+    pub fn api_writes(&self) -> &ApiWrites {
+        &self.api_writes
     }
 
     /// Every call made through this configuration's clients so far.
@@ -155,8 +171,15 @@ impl Aws {
         aws_sdk_lambda::Client::from_conf(conf)
     }
 
+    /// API Gateway v2, keeping its one-writer rule: writes to one API go one
+    /// at a time, and a `ConflictException` is retried with backoff.
     pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
-        let conf = aws_sdk_apigatewayv2::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        let conf = aws_sdk_apigatewayv2::config::Builder::from(&self.config)
+            .http_client(self.api_writes.clone())
+            .retry_classifier(api_writes::ConflictRetry)
+            .retry_config(RetryConfig::standard().with_max_attempts(API_GATEWAY_MAX_ATTEMPTS))
+            .interceptor(self.calls.clone())
+            .build();
         aws_sdk_apigatewayv2::Client::from_conf(conf)
     }
 
@@ -185,6 +208,23 @@ impl Aws {
         let conf = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
         aws_sdk_cloudfront::Client::from_conf(conf)
     }
+}
+
+/// The HTTPS client the SDK would pick by default (hyper 1 with rustls and
+/// aws-lc, and the proxy settings of the environment), built here so that
+/// the API Gateway client can wrap it.
+fn default_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Who the calls run as.
@@ -274,42 +314,9 @@ impl Call {
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     calls: Arc<Mutex<Vec<Call>>>,
-    /// Test hook: exit the process right after a given mutating call completed.
-    exit_after: Option<ExitAfter>,
-    /// Test hook: append every call's `Service Operation` to this file as it starts.
-    file: Option<std::path::PathBuf>,
 }
-
-/// Where [`TEST_EXIT_ENV`] makes the process stop.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ExitAfter {
-    /// After the Nth mutating call.
-    Count(usize),
-    /// After the first mutating call of this operation (e.g. `UpdateDistribution`).
-    Operation(String),
-}
-
-/// `WSCHAT_TEST_EXIT_AFTER_MUTATIONS=N` makes the process exit with code
-/// [`TEST_EXIT_CODE`] right after the Nth mutating AWS call returns, as if it
-/// were killed there; `=OperationName` right after the first mutating call
-/// of that operation. Only the fault-injection tests set it.
-pub const TEST_EXIT_ENV: &str = "WSCHAT_TEST_EXIT_AFTER_MUTATIONS";
-pub const TEST_EXIT_CODE: i32 = 86;
-/// `WSCHAT_TEST_CALL_LOG=PATH` appends one line per AWS call, `Service
-/// Operation`, in the order the calls start: tests check the order of
-/// sequences that the emulator would not enforce (disable, wait, then delete).
-pub const TEST_CALL_LOG_ENV: &str = "WSCHAT_TEST_CALL_LOG";
 
 impl CallLog {
-    fn from_env() -> CallLog {
-        let exit_after = std::env::var(TEST_EXIT_ENV).ok().filter(|v| !v.is_empty()).map(|v| match v.parse() {
-            Ok(n) => ExitAfter::Count(n),
-            Err(_) => ExitAfter::Operation(v),
-        });
-        let file = std::env::var_os(TEST_CALL_LOG_ENV).map(std::path::PathBuf::from);
-        CallLog { calls: Arc::default(), exit_after, file }
-    }
-
     /// Every call so far, in the order they started.
     pub fn all(&self) -> Vec<Call> {
         self.calls.lock().expect("call log poisoned").clone()
@@ -360,42 +367,7 @@ impl Intercept for CallLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let call = self.record(cfg);
-        let mut calls = self.calls.lock().expect("call log poisoned");
-        if let Some(path) = &self.file {
-            // Written under the lock, so the file has the order of the log.
-            let line = format!("{} {}\n", call.service, call.operation);
-            let appended = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-            if let Err(e) = appended {
-                eprintln!("{TEST_CALL_LOG_ENV}: writing {}: {e}", path.display());
-            }
-        }
-        calls.push(call);
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        _context: &FinalizerInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(exit_after) = &self.exit_after {
-            let call = self.record(cfg);
-            let done = self.calls.lock().expect("call log poisoned").iter().filter(|c| c.is_mutating()).count();
-            let stop = call.is_mutating()
-                && match exit_after {
-                    ExitAfter::Count(limit) => done >= *limit,
-                    ExitAfter::Operation(name) => call.operation == *name,
-                };
-            if stop {
-                eprintln!("{TEST_EXIT_ENV}: exiting after mutating call {done} ({})", call.operation);
-                std::process::exit(TEST_EXIT_CODE);
-            }
-        }
+        self.calls.lock().expect("call log poisoned").push(call);
         Ok(())
     }
 }

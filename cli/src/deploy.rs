@@ -17,7 +17,7 @@ use crate::build::{self, Artifact};
 use crate::cli::{Args, DeployArgs, DestroyArgs};
 use crate::plan::{self, Action, Change, Counts, FieldChange, Plan};
 use crate::progress::Progress;
-use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site};
+use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
 use crate::stack::{self, Stack};
 
 /// A stack with its AWS connection and what exists.
@@ -172,6 +172,28 @@ impl Session {
         Ok(website)
     }
 
+    /// Waits until the stage serves this deploy's changes to the API, so that
+    /// the printed URL answers with them.
+    async fn confirm_stage(&self, ids: &Ids, progress: &Progress) -> Result<StageReport> {
+        let name = self.env.stack.api_stage().to_string();
+        let Some(api) = ids.api_id.as_deref() else { return Ok(StageReport { name, deployment: None }) };
+        let task = progress.task("deploying", &format!("API stage {name} (AutoDeploy)"));
+        match stage::wait_deployed(&self.clients, &task, api, &name).await {
+            Ok(stage::Deployed::Live(id)) => {
+                task.finish("deployed");
+                Ok(StageReport { name, deployment: Some(id) })
+            }
+            Ok(_) => {
+                task.clear();
+                Ok(StageReport { name, deployment: None })
+            }
+            Err(err) => {
+                task.fail();
+                Err(err)
+            }
+        }
+    }
+
     fn header(&self) -> Header {
         Header {
             stack: self.env.stack.name.clone(),
@@ -216,6 +238,15 @@ impl Urls {
         }
         out
     }
+}
+
+/// The API's stage after a deploy.
+#[derive(Debug, Serialize)]
+struct StageReport {
+    name: String,
+    /// The deployment the stage serves, when this deploy changed the API and
+    /// waited for API Gateway to deploy it.
+    deployment: Option<String>,
 }
 
 /// The website's bucket and distribution.
@@ -308,6 +339,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             messages.join("\n  ")
         );
     }
+    let deployment = session.confirm_stage(&outcome.ids, &progress).await?;
     let website = session.deployed_website(&outcome, deploy.wait, &progress).await?;
     // A deploy that finished has its stage.
     let urls = session.urls(&outcome.ids, true, &website);
@@ -325,6 +357,8 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             #[serde(flatten)]
             header: Header,
             urls: Urls,
+            #[serde(rename = "api_stage")]
+            deployment: StageReport,
             website: Website,
             counts: Counts,
             changes: Vec<Done<'a>>,
@@ -335,6 +369,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
         print_json(&DeployReport {
             header: session.header(),
             urls,
+            deployment,
             website,
             counts,
             changes: outcome
@@ -374,7 +409,8 @@ struct Row {
     /// What the table shows in its ID column.
     #[serde(skip)]
     display: String,
-    /// ok, missing or drifted.
+    /// ok, missing, drifted or failed (AWS says the resource is broken:
+    /// a Lambda function whose last update failed).
     state: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fields: Vec<FieldChange>,
@@ -383,13 +419,13 @@ struct Row {
 }
 
 fn row(change: &Change, found: &FoundSet) -> Row {
-    let described = || {
-        let id = change.id.as_deref()?;
-        resources::describe(&found.get(&change.address(), id)?.found)
-    };
+    let item = || found.get(&change.address(), change.id.as_deref()?);
+    let described = || resources::describe(&item()?.found);
+    let problem = item().and_then(|i| resources::problem(&i.found));
     let (state, detail) = match change.action {
         Action::Unchanged => ("ok", described()),
         Action::Create => ("missing", None),
+        Action::Update | Action::Replace if problem.is_some() => ("failed", described()),
         Action::Update | Action::Replace => ("drifted", described()),
         Action::Delete => {
             ("drifted", Some(format!("{}; deploy deletes it", change.reason.as_deref().unwrap_or("extra"))))
@@ -448,9 +484,13 @@ pub async fn status(args: &Args) -> Result<()> {
         let line = format!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.kind.label(), r.state, detail.join("; "));
         println!("{}", line.trim_end());
     }
-    let missing = rows.iter().filter(|r| r.state == "missing").count();
-    let drifted = rows.iter().filter(|r| r.state == "drifted").count();
-    println!("{} ok, {missing} missing, {drifted} drifted", rows.len() - missing - drifted);
+    let count = |state: &str| rows.iter().filter(|r| r.state == state).count();
+    let (missing, drifted, failed) = (count("missing"), count("drifted"), count("failed"));
+    let mut summary = format!("{} ok, {missing} missing, {drifted} drifted", count("ok"));
+    if failed > 0 {
+        summary.push_str(&format!(", {failed} failed"));
+    }
+    println!("{summary}");
     print!("{}", urls.render(&website));
     Ok(())
 }

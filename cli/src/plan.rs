@@ -14,11 +14,19 @@ pub struct FieldChange {
     pub field: String,
     pub from: String,
     pub to: String,
+    /// How the change will go, when that is not plain (AWS allows it only
+    /// in steps, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl FieldChange {
     pub fn new(field: impl Into<String>, from: impl Into<String>, to: impl Into<String>) -> FieldChange {
-        FieldChange { field: field.into(), from: from.into(), to: to.into() }
+        FieldChange { field: field.into(), from: from.into(), to: to.into(), note: None }
+    }
+
+    pub fn with_note(self, note: impl Into<String>) -> FieldChange {
+        FieldChange { note: Some(note.into()), ..self }
     }
 }
 
@@ -188,6 +196,9 @@ impl Plan {
                     resources::short(&field.from, 70),
                     resources::short(&field.to, 70)
                 );
+                if let Some(note) = &field.note {
+                    let _ = writeln!(out, "          note: {note}");
+                }
             }
         }
         let c = self.counts();

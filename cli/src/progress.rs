@@ -105,6 +105,16 @@ impl Task {
         }
     }
 
+    /// A note that stays on screen: something the user should know about this
+    /// step that is not a failure (a change AWS only allows later, say).
+    pub fn note(&self, line: &str) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!("note: {line}"));
+        } else if self.lines {
+            eprintln!("note: {line}");
+        }
+    }
+
     /// Says why the step waits, unless a more specific reason is showing.
     pub fn waiting_unless_said(&self, why: &str) {
         let said = self.last_wait.lock().expect("progress lock poisoned").is_some();

@@ -19,6 +19,33 @@ use serde::de::{self, MapAccess, Visitor};
 /// trust only resources that carry both with this stack's values.
 pub const TAG_STACK: &str = "wschat:stack";
 pub const TAG_STAGE: &str = "wschat:stage";
+/// On the CloudFront distribution: a hash of its configuration.
+pub const TAG_CONFIG: &str = "wschat:config";
+/// Every tag wschat itself puts on one resource, at most.
+pub const OWN_TAGS: [&str; 3] = [TAG_STACK, TAG_STAGE, TAG_CONFIG];
+/// Tags one resource may have (CloudFront, IAM, Lambda, DynamoDB, API Gateway, S3, SQS: 50).
+pub const MAX_TAGS: usize = 50;
+
+/// The DNS suffix of a region's partition, as the AWS SDKs' partition table
+/// has it (`partitions.json`, embedded in each `aws-sdk-*` crate's
+/// `endpoint_lib.rs`): `amazonaws.com` for `aws` and `aws-us-gov`,
+/// `amazonaws.com.cn` for `aws-cn`, and the isolated partitions' own.
+pub fn dns_suffix(region: &str) -> &'static str {
+    const PARTITIONS: [(&str, &str); 6] = [
+        ("cn-", "amazonaws.com.cn"),
+        ("us-isob-", "sc2s.sgov.gov"),
+        ("us-isof-", "csp.hci.ic.gov"),
+        ("us-iso-", "c2s.ic.gov"),
+        ("eu-isoe-", "cloud.adc-e.uk"),
+        ("eusc-", "amazonaws.eu"),
+    ];
+    PARTITIONS.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("amazonaws.com", |(_, suffix)| suffix)
+}
+
+/// A character every service's tags allow.
+fn tag_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " +-=._:/".contains(c)
+}
 
 /// A validated stack: stack.yaml plus the stage it is deployed as.
 #[derive(Debug, Clone)]
@@ -511,23 +538,47 @@ impl Checks<'_> {
         self.range(&["chat", "welcome_delay"], c.welcome_delay.into(), 0, 900, "SQS message delay (seconds)");
     }
 
+    /// Tags go on every resource, so they must pass the strictest of the
+    /// services' rules: 1..=128 characters for a key and at most 256 for a
+    /// value (every service); only letters, digits, spaces and `+ - = . _ : /`
+    /// (DynamoDB's set, the narrowest: it has no `@`, which the others allow;
+    /// DynamoDB Developer Guide, "Tagging restrictions"); no `aws:` prefix in
+    /// any case; keys unique regardless of case (IAM); and at most 50 on one
+    /// resource, counting wschat's own (CloudFront's limit per distribution,
+    /// which carries the most of wschat's).
     fn tags(&mut self, tags: &BTreeMap<String, String>) {
-        // AWS allows 50 tags per resource; wschat adds its own two.
-        if tags.len() > 48 {
+        let max = MAX_TAGS - OWN_TAGS.len();
+        if tags.len() > max {
             self.error(
                 &["tags"],
-                format!("{} tags; at most 48 are allowed (AWS allows 50, wschat adds 2)", tags.len()),
+                format!(
+                    "{} tags; at most {max} are allowed: AWS allows {MAX_TAGS} tags on a resource (CloudFront on a distribution), and wschat adds up to {} of its own ({})",
+                    tags.len(),
+                    OWN_TAGS.len(),
+                    OWN_TAGS.join(", ")
+                ),
             );
         }
+        let allowed = "ASCII letters, digits, spaces and `+ - = . _ : /`";
+        let mut seen: BTreeMap<String, &String> = BTreeMap::new();
         for (key, value) in tags {
             let path = ["tags", key.as_str()];
             if key.is_empty() || key.chars().count() > 128 {
                 self.error(&path, "tag keys are 1..=128 characters");
-            } else if key.starts_with("aws:") || key.starts_with("wschat:") {
-                self.error(&path, "tag keys starting with `aws:` or `wschat:` are reserved");
+            } else if key.to_ascii_lowercase().starts_with("aws:") || key.starts_with("wschat:") {
+                self.error(&path, "tag keys starting with `aws:` (in any case) or `wschat:` are reserved");
+            } else if let Some(bad) = key.chars().find(|c| !tag_char(*c)) {
+                self.error(&path, format!("tag key has `{bad}`; AWS allows {allowed}"));
             }
             if value.chars().count() > 256 {
                 self.error(&path, "tag values are at most 256 characters");
+            } else if let Some(bad) = value.chars().find(|c| !tag_char(*c)) {
+                self.error(&path, format!("tag value has `{bad}`; AWS allows {allowed}"));
+            } else if value.to_ascii_lowercase().starts_with("aws:") {
+                self.error(&path, "tag values starting with `aws:` are reserved by AWS");
+            }
+            if let Some(other) = seen.insert(key.to_lowercase(), key) {
+                self.error(&path, format!("tag keys must differ in more than case (IAM): `{other}` is there too"));
             }
         }
     }
@@ -812,9 +863,10 @@ impl Stack {
         self.api.stage_name()
     }
 
-    /// `wss://{api_id}.execute-api.{region}.amazonaws.com/{stage}`.
+    /// `wss://{api_id}.execute-api.{region}.{dns suffix}/{stage}`
+    /// (`amazonaws.com`, or `amazonaws.com.cn` in China: [`dns_suffix`]).
     pub fn websocket_url(&self, api_id: &str, region: &str) -> String {
-        format!("wss://{api_id}.execute-api.{region}.amazonaws.com/{}", self.api_stage())
+        format!("wss://{api_id}.execute-api.{region}.{}/{}", dns_suffix(region), self.api_stage())
     }
 
     /// S3 names are global and at most 63 characters: `{prefix}-{account}-{region}`,
@@ -830,10 +882,9 @@ impl Stack {
     }
 
     /// The bucket's regional REST endpoint, CloudFront's origin:
-    /// `{bucket}.s3.{region}.amazonaws.com` (`.amazonaws.com.cn` in China).
+    /// `{bucket}.s3.{region}.{dns suffix}`.
     pub fn bucket_domain(&self, account: &str, region: &str) -> String {
-        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-        format!("{}.s3.{region}.{suffix}", self.bucket_name(account, region))
+        format!("{}.s3.{region}.{}", self.bucket_name(account, region), dns_suffix(region))
     }
 
     /// The distribution's comment (at most 128 characters): says whose it is in the console.
@@ -860,10 +911,10 @@ impl Stack {
         format!("{key}{digest}")
     }
 
-    /// `https://{api_id}.execute-api.{region}.amazonaws.com/{stage}`: where the
+    /// `https://{api_id}.execute-api.{region}.{dns suffix}/{stage}`: where the
     /// handlers post to connections (the Management API).
     pub fn management_endpoint(&self, api_id: &str, region: &str) -> String {
-        format!("https://{api_id}.execute-api.{region}.amazonaws.com/{}", self.api_stage())
+        format!("https://{api_id}.execute-api.{region}.{}/{}", dns_suffix(region), self.api_stage())
     }
 
     /// The ARNs of this stack's resources in one account, partition and region.

@@ -6,6 +6,8 @@
 //! it first empties it of every object and every version: S3 refuses to
 //! delete a bucket that holds anything.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
@@ -173,6 +175,9 @@ pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     fields
 }
 
+/// How long S3 may refuse a just-deleted bucket's name.
+const NAME_REUSE_LIMIT: Duration = Duration::from_secs(120);
+
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     let mut create =
         op.clients.s3.create_bucket().bucket(&spec.name).object_ownership(ObjectOwnership::BucketOwnerEnforced);
@@ -184,7 +189,27 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
                 .build(),
         );
     }
-    match create.send().await {
+    // Right after a bucket of this name was deleted (destroy, then deploy),
+    // S3 answers 409 OperationAborted "A conflicting conditional operation is
+    // currently in progress against this resource. Please try again." for a
+    // while; terraform-provider-aws retries CreateBucket on it
+    // (`internal/service/s3/bucket.go`, `errCodeOperationAborted`).
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    let created = loop {
+        match create.clone().send().await {
+            Err(e) if e.code() == Some("OperationAborted") && started.elapsed() < NAME_REUSE_LIMIT => {
+                op.task.waiting(&format!(
+                    "waiting for S3 to finish with the name `{}`: a bucket of that name was deleted moments ago",
+                    spec.name
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => break other,
+        }
+    };
+    match created {
         // A deploy killed after CreateBucket: the bucket is ours already.
         Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_exists()) => anyhow::bail!(

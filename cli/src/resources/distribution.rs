@@ -48,7 +48,7 @@ pub const ROOT_OBJECT: &str = "index.html";
 pub const VIEWER_PROTOCOL: &str = "redirect-to-https";
 pub const HTTP_VERSION: &str = "http2and3";
 /// The tag holding the hash of the configuration last applied.
-pub const TAG_CONFIG: &str = "wschat:config";
+pub use crate::stack::TAG_CONFIG;
 /// A distribution's status when every edge location has its configuration.
 pub const DEPLOYED: &str = "Deployed";
 /// Polls of the status are at most this far apart.
@@ -408,13 +408,19 @@ pub async fn wait_deployed(clients: &Clients, task: &Task, id: &str, why: &str) 
 
 /// The distribution's domain and status, read now.
 pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
-    let got = clients
-        .cloudfront
-        .get_distribution()
-        .id(id)
-        .send()
-        .await
-        .aws_context(|| format!("reading CloudFront distribution `{id}`"))?;
+    // Just created, a distribution may be missing from reads for a moment.
+    let started = Instant::now();
+    let got = loop {
+        match clients.cloudfront.get_distribution().id(id).send().await {
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_no_such_distribution())
+                    && started.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => break other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
+        }
+    };
     let d = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
     Ok((d.domain_name, d.status))
 }

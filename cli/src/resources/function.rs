@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 
@@ -62,6 +61,28 @@ pub struct Found {
     pub environment: BTreeMap<String, String>,
     pub code_sha256: String,
     pub tags: Tags,
+    /// `Pending`, `Active`, `Inactive` or `Failed`.
+    pub state: String,
+    pub state_reason: String,
+    /// `Successful`, `InProgress` or `Failed`.
+    pub last_update_status: String,
+    pub last_update_reason: String,
+}
+
+impl Found {
+    /// Why the function is broken, when Lambda says it is: it failed to
+    /// become active, or its last update failed (Lambda then keeps serving
+    /// what it had, and takes a new update).
+    pub fn problem(&self) -> Option<String> {
+        let reason = |r: &str| if r.is_empty() { "no reason given".to_string() } else { r.to_string() };
+        if self.state == State::Failed.as_str() {
+            Some(format!("state Failed: {}", reason(&self.state_reason)))
+        } else if self.last_update_status == LastUpdateStatus::Failed.as_str() {
+            Some(format!("last update Failed: {}", reason(&self.last_update_reason)))
+        } else {
+            None
+        }
+    }
 }
 
 pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
@@ -151,6 +172,10 @@ fn found(config: aws_sdk_lambda::types::FunctionConfiguration, arn: String, tags
             .unwrap_or_default(),
         code_sha256: config.code_sha256().unwrap_or_default().to_string(),
         tags,
+        state: config.state().map_or("", |s| s.as_str()).to_string(),
+        state_reason: config.state_reason().unwrap_or_default().to_string(),
+        last_update_status: config.last_update_status().map_or("", |s| s.as_str()).to_string(),
+        last_update_reason: config.last_update_status_reason().unwrap_or_default().to_string(),
     }
 }
 
@@ -219,6 +244,10 @@ pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     let mut fields = config_fields(spec, found);
     fields.extend(code_fields(spec, found));
     fields.extend(tags_field(&spec.tags, &found.tags));
+    // A failed function is brought back by sending its configuration and code again.
+    if let Some(problem) = found.problem() {
+        fields.push(FieldChange::new("health", problem, "Active, last update Successful"));
+    }
     fields
 }
 
@@ -233,21 +262,48 @@ fn read_zip(spec: &Spec) -> Result<Vec<u8>> {
     std::fs::read(&code.zip).with_context(|| format!("reading `{}`", code.zip.display()))
 }
 
-/// Whether a failed CreateFunction means the new role is not assumable yet.
-fn role_not_ready(err: &SdkError<CreateFunctionError>) -> bool {
-    // Lambda reports it as InvalidParameterValueException, like any other bad
-    // parameter; only the message tells the two apart (a last resort).
+/// The messages of Lambda's `InvalidParameterValueException` for a role that
+/// IAM has not propagated to Lambda yet. They are the ones terraform-provider-aws
+/// retries on create and on a role change (`internal/service/lambda/function.go`,
+/// `retryFunctionOp`); the error code alone cannot tell them from a truly bad
+/// parameter, so the message is matched (a last resort).
+const ROLE_NOT_READY: [&str; 2] = [
+    "The role defined for the function cannot be assumed by Lambda",
+    "Lambda was unable to configure access to your environment variables because the KMS key is invalid for CreateGrant",
+];
+
+/// Whether a failed call means the function's role has not reached Lambda yet.
+fn role_not_ready<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error().is_some_and(|e| {
-        e.is_invalid_parameter_value_exception() && e.message().is_some_and(|m| m.contains("cannot be assumed"))
+        e.code() == Some("InvalidParameterValueException")
+            && e.message().is_some_and(|m| ROLE_NOT_READY.iter().any(|r| m.contains(r)))
     })
+}
+
+/// Whether Lambda refused a change because another change to the function is
+/// still in progress (or it is still `Pending`): 409 `ResourceConflictException`.
+fn update_in_progress<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().is_some_and(|e| e.code() == Some("ResourceConflictException"))
+}
+
+fn role_wait(spec: &Spec) -> String {
+    format!(
+        "waiting for IAM role `{}` to become assumable by Lambda (new roles take 5-15 s to propagate)",
+        spec.role_arn
+    )
+}
+
+fn role_still_not_ready(doing: &str, spec: &Spec) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{doing} Lambda function `{}`: IAM role `{}` is still not assumable after {} s; check that it trusts lambda.amazonaws.com, then deploy again",
+        spec.name,
+        spec.role_arn,
+        IAM_PROPAGATION_LIMIT.as_secs()
+    )
 }
 
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     let zip = read_zip(spec)?;
-    let why = format!(
-        "waiting for IAM role `{}` to become assumable by Lambda (new roles take 5-15 s to propagate)",
-        spec.role_arn
-    );
     let create = || {
         op.clients
             .lambda
@@ -266,51 +322,79 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
     };
-    let created = match retry_while_iam_propagates(op.task, &why, create, role_not_ready).await {
-        Err(e) if role_not_ready(&e) => anyhow::bail!(
-            "creating Lambda function `{}`: IAM role `{}` is still not assumable after {} s; check that it trusts lambda.amazonaws.com, then deploy again",
-            spec.name,
-            spec.role_arn,
-            IAM_PROPAGATION_LIMIT.as_secs()
-        ),
+    let created = match retry_while_iam_propagates(op.task, &role_wait(spec), create, role_not_ready).await {
+        Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("creating", spec)),
         other => other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
     };
-    wait_function_updated(op, &spec.name).await?;
+    wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
     Ok(created.function_arn.unwrap_or_else(|| spec.name.clone()))
+}
+
+/// Sends one update once the function takes updates, and again if another
+/// update got in first (409 `ResourceConflictException`), a few times.
+async fn send_update<T, E, R, F, Fut>(
+    op: &Op<'_>,
+    name: &str,
+    mut call: F,
+) -> Result<std::result::Result<T, SdkError<E, R>>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+{
+    let mut tries = 0;
+    loop {
+        wait_function_ready(op, name, Readiness::BeforeChange).await?;
+        match call().await {
+            Err(e) if update_in_progress(&e) && tries < 5 => tries += 1,
+            other => return Ok(other),
+        }
+    }
 }
 
 pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     let lambda = &op.clients.lambda;
-    if !config_fields(spec, found).is_empty() {
-        wait_function_updated(op, &spec.name).await?;
-        lambda
-            .update_function_configuration()
-            .function_name(&spec.name)
-            .runtime(Runtime::from(RUNTIME))
-            .handler(HANDLER)
-            .role(&spec.role_arn)
-            .memory_size(spec.memory)
-            .timeout(spec.timeout)
-            .environment(
-                Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
-            )
-            .send()
-            .await
-            .aws_context(|| format!("updating the configuration of Lambda function `{}`", spec.name))?;
-        wait_function_updated(op, &spec.name).await?;
+    // Lambda takes a new update after a failed one: send everything again.
+    let failed = found.problem().is_some();
+    if failed || !config_fields(spec, found).is_empty() {
+        let configure = || {
+            lambda
+                .update_function_configuration()
+                .function_name(&spec.name)
+                .runtime(Runtime::from(RUNTIME))
+                .handler(HANDLER)
+                .role(&spec.role_arn)
+                .memory_size(spec.memory)
+                .timeout(spec.timeout)
+                .environment(
+                    Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
+                )
+                .send()
+        };
+        // A new role is subject to IAM propagation here as on create.
+        let why = role_wait(spec);
+        let updated =
+            send_update(op, &spec.name, || retry_while_iam_propagates(op.task, &why, configure, role_not_ready))
+                .await?;
+        match updated {
+            Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("updating", spec)),
+            other => other.aws_context(|| format!("updating the configuration of Lambda function `{}`", spec.name))?,
+        };
+        wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
     }
-    if !code_fields(spec, found).is_empty() {
+    if failed || !code_fields(spec, found).is_empty() {
         let zip = read_zip(spec)?;
-        wait_function_updated(op, &spec.name).await?;
-        lambda
-            .update_function_code()
-            .function_name(&spec.name)
-            .architectures(architecture(spec))
-            .zip_file(Blob::new(zip))
-            .send()
-            .await
-            .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
-        wait_function_updated(op, &spec.name).await?;
+        send_update(op, &spec.name, || {
+            lambda
+                .update_function_code()
+                .function_name(&spec.name)
+                .architectures(architecture(spec))
+                .zip_file(Blob::new(zip.clone()))
+                .send()
+        })
+        .await?
+        .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
+        wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
     }
     let tags = tag_changes(&spec.tags, &found.tags);
     if !tags.set.is_empty() {
@@ -341,19 +425,38 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     }
 }
 
+/// What a wait for a function follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Before a change: the function must take updates. A failed earlier
+    /// update does not stop the next one.
+    BeforeChange,
+    /// After this deploy's own create or update: it must have worked.
+    AfterChange,
+}
+
+/// How long a function just created may be missing from `GetFunction`
+/// (eventual consistency) before that counts as an error.
+const VISIBLE_LIMIT: Duration = Duration::from_secs(30);
+
 /// Waits until the function is `Active` and no update is `InProgress`: Lambda
-/// refuses the next change until then.
-pub async fn wait_function_updated(op: &Op<'_>, name: &str) -> Result<()> {
+/// refuses the next change until then (Lambda Developer Guide, "Lambda
+/// function states"; terraform-provider-aws waits the same way in
+/// `waitFunctionCreated` and `waitFunctionUpdated`).
+pub async fn wait_function_ready(op: &Op<'_>, name: &str, readiness: Readiness) -> Result<()> {
     let what = format!("waiting for Lambda function `{name}` to be ready");
+    let started = std::time::Instant::now();
     poll(op.task, &what, STATE_LIMIT, || async {
-        let config = op
-            .clients
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .aws_context(|| format!("reading Lambda function `{name}`"))?;
+        let config = match op.clients.lambda.get_function_configuration().function_name(name).send().await {
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
+                    && started.elapsed() < VISIBLE_LIMIT =>
+            {
+                op.task.waiting(&format!("waiting for Lambda to list function `{name}` (just created)"));
+                return Ok(None);
+            }
+            other => other.aws_context(|| format!("reading Lambda function `{name}`"))?,
+        };
         match config.state() {
             Some(State::Failed) => anyhow::bail!(
                 "Lambda function `{name}` failed to become active: {}",
@@ -366,8 +469,8 @@ pub async fn wait_function_updated(op: &Op<'_>, name: &str) -> Result<()> {
             _ => {}
         }
         match config.last_update_status() {
-            Some(LastUpdateStatus::Failed) => anyhow::bail!(
-                "the last update of Lambda function `{name}` failed: {}",
+            Some(LastUpdateStatus::Failed) if readiness == Readiness::AfterChange => anyhow::bail!(
+                "the update of Lambda function `{name}` failed: {}; fix the cause and deploy again",
                 config.last_update_status_reason().unwrap_or("no reason given")
             ),
             Some(LastUpdateStatus::InProgress) => {
@@ -411,6 +514,10 @@ mod tests {
             environment: s.environment,
             code_sha256: "new".into(),
             tags: Tags::new(),
+            state: "Active".into(),
+            state_reason: String::new(),
+            last_update_status: "Successful".into(),
+            last_update_reason: String::new(),
         }
     }
 
@@ -425,6 +532,19 @@ mod tests {
         f.environment.insert("B".into(), "3".into());
         f.environment.insert("C".into(), "4".into());
         assert_eq!(diff(&spec(), &f), [FieldChange::new("environment", "B=3, C=4", "B=2, C=(unset)")]);
+    }
+
+    #[test]
+    fn a_failed_last_update_is_a_difference_that_deploy_repairs() {
+        let mut f = found();
+        f.last_update_status = "Failed".into();
+        f.last_update_reason = "out of ENIs".into();
+        assert_eq!(f.problem().as_deref(), Some("last update Failed: out of ENIs"));
+        assert_eq!(
+            diff(&spec(), &f),
+            [FieldChange::new("health", "last update Failed: out of ENIs", "Active, last update Successful")]
+        );
+        assert_eq!(found().problem(), None);
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_lambda::operation::create_event_source_mapping::CreateEventSourceMappingError;
 use aws_sdk_lambda::types::FunctionResponseType;
 
 use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
@@ -93,15 +92,21 @@ pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     fields
 }
 
-/// Whether a failed CreateEventSourceMapping means the role's new policy has
-/// not reached Lambda yet: Lambda checks that the role may receive from the
-/// queue, and a policy put seconds ago may not be visible to it.
-fn policy_not_ready(err: &SdkError<CreateEventSourceMappingError>) -> bool {
-    // Only the message tells this InvalidParameterValueException from other
-    // bad parameters (a last resort).
+/// The messages of Lambda's `InvalidParameterValueException` for a consumer
+/// whose role (or its new policy) has not reached Lambda yet: Lambda checks
+/// that the role may receive from the queue. terraform-provider-aws retries
+/// these on create and update (`internal/service/lambda/event_source_mapping.go`,
+/// `retryEventSourceMapping`); the code alone cannot tell them from a truly
+/// bad parameter, so the message is matched (a last resort). "execution role
+/// does not have permissions" covers both of Lambda's wordings ("The provided
+/// execution role ..." and "The function execution role ...").
+const POLICY_NOT_READY: [&str; 3] =
+    ["cannot be assumed by Lambda", "execution role does not have permissions", "ensure the role can perform"];
+
+fn policy_not_ready<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error().is_some_and(|e| {
-        e.is_invalid_parameter_value_exception()
-            && e.message().is_some_and(|m| m.contains("execution role does not have permissions"))
+        e.code() == Some("InvalidParameterValueException")
+            && e.message().is_some_and(|m| POLICY_NOT_READY.iter().any(|p| m.contains(p)))
     })
 }
 

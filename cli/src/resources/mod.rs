@@ -421,6 +421,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// When the API Gateway client last wrote to each API.
+    pub api_writes: crate::aws::ApiWrites,
 }
 
 impl Clients {
@@ -434,6 +436,7 @@ impl Clients {
             logs: aws.logs(),
             s3: aws.s3(),
             cloudfront: aws.cloudfront(),
+            api_writes: aws.api_writes().clone(),
         }
     }
 }
@@ -669,6 +672,15 @@ pub fn describe(found: &Found) -> Option<String> {
     match found {
         Found::Site(f) => Some(site::describe(f)),
         Found::Distribution(f) => Some(distribution::describe(f)),
+        _ => None,
+    }
+}
+
+/// Why a found resource is broken, when AWS says it is (a Lambda function
+/// whose last update failed): `status` shows it as failed, not drifted.
+pub fn problem(found: &Found) -> Option<String> {
+    match found {
+        Found::Function(f) => f.problem(),
         _ => None,
     }
 }

@@ -1,9 +1,13 @@
 //! The notification queue and its dead-letter queue (two kinds, one shape).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field, tags_from_map};
 use crate::aws::AwsContext;
@@ -66,7 +70,7 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
     };
     let sqs = &clients.sqs;
     let url = match sqs.get_queue_url().queue_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_does_not_exist()) => return Ok(None),
+        Err(e) if no_such_queue(&e) => return Ok(None),
         other => other.aws_context(|| format!("looking up SQS queue `{name}`"))?,
     };
     let Some(url) = url.queue_url else { return Ok(None) };
@@ -175,24 +179,69 @@ fn sqs_attributes(attributes: &BTreeMap<String, String>) -> HashMap<QueueAttribu
     attributes.iter().map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone())).collect()
 }
 
+/// Whether SQS refused a name because a queue of that name was deleted
+/// recently. SQS's JSON protocol carries the old query code in
+/// `x-amzn-query-error` (`AWS.SimpleQueueService.QueueDeletedRecently`), which
+/// the SDK's typed check needs; an endpoint that sends only the shape name
+/// (`QueueDeletedRecently`) is understood too.
+fn deleted_recently(err: &SdkError<CreateQueueError, HttpResponse>) -> bool {
+    err.as_service_error().is_some_and(|e| {
+        e.is_queue_deleted_recently()
+            || matches!(e.code(), Some("QueueDeletedRecently" | "AWS.SimpleQueueService.QueueDeletedRecently"))
+    })
+}
+
+/// Whether SQS says the queue does not exist (either spelling, as above).
+fn no_such_queue<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.as_service_error()
+        .is_some_and(|e| matches!(e.code(), Some("QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue")))
+}
+
+/// How long SQS refuses a deleted queue's name: "After you delete a queue,
+/// you must wait at least 60 seconds before creating a queue with the same
+/// name" (SQS API Reference, `CreateQueue`); a margin on top, as
+/// terraform-provider-aws waits out `QueueDeletedRecently` on create
+/// (`internal/service/sqs/queue.go`).
+pub const NAME_REUSE_LIMIT: Duration = Duration::from_secs(75);
+
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let created = op
-        .clients
-        .sqs
-        .create_queue()
-        .queue_name(&spec.name)
-        .set_attributes(Some(sqs_attributes(&spec.attributes)))
-        .set_tags(Some(super::tags_to_map(&spec.tags)))
-        .send()
-        .await;
-    let created = match created {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_deleted_recently()) => anyhow::bail!(
-            "creating SQS queue `{}`: SQS refuses to re-create a queue within 60 s of deleting it; wait a minute and deploy again",
-            spec.name
-        ),
-        other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
-    };
-    created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let created = op
+            .clients
+            .sqs
+            .create_queue()
+            .queue_name(&spec.name)
+            .set_attributes(Some(sqs_attributes(&spec.attributes)))
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+            .await;
+        match created {
+            Err(e) if deleted_recently(&e) => {
+                let waited = started.elapsed();
+                if waited >= NAME_REUSE_LIMIT {
+                    anyhow::bail!(
+                        "creating SQS queue `{}`: SQS still refuses the name after {} s (a queue of that name was deleted recently); wait a minute and deploy again",
+                        spec.name,
+                        waited.as_secs()
+                    );
+                }
+                op.task.waiting(&format!(
+                    "waiting for SQS to release the name `{}`: a queue of that name was deleted less than 60 s ago, and SQS refuses the name until then",
+                    spec.name
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => {
+                let created = other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?;
+                return created
+                    .queue_url
+                    .ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name));
+            }
+        }
+    }
 }
 
 pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
@@ -228,7 +277,7 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     match op.clients.sqs.delete_queue().queue_url(&found.url).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_does_not_exist()) => Ok(()),
+        Err(e) if no_such_queue(&e) => Ok(()),
         other => other.map(drop).aws_context(|| format!("deleting SQS queue `{}`", found.name)),
     }
 }

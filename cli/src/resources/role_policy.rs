@@ -30,11 +30,19 @@ pub struct Found {
 pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
     let stack = &env.stack;
     let arns = env.arns();
+    let serves_routes = stack.api.routes.values().any(|r| r.function == function);
+    // Route handlers write a connection's row ($connect, a rename, a room
+    // join); the queue's consumer only reads rows and deletes stale ones.
+    let mut table_actions = vec!["dynamodb:DeleteItem", "dynamodb:GetItem"];
+    if serves_routes {
+        table_actions.push("dynamodb:PutItem");
+    }
+    table_actions.push("dynamodb:Scan");
     let mut statements = vec![
         serde_json::json!({
             "Sid": "Connections",
             "Effect": "Allow",
-            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+            "Action": table_actions,
             "Resource": [arns.table()],
         }),
         serde_json::json!({
@@ -44,7 +52,7 @@ pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
             "Resource": [arns.room_index()],
         }),
     ];
-    if stack.api.routes.values().any(|r| r.function == function) {
+    if serves_routes {
         statements.push(serde_json::json!({
             "Sid": "SendNotifications",
             "Effect": "Allow",

@@ -4,12 +4,15 @@
 //! Every stage of the stack's API is the stack's; one not named in
 //! stack.yaml (after `api.stage` changed) is deleted.
 
+use std::time::{Duration, SystemTime};
+
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field, tags_from_map};
+use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field, tags_from_map};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
+use crate::progress::Task;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -137,4 +140,115 @@ pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
         Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
         other => other.map(drop).aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name)),
     }
+}
+
+/// How long API Gateway may take to deploy a stage after a change.
+const DEPLOY_LIMIT: Duration = Duration::from_secs(180);
+
+/// What [`wait_deployed`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deployed {
+    /// The stage serves a deployment API Gateway made after the last write.
+    Live(String),
+    /// This run wrote nothing to the API: the stage serves what it served.
+    Unchanged,
+    /// The endpoint keeps no deployments (moto): nothing to confirm.
+    Unknown,
+}
+
+/// Waits until the stage serves a deployment made after this run's last
+/// write to its API.
+///
+/// With AutoDeploy, API Gateway deploys the stage itself a moment after a
+/// change; until then clients get the previous routes. `GetStage` names the
+/// live deployment (`DeploymentId`) and how the last attempt went
+/// (`LastDeploymentStatusMessage`, "Successfully deployed stage with deployment
+/// ID '...'"), and `GetDeployment` dates it (`CreatedDate`) (API Gateway v2
+/// reference, `GetStage` and `GetDeployment`). A deployment dated at or after
+/// the last write (by API Gateway's clock: the write's reply `Date`) holds it.
+/// A failed attempt after the write is an error that carries AWS's message.
+pub async fn wait_deployed(clients: &super::Clients, task: &Task, api_id: &str, stage: &str) -> Result<Deployed> {
+    let Some(since) = clients.api_writes.last_write(api_id) else { return Ok(Deployed::Unchanged) };
+    let apigw = &clients.apigw;
+    // An endpoint without deployments (moto) answers GetDeployments with a
+    // 404; API Gateway answers it for every API.
+    let listed = apigw.get_deployments().api_id(api_id).max_results("1").send().await;
+    if let Err(e) = &listed
+        && e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+    {
+        tracing::debug!(
+            "this endpoint keeps no API Gateway deployments (GetDeployments: 404): not confirming the stage"
+        );
+        return Ok(Deployed::Unknown);
+    }
+    listed.aws_context(|| format!("listing the deployments of WebSocket API `{api_id}`"))?;
+    let what = format!(
+        "waiting for API Gateway to deploy stage `{stage}` (AutoDeploy applies a change to the API a moment after it is made)"
+    );
+    let started = std::time::Instant::now();
+    let dated = std::sync::Mutex::new(std::collections::HashMap::<String, Option<SystemTime>>::new());
+    let last_message = std::sync::Mutex::new(None::<String>);
+    let waited = poll(task, &what, DEPLOY_LIMIT, || async {
+        let got = match apigw.get_stage().api_id(api_id).stage_name(stage).send().await {
+            // Just created: reads are eventually consistent.
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_not_found_exception())
+                    && started.elapsed() < Duration::from_secs(30) =>
+            {
+                return Ok(None);
+            }
+            other => other.aws_context(|| format!("reading stage `{stage}` of WebSocket API `{api_id}`"))?,
+        };
+        let message = got.last_deployment_status_message().map(str::to_string);
+        *last_message.lock().expect("poisoned") = message.clone();
+        let updated = got.last_updated_date().and_then(|d| SystemTime::try_from(*d).ok());
+        let succeeded = |id: &str| message.as_deref() == Some(deployed_message(id).as_str());
+        // A failed attempt is reported in the message only; count it when it
+        // is clearly after the write (the write's date has whole seconds).
+        if let (Some(message), Some(updated)) = (&message, updated)
+            && !message.starts_with(DEPLOYED_PREFIX)
+            && updated >= since + Duration::from_secs(1)
+        {
+            anyhow::bail!(
+                "API Gateway could not deploy stage `{stage}` of WebSocket API `{api_id}`: {message}; fix the cause and deploy again"
+            );
+        }
+        let Some(id) = got.deployment_id().map(str::to_string) else { return Ok(None) };
+        let known = dated.lock().expect("poisoned").get(&id).copied();
+        let created = match known {
+            Some(created) => created,
+            None => {
+                let deployment = apigw
+                    .get_deployment()
+                    .api_id(api_id)
+                    .deployment_id(&id)
+                    .send()
+                    .await
+                    .aws_context(|| format!("reading deployment `{id}` of WebSocket API `{api_id}`"))?;
+                let created = deployment.created_date().and_then(|d| SystemTime::try_from(*d).ok());
+                dated.lock().expect("poisoned").insert(id.clone(), created);
+                created
+            }
+        };
+        let fresh = created.is_some_and(|c| c >= since);
+        Ok((fresh && (message.is_none() || succeeded(&id))).then_some(id))
+    })
+    .await;
+    match waited {
+        Ok(id) => Ok(Deployed::Live(id)),
+        Err(e) => {
+            let last = last_message.lock().expect("poisoned").clone().unwrap_or_else(|| "(none)".into());
+            Err(e.context(format!("stage `{stage}` of WebSocket API `{api_id}`: last deployment status: {last}")))
+        }
+    }
+}
+
+/// The start of `LastDeploymentStatusMessage` after a successful deployment.
+const DEPLOYED_PREFIX: &str = "Successfully deployed stage with deployment ID";
+
+/// `LastDeploymentStatusMessage` after deployment `id` went live (awscli's
+/// `apigatewayv2 get-stages` example: "Successfully deployed stage with
+/// deployment ID 'dty748'").
+pub fn deployed_message(id: &str) -> String {
+    format!("{DEPLOYED_PREFIX} '{id}'")
 }

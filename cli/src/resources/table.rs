@@ -11,6 +11,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus, Tag, TimeToLiveSpecification,
 };
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+
 use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tag_changes, tags_field};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
@@ -39,6 +41,12 @@ pub struct Found {
     pub index: Option<String>,
     /// The TTL attribute when TTL is enabled (or being enabled).
     pub ttl_attribute: Option<String>,
+    /// What `DescribeTimeToLive` says: `ENABLED`, `ENABLING`, `DISABLED` or `DISABLING`.
+    pub ttl_status: String,
+    /// The attribute TTL is (or was last) set on, whatever its status.
+    pub ttl_named: Option<String>,
+    /// `CREATING`, `UPDATING`, `ACTIVE`...
+    pub status: String,
     pub tags: Tags,
 }
 
@@ -91,10 +99,11 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
                 .aws_context(|| format!("reading the tags of DynamoDB table `{name}`"))
         },
     )?;
-    let ttl_attribute = ttl.time_to_live_description().and_then(|d| {
-        let on = matches!(d.time_to_live_status().map(|s| s.as_str()), Some("ENABLED" | "ENABLING"));
-        on.then(|| d.attribute_name().unwrap_or_default().to_string())
-    });
+    let ttl = ttl.time_to_live_description();
+    let ttl_status = ttl.and_then(|d| d.time_to_live_status()).map_or("DISABLED", |s| s.as_str()).to_string();
+    let ttl_named = ttl.and_then(|d| d.attribute_name()).map(str::to_string);
+    let on = matches!(ttl_status.as_str(), "ENABLED" | "ENABLING");
+    let ttl_attribute = if on { ttl_named.clone() } else { None };
     let index = env.stack.room_index_name();
     let found = Found {
         name: name.clone(),
@@ -109,6 +118,9 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
             format!("{}, projection {projection}", keys(i.key_schema()))
         }),
         ttl_attribute,
+        ttl_status,
+        ttl_named,
+        status: table.table_status().map_or("ACTIVE", |s| s.as_str()).to_string(),
         tags: tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
     };
     Ok(Some(FoundItem {
@@ -135,10 +147,48 @@ pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
         ));
     }
     if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
-        fields.push(FieldChange::new("ttl", found.ttl_attribute.as_deref().unwrap_or("(off)"), &spec.ttl_attribute));
+        let field = FieldChange::new("ttl", ttl_shown(found), &spec.ttl_attribute);
+        fields.push(match ttl_step(spec, found) {
+            TtlStep::Enable => field,
+            _ => field.with_note(TWO_STEPS),
+        });
     }
     fields.extend(tags_field(&spec.tags, &found.tags));
     fields
+}
+
+/// How a TTL attribute change goes, said before any call (plan, and the
+/// deploy's progress line): AWS allows one TTL change per table per hour.
+const TWO_STEPS: &str = "AWS allows one TTL change per table per hour: a deploy turns TTL off on the old \
+    attribute, and a deploy an hour or more after that turns it on for the new one";
+
+fn ttl_shown(found: &Found) -> String {
+    match (&found.ttl_named, found.ttl_status.as_str()) {
+        (Some(name), "ENABLED") => name.clone(),
+        (Some(name), status) if status != "DISABLED" => format!("{name} ({status})"),
+        _ => "(off)".to_string(),
+    }
+}
+
+/// The next TTL change a deploy can make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TtlStep {
+    /// TTL is off: turn it on for the spec's attribute.
+    Enable,
+    /// TTL is on for another attribute: turn it off first.
+    Disable(String),
+    /// AWS is still enabling or disabling TTL on this attribute (it takes up
+    /// to an hour); no change is possible until it is done.
+    Busy(String, String),
+}
+
+fn ttl_step(spec: &Spec, found: &Found) -> TtlStep {
+    let name = found.ttl_named.clone().unwrap_or_default();
+    match found.ttl_status.as_str() {
+        "ENABLED" if name != spec.ttl_attribute => TtlStep::Disable(name),
+        status @ ("ENABLING" | "DISABLING") => TtlStep::Busy(name, status.to_string()),
+        _ => TtlStep::Enable,
+    }
 }
 
 fn attribute(name: &str) -> Result<AttributeDefinition> {
@@ -187,6 +237,11 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
 
 pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     let ddb = &op.clients.dynamodb;
+    // A table a killed deploy left CREATING (or one AWS is still updating)
+    // takes no change until it is ACTIVE: DynamoDB answers ResourceInUseException.
+    if found.status != "ACTIVE" {
+        wait_table_active(op, &spec.name).await?;
+    }
     if found.key_schema != want_key_schema() {
         anyhow::bail!(
             "DynamoDB table `{}` has key schema `{}`, but wschat needs `{}`; a key schema cannot change in place: \
@@ -240,7 +295,7 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         }
     }
     if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
-        set_ttl(op, spec, found.ttl_attribute.as_deref()).await?;
+        set_ttl(op, spec, Some(found)).await?;
     }
     let tags = tag_changes(&spec.tags, &found.tags);
     if !tags.set.is_empty() {
@@ -264,34 +319,63 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     Ok(())
 }
 
-/// Turns TTL on for the spec's attribute, first off for another one.
-async fn set_ttl(op: &Op<'_>, spec: &Spec, current: Option<&str>) -> Result<()> {
-    let ddb = &op.clients.dynamodb;
-    if let Some(old) = current {
-        ddb.update_time_to_live()
-            .table_name(&spec.name)
-            .time_to_live_specification(TimeToLiveSpecification::builder().enabled(false).attribute_name(old).build()?)
-            .send()
-            .await
-            .aws_context(|| {
-                format!(
-                    "turning off TTL on `{old}` of DynamoDB table `{}` (AWS allows one TTL change per hour)",
-                    spec.name
-                )
-            })?;
-    }
-    ddb.update_time_to_live()
+/// Takes the next step towards TTL on the spec's attribute. AWS allows one
+/// TTL change per table per hour ("Any additional UpdateTimeToLive calls for
+/// the same table during this one hour duration result in a
+/// ValidationException", DynamoDB API Reference, `UpdateTimeToLive`), so moving
+/// TTL to another attribute takes two deploys an hour apart. A step AWS
+/// refuses for that reason is left for a later deploy, with a note that says
+/// when, and the deploy goes on: it is not an error.
+async fn set_ttl(op: &Op<'_>, spec: &Spec, found: Option<&Found>) -> Result<()> {
+    let step = found.map_or(TtlStep::Enable, |f| ttl_step(spec, f));
+    let (attribute, enabled, doing) = match &step {
+        TtlStep::Enable => (spec.ttl_attribute.clone(), true, format!("turning on TTL on `{}`", spec.ttl_attribute)),
+        TtlStep::Disable(old) => {
+            op.task.note(&format!(
+                "DynamoDB table `{}`: moving TTL from `{old}` to `{}` takes two deploys: this one turns TTL off on `{old}`; \
+                 AWS allows one TTL change per table per hour, so deploy again an hour or more from now to turn it on for `{}`",
+                spec.name, spec.ttl_attribute, spec.ttl_attribute
+            ));
+            (old.clone(), false, format!("turning off TTL on `{old}`"))
+        }
+        TtlStep::Busy(name, status) => {
+            op.task.note(&format!(
+                "DynamoDB table `{}`: TTL on `{name}` is still {status} (AWS takes up to an hour); deploy again once it is done to set TTL on `{}`",
+                spec.name, spec.ttl_attribute
+            ));
+            return Ok(());
+        }
+    };
+    let sent = op
+        .clients
+        .dynamodb
+        .update_time_to_live()
         .table_name(&spec.name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().enabled(true).attribute_name(&spec.ttl_attribute).build()?,
+            TimeToLiveSpecification::builder().enabled(enabled).attribute_name(&attribute).build()?,
         )
         .send()
-        .await
-        .aws_context(|| format!("turning on TTL on `{}` of DynamoDB table `{}`", spec.ttl_attribute, spec.name))?;
-    Ok(())
+        .await;
+    match sent {
+        // The only ValidationException of this call for a valid attribute
+        // name is the hourly limit (its message says "modified multiple
+        // times within a fixed interval").
+        Err(e) if e.code() == Some("ValidationException") => {
+            op.task.note(&format!(
+                "DynamoDB table `{}`: AWS refused {doing} now: it allows one TTL change per table per hour, and the last \
+                 one was less than an hour ago; everything else is deployed; deploy again within the hour to finish the TTL change",
+                spec.name
+            ));
+            Ok(())
+        }
+        other => other.map(drop).aws_context(|| format!("{doing} of DynamoDB table `{}`", spec.name)),
+    }
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+    if matches!(found.status.as_str(), "CREATING" | "UPDATING") {
+        wait_table_active(op, &found.name).await?;
+    }
     let result = op.clients.dynamodb.delete_table().table_name(&found.name).send().await;
     match result {
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(()),
@@ -304,15 +388,18 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
 /// full table backfills it, which can take minutes).
 pub async fn wait_table_active(op: &Op<'_>, name: &str) -> Result<()> {
     let what = format!("waiting for DynamoDB table `{name}` to become ACTIVE");
+    let started = std::time::Instant::now();
     poll(op.task, &what, Duration::from_secs(600), || async {
-        let described = op
-            .clients
-            .dynamodb
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .aws_context(|| format!("reading DynamoDB table `{name}`"))?;
+        let described = match op.clients.dynamodb.describe_table().table_name(name).send().await {
+            // Just created: DescribeTable is eventually consistent.
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
+                    && started.elapsed() < Duration::from_secs(30) =>
+            {
+                return Ok(None);
+            }
+            other => other.aws_context(|| format!("reading DynamoDB table `{name}`"))?,
+        };
         let Some(table) = described.table else { return Ok(None) };
         let indexes_active =
             table.global_secondary_indexes().iter().all(|i| i.index_status() == Some(&IndexStatus::Active));

@@ -292,3 +292,51 @@ fn source_map_positions() {
     assert_eq!(map.position(&["a", "nope"]), map.find(&["a"]).unwrap());
     assert_eq!(map.position(&["zzz"]), (1, 1));
 }
+
+#[test]
+fn tags_every_service_would_refuse_are_errors_with_their_position() {
+    let project = Project::new();
+    // `@` passes IAM, Lambda and CloudFront, but not DynamoDB.
+    let e = project.error(&format!("{MINIMAL}tags:\n  owner: a@b.c\n"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (6, 10, "tags.owner"), "{e:?}");
+    assert!(e.message.contains("`@`") && e.message.contains("+ - = . _ : /"), "{e:?}");
+    let e = project.error(&format!("{MINIMAL}tags:\n  \"cost#centre\": x\n"));
+    assert_eq!(e.field, "tags.cost#centre");
+    assert!(e.message.contains("tag key has `#`"), "{e:?}");
+    let e = project.error(&format!("{MINIMAL}tags:\n  AWS:owner: me\n"));
+    assert!(e.message.contains("reserved"), "{e:?}");
+    let e = project.error(&format!("{MINIMAL}tags:\n  team: chat\n  Team: web\n"));
+    assert!(e.message.contains("differ in more than case"), "{e:?}");
+    let e = project.error(&format!("{MINIMAL}tags:\n  team: \"{}\"\n", "x".repeat(257)));
+    assert!(e.message.contains("at most 256"), "{e:?}");
+    // Letters, digits, spaces and the punctuation every service takes.
+    let ok = project.parse(&format!("{MINIMAL}tags:\n  \"cost centre\": \"a-1 + b_2 = c.d:e/f\"\n")).unwrap();
+    assert_eq!(ok.tags["cost centre"], "a-1 + b_2 = c.d:e/f");
+}
+
+#[test]
+fn tags_leave_room_for_wschats_own_under_cloudfronts_fifty() {
+    let project = Project::new();
+    let tags = |n: usize| (0..n).map(|i| format!("  t{i}: v\n")).collect::<String>();
+    let ok = project.parse(&format!("{MINIMAL}tags:\n{}", tags(MAX_TAGS - OWN_TAGS.len())));
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    let e = project.error(&format!("{MINIMAL}tags:\n{}", tags(MAX_TAGS - OWN_TAGS.len() + 1)));
+    assert_eq!((e.line, e.field.as_str()), (6, "tags"), "{e:?}");
+    assert!(e.message.contains("48 tags; at most 47"), "{e:?}");
+    assert!(e.message.contains("wschat:config"), "{e:?}");
+}
+
+#[test]
+fn urls_take_the_partitions_dns_suffix() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    assert_eq!(stack.websocket_url("abc", "cn-north-1"), "wss://abc.execute-api.cn-north-1.amazonaws.com.cn/dev");
+    assert_eq!(
+        stack.management_endpoint("abc", "cn-northwest-1"),
+        "https://abc.execute-api.cn-northwest-1.amazonaws.com.cn/dev"
+    );
+    assert_eq!(stack.websocket_url("abc", "us-gov-west-1"), "wss://abc.execute-api.us-gov-west-1.amazonaws.com/dev");
+    assert_eq!(dns_suffix("us-isob-east-1"), "sc2s.sgov.gov");
+    assert_eq!(dns_suffix("us-iso-east-1"), "c2s.ic.gov");
+    assert_eq!(dns_suffix("eu-west-1"), "amazonaws.com");
+    assert!(stack.bucket_domain("1", "cn-north-1").ends_with(".s3.cn-north-1.amazonaws.com.cn"));
+}

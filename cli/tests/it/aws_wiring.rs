@@ -7,10 +7,16 @@ use wschat::aws::{Aws, AwsTarget};
 
 /// An `Aws` pointed at `moto` with its test credentials.
 pub async fn aws_for(moto: &Moto) -> Aws {
+    aws_at(&moto.endpoint()).await
+}
+
+/// An `Aws` pointed at `endpoint` (moto, or the realism proxy in front of it)
+/// with moto's test credentials.
+pub async fn aws_at(endpoint: &str) -> Aws {
     let target = AwsTarget {
         region: Some(test_support::REGION.into()),
         profile: None,
-        endpoint_url: Some(moto.endpoint()),
+        endpoint_url: Some(endpoint.to_string()),
         credentials: Some(aws_credential_types::Credentials::from_keys(
             test_support::ACCESS_KEY_ID,
             test_support::SECRET_ACCESS_KEY,

@@ -1,12 +1,14 @@
-//! Deploys and destroys killed part-way (`WSCHAT_TEST_EXIT_AFTER_MUTATIONS`),
-//! then run again: they converge, with no duplicates and nothing leaked.
+//! Deploys and destroys killed part-way (SIGKILL where the realism proxy
+//! froze them), then run again: they converge, with no duplicates and
+//! nothing leaked, with every AWS behaviour of the proxy on.
+
+use std::time::Duration;
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
 use futures::StreamExt;
-use test_support::Moto;
-use wschat::aws::{TEST_EXIT_CODE, TEST_EXIT_ENV};
+use test_support::realism::Freeze;
 
-use super::{Inventory, Project, cli, deploy, json, mutating, sdk};
+use super::{Cloud, Ended, Inventory, Project, behaviours, cli, deploy, json, kill_at, mutating, sdk};
 
 /// A converged stack: one of everything, configured as a full deploy leaves it.
 fn assert_complete(inv: &Inventory, baseline: &Inventory) {
@@ -51,52 +53,61 @@ async fn output(cmd: std::process::Command) -> std::process::Output {
     tokio::process::Command::from(cmd).output().await.expect("running wschat")
 }
 
+/// How long the proxy keeps a new resource out of reads: a run started
+/// sooner than that may not see what the killed run made (as on AWS).
+fn consistency() -> Duration {
+    Duration::from_millis(behaviours().consistency_ms.unwrap_or(0) + 100)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_run() {
-    let moto = Moto::shared();
-    let aws = sdk(&moto).await;
+    let aws = sdk(&Cloud::shared()).await;
+    // The count that matters is of mutating calls that reached AWS: the
+    // proxy's refusals (throttling, IAM propagation...) changed nothing.
     let full = Project::new("flt-full");
-    let n = mutating(&deploy(&moto, &full));
+    let cloud = Cloud::with(behaviours());
+    deploy(&cloud, &full);
+    let n = cloud.realism.stats().forwarded_mutating;
     let baseline = Inventory::read(&aws, "flt-full", "dev").await;
     assert!(n >= 46, "a full deploy made {n} mutating calls");
 
     let results: Vec<()> = futures::stream::iter(1..=n)
         .map(|k| {
-            let (moto, aws, baseline) = (&moto, &aws, &baseline);
+            let (aws, baseline) = (&aws, &baseline);
             async move {
                 let name = format!("flt-{k}");
                 let project = Project::new(&name);
-                let mut killed = cli(moto, &project, &["deploy", "--no-build"]);
-                killed.env(TEST_EXIT_ENV, k.to_string());
-                let out = output(killed).await;
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                assert_eq!(out.status.code(), Some(TEST_EXIT_CODE), "k={k}: {stderr}");
-                assert!(out.stdout.is_empty(), "k={k}: a killed deploy printed a result");
-                // Requests the dead process had in flight still land (on AWS
-                // too); let moto finish them so the next deploy sees them.
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                let cloud = Cloud::with(behaviours());
+                match kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterMutations(k)).await {
+                    Ended::Killed => {}
+                    // The last few calls may not come in every run.
+                    Ended::Finished(status, stderr) => assert!(k + 3 > n && status.success(), "k={k}: {stderr}"),
+                }
+                tokio::time::sleep(consistency()).await;
 
-                let resumed = output(cli(moto, &project, &["--json", "deploy", "--no-build"])).await;
+                cloud.realism.reset_stats();
+                let resumed = output(cli(&cloud, &project, &["--json", "deploy", "--no-build"])).await;
                 assert!(resumed.status.success(), "k={k}: {}", String::from_utf8_lossy(&resumed.stderr));
                 let resumed: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
                 // Calls in flight when the process died may or may not have
                 // reached moto: up to one wave's concurrency is uncertain.
                 // Models are the one thing made twice, on moto only: it cannot
                 // list them, so a model no route references yet is not found.
-                let models_again = super::report_ids(&resumed, "model").len() as u64;
+                let models_again = super::report_ids(&resumed, "model").len();
+                let redone = cloud.realism.stats().forwarded_mutating;
                 assert!(
-                    mutating(&resumed) - models_again <= n - k + wschat::apply::CONCURRENCY as u64,
-                    "k={k}: the resumed deploy redid work: {} mutating calls after {k} of {n}",
-                    mutating(&resumed)
+                    redone - models_again <= n - k + wschat::apply::CONCURRENCY,
+                    "k={k}: the resumed deploy redid work: {redone} mutating calls reached AWS after {k} of {n}"
                 );
                 let inv = Inventory::read(aws, &name, "dev").await;
                 assert_complete(&inv, baseline);
 
-                let again = output(cli(moto, &project, &["--json", "deploy", "--no-build"])).await;
+                tokio::time::sleep(consistency()).await;
+                let again = output(cli(&cloud, &project, &["--json", "deploy", "--no-build"])).await;
                 let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
                 assert_eq!(mutating(&again), 0, "k={k}: not converged: {again:#}");
 
-                let destroyed = output(cli(moto, &project, &["destroy", "--yes"])).await;
+                let destroyed = output(cli(&cloud, &project, &["destroy", "--yes"])).await;
                 assert!(destroyed.status.success(), "k={k}: {}", String::from_utf8_lossy(&destroyed.stderr));
                 let left = Inventory::read(aws, &name, "dev").await;
                 assert!(left.is_empty(), "k={k}: leaked {left:#?}");
@@ -105,24 +116,22 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
         .buffer_unordered(4)
         .collect()
         .await;
-    assert_eq!(results.len() as u64, n);
+    assert_eq!(results.len(), n);
 }
 
 #[tokio::test]
 async fn a_destroy_killed_part_way_finishes_when_run_again() {
-    let moto = Moto::shared();
+    let cloud = Cloud::with(behaviours());
     let project = Project::new("flt-destroy");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
 
-    let mut killed = cli(&moto, &project, &["destroy", "--yes"]);
-    killed.env(TEST_EXIT_ENV, "3");
-    let out = killed.output().unwrap();
-    assert_eq!(out.status.code(), Some(TEST_EXIT_CODE), "{}", String::from_utf8_lossy(&out.stderr));
+    let killed = kill_at(&cloud, &project, &["destroy", "--yes"], Freeze::AfterMutations(3)).await;
+    assert!(matches!(killed, Ended::Killed), "{killed:?}");
     let partial = Inventory::read(&aws, "flt-destroy", "dev").await;
     assert!(!partial.is_empty(), "the killed destroy had already finished");
 
-    let finished = json(&moto, &project, &["destroy", "--yes"]);
+    let finished = json(&cloud, &project, &["destroy", "--yes"]);
     assert!(!finished["deleted"].as_array().unwrap().is_empty());
     let left = Inventory::read(&aws, "flt-destroy", "dev").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
@@ -130,10 +139,10 @@ async fn a_destroy_killed_part_way_finishes_when_run_again() {
 
 #[tokio::test]
 async fn a_duplicate_api_is_deleted_and_the_one_serving_the_stage_is_kept() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("flt-dup");
-    let first = deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    let first = deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let api = Inventory::read(&aws, "flt-dup", "dev").await.api_id();
     // What a killed deploy's in-flight CreateApi leaves behind.
     let tags = [("wschat:stack", "flt-dup"), ("wschat:stage", "dev"), ("project", "wschat")];
@@ -143,11 +152,11 @@ async fn a_duplicate_api_is_deleted_and_the_one_serving_the_stage_is_kept() {
     }
     let extra = create.route_selection_expression("$request.body.action").send().await.unwrap().api_id.unwrap();
 
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(super::changes(&plan), ["delete api api"], "{plan:#}");
     assert_eq!(plan["changes"][0]["id"], extra.as_str());
     assert_eq!(plan["changes"][0]["reason"], "duplicate");
-    let repaired = deploy(&moto, &project);
+    let repaired = deploy(&cloud, &project);
     assert_eq!(mutating(&repaired), 1, "{repaired:#}");
     assert_eq!(repaired["urls"]["websocket"], first["urls"]["websocket"]);
     let inv = Inventory::read(&aws, "flt-dup", "dev").await;

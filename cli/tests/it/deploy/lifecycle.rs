@@ -1,9 +1,9 @@
 //! The lifecycle: deploy from empty, redeploy, change, drift, destroy.
 
 use serde_json::{Value, json};
-use test_support::{ACCOUNT_ID, Moto, REGION};
+use test_support::{ACCOUNT_ID, REGION};
 
-use super::{Inventory, Project, changes, deploy, json, model, mutating, report_ids, run, sdk};
+use super::{Cloud, Inventory, Project, changes, deploy, json, model, mutating, report_ids, run, sdk};
 
 /// Every `Resource` of every statement of a policy document.
 fn resources(policy: &Value) -> Vec<String> {
@@ -30,10 +30,10 @@ fn actions(policy: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-create");
-    let report = deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    let report = deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let inv = Inventory::read(&aws, "lc-create", "dev").await;
     inv.assert_no_duplicates();
     let api = inv.api_id();
@@ -140,6 +140,10 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let (sends, receives) =
             (actions.contains(&"sqs:SendMessage".to_string()), actions.contains(&"sqs:ReceiveMessage".to_string()));
         assert_eq!((sends, receives), if function == "chat" { (true, false) } else { (false, true) }, "{function}");
+        // Only the route handler writes connection rows; notify reads them and deletes stale ones.
+        let puts = actions.contains(&"dynamodb:PutItem".to_string());
+        assert_eq!(puts, function == "chat", "{function}: {actions:?}");
+        assert!(actions.contains(&"dynamodb:DeleteItem".to_string()), "{function}: {actions:?}");
     }
 
     // API Gateway.
@@ -200,13 +204,13 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
 #[tokio::test]
 async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-again");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-again", "dev").await;
 
-    let again = deploy(&moto, &project);
+    let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
     assert_eq!(again["counts"]["unchanged"], 43);
     assert_eq!(again["waves"], 0);
@@ -215,20 +219,20 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
     assert_eq!(again["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
     assert_eq!(Inventory::read(&aws, "lc-again", "dev").await, before, "a no-op deploy changed something");
 
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
     assert_eq!(plan["counts"]["unchanged"], 43);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
-    let (out, _) = run(&moto, &project, &["plan"]);
+    let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[tokio::test]
 async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_them() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-change");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-change", "dev").await;
 
     // Memory, a new route, a removed route, a changed schema, IAM auth on $connect.
@@ -244,7 +248,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     schema["description"] = json!("send, with a description");
     std::fs::write(&schema_path, schema.to_string()).unwrap();
 
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     let new_model = plan["changes"]
         .as_array()
         .unwrap()
@@ -272,7 +276,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     assert_eq!(field("route", "send")[0]["field"], "request model");
     assert_eq!(field("route", "send")[0]["to"], new_model.as_str());
 
-    let applied = deploy(&moto, &project);
+    let applied = deploy(&cloud, &project);
     assert_eq!(changes(&applied), expected, "{applied:#}");
     // One call per change: UpdateFunctionConfiguration, CreateModel, CreateRoute, DeleteRoute, UpdateRoute x2.
     assert_eq!(mutating(&applied), 6, "{applied:#}");
@@ -291,21 +295,21 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     assert_eq!(after.route("broadcast"), before.route("broadcast"), "an unchanged route changed");
     assert_eq!(after.apis, before.apis);
 
-    let again = deploy(&moto, &project);
+    let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
 }
 
 #[tokio::test]
 async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-drift");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-drift", "dev").await;
     let api = before.api_id();
     let p = "lc-drift-dev";
 
-    let ok = json(&moto, &project, &["status"]);
+    let ok = json(&cloud, &project, &["status"]);
     assert!(ok["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{ok:#}");
     assert_eq!(ok["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
 
@@ -326,7 +330,7 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
         .await
         .unwrap();
 
-    let status = json(&moto, &project, &["status"]);
+    let status = json(&cloud, &project, &["status"]);
     assert_eq!(mutating(&status), 0);
     let states: Vec<String> = status["resources"]
         .as_array()
@@ -361,11 +365,11 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
         .find(|r| r["kind"] == "function" && r["name"] == "chat")
         .unwrap();
     assert_eq!(chat["fields"], json!([{"field": "memory", "from": "1024", "to": "256"}]));
-    let (out, _) = run(&moto, &project, &["status"]);
+    let (out, _) = run(&cloud, &project, &["status"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("missing") && table.contains("memory: 1024 → 256"), "{table}");
 
-    let repaired = deploy(&moto, &project);
+    let repaired = deploy(&cloud, &project);
     assert_eq!(
         changes(&repaired),
         [
@@ -384,25 +388,25 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
     assert_eq!(after.roles, before.roles);
     assert_eq!(after.route("send")["models"], before.route("send")["models"]);
     assert_eq!(after.route("send")["target"], before.route("send")["target"]);
-    let status = json(&moto, &project, &["status"]);
+    let status = json(&cloud, &project, &["status"]);
     assert!(status["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{status:#}");
 }
 
 #[tokio::test]
 async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_nothing() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-destroy");
-    deploy(&moto, &project);
+    deploy(&cloud, &project);
     // A neighbour whose names share the prefix `lc-destroy-dev`: it must survive.
     let neighbour = Project::new("lc-destroy");
-    let (out, stderr) = super::run(&moto, &neighbour, &["deploy", "--no-build", "--stage", "dev-x"]);
+    let (out, stderr) = super::run(&cloud, &neighbour, &["deploy", "--no-build", "--stage", "dev-x"]);
     assert!(out.status.success(), "{stderr}");
-    let aws = sdk(&moto).await;
+    let aws = sdk(&cloud).await;
     let neighbour_before = Inventory::read(&aws, "lc-destroy", "dev-x").await;
     assert!(!neighbour_before.is_empty());
 
     let api_id = Inventory::read(&aws, "lc-destroy", "dev").await.api_id();
-    let report = json(&moto, &project, &["destroy", "--yes"]);
+    let report = json(&cloud, &project, &["destroy", "--yes"]);
     // Log groups, roles and functions of two functions, the mapping, the
     // table, both queues, the API, the bucket, the distribution and the OAC;
     // routes, policies, permissions and the bucket's policy and files go with them.
@@ -413,22 +417,22 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     assert!(api.is_err_and(|e| e.into_service_error().is_not_found_exception()), "the API is still there");
     assert_eq!(Inventory::read(&aws, "lc-destroy", "dev-x").await, neighbour_before, "destroy touched another stage");
 
-    let again = json(&moto, &project, &["destroy", "--yes"]);
+    let again = json(&cloud, &project, &["destroy", "--yes"]);
     assert_eq!(again["deleted"], json!([]));
     assert_eq!(mutating(&again), 0);
-    let (out, _) = super::run(&moto, &project, &["destroy", "--yes"]);
+    let (out, _) = super::run(&cloud, &project, &["destroy", "--yes"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to destroy"));
 }
 
 #[tokio::test]
 async fn destroy_refuses_without_yes_when_stdin_is_not_a_terminal() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-refuse");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-refuse", "dev").await;
-    let (out, stderr) = run(&moto, &project, &["destroy"]);
+    let (out, stderr) = run(&cloud, &project, &["destroy"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
     assert_eq!(Inventory::read(&aws, "lc-refuse", "dev").await, before);
@@ -436,9 +440,9 @@ async fn destroy_refuses_without_yes_when_stdin_is_not_a_terminal() {
 
 #[tokio::test]
 async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-rename");
-    deploy(&moto, &project);
+    deploy(&cloud, &project);
     let stack = project
         .stack()
         .replace(
@@ -447,7 +451,7 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
         )
         .replace("\nfunctions:", "\nqueue: { name: events }\nfunctions:");
     project.write_stack(&stack);
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     let deletes: Vec<String> = changes(&plan).into_iter().filter(|c| c.starts_with("delete")).collect();
     assert_eq!(
         deletes,
@@ -462,10 +466,10 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
         "{plan:#}"
     );
     project.write_zip("fanout", "fanout v1");
-    let applied = deploy(&moto, &project);
+    let applied = deploy(&cloud, &project);
     assert_eq!(changes(&applied), changes(&plan));
 
-    let aws = sdk(&moto).await;
+    let aws = sdk(&cloud).await;
     let p = "lc-rename-dev";
     assert!(aws.lambda().get_function().function_name(format!("{p}-notify")).send().await.is_err());
     assert!(aws.iam().get_role().role_name(format!("{p}-notify")).send().await.is_err());
@@ -485,30 +489,30 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
         fanout.event_source_mappings()[0].event_source_arn(),
         Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{p}-events").as_str())
     );
-    let again = deploy(&moto, &project);
+    let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
 }
 
 #[tokio::test]
 async fn new_code_is_uploaded_and_the_same_code_is_not() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-code");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-code", "dev").await;
 
     // The same bytes written again: nothing to upload.
     project.write_zip("chat", "chat v1");
-    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
 
     project.write_zip("chat", "chat v2");
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), ["update function chat"]);
     let fields = &plan["changes"][0]["fields"];
     assert_eq!(fields[0]["field"], "code");
     assert_eq!(fields[0]["from"], before.functions["chat"]["code_sha256"]);
     assert_eq!(fields[0]["to"], project.zip_sha("chat"));
-    let applied = deploy(&moto, &project);
+    let applied = deploy(&cloud, &project);
     // UpdateFunctionCode only.
     assert_eq!(mutating(&applied), 1, "{applied:#}");
     let after = Inventory::read(&aws, "lc-code", "dev").await;

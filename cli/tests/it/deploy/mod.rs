@@ -1,12 +1,18 @@
-//! `wschat plan / deploy / status / destroy` against a real moto server.
+//! `wschat plan / deploy / status / destroy` against a real moto server,
+//! through the AWS realism proxy ([`test_support::realism`]), so that AWS's
+//! rules apply: API Gateway's one writer per API, IAM propagation, Lambda
+//! states, the SQS and S3 name rules, DynamoDB's TTL rules, throttling and
+//! eventual consistency.
 //!
 //! Every test runs the `wschat` binary on its own temp project with its own
-//! stack name, so tests share one moto and run in parallel. What the tool
-//! did is read back with SDK calls of the test's own ([`Inventory`]), not
-//! through the code under test.
+//! stack name, so tests share one moto (and one proxy, every behaviour on)
+//! and run in parallel; tests that set behaviours of their own start a proxy
+//! of their own. What the tool did is read back with SDK calls of the test's
+//! own, straight from moto ([`Inventory`]), not through the code under test.
 
 mod faults;
 mod lifecycle;
+mod realism;
 mod stages;
 mod website;
 
@@ -14,10 +20,55 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+use test_support::realism::{Behaviours, Realism};
 use test_support::{ACCOUNT_ID, Moto, REGION};
 use wschat::aws::Aws;
+
+/// moto with the realism proxy in front: where deploy tests send wschat.
+pub struct Cloud {
+    moto: Arc<Moto>,
+    pub realism: Realism,
+}
+
+impl Cloud {
+    /// One for the test binary: the shared moto behind a proxy with every
+    /// behaviour on ([`behaviours`]).
+    pub fn shared() -> Arc<Cloud> {
+        static SHARED: OnceLock<Arc<Cloud>> = OnceLock::new();
+        SHARED.get_or_init(|| Arc::new(Cloud::with(behaviours()))).clone()
+    }
+
+    /// A proxy of its own, with `behaviours`, in front of the shared moto.
+    pub fn with(behaviours: Behaviours) -> Cloud {
+        Cloud::own(Moto::shared(), behaviours)
+    }
+
+    /// A proxy with `behaviours` in front of `moto`.
+    pub fn own(moto: Arc<Moto>, behaviours: Behaviours) -> Cloud {
+        let realism = Realism::start(&moto.endpoint(), behaviours);
+        Cloud { moto, realism }
+    }
+
+    pub fn moto(&self) -> &Moto {
+        &self.moto
+    }
+
+    /// An SDK configuration that talks to AWS through the proxy, as wschat
+    /// does (to read what only the proxy knows: deployments, Lambda states).
+    pub async fn through_proxy(&self) -> Aws {
+        crate::aws_wiring::aws_at(&self.realism.endpoint()).await
+    }
+}
+
+/// Every behaviour on, as [`Behaviours::aws`] has them, with the SQS name
+/// rule shortened from 60 s to 3 s: tests that delete a queue and deploy
+/// again wait that out, and the destroy-then-deploy test checks the full rule.
+pub fn behaviours() -> Behaviours {
+    Behaviours { queue_name_reuse_ms: Some(3_000), ..Behaviours::aws() }
+}
 
 use crate::support::{root, wschat};
 
@@ -87,36 +138,36 @@ impl Project {
     }
 }
 
-/// `wschat` in `project`, pointed at `moto`.
-pub fn cli(moto: &Moto, project: &Project, args: &[&str]) -> Command {
+/// `wschat` in `project`, pointed at the proxy in front of moto.
+pub fn cli(cloud: &Cloud, project: &Project, args: &[&str]) -> Command {
     let mut cmd = wschat(project.path());
-    cmd.envs(moto.env()).arg("--endpoint-url").arg(moto.endpoint()).args(args);
+    cmd.envs(cloud.realism.env()).arg("--endpoint-url").arg(cloud.realism.endpoint()).args(args);
     cmd
 }
 
 /// Runs `wschat` and returns its output, with stderr as text.
-pub fn run(moto: &Moto, project: &Project, args: &[&str]) -> (Output, String) {
-    let out = cli(moto, project, args).output().expect("running wschat");
+pub fn run(cloud: &Cloud, project: &Project, args: &[&str]) -> (Output, String) {
+    let out = cli(cloud, project, args).output().expect("running wschat");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stderr)
 }
 
 /// Runs `wschat --json ARGS`, asserts success and returns the document.
-pub fn json(moto: &Moto, project: &Project, args: &[&str]) -> Value {
+pub fn json(cloud: &Cloud, project: &Project, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let (out, stderr) = run(moto, project, &all);
+    let (out, stderr) = run(cloud, project, &all);
     assert!(out.status.success(), "wschat {args:?} failed: {stderr}");
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("wschat {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-pub fn deploy(moto: &Moto, project: &Project) -> Value {
-    json(moto, project, &["deploy", "--no-build"])
+pub fn deploy(cloud: &Cloud, project: &Project) -> Value {
+    json(cloud, project, &["deploy", "--no-build"])
 }
 
-pub fn deploy_stage(moto: &Moto, project: &Project, stage: &str) -> Value {
-    json(moto, project, &["deploy", "--no-build", "--stage", stage])
+pub fn deploy_stage(cloud: &Cloud, project: &Project, stage: &str) -> Value {
+    json(cloud, project, &["deploy", "--no-build", "--stage", stage])
 }
 
 /// The changes of a plan or deploy report, as `action kind name` strings, sorted.
@@ -562,6 +613,52 @@ pub async fn model(aws: &Aws, api_id: &str, model_id: &str) -> (String, Value) {
     (model.name.unwrap(), serde_json::from_str(&model.schema.unwrap()).unwrap())
 }
 
-pub async fn sdk(moto: &Moto) -> Aws {
-    crate::aws_wiring::aws_for(moto).await
+/// The test's own SDK configuration: straight to moto, past the proxy, so
+/// that what it reads is moto's state as it is.
+pub async fn sdk(cloud: &Cloud) -> Aws {
+    crate::aws_wiring::aws_for(cloud.moto()).await
+}
+
+/// How a run that [`kill_at`] watched ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Killed (SIGKILL) where the proxy froze.
+    Killed,
+    /// It finished before the freeze point came.
+    Finished(std::process::ExitStatus, String),
+}
+
+/// Runs `wschat ARGS` and kills it with SIGKILL right where the proxy
+/// freezes (after the Nth mutating call reached moto, say), as a crash, a
+/// lost laptop lid or Ctrl-C would: calls it had at moto finish there, and
+/// nothing after reaches AWS. The proxy answers again afterwards.
+pub async fn kill_at(cloud: &Cloud, project: &Project, args: &[&str], freeze: test_support::realism::Freeze) -> Ended {
+    use tokio::io::AsyncReadExt;
+    cloud.realism.freeze_after(freeze);
+    let mut cmd = tokio::process::Command::from(cli(cloud, project, args));
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawning wschat");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let started = std::time::Instant::now();
+    let ended = loop {
+        if cloud.realism.frozen(std::time::Duration::from_millis(20)).await {
+            child.kill().await.expect("killing wschat");
+            break None;
+        }
+        if let Some(status) = child.try_wait().expect("waiting for wschat") {
+            break Some(status);
+        }
+        assert!(started.elapsed().as_secs() < 300, "wschat {args:?} neither finished nor froze in 300 s");
+    };
+    let stderr = reader.await.unwrap_or_default();
+    cloud.realism.thaw();
+    match ended {
+        None => Ended::Killed,
+        Some(status) => Ended::Finished(status, stderr),
+    }
 }

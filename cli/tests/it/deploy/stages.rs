@@ -1,18 +1,18 @@
 //! Stages of one stack.yaml live side by side.
 
-use test_support::{Moto, REGION};
+use test_support::REGION;
 
-use super::{Inventory, Project, changes, deploy, deploy_stage, json, sdk};
+use super::{Cloud, Inventory, Project, changes, deploy, deploy_stage, json, sdk};
 
 #[tokio::test]
 async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("lc-stages");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let dev = Inventory::read(&aws, "lc-stages", "dev").await;
 
-    let prod_report = deploy_stage(&moto, &project, "prod");
+    let prod_report = deploy_stage(&cloud, &project, "prod");
     assert_eq!(prod_report["counts"]["create"], 43, "prod is a stack of its own: {prod_report:#}");
     assert_eq!(prod_report["stage"], "prod");
     let prod = Inventory::read(&aws, "lc-stages", "prod").await;
@@ -30,10 +30,10 @@ async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
         assert!(!id.contains("lc-stages-dev") && id != dev.api_id(), "prod's deploy touched {change}");
     }
     assert_eq!(Inventory::read(&aws, "lc-stages", "dev").await, dev, "deploying prod changed dev");
-    assert_eq!(changes(&json(&moto, &project, &["plan"])), Vec::<String>::new());
+    assert_eq!(changes(&json(&cloud, &project, &["plan"])), Vec::<String>::new());
 
     // And destroying prod leaves dev as it was.
-    let destroyed = json(&moto, &project, &["destroy", "--yes", "--stage", "prod"]);
+    let destroyed = json(&cloud, &project, &["destroy", "--yes", "--stage", "prod"]);
     assert!(!destroyed["deleted"].as_array().unwrap().is_empty());
     assert!(Inventory::read(&aws, "lc-stages", "prod").await.is_empty());
     assert_eq!(Inventory::read(&aws, "lc-stages", "dev").await, dev, "destroying prod changed dev");

@@ -4,13 +4,11 @@
 //! its project's `wwwroot/` (the shipped page is not used).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{Value, json};
-use test_support::{ACCOUNT_ID, Moto, REGION};
-use wschat::aws::{TEST_CALL_LOG_ENV, TEST_EXIT_CODE, TEST_EXIT_ENV};
+use test_support::{ACCOUNT_ID, REGION};
 
-use super::{Inventory, Project, changes, cli, deploy, json, mutating, run, sdk};
+use super::{Cloud, Inventory, Project, changes, deploy, json, mutating, run, sdk};
 
 const INDEX: &str = "<!doctype html><title>chat</title><script src=app.js></script>\n";
 /// A page with a Content-Security-Policy, whose connect-src deploy pins to the chat's origin.
@@ -75,11 +73,11 @@ async fn invalidations(aws: &wschat::aws::Aws, distribution: &str) -> Vec<Vec<St
 
 #[tokio::test]
 async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-create");
     write_page(&project, &page());
-    let report = deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    let report = deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let inv = Inventory::read(&aws, "web-create", "dev").await;
     inv.assert_no_duplicates();
     let api = inv.api_id();
@@ -177,7 +175,7 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
     assert_eq!(ops(&report).get("CreateInvalidation"), None, "{report:#}");
 
     // status: the bucket, the object count, the distribution's state, both URLs.
-    let status = json(&moto, &project, &["status"]);
+    let status = json(&cloud, &project, &["status"]);
     assert_eq!(status["urls"], report["urls"]);
     assert_eq!(status["website"]["objects"], page().len());
     assert_eq!(status["website"]["distribution"]["status"], "Deployed");
@@ -188,7 +186,7 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
     assert_eq!(row("site")["detail"], format!("{} objects", page().len()));
     assert_eq!(row("distribution")["detail"], "Deployed");
     assert!(status["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{status:#}");
-    let (out, _) = run(&moto, &project, &["status"]);
+    let (out, _) = run(&cloud, &project, &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("website:   {website}\nwebsocket: {wss}\n")), "{text}");
     assert!(text.contains(&format!("{} objects", page().len())) && text.contains("Deployed"), "{text}");
@@ -196,12 +194,12 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
 
 #[tokio::test]
 async fn deploy_ends_by_printing_both_urls() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-print");
     write_page(&project, &page());
-    let (out, stderr) = run(&moto, &project, &["deploy", "--no-build"]);
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
     assert!(out.status.success(), "{stderr}");
-    let aws = sdk(&moto).await;
+    let aws = sdk(&cloud).await;
     let inv = Inventory::read(&aws, "web-print", "dev").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -217,16 +215,16 @@ async fn deploy_ends_by_printing_both_urls() {
 
 #[tokio::test]
 async fn redeploy_uploads_nothing_one_changed_file_is_one_upload_and_one_invalidation_and_a_deleted_file_goes() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-sync");
     write_page(&project, &page());
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "web-sync", "dev").await;
     let distribution = before.distribution()["id"].as_str().unwrap().to_string();
 
     // Nothing changed: no upload, no call that changes anything.
-    let again = deploy(&moto, &project);
+    let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
     assert_eq!(ops(&again), BTreeMap::new());
     assert_eq!(changes(&again), Vec::<String>::new());
@@ -236,10 +234,10 @@ async fn redeploy_uploads_nothing_one_changed_file_is_one_upload_and_one_invalid
     // One file changed: plan says so, deploy uploads it alone and invalidates its path.
     let app = "console.log('v2');\n";
     write_page(&project, &[("app.js", app)].into());
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), ["update site site"], "{plan:#}");
     assert_eq!(plan["changes"][0]["fields"], json!([{"field": "upload", "from": "0 new, 1 changed", "to": "app.js"}]));
-    let changed = deploy(&moto, &project);
+    let changed = deploy(&cloud, &project);
     assert_eq!(ops(&changed), op_counts(&[("CreateInvalidation", 1), ("PutObject", 1)]), "{changed:#}");
     assert_eq!(invalidations(&aws, &distribution).await, [["/app.js"]]);
     let after = Inventory::read(&aws, "web-sync", "dev").await;
@@ -252,7 +250,7 @@ async fn redeploy_uploads_nothing_one_changed_file_is_one_upload_and_one_invalid
     // The page itself changed: it is invalidated at `/` too.
     let index = "<!doctype html><title>chat v2</title>\n";
     write_page(&project, &[("index.html", index)].into());
-    let changed = deploy(&moto, &project);
+    let changed = deploy(&cloud, &project);
     assert_eq!(ops(&changed), op_counts(&[("CreateInvalidation", 1), ("PutObject", 1)]), "{changed:#}");
     let all = invalidations(&aws, &distribution).await;
     assert_eq!(all.len(), 2);
@@ -260,23 +258,23 @@ async fn redeploy_uploads_nothing_one_changed_file_is_one_upload_and_one_invalid
 
     // A file deleted locally: its object goes, and its path is invalidated.
     std::fs::remove_file(project.path().join("wwwroot/style.css")).unwrap();
-    let deleted = deploy(&moto, &project);
+    let deleted = deploy(&cloud, &project);
     assert_eq!(ops(&deleted), op_counts(&[("CreateInvalidation", 1), ("DeleteObjects", 1)]), "{deleted:#}");
     let after = Inventory::read(&aws, "web-sync", "dev").await;
     assert!(!after.objects.contains_key("style.css"), "{:#?}", after.objects);
     assert_eq!(after.objects.len(), before.objects.len() - 1);
     assert!(invalidations(&aws, &distribution).await.contains(&vec!["/style.css".to_string()]));
 
-    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
 }
 
 #[tokio::test]
 async fn destroy_empties_every_version_and_leaves_no_bucket_distribution_or_oac() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-destroy");
     write_page(&project, &page());
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "web-destroy", "dev").await;
     let bucket = before.bucket.as_ref().unwrap()["name"].as_str().unwrap().to_string();
     let distribution = before.distribution()["id"].as_str().unwrap().to_string();
@@ -308,7 +306,7 @@ async fn destroy_empties_every_version_and_leaves_no_bucket_distribution_or_oac(
     let results: Vec<_> = futures::stream::iter(puts).buffer_unordered(32).collect().await;
     assert!(results.iter().all(Result::is_ok));
 
-    let report = json(&moto, &project, &["destroy", "--yes"]);
+    let report = json(&cloud, &project, &["destroy", "--yes"]);
     let deleted: Vec<String> = report["deleted"]
         .as_array()
         .unwrap()
@@ -335,15 +333,6 @@ async fn destroy_empties_every_version_and_leaves_no_bucket_distribution_or_oac(
     assert!(gone.is_err_and(|e| e.into_service_error().is_no_such_origin_access_control()));
 }
 
-/// The ordered `Service Operation` lines a run wrote to its call log.
-fn call_log(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.rsplit(' ').next().unwrap().to_string())
-        .collect()
-}
-
 fn position(log: &[String], op: &str) -> usize {
     log.iter().position(|o| o == op).unwrap_or_else(|| panic!("no {op} in {log:?}"))
 }
@@ -353,35 +342,33 @@ fn position(log: &[String], op: &str) -> usize {
 /// destroy disables it, waits until it is Deployed, deletes it with its
 /// ETag and only then deletes the OAC, even though moto would delete an
 /// enabled distribution at once. A destroy killed after the disable finishes
-/// on the next run.
+/// on the next run. The order is the proxy's log of the calls.
 #[tokio::test]
 async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_after_it() {
-    let moto = Moto::start();
-    let reply = moto.post(
+    let cloud = Cloud::own(std::sync::Arc::new(test_support::Moto::start()), super::behaviours());
+    let reply = cloud.moto().post(
         "/moto-api/state-manager/set-transition",
-        r#"{"model_name": "cloudfront::distribution", "transition": {"progression": "time", "seconds": 3}}"#,
+        r#"{"model_name": "cloudfront::distribution", "transition": {"progression": "time", "seconds": 6}}"#,
     );
     assert_eq!(reply.status, 201, "{reply:?}");
-    let aws = sdk(&moto).await;
-    let logs = tempfile::tempdir().unwrap();
+    let aws = sdk(&cloud).await;
 
     // deploy --wait: polls until the new distribution is Deployed.
     let waited = Project::new("web-wait");
-    let log = logs.path().join("wait.log");
-    let mut cmd = cli(&moto, &waited, &["--json", "deploy", "--no-build", "--wait"]);
     let started = std::time::Instant::now();
-    let out = cmd.env(TEST_CALL_LOG_ENV, &log).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cloud.realism.reset_stats();
+    let (out, stderr) = run(&cloud, &waited, &["--json", "deploy", "--no-build", "--wait"]);
+    assert!(out.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["website"]["distribution"]["status"], "Deployed", "{report:#}");
-    assert!(started.elapsed().as_secs_f64() >= 2.0, "deploy --wait did not wait");
-    let ops = call_log(&log);
+    assert!(started.elapsed().as_secs_f64() >= 5.0, "deploy --wait did not wait");
+    let ops = cloud.realism.operations();
     let create = position(&ops, "CreateDistributionWithTags");
     assert!(ops[create..].iter().filter(|o| *o == "GetDistribution").count() >= 2, "{ops:?}");
 
     // Without --wait: the deploy returns at once, says why the site is not up yet, and prints the URL.
     let quick = Project::new("web-quick");
-    let (out, stderr) = run(&moto, &quick, &["--json", "deploy", "--no-build"]);
+    let (out, stderr) = run(&cloud, &quick, &["--json", "deploy", "--no-build"]);
     assert!(out.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["website"]["distribution"]["status"], "InProgress", "{report:#}");
@@ -389,11 +376,10 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
     assert!(stderr.contains("--wait"), "{stderr}");
 
     // Destroy right away, while the distribution is still InProgress.
-    let log = logs.path().join("destroy.log");
-    let mut cmd = cli(&moto, &quick, &["destroy", "--yes"]);
-    let out = cmd.env(TEST_CALL_LOG_ENV, &log).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ops = call_log(&log);
+    cloud.realism.reset_stats();
+    let (out, stderr) = run(&cloud, &quick, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{stderr}");
+    let ops = cloud.realism.operations();
     let disable = position(&ops, "UpdateDistribution");
     let delete = position(&ops, "DeleteDistribution");
     let oac = position(&ops, "DeleteOriginAccessControl");
@@ -407,17 +393,16 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
 
     // A destroy killed right after the disable leaves a disabled distribution;
     // the next destroy does not disable it again, waits, deletes it, then the OAC.
-    let mut killed = cli(&moto, &waited, &["destroy", "--yes"]);
-    let out = killed.env(TEST_EXIT_ENV, "UpdateDistribution").output().unwrap();
-    assert_eq!(out.status.code(), Some(TEST_EXIT_CODE), "{}", String::from_utf8_lossy(&out.stderr));
+    let freeze = test_support::realism::Freeze::AfterOperation("UpdateDistribution".into());
+    let killed = super::kill_at(&cloud, &waited, &["destroy", "--yes"], freeze).await;
+    assert!(matches!(killed, super::Ended::Killed), "{killed:?}");
     let partial = Inventory::read(&aws, "web-wait", "dev").await;
     assert_eq!(partial.distribution()["enabled"], false, "{partial:#?}");
     assert_eq!(partial.oacs.len(), 1);
-    let log = logs.path().join("resume.log");
-    let mut resumed = cli(&moto, &waited, &["destroy", "--yes"]);
-    let out = resumed.env(TEST_CALL_LOG_ENV, &log).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ops = call_log(&log);
+    cloud.realism.reset_stats();
+    let (out, stderr) = run(&cloud, &waited, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{stderr}");
+    let ops = cloud.realism.operations();
     assert!(!ops.contains(&"UpdateDistribution".to_string()), "disabled twice: {ops:?}");
     assert!(position(&ops, "GetDistribution") < position(&ops, "DeleteDistribution"), "{ops:?}");
     assert!(position(&ops, "DeleteDistribution") < position(&ops, "DeleteOriginAccessControl"), "{ops:?}");
@@ -426,30 +411,30 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
 
 #[tokio::test]
 async fn without_cdn_the_bucket_stays_private_and_switching_cdn_adds_and_removes_cloudfront() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-nocdn");
     write_page(&project, &page());
     project.write_stack(&format!("{}\nwebsite: {{ cdn: false }}\n", project.stack()));
-    let (out, stderr) = run(&moto, &project, &["deploy", "--no-build"]);
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let bucket = format!("web-nocdn-dev-{ACCOUNT_ID}-{REGION}");
     assert!(stdout.contains(&format!("website:   s3://{bucket} (private")), "{stdout}");
-    let aws = sdk(&moto).await;
+    let aws = sdk(&cloud).await;
     let inv = Inventory::read(&aws, "web-nocdn", "dev").await;
     assert!(inv.distributions.is_empty() && inv.oacs.is_empty(), "{inv:#?}");
     let b = inv.bucket.as_ref().unwrap();
     assert_eq!(b["policy"], Value::Null, "no policy: nothing may read the bucket");
     assert_eq!(b["public_access_block"]["RestrictPublicBuckets"], true);
     assert_eq!(inv.objects.len(), page().len());
-    let report = deploy(&moto, &project);
+    let report = deploy(&cloud, &project);
     assert_eq!(mutating(&report), 0, "{report:#}");
     assert_eq!(report["urls"]["website"], Value::Null);
     assert_eq!(report["website"]["cdn"], false);
 
     // cdn: true adds the OAC, the distribution and the policy.
     project.write_stack(&project.stack().replace("website: { cdn: false }", "website: { cdn: true }"));
-    let on = deploy(&moto, &project);
+    let on = deploy(&cloud, &project);
     assert_eq!(
         changes(&on),
         ["create bucket_policy site", "create distribution site", "create origin_access_control site"],
@@ -459,7 +444,7 @@ async fn without_cdn_the_bucket_stays_private_and_switching_cdn_adds_and_removes
     assert_eq!(on["urls"]["website"], format!("https://{}", inv.distribution()["domain"].as_str().unwrap()));
     // And cdn: false again takes them away: the distribution disabled, then deleted.
     project.write_stack(&project.stack().replace("website: { cdn: true }", "website: { cdn: false }"));
-    let off = deploy(&moto, &project);
+    let off = deploy(&cloud, &project);
     assert_eq!(
         changes(&off),
         ["delete bucket_policy site", "delete distribution site", "delete origin_access_control site"],
@@ -469,39 +454,39 @@ async fn without_cdn_the_bucket_stays_private_and_switching_cdn_adds_and_removes
     let inv = Inventory::read(&aws, "web-nocdn", "dev").await;
     assert!(inv.distributions.is_empty() && inv.oacs.is_empty(), "{inv:#?}");
     assert_eq!(inv.bucket.as_ref().unwrap()["policy"], Value::Null);
-    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
 }
 
 #[tokio::test]
 async fn a_price_class_change_updates_the_distribution_in_place() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-price");
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "web-price", "dev").await;
     project.write_stack(&format!("{}\nwebsite: {{ price_class: PriceClass_All }}\n", project.stack()));
-    let plan = json(&moto, &project, &["plan"]);
+    let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), ["update distribution site"], "{plan:#}");
     assert_eq!(
         plan["changes"][0]["fields"][0],
         json!({"field": "price class", "from": "PriceClass_100", "to": "PriceClass_All"})
     );
-    let applied = deploy(&moto, &project);
+    let applied = deploy(&cloud, &project);
     assert_eq!(ops(&applied), op_counts(&[("TagResource", 1), ("UpdateDistribution", 1)]), "{applied:#}");
     let after = Inventory::read(&aws, "web-price", "dev").await;
     assert_eq!(after.distribution()["id"], before.distribution()["id"]);
     assert_eq!(after.distribution()["price_class"], "PriceClass_All");
     assert_ne!(after.distribution()["tags"]["wschat:config"], before.distribution()["tags"]["wschat:config"]);
-    assert_eq!(mutating(&deploy(&moto, &project)), 0);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
 }
 
 #[tokio::test]
 async fn website_drift_shows_in_status_and_deploy_repairs_it() {
-    let moto = Moto::shared();
+    let cloud = Cloud::shared();
     let project = Project::new("web-drift");
     write_page(&project, &page());
-    deploy(&moto, &project);
-    let aws = sdk(&moto).await;
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "web-drift", "dev").await;
     let bucket = before.bucket.as_ref().unwrap()["name"].as_str().unwrap().to_string();
     let old_oac = before.oacs[0]["id"].as_str().unwrap().to_string();
@@ -516,7 +501,7 @@ async fn website_drift_shows_in_status_and_deploy_repairs_it() {
     let etag = cf.get_origin_access_control().id(&old_oac).send().await.unwrap().e_tag.unwrap();
     cf.delete_origin_access_control().id(&old_oac).if_match(etag).send().await.unwrap();
 
-    let status = json(&moto, &project, &["status"]);
+    let status = json(&cloud, &project, &["status"]);
     let states: Vec<String> = status["resources"]
         .as_array()
         .unwrap()
@@ -543,7 +528,7 @@ async fn website_drift_shows_in_status_and_deploy_repairs_it() {
     // Only the hash in the tag can tell that the OAC the distribution uses changed.
     assert_eq!(fields("distribution")[0]["field"], "configuration hash");
 
-    let repaired = deploy(&moto, &project);
+    let repaired = deploy(&cloud, &project);
     assert_eq!(
         ops(&repaired),
         op_counts(&[
@@ -563,7 +548,7 @@ async fn website_drift_shows_in_status_and_deploy_repairs_it() {
     assert_eq!(after.objects, before.objects);
     assert_ne!(after.oacs[0]["id"], old_oac.as_str());
     assert_eq!(after.distribution()["id"], before.distribution()["id"]);
-    assert_eq!(mutating(&deploy(&moto, &project)), 0);
-    let status = json(&moto, &project, &["status"]);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
+    let status = json(&cloud, &project, &["status"]);
     assert!(status["resources"].as_array().unwrap().iter().all(|r| r["state"] == "ok"), "{status:#}");
 }

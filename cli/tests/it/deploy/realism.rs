@@ -1,0 +1,440 @@
+//! Each rule AWS enforces and moto does not, one at a time, through a proxy of
+//! the test's own: the proxy answers as AWS does (checked with the SDK's own
+//! typed errors), and wschat gets through it. Each test fails without the
+//! part of wschat that answers its rule.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_support::realism::{Behaviours, Freeze};
+
+use super::{Cloud, Ended, Inventory, Project, cli, deploy, json, kill_at, mutating, run, sdk};
+
+/// Only the behaviour under test, on top of plain forwarding.
+fn only(change: impl FnOnce(&mut Behaviours)) -> Behaviours {
+    let mut behaviours = Behaviours::default();
+    change(&mut behaviours);
+    behaviours
+}
+
+/// How many calls the proxy refused with `code`.
+fn refused(cloud: &Cloud, code: &str) -> usize {
+    cloud.realism.stats().refused.get(code).copied().unwrap_or(0)
+}
+
+fn resource<'a>(status: &'a Value, kind: &str, name: &str) -> &'a Value {
+    status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind && r["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {status:#}"))
+}
+
+/// The proxy's errors are AWS's as the SDK reads them: the typed error, not
+/// an unhandled one, so that what wschat matches on is what AWS sends.
+#[tokio::test]
+async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
+    let cloud = Cloud::with(only(|b| {
+        b.one_writer_per_api = true;
+        b.api_write_ms = 300;
+        b.queue_name_reuse_ms = Some(60_000);
+        b.table_creating_ms = Some(60_000);
+        b.consistency_ms = Some(60_000);
+    }));
+    let direct = sdk(&cloud).await;
+    let aws = cloud.through_proxy().await;
+
+    // Two writes to one API at once: one of them is refused with 409.
+    let api = direct
+        .apigatewayv2()
+        .create_api()
+        .name("rl-wire")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
+        .route_selection_expression("$request.body.action")
+        .send()
+        .await
+        .unwrap()
+        .api_id
+        .unwrap();
+    // A client without wschat's serialization or retry: the raw answer.
+    let raw = aws_sdk_apigatewayv2::Client::from_conf(
+        aws_sdk_apigatewayv2::config::Builder::from(aws.sdk_config())
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let model = |name: &'static str| {
+        raw.create_model().api_id(&api).name(name).content_type("application/json").schema("{}").send()
+    };
+    let (a, b) = tokio::join!(model("a"), model("b"));
+    let conflict = [a, b].into_iter().find_map(Result::err).expect("one of two overlapping writes is refused");
+    let conflict = conflict.into_service_error();
+    assert!(conflict.is_conflict_exception(), "{conflict:?}");
+    assert_eq!(
+        aws_sdk_apigatewayv2::error::ProvideErrorMetadata::message(&conflict),
+        Some("Unable to complete operation due to concurrent modification. Please try again later.")
+    );
+
+    // SQS: a deleted queue's name, and a queue not visible yet.
+    let sqs = aws.sqs();
+    let url = sqs.create_queue().queue_name("rl-wire-q").send().await.unwrap().queue_url.unwrap();
+    let missing = sqs.get_queue_url().queue_name("rl-wire-q").send().await.unwrap_err().into_service_error();
+    assert!(missing.is_queue_does_not_exist(), "{missing:?}");
+    sqs.delete_queue().queue_url(&url).send().await.unwrap();
+    let again = sqs.create_queue().queue_name("rl-wire-q").send().await.unwrap_err().into_service_error();
+    assert!(again.is_queue_deleted_recently(), "{again:?}");
+
+    // DynamoDB: a table still CREATING, and DescribeTable not seeing it yet.
+    let ddb = aws.dynamodb();
+    let key = |k: aws_sdk_dynamodb::types::KeyType| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name("id").key_type(k).build().unwrap()
+    };
+    ddb.create_table()
+        .table_name("rl-wire-t")
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(key(aws_sdk_dynamodb::types::KeyType::Hash))
+        .send()
+        .await
+        .unwrap();
+    let unseen = ddb.describe_table().table_name("rl-wire-t").send().await.unwrap_err().into_service_error();
+    assert!(unseen.is_resource_not_found_exception(), "{unseen:?}");
+    let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name("exp")
+        .build()
+        .unwrap();
+    let busy = ddb
+        .update_time_to_live()
+        .table_name("rl-wire-t")
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(busy.is_resource_in_use_exception(), "{busy:?}");
+}
+
+#[tokio::test]
+async fn writes_to_one_api_go_one_at_a_time() {
+    // Overlapping writes allowed, so that the proxy measures how many wschat sends at once.
+    let cloud = Cloud::with(only(|b| b.api_write_ms = 30));
+    let project = Project::new("rl-serial");
+    deploy(&cloud, &project);
+    let stats = cloud.realism.stats();
+    assert!(stats.operations["CreateRoute"] >= 13 && stats.operations["CreateModel"] >= 2, "{stats:#?}");
+    assert_eq!(stats.max_api_writes_in_flight, 1, "{stats:#?}");
+    // Reads and other services' calls still overlap.
+    assert!(stats.max_in_flight > 1, "{stats:#?}");
+
+    // With AWS's rule on, nothing of wschat's own is refused.
+    let cloud = Cloud::with(only(|b| {
+        b.one_writer_per_api = true;
+        b.api_write_ms = 30;
+    }));
+    let project = Project::new("rl-serial2");
+    deploy(&cloud, &project);
+    assert_eq!(refused(&cloud, "ConflictException"), 0, "{:#?}", cloud.realism.stats());
+}
+
+#[tokio::test]
+async fn a_conflict_with_another_writer_is_retried() {
+    let cloud = Cloud::with(only(|b| {
+        b.one_writer_per_api = true;
+        b.foreign_writer_fraction = 0.3;
+    }));
+    let project = Project::new("rl-foreign");
+    let report = deploy(&cloud, &project);
+    assert!(refused(&cloud, "ConflictException") >= 3, "{:#?}", cloud.realism.stats());
+    let inv = Inventory::read(&sdk(&cloud).await, "rl-foreign", "dev").await;
+    inv.assert_no_duplicates();
+    assert_eq!(inv.route_keys().len(), 13, "{report:#}");
+}
+
+#[tokio::test]
+async fn new_roles_and_policies_are_waited_for_until_lambda_can_use_them() {
+    let cloud = Cloud::with(only(|b| b.iam_propagation_ms = Some(2_500)));
+    let project = Project::new("rl-iam");
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    // CreateFunction was refused with both of Lambda's messages, and waited out.
+    let log = cloud.realism.log();
+    let refusals = log.iter().filter(|r| r.operation == "CreateFunction" && r.refused.is_some()).count();
+    assert!(refusals >= 2, "{log:#?}");
+    assert!(stderr.contains("to become assumable by Lambda"), "{stderr}");
+
+    // A new policy before a new queue mapping: Lambda checks the policy.
+    // Behind the tool's back: the consumer's policy and mapping go.
+    let aws = sdk(&cloud).await;
+    let inv = Inventory::read(&aws, "rl-iam", "dev").await;
+    let role = "rl-iam-dev-notify";
+    aws.iam().delete_role_policy().role_name(role).policy_name(role).send().await.unwrap();
+    let uuid = inv.mappings["notify"][0]["uuid"].as_str().unwrap();
+    aws.lambda().delete_event_source_mapping().uuid(uuid).send().await.unwrap();
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    let log = cloud.realism.log();
+    assert!(
+        log.iter().any(|r| r.operation == "CreateEventSourceMapping" && r.refused.is_some()),
+        "the mapping was not refused: {log:#?}"
+    );
+    assert!(stderr.contains("to reach Lambda"), "{stderr}");
+
+    // A role change: the function was moved to another role; deploy puts it
+    // back on a role that is new again.
+    let through = cloud.through_proxy().await;
+    let other = "rl-iam-other";
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let other_arn =
+        aws.iam().create_role().role_name(other).assume_role_policy_document(trust).send().await.unwrap().role.unwrap();
+    through
+        .lambda()
+        .update_function_configuration()
+        .function_name("rl-iam-dev-chat")
+        .role(other_arn.arn())
+        .send()
+        .await
+        .unwrap();
+    let chat_role = "rl-iam-dev-chat";
+    for policy in aws.iam().list_role_policies().role_name(chat_role).send().await.unwrap().policy_names() {
+        aws.iam().delete_role_policy().role_name(chat_role).policy_name(policy).send().await.unwrap();
+    }
+    aws.iam().delete_role().role_name(chat_role).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cloud.realism.reset_stats();
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    let log = cloud.realism.log();
+    assert!(
+        log.iter().any(|r| r.operation == "UpdateFunctionConfiguration" && r.refused.is_some()),
+        "the role change was not refused: {log:#?}"
+    );
+    let inv = Inventory::read(&aws, "rl-iam", "dev").await;
+    assert!(inv.functions["chat"]["role"].as_str().unwrap().ends_with("/rl-iam-dev-chat"), "{inv:#?}");
+}
+
+#[tokio::test]
+async fn a_deploy_right_after_destroy_waits_for_sqs_and_s3_to_release_the_names() {
+    let cloud = Cloud::with(only(|b| {
+        b.queue_name_reuse_ms = Some(6_000);
+        b.bucket_name_reuse_ms = Some(2_000);
+    }));
+    let project = Project::new("rl-again");
+    deploy(&cloud, &project);
+    json(&cloud, &project, &["destroy", "--yes"]);
+    let started = Instant::now();
+    let (out, stderr) = run(&cloud, &project, &["--json", "deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(refused(&cloud, "AWS.SimpleQueueService.QueueDeletedRecently") >= 2, "{:#?}", cloud.realism.stats());
+    assert!(refused(&cloud, "OperationAborted") >= 1, "{:#?}", cloud.realism.stats());
+    assert!(stderr.contains("deleted less than 60 s ago"), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(4), "it did not wait: {:?}", started.elapsed());
+    let inv = Inventory::read(&sdk(&cloud).await, "rl-again", "dev").await;
+    assert!(inv.queue.is_some() && inv.dlq.is_some() && inv.bucket.is_some(), "{inv:#?}");
+}
+
+#[tokio::test]
+async fn a_table_an_interrupted_deploy_left_creating_is_waited_for() {
+    let cloud = Cloud::with(only(|b| b.table_creating_ms = Some(3_000)));
+    let project = Project::new("rl-creating");
+    let killed =
+        kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterOperation("CreateTable".into())).await;
+    assert!(matches!(killed, Ended::Killed), "{killed:?}");
+    // At once, while DynamoDB still says CREATING: TTL waits for ACTIVE.
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(refused(&cloud, "ResourceInUseException"), 0, "{:#?}", cloud.realism.stats());
+    let inv = Inventory::read(&sdk(&cloud).await, "rl-creating", "dev").await;
+    assert_eq!(inv.table.unwrap()["ttl_status"], "ENABLED");
+}
+
+#[tokio::test]
+async fn moving_ttl_to_another_attribute_follows_the_once_an_hour_rule() {
+    let cloud = Cloud::with(only(|b| b.ttl_change_interval_ms = Some(3_600_000)));
+    let project = Project::new("rl-ttl");
+    deploy(&cloud, &project);
+    project.write_stack(&format!("{}\ntable: {{ ttl_attribute: gone_at }}\n", project.stack()));
+    let aws = sdk(&cloud).await;
+    let ttl = || async {
+        let inv = Inventory::read(&aws, "rl-ttl", "dev").await;
+        let table = inv.table.unwrap();
+        (table["ttl_attribute"].as_str().map(str::to_string), table["ttl_status"].as_str().map(str::to_string))
+    };
+
+    // Before any call, plan says what will happen and when.
+    let (out, _) = run(&cloud, &project, &["plan"]);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("one TTL change per table per hour") && plan.contains("an hour or more"), "{plan}");
+
+    // Within the hour of the first TTL change: refused, said, and the rest deploys.
+    let (out, stderr) = run(&cloud, &project, &["--json", "deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("it allows one TTL change per table per hour"), "{stderr}");
+    assert_eq!(refused(&cloud, "ValidationException"), 1, "{:#?}", cloud.realism.stats());
+    assert_eq!(ttl().await, (Some("expiresAt".into()), Some("ENABLED".into())));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chat = resource_env(&report);
+    assert_eq!(chat.as_deref(), Some("gone_at"), "the handlers write the new attribute at once: {report:#}");
+
+    // An hour later (the proxy's hour ends now): TTL goes off on the old attribute...
+    cloud.realism.update(|b| b.ttl_change_interval_ms = Some(0));
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("takes two deploys"), "{stderr}");
+    assert_eq!(ttl().await.1.as_deref(), Some("DISABLED"));
+    // ... and a deploy an hour after that turns it on for the new one.
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(ttl().await, (Some("gone_at".into()), Some("ENABLED".into())));
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
+}
+
+/// `WSCHAT_TTL_ATTRIBUTE` of the chat function, if the deploy report's
+/// function update names it.
+fn resource_env(report: &Value) -> Option<String> {
+    let change = report["changes"].as_array()?.iter().find(|c| c["kind"] == "function" && c["name"] == "chat")?;
+    let field = change["fields"].as_array()?.iter().find(|f| f["field"] == "environment")?;
+    field["to"].as_str()?.split(", ").find_map(|kv| kv.strip_prefix("WSCHAT_TTL_ATTRIBUTE=")).map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_function_whose_update_failed_shows_failed_and_the_next_deploy_repairs_it() {
+    let cloud = Cloud::with(only(|b| {
+        b.function_pending_ms = Some(400);
+        b.function_updating_ms = Some(400);
+    }));
+    let project = Project::new("rl-failed");
+    deploy(&cloud, &project);
+    // Updates wait for Pending and InProgress instead of colliding with them.
+    assert_eq!(refused(&cloud, "ResourceConflictException"), 0, "{:#?}", cloud.realism.stats());
+
+    cloud.realism.update(|b| b.failing_updates = vec!["rl-failed-dev-chat".into()]);
+    let stack = project.stack();
+    assert!(stack.contains("chat:   { crate: lambdas/chat }"), "the shipped stack.yaml changed shape");
+    project
+        .write_stack(&stack.replace("chat:   { crate: lambdas/chat }", "chat:   { crate: lambdas/chat, memory: 512 }"));
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(!out.status.success(), "a failed update must fail the deploy");
+    assert!(stderr.contains("the update of Lambda function `rl-failed-dev-chat` failed"), "{stderr}");
+
+    let status = json(&cloud, &project, &["status"]);
+    let chat = resource(&status, "function", "chat");
+    assert_eq!(chat["state"], "failed", "{status:#}");
+    let (out, _) = run(&cloud, &project, &["status"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("failed") && table.contains("1 failed"), "{table}");
+
+    // Lambda takes a new update after a failed one: deploy sends it.
+    let repaired = deploy(&cloud, &project);
+    assert!(repaired["changes"].as_array().unwrap().iter().any(|c| c["kind"] == "function" && c["name"] == "chat"));
+    let status = json(&cloud, &project, &["status"]);
+    assert_eq!(resource(&status, "function", "chat")["state"], "ok", "{status:#}");
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
+}
+
+#[tokio::test]
+async fn deploy_prints_the_urls_once_the_stage_serves_the_new_routes() {
+    let cloud = Cloud::with(only(|b| b.auto_deploy_ms = Some(1_500)));
+    let project = Project::new("rl-stage");
+    let report = deploy(&cloud, &project);
+    let deployment = report["api_stage"]["deployment"].as_str().expect("a confirmed deployment").to_string();
+    // At once, as a client would connect to the printed URL: the stage
+    // serves a deployment made after the last route was written.
+    let aws = cloud.through_proxy().await;
+    let api = Inventory::read(&sdk(&cloud).await, "rl-stage", "dev").await.api_id();
+    let stage = aws.apigatewayv2().get_stage().api_id(&api).stage_name("dev").send().await.unwrap();
+    assert_eq!(stage.deployment_id(), Some(deployment.as_str()));
+    let live = aws.apigatewayv2().get_deployment().api_id(&api).deployment_id(&deployment).send().await.unwrap();
+    assert_eq!(live.deployment_status().map(|s| s.as_str()), Some("DEPLOYED"));
+    let log = cloud.realism.operations();
+    let last_route = log.iter().rposition(|o| o == "CreateRoute").unwrap();
+    assert!(log[last_route..].contains(&"GetDeployment".to_string()), "{log:?}");
+
+    // A deploy that changes no route waits for nothing.
+    let again = deploy(&cloud, &project);
+    assert_eq!(again["api_stage"]["deployment"], Value::Null, "{again:#}");
+    assert_eq!(mutating(&again), 0);
+}
+
+#[tokio::test]
+async fn every_call_rides_out_a_throttle() {
+    let cloud = Cloud::with(only(|b| b.throttle_first_calls = true));
+    let project = Project::new("rl-throttle");
+    deploy(&cloud, &project);
+    json(&cloud, &project, &["plan"]);
+    json(&cloud, &project, &["status"]);
+    json(&cloud, &project, &["destroy", "--yes"]);
+    let stats = cloud.realism.stats();
+    let throttled: usize =
+        ["TooManyRequestsException", "ThrottlingException", "Throttling", "RequestThrottled", "SlowDown"]
+            .iter()
+            .map(|code| stats.refused.get(*code).copied().unwrap_or(0))
+            .sum();
+    // One refusal per operation any command used.
+    assert_eq!(throttled, stats.operations.len(), "{stats:#?}");
+}
+
+#[tokio::test]
+async fn reads_right_after_a_create_may_miss_it_and_deploy_waits() {
+    let cloud = Cloud::with(only(|b| b.consistency_ms = Some(1_500)));
+    let project = Project::new("rl-consistency");
+    let report = deploy(&cloud, &project);
+    assert_eq!(report["counts"]["create"], 43, "{report:#}");
+    let log = cloud.realism.log();
+    // The waits after CreateFunction and CreateTable saw "not found" first.
+    let missed = log.iter().filter(|r| r.status == 404 || (r.operation == "DescribeTable" && r.status == 400)).count();
+    assert!(missed >= 2, "{log:#?}");
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
+}
+
+/// Test-only switches are gone from the binary: these variables change nothing.
+#[test]
+fn the_old_test_switches_do_not_change_the_binary() {
+    let cloud = Cloud::shared();
+    let project = Project::new("rl-switches");
+    let log = project.path().join("calls.log");
+    let out = cli(&cloud, &project, &["--json", "deploy", "--no-build"])
+        .env("WSCHAT_TEST_EXIT_AFTER_MUTATIONS", "1")
+        .env("WSCHAT_TEST_CALL_LOG", &log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!log.exists(), "the binary wrote {}", log.display());
+}
+
+/// The whole of it, with every behaviour on as `Behaviours::aws` has them
+/// (SQS's full 60 s among them): a deploy from empty converges in one run and
+/// prints both URLs, a second deploy changes nothing, and a deploy at once
+/// after `destroy --yes` succeeds.
+#[test]
+fn with_every_rule_on_deploy_converges_and_destroy_then_deploy_works() {
+    let cloud = Cloud::with(Behaviours::aws());
+    let project = Project::new("rl-aws");
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).map(str::trim).map(str::to_string);
+    let website = line("website:").unwrap_or_else(|| panic!("no website URL: {stdout}"));
+    let websocket = line("websocket:").unwrap_or_else(|| panic!("no websocket URL: {stdout}"));
+    assert!(website.starts_with("https://") && website.ends_with(".cloudfront.net"), "{stdout}");
+    assert!(websocket.starts_with("wss://") && websocket.ends_with(".amazonaws.com/dev"), "{stdout}");
+    let stats = cloud.realism.stats();
+    assert!(!stats.refused.is_empty(), "the rules refused nothing: {stats:#?}");
+
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0);
+
+    json(&cloud, &project, &["destroy", "--yes"]);
+    let started = Instant::now();
+    let (out, stderr) = run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(50), "SQS's 60 s were not waited out: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("websocket: wss://"));
+}
