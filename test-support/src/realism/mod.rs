@@ -508,8 +508,9 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
         })
     };
     if let Some(reply) = refusal {
-        let code = refusal_code(&reply);
-        guard.done(reply.status.as_u16(), Some(&code));
+        // A success is the proxy answering for AWS (GetDeployment), not a refusal.
+        let code = (!reply.is_success()).then(|| refusal_code(&reply));
+        guard.done(reply.status.as_u16(), code.as_deref());
         return reply;
     }
     if guard.api_write.is_some() {
