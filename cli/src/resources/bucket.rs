@@ -6,17 +6,20 @@
 //! it first empties it of every object and every version: S3 refuses to
 //! delete a bucket that holds anything.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{Address, Env, FoundItem, Kind, Op, Tags, retry_while, tags_field};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
 
@@ -194,21 +197,12 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     // currently in progress against this resource. Please try again." for a
     // while; terraform-provider-aws retries CreateBucket on it
     // (`internal/service/s3/bucket.go`, `errCodeOperationAborted`).
-    let started = Instant::now();
-    let mut delay = Duration::from_secs(1);
-    let created = loop {
-        match create.clone().send().await {
-            Err(e) if e.code() == Some("OperationAborted") && started.elapsed() < NAME_REUSE_LIMIT => {
-                op.task.waiting(&format!(
-                    "waiting for S3 to finish with the name `{}`: a bucket of that name was deleted moments ago",
-                    spec.name
-                ));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => break other,
-        }
-    };
+    let why = format!(
+        "waiting for S3 to finish with the name `{}`: a bucket of that name was deleted moments ago",
+        spec.name
+    );
+    let aborted = |e: &SdkError<CreateBucketError, HttpResponse>| e.code() == Some("OperationAborted");
+    let created = retry_while(op.task, &why, NAME_REUSE_LIMIT, || create.clone().send(), aborted).await;
     match created {
         // A deploy killed after CreateBucket: the bucket is ours already.
         Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}

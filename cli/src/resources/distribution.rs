@@ -28,7 +28,11 @@ use aws_sdk_cloudfront::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, tag_changes, tags_field};
+use aws_sdk_cloudfront::error::SdkError;
+use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, retry_while, tag_changes, tags_field};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
 use crate::progress::Task;
@@ -409,18 +413,13 @@ pub async fn wait_deployed(clients: &Clients, task: &Task, id: &str, why: &str) 
 /// The distribution's domain and status, read now.
 pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
     // Just created, a distribution may be missing from reads for a moment.
-    let started = Instant::now();
-    let got = loop {
-        match clients.cloudfront.get_distribution().id(id).send().await {
-            Err(e)
-                if e.as_service_error().is_some_and(|e| e.is_no_such_distribution())
-                    && started.elapsed() < Duration::from_secs(30) =>
-            {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            other => break other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
-        }
+    let missing = |e: &SdkError<GetDistributionError, HttpResponse>| {
+        e.as_service_error().is_some_and(|e| e.is_no_such_distribution())
     };
+    let read = || clients.cloudfront.get_distribution().id(id).send();
+    let got = retry_while(&Task::hidden(), "", Duration::from_secs(30), read, missing)
+        .await
+        .aws_context(|| format!("reading CloudFront distribution `{id}`"))?;
     let d = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
     Ok((d.domain_name, d.status))
 }

@@ -760,8 +760,26 @@ pub const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
 pub async fn retry_while_iam_propagates<T, E, F, Fut>(
     task: &Task,
     why: &str,
-    mut call: F,
+    call: F,
     propagating: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+{
+    retry_while(task, why, IAM_PROPAGATION_LIMIT, call, propagating).await
+}
+
+/// Runs `call` again while `passing` says its error is one that goes away
+/// by itself (IAM propagation, a name AWS still holds), backing off from 1 s
+/// to 8 s, for at most `limit`; `task` shows `why` meanwhile. The last
+/// answer is returned as it came: the caller says what a lasting one means.
+pub async fn retry_while<T, E, F, Fut>(
+    task: &Task,
+    why: &str,
+    limit: Duration,
+    mut call: F,
+    passing: impl Fn(&E) -> bool,
 ) -> std::result::Result<T, E>
 where
     F: FnMut() -> Fut,
@@ -771,7 +789,7 @@ where
     let mut delay = Duration::from_secs(1);
     loop {
         match call().await {
-            Err(e) if propagating(&e) && started.elapsed() < IAM_PROPAGATION_LIMIT => {
+            Err(e) if passing(&e) && started.elapsed() < limit => {
                 task.waiting(why);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));

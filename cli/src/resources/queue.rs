@@ -1,7 +1,7 @@
 //! The notification queue and its dead-letter queue (two kinds, one shape).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
@@ -9,7 +9,7 @@ use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field, tags_from_map};
+use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, retry_while, tag_changes, tags_field, tags_from_map};
 use crate::aws::AwsContext;
 use crate::plan::FieldChange;
 
@@ -205,43 +205,28 @@ fn no_such_queue<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bo
 pub const NAME_REUSE_LIMIT: Duration = Duration::from_secs(75);
 
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let started = Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        let created = op
-            .clients
+    let create = || {
+        op.clients
             .sqs
             .create_queue()
             .queue_name(&spec.name)
             .set_attributes(Some(sqs_attributes(&spec.attributes)))
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
-            .await;
-        match created {
-            Err(e) if deleted_recently(&e) => {
-                let waited = started.elapsed();
-                if waited >= NAME_REUSE_LIMIT {
-                    anyhow::bail!(
-                        "creating SQS queue `{}`: SQS still refuses the name after {} s (a queue of that name was deleted recently); wait a minute and deploy again",
-                        spec.name,
-                        waited.as_secs()
-                    );
-                }
-                op.task.waiting(&format!(
-                    "waiting for SQS to release the name `{}`: a queue of that name was deleted less than 60 s ago, and SQS refuses the name until then",
-                    spec.name
-                ));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => {
-                let created = other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?;
-                return created
-                    .queue_url
-                    .ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name));
-            }
-        }
-    }
+    };
+    let why = format!(
+        "waiting for SQS to release the name `{}`: a queue of that name was deleted less than 60 s ago, and SQS refuses the name until then",
+        spec.name
+    );
+    let created = match retry_while(op.task, &why, NAME_REUSE_LIMIT, create, deleted_recently).await {
+        Err(e) if deleted_recently(&e) => anyhow::bail!(
+            "creating SQS queue `{}`: SQS still refuses the name after {} s (a queue of that name was deleted recently); wait a minute and deploy again",
+            spec.name,
+            NAME_REUSE_LIMIT.as_secs()
+        ),
+        other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
+    };
+    created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
 }
 
 pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
