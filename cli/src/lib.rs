@@ -10,6 +10,7 @@ pub mod build;
 pub mod cli;
 pub mod deploy;
 pub mod dev;
+pub mod diff;
 pub mod plan;
 pub mod progress;
 pub mod resources;

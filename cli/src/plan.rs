@@ -8,27 +8,7 @@ use serde::Serialize;
 
 use crate::resources::{self, Address, Desired, FoundSet, Kind};
 
-/// One field that differs: what AWS has and what stack.yaml wants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldChange {
-    pub field: String,
-    pub from: String,
-    pub to: String,
-    /// How the change will go, when that is not plain (AWS allows it only
-    /// in steps, say).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl FieldChange {
-    pub fn new(field: impl Into<String>, from: impl Into<String>, to: impl Into<String>) -> FieldChange {
-        FieldChange { field: field.into(), from: from.into(), to: to.into(), note: None }
-    }
-
-    pub fn with_note(self, note: impl Into<String>) -> FieldChange {
-        FieldChange { note: Some(note.into()), ..self }
-    }
-}
+pub use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,8 +173,8 @@ impl Plan {
                     out,
                     "        {}: {} → {}",
                     field.field,
-                    resources::short(&field.from, 70),
-                    resources::short(&field.to, 70)
+                    crate::diff::short(&field.from, 70),
+                    crate::diff::short(&field.to, 70)
                 );
                 if let Some(note) = &field.note {
                     let _ = writeln!(out, "          note: {note}");

@@ -9,7 +9,7 @@ use aws_sdk_apigatewayv2::types::ProtocolType;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, retry_while, tags_field};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// The ownership setting that turns ACLs off: the bucket owner owns every object.
 pub const OWNERSHIP: &str = "BucketOwnerEnforced";

@@ -10,7 +10,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// The principal the policy grants to.
 pub const PRINCIPAL: &str = "cloudfront.amazonaws.com";

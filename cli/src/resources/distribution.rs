@@ -34,7 +34,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, retry_while, tag_changes, tags_field};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 use crate::progress::Task;
 
 /// CloudFront's managed cache policy `Managed-CachingOptimized`: no cookies,

@@ -16,7 +16,7 @@ use super::{
     tag_changes, tags_field, tags_from_map,
 };
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 pub const RUNTIME: &str = "provided.al2023";
 /// The executable a custom runtime zip holds.

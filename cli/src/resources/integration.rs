@@ -8,7 +8,7 @@ use aws_sdk_apigatewayv2::types::IntegrationType;
 
 use super::{Address, Env, FoundItem, Kind, Op};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 pub const METHOD: &str = "POST";
 

@@ -6,7 +6,7 @@ use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// Days a log group keeps events. Lambda's own default is forever, which
 /// costs money for logs nobody reads; a month covers debugging.

@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::FunctionResponseType;
 
 use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 const REPORT_FAILURES: &str = "ReportBatchItemFailures";
 

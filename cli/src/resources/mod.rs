@@ -35,7 +35,7 @@ pub mod site;
 pub mod stage;
 pub mod table;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -45,14 +45,14 @@ use serde::Serialize;
 
 use crate::aws::{Account, Aws};
 use crate::build::Artifact;
-use crate::plan::FieldChange;
+pub use crate::diff::{
+    Diff, FieldChange, Tags, decode_policy, json_equal, short, tag_changes, tags_field, tags_from_map, tags_to_map,
+};
 use crate::progress::Task;
 use crate::stack::{Arns, Stack};
 
 /// Placeholder for a value AWS assigns when an earlier wave creates something.
 pub const PENDING: &str = "(known after apply)";
-
-pub type Tags = BTreeMap<String, String>;
 
 /// Every kind of resource a stack owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -544,20 +544,6 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     Ok(FoundSet { items, notes })
 }
 
-/// The difference between one desired resource and what was found.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Diff {
-    pub fields: Vec<FieldChange>,
-    /// The change cannot be made in place: delete, then create.
-    pub replace: bool,
-}
-
-impl Diff {
-    pub fn fields(fields: Vec<FieldChange>) -> Diff {
-        Diff { fields, replace: false }
-    }
-}
-
 /// Compares a desired resource with what was found. Pure.
 pub fn diff(spec: &Spec, found: &Found) -> Diff {
     match (spec, found) {
@@ -689,44 +675,6 @@ fn need_api<'a>(ids: &'a Ids, address: &Address) -> Result<&'a str> {
     ids.api_id.as_deref().with_context(|| format!("{address}: the WebSocket API does not exist (its creation failed)"))
 }
 
-/// A field change for tags, when they differ. `aws:` tags are AWS's own and ignored.
-pub fn tags_field(desired: &Tags, found: &Tags) -> Option<FieldChange> {
-    let changes = tag_changes(desired, found);
-    if changes.set.is_empty() && changes.remove.is_empty() {
-        return None;
-    }
-    let show = |tags: &Tags| tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
-    let old: Tags = found
-        .iter()
-        .filter(|(k, _)| changes.set.contains_key(*k) || changes.remove.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Some(FieldChange::new("tags", show(&old), show(&changes.set)))
-}
-
-/// The tags to set and the keys to remove so that `found` becomes `desired`.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct TagChanges {
-    pub set: Tags,
-    pub remove: Vec<String>,
-}
-
-pub fn tag_changes(desired: &Tags, found: &Tags) -> TagChanges {
-    TagChanges {
-        set: desired.iter().filter(|(k, v)| found.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        remove: found.keys().filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:")).cloned().collect(),
-    }
-}
-
-/// Tags as the SDKs that use maps hand them out.
-pub fn tags_from_map(map: Option<&HashMap<String, String>>) -> Tags {
-    map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-}
-
-pub fn tags_to_map(tags: &Tags) -> HashMap<String, String> {
-    tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 /// Polls `check` until it returns `Some`, for at most `limit`: quickly at
 /// first (emulators and fast AWS paths answer at once), then backing off to
 /// a few seconds between tries. From the first miss on, `task` shows `what`.
@@ -799,71 +747,9 @@ where
     }
 }
 
-/// Compares two JSON documents by value (key order and spacing do not
-/// matter); numbers written as strings compare equal to numbers.
-pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
-        }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_equal(v, w)),
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
-/// Decodes a URL-encoded IAM policy document (IAM returns them that way).
-pub fn decode_policy(text: &str) -> serde_json::Value {
-    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
-    serde_json::from_str(&decoded).unwrap_or(serde_json::Value::String(decoded.into_owned()))
-}
-
-/// Shortens a value for one line of human output.
-pub fn short(value: &str, max: usize) -> String {
-    if value.chars().count() <= max {
-        value.to_string()
-    } else {
-        let cut: String = value.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn tag_changes_set_and_remove_but_leave_aws_tags() {
-        let want = tags(&[("a", "1"), ("b", "2")]);
-        let have = tags(&[("a", "1"), ("b", "3"), ("c", "4"), ("aws:cloudformation:stack", "x")]);
-        let changes = tag_changes(&want, &have);
-        assert_eq!(changes.set, tags(&[("b", "2")]));
-        assert_eq!(changes.remove, vec!["c".to_string()]);
-        assert!(tags_field(&want, &want).is_none());
-        let field = tags_field(&want, &have).unwrap();
-        assert_eq!(field.from, "b=3, c=4");
-        assert_eq!(field.to, "b=2");
-    }
-
-    #[test]
-    fn json_equal_ignores_order_and_number_quoting() {
-        let a = serde_json::json!({"deadLetterTargetArn": "x", "maxReceiveCount": 5});
-        let b = serde_json::json!({"maxReceiveCount": "5", "deadLetterTargetArn": "x"});
-        assert!(json_equal(&a, &b));
-        assert!(!json_equal(&a, &serde_json::json!({"deadLetterTargetArn": "x", "maxReceiveCount": 6})));
-    }
-
-    #[test]
-    fn policies_are_percent_decoded() {
-        let doc = decode_policy("%7B%22Version%22%3A%20%222012-10-17%22%7D");
-        assert_eq!(doc, serde_json::json!({"Version": "2012-10-17"}));
-    }
 
     #[tokio::test]
     async fn iam_propagation_errors_are_retried_and_others_are_not() {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 use crate::stack::Stack;
 
 pub const CONTENT_TYPE: &str = "application/json";

@@ -14,7 +14,7 @@ use aws_sdk_cloudfront::types::{
 
 use super::{Address, Env, FoundItem, Kind, Op};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 pub const ORIGIN_TYPE: &str = "s3";
 pub const SIGNING_BEHAVIOR: &str = "always";

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::{Address, Diff, Env, FoundItem, Kind, Op};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
 pub const ACTION: &str = "lambda:InvokeFunction";

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, retry_while, tag_changes, tags_field, tags_from_map};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// Fourteen days, SQS's longest: failed notifications wait in the DLQ for a person.
 pub const DLQ_RETENTION_SECONDS: i32 = 1_209_600;

@@ -6,7 +6,7 @@ use aws_sdk_iam::types::Tag;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

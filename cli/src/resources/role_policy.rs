@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

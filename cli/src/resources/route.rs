@@ -10,7 +10,7 @@ use aws_sdk_apigatewayv2::types::AuthorizationType;
 
 use super::{Address, Diff, Env, FoundItem, Ids, Kind, Op, PENDING};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 use crate::stack::Auth;
 
 /// The key of `RequestModels` that applies whatever the selection expression yields.

@@ -26,7 +26,7 @@ use md5::{Digest, Md5};
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// The generated file that holds the `wss://` URL.
 pub const CONFIG_KEY: &str = "config.json";

@@ -11,7 +11,7 @@ use aws_sdk_apigatewayv2::types::RouteSettings;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field, tags_from_map};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 use crate::progress::Task;
 
 #[derive(Debug, Clone, PartialEq)]

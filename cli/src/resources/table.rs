@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tag_changes, tags_field};
 use crate::aws::AwsContext;
-use crate::plan::FieldChange;
+use crate::diff::FieldChange;
 
 /// The hash key of the table, and the range key of the room index.
 pub const CONNECTION_ID: &str = "connectionId";
