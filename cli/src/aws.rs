@@ -11,8 +11,9 @@ mod api_writes;
 
 pub use api_writes::OneWriterPerApi as ApiWrites;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
@@ -25,6 +26,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::diff::{Tags, tag_changes, tags_to_map};
+use crate::progress::Task;
 
 /// Where to send AWS calls and as whom. Empty fields fall back to the standard chain.
 #[derive(Debug, Clone, Default)]
@@ -234,8 +238,42 @@ pub struct Account {
     pub partition: String,
 }
 
-/// Turns an SDK error into one line for people: what was being done, AWS's
-/// error code and message, and what to do about the common ones.
+/// An AWS call that failed, for people: what was being done, AWS's error code
+/// and message, and what to do about the common ones. The SDK's error stays
+/// its [`source`](std::error::Error::source), for code that needs more.
+#[derive(Debug)]
+pub struct AwsError {
+    line: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// An error as one line for people: its contexts, down to the first
+/// [`AwsError`], which already says what AWS said (its source, the SDK's
+/// error, would only say it again).
+pub fn report(err: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in err.chain() {
+        parts.push(cause.to_string());
+        if cause.is::<AwsError>() {
+            break;
+        }
+    }
+    parts.join(": ")
+}
+
+/// Turns an SDK error into an [`AwsError`] that says what was being done.
 pub trait AwsContext<T> {
     fn aws_context(self, doing: impl FnOnce() -> String) -> Result<T>;
 }
@@ -258,11 +296,323 @@ where
                 }
                 _ => err.code().and_then(hint_for_code),
             };
-            match hint {
-                Some(hint) => anyhow::anyhow!("{}: {detail}; {hint}", doing()),
-                None => anyhow::anyhow!("{}: {detail}", doing()),
-            }
+            let line = match hint {
+                Some(hint) => format!("{}: {detail}; {hint}", doing()),
+                None => format!("{}: {detail}", doing()),
+            };
+            anyhow::Error::new(AwsError { line, source: Box::new(err) })
         })
+    }
+}
+
+/// AWS's codes for "there is no such thing", across the services wschat uses
+/// (moto's DynamoDB says `ResourceNotFound`; S3's HEAD has no body, so `NotFound`).
+const NOT_FOUND: &[&str] = &[
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "NotFoundException",
+    "NotFound",
+    "NoSuchEntity",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchBucketPolicy",
+    "NoSuchDistribution",
+    "NoSuchOriginAccessControl",
+];
+
+/// Whether AWS answered that the thing does not exist.
+pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(ProvideErrorMetadata::code).is_some_and(|code| NOT_FOUND.contains(&code))
+}
+
+/// "Not found" on a read and "gone" on a delete, once for every call.
+pub trait Missing<T, E, R> {
+    /// `Ok(None)` where AWS says the thing does not exist.
+    fn or_missing(self) -> std::result::Result<Option<T>, SdkError<E, R>>;
+    /// `Ok(())` where the thing to delete is gone already.
+    fn or_gone(self) -> std::result::Result<(), SdkError<E, R>>;
+}
+
+impl<T, E: ProvideErrorMetadata, R> Missing<T, E, R> for std::result::Result<T, SdkError<E, R>> {
+    fn or_missing(self) -> std::result::Result<Option<T>, SdkError<E, R>> {
+        match self {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn or_gone(self) -> std::result::Result<(), SdkError<E, R>> {
+        self.or_missing().map(drop)
+    }
+}
+
+/// A taggable resource, as its service's tagging calls name it.
+#[derive(Debug, Clone, Copy)]
+pub enum Tagged<'a> {
+    /// A Lambda function, by ARN.
+    Function(&'a aws_sdk_lambda::Client, &'a str),
+    /// An SQS queue, by URL.
+    Queue(&'a aws_sdk_sqs::Client, &'a str),
+    /// An IAM role, by name.
+    Role(&'a aws_sdk_iam::Client, &'a str),
+    /// A DynamoDB table, by ARN.
+    Table(&'a aws_sdk_dynamodb::Client, &'a str),
+    /// A CloudWatch Logs log group, by ARN.
+    LogGroup(&'a aws_sdk_cloudwatchlogs::Client, &'a str),
+    /// An API Gateway API or stage, by ARN.
+    ApiGateway(&'a aws_sdk_apigatewayv2::Client, &'a str),
+    /// A CloudFront distribution, by ARN.
+    Distribution(&'a aws_sdk_cloudfront::Client, &'a str),
+}
+
+/// Brings a resource's tags from `found` to `desired`: one call that sets
+/// what differs and one that removes what should not be there, each made
+/// only when needed. `what` names the resource in errors.
+pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tags) -> Result<()> {
+    let changes = tag_changes(desired, found);
+    if !changes.set.is_empty() {
+        let set = &changes.set;
+        let tagged = match resource {
+            Tagged::Function(c, arn) => c
+                .tag_resource()
+                .resource(arn)
+                .set_tags(Some(tags_to_map(set)))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::Queue(c, url) => c
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(tags_to_map(set)))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::Role(c, name) => c
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(iam_tags(set)?))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::Table(c, arn) => c
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(dynamodb_tags(set)?))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::LogGroup(c, arn) => c
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags_to_map(set)))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::ApiGateway(c, arn) => c
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags_to_map(set)))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+            Tagged::Distribution(c, arn) => c
+                .tag_resource()
+                .resource(arn)
+                .tags(cloudfront_tags(set)?)
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("tagging {what}")),
+        };
+        tagged?;
+    }
+    if !changes.remove.is_empty() {
+        let keys = changes.remove;
+        let untagged = match resource {
+            Tagged::Function(c, arn) => c
+                .untag_resource()
+                .resource(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::Queue(c, url) => c
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::Role(c, name) => c
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::Table(c, arn) => c
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::LogGroup(c, arn) => c
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::ApiGateway(c, arn) => c
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+                .await
+                .map(drop)
+                .aws_context(|| format!("untagging {what}")),
+            Tagged::Distribution(c, arn) => {
+                let keys = aws_sdk_cloudfront::types::TagKeys::builder().set_items(Some(keys)).build();
+                c.untag_resource()
+                    .resource(arn)
+                    .tag_keys(keys)
+                    .send()
+                    .await
+                    .map(drop)
+                    .aws_context(|| format!("untagging {what}"))
+            }
+        };
+        untagged?;
+    }
+    Ok(())
+}
+
+/// Tags as IAM takes them.
+pub fn iam_tags(tags: &Tags) -> Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Tags as DynamoDB takes them.
+pub fn dynamodb_tags(tags: &Tags) -> Result<Vec<aws_sdk_dynamodb::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_dynamodb::types::Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Tags as CloudFront takes them.
+pub fn cloudfront_tags(tags: &Tags) -> Result<aws_sdk_cloudfront::types::Tags> {
+    let items = tags
+        .iter()
+        .map(|(k, v)| aws_sdk_cloudfront::types::Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(aws_sdk_cloudfront::types::Tags::builder().set_items(Some(items)).build())
+}
+
+/// Every page of a listing the SDK has no paginator for (API Gateway v2). `page` gets the next token and
+/// returns one page's items and the token after it.
+pub async fn paginate<T, F, Fut>(mut page: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        match next {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit`: quickly at
+/// first (emulators and fast AWS paths answer at once), then backing off to
+/// a few seconds between tries. From the first miss on, `task` shows `what`.
+pub async fn poll<T, F, Fut>(task: &Task, what: &str, limit: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        task.waiting_unless_said(what);
+        if Instant::now() + delay > deadline {
+            anyhow::bail!("{what}: still not done after {} s; run the command again to continue", limit.as_secs());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// How long an IAM change may take to reach other services. AWS says
+/// seconds; in practice 5–15 s, occasionally more.
+pub const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `call` again while `propagating` says its error means an IAM change
+/// has not reached the service yet (a new role, a new policy), backing off,
+/// for at most [`IAM_PROPAGATION_LIMIT`]; `task` shows `why` meanwhile.
+pub async fn retry_while_iam_propagates<T, E, F, Fut>(
+    task: &Task,
+    why: &str,
+    call: F,
+    propagating: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+{
+    retry_while(task, why, IAM_PROPAGATION_LIMIT, call, propagating).await
+}
+
+/// Runs `call` again while `passing` says its error is one that goes away
+/// by itself (IAM propagation, a name AWS still holds), backing off from 1 s
+/// to 8 s, for at most `limit`; `task` shows `why` meanwhile. The last
+/// answer is returned as it came: the caller says what a lasting one means.
+pub async fn retry_while<T, E, F, Fut>(
+    task: &Task,
+    why: &str,
+    limit: Duration,
+    mut call: F,
+    passing: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if passing(&e) && started.elapsed() < limit => {
+                task.waiting(why);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -378,6 +728,28 @@ mod tests {
 
     fn call(op: &str) -> Call {
         Call { service: "X".into(), operation: op.into() }
+    }
+
+    #[tokio::test]
+    async fn iam_propagation_errors_are_retried_and_others_are_not() {
+        let task = Task::hidden();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 0 { Err("role not assumable yet") } else { Ok(n) }
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Ok(1));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let call = || async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>("access denied")
+        };
+        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
+        assert_eq!(result, Err("access denied"));
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

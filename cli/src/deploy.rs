@@ -331,7 +331,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
         counts.add(applied.change.action);
     }
     if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(|e| format!("{e:#}")).collect();
+        let messages: Vec<String> = outcome.errors.iter().map(crate::aws::report).collect();
         anyhow::bail!(
             "deploy stopped after {} of {} changes:\n  {}\nFix the cause and run `wschat deploy` again: it continues from what exists.",
             outcome.applied.len(),
@@ -540,7 +540,7 @@ pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
     let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
     let outcome = apply.run(&plan, session.found.ids()).await;
     if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(|e| format!("{e:#}")).collect();
+        let messages: Vec<String> = outcome.errors.iter().map(crate::aws::report).collect();
         anyhow::bail!(
             "destroy stopped after deleting {} of {} resources:\n  {}\nFix the cause and run `wschat destroy` again: it finishes the job.",
             outcome.applied.len(),

@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", wschat::aws::report(&err));
             ExitCode::FAILURE
         }
     }

@@ -2,13 +2,11 @@
 //! stack's API is the one tagged with its stack and stage; if several are
 //! (two deploys raced), the oldest is kept and the others are deleted.
 
-use std::future::Future;
-
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
-use crate::aws::AwsContext;
+use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field, tags_from_map};
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,28 +43,9 @@ pub fn spec(env: &Env) -> Spec {
     Spec { name: env.stack.api_name(), route_selection: env.stack.api.route_selection.clone(), tags: env.tags() }
 }
 
-/// Every page of an API Gateway v2 listing. `page` gets the next token and
-/// returns one page's items and the token after it.
-pub async fn paginate<T, F, Fut>(mut page: F) -> Result<Vec<T>>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
-{
-    let mut all = Vec::new();
-    let mut token = None;
-    loop {
-        let (items, next) = page(token).await?;
-        all.extend(items);
-        match next {
-            Some(next) if !next.is_empty() => token = Some(next),
-            _ => return Ok(all),
-        }
-    }
-}
-
 /// The WebSocket APIs tagged with this stack and stage, oldest first.
 pub async fn find_apis(clients: &super::Clients, env: &Env) -> Result<Vec<Found>> {
-    let apis = paginate(|token| async move {
+    let apis = crate::aws::paginate(|token| async move {
         let page = clients
             .apigw
             .get_apis()
@@ -109,12 +88,10 @@ pub async fn serving_first(clients: &super::Clients, env: &Env, apis: Vec<Found>
     }
     let stage = env.stack.api_stage();
     let serving = futures::future::try_join_all(apis.iter().map(|api| async move {
-        match clients.apigw.get_stage().api_id(&api.id).stage_name(stage).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(false),
-            other => {
-                other.aws_context(|| format!("reading stage `{stage}` of WebSocket API `{}`", api.id)).map(|_| true)
-            }
-        }
+        let read = clients.apigw.get_stage().api_id(&api.id).stage_name(stage).send().await;
+        read.or_missing()
+            .aws_context(|| format!("reading stage `{stage}` of WebSocket API `{}`", api.id))
+            .map(|stage| stage.is_some())
     }))
     .await?;
     let mut ranked: Vec<(bool, Found)> = serving.into_iter().zip(apis).collect();
@@ -167,33 +144,17 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
 
 /// Brings an API Gateway resource's tags (API or stage) to `desired`.
 pub async fn retag(op: &Op<'_>, arn: &str, desired: &Tags, found: &Tags, what: &str) -> Result<()> {
-    let tags = tag_changes(desired, found);
-    if !tags.set.is_empty() {
-        op.clients
-            .apigw
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(super::tags_to_map(&tags.set)))
-            .send()
-            .await
-            .aws_context(|| format!("tagging {what}"))?;
-    }
-    if !tags.remove.is_empty() {
-        op.clients
-            .apigw
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging {what}"))?;
-    }
+    crate::aws::retag(crate::aws::Tagged::ApiGateway(&op.clients.apigw, arn), what, desired, found).await?;
     Ok(())
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    match op.clients.apigw.delete_api().api_id(&found.id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id)),
-    }
+    op.clients
+        .apigw
+        .delete_api()
+        .api_id(&found.id)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id))
 }

@@ -20,7 +20,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, retry_while, tags_field};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 /// The ownership setting that turns ACLs off: the bucket owner owns every object.
@@ -297,10 +297,14 @@ async fn put_tags(op: &Op<'_>, spec: &Spec) -> Result<()> {
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     empty(op, &found.name).await?;
-    match op.clients.s3.delete_bucket().bucket(&found.name).send().await {
-        Err(e) if code(&e) == Some("NoSuchBucket") => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting S3 bucket `{}`", found.name)),
-    }
+    op.clients
+        .s3
+        .delete_bucket()
+        .bucket(&found.name)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting S3 bucket `{}`", found.name))
 }
 
 /// Deletes every object version and delete marker (which covers every
@@ -311,9 +315,15 @@ pub async fn empty(op: &Op<'_>, bucket: &str) -> Result<usize> {
     let s3 = &op.clients.s3;
     let mut deleted = 0;
     loop {
-        let page = match s3.list_object_versions().bucket(bucket).send().await {
-            Err(e) if code(&e) == Some("NoSuchBucket") => return Ok(deleted),
-            other => other.aws_context(|| format!("listing the objects of S3 bucket `{bucket}`"))?,
+        let Some(page) = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("listing the objects of S3 bucket `{bucket}`"))?
+        else {
+            return Ok(deleted);
         };
         let mut ids = Vec::new();
         for v in page.versions() {

@@ -6,10 +6,9 @@
 //! bucket, and string formatting is how invalid policies are made.
 
 use anyhow::Result;
-use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 /// The principal the policy grants to.
@@ -49,9 +48,16 @@ pub fn spec(env: &Env, distribution_id: &str) -> Spec {
 /// The policy of the stack's bucket, when the bucket has one.
 pub async fn find_bucket_policy(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
     let bucket = env.stack.bucket_name(&env.account.id, &env.region);
-    let policy = match clients.s3.get_bucket_policy().bucket(&bucket).send().await {
-        Err(e) if matches!(e.code(), Some("NoSuchBucketPolicy" | "NoSuchBucket")) => return Ok(None),
-        other => other.aws_context(|| format!("reading the policy of S3 bucket `{bucket}`"))?,
+    let Some(policy) = clients
+        .s3
+        .get_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading the policy of S3 bucket `{bucket}`"))?
+    else {
+        return Ok(None);
     };
     let text = policy.policy.unwrap_or_default();
     let document = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
@@ -85,8 +91,12 @@ pub async fn put(op: &Op<'_>, spec: &Spec) -> Result<String> {
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    match op.clients.s3.delete_bucket_policy().bucket(&found.bucket).send().await {
-        Err(e) if matches!(e.code(), Some("NoSuchBucketPolicy" | "NoSuchBucket")) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket)),
-    }
+    op.clients
+        .s3
+        .delete_bucket_policy()
+        .bucket(&found.bucket)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket))
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
     AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, HttpVersion,
-    Method, Origin, Origins, PriceClass, S3OriginConfig, Tag, TagKeys, ViewerProtocolPolicy,
+    Method, Origin, Origins, PriceClass, S3OriginConfig, ViewerProtocolPolicy,
 };
 use sha2::{Digest, Sha256};
 
@@ -32,8 +32,8 @@ use aws_sdk_cloudfront::error::SdkError;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, retry_while, tag_changes, tags_field};
-use crate::aws::AwsContext;
+use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, retry_while, tags_field};
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
@@ -270,11 +270,6 @@ fn all_tags(spec: &Spec) -> Tags {
     tags
 }
 
-fn cloudfront_tags(tags: &Tags) -> Result<aws_sdk_cloudfront::types::Tags> {
-    let items: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>()?;
-    Ok(aws_sdk_cloudfront::types::Tags::builder().set_items(Some(items)).build())
-}
-
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     // Unique per request; the SDK's retries resend the same one, which
     // CloudFront answers with the distribution it already made.
@@ -287,7 +282,7 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         .distribution_config_with_tags(
             DistributionConfigWithTags::builder()
                 .distribution_config(distribution_config(spec, &caller_reference)?)
-                .tags(cloudfront_tags(&all_tags(spec))?)
+                .tags(crate::aws::cloudfront_tags(&all_tags(spec))?)
                 .build(),
         )
         .send()
@@ -320,23 +315,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     if let Some(hash) = &found.hash {
         have.insert(TAG_CONFIG.to_string(), hash.clone());
     }
-    let changes = tag_changes(&all_tags(spec), &have);
-    if !changes.set.is_empty() {
-        cf.tag_resource()
-            .resource(&found.arn)
-            .tags(cloudfront_tags(&changes.set)?)
-            .send()
-            .await
-            .aws_context(|| format!("tagging CloudFront distribution `{}`", found.id))?;
-    }
-    if !changes.remove.is_empty() {
-        cf.untag_resource()
-            .resource(&found.arn)
-            .tag_keys(TagKeys::builder().set_items(Some(changes.remove)).build())
-            .send()
-            .await
-            .aws_context(|| format!("untagging CloudFront distribution `{}`", found.id))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::Distribution(cf, &found.arn),
+        &format!("CloudFront distribution `{}`", found.id),
+        &all_tags(spec),
+        &have,
+    )
+    .await?;
     Ok(())
 }
 
@@ -345,9 +330,15 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     let cf = &op.clients.cloudfront;
     let id = &found.id;
-    let current = match cf.get_distribution_config().id(id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => return Ok(()),
-        other => other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
+    let Some(current) = cf
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
+    else {
+        return Ok(());
     };
     let mut config =
         current.distribution_config.with_context(|| format!("CloudFront distribution `{id}` has no configuration"))?;
@@ -368,10 +359,13 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         return Ok(());
     };
     op.task.waiting("deleting it");
-    match cf.delete_distribution().id(id).set_if_match(deployed.etag).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting CloudFront distribution `{id}`")),
-    }
+    cf.delete_distribution()
+        .id(id)
+        .set_if_match(deployed.etag)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting CloudFront distribution `{id}`"))
 }
 
 /// A distribution at rest.
@@ -388,9 +382,16 @@ pub async fn wait_deployed(clients: &Clients, task: &Task, id: &str, why: &str) 
     let started = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
-        let got = match clients.cloudfront.get_distribution().id(id).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_distribution()) => return Ok(None),
-            other => other.aws_context(|| format!("reading CloudFront distribution `{id}`"))?,
+        let Some(got) = clients
+            .cloudfront
+            .get_distribution()
+            .id(id)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
+        else {
+            return Ok(None);
         };
         let distribution = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
         if distribution.status == DEPLOYED {

@@ -13,9 +13,9 @@ use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateS
 
 use super::{
     Address, Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, PENDING, Tags, poll, retry_while_iam_propagates,
-    tag_changes, tags_field, tags_from_map,
+    tags_field, tags_from_map,
 };
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 
 pub const RUNTIME: &str = "provided.al2023";
@@ -181,9 +181,16 @@ fn found(config: aws_sdk_lambda::types::FunctionConfiguration, arn: String, tags
 
 pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let name = env.stack.function_name(function);
-    let got = match clients.lambda.get_function().function_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
-        other => other.aws_context(|| format!("reading Lambda function `{name}`"))?,
+    let Some(got) = clients
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading Lambda function `{name}`"))?
+    else {
+        return Ok(None);
     };
     let Some(config) = got.configuration else { return Ok(None) };
     let arn = config.function_arn().map_or_else(|| env.arns().function(function), str::to_string);
@@ -396,33 +403,25 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
         wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
     }
-    let tags = tag_changes(&spec.tags, &found.tags);
-    if !tags.set.is_empty() {
-        lambda
-            .tag_resource()
-            .resource(&found.arn)
-            .set_tags(Some(super::tags_to_map(&tags.set)))
-            .send()
-            .await
-            .aws_context(|| format!("tagging Lambda function `{}`", spec.name))?;
-    }
-    if !tags.remove.is_empty() {
-        lambda
-            .untag_resource()
-            .resource(&found.arn)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging Lambda function `{}`", spec.name))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::Function(lambda, &found.arn),
+        &format!("Lambda function `{}`", spec.name),
+        &spec.tags,
+        &found.tags,
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    match op.clients.lambda.delete_function().function_name(&found.name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting Lambda function `{}`", found.name)),
-    }
+    op.clients
+        .lambda
+        .delete_function()
+        .function_name(&found.name)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting Lambda function `{}`", found.name))
 }
 
 /// What a wait for a function follows.
@@ -448,10 +447,7 @@ pub async fn wait_function_ready(op: &Op<'_>, name: &str, readiness: Readiness) 
     let started = std::time::Instant::now();
     poll(op.task, &what, STATE_LIMIT, || async {
         let config = match op.clients.lambda.get_function_configuration().function_name(name).send().await {
-            Err(e)
-                if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
-                    && started.elapsed() < VISIBLE_LIMIT =>
-            {
+            Err(e) if is_not_found(&e) && started.elapsed() < VISIBLE_LIMIT => {
                 op.task.waiting(&format!("waiting for Lambda to list function `{name}` (just created)"));
                 return Ok(None);
             }

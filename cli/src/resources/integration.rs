@@ -7,7 +7,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 
 use super::{Address, Env, FoundItem, Kind, Op};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 pub const METHOD: &str = "POST";
@@ -31,7 +31,7 @@ pub fn spec(env: &Env, function: &str) -> Spec {
 }
 
 pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
-    let integrations = super::api::paginate(|token| async move {
+    let integrations = crate::aws::paginate(|token| async move {
         let page = clients
             .apigw
             .get_integrations()
@@ -122,10 +122,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Re
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    match op.clients.apigw.delete_integration().api_id(api_id).integration_id(&found.id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
-        other => {
-            other.map(drop).aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
-        }
-    }
+    op.clients
+        .apigw
+        .delete_integration()
+        .api_id(api_id)
+        .integration_id(&found.id)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
 }

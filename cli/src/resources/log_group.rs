@@ -2,10 +2,9 @@
 //! a retention period and tags, and so that destroy removes it.
 
 use anyhow::Result;
-use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tag_changes, tags_field, tags_from_map};
-use crate::aws::AwsContext;
+use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field, tags_from_map};
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 /// Days a log group keeps events. Lambda's own default is forever, which
@@ -119,36 +118,25 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     if found.retention_days != Some(spec.retention_days) {
         put_retention(op, spec).await?;
     }
-    let tags = tag_changes(&spec.tags, &found.tags);
-    if !tags.set.is_empty() {
-        op.clients
-            .logs
-            .tag_resource()
-            .resource_arn(&found.arn)
-            .set_tags(Some(super::tags_to_map(&tags.set)))
-            .send()
-            .await
-            .aws_context(|| format!("tagging log group `{}`", spec.name))?;
-    }
-    if !tags.remove.is_empty() {
-        op.clients
-            .logs
-            .untag_resource()
-            .resource_arn(&found.arn)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging log group `{}`", spec.name))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::LogGroup(&op.clients.logs, &found.arn),
+        &format!("log group `{}`", spec.name),
+        &spec.tags,
+        &found.tags,
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let result = op.clients.logs.delete_log_group().log_group_name(&found.name).send().await;
-    match result {
-        Err(e) if e.as_service_error().is_some_and(DeleteLogGroupError::is_resource_not_found_exception) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting log group `{}`", found.name)),
-    }
+    op.clients
+        .logs
+        .delete_log_group()
+        .log_group_name(&found.name)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting log group `{}`", found.name))
 }
 
 async fn put_retention(op: &Op<'_>, spec: &Spec) -> Result<()> {

@@ -12,7 +12,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::FunctionResponseType;
 
 use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 const REPORT_FAILURES: &str = "ReportBatchItemFailures";
@@ -52,10 +52,10 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await;
-    let mappings = match listed {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Vec::new(),
-        other => other.aws_context(|| format!("listing the event source mappings of Lambda function `{name}`"))?,
-    };
+    let mappings = listed
+        .or_missing()
+        .aws_context(|| format!("listing the event source mappings of Lambda function `{name}`"))?
+        .unwrap_or_default();
     let queue_arn = env.arns().queue();
     Ok(mappings
         .into_iter()
@@ -154,12 +154,9 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     if transitional(&found.state) {
         wait_mapping_settled(op, &found.uuid).await?;
     }
-    match op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| {
-            format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
-        }),
-    }
+    op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await.or_gone().aws_context(|| {
+        format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
+    })
 }
 
 /// States in which Lambda refuses to change a mapping.
@@ -173,9 +170,17 @@ fn transitional(state: &str) -> bool {
 pub async fn wait_mapping_settled(op: &Op<'_>, uuid: &str) -> Result<()> {
     let what = format!("waiting for queue mapping `{uuid}` to settle");
     poll(op.task, &what, Duration::from_secs(300), || async {
-        let got = match op.clients.lambda.get_event_source_mapping().uuid(uuid).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(Some(())),
-            other => other.aws_context(|| format!("reading queue mapping `{uuid}`"))?,
+        let Some(got) = op
+            .clients
+            .lambda
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("reading queue mapping `{uuid}`"))?
+        else {
+            return Ok(Some(()));
         };
         let state = got.state().unwrap_or_default();
         if transitional(state) {

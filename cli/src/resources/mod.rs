@@ -37,13 +37,12 @@ pub mod table;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::aws::{Account, Aws};
+pub use crate::aws::{IAM_PROPAGATION_LIMIT, poll, retry_while, retry_while_iam_propagates};
 use crate::build::Artifact;
 pub use crate::diff::{
     Diff, FieldChange, Tags, decode_policy, json_equal, short, tag_changes, tags_field, tags_from_map, tags_to_map,
@@ -675,103 +674,9 @@ fn need_api<'a>(ids: &'a Ids, address: &Address) -> Result<&'a str> {
     ids.api_id.as_deref().with_context(|| format!("{address}: the WebSocket API does not exist (its creation failed)"))
 }
 
-/// Polls `check` until it returns `Some`, for at most `limit`: quickly at
-/// first (emulators and fast AWS paths answer at once), then backing off to
-/// a few seconds between tries. From the first miss on, `task` shows `what`.
-pub async fn poll<T, F, Fut>(task: &Task, what: &str, limit: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>>>,
-{
-    let deadline = Instant::now() + limit;
-    let mut delay = Duration::from_millis(200);
-    loop {
-        if let Some(done) = check().await? {
-            return Ok(done);
-        }
-        task.waiting_unless_said(what);
-        if Instant::now() + delay > deadline {
-            anyhow::bail!("{what}: still not done after {} s; run the command again to continue", limit.as_secs());
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(5));
-    }
-}
-
-/// How long an IAM change may take to reach other services. AWS says
-/// seconds; in practice 5–15 s, occasionally more.
-pub const IAM_PROPAGATION_LIMIT: Duration = Duration::from_secs(120);
-
-/// Runs `call` again while `propagating` says its error means an IAM change
-/// has not reached the service yet (a new role, a new policy), backing off,
-/// for at most [`IAM_PROPAGATION_LIMIT`]; `task` shows `why` meanwhile.
-pub async fn retry_while_iam_propagates<T, E, F, Fut>(
-    task: &Task,
-    why: &str,
-    call: F,
-    propagating: impl Fn(&E) -> bool,
-) -> std::result::Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, E>>,
-{
-    retry_while(task, why, IAM_PROPAGATION_LIMIT, call, propagating).await
-}
-
-/// Runs `call` again while `passing` says its error is one that goes away
-/// by itself (IAM propagation, a name AWS still holds), backing off from 1 s
-/// to 8 s, for at most `limit`; `task` shows `why` meanwhile. The last
-/// answer is returned as it came: the caller says what a lasting one means.
-pub async fn retry_while<T, E, F, Fut>(
-    task: &Task,
-    why: &str,
-    limit: Duration,
-    mut call: F,
-    passing: impl Fn(&E) -> bool,
-) -> std::result::Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = std::result::Result<T, E>>,
-{
-    let started = Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        match call().await {
-            Err(e) if passing(&e) && started.elapsed() < limit => {
-                task.waiting(why);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
-            }
-            other => return other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn iam_propagation_errors_are_retried_and_others_are_not() {
-        let task = Task::hidden();
-        let attempts = std::sync::atomic::AtomicUsize::new(0);
-        let call = || async {
-            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if n == 0 { Err("role not assumable yet") } else { Ok(n) }
-        };
-        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
-        assert_eq!(result, Ok(1));
-        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
-
-        let attempts = std::sync::atomic::AtomicUsize::new(0);
-        let call = || async {
-            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err::<(), _>("access denied")
-        };
-        let result = retry_while_iam_propagates(&task, "waiting", call, |e: &&str| e.contains("not assumable")).await;
-        assert_eq!(result, Err("access denied"));
-        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
-    }
 
     #[test]
     fn waves_put_dependencies_first() {

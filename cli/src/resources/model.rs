@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 use sha2::{Digest, Sha256};
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Stack;
 
@@ -204,8 +204,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Re
 /// Deletes the model when its id is known; otherwise it goes with the API.
 pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
     let Some(id) = &found.id else { return Ok(()) };
-    match op.clients.apigw.delete_model().api_id(api_id).model_id(id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name)),
-    }
+    op.clients
+        .apigw
+        .delete_model()
+        .api_id(api_id)
+        .model_id(id)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name))
 }

@@ -13,7 +13,7 @@ use aws_sdk_cloudfront::types::{
 };
 
 use super::{Address, Env, FoundItem, Kind, Op};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 pub const ORIGIN_TYPE: &str = "s3";
@@ -121,12 +121,11 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
 
 /// The OAC's current ETag, or `None` when it is gone.
 async fn etag(op: &Op<'_>, found: &Found) -> Result<Option<String>> {
-    match op.clients.cloudfront.get_origin_access_control().id(&found.id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_origin_access_control()) => Ok(None),
-        other => Ok(other
-            .aws_context(|| format!("reading CloudFront origin access control `{}` ({})", found.name, found.id))?
-            .e_tag),
-    }
+    let read = op.clients.cloudfront.get_origin_access_control().id(&found.id).send().await;
+    let got = read
+        .or_missing()
+        .aws_context(|| format!("reading CloudFront origin access control `{}` ({})", found.name, found.id))?;
+    Ok(got.and_then(|o| o.e_tag))
 }
 
 pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
@@ -150,8 +149,7 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     let Some(etag) = etag(op, found).await? else { return Ok(()) };
     let deleted = op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send().await;
-    match deleted {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_origin_access_control()) => Ok(()),
+    match deleted.or_gone() {
         Err(e) if e.as_service_error().is_some_and(|e| e.is_origin_access_control_in_use()) => anyhow::bail!(
             "deleting CloudFront origin access control `{}` ({}): a distribution still uses it; \
              if it is not this stack's, detach it there first",

@@ -7,7 +7,7 @@
 use anyhow::Result;
 
 use super::{Address, Diff, Env, FoundItem, Kind, Op};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
@@ -40,9 +40,16 @@ pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
 
 pub async fn find_permissions(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
     let name = env.stack.function_name(function);
-    let policy = match clients.lambda.get_policy().function_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(Vec::new()),
-        other => other.aws_context(|| format!("reading the resource policy of Lambda function `{name}`"))?,
+    let Some(policy) = clients
+        .lambda
+        .get_policy()
+        .function_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading the resource policy of Lambda function `{name}`"))?
+    else {
+        return Ok(Vec::new());
     };
     let sid = env.stack.permission_statement_id();
     let document: serde_json::Value = serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or_default();
@@ -111,10 +118,7 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         .statement_id(&found.statement_id)
         .send()
         .await;
-    match result {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| {
-            format!("removing permission `{}` from Lambda function `{}`", found.statement_id, found.function_name)
-        }),
-    }
+    result.or_gone().aws_context(|| {
+        format!("removing permission `{}` from Lambda function `{}`", found.statement_id, found.function_name)
+    })
 }

@@ -9,8 +9,8 @@ use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, retry_while, tag_changes, tags_field, tags_from_map};
-use crate::aws::AwsContext;
+use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, retry_while, tags_field, tags_from_map};
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 /// Fourteen days, SQS's longest: failed notifications wait in the DLQ for a person.
@@ -69,9 +69,15 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
         _ => (env.stack.queue_name(), Address::new(Kind::Queue, &env.stack.queue.name)),
     };
     let sqs = &clients.sqs;
-    let url = match sqs.get_queue_url().queue_name(&name).send().await {
-        Err(e) if no_such_queue(&e) => return Ok(None),
-        other => other.aws_context(|| format!("looking up SQS queue `{name}`"))?,
+    let Some(url) = sqs
+        .get_queue_url()
+        .queue_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("looking up SQS queue `{name}`"))?
+    else {
+        return Ok(None);
     };
     let Some(url) = url.queue_url else { return Ok(None) };
     let (attributes, tags) = tokio::try_join!(
@@ -191,12 +197,6 @@ fn deleted_recently(err: &SdkError<CreateQueueError, HttpResponse>) -> bool {
     })
 }
 
-/// Whether SQS says the queue does not exist (either spelling, as above).
-fn no_such_queue<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.as_service_error()
-        .is_some_and(|e| matches!(e.code(), Some("QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue")))
-}
-
 /// How long SQS refuses a deleted queue's name: "After you delete a queue,
 /// you must wait at least 60 seconds before creating a queue with the same
 /// name" (SQS API Reference, `CreateQueue`); a margin on top, as
@@ -240,31 +240,25 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
             .await
             .aws_context(|| format!("updating SQS queue `{}`", spec.name))?;
     }
-    let tags = tag_changes(&spec.tags, &found.tags);
-    if !tags.set.is_empty() {
-        sqs.tag_queue()
-            .queue_url(&found.url)
-            .set_tags(Some(super::tags_to_map(&tags.set)))
-            .send()
-            .await
-            .aws_context(|| format!("tagging SQS queue `{}`", spec.name))?;
-    }
-    if !tags.remove.is_empty() {
-        sqs.untag_queue()
-            .queue_url(&found.url)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging SQS queue `{}`", spec.name))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::Queue(sqs, &found.url),
+        &format!("SQS queue `{}`", spec.name),
+        &spec.tags,
+        &found.tags,
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    match op.clients.sqs.delete_queue().queue_url(&found.url).send().await {
-        Err(e) if no_such_queue(&e) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting SQS queue `{}`", found.name)),
-    }
+    op.clients
+        .sqs
+        .delete_queue()
+        .queue_url(&found.url)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting SQS queue `{}`", found.name))
 }
 
 #[cfg(test)]

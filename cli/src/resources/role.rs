@@ -2,10 +2,9 @@
 //! inline policy ([`super::role_policy`]).
 
 use anyhow::Result;
-use aws_sdk_iam::types::Tag;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tag_changes, tags_field};
-use crate::aws::AwsContext;
+use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tags_field};
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +46,16 @@ pub fn spec(env: &Env, function: &str) -> Spec {
 
 pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let name = env.stack.role_name(function);
-    let role = match clients.iam.get_role().role_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
-        other => other.aws_context(|| format!("reading IAM role `{name}`"))?,
+    let Some(role) = clients
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading IAM role `{name}`"))?
+    else {
+        return Ok(None);
     };
     let Some(role) = role.role else { return Ok(None) };
     let found = Found {
@@ -121,7 +127,7 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         .path(&spec.path)
         .assume_role_policy_document(spec.trust_policy.to_string())
         .description(&spec.description)
-        .set_tags(Some(iam_tags(&spec.tags)?))
+        .set_tags(Some(crate::aws::iam_tags(&spec.tags)?))
         .send()
         .await
         .aws_context(|| format!("creating IAM role `{}`", spec.name))?;
@@ -138,23 +144,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
             .await
             .aws_context(|| format!("updating the trust policy of IAM role `{}`", spec.name))?;
     }
-    let tags = tag_changes(&spec.tags, &found.tags);
-    if !tags.set.is_empty() {
-        iam.tag_role()
-            .role_name(&spec.name)
-            .set_tags(Some(iam_tags(&tags.set)?))
-            .send()
-            .await
-            .aws_context(|| format!("tagging IAM role `{}`", spec.name))?;
-    }
-    if !tags.remove.is_empty() {
-        iam.untag_role()
-            .role_name(&spec.name)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging IAM role `{}`", spec.name))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::Role(iam, &spec.name),
+        &format!("IAM role `{}`", spec.name),
+        &spec.tags,
+        &found.tags,
+    )
+    .await?;
     Ok(())
 }
 
@@ -163,37 +159,34 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
     let iam = &op.clients.iam;
     let name = &found.name;
-    let inline = match iam.list_role_policies().role_name(name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(()),
-        other => other.aws_context(|| format!("listing the policies of IAM role `{name}`"))?,
+    let Some(inline) = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("listing the policies of IAM role `{name}`"))?
+    else {
+        return Ok(());
     };
     for policy in inline.policy_names() {
-        match iam.delete_role_policy().role_name(name).policy_name(policy).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {}
-            other => {
-                other.aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
-            }
-        }
+        let deleted = iam.delete_role_policy().role_name(name).policy_name(policy).send().await;
+        deleted.or_gone().aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
     }
-    let attached = match iam.list_attached_role_policies().role_name(name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(()),
-        other => other.aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?,
+    let Some(attached) = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?
+    else {
+        return Ok(());
     };
     for policy in attached.attached_policies() {
         let Some(arn) = policy.policy_arn() else { continue };
-        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {}
-            other => {
-                other.aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
-            }
-        }
+        let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+        detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
     }
-    match iam.delete_role().role_name(name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting IAM role `{name}`")),
-    }
-}
-
-fn iam_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from)).collect()
+    iam.delete_role().role_name(name).send().await.or_gone().aws_context(|| format!("deleting IAM role `{name}`"))
 }

@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use super::{Address, Env, FoundItem, Kind, Op, json_equal};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,9 +90,17 @@ pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
 pub async fn find_role_policy(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let role = env.stack.role_name(function);
     let name = env.stack.role_policy_name(function);
-    let policy = match clients.iam.get_role_policy().role_name(&role).policy_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
-        other => other.aws_context(|| format!("reading policy `{name}` of IAM role `{role}`"))?,
+    let Some(policy) = clients
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading policy `{name}` of IAM role `{role}`"))?
+    else {
+        return Ok(None);
     };
     let found =
         Found { role: role.clone(), name: name.clone(), document: super::decode_policy(&policy.policy_document) };
@@ -143,10 +151,13 @@ pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    match op.clients.iam.delete_role_policy().role_name(&found.role).policy_name(&found.name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(()),
-        other => {
-            other.map(drop).aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
-        }
-    }
+    op.clients
+        .iam
+        .delete_role_policy()
+        .role_name(&found.role)
+        .policy_name(&found.name)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
 }

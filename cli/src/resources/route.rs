@@ -9,7 +9,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
 use super::{Address, Diff, Env, FoundItem, Ids, Kind, Op, PENDING};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Auth;
 
@@ -56,7 +56,7 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
 }
 
 pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
-    let routes = super::api::paginate(|token| async move {
+    let routes = crate::aws::paginate(|token| async move {
         let page = clients
             .apigw
             .get_routes()
@@ -156,8 +156,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Re
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    match op.clients.apigw.delete_route().api_id(api_id).route_id(&found.id).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key)),
-    }
+    op.clients
+        .apigw
+        .delete_route()
+        .api_id(api_id)
+        .route_id(&found.id)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key))
 }

@@ -25,7 +25,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 /// The generated file that holds the `wss://` URL.
@@ -203,9 +203,9 @@ pub async fn find_site(clients: &super::Clients, env: &Env) -> Result<Option<Fou
     let listed = clients.s3.list_objects_v2().bucket(&bucket).into_paginator().send().collect::<Vec<_>>().await;
     let mut objects = BTreeMap::new();
     for page in listed {
-        let page = match page {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_bucket()) => return Ok(None),
-            other => other.aws_context(|| format!("listing the objects of S3 bucket `{bucket}`"))?,
+        let Some(page) = page.or_missing().aws_context(|| format!("listing the objects of S3 bucket `{bucket}`"))?
+        else {
+            return Ok(None);
         };
         for object in page.contents() {
             if let Some(key) = object.key() {

@@ -10,7 +10,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
 use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field, tags_from_map};
-use crate::aws::AwsContext;
+use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
@@ -37,7 +37,7 @@ pub fn spec(env: &Env) -> Spec {
 }
 
 pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
-    let stages = super::api::paginate(|token| async move {
+    let stages = crate::aws::paginate(|token| async move {
         let page = clients
             .apigw
             .get_stages()
@@ -136,10 +136,15 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Re
 }
 
 pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    match op.clients.apigw.delete_stage().api_id(api_id).stage_name(&found.name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name)),
-    }
+    op.clients
+        .apigw
+        .delete_stage()
+        .api_id(api_id)
+        .stage_name(&found.name)
+        .send()
+        .await
+        .or_gone()
+        .aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name))
 }
 
 /// How long API Gateway may take to deploy a stage after a change.
@@ -191,9 +196,7 @@ pub async fn wait_deployed(clients: &super::Clients, task: &Task, api_id: &str, 
     let waited = poll(task, &what, DEPLOY_LIMIT, || async {
         let got = match apigw.get_stage().api_id(api_id).stage_name(stage).send().await {
             // Just created: reads are eventually consistent.
-            Err(e)
-                if e.as_service_error().is_some_and(|e| e.is_not_found_exception())
-                    && started.elapsed() < Duration::from_secs(30) =>
+            Err(e) if is_not_found(&e) && started.elapsed() < Duration::from_secs(30) =>
             {
                 return Ok(None);
             }

@@ -8,13 +8,13 @@ use anyhow::Result;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, Tag, TimeToLiveSpecification,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tag_changes, tags_field};
-use crate::aws::AwsContext;
+use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field};
+use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 
 /// The hash key of the table, and the range key of the room index.
@@ -74,9 +74,15 @@ fn keys(schema: &[KeySchemaElement]) -> String {
 pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
     let name = env.stack.table_name();
     let ddb = &clients.dynamodb;
-    let described = match ddb.describe_table().table_name(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
-        other => other.aws_context(|| format!("reading DynamoDB table `{name}`"))?,
+    let Some(described) = ddb
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .or_missing()
+        .aws_context(|| format!("reading DynamoDB table `{name}`"))?
+    else {
+        return Ok(None);
     };
     let Some(table) = described.table else { return Ok(None) };
     if table.table_status() == Some(&TableStatus::Deleting) {
@@ -209,8 +215,7 @@ fn room_index() -> Result<(Vec<KeySchemaElement>, Projection)> {
 
 pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
     let (index_keys, projection) = room_index()?;
-    let tags: Vec<Tag> =
-        spec.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>()?;
+    let tags = crate::aws::dynamodb_tags(&spec.tags)?;
     op.clients
         .dynamodb
         .create_table()
@@ -297,25 +302,13 @@ pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
     if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
         set_ttl(op, spec, Some(found)).await?;
     }
-    let tags = tag_changes(&spec.tags, &found.tags);
-    if !tags.set.is_empty() {
-        let set: Vec<Tag> =
-            tags.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Result<_, _>>()?;
-        ddb.tag_resource()
-            .resource_arn(&found.arn)
-            .set_tags(Some(set))
-            .send()
-            .await
-            .aws_context(|| format!("tagging DynamoDB table `{}`", spec.name))?;
-    }
-    if !tags.remove.is_empty() {
-        ddb.untag_resource()
-            .resource_arn(&found.arn)
-            .set_tag_keys(Some(tags.remove))
-            .send()
-            .await
-            .aws_context(|| format!("untagging DynamoDB table `{}`", spec.name))?;
-    }
+    crate::aws::retag(
+        crate::aws::Tagged::Table(ddb, &found.arn),
+        &format!("DynamoDB table `{}`", spec.name),
+        &spec.tags,
+        &found.tags,
+    )
+    .await?;
     Ok(())
 }
 
@@ -377,9 +370,8 @@ pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         wait_table_active(op, &found.name).await?;
     }
     let result = op.clients.dynamodb.delete_table().table_name(&found.name).send().await;
-    match result {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(()),
-        other => other.map(drop).aws_context(|| format!("deleting DynamoDB table `{}`", found.name))?,
+    if result.or_missing().aws_context(|| format!("deleting DynamoDB table `{}`", found.name))?.is_none() {
+        return Ok(());
     }
     wait_table_deleted(op, &found.name).await
 }
@@ -392,10 +384,7 @@ pub async fn wait_table_active(op: &Op<'_>, name: &str) -> Result<()> {
     poll(op.task, &what, Duration::from_secs(600), || async {
         let described = match op.clients.dynamodb.describe_table().table_name(name).send().await {
             // Just created: DescribeTable is eventually consistent.
-            Err(e)
-                if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())
-                    && started.elapsed() < Duration::from_secs(30) =>
-            {
+            Err(e) if is_not_found(&e) && started.elapsed() < Duration::from_secs(30) => {
                 return Ok(None);
             }
             other => other.aws_context(|| format!("reading DynamoDB table `{name}`"))?,
@@ -412,10 +401,9 @@ pub async fn wait_table_active(op: &Op<'_>, name: &str) -> Result<()> {
 pub async fn wait_table_deleted(op: &Op<'_>, name: &str) -> Result<()> {
     let what = format!("waiting for DynamoDB to finish deleting table `{name}`");
     poll(op.task, &what, Duration::from_secs(300), || async {
-        match op.clients.dynamodb.describe_table().table_name(name).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(Some(())),
-            other => other.aws_context(|| format!("reading DynamoDB table `{name}`")).map(|_| None),
-        }
+        let described = op.clients.dynamodb.describe_table().table_name(name).send().await;
+        let table = described.or_missing().aws_context(|| format!("reading DynamoDB table `{name}`"))?;
+        Ok(table.is_none().then_some(()))
     })
     .await
 }

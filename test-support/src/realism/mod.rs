@@ -348,7 +348,8 @@ impl Realism {
     /// Answers again. Calls held while frozen are answered 503 and never
     /// reach moto: their client is gone.
     pub fn thaw(&self) {
-        self.shared.world().freeze = None;
+        let mut world = self.shared.world();
+        world.freeze = None;
         self.shared.frozen.send_replace(false);
     }
 }
@@ -526,7 +527,7 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
             return wire::rest_json_error(502, "BadGateway", &format!("forwarding to moto: {e}"));
         }
     };
-    let freeze_now = {
+    {
         let mut world = shared.world();
         world.stats.forwarded += 1;
         let now = Instant::now();
@@ -535,15 +536,18 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
             world.stats.forwarded_mutating += 1;
             world.mutations_forwarded += 1;
         }
-        mutating
+        let freeze_now = mutating
             && match &world.freeze {
                 Some(Freeze::AfterMutations(n)) => world.mutations_forwarded >= *n,
                 Some(Freeze::AfterOperation(op)) => call.operation == *op,
                 None => false,
-            }
-    };
-    if freeze_now {
-        shared.frozen.send_replace(true);
+            };
+        // Under the lock, and once: a second call that completes at the same
+        // moment must not freeze the proxy again after the test thawed it.
+        if freeze_now {
+            world.freeze = None;
+            shared.frozen.send_replace(true);
+        }
     }
     // It reached moto: recorded as moto answered, whether or not its client
     // is there to hear it.
