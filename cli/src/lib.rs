@@ -15,6 +15,7 @@ pub mod plan;
 pub mod progress;
 pub mod resources;
 pub mod stack;
+pub mod website;
 
 use anyhow::Result;
 

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tracing::debug;
 
-use crate::resources::site::{config_json, content_type, pin_connect_src};
+use crate::website::{config_json, content_type, pin_connect_src};
 
 /// The site's folder and its config.json.
 pub struct Site {

@@ -27,18 +27,13 @@ use md5::{Digest, Md5};
 use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
+use crate::website::{CONFIG_KEY, cache_control, config_json, content_type, pin_connect_src};
 
-/// The generated file that holds the `wss://` URL.
-pub const CONFIG_KEY: &str = "config.json";
 /// Uploads in flight at once.
 pub const CONCURRENCY: usize = 16;
 /// Past this many changed paths, one `/*` invalidation is cheaper (AWS
 /// charges per path beyond 1000 a month; a wildcard counts as one).
 pub const MAX_INVALIDATION_PATHS: usize = 15;
-
-pub const NO_CACHE: &str = "no-cache";
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-pub const SHORT: &str = "public, max-age=300";
 
 /// One object the bucket should hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,33 +138,6 @@ pub fn read_source(dir: &Path) -> Result<Vec<File>> {
     }
     files.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(files)
-}
-
-/// `config.json`'s text: what the page reads to find the chat.
-pub fn config_json(websocket_url: &str) -> String {
-    let mut text = serde_json::to_string_pretty(&serde_json::json!({ "websocketUrl": websocket_url }))
-        .expect("a JSON object serializes");
-    text.push('\n');
-    text
-}
-
-/// Pins the `connect-src` of a page's Content-Security-Policy meta tag to
-/// `'self'` and the chat's WebSocket origin, so that the page as served may
-/// connect nowhere else. `None` when the page has no such directive.
-pub fn pin_connect_src(html: &str, websocket_url: &str) -> Option<String> {
-    // ASCII lowercasing keeps byte offsets, so they index `html` too.
-    let lower = html.to_ascii_lowercase();
-    let policy = lower.find("content-security-policy")?;
-    let start = policy + lower[policy..].find("connect-src")?;
-    if lower[policy..start].contains('>') {
-        return None; // past the end of the meta tag
-    }
-    let end = start + lower[start..].find([';', '"'])?;
-    let origin = match websocket_url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
-        None => websocket_url.to_string(),
-    };
-    Some(format!("{}connect-src 'self' {origin}{}", &html[..start], &html[end..]))
 }
 
 pub fn spec(env: &Env, ids: &Ids) -> Spec {
@@ -404,95 +372,9 @@ pub fn describe(found: &Found) -> String {
     format!("{} objects", found.objects.len())
 }
 
-/// The Content-Type of a key, by its extension (case-insensitive).
-pub fn content_type(key: &str) -> &'static str {
-    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" | "map" => "application/json",
-        "webmanifest" => "application/manifest+json",
-        "txt" => "text/plain; charset=utf-8",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/x-icon",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "wasm" => "application/wasm",
-        "pdf" => "application/pdf",
-        "mp3" => "audio/mpeg",
-        "ogg" => "audio/ogg",
-        "wav" => "audio/wav",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        _ => "application/octet-stream",
-    }
-}
-
-/// The Cache-Control of a key: pages and `config.json` revalidate on every
-/// load; hashed names never change content, so they keep for a year; the
-/// rest keeps five minutes in browsers (CloudFront's copy is invalidated).
-pub fn cache_control(key: &str) -> &'static str {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    let lower = name.to_ascii_lowercase();
-    if name == CONFIG_KEY || lower.ends_with(".html") || lower.ends_with(".htm") {
-        NO_CACHE
-    } else if is_hashed(name) {
-        IMMUTABLE
-    } else {
-        SHORT
-    }
-}
-
-/// Whether a file name holds a content hash, as bundlers write them:
-/// `app.3f9a8c1b.js`, `index-DiwrgTda.js`, `chunk_5e2d9a71c3.css`. A hash is
-/// a part after the first of at least 8 letters and digits that has a digit,
-/// or both upper and lower case (a plain word has neither).
-pub fn is_hashed(name: &str) -> bool {
-    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-    stem.split(['.', '-', '_']).skip(1).any(|part| {
-        part.len() >= 8
-            && part.chars().all(|c| c.is_ascii_alphanumeric())
-            && (part.chars().any(|c| c.is_ascii_digit())
-                || (part.chars().any(|c| c.is_ascii_uppercase()) && part.chars().any(|c| c.is_ascii_lowercase())))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_types_follow_the_extension() {
-        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
-        assert_eq!(content_type("assets/app.JS"), "text/javascript; charset=utf-8");
-        assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
-        assert_eq!(content_type("config.json"), "application/json");
-        assert_eq!(content_type("logo.svg"), "image/svg+xml");
-        assert_eq!(content_type("fonts/a.woff2"), "font/woff2");
-        assert_eq!(content_type("LICENSE"), "application/octet-stream");
-    }
-
-    #[test]
-    fn pages_and_config_revalidate_hashed_assets_keep_and_the_rest_is_short() {
-        assert_eq!(cache_control("index.html"), NO_CACHE);
-        assert_eq!(cache_control("docs/about.html"), NO_CACHE);
-        assert_eq!(cache_control("config.json"), NO_CACHE);
-        assert_eq!(cache_control("assets/app.3f9a8c1b.js"), IMMUTABLE);
-        assert_eq!(cache_control("assets/index-DiwrgTda.js"), IMMUTABLE);
-        assert_eq!(cache_control("app.js"), SHORT);
-        assert_eq!(cache_control("settings-overview.css"), SHORT);
-        assert_eq!(cache_control("jquery-3.7.1.min.js"), SHORT);
-        assert_eq!(cache_control("data.json"), SHORT);
-    }
 
     fn spec(files: &[(&str, &str)]) -> Spec {
         Spec {
@@ -528,38 +410,6 @@ mod tests {
         assert_eq!(many.invalidation_paths(), ["/*"]);
         let odd = Sync { changed: vec!["img/a b#1*.png".into(), "café.txt".into()], ..Sync::default() };
         assert_eq!(odd.invalidation_paths(), ["/caf%C3%A9.txt", "/img/a%20b%231%2A.png"]);
-    }
-
-    #[test]
-    fn a_pages_connect_src_is_pinned_to_the_chat_origin() {
-        let page = r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss: ws://127.0.0.1:*; object-src 'none'"><title>x</title></head>"#;
-        let pinned = pin_connect_src(page, "wss://abc.execute-api.us-east-1.amazonaws.com/dev").unwrap();
-        assert_eq!(
-            pinned,
-            r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com; object-src 'none'"><title>x</title></head>"#
-        );
-        // The last directive ends at the attribute's quote.
-        let last = r#"<meta http-equiv="content-security-policy" content="connect-src *">"#;
-        assert_eq!(
-            pin_connect_src(last, "ws://127.0.0.1:8080/dev").unwrap(),
-            r#"<meta http-equiv="content-security-policy" content="connect-src 'self' ws://127.0.0.1:8080">"#
-        );
-        // No policy, or a policy without connect-src: the page is left as it is.
-        assert_eq!(pin_connect_src("<p>connect-src</p>", "wss://x/dev"), None);
-        assert_eq!(
-            pin_connect_src(
-                r#"<meta http-equiv="Content-Security-Policy" content="default-src 'self'"><p>connect-src</p>"#,
-                "wss://x/dev"
-            ),
-            None
-        );
-    }
-
-    #[test]
-    fn config_json_holds_the_websocket_url() {
-        let text = config_json("wss://abc.execute-api.us-east-1.amazonaws.com/dev");
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value, serde_json::json!({"websocketUrl": "wss://abc.execute-api.us-east-1.amazonaws.com/dev"}));
     }
 
     #[test]
