@@ -130,29 +130,29 @@ impl Apply<'_> {
         let mut done = change.clone();
         match change.action {
             Action::Create => {
-                let id = resources::create(&op, &address, &desired()?, &known).await?;
+                let id = resources::create(&op, &desired()?).await?;
                 ids.lock().expect("ids lock poisoned").record(&address, &id);
                 done.id = Some(id);
             }
             Action::Update | Action::Replace => {
                 let spec = desired()?;
                 let item = found()?;
-                let diff = resources::diff(&spec, &item.found);
+                let diff = resources::diff(&spec, &item.found)?;
                 if diff.replace {
-                    resources::delete(&op, item, &known).await?;
-                    let id = resources::create(&op, &address, &spec, &known).await?;
+                    resources::delete(&op, &item.found).await?;
+                    let id = resources::create(&op, &spec).await?;
                     ids.lock().expect("ids lock poisoned").record(&address, &id);
                     done.id = Some(id);
                     done.action = Action::Replace;
                 } else if diff.fields.is_empty() {
                     done.action = Action::Unchanged;
                 } else {
-                    resources::update(&op, &spec, item, &known).await?;
+                    resources::update(&op, &spec, &item.found).await?;
                     done.action = Action::Update;
                 }
                 done.fields = diff.fields;
             }
-            Action::Delete => resources::delete(&op, found()?, &known).await?,
+            Action::Delete => resources::delete(&op, &found()?.found).await?,
             Action::Unchanged => {}
         }
         Ok(Applied { change: done, elapsed: task.elapsed() })

@@ -90,7 +90,7 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
 }
 
 impl Session {
-    fn plan(&self) -> Plan {
+    fn plan(&self) -> Result<Plan> {
         let desired = resources::desired(&self.env, &self.found.ids());
         plan::plan(&desired, &self.found)
     }
@@ -288,7 +288,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 pub async fn plan(args: &Args) -> Result<()> {
     let progress = Progress::stderr();
     let session = open(args, Zips::IfPresent, &progress).await?;
-    let plan = session.plan();
+    let plan = session.plan()?;
     if session.env.artifacts.len() < session.env.stack.functions.len() {
         progress.println(
             "note: functions without a zip in target/wschat are compared without their code (run `wschat build`)",
@@ -322,7 +322,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
     let progress = Progress::stderr();
     let zips = if deploy.no_build { Zips::Required } else { Zips::Build };
     let session = open(args, zips, &progress).await?;
-    let plan = session.plan();
+    let plan = session.plan()?;
     let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
     let outcome = apply.run(&plan, session.found.ids()).await;
 
@@ -446,7 +446,7 @@ fn row(change: &Change, found: &FoundSet) -> Row {
 pub async fn status(args: &Args) -> Result<()> {
     let progress = Progress::stderr();
     let session = open(args, Zips::IfPresent, &progress).await?;
-    let plan = session.plan();
+    let plan = session.plan()?;
     let rows: Vec<Row> = plan.changes.iter().map(|c| row(c, &session.found)).collect();
     let stage_exists = plan.changes.iter().any(|c| c.kind == Kind::Stage && c.action != Action::Create);
     let ids = session.found.ids();

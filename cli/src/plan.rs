@@ -199,7 +199,7 @@ impl Plan {
 /// matches the first found one at its address; later ones at that address
 /// are duplicates, and found resources at addresses nothing desires are
 /// left over from an earlier stack.yaml. Both are deleted.
-pub fn plan(desired: &[Desired], found: &FoundSet) -> Plan {
+pub fn plan(desired: &[Desired], found: &FoundSet) -> anyhow::Result<Plan> {
     let mut changes = Vec::new();
     for want in desired {
         let mut matches = found.items.iter().filter(|f| f.address == want.address);
@@ -213,7 +213,7 @@ pub fn plan(desired: &[Desired], found: &FoundSet) -> Plan {
                 reason: None,
             }),
             Some(have) => {
-                let diff = resources::diff(&want.spec, &have.found);
+                let diff = resources::diff(&want.spec, &have.found)?;
                 let action = if diff.replace {
                     Action::Replace
                 } else if diff.fields.is_empty() {
@@ -238,7 +238,7 @@ pub fn plan(desired: &[Desired], found: &FoundSet) -> Plan {
     for extra in found.items.iter().filter(|f| !desired.iter().any(|d| d.address == f.address)) {
         changes.push(delete(extra, "not in stack.yaml"));
     }
-    Plan { changes }
+    Ok(Plan { changes })
 }
 
 /// Deletes everything found, except what goes with a resource that is
@@ -275,6 +275,7 @@ mod tests {
             address: Address::new(Kind::Route, key),
             id: None,
             spec: Spec::Route(route::Spec {
+                api_id: "a1".into(),
                 key: key.into(),
                 target: target.into(),
                 authorization: "NONE".into(),
@@ -290,6 +291,7 @@ mod tests {
             id: id.into(),
             owner: Some(Address::new(Kind::Api, "api")),
             found: Found::Route(route::Found {
+                api_id: "a1".into(),
                 id: id.into(),
                 key: key.into(),
                 target: target.into(),
@@ -325,7 +327,7 @@ mod tests {
             ],
             notes: Vec::new(),
         };
-        let plan = plan(&desired, &found);
+        let plan = plan(&desired, &found).unwrap();
         assert_eq!(
             summary(&plan),
             [

@@ -23,7 +23,7 @@ use super::queue::{self, MemoryQueue, QueueSettings};
 use crate::aws::{Aws, AwsTarget};
 use crate::cli::{Args, DevArgs};
 use crate::progress::Task;
-use crate::resources::{self, Clients, Env, Kind, Op};
+use crate::resources::{self, Clients, Env, Kind, Op, Resource};
 use crate::stack::Stack;
 
 /// The store and queue the handlers run over, and the queue's consumer.
@@ -84,17 +84,17 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
     let table = stack.table_name();
     if resources::table::find_table(&clients, &env).await?.is_none() {
         info!("creating DynamoDB table {table}");
-        resources::table::create(&op, &resources::table::spec(&env)).await?;
+        <resources::table::Table as Resource>::create(&op, &resources::table::spec(&env)).await?;
     }
     if resources::queue::find_queue(&clients, &env, Kind::DeadLetterQueue).await?.is_none() {
         info!("creating SQS queue {}", stack.dlq_name());
-        resources::queue::create(&op, &resources::queue::dlq_spec(&env)).await?;
+        <resources::queue::DeadLetterQueue as Resource>::create(&op, &resources::queue::dlq_spec(&env)).await?;
     }
     let queue_url = match resources::queue::find_queue(&clients, &env, Kind::Queue).await? {
         Some(found) => found.id,
         None => {
             info!("creating SQS queue {}", stack.queue_name());
-            resources::queue::create(&op, &resources::queue::spec(&env)).await?
+            <resources::queue::Queue as Resource>::create(&op, &resources::queue::spec(&env)).await?
         }
     };
     let where_ = aws.endpoint_url().unwrap_or("AWS");

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field, tags_from_map};
+use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field, tags_from_map};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -30,12 +30,7 @@ pub struct Found {
 
 impl Found {
     pub fn into_item(self) -> FoundItem {
-        FoundItem {
-            address: Address::new(Kind::Api, "api"),
-            id: self.id.clone(),
-            owner: None,
-            found: super::Found::Api(self),
-        }
+        FoundItem::new("api", self.id.clone(), None, super::Found::Api(self))
     }
 }
 
@@ -100,61 +95,75 @@ pub async fn serving_first(clients: &super::Clients, env: &Env, apis: Vec<Found>
     Ok(ranked.into_iter().map(|(_, api)| api).collect())
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if spec.name != found.name {
-        fields.push(FieldChange::new("name", &found.name, &spec.name));
-    }
-    if spec.route_selection != found.route_selection {
-        fields.push(FieldChange::new("route selection", &found.route_selection, &spec.route_selection));
-    }
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let created = op
-        .clients
-        .apigw
-        .create_api()
-        .name(&spec.name)
-        .protocol_type(ProtocolType::Websocket)
-        .route_selection_expression(&spec.route_selection)
-        .set_tags(Some(super::tags_to_map(&spec.tags)))
-        .send()
-        .await
-        .aws_context(|| format!("creating WebSocket API `{}`", spec.name))?;
-    created.api_id.ok_or_else(|| anyhow::anyhow!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let apigw = &op.clients.apigw;
-    if spec.name != found.name || spec.route_selection != found.route_selection {
-        apigw
-            .update_api()
-            .api_id(&found.id)
-            .name(&spec.name)
-            .route_selection_expression(&spec.route_selection)
-            .send()
-            .await
-            .aws_context(|| format!("updating WebSocket API `{}` ({})", spec.name, found.id))?;
-    }
-    retag(op, &found.arn, &spec.tags, &found.tags, &format!("WebSocket API `{}`", found.id)).await
-}
-
 /// Brings an API Gateway resource's tags (API or stage) to `desired`.
 pub async fn retag(op: &Op<'_>, arn: &str, desired: &Tags, found: &Tags, what: &str) -> Result<()> {
     crate::aws::retag(crate::aws::Tagged::ApiGateway(&op.clients.apigw, arn), what, desired, found).await?;
     Ok(())
 }
 
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .apigw
-        .delete_api()
-        .api_id(&found.id)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id))
+/// The WebSocket API.
+pub struct Api;
+
+impl Resource for Api {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        vec![Want::new("api", env.stack.api_name(), spec(env))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if spec.name != found.name {
+            fields.push(FieldChange::new("name", &found.name, &spec.name));
+        }
+        if spec.route_selection != found.route_selection {
+            fields.push(FieldChange::new("route selection", &found.route_selection, &spec.route_selection));
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let created = op
+            .clients
+            .apigw
+            .create_api()
+            .name(&spec.name)
+            .protocol_type(ProtocolType::Websocket)
+            .route_selection_expression(&spec.route_selection)
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+            .await
+            .aws_context(|| format!("creating WebSocket API `{}`", spec.name))?;
+        created
+            .api_id
+            .ok_or_else(|| anyhow::anyhow!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let apigw = &op.clients.apigw;
+        if spec.name != found.name || spec.route_selection != found.route_selection {
+            apigw
+                .update_api()
+                .api_id(&found.id)
+                .name(&spec.name)
+                .route_selection_expression(&spec.route_selection)
+                .send()
+                .await
+                .aws_context(|| format!("updating WebSocket API `{}` ({})", spec.name, found.id))?;
+        }
+        retag(op, &found.arn, &spec.tags, &found.tags, &format!("WebSocket API `{}`", found.id)).await
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        op.clients
+            .apigw
+            .delete_api()
+            .api_id(&found.id)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id))
+    }
 }

@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, retry_while, tags_field};
+use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, retry_while, tags_field};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -126,12 +126,7 @@ pub async fn find_bucket(clients: &super::Clients, env: &Env) -> Result<Option<F
         },
     )?;
     let found = Found { name: name.clone(), public_access_block: block, ownership, encryption, tags };
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::Bucket, "site"),
-        id: name,
-        owner: None,
-        found: super::Found::Bucket(found),
-    }))
+    Ok(Some(FoundItem::new("site", name, None, super::Found::Bucket(found))))
 }
 
 fn show_block(block: Option<[bool; 4]>) -> String {
@@ -172,80 +167,8 @@ fn settings_fields(found: &Found) -> Vec<FieldChange> {
     fields
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = settings_fields(found);
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
-}
-
 /// How long S3 may refuse a just-deleted bucket's name.
 const NAME_REUSE_LIMIT: Duration = Duration::from_secs(120);
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let mut create =
-        op.clients.s3.create_bucket().bucket(&spec.name).object_ownership(ObjectOwnership::BucketOwnerEnforced);
-    // us-east-1 is the one region that takes no location constraint.
-    if spec.region != "us-east-1" {
-        create = create.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(spec.region.as_str()))
-                .build(),
-        );
-    }
-    // Right after a bucket of this name was deleted (destroy, then deploy),
-    // S3 answers 409 OperationAborted "A conflicting conditional operation is
-    // currently in progress against this resource. Please try again." for a
-    // while; terraform-provider-aws retries CreateBucket on it
-    // (`internal/service/s3/bucket.go`, `errCodeOperationAborted`).
-    let why = format!(
-        "waiting for S3 to finish with the name `{}`: a bucket of that name was deleted moments ago",
-        spec.name
-    );
-    let aborted = |e: &SdkError<CreateBucketError, HttpResponse>| e.code() == Some("OperationAborted");
-    let created = retry_while(op.task, &why, NAME_REUSE_LIMIT, || create.clone().send(), aborted).await;
-    match created {
-        // A deploy killed after CreateBucket: the bucket is ours already.
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_exists()) => anyhow::bail!(
-            "creating S3 bucket `{}`: the name is taken by another account (S3 names are global); \
-             deploy under another stack `name` or --stage",
-            spec.name
-        ),
-        other => {
-            other.aws_context(|| format!("creating S3 bucket `{}`", spec.name))?;
-        }
-    }
-    put_public_access_block(op, spec).await?;
-    put_encryption(op, spec).await?;
-    put_tags(op, spec).await?;
-    Ok(spec.name.clone())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    if found.public_access_block != Some([true; 4]) {
-        put_public_access_block(op, spec).await?;
-    }
-    if found.ownership.as_deref() != Some(OWNERSHIP) {
-        let rule = aws_sdk_s3::types::OwnershipControlsRule::builder()
-            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-            .build()?;
-        op.clients
-            .s3
-            .put_bucket_ownership_controls()
-            .bucket(&spec.name)
-            .ownership_controls(aws_sdk_s3::types::OwnershipControls::builder().rules(rule).build()?)
-            .send()
-            .await
-            .aws_context(|| format!("turning off ACLs of S3 bucket `{}`", spec.name))?;
-    }
-    if !encrypted(found) {
-        put_encryption(op, spec).await?;
-    }
-    if tags_field(&spec.tags, &found.tags).is_some() {
-        put_tags(op, spec).await?;
-    }
-    Ok(())
-}
 
 async fn put_public_access_block(op: &Op<'_>, spec: &Spec) -> Result<()> {
     op.clients
@@ -293,18 +216,6 @@ async fn put_tags(op: &Op<'_>, spec: &Spec) -> Result<()> {
         .await
         .aws_context(|| format!("tagging S3 bucket `{}`", spec.name))?;
     Ok(())
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    empty(op, &found.name).await?;
-    op.clients
-        .s3
-        .delete_bucket()
-        .bucket(&found.name)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting S3 bucket `{}`", found.name))
 }
 
 /// Deletes every object version and delete marker (which covers every
@@ -370,4 +281,100 @@ pub async fn delete_objects(op: &Op<'_>, bucket: &str, objects: Vec<ObjectIdenti
         );
     }
     Ok(())
+}
+
+/// The website bucket.
+pub struct Bucket;
+
+impl Resource for Bucket {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        vec![Want::new("site", env.stack.bucket_name(&env.account.id, &env.region), spec(env))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = settings_fields(found);
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let mut create =
+            op.clients.s3.create_bucket().bucket(&spec.name).object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        // us-east-1 is the one region that takes no location constraint.
+        if spec.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(spec.region.as_str()))
+                    .build(),
+            );
+        }
+        // Right after a bucket of this name was deleted (destroy, then deploy),
+        // S3 answers 409 OperationAborted "A conflicting conditional operation is
+        // currently in progress against this resource. Please try again." for a
+        // while; terraform-provider-aws retries CreateBucket on it
+        // (`internal/service/s3/bucket.go`, `errCodeOperationAborted`).
+        let why = format!(
+            "waiting for S3 to finish with the name `{}`: a bucket of that name was deleted moments ago",
+            spec.name
+        );
+        let aborted = |e: &SdkError<CreateBucketError, HttpResponse>| e.code() == Some("OperationAborted");
+        let created = retry_while(op.task, &why, NAME_REUSE_LIMIT, || create.clone().send(), aborted).await;
+        match created {
+            // A deploy killed after CreateBucket: the bucket is ours already.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_exists()) => anyhow::bail!(
+                "creating S3 bucket `{}`: the name is taken by another account (S3 names are global); \
+                 deploy under another stack `name` or --stage",
+                spec.name
+            ),
+            other => {
+                other.aws_context(|| format!("creating S3 bucket `{}`", spec.name))?;
+            }
+        }
+        put_public_access_block(op, spec).await?;
+        put_encryption(op, spec).await?;
+        put_tags(op, spec).await?;
+        Ok(spec.name.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        if found.public_access_block != Some([true; 4]) {
+            put_public_access_block(op, spec).await?;
+        }
+        if found.ownership.as_deref() != Some(OWNERSHIP) {
+            let rule = aws_sdk_s3::types::OwnershipControlsRule::builder()
+                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                .build()?;
+            op.clients
+                .s3
+                .put_bucket_ownership_controls()
+                .bucket(&spec.name)
+                .ownership_controls(aws_sdk_s3::types::OwnershipControls::builder().rules(rule).build()?)
+                .send()
+                .await
+                .aws_context(|| format!("turning off ACLs of S3 bucket `{}`", spec.name))?;
+        }
+        if !encrypted(found) {
+            put_encryption(op, spec).await?;
+        }
+        if tags_field(&spec.tags, &found.tags).is_some() {
+            put_tags(op, spec).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        empty(op, &found.name).await?;
+        op.clients
+            .s3
+            .delete_bucket()
+            .bucket(&found.name)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting S3 bucket `{}`", found.name))
+    }
 }

@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -61,42 +61,62 @@ pub async fn find_bucket_policy(clients: &super::Clients, env: &Env) -> Result<O
     };
     let text = policy.policy.unwrap_or_default();
     let document = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::BucketPolicy, "site"),
-        id: bucket.clone(),
-        owner: Some(Address::new(Kind::Bucket, "site")),
-        found: super::Found::BucketPolicy(Found { bucket, document }),
-    }))
+    Ok(Some(FoundItem::new(
+        "site",
+        bucket.clone(),
+        Some(Address::new(Kind::Bucket, "site")),
+        super::Found::BucketPolicy(Found { bucket, document }),
+    )))
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    if json_equal(&spec.document, &found.document) {
-        Vec::new()
-    } else {
-        vec![FieldChange::new("policy", found.document.to_string(), spec.document.to_string())]
+/// The website bucket's policy: only the distribution reads it.
+pub struct BucketPolicy;
+
+impl Resource for BucketPolicy {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        if !env.stack.website.cdn {
+            return Vec::new();
+        }
+        let bucket = env.stack.bucket_name(&env.account.id, &env.region);
+        vec![Want::new("site", bucket, spec(env, ids.distribution_id.as_deref().unwrap_or(super::PENDING)))]
     }
-}
 
-/// Creates or replaces the policy (S3 has one per bucket).
-pub async fn put(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    op.clients
-        .s3
-        .put_bucket_policy()
-        .bucket(&spec.bucket)
-        .policy(spec.document.to_string())
-        .send()
-        .await
-        .aws_context(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))?;
-    Ok(spec.bucket.clone())
-}
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        if json_equal(&spec.document, &found.document) {
+            Vec::new()
+        } else {
+            vec![FieldChange::new("policy", found.document.to_string(), spec.document.to_string())]
+        }
+    }
 
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .s3
-        .delete_bucket_policy()
-        .bucket(&found.bucket)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket))
+    /// Creates or replaces the policy (S3 has one per bucket).
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        op.clients
+            .s3
+            .put_bucket_policy()
+            .bucket(&spec.bucket)
+            .policy(spec.document.to_string())
+            .send()
+            .await
+            .aws_context(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))?;
+        Ok(spec.bucket.clone())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        op.clients
+            .s3
+            .delete_bucket_policy()
+            .bucket(&found.bucket)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, _found: &Found) -> Result<()> {
+        Self::create(op, spec).await.map(drop)
+    }
 }

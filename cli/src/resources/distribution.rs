@@ -32,7 +32,7 @@ use aws_sdk_cloudfront::error::SdkError;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, PENDING, Tags, retry_while, tags_field};
+use super::{Clients, Env, FoundItem, Ids, Op, PENDING, Resource, Tags, Want, retry_while, tags_field};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::progress::Task;
@@ -188,15 +188,7 @@ pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<Foun
     });
     let mut found: Vec<Found> = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
     found.sort_by(|a, b| (a.modified, &a.id).cmp(&(b.modified, &b.id)));
-    Ok(found
-        .into_iter()
-        .map(|f| FoundItem {
-            address: Address::new(Kind::Distribution, "site"),
-            id: f.id.clone(),
-            owner: None,
-            found: super::Found::Distribution(f),
-        })
-        .collect())
+    Ok(found.into_iter().map(|f| FoundItem::new("site", f.id.clone(), None, super::Found::Distribution(f))).collect())
 }
 
 /// What differs in the configuration: the readable fields, and the hash for
@@ -219,12 +211,6 @@ fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     if fields.is_empty() && found.hash.as_deref() != Some(spec.hash.as_str()) {
         fields.push(FieldChange::new("configuration hash", found.hash.as_deref().unwrap_or("(none)"), &spec.hash));
     }
-    fields
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = config_fields(spec, found);
-    fields.extend(tags_field(&spec.tags, &found.tags));
     fields
 }
 
@@ -268,104 +254,6 @@ fn all_tags(spec: &Spec) -> Tags {
     let mut tags = spec.tags.clone();
     tags.insert(TAG_CONFIG.to_string(), spec.hash.clone());
     tags
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    // Unique per request; the SDK's retries resend the same one, which
-    // CloudFront answers with the distribution it already made.
-    let millis = chat_core::now_millis();
-    let caller_reference = format!("{}-{millis}", op.env.stack.prefix());
-    let created = op
-        .clients
-        .cloudfront
-        .create_distribution_with_tags()
-        .distribution_config_with_tags(
-            DistributionConfigWithTags::builder()
-                .distribution_config(distribution_config(spec, &caller_reference)?)
-                .tags(crate::aws::cloudfront_tags(&all_tags(spec))?)
-                .build(),
-        )
-        .send()
-        .await
-        .aws_context(|| format!("creating the CloudFront distribution of S3 bucket `{}`", spec.origin_domain))?;
-    let distribution = created.distribution.context("CloudFront returned no distribution")?;
-    Ok(distribution.id)
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let cf = &op.clients.cloudfront;
-    if !config_fields(spec, found).is_empty() {
-        let current = cf
-            .get_distribution_config()
-            .id(&found.id)
-            .send()
-            .await
-            .aws_context(|| format!("reading CloudFront distribution `{}`", found.id))?;
-        let caller_reference =
-            current.distribution_config.as_ref().map(|c| c.caller_reference.clone()).unwrap_or_default();
-        cf.update_distribution()
-            .id(&found.id)
-            .set_if_match(current.e_tag)
-            .distribution_config(distribution_config(spec, &caller_reference)?)
-            .send()
-            .await
-            .aws_context(|| format!("updating CloudFront distribution `{}`", found.id))?;
-    }
-    let mut have = found.tags.clone();
-    if let Some(hash) = &found.hash {
-        have.insert(TAG_CONFIG.to_string(), hash.clone());
-    }
-    crate::aws::retag(
-        crate::aws::Tagged::Distribution(cf, &found.arn),
-        &format!("CloudFront distribution `{}`", found.id),
-        &all_tags(spec),
-        &have,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Disables the distribution, waits until CloudFront has disabled it
-/// everywhere, then deletes it with the ETag of that moment.
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let cf = &op.clients.cloudfront;
-    let id = &found.id;
-    let Some(current) = cf
-        .get_distribution_config()
-        .id(id)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
-    else {
-        return Ok(());
-    };
-    let mut config =
-        current.distribution_config.with_context(|| format!("CloudFront distribution `{id}` has no configuration"))?;
-    if config.enabled {
-        op.task.waiting("disabling it (CloudFront deletes only disabled distributions)");
-        config.enabled = false;
-        cf.update_distribution()
-            .id(id)
-            .set_if_match(current.e_tag)
-            .distribution_config(config)
-            .send()
-            .await
-            .aws_context(|| format!("disabling CloudFront distribution `{id}`"))?;
-    }
-    let Some(deployed) =
-        wait_deployed(op.clients, op.task, id, "waiting for CloudFront to disable it at every edge location").await?
-    else {
-        return Ok(());
-    };
-    op.task.waiting("deleting it");
-    cf.delete_distribution()
-        .id(id)
-        .set_if_match(deployed.etag)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting CloudFront distribution `{id}`"))
 }
 
 /// A distribution at rest.
@@ -425,9 +313,130 @@ pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
     Ok((d.domain_name, d.status))
 }
 
-/// What `status` says about the distribution beside its state.
-pub fn describe(found: &Found) -> String {
-    if found.enabled { found.status.clone() } else { format!("{}, disabled", found.status) }
+/// The website's CloudFront distribution.
+pub struct Distribution;
+
+impl Resource for Distribution {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        if !env.stack.website.cdn {
+            return Vec::new();
+        }
+        vec![Want::new("site", None, spec(env, ids))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = config_fields(spec, found);
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        // Unique per request; the SDK's retries resend the same one, which
+        // CloudFront answers with the distribution it already made.
+        let millis = chat_core::now_millis();
+        let caller_reference = format!("{}-{millis}", op.env.stack.prefix());
+        let created = op
+            .clients
+            .cloudfront
+            .create_distribution_with_tags()
+            .distribution_config_with_tags(
+                DistributionConfigWithTags::builder()
+                    .distribution_config(distribution_config(spec, &caller_reference)?)
+                    .tags(crate::aws::cloudfront_tags(&all_tags(spec))?)
+                    .build(),
+            )
+            .send()
+            .await
+            .aws_context(|| format!("creating the CloudFront distribution of S3 bucket `{}`", spec.origin_domain))?;
+        let distribution = created.distribution.context("CloudFront returned no distribution")?;
+        Ok(distribution.id)
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let cf = &op.clients.cloudfront;
+        if !config_fields(spec, found).is_empty() {
+            let current = cf
+                .get_distribution_config()
+                .id(&found.id)
+                .send()
+                .await
+                .aws_context(|| format!("reading CloudFront distribution `{}`", found.id))?;
+            let caller_reference =
+                current.distribution_config.as_ref().map(|c| c.caller_reference.clone()).unwrap_or_default();
+            cf.update_distribution()
+                .id(&found.id)
+                .set_if_match(current.e_tag)
+                .distribution_config(distribution_config(spec, &caller_reference)?)
+                .send()
+                .await
+                .aws_context(|| format!("updating CloudFront distribution `{}`", found.id))?;
+        }
+        let mut have = found.tags.clone();
+        if let Some(hash) = &found.hash {
+            have.insert(TAG_CONFIG.to_string(), hash.clone());
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::Distribution(cf, &found.arn),
+            &format!("CloudFront distribution `{}`", found.id),
+            &all_tags(spec),
+            &have,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Disables the distribution, waits until CloudFront has disabled it
+    /// everywhere, then deletes it with the ETag of that moment.
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let cf = &op.clients.cloudfront;
+        let id = &found.id;
+        let Some(current) = cf
+            .get_distribution_config()
+            .id(id)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
+        else {
+            return Ok(());
+        };
+        let mut config = current
+            .distribution_config
+            .with_context(|| format!("CloudFront distribution `{id}` has no configuration"))?;
+        if config.enabled {
+            op.task.waiting("disabling it (CloudFront deletes only disabled distributions)");
+            config.enabled = false;
+            cf.update_distribution()
+                .id(id)
+                .set_if_match(current.e_tag)
+                .distribution_config(config)
+                .send()
+                .await
+                .aws_context(|| format!("disabling CloudFront distribution `{id}`"))?;
+        }
+        let Some(deployed) =
+            wait_deployed(op.clients, op.task, id, "waiting for CloudFront to disable it at every edge location")
+                .await?
+        else {
+            return Ok(());
+        };
+        op.task.waiting("deleting it");
+        cf.delete_distribution()
+            .id(id)
+            .set_if_match(deployed.etag)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting CloudFront distribution `{id}`"))
+    }
+
+    /// What `status` says about the distribution beside its state.
+    fn describe(found: &Found) -> Option<String> {
+        Some(if found.enabled { found.status.clone() } else { format!("{}, disabled", found.status) })
+    }
 }
 
 #[cfg(test)]

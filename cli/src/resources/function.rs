@@ -12,7 +12,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 
 use super::{
-    Address, Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, PENDING, Tags, poll, retry_while_iam_propagates,
+    Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Op, PENDING, Resource, Tags, Want, poll, retry_while_iam_propagates,
     tags_field, tags_from_map,
 };
 use crate::aws::{AwsContext, Missing, is_not_found};
@@ -145,12 +145,7 @@ pub async fn find_orphan_functions(clients: &super::Clients, env: &Env) -> Resul
         if !env.owns(&tags) {
             continue;
         }
-        items.push(FoundItem {
-            address: Address::new(Kind::Function, function),
-            id: name,
-            owner: None,
-            found: super::Found::Function(found(config, arn, tags)),
-        });
+        items.push(FoundItem::new(function, name, None, super::Found::Function(found(config, arn, tags))));
     }
     Ok(items)
 }
@@ -195,12 +190,7 @@ pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) 
     let Some(config) = got.configuration else { return Ok(None) };
     let arn = config.function_arn().map_or_else(|| env.arns().function(function), str::to_string);
     let found = found(config, arn, tags_from_map(got.tags.as_ref()));
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::Function, function),
-        id: name,
-        owner: None,
-        found: super::Found::Function(found),
-    }))
+    Ok(Some(FoundItem::new(function, name, None, super::Found::Function(found))))
 }
 
 /// What differs in the configuration (everything but code, architecture and tags).
@@ -243,17 +233,6 @@ fn code_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
         && code.sha256 != found.code_sha256
     {
         fields.push(FieldChange::new("code", &found.code_sha256, &code.sha256));
-    }
-    fields
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = config_fields(spec, found);
-    fields.extend(code_fields(spec, found));
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    // A failed function is brought back by sending its configuration and code again.
-    if let Some(problem) = found.problem() {
-        fields.push(FieldChange::new("health", problem, "Active, last update Successful"));
     }
     fields
 }
@@ -309,34 +288,6 @@ fn role_still_not_ready(doing: &str, spec: &Spec) -> anyhow::Error {
     )
 }
 
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let zip = read_zip(spec)?;
-    let create = || {
-        op.clients
-            .lambda
-            .create_function()
-            .function_name(&spec.name)
-            .runtime(Runtime::from(RUNTIME))
-            .handler(HANDLER)
-            .role(&spec.role_arn)
-            .architectures(architecture(spec))
-            .memory_size(spec.memory)
-            .timeout(spec.timeout)
-            .environment(
-                Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
-            )
-            .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
-            .set_tags(Some(super::tags_to_map(&spec.tags)))
-            .send()
-    };
-    let created = match retry_while_iam_propagates(op.task, &role_wait(spec), create, role_not_ready).await {
-        Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("creating", spec)),
-        other => other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
-    };
-    wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
-    Ok(created.function_arn.unwrap_or_else(|| spec.name.clone()))
-}
-
 /// Sends one update once the function takes updates, and again if another
 /// update got in first (409 `ResourceConflictException`), a few times.
 async fn send_update<T, E, R, F, Fut>(
@@ -357,71 +308,6 @@ where
             other => return Ok(other),
         }
     }
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let lambda = &op.clients.lambda;
-    // Lambda takes a new update after a failed one: send everything again.
-    let failed = found.problem().is_some();
-    if failed || !config_fields(spec, found).is_empty() {
-        let configure = || {
-            lambda
-                .update_function_configuration()
-                .function_name(&spec.name)
-                .runtime(Runtime::from(RUNTIME))
-                .handler(HANDLER)
-                .role(&spec.role_arn)
-                .memory_size(spec.memory)
-                .timeout(spec.timeout)
-                .environment(
-                    Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
-                )
-                .send()
-        };
-        // A new role is subject to IAM propagation here as on create.
-        let why = role_wait(spec);
-        let updated =
-            send_update(op, &spec.name, || retry_while_iam_propagates(op.task, &why, configure, role_not_ready))
-                .await?;
-        match updated {
-            Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("updating", spec)),
-            other => other.aws_context(|| format!("updating the configuration of Lambda function `{}`", spec.name))?,
-        };
-        wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
-    }
-    if failed || !code_fields(spec, found).is_empty() {
-        let zip = read_zip(spec)?;
-        send_update(op, &spec.name, || {
-            lambda
-                .update_function_code()
-                .function_name(&spec.name)
-                .architectures(architecture(spec))
-                .zip_file(Blob::new(zip.clone()))
-                .send()
-        })
-        .await?
-        .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
-        wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
-    }
-    crate::aws::retag(
-        crate::aws::Tagged::Function(lambda, &found.arn),
-        &format!("Lambda function `{}`", spec.name),
-        &spec.tags,
-        &found.tags,
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .lambda
-        .delete_function()
-        .function_name(&found.name)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting Lambda function `{}`", found.name))
 }
 
 /// What a wait for a function follows.
@@ -479,6 +365,130 @@ pub async fn wait_function_ready(op: &Op<'_>, name: &str, readiness: Readiness) 
     .await
 }
 
+/// The stack's Lambda functions.
+pub struct Function;
+
+impl Resource for Function {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        env.stack.functions.keys().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, ids))).collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = config_fields(spec, found);
+        fields.extend(code_fields(spec, found));
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        // A failed function is brought back by sending its configuration and code again.
+        if let Some(problem) = found.problem() {
+            fields.push(FieldChange::new("health", problem, "Active, last update Successful"));
+        }
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let zip = read_zip(spec)?;
+        let create = || {
+            op.clients
+                .lambda
+                .create_function()
+                .function_name(&spec.name)
+                .runtime(Runtime::from(RUNTIME))
+                .handler(HANDLER)
+                .role(&spec.role_arn)
+                .architectures(architecture(spec))
+                .memory_size(spec.memory)
+                .timeout(spec.timeout)
+                .environment(
+                    Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
+                )
+                .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
+                .set_tags(Some(super::tags_to_map(&spec.tags)))
+                .send()
+        };
+        let created = match retry_while_iam_propagates(op.task, &role_wait(spec), create, role_not_ready).await {
+            Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("creating", spec)),
+            other => other.aws_context(|| format!("creating Lambda function `{}`", spec.name))?,
+        };
+        wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
+        Ok(created.function_arn.unwrap_or_else(|| spec.name.clone()))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let lambda = &op.clients.lambda;
+        // Lambda takes a new update after a failed one: send everything again.
+        let failed = found.problem().is_some();
+        if failed || !config_fields(spec, found).is_empty() {
+            let configure = || {
+                lambda
+                    .update_function_configuration()
+                    .function_name(&spec.name)
+                    .runtime(Runtime::from(RUNTIME))
+                    .handler(HANDLER)
+                    .role(&spec.role_arn)
+                    .memory_size(spec.memory)
+                    .timeout(spec.timeout)
+                    .environment(
+                        Environment::builder()
+                            .set_variables(Some(spec.environment.clone().into_iter().collect()))
+                            .build(),
+                    )
+                    .send()
+            };
+            // A new role is subject to IAM propagation here as on create.
+            let why = role_wait(spec);
+            let updated =
+                send_update(op, &spec.name, || retry_while_iam_propagates(op.task, &why, configure, role_not_ready))
+                    .await?;
+            match updated {
+                Err(e) if role_not_ready(&e) => return Err(role_still_not_ready("updating", spec)),
+                other => {
+                    other.aws_context(|| format!("updating the configuration of Lambda function `{}`", spec.name))?
+                }
+            };
+            wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
+        }
+        if failed || !code_fields(spec, found).is_empty() {
+            let zip = read_zip(spec)?;
+            send_update(op, &spec.name, || {
+                lambda
+                    .update_function_code()
+                    .function_name(&spec.name)
+                    .architectures(architecture(spec))
+                    .zip_file(Blob::new(zip.clone()))
+                    .send()
+            })
+            .await?
+            .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
+            wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::Function(lambda, &found.arn),
+            &format!("Lambda function `{}`", spec.name),
+            &spec.tags,
+            &found.tags,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        op.clients
+            .lambda
+            .delete_function()
+            .function_name(&found.name)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting Lambda function `{}`", found.name))
+    }
+
+    fn problem(found: &Found) -> Option<String> {
+        found.problem()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,7 +529,7 @@ mod tests {
 
     #[test]
     fn the_same_function_has_no_diff() {
-        assert_eq!(diff(&spec(), &found()), Vec::new());
+        assert_eq!(Function::diff(&spec(), &found()), Vec::new());
     }
 
     #[test]
@@ -527,7 +537,7 @@ mod tests {
         let mut f = found();
         f.environment.insert("B".into(), "3".into());
         f.environment.insert("C".into(), "4".into());
-        assert_eq!(diff(&spec(), &f), [FieldChange::new("environment", "B=3, C=4", "B=2, C=(unset)")]);
+        assert_eq!(Function::diff(&spec(), &f), [FieldChange::new("environment", "B=3, C=4", "B=2, C=(unset)")]);
     }
 
     #[test]
@@ -537,7 +547,7 @@ mod tests {
         f.last_update_reason = "out of ENIs".into();
         assert_eq!(f.problem().as_deref(), Some("last update Failed: out of ENIs"));
         assert_eq!(
-            diff(&spec(), &f),
+            Function::diff(&spec(), &f),
             [FieldChange::new("health", "last update Failed: out of ENIs", "Active, last update Successful")]
         );
         assert_eq!(found().problem(), None);
@@ -547,8 +557,8 @@ mod tests {
     fn code_is_compared_only_when_there_is_a_zip() {
         let mut f = found();
         f.code_sha256 = "old".into();
-        assert_eq!(diff(&spec(), &f), [FieldChange::new("code", "old", "new")]);
+        assert_eq!(Function::diff(&spec(), &f), [FieldChange::new("code", "old", "new")]);
         let unbuilt = Spec { code: None, ..spec() };
-        assert_eq!(diff(&unbuilt, &f), Vec::new());
+        assert_eq!(Function::diff(&unbuilt, &f), Vec::new());
     }
 }

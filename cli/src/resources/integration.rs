@@ -6,7 +6,7 @@
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 
-use super::{Address, Env, FoundItem, Kind, Op};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -14,20 +14,24 @@ pub const METHOD: &str = "POST";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The API it is part of ([`super::PENDING`] until it exists).
+    pub api_id: String,
     pub function: String,
     pub uri: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
+    /// The API it is part of.
+    pub api_id: String,
     pub id: String,
     pub uri: String,
     pub integration_type: String,
     pub method: String,
 }
 
-pub fn spec(env: &Env, function: &str) -> Spec {
-    Spec { function: function.to_string(), uri: env.arns().integration_uri(function) }
+pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
+    Spec { api_id: api_id.to_string(), function: function.to_string(), uri: env.arns().integration_uri(function) }
 }
 
 pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
@@ -48,6 +52,7 @@ pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str
         .into_iter()
         .filter_map(|i| {
             let found = Found {
+                api_id: api_id.to_string(),
                 id: i.integration_id()?.to_string(),
                 uri: i.integration_uri().unwrap_or_default().to_string(),
                 integration_type: i.integration_type().map_or("", |t| t.as_str()).to_string(),
@@ -55,12 +60,12 @@ pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str
             };
             let function = env.stack.functions.keys().find(|f| arns.integration_uri(f) == found.uri);
             let name = function.cloned().unwrap_or_else(|| format!("({})", found.id));
-            Some(FoundItem {
-                address: Address::new(Kind::Integration, name),
-                id: found.id.clone(),
-                owner: Some(Address::new(Kind::Api, "api")),
-                found: super::Found::Integration(found),
-            })
+            Some(FoundItem::new(
+                name,
+                found.id.clone(),
+                Some(Address::new(Kind::Api, "api")),
+                super::Found::Integration(found),
+            ))
         })
         .collect())
 }
@@ -78,57 +83,72 @@ pub fn referenced_first(mut integrations: Vec<FoundItem>, routes: &[FoundItem]) 
     integrations
 }
 
-pub fn diff(_spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if found.integration_type != IntegrationType::AwsProxy.as_str() {
-        fields.push(FieldChange::new("type", &found.integration_type, IntegrationType::AwsProxy.as_str()));
+/// The integration of each function that serves routes.
+pub struct Integration;
+
+impl Resource for Integration {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        env.route_functions().map(|f| Want::new(f, None, spec(env, f, ids.api()))).collect()
     }
-    if found.method != METHOD {
-        fields.push(FieldChange::new("method", &found.method, METHOD));
+
+    fn diff(_spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if found.integration_type != IntegrationType::AwsProxy.as_str() {
+            fields.push(FieldChange::new("type", &found.integration_type, IntegrationType::AwsProxy.as_str()));
+        }
+        if found.method != METHOD {
+            fields.push(FieldChange::new("method", &found.method, METHOD));
+        }
+        fields
     }
-    fields
-}
 
-pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
-    let created = op
-        .clients
-        .apigw
-        .create_integration()
-        .api_id(api_id)
-        .integration_type(IntegrationType::AwsProxy)
-        .integration_method(METHOD)
-        .integration_uri(&spec.uri)
-        .send()
-        .await
-        .aws_context(|| {
-            format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function)
-        })?;
-    created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
-}
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let api_id = spec.api_id.as_str();
+        let created = op
+            .clients
+            .apigw
+            .create_integration()
+            .api_id(api_id)
+            .integration_type(IntegrationType::AwsProxy)
+            .integration_method(METHOD)
+            .integration_uri(&spec.uri)
+            .send()
+            .await
+            .aws_context(|| {
+                format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function)
+            })?;
+        created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
+    }
 
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
-    op.clients
-        .apigw
-        .update_integration()
-        .api_id(api_id)
-        .integration_id(&found.id)
-        .integration_type(IntegrationType::AwsProxy)
-        .integration_method(METHOD)
-        .integration_uri(&spec.uri)
-        .send()
-        .await
-        .aws_context(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))?;
-    Ok(())
-}
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let api_id = spec.api_id.as_str();
+        op.clients
+            .apigw
+            .update_integration()
+            .api_id(api_id)
+            .integration_id(&found.id)
+            .integration_type(IntegrationType::AwsProxy)
+            .integration_method(METHOD)
+            .integration_uri(&spec.uri)
+            .send()
+            .await
+            .aws_context(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))?;
+        Ok(())
+    }
 
-pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    op.clients
-        .apigw
-        .delete_integration()
-        .api_id(api_id)
-        .integration_id(&found.id)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let api_id = found.api_id.as_str();
+        op.clients
+            .apigw
+            .delete_integration()
+            .api_id(api_id)
+            .integration_id(&found.id)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
+    }
 }

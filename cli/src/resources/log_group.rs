@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, tags_field, tags_from_map};
+use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field, tags_from_map};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -70,73 +70,10 @@ pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<
                 return Ok(None);
             }
             let found = Found { name: name.clone(), arn, retention_days: group.retention_in_days(), tags };
-            Ok::<_, anyhow::Error>(Some(FoundItem {
-                address: Address::new(Kind::LogGroup, function),
-                id: name,
-                owner: None,
-                found: super::Found::LogGroup(found),
-            }))
+            Ok::<_, anyhow::Error>(Some(FoundItem::new(function, name, None, super::Found::LogGroup(found))))
         })
     });
     Ok(futures::future::try_join_all(read).await?.into_iter().flatten().collect())
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if found.retention_days != Some(spec.retention_days) {
-        let from = found.retention_days.map_or("never expire".to_string(), |d| format!("{d} days"));
-        fields.push(FieldChange::new("retention", from, format!("{} days", spec.retention_days)));
-    }
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let logs = &op.clients.logs;
-    let created =
-        logs.create_log_group().log_group_name(&spec.name).set_tags(Some(super::tags_to_map(&spec.tags))).send().await;
-    match created {
-        // Lambda creates the group itself when the function logs before we
-        // got here (a deploy interrupted and re-run); adopt it.
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {
-            logs.tag_resource()
-                .resource_arn(&spec.arn)
-                .set_tags(Some(super::tags_to_map(&spec.tags)))
-                .send()
-                .await
-                .aws_context(|| format!("tagging log group `{}`", spec.name))?;
-        }
-        other => {
-            other.aws_context(|| format!("creating log group `{}`", spec.name))?;
-        }
-    }
-    put_retention(op, spec).await?;
-    Ok(spec.name.clone())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    if found.retention_days != Some(spec.retention_days) {
-        put_retention(op, spec).await?;
-    }
-    crate::aws::retag(
-        crate::aws::Tagged::LogGroup(&op.clients.logs, &found.arn),
-        &format!("log group `{}`", spec.name),
-        &spec.tags,
-        &found.tags,
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .logs
-        .delete_log_group()
-        .log_group_name(&found.name)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting log group `{}`", found.name))
 }
 
 async fn put_retention(op: &Op<'_>, spec: &Spec) -> Result<()> {
@@ -149,4 +86,78 @@ async fn put_retention(op: &Op<'_>, spec: &Spec) -> Result<()> {
         .await
         .aws_context(|| format!("setting the retention of log group `{}`", spec.name))?;
     Ok(())
+}
+
+/// Each function's log group.
+pub struct LogGroup;
+
+impl Resource for LogGroup {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        env.stack.functions.keys().map(|f| Want::new(f, env.stack.log_group_name(f), spec(env, f))).collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if found.retention_days != Some(spec.retention_days) {
+            let from = found.retention_days.map_or("never expire".to_string(), |d| format!("{d} days"));
+            fields.push(FieldChange::new("retention", from, format!("{} days", spec.retention_days)));
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let logs = &op.clients.logs;
+        let created = logs
+            .create_log_group()
+            .log_group_name(&spec.name)
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+            .await;
+        match created {
+            // Lambda creates the group itself when the function logs before we
+            // got here (a deploy interrupted and re-run); adopt it.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {
+                logs.tag_resource()
+                    .resource_arn(&spec.arn)
+                    .set_tags(Some(super::tags_to_map(&spec.tags)))
+                    .send()
+                    .await
+                    .aws_context(|| format!("tagging log group `{}`", spec.name))?;
+            }
+            other => {
+                other.aws_context(|| format!("creating log group `{}`", spec.name))?;
+            }
+        }
+        put_retention(op, spec).await?;
+        Ok(spec.name.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        if found.retention_days != Some(spec.retention_days) {
+            put_retention(op, spec).await?;
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::LogGroup(&op.clients.logs, &found.arn),
+            &format!("log group `{}`", spec.name),
+            &spec.tags,
+            &found.tags,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        op.clients
+            .logs
+            .delete_log_group()
+            .log_group_name(&found.name)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting log group `{}`", found.name))
+    }
 }

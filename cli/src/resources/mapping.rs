@@ -11,7 +11,7 @@ use anyhow::Result;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::FunctionResponseType;
 
-use super::{Address, Env, FoundItem, Kind, Op, poll, retry_while_iam_propagates};
+use super::{Env, FoundItem, Ids, Op, Resource, Want, poll, retry_while_iam_propagates};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -63,10 +63,10 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
             let uuid = m.uuid()?.to_string();
             let source_arn = m.event_source_arn().unwrap_or_default().to_string();
             let address = if source_arn == queue_arn {
-                Address::new(Kind::Mapping, function)
+                function.to_string()
             } else {
                 let source = source_arn.rsplit(':').next().unwrap_or(&source_arn);
-                Address::new(Kind::Mapping, format!("{function} <- {source}"))
+                format!("{function} <- {source}")
             };
             let found = Found {
                 uuid: uuid.clone(),
@@ -76,20 +76,9 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
                 response_types: m.function_response_types().iter().map(|t| t.as_str().to_string()).collect(),
                 state: m.state().unwrap_or_default().to_string(),
             };
-            Some(FoundItem { address, id: uuid, owner: None, found: super::Found::Mapping(found) })
+            Some(FoundItem::new(address, uuid, None, super::Found::Mapping(found)))
         })
         .collect())
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if spec.batch_size != found.batch_size {
-        fields.push(FieldChange::new("batch size", found.batch_size.to_string(), spec.batch_size.to_string()));
-    }
-    if found.response_types != [REPORT_FAILURES] {
-        fields.push(FieldChange::new("response types", found.response_types.join(", "), REPORT_FAILURES));
-    }
-    fields
 }
 
 /// The messages of Lambda's `InvalidParameterValueException` for a consumer
@@ -107,55 +96,6 @@ fn policy_not_ready<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error().is_some_and(|e| {
         e.code() == Some("InvalidParameterValueException")
             && e.message().is_some_and(|m| POLICY_NOT_READY.iter().any(|p| m.contains(p)))
-    })
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let why = format!(
-        "waiting for the role policy of `{}` to reach Lambda (IAM changes take seconds to propagate)",
-        spec.function_name
-    );
-    let create = || {
-        op.clients
-            .lambda
-            .create_event_source_mapping()
-            .function_name(&spec.function_name)
-            .event_source_arn(&spec.queue_arn)
-            .batch_size(spec.batch_size)
-            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-            .enabled(true)
-            .send()
-    };
-    let created = retry_while_iam_propagates(op.task, &why, create, policy_not_ready).await.aws_context(|| {
-        format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
-    })?;
-    Ok(created.uuid.unwrap_or_default())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    if transitional(&found.state) {
-        wait_mapping_settled(op, &found.uuid).await?;
-    }
-    op.clients
-        .lambda
-        .update_event_source_mapping()
-        .uuid(&found.uuid)
-        .batch_size(spec.batch_size)
-        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-        .send()
-        .await
-        .aws_context(|| {
-            format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name)
-        })?;
-    Ok(())
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    if transitional(&found.state) {
-        wait_mapping_settled(op, &found.uuid).await?;
-    }
-    op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await.or_gone().aws_context(|| {
-        format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
     })
 }
 
@@ -190,4 +130,76 @@ pub async fn wait_mapping_settled(op: &Op<'_>, uuid: &str) -> Result<()> {
         Ok(Some(()))
     })
     .await
+}
+
+/// The queue's consumer mapping.
+pub struct Mapping;
+
+impl Resource for Mapping {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        env.stack.functions.keys().filter_map(|f| Some(Want::new(f, None, spec(env, f)?))).collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if spec.batch_size != found.batch_size {
+            fields.push(FieldChange::new("batch size", found.batch_size.to_string(), spec.batch_size.to_string()));
+        }
+        if found.response_types != [REPORT_FAILURES] {
+            fields.push(FieldChange::new("response types", found.response_types.join(", "), REPORT_FAILURES));
+        }
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let why = format!(
+            "waiting for the role policy of `{}` to reach Lambda (IAM changes take seconds to propagate)",
+            spec.function_name
+        );
+        let create = || {
+            op.clients
+                .lambda
+                .create_event_source_mapping()
+                .function_name(&spec.function_name)
+                .event_source_arn(&spec.queue_arn)
+                .batch_size(spec.batch_size)
+                .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                .enabled(true)
+                .send()
+        };
+        let created = retry_while_iam_propagates(op.task, &why, create, policy_not_ready).await.aws_context(|| {
+            format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
+        })?;
+        Ok(created.uuid.unwrap_or_default())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        if transitional(&found.state) {
+            wait_mapping_settled(op, &found.uuid).await?;
+        }
+        op.clients
+            .lambda
+            .update_event_source_mapping()
+            .uuid(&found.uuid)
+            .batch_size(spec.batch_size)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .send()
+            .await
+            .aws_context(|| {
+                format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name)
+            })?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        if transitional(&found.state) {
+            wait_mapping_settled(op, &found.uuid).await?;
+        }
+        op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await.or_gone().aws_context(|| {
+            format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
+        })
+    }
 }

@@ -1,15 +1,16 @@
-//! The AWS resources of a stack, one module per kind.
+//! The AWS resources of a stack: one file per kind, and the table of kinds.
 //!
-//! Each module follows the same shape (after terraform-provider-aws):
-//! `find_*` reads what AWS has and returns nothing when it is absent, `diff`
-//! compares a desired `Spec` with a `Found` without any I/O, and `create`,
-//! `update` and `delete` change AWS (a delete treats "not found" as success).
+//! Each kind implements [`Resource`] in its own file, with the whole of its
+//! lifecycle: its spec (what stack.yaml wants) and found (what AWS has)
+//! types, the instances a stack wants, `diff` (pure), and `create`, `update`
+//! and `delete` (a delete treats "not found" as success). How a kind is read
+//! from AWS lives in its file too; [`discover`] runs the reads together.
 //!
-//! This file holds what the kinds share: the [`Kind`] list with its waves,
-//! the desired state of a stack ([`desired`]), discovery of what exists
-//! ([`discover`]), and dispatch from a planned change to the module that
-//! carries it out. Adding a kind means a module, a [`Kind`] variant with its
-//! wave, a line in [`desired`] and [`discover`], and an arm in each dispatch `match`.
+//! The table of kinds ([`kinds!`] below) is the one place that lists them:
+//! with each kind's label and the kinds that must exist before it. From it
+//! come [`Kind`], the [`Spec`] and [`Found`] enums and the dispatch from a
+//! planned change to its kind. Adding a kind is a file with its `Resource`
+//! impl and one line in the table; the compiler checks the rest.
 //!
 //! Values that AWS assigns (the API id, the queue URL, integration ids) are
 //! not known before the resources exist. [`Ids`] holds the ones known so far;
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod bucket;
 pub mod bucket_policy;
+mod discover;
 pub mod distribution;
 pub mod function;
 pub mod integration;
@@ -38,7 +40,7 @@ pub mod table;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::aws::{Account, Aws};
@@ -49,118 +51,230 @@ pub use crate::diff::{
 };
 use crate::progress::Task;
 use crate::stack::{Arns, Stack};
+pub use discover::discover;
 
 /// Placeholder for a value AWS assigns when an earlier wave creates something.
 pub const PENDING: &str = "(known after apply)";
 
-/// Every kind of resource a stack owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    LogGroup,
-    Role,
-    Table,
-    DeadLetterQueue,
-    Api,
-    Bucket,
-    OriginAccessControl,
-    RolePolicy,
-    Queue,
-    Model,
-    Stage,
-    Distribution,
-    Site,
-    Function,
-    BucketPolicy,
-    Integration,
-    Permission,
-    Mapping,
-    Route,
+/// One kind of AWS resource, its whole lifecycle. Dispatch is static: the
+/// table of kinds generates the enums and the matches over them, and no
+/// future of these methods is spawned, so none needs to be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Resource {
+    /// What stack.yaml wants of one instance.
+    type Spec: fmt::Debug + Clone + PartialEq;
+    /// What AWS has for one instance.
+    type Found: fmt::Debug + Clone + PartialEq;
+
+    /// The instances stack.yaml wants, with what `ids` knows so far.
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Self::Spec>>;
+
+    /// How `found` differs from `spec`, field by field. Pure.
+    fn diff(spec: &Self::Spec, found: &Self::Found) -> Vec<FieldChange>;
+
+    /// Whether the difference cannot be made in place: delete, then create.
+    fn replaces(_spec: &Self::Spec, _found: &Self::Found) -> bool {
+        false
+    }
+
+    /// Creates the resource and returns its physical id.
+    async fn create(op: &Op<'_>, spec: &Self::Spec) -> Result<String>;
+
+    /// Brings the resource to `spec` in place.
+    async fn update(op: &Op<'_>, spec: &Self::Spec, found: &Self::Found) -> Result<()>;
+
+    /// Deletes the resource; gone already is success.
+    async fn delete(op: &Op<'_>, found: &Self::Found) -> Result<()>;
+
+    /// What `status` says about it beside its state (an object count, a
+    /// deployment status).
+    fn describe(_found: &Self::Found) -> Option<String> {
+        None
+    }
+
+    /// Why it is broken, when AWS says it is (a Lambda function whose last
+    /// update failed): `status` shows it as failed, not drifted.
+    fn problem(_found: &Self::Found) -> Option<String> {
+        None
+    }
+}
+
+/// One instance a kind wants: its name within the kind, and its physical
+/// name when that is known before it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want<S> {
+    pub name: String,
+    pub id: Option<String>,
+    pub spec: S,
+}
+
+impl<S> Want<S> {
+    pub fn new(name: impl Into<String>, id: impl Into<Option<String>>, spec: S) -> Want<S> {
+        Want { name: name.into(), id: id.into(), spec }
+    }
+}
+
+/// The table of kinds: each kind, the type that implements it, what people
+/// call it, and the kinds that must exist before it is created (it names
+/// them, or runs in them). Deletes go the other way round. The order is the
+/// order of plans and of `status`.
+macro_rules! kinds {
+    ($($kind:ident: $imp:ty, $label:literal, after [$($after:ident),*];)*) => {
+        /// Every kind of resource a stack owns.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $($kind),*
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind),*];
+
+            /// What people call it.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $label),*
+                }
+            }
+
+            /// The kinds that must exist before this one is created.
+            pub fn after(self) -> &'static [Kind] {
+                match self {
+                    $(Kind::$kind => &[$(Kind::$after),*]),*
+                }
+            }
+        }
+
+        /// What one resource should look like.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Spec {
+            $($kind(<$imp as Resource>::Spec)),*
+        }
+
+        /// What AWS has for one resource.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Found {
+            $($kind(<$imp as Resource>::Found)),*
+        }
+
+        impl Spec {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Spec::$kind(_) => Kind::$kind),*
+                }
+            }
+        }
+
+        impl Found {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Found::$kind(_) => Kind::$kind),*
+                }
+            }
+        }
+
+        /// The stack's resources as stack.yaml wants them, with what `ids` knows.
+        pub fn desired(env: &Env, ids: &Ids) -> Vec<Desired> {
+            let mut out = Vec::new();
+            $(
+                out.extend(<$imp as Resource>::desired(env, ids).into_iter().map(|w| Desired {
+                    address: Address::new(Kind::$kind, w.name),
+                    id: w.id,
+                    spec: Spec::$kind(w.spec),
+                }));
+            )*
+            out
+        }
+
+        /// Compares a desired resource with what was found. Pure.
+        pub fn diff(spec: &Spec, found: &Found) -> Result<Diff> {
+            match (spec, found) {
+                $((Spec::$kind(s), Found::$kind(f)) => Ok(Diff {
+                    fields: <$imp as Resource>::diff(s, f),
+                    replace: <$imp as Resource>::replaces(s, f),
+                }),)*
+                _ => Err(mismatch(spec.kind(), found.kind())),
+            }
+        }
+
+        /// Creates one resource and returns its physical id.
+        pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+            match spec {
+                $(Spec::$kind(s) => <$imp as Resource>::create(op, s).await),*
+            }
+        }
+
+        /// Brings one found resource to its desired state.
+        pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+            match (spec, found) {
+                $((Spec::$kind(s), Found::$kind(f)) => <$imp as Resource>::update(op, s, f).await,)*
+                _ => Err(mismatch(spec.kind(), found.kind())),
+            }
+        }
+
+        /// Deletes one found resource; gone already is success.
+        pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+            match found {
+                $(Found::$kind(f) => <$imp as Resource>::delete(op, f).await),*
+            }
+        }
+
+        /// What `status` says about a resource beside its state.
+        pub fn describe(found: &Found) -> Option<String> {
+            match found {
+                $(Found::$kind(f) => <$imp as Resource>::describe(f)),*
+            }
+        }
+
+        /// Why a found resource is broken, when AWS says it is.
+        pub fn problem(found: &Found) -> Option<String> {
+            match found {
+                $(Found::$kind(f) => <$imp as Resource>::problem(f)),*
+            }
+        }
+    };
+}
+
+kinds! {
+    LogGroup: log_group::LogGroup, "log group", after [];
+    Role: role::Role, "IAM role", after [];
+    Table: table::Table, "DynamoDB table", after [];
+    DeadLetterQueue: queue::DeadLetterQueue, "dead-letter queue", after [];
+    Api: api::Api, "WebSocket API", after [];
+    Bucket: bucket::Bucket, "S3 bucket", after [];
+    OriginAccessControl: origin_access_control::OriginAccessControl, "origin access control", after [];
+    RolePolicy: role_policy::RolePolicy, "role policy", after [Role, Api];
+    Queue: queue::Queue, "SQS queue", after [DeadLetterQueue];
+    Model: model::Model, "route model", after [Api];
+    Stage: stage::Stage, "API stage", after [Api];
+    Distribution: distribution::Distribution, "CloudFront distribution", after [OriginAccessControl, Bucket];
+    Site: site::Site, "site files", after [Bucket, Api];
+    Function: function::Function, "Lambda function", after [LogGroup, Role, RolePolicy, Queue, Api];
+    BucketPolicy: bucket_policy::BucketPolicy, "bucket policy", after [Bucket, Distribution];
+    Integration: integration::Integration, "integration", after [Api, Function];
+    Permission: permission::Permission, "invoke permission", after [Api, Function];
+    Mapping: mapping::Mapping, "queue mapping", after [Function, Queue, RolePolicy];
+    Route: route::Route, "route", after [Integration, Model];
+}
+
+/// A kind mismatch between a spec and what was found at its address cannot
+/// happen (an address holds its kind); if it does, it is a bug, never a
+/// reason to delete what exists.
+fn mismatch(spec: Kind, found: Kind) -> anyhow::Error {
+    anyhow::anyhow!("internal error: a {spec} spec was compared with a found {found}")
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
-        Kind::LogGroup,
-        Kind::Role,
-        Kind::Table,
-        Kind::DeadLetterQueue,
-        Kind::Api,
-        Kind::Bucket,
-        Kind::OriginAccessControl,
-        Kind::RolePolicy,
-        Kind::Queue,
-        Kind::Model,
-        Kind::Stage,
-        Kind::Distribution,
-        Kind::Site,
-        Kind::Function,
-        Kind::BucketPolicy,
-        Kind::Integration,
-        Kind::Permission,
-        Kind::Mapping,
-        Kind::Route,
-    ];
-
-    /// The dependency wave this kind is created and updated in; deletes run
-    /// in the reverse order, after every create and update.
-    ///
-    /// 1. nothing needed first: log groups, roles, the table, the DLQ, the
-    ///    API, the bucket and the origin access control;
-    /// 2. the queue (its redrive policy names the DLQ), role policies (they
-    ///    name the API), models and the stage (inside the API), the
-    ///    distribution (it names the OAC) and the site files (`config.json`
-    ///    holds the API's URL);
-    /// 3. functions (their role, and the queue URL and API id in their
-    ///    environment) and the bucket policy (it names the distribution);
-    /// 4. integrations, invoke permissions and the queue mapping (they name functions);
-    /// 5. routes (they name integrations and models).
-    ///
-    /// Deletes run the other way round: the distribution goes before the OAC
-    /// it uses, and the bucket (emptied first) after everything.
+    /// The dependency wave this kind is created and updated in: one after
+    /// the last wave of the kinds it comes after. Deletes run in the reverse
+    /// order, after every create and update.
     pub fn wave(self) -> usize {
-        match self {
-            Kind::LogGroup
-            | Kind::Role
-            | Kind::Table
-            | Kind::DeadLetterQueue
-            | Kind::Api
-            | Kind::Bucket
-            | Kind::OriginAccessControl => 1,
-            Kind::RolePolicy | Kind::Queue | Kind::Model | Kind::Stage | Kind::Distribution | Kind::Site => 2,
-            Kind::Function | Kind::BucketPolicy => 3,
-            Kind::Integration | Kind::Permission | Kind::Mapping => 4,
-            Kind::Route => 5,
-        }
+        1 + self.after().iter().map(|k| k.wave()).max().unwrap_or(0)
     }
 
     /// The last create wave.
     pub fn last_wave() -> usize {
         Kind::ALL.iter().map(|k| k.wave()).max().unwrap_or(1)
-    }
-
-    /// What people call it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::LogGroup => "log group",
-            Kind::Role => "IAM role",
-            Kind::RolePolicy => "role policy",
-            Kind::Table => "DynamoDB table",
-            Kind::DeadLetterQueue => "dead-letter queue",
-            Kind::Queue => "SQS queue",
-            Kind::Function => "Lambda function",
-            Kind::Mapping => "queue mapping",
-            Kind::Api => "WebSocket API",
-            Kind::Model => "route model",
-            Kind::Integration => "integration",
-            Kind::Route => "route",
-            Kind::Stage => "API stage",
-            Kind::Permission => "invoke permission",
-            Kind::Bucket => "S3 bucket",
-            Kind::BucketPolicy => "bucket policy",
-            Kind::Site => "site files",
-            Kind::OriginAccessControl => "origin access control",
-            Kind::Distribution => "CloudFront distribution",
-        }
     }
 }
 
@@ -226,6 +340,12 @@ impl Env {
         let want = self.tags();
         [crate::stack::TAG_STACK, crate::stack::TAG_STAGE].iter().all(|k| tags.get(*k) == want.get(*k))
     }
+
+    /// The functions that serve routes (and so have an integration and an
+    /// invoke permission).
+    pub fn route_functions(&self) -> impl Iterator<Item = &String> {
+        self.stack.functions.keys().filter(|f| self.stack.api.routes.values().any(|r| &r.function == *f))
+    }
 }
 
 /// Values AWS assigns, as far as they are known.
@@ -237,6 +357,9 @@ pub struct Ids {
     pub integrations: BTreeMap<String, String>,
     pub oac_id: Option<String>,
     pub distribution_id: Option<String>,
+    /// The distribution as discovery found it, before this run: only its
+    /// caches hold old copies of the site (a new one has nothing to invalidate).
+    pub found_distribution_id: Option<String>,
 }
 
 impl Ids {
@@ -254,32 +377,10 @@ impl Ids {
         }
     }
 
-    fn api(&self) -> &str {
+    /// The API id, or [`PENDING`].
+    pub fn api(&self) -> &str {
         self.api_id.as_deref().unwrap_or(PENDING)
     }
-}
-
-/// What one resource should look like.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    LogGroup(log_group::Spec),
-    Role(role::Spec),
-    RolePolicy(role_policy::Spec),
-    Table(table::Spec),
-    Queue(queue::Spec),
-    Function(function::Spec),
-    Mapping(mapping::Spec),
-    Api(api::Spec),
-    Model(model::Spec),
-    Integration(integration::Spec),
-    Route(route::Spec),
-    Stage(stage::Spec),
-    Permission(permission::Spec),
-    Bucket(bucket::Spec),
-    BucketPolicy(bucket_policy::Spec),
-    Site(site::Spec),
-    OriginAccessControl(origin_access_control::Spec),
-    Distribution(distribution::Spec),
 }
 
 /// One resource the stack wants.
@@ -289,29 +390,6 @@ pub struct Desired {
     /// Its physical name when that is known before it exists.
     pub id: Option<String>,
     pub spec: Spec,
-}
-
-/// What AWS has for one resource.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Found {
-    LogGroup(log_group::Found),
-    Role(role::Found),
-    RolePolicy(role_policy::Found),
-    Table(table::Found),
-    Queue(queue::Found),
-    Function(function::Found),
-    Mapping(mapping::Found),
-    Api(api::Found),
-    Model(model::Found),
-    Integration(integration::Found),
-    Route(route::Found),
-    Stage(stage::Found),
-    Permission(permission::Found),
-    Bucket(bucket::Found),
-    BucketPolicy(bucket_policy::Found),
-    Site(site::Found),
-    OriginAccessControl(origin_access_control::Found),
-    Distribution(distribution::Found),
 }
 
 /// One resource found in AWS.
@@ -328,6 +406,13 @@ pub struct FoundItem {
     pub found: Found,
 }
 
+impl FoundItem {
+    /// What was found under `name`: its address has the kind of `found`.
+    pub fn new(name: impl Into<String>, id: impl Into<String>, owner: Option<Address>, found: Found) -> FoundItem {
+        FoundItem { address: Address::new(found.kind(), name), id: id.into(), owner, found }
+    }
+}
+
 /// Everything found, plus notes for people about what could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct FoundSet {
@@ -342,71 +427,13 @@ impl FoundSet {
         for item in self.items.iter().rev() {
             ids.record(&item.address, &item.id);
         }
+        ids.found_distribution_id = ids.distribution_id.clone();
         ids
     }
 
     pub fn get(&self, address: &Address, id: &str) -> Option<&FoundItem> {
         self.items.iter().find(|i| &i.address == address && i.id == id)
     }
-}
-
-/// The stack's resources as stack.yaml wants them, with what `ids` knows.
-pub fn desired(env: &Env, ids: &Ids) -> Vec<Desired> {
-    let stack = &env.stack;
-    let mut out = Vec::new();
-    let mut push = |kind, name: &str, id: Option<String>, spec| {
-        out.push(Desired { address: Address::new(kind, name), id, spec });
-    };
-    push(Kind::Table, "connections", Some(stack.table_name()), Spec::Table(table::spec(env)));
-    push(Kind::DeadLetterQueue, "dlq", Some(stack.dlq_name()), Spec::Queue(queue::dlq_spec(env)));
-    push(Kind::Queue, &stack.queue.name, Some(stack.queue_name()), Spec::Queue(queue::spec(env)));
-    push(Kind::Api, "api", Some(stack.api_name()), Spec::Api(api::spec(env)));
-    push(Kind::Stage, stack.api_stage(), Some(stack.api_stage().to_string()), Spec::Stage(stage::spec(env)));
-    for name in stack.functions.keys() {
-        push(Kind::LogGroup, name, Some(stack.log_group_name(name)), Spec::LogGroup(log_group::spec(env, name)));
-        push(Kind::Role, name, Some(stack.role_name(name)), Spec::Role(role::spec(env, name)));
-        push(
-            Kind::RolePolicy,
-            name,
-            Some(stack.role_policy_name(name)),
-            Spec::RolePolicy(role_policy::spec(env, name, ids.api())),
-        );
-        push(Kind::Function, name, Some(stack.function_name(name)), Spec::Function(function::spec(env, name, ids)));
-        if let Some(spec) = mapping::spec(env, name) {
-            push(Kind::Mapping, name, None, Spec::Mapping(spec));
-        }
-        if stack.api.routes.values().any(|r| &r.function == name) {
-            push(Kind::Integration, name, None, Spec::Integration(integration::spec(env, name)));
-            push(
-                Kind::Permission,
-                name,
-                Some(stack.function_name(name)),
-                Spec::Permission(permission::spec(env, name, ids.api())),
-            );
-        }
-    }
-    for (key, schema) in &env.schemas {
-        let spec = model::spec(env, key, schema);
-        push(Kind::Model, &spec.name.clone(), Some(spec.name.clone()), Spec::Model(spec));
-    }
-    for key in stack.api.routes.keys() {
-        push(Kind::Route, key, None, Spec::Route(route::spec(env, key, ids)));
-    }
-    let bucket = stack.bucket_name(&env.account.id, &env.region);
-    push(Kind::Bucket, "site", Some(bucket.clone()), Spec::Bucket(bucket::spec(env)));
-    push(Kind::Site, "site", Some(bucket.clone()), Spec::Site(site::spec(env, ids)));
-    if stack.website.cdn {
-        push(
-            Kind::OriginAccessControl,
-            "site",
-            Some(stack.oac_name()),
-            Spec::OriginAccessControl(origin_access_control::spec(env)),
-        );
-        push(Kind::Distribution, "site", None, Spec::Distribution(distribution::spec(env, ids)));
-        let distribution = ids.distribution_id.as_deref().unwrap_or(PENDING);
-        push(Kind::BucketPolicy, "site", Some(bucket), Spec::BucketPolicy(bucket_policy::spec(env, distribution)));
-    }
-    out
 }
 
 /// Clients for every service the resources use, built once per command.
@@ -448,248 +475,47 @@ pub struct Op<'a> {
     pub task: &'a Task,
 }
 
-/// Reads every resource of the stack. Independent reads run at once; the
-/// API's routes, integrations, models and stages follow as soon as the API
-/// is found.
-pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
-    let functions: Vec<&String> = env.stack.functions.keys().collect();
-    let api_part = async {
-        let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
-        let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
-        let api_id = api.id.clone();
-        let (routes, integrations, models, stages) = tokio::try_join!(
-            route::find_routes(clients, env, &api_id),
-            integration::find_integrations(clients, env, &api_id),
-            model::find_models(clients, env, &api_id),
-            stage::find_stages(clients, env, &api_id),
-        )?;
-        let (models, notes) = models;
-        let mut children = Vec::new();
-        children.extend(integration::referenced_first(integrations, &routes));
-        children.extend(model::with_referenced(env, models, &routes));
-        children.extend(routes);
-        children.extend(stages);
-        Ok((apis, children, notes))
-    };
-    let per_function = futures::future::try_join_all(functions.iter().map(|name| async move {
-        let (role, policy, function, mappings, permissions) = tokio::try_join!(
-            role::find_role(clients, env, name),
-            role_policy::find_role_policy(clients, env, name),
-            function::find_function(clients, env, name),
-            mapping::find_mappings(clients, env, name),
-            permission::find_permissions(clients, env, name),
-        )?;
-        let mut items: Vec<FoundItem> = [role, policy, function].into_iter().flatten().collect();
-        items.extend(mappings);
-        items.extend(permissions);
-        Ok::<_, anyhow::Error>(items)
-    }));
-    // What the stack had under names stack.yaml no longer has.
-    let orphans = async {
-        let (functions, roles, queues) = tokio::try_join!(
-            function::find_orphan_functions(clients, env),
-            role::find_orphan_roles(clients, env),
-            queue::find_orphan_queues(clients, env),
-        )?;
-        let mappings = futures::future::try_join_all(
-            functions.iter().map(|f| mapping::find_mappings(clients, env, &f.address.name)),
-        )
-        .await?;
-        let mut items = functions;
-        items.extend(mappings.into_iter().flatten());
-        items.extend(roles);
-        items.extend(queues);
-        Ok::<_, anyhow::Error>(items)
-    };
-    // The bucket's policy and objects are read once the bucket is found.
-    let website_part = async {
-        let (bucket, oacs, distributions) = tokio::try_join!(
-            bucket::find_bucket(clients, env),
-            origin_access_control::find_origin_access_controls(clients, env),
-            distribution::find_distributions(clients, env),
-        )?;
-        let mut items: Vec<FoundItem> = oacs;
-        items.extend(distributions);
-        if let Some(bucket) = bucket {
-            let (policy, site) =
-                tokio::try_join!(bucket_policy::find_bucket_policy(clients, env), site::find_site(clients, env),)?;
-            items.push(bucket);
-            items.extend(policy);
-            items.extend(site);
-        }
-        Ok::<_, anyhow::Error>(items)
-    };
-    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups) = tokio::try_join!(
-        api_part,
-        per_function,
-        orphans,
-        website_part,
-        table::find_table(clients, env),
-        queue::find_queue(clients, env, Kind::DeadLetterQueue),
-        queue::find_queue(clients, env, Kind::Queue),
-        log_group::find_log_groups(clients, env),
-    )?;
-    let (apis, children, notes) = api_part;
-    let mut items = Vec::new();
-    items.extend(log_groups);
-    items.extend(table);
-    items.extend(dlq);
-    items.extend(queue);
-    items.extend(per_function.into_iter().flatten());
-    items.extend(orphans);
-    items.extend(apis.into_iter().map(api::Found::into_item));
-    items.extend(children);
-    items.extend(website);
-    Ok(FoundSet { items, notes })
-}
-
-/// Compares a desired resource with what was found. Pure.
-pub fn diff(spec: &Spec, found: &Found) -> Diff {
-    match (spec, found) {
-        (Spec::LogGroup(s), Found::LogGroup(f)) => Diff::fields(log_group::diff(s, f)),
-        (Spec::Role(s), Found::Role(f)) => Diff::fields(role::diff(s, f)),
-        (Spec::RolePolicy(s), Found::RolePolicy(f)) => Diff::fields(role_policy::diff(s, f)),
-        (Spec::Table(s), Found::Table(f)) => Diff::fields(table::diff(s, f)),
-        (Spec::Queue(s), Found::Queue(f)) => Diff::fields(queue::diff(s, f)),
-        (Spec::Function(s), Found::Function(f)) => Diff::fields(function::diff(s, f)),
-        (Spec::Mapping(s), Found::Mapping(f)) => Diff::fields(mapping::diff(s, f)),
-        (Spec::Api(s), Found::Api(f)) => Diff::fields(api::diff(s, f)),
-        (Spec::Model(s), Found::Model(f)) => Diff::fields(model::diff(s, f)),
-        (Spec::Integration(s), Found::Integration(f)) => Diff::fields(integration::diff(s, f)),
-        (Spec::Route(s), Found::Route(f)) => route::diff(s, f),
-        (Spec::Stage(s), Found::Stage(f)) => Diff::fields(stage::diff(s, f)),
-        (Spec::Permission(s), Found::Permission(f)) => permission::diff(s, f),
-        (Spec::Bucket(s), Found::Bucket(f)) => Diff::fields(bucket::diff(s, f)),
-        (Spec::BucketPolicy(s), Found::BucketPolicy(f)) => Diff::fields(bucket_policy::diff(s, f)),
-        (Spec::Site(s), Found::Site(f)) => Diff::fields(site::diff(s, f)),
-        (Spec::OriginAccessControl(s), Found::OriginAccessControl(f)) => {
-            Diff::fields(origin_access_control::diff(s, f))
-        }
-        (Spec::Distribution(s), Found::Distribution(f)) => Diff::fields(distribution::diff(s, f)),
-        _ => Diff { fields: vec![FieldChange::new("kind", "another kind", "this kind")], replace: true },
-    }
-}
-
-/// Creates one resource and returns its physical id.
-pub async fn create(op: &Op<'_>, address: &Address, spec: &Spec, ids: &Ids) -> Result<String> {
-    match spec {
-        Spec::LogGroup(s) => log_group::create(op, s).await,
-        Spec::Role(s) => role::create(op, s).await,
-        Spec::RolePolicy(s) => role_policy::create(op, s).await,
-        Spec::Table(s) => table::create(op, s).await,
-        Spec::Queue(s) => queue::create(op, s).await,
-        Spec::Function(s) => function::create(op, s).await,
-        Spec::Mapping(s) => mapping::create(op, s).await,
-        Spec::Api(s) => api::create(op, s).await,
-        Spec::Model(s) => model::create(op, s, need_api(ids, address)?).await,
-        Spec::Integration(s) => integration::create(op, s, need_api(ids, address)?).await,
-        Spec::Route(s) => route::create(op, s, need_api(ids, address)?).await,
-        Spec::Stage(s) => stage::create(op, s, need_api(ids, address)?).await,
-        Spec::Permission(s) => permission::create(op, s).await,
-        Spec::Bucket(s) => bucket::create(op, s).await,
-        Spec::BucketPolicy(s) => bucket_policy::put(op, s).await,
-        Spec::Site(s) => site::create(op, s).await,
-        Spec::OriginAccessControl(s) => origin_access_control::create(op, s).await,
-        Spec::Distribution(s) => distribution::create(op, s).await,
-    }
-}
-
-/// Brings one found resource to its desired state.
-pub async fn update(op: &Op<'_>, spec: &Spec, item: &FoundItem, ids: &Ids) -> Result<()> {
-    match (spec, &item.found) {
-        (Spec::LogGroup(s), Found::LogGroup(f)) => log_group::update(op, s, f).await,
-        (Spec::Role(s), Found::Role(f)) => role::update(op, s, f).await,
-        (Spec::RolePolicy(s), Found::RolePolicy(_)) => role_policy::create(op, s).await.map(drop),
-        (Spec::Table(s), Found::Table(f)) => table::update(op, s, f).await,
-        (Spec::Queue(s), Found::Queue(f)) => queue::update(op, s, f).await,
-        (Spec::Function(s), Found::Function(f)) => function::update(op, s, f).await,
-        (Spec::Mapping(s), Found::Mapping(f)) => mapping::update(op, s, f).await,
-        (Spec::Api(s), Found::Api(f)) => api::update(op, s, f).await,
-        (Spec::Model(s), Found::Model(f)) => model::update(op, s, f, need_api(ids, &item.address)?).await,
-        (Spec::Integration(s), Found::Integration(f)) => {
-            integration::update(op, s, f, need_api(ids, &item.address)?).await
-        }
-        (Spec::Route(s), Found::Route(f)) => route::update(op, s, f, need_api(ids, &item.address)?).await,
-        (Spec::Stage(s), Found::Stage(f)) => stage::update(op, s, f, need_api(ids, &item.address)?).await,
-        (Spec::Permission(s), Found::Permission(f)) => {
-            permission::delete(op, f).await?;
-            permission::create(op, s).await.map(drop)
-        }
-        (Spec::Bucket(s), Found::Bucket(f)) => bucket::update(op, s, f).await,
-        (Spec::BucketPolicy(s), Found::BucketPolicy(_)) => bucket_policy::put(op, s).await.map(drop),
-        (Spec::Site(s), Found::Site(f)) => site::update(op, s, f).await,
-        (Spec::OriginAccessControl(s), Found::OriginAccessControl(f)) => origin_access_control::update(op, s, f).await,
-        (Spec::Distribution(s), Found::Distribution(f)) => distribution::update(op, s, f).await,
-        _ => {
-            anyhow::bail!("{} cannot be updated in place (internal error: spec and found differ in kind)", item.address)
-        }
-    }
-}
-
-/// Deletes one found resource; gone already is success.
-pub async fn delete(op: &Op<'_>, item: &FoundItem, ids: &Ids) -> Result<()> {
-    let api = || need_api(ids, &item.address);
-    match &item.found {
-        Found::LogGroup(f) => log_group::delete(op, f).await,
-        Found::Role(f) => role::delete(op, f).await,
-        Found::RolePolicy(f) => role_policy::delete(op, f).await,
-        Found::Table(f) => table::delete(op, f).await,
-        Found::Queue(f) => queue::delete(op, f).await,
-        Found::Function(f) => function::delete(op, f).await,
-        Found::Mapping(f) => mapping::delete(op, f).await,
-        Found::Api(f) => api::delete(op, f).await,
-        Found::Model(f) => model::delete(op, f, api()?).await,
-        Found::Integration(f) => integration::delete(op, f, api()?).await,
-        Found::Route(f) => route::delete(op, f, api()?).await,
-        Found::Stage(f) => stage::delete(op, f, api()?).await,
-        Found::Permission(f) => permission::delete(op, f).await,
-        Found::Bucket(f) => bucket::delete(op, f).await,
-        Found::BucketPolicy(f) => bucket_policy::delete(op, f).await,
-        Found::Site(f) => site::delete(op, f).await,
-        Found::OriginAccessControl(f) => origin_access_control::delete(op, f).await,
-        Found::Distribution(f) => distribution::delete(op, f).await,
-    }
-}
-
-/// What `status` says about a resource beside its state (the site's object
-/// count, the distribution's deployment status).
-pub fn describe(found: &Found) -> Option<String> {
-    match found {
-        Found::Site(f) => Some(site::describe(f)),
-        Found::Distribution(f) => Some(distribution::describe(f)),
-        _ => None,
-    }
-}
-
-/// Why a found resource is broken, when AWS says it is (a Lambda function
-/// whose last update failed): `status` shows it as failed, not drifted.
-pub fn problem(found: &Found) -> Option<String> {
-    match found {
-        Found::Function(f) => f.problem(),
-        _ => None,
-    }
-}
-
-fn need_api<'a>(ids: &'a Ids, address: &Address) -> Result<&'a str> {
-    ids.api_id.as_deref().with_context(|| format!("{address}: the WebSocket API does not exist (its creation failed)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn waves_put_dependencies_first() {
-        assert!(Kind::Role.wave() < Kind::Function.wave());
-        assert!(Kind::DeadLetterQueue.wave() < Kind::Queue.wave());
-        assert!(Kind::Api.wave() < Kind::RolePolicy.wave());
-        assert!(Kind::Function.wave() < Kind::Integration.wave());
-        assert!(Kind::Integration.wave() < Kind::Route.wave());
-        assert!(Kind::Model.wave() < Kind::Route.wave());
-        assert!(Kind::OriginAccessControl.wave() < Kind::Distribution.wave());
-        assert!(Kind::Distribution.wave() < Kind::BucketPolicy.wave());
-        assert!(Kind::Bucket.wave() < Kind::Site.wave());
-        assert!(Kind::Api.wave() < Kind::Site.wave());
+        for kind in Kind::ALL {
+            for after in kind.after() {
+                assert!(after.wave() < kind.wave(), "{kind} comes after {after}");
+            }
+        }
+        assert_eq!(Kind::Route.wave(), 5);
         assert_eq!(Kind::last_wave(), 5);
+    }
+
+    #[test]
+    fn a_spec_and_a_found_of_different_kinds_are_an_internal_error_not_a_replace() {
+        let spec = Spec::Table(table::Spec {
+            name: "t".into(),
+            index: "room-index".into(),
+            ttl_attribute: "expiresAt".into(),
+            tags: Tags::new(),
+        });
+        let found = Found::Role(role::Found {
+            name: "r".into(),
+            arn: "arn:aws:iam::1:role/r".into(),
+            trust_policy: serde_json::json!({}),
+            tags: Tags::new(),
+        });
+        let err = diff(&spec, &found).unwrap_err();
+        assert!(err.to_string().contains("internal error"), "{err}");
+    }
+
+    #[test]
+    fn a_found_item_answers_to_the_kind_of_what_was_found() {
+        let found = Found::Role(role::Found {
+            name: "r".into(),
+            arn: "arn".into(),
+            trust_policy: serde_json::json!({}),
+            tags: Tags::new(),
+        });
+        assert_eq!(FoundItem::new("chat", "r", None, found).address, Address::new(Kind::Role, "chat"));
     }
 }

@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use aws_sdk_apigatewayv2::types::Model;
+use aws_sdk_apigatewayv2::types::Model as ApiModel;
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use sha2::{Digest, Sha256};
 
-use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Stack;
@@ -33,6 +33,8 @@ pub struct Schema {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The API it is part of ([`super::PENDING`] until it exists).
+    pub api_id: String,
     pub route_key: String,
     pub name: String,
     pub schema: String,
@@ -40,6 +42,8 @@ pub struct Spec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
+    /// The API it is part of.
+    pub api_id: String,
     /// Unknown when the model was inferred from a route's reference.
     pub id: Option<String>,
     pub name: String,
@@ -62,8 +66,9 @@ pub fn read_schemas(stack: &Stack) -> Result<BTreeMap<String, Schema>> {
     Ok(schemas)
 }
 
-pub fn spec(env: &Env, route_key: &str, schema: &Schema) -> Spec {
+pub fn spec(env: &Env, route_key: &str, schema: &Schema, api_id: &str) -> Spec {
     Spec {
+        api_id: api_id.to_string(),
         route_key: route_key.to_string(),
         name: env.stack.model_name(route_key, &schema.digest),
         schema: schema.canonical.clone(),
@@ -76,17 +81,17 @@ pub fn name_for(env: &Env, route_key: &str) -> Option<String> {
 }
 
 fn item(found: Found) -> FoundItem {
-    FoundItem {
-        address: Address::new(Kind::Model, &found.name),
-        id: found.id.clone().unwrap_or_else(|| found.name.clone()),
-        owner: Some(Address::new(Kind::Api, "api")),
-        found: super::Found::Model(found),
-    }
+    FoundItem::new(
+        found.name.clone(),
+        found.id.clone().unwrap_or_else(|| found.name.clone()),
+        Some(Address::new(Kind::Api, "api")),
+        super::Found::Model(found),
+    )
 }
 
 /// The API's models, and notes when they cannot be listed.
 pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<(Vec<FoundItem>, Vec<String>)> {
-    let mut models: Vec<Model> = Vec::new();
+    let mut models: Vec<ApiModel> = Vec::new();
     let mut token = None;
     loop {
         let page = clients
@@ -119,6 +124,7 @@ pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> 
         .into_iter()
         .map(|m| {
             item(Found {
+                api_id: api_id.to_string(),
                 id: m.model_id().map(str::to_string),
                 name: m.name().unwrap_or_default().to_string(),
                 schema: m.schema().map(str::to_string),
@@ -155,62 +161,83 @@ pub fn with_referenced(env: &Env, mut models: Vec<FoundItem>, routes: &[FoundIte
         let Some(name) = &route.model else { continue };
         let known = models.iter().any(|m| m.address.name == *name);
         if !known && wanted.contains(name) {
-            models.push(item(Found { id: None, name: name.clone(), schema: None }));
+            models.push(item(Found { api_id: route.api_id.clone(), id: None, name: name.clone(), schema: None }));
         }
     }
     models
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let Some(schema) = &found.schema else { return Vec::new() };
-    let same = match (serde_json::from_str(schema), serde_json::from_str(&spec.schema)) {
-        (Ok(a), Ok(b)) => json_equal(&a, &b),
-        _ => *schema == spec.schema,
-    };
-    if same { Vec::new() } else { vec![FieldChange::new("schema", schema, &spec.schema)] }
-}
+/// The route models: one per route with a schema.
+pub struct Model;
 
-pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
-    let created = op
-        .clients
-        .apigw
-        .create_model()
-        .api_id(api_id)
-        .name(&spec.name)
-        .content_type(CONTENT_TYPE)
-        .schema(&spec.schema)
-        .send()
-        .await
-        .aws_context(|| {
-            format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key)
-        })?;
-    created.model_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no model id for `{}`", spec.name))
-}
+impl Resource for Model {
+    type Spec = Spec;
+    type Found = Found;
 
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
-    let Some(id) = &found.id else { return Ok(()) };
-    op.clients
-        .apigw
-        .update_model()
-        .api_id(api_id)
-        .model_id(id)
-        .schema(&spec.schema)
-        .send()
-        .await
-        .aws_context(|| format!("updating model `{}` of WebSocket API `{api_id}`", spec.name))?;
-    Ok(())
-}
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        env.schemas
+            .iter()
+            .map(|(key, schema)| {
+                let spec = spec(env, key, schema, ids.api());
+                Want::new(spec.name.clone(), spec.name.clone(), spec)
+            })
+            .collect()
+    }
 
-/// Deletes the model when its id is known; otherwise it goes with the API.
-pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    let Some(id) = &found.id else { return Ok(()) };
-    op.clients
-        .apigw
-        .delete_model()
-        .api_id(api_id)
-        .model_id(id)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name))
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let Some(schema) = &found.schema else { return Vec::new() };
+        let same = match (serde_json::from_str(schema), serde_json::from_str(&spec.schema)) {
+            (Ok(a), Ok(b)) => json_equal(&a, &b),
+            _ => *schema == spec.schema,
+        };
+        if same { Vec::new() } else { vec![FieldChange::new("schema", schema, &spec.schema)] }
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let api_id = spec.api_id.as_str();
+        let created = op
+            .clients
+            .apigw
+            .create_model()
+            .api_id(api_id)
+            .name(&spec.name)
+            .content_type(CONTENT_TYPE)
+            .schema(&spec.schema)
+            .send()
+            .await
+            .aws_context(|| {
+                format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key)
+            })?;
+        created.model_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no model id for `{}`", spec.name))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let api_id = spec.api_id.as_str();
+        let Some(id) = &found.id else { return Ok(()) };
+        op.clients
+            .apigw
+            .update_model()
+            .api_id(api_id)
+            .model_id(id)
+            .schema(&spec.schema)
+            .send()
+            .await
+            .aws_context(|| format!("updating model `{}` of WebSocket API `{api_id}`", spec.name))?;
+        Ok(())
+    }
+
+    /// Deletes the model when its id is known; otherwise it goes with the API.
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let api_id = found.api_id.as_str();
+        let Some(id) = &found.id else { return Ok(()) };
+        op.clients
+            .apigw
+            .delete_model()
+            .api_id(api_id)
+            .model_id(id)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name))
+    }
 }

@@ -12,7 +12,7 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlSigningProtocols,
 };
 
-use super::{Address, Env, FoundItem, Kind, Op};
+use super::{Env, FoundItem, Ids, Op, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -71,28 +71,9 @@ pub async fn find_origin_access_controls(clients: &super::Clients, env: &Env) ->
                 signing_behavior: o.signing_behavior.as_str().to_string(),
                 signing_protocol: o.signing_protocol.as_str().to_string(),
             };
-            FoundItem {
-                address: Address::new(Kind::OriginAccessControl, "site"),
-                id: o.id,
-                owner: None,
-                found: super::Found::OriginAccessControl(found),
-            }
+            FoundItem::new("site", o.id, None, super::Found::OriginAccessControl(found))
         })
         .collect())
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    let mut check = |field: &str, have: &str, want: &str| {
-        if have != want {
-            fields.push(FieldChange::new(field, have, want));
-        }
-    };
-    check("origin type", &found.origin_type, ORIGIN_TYPE);
-    check("signing behavior", &found.signing_behavior, SIGNING_BEHAVIOR);
-    check("signing protocol", &found.signing_protocol, SIGNING_PROTOCOL);
-    check("description", &found.description, &spec.description);
-    fields
 }
 
 fn config(spec: &Spec) -> Result<OriginAccessControlConfig> {
@@ -105,20 +86,6 @@ fn config(spec: &Spec) -> Result<OriginAccessControlConfig> {
         .build()?)
 }
 
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let created = op
-        .clients
-        .cloudfront
-        .create_origin_access_control()
-        .origin_access_control_config(config(spec)?)
-        .send()
-        .await
-        .aws_context(|| format!("creating CloudFront origin access control `{}`", spec.name))?;
-    created.origin_access_control.map(|o| o.id).with_context(|| {
-        format!("creating CloudFront origin access control `{}`: CloudFront returned no id", spec.name)
-    })
-}
-
 /// The OAC's current ETag, or `None` when it is gone.
 async fn etag(op: &Op<'_>, found: &Found) -> Result<Option<String>> {
     let read = op.clients.cloudfront.get_origin_access_control().id(&found.id).send().await;
@@ -128,36 +95,79 @@ async fn etag(op: &Op<'_>, found: &Found) -> Result<Option<String>> {
     Ok(got.and_then(|o| o.e_tag))
 }
 
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let etag = etag(op, found).await?.with_context(|| {
-        format!("CloudFront origin access control `{}` ({}) disappeared; run deploy again", found.name, found.id)
-    })?;
-    op.clients
-        .cloudfront
-        .update_origin_access_control()
-        .id(&found.id)
-        .if_match(etag)
-        .origin_access_control_config(config(spec)?)
-        .send()
-        .await
-        .aws_context(|| format!("updating CloudFront origin access control `{}` ({})", found.name, found.id))?;
-    Ok(())
-}
+/// The website's origin access control, with CloudFront.
+pub struct OriginAccessControl;
 
-/// Deletes the OAC with its current ETag. It runs after the distribution's
-/// delete (a later wave), since CloudFront refuses to delete an OAC in use.
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let Some(etag) = etag(op, found).await? else { return Ok(()) };
-    let deleted = op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send().await;
-    match deleted.or_gone() {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_origin_access_control_in_use()) => anyhow::bail!(
-            "deleting CloudFront origin access control `{}` ({}): a distribution still uses it; \
-             if it is not this stack's, detach it there first",
-            found.name,
-            found.id
-        ),
-        other => other
-            .map(drop)
-            .aws_context(|| format!("deleting CloudFront origin access control `{}` ({})", found.name, found.id)),
+impl Resource for OriginAccessControl {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        if !env.stack.website.cdn {
+            return Vec::new();
+        }
+        vec![Want::new("site", env.stack.oac_name(), spec(env))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        let mut check = |field: &str, have: &str, want: &str| {
+            if have != want {
+                fields.push(FieldChange::new(field, have, want));
+            }
+        };
+        check("origin type", &found.origin_type, ORIGIN_TYPE);
+        check("signing behavior", &found.signing_behavior, SIGNING_BEHAVIOR);
+        check("signing protocol", &found.signing_protocol, SIGNING_PROTOCOL);
+        check("description", &found.description, &spec.description);
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let created = op
+            .clients
+            .cloudfront
+            .create_origin_access_control()
+            .origin_access_control_config(config(spec)?)
+            .send()
+            .await
+            .aws_context(|| format!("creating CloudFront origin access control `{}`", spec.name))?;
+        created.origin_access_control.map(|o| o.id).with_context(|| {
+            format!("creating CloudFront origin access control `{}`: CloudFront returned no id", spec.name)
+        })
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let etag = etag(op, found).await?.with_context(|| {
+            format!("CloudFront origin access control `{}` ({}) disappeared; run deploy again", found.name, found.id)
+        })?;
+        op.clients
+            .cloudfront
+            .update_origin_access_control()
+            .id(&found.id)
+            .if_match(etag)
+            .origin_access_control_config(config(spec)?)
+            .send()
+            .await
+            .aws_context(|| format!("updating CloudFront origin access control `{}` ({})", found.name, found.id))?;
+        Ok(())
+    }
+
+    /// Deletes the OAC with its current ETag. It runs after the distribution's
+    /// delete (a later wave), since CloudFront refuses to delete an OAC in use.
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let Some(etag) = etag(op, found).await? else { return Ok(()) };
+        let deleted = op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send().await;
+        match deleted.or_gone() {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_origin_access_control_in_use()) => anyhow::bail!(
+                "deleting CloudFront origin access control `{}` ({}): a distribution still uses it; \
+                 if it is not this stack's, detach it there first",
+                found.name,
+                found.id
+            ),
+            other => other
+                .map(drop)
+                .aws_context(|| format!("deleting CloudFront origin access control `{}` ({})", found.name, found.id)),
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Diff, Env, FoundItem, Kind, Op};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -68,57 +68,74 @@ pub async fn find_permissions(clients: &super::Clients, env: &Env, function: &st
                 action: text(s.get("Action")),
                 source_arn: text(s.pointer("/Condition/ArnLike/AWS:SourceArn")),
             };
-            FoundItem {
-                address: Address::new(Kind::Permission, function),
-                // The statement id is the same on every function; the function tells them apart.
-                id: name.clone(),
-                owner: Some(Address::new(Kind::Function, function)),
-                found: super::Found::Permission(found),
-            }
+            // The statement id is the same on every function; the function tells them apart.
+            let owner = Some(Address::new(Kind::Function, function));
+            FoundItem::new(function, name.clone(), owner, super::Found::Permission(found))
         })
         .collect())
 }
 
-/// A statement cannot be edited: any difference replaces it.
-pub fn diff(spec: &Spec, found: &Found) -> Diff {
-    let mut fields = Vec::new();
-    if found.principal != PRINCIPAL {
-        fields.push(FieldChange::new("principal", &found.principal, PRINCIPAL));
-    }
-    if found.action != ACTION {
-        fields.push(FieldChange::new("action", &found.action, ACTION));
-    }
-    if found.source_arn != spec.source_arn {
-        fields.push(FieldChange::new("source ARN", &found.source_arn, &spec.source_arn));
-    }
-    Diff { replace: !fields.is_empty(), fields }
-}
+/// The permission of each function that serves routes to be invoked by API Gateway.
+pub struct Permission;
 
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    op.clients
-        .lambda
-        .add_permission()
-        .function_name(&spec.function_name)
-        .statement_id(&spec.statement_id)
-        .action(ACTION)
-        .principal(PRINCIPAL)
-        .source_arn(&spec.source_arn)
-        .send()
-        .await
-        .aws_context(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))?;
-    Ok(spec.function_name.clone())
-}
+impl Resource for Permission {
+    type Spec = Spec;
+    type Found = Found;
 
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let result = op
-        .clients
-        .lambda
-        .remove_permission()
-        .function_name(&found.function_name)
-        .statement_id(&found.statement_id)
-        .send()
-        .await;
-    result.or_gone().aws_context(|| {
-        format!("removing permission `{}` from Lambda function `{}`", found.statement_id, found.function_name)
-    })
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        env.route_functions().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, ids.api()))).collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if found.principal != PRINCIPAL {
+            fields.push(FieldChange::new("principal", &found.principal, PRINCIPAL));
+        }
+        if found.action != ACTION {
+            fields.push(FieldChange::new("action", &found.action, ACTION));
+        }
+        if found.source_arn != spec.source_arn {
+            fields.push(FieldChange::new("source ARN", &found.source_arn, &spec.source_arn));
+        }
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        op.clients
+            .lambda
+            .add_permission()
+            .function_name(&spec.function_name)
+            .statement_id(&spec.statement_id)
+            .action(ACTION)
+            .principal(PRINCIPAL)
+            .source_arn(&spec.source_arn)
+            .send()
+            .await
+            .aws_context(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))?;
+        Ok(spec.function_name.clone())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let result = op
+            .clients
+            .lambda
+            .remove_permission()
+            .function_name(&found.function_name)
+            .statement_id(&found.statement_id)
+            .send()
+            .await;
+        result.or_gone().aws_context(|| {
+            format!("removing permission `{}` from Lambda function `{}`", found.statement_id, found.function_name)
+        })
+    }
+
+    /// A statement cannot be edited: any difference replaces it.
+    fn replaces(spec: &Spec, found: &Found) -> bool {
+        !Self::diff(spec, found).is_empty()
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        Self::delete(op, found).await?;
+        Self::create(op, spec).await.map(drop)
+    }
 }

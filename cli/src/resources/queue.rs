@@ -9,7 +9,7 @@ use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, retry_while, tags_field, tags_from_map};
+use super::{Env, FoundItem, Ids, Kind, Op, Resource, Tags, Want, json_equal, retry_while, tags_field, tags_from_map};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -64,9 +64,10 @@ pub fn spec(env: &Env) -> Spec {
 
 /// The queue of `kind` (the notification queue or its DLQ), found by name.
 pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Result<Option<FoundItem>> {
-    let (name, address) = match kind {
-        Kind::DeadLetterQueue => (env.stack.dlq_name(), Address::new(kind, "dlq")),
-        _ => (env.stack.queue_name(), Address::new(Kind::Queue, &env.stack.queue.name)),
+    let dead_letter = kind == Kind::DeadLetterQueue;
+    let (name, address) = match dead_letter {
+        true => (env.stack.dlq_name(), "dlq".to_string()),
+        false => (env.stack.queue_name(), env.stack.queue.name.clone()),
     };
     let sqs = &clients.sqs;
     let Some(url) = sqs
@@ -108,7 +109,8 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
             .collect(),
         tags: tags_from_map(tags.tags.as_ref()),
     };
-    Ok(Some(FoundItem { address, id: url, owner: None, found: super::Found::Queue(found) }))
+    let found = if dead_letter { super::Found::DeadLetterQueue(found) } else { super::Found::Queue(found) };
+    Ok(Some(FoundItem::new(address, url, None, found)))
 }
 
 /// Queues named like the stack's and tagged as its own, whose name left
@@ -143,12 +145,7 @@ pub async fn find_orphan_queues(clients: &super::Clients, env: &Env) -> Result<V
             continue;
         }
         let found = Found { name: name.clone(), url: url.clone(), attributes: BTreeMap::new(), tags };
-        items.push(FoundItem {
-            address: Address::new(Kind::Queue, &name[prefix.len()..]),
-            id: url,
-            owner: None,
-            found: super::Found::Queue(found),
-        });
+        items.push(FoundItem::new(&name[prefix.len()..], url, None, super::Found::Queue(found)));
     }
     Ok(items)
 }
@@ -170,15 +167,6 @@ fn changed(spec: &Spec, found: &Found) -> BTreeMap<String, String> {
         .filter(|(k, v)| !same(k, v, found.attributes.get(*k)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields: Vec<FieldChange> = changed(spec, found)
-        .into_iter()
-        .map(|(k, v)| FieldChange::new(&k, found.attributes.get(&k).map_or("(unset)", String::as_str), v))
-        .collect();
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
 }
 
 fn sqs_attributes(attributes: &BTreeMap<String, String>) -> HashMap<QueueAttributeName, String> {
@@ -204,61 +192,89 @@ fn deleted_recently(err: &SdkError<CreateQueueError, HttpResponse>) -> bool {
 /// (`internal/service/sqs/queue.go`).
 pub const NAME_REUSE_LIMIT: Duration = Duration::from_secs(75);
 
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let create = || {
+/// The notification queue (`Queues<false>`) and its dead-letter queue (`Queues<true>`): one shape.
+pub struct Queues<const DEAD_LETTER: bool>;
+
+pub type Queue = Queues<false>;
+pub type DeadLetterQueue = Queues<true>;
+
+impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        let stack = &env.stack;
+        vec![match DEAD_LETTER {
+            true => Want::new("dlq", stack.dlq_name(), dlq_spec(env)),
+            false => Want::new(&stack.queue.name, stack.queue_name(), spec(env)),
+        }]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields: Vec<FieldChange> = changed(spec, found)
+            .into_iter()
+            .map(|(k, v)| FieldChange::new(&k, found.attributes.get(&k).map_or("(unset)", String::as_str), v))
+            .collect();
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let create = || {
+            op.clients
+                .sqs
+                .create_queue()
+                .queue_name(&spec.name)
+                .set_attributes(Some(sqs_attributes(&spec.attributes)))
+                .set_tags(Some(super::tags_to_map(&spec.tags)))
+                .send()
+        };
+        let why = format!(
+            "waiting for SQS to release the name `{}`: a queue of that name was deleted less than 60 s ago, and SQS refuses the name until then",
+            spec.name
+        );
+        let created = match retry_while(op.task, &why, NAME_REUSE_LIMIT, create, deleted_recently).await {
+            Err(e) if deleted_recently(&e) => anyhow::bail!(
+                "creating SQS queue `{}`: SQS still refuses the name after {} s (a queue of that name was deleted recently); wait a minute and deploy again",
+                spec.name,
+                NAME_REUSE_LIMIT.as_secs()
+            ),
+            other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
+        };
+        created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let sqs = &op.clients.sqs;
+        let attributes = changed(spec, found);
+        if !attributes.is_empty() {
+            sqs.set_queue_attributes()
+                .queue_url(&found.url)
+                .set_attributes(Some(sqs_attributes(&attributes)))
+                .send()
+                .await
+                .aws_context(|| format!("updating SQS queue `{}`", spec.name))?;
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::Queue(sqs, &found.url),
+            &format!("SQS queue `{}`", spec.name),
+            &spec.tags,
+            &found.tags,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         op.clients
             .sqs
-            .create_queue()
-            .queue_name(&spec.name)
-            .set_attributes(Some(sqs_attributes(&spec.attributes)))
-            .set_tags(Some(super::tags_to_map(&spec.tags)))
-            .send()
-    };
-    let why = format!(
-        "waiting for SQS to release the name `{}`: a queue of that name was deleted less than 60 s ago, and SQS refuses the name until then",
-        spec.name
-    );
-    let created = match retry_while(op.task, &why, NAME_REUSE_LIMIT, create, deleted_recently).await {
-        Err(e) if deleted_recently(&e) => anyhow::bail!(
-            "creating SQS queue `{}`: SQS still refuses the name after {} s (a queue of that name was deleted recently); wait a minute and deploy again",
-            spec.name,
-            NAME_REUSE_LIMIT.as_secs()
-        ),
-        other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
-    };
-    created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let sqs = &op.clients.sqs;
-    let attributes = changed(spec, found);
-    if !attributes.is_empty() {
-        sqs.set_queue_attributes()
+            .delete_queue()
             .queue_url(&found.url)
-            .set_attributes(Some(sqs_attributes(&attributes)))
             .send()
             .await
-            .aws_context(|| format!("updating SQS queue `{}`", spec.name))?;
+            .or_gone()
+            .aws_context(|| format!("deleting SQS queue `{}`", found.name))
     }
-    crate::aws::retag(
-        crate::aws::Tagged::Queue(sqs, &found.url),
-        &format!("SQS queue `{}`", spec.name),
-        &spec.tags,
-        &found.tags,
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .sqs
-        .delete_queue()
-        .queue_url(&found.url)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting SQS queue `{}`", found.name))
 }
 
 #[cfg(test)]
@@ -283,8 +299,8 @@ mod tests {
             attributes: [(REDRIVE_POLICY.to_string(), policy.to_string())].into(),
             tags: Tags::new(),
         };
-        assert!(diff(&spec, &found(r#"{"maxReceiveCount": "5", "deadLetterTargetArn": "arn:d"}"#)).is_empty());
-        let changed = diff(&spec, &found(r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":3}"#));
+        assert!(Queue::diff(&spec, &found(r#"{"maxReceiveCount": "5", "deadLetterTargetArn": "arn:d"}"#)).is_empty());
+        let changed = Queue::diff(&spec, &found(r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":3}"#));
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].field, REDRIVE_POLICY);
     }

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, json_equal, tags_field};
+use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, json_equal, tags_field};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -64,12 +64,7 @@ pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> R
         trust_policy: role.assume_role_policy_document().map(super::decode_policy).unwrap_or_default(),
         tags: role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
     };
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::Role, function),
-        id: name,
-        owner: None,
-        found: super::Found::Role(found),
-    }))
+    Ok(Some(FoundItem::new(function, name, None, super::Found::Role(found))))
 }
 
 /// Roles on the stack's path whose function left stack.yaml.
@@ -100,93 +95,104 @@ pub async fn find_orphan_roles(clients: &super::Clients, env: &Env) -> Result<Ve
                 trust_policy: r.assume_role_policy_document().map(super::decode_policy).unwrap_or_default(),
                 tags: Tags::new(),
             };
-            Some(FoundItem {
-                address: Address::new(Kind::Role, function),
-                id: found.name.clone(),
-                owner: None,
-                found: super::Found::Role(found),
-            })
+            Some(FoundItem::new(function, found.name.clone(), None, super::Found::Role(found)))
         })
         .collect())
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if !json_equal(&spec.trust_policy, &found.trust_policy) {
-        fields.push(FieldChange::new("trust policy", found.trust_policy.to_string(), spec.trust_policy.to_string()));
+/// Each function's IAM role.
+pub struct Role;
+
+impl Resource for Role {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        env.stack.functions.keys().map(|f| Want::new(f, env.stack.role_name(f), spec(env, f))).collect()
     }
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
-}
 
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    op.clients
-        .iam
-        .create_role()
-        .role_name(&spec.name)
-        .path(&spec.path)
-        .assume_role_policy_document(spec.trust_policy.to_string())
-        .description(&spec.description)
-        .set_tags(Some(crate::aws::iam_tags(&spec.tags)?))
-        .send()
-        .await
-        .aws_context(|| format!("creating IAM role `{}`", spec.name))?;
-    Ok(spec.name.clone())
-}
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if !json_equal(&spec.trust_policy, &found.trust_policy) {
+            fields.push(FieldChange::new(
+                "trust policy",
+                found.trust_policy.to_string(),
+                spec.trust_policy.to_string(),
+            ));
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
 
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let iam = &op.clients.iam;
-    if !json_equal(&spec.trust_policy, &found.trust_policy) {
-        iam.update_assume_role_policy()
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        op.clients
+            .iam
+            .create_role()
             .role_name(&spec.name)
-            .policy_document(spec.trust_policy.to_string())
+            .path(&spec.path)
+            .assume_role_policy_document(spec.trust_policy.to_string())
+            .description(&spec.description)
+            .set_tags(Some(crate::aws::iam_tags(&spec.tags)?))
             .send()
             .await
-            .aws_context(|| format!("updating the trust policy of IAM role `{}`", spec.name))?;
+            .aws_context(|| format!("creating IAM role `{}`", spec.name))?;
+        Ok(spec.name.clone())
     }
-    crate::aws::retag(
-        crate::aws::Tagged::Role(iam, &spec.name),
-        &format!("IAM role `{}`", spec.name),
-        &spec.tags,
-        &found.tags,
-    )
-    .await?;
-    Ok(())
-}
 
-/// Deletes the role with its inline and attached policies (IAM refuses to
-/// delete a role that still has any).
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let iam = &op.clients.iam;
-    let name = &found.name;
-    let Some(inline) = iam
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("listing the policies of IAM role `{name}`"))?
-    else {
-        return Ok(());
-    };
-    for policy in inline.policy_names() {
-        let deleted = iam.delete_role_policy().role_name(name).policy_name(policy).send().await;
-        deleted.or_gone().aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let iam = &op.clients.iam;
+        if !json_equal(&spec.trust_policy, &found.trust_policy) {
+            iam.update_assume_role_policy()
+                .role_name(&spec.name)
+                .policy_document(spec.trust_policy.to_string())
+                .send()
+                .await
+                .aws_context(|| format!("updating the trust policy of IAM role `{}`", spec.name))?;
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::Role(iam, &spec.name),
+            &format!("IAM role `{}`", spec.name),
+            &spec.tags,
+            &found.tags,
+        )
+        .await?;
+        Ok(())
     }
-    let Some(attached) = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?
-    else {
-        return Ok(());
-    };
-    for policy in attached.attached_policies() {
-        let Some(arn) = policy.policy_arn() else { continue };
-        let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
-        detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
+
+    /// Deletes the role with its inline and attached policies (IAM refuses to
+    /// delete a role that still has any).
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let iam = &op.clients.iam;
+        let name = &found.name;
+        let Some(inline) = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("listing the policies of IAM role `{name}`"))?
+        else {
+            return Ok(());
+        };
+        for policy in inline.policy_names() {
+            let deleted = iam.delete_role_policy().role_name(name).policy_name(policy).send().await;
+            deleted.or_gone().aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
+        }
+        let Some(attached) = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_missing()
+            .aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?
+        else {
+            return Ok(());
+        };
+        for policy in attached.attached_policies() {
+            let Some(arn) = policy.policy_arn() else { continue };
+            let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+            detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
+        }
+        iam.delete_role().role_name(name).send().await.or_gone().aws_context(|| format!("deleting IAM role `{name}`"))
     }
-    iam.delete_role().role_name(name).send().await.or_gone().aws_context(|| format!("deleting IAM role `{name}`"))
 }

@@ -8,7 +8,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Kind, Op, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -104,60 +104,72 @@ pub async fn find_role_policy(clients: &super::Clients, env: &Env, function: &st
     };
     let found =
         Found { role: role.clone(), name: name.clone(), document: super::decode_policy(&policy.policy_document) };
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::RolePolicy, function),
-        id: name,
-        owner: Some(Address::new(Kind::Role, function)),
-        found: super::Found::RolePolicy(found),
-    }))
+    Ok(Some(FoundItem::new(function, name, Some(Address::new(Kind::Role, function)), super::Found::RolePolicy(found))))
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    if json_equal(&spec.document, &found.document) {
-        return Vec::new();
+/// Each function role's inline policy.
+pub struct RolePolicy;
+
+impl Resource for RolePolicy {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        let stack = &env.stack;
+        stack.functions.keys().map(|f| Want::new(f, stack.role_policy_name(f), spec(env, f, ids.api()))).collect()
     }
-    // Name the statements that differ rather than printing two documents.
-    let statements = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
-        doc.get("Statement").and_then(|s| s.as_array()).cloned().unwrap_or_default()
-    };
-    let (want, have) = (statements(&spec.document), statements(&found.document));
-    let missing: Vec<&serde_json::Value> = want.iter().filter(|w| !have.iter().any(|h| json_equal(w, h))).collect();
-    let extra: Vec<&serde_json::Value> = have.iter().filter(|h| !want.iter().any(|w| json_equal(w, h))).collect();
-    let sids = |list: &[&serde_json::Value]| -> String {
-        list.iter()
-            .map(|s| s.get("Sid").and_then(|v| v.as_str()).unwrap_or("?").to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    vec![FieldChange::new(
-        "statements",
-        if extra.is_empty() { "(as before)".to_string() } else { sids(&extra) },
-        if missing.is_empty() { "(removed)".to_string() } else { sids(&missing) },
-    )]
-}
 
-/// `PutRolePolicy` creates or replaces, so it serves for updates too.
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    op.clients
-        .iam
-        .put_role_policy()
-        .role_name(&spec.role)
-        .policy_name(&spec.name)
-        .policy_document(spec.document.to_string())
-        .send()
-        .await
-        .aws_context(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))?;
-    Ok(spec.name.clone())
-}
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        if json_equal(&spec.document, &found.document) {
+            return Vec::new();
+        }
+        // Name the statements that differ rather than printing two documents.
+        let statements = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
+            doc.get("Statement").and_then(|s| s.as_array()).cloned().unwrap_or_default()
+        };
+        let (want, have) = (statements(&spec.document), statements(&found.document));
+        let missing: Vec<&serde_json::Value> = want.iter().filter(|w| !have.iter().any(|h| json_equal(w, h))).collect();
+        let extra: Vec<&serde_json::Value> = have.iter().filter(|h| !want.iter().any(|w| json_equal(w, h))).collect();
+        let sids = |list: &[&serde_json::Value]| -> String {
+            list.iter()
+                .map(|s| s.get("Sid").and_then(|v| v.as_str()).unwrap_or("?").to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        vec![FieldChange::new(
+            "statements",
+            if extra.is_empty() { "(as before)".to_string() } else { sids(&extra) },
+            if missing.is_empty() { "(removed)".to_string() } else { sids(&missing) },
+        )]
+    }
 
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    op.clients
-        .iam
-        .delete_role_policy()
-        .role_name(&found.role)
-        .policy_name(&found.name)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        op.clients
+            .iam
+            .put_role_policy()
+            .role_name(&spec.role)
+            .policy_name(&spec.name)
+            .policy_document(spec.document.to_string())
+            .send()
+            .await
+            .aws_context(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))?;
+        Ok(spec.name.clone())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        op.clients
+            .iam
+            .delete_role_policy()
+            .role_name(&found.role)
+            .policy_name(&found.name)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
+    }
+
+    /// `PutRolePolicy` creates or replaces, so it serves for updates too.
+    async fn update(op: &Op<'_>, spec: &Spec, _found: &Found) -> Result<()> {
+        Self::create(op, spec).await.map(drop)
+    }
 }

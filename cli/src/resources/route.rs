@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
-use super::{Address, Diff, Env, FoundItem, Ids, Kind, Op, PENDING};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Auth;
@@ -18,6 +18,8 @@ const DEFAULT_MODEL_KEY: &str = "$default";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The API it is part of ([`super::PENDING`] until it exists).
+    pub api_id: String,
     pub key: String,
     /// `integrations/{id}`.
     pub target: String,
@@ -28,6 +30,8 @@ pub struct Spec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
+    /// The API it is part of.
+    pub api_id: String,
     pub id: String,
     pub key: String,
     pub target: String,
@@ -47,6 +51,7 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     let model = super::model::name_for(env, key);
     let iam = key == "$connect" && stack.api.auth == Auth::Iam;
     Spec {
+        api_id: ids.api().to_string(),
         key: key.to_string(),
         target: target(ids.integrations.get(function).map_or(PENDING, String::as_str)),
         authorization: if iam { AuthorizationType::AwsIam } else { AuthorizationType::None }.as_str().to_string(),
@@ -72,6 +77,7 @@ pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> 
         .into_iter()
         .filter_map(|r| {
             let found = Found {
+                api_id: api_id.to_string(),
                 id: r.route_id()?.to_string(),
                 key: r.route_key().unwrap_or_default().to_string(),
                 target: r.target().unwrap_or_default().to_string(),
@@ -79,90 +85,108 @@ pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> 
                 model: r.request_models().and_then(|m| m.get(DEFAULT_MODEL_KEY)).cloned(),
                 model_selection: r.model_selection_expression().map(str::to_string),
             };
-            Some(FoundItem {
-                address: Address::new(Kind::Route, &found.key),
-                id: found.id.clone(),
-                owner: Some(Address::new(Kind::Api, "api")),
-                found: super::Found::Route(found),
-            })
+            Some(FoundItem::new(
+                found.key.clone(),
+                found.id.clone(),
+                Some(Address::new(Kind::Api, "api")),
+                super::Found::Route(found),
+            ))
         })
         .collect())
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Diff {
-    let mut fields = Vec::new();
-    let none = || "(none)".to_string();
-    if spec.target != found.target {
-        fields.push(FieldChange::new("target", &found.target, &spec.target));
-    }
-    if spec.authorization != found.authorization {
-        fields.push(FieldChange::new("authorization", &found.authorization, &spec.authorization));
-    }
-    if spec.model != found.model {
-        fields.push(FieldChange::new(
-            "request model",
-            found.model.clone().unwrap_or_else(none),
-            spec.model.clone().unwrap_or_else(none),
-        ));
-    }
-    if spec.model.is_some() && spec.model_selection != found.model_selection {
-        fields.push(FieldChange::new(
-            "model selection",
-            found.model_selection.clone().unwrap_or_else(none),
-            spec.model_selection.clone().unwrap_or_else(none),
-        ));
-    }
-    // UpdateRoute merges RequestModels and cannot take a model away: a route
-    // that loses its schema is re-created without one.
-    let replace = found.model.is_some() && spec.model.is_none();
-    Diff { fields, replace }
 }
 
 fn request_models(spec: &Spec) -> Option<HashMap<String, String>> {
     spec.model.as_ref().map(|m| [(DEFAULT_MODEL_KEY.to_string(), m.clone())].into())
 }
 
-pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
-    let created = op
-        .clients
-        .apigw
-        .create_route()
-        .api_id(api_id)
-        .route_key(&spec.key)
-        .target(&spec.target)
-        .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
-        .set_request_models(request_models(spec))
-        .set_model_selection_expression(spec.model_selection.clone())
-        .send()
-        .await
-        .aws_context(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))?;
-    created.route_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route id for `{}`", spec.key))
-}
+/// The routes: one per route key of stack.yaml.
+pub struct Route;
 
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
-    op.clients
-        .apigw
-        .update_route()
-        .api_id(api_id)
-        .route_id(&found.id)
-        .target(&spec.target)
-        .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
-        .set_request_models(request_models(spec))
-        .set_model_selection_expression(spec.model_selection.clone())
-        .send()
-        .await
-        .aws_context(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))?;
-    Ok(())
-}
+impl Resource for Route {
+    type Spec = Spec;
+    type Found = Found;
 
-pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    op.clients
-        .apigw
-        .delete_route()
-        .api_id(api_id)
-        .route_id(&found.id)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key))
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        env.stack.api.routes.keys().map(|key| Want::new(key, None, spec(env, key, ids))).collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        let none = || "(none)".to_string();
+        if spec.target != found.target {
+            fields.push(FieldChange::new("target", &found.target, &spec.target));
+        }
+        if spec.authorization != found.authorization {
+            fields.push(FieldChange::new("authorization", &found.authorization, &spec.authorization));
+        }
+        if spec.model != found.model {
+            fields.push(FieldChange::new(
+                "request model",
+                found.model.clone().unwrap_or_else(none),
+                spec.model.clone().unwrap_or_else(none),
+            ));
+        }
+        if spec.model.is_some() && spec.model_selection != found.model_selection {
+            fields.push(FieldChange::new(
+                "model selection",
+                found.model_selection.clone().unwrap_or_else(none),
+                spec.model_selection.clone().unwrap_or_else(none),
+            ));
+        }
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let api_id = spec.api_id.as_str();
+        let created = op
+            .clients
+            .apigw
+            .create_route()
+            .api_id(api_id)
+            .route_key(&spec.key)
+            .target(&spec.target)
+            .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+            .set_request_models(request_models(spec))
+            .set_model_selection_expression(spec.model_selection.clone())
+            .send()
+            .await
+            .aws_context(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))?;
+        created.route_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route id for `{}`", spec.key))
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let api_id = spec.api_id.as_str();
+        op.clients
+            .apigw
+            .update_route()
+            .api_id(api_id)
+            .route_id(&found.id)
+            .target(&spec.target)
+            .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+            .set_request_models(request_models(spec))
+            .set_model_selection_expression(spec.model_selection.clone())
+            .send()
+            .await
+            .aws_context(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let api_id = found.api_id.as_str();
+        op.clients
+            .apigw
+            .delete_route()
+            .api_id(api_id)
+            .route_id(&found.id)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key))
+    }
+
+    /// UpdateRoute merges RequestModels and cannot take a model away: a route
+    /// that loses its schema is re-created without one.
+    fn replaces(spec: &Spec, found: &Found) -> bool {
+        found.model.is_some() && spec.model.is_none()
+    }
 }

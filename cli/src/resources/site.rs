@@ -24,7 +24,7 @@ use base64::Engine as _;
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::website::{CONFIG_KEY, cache_control, config_json, content_type, pin_connect_src};
@@ -161,7 +161,7 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
     Spec {
         bucket: env.stack.bucket_name(&env.account.id, &env.region),
         files,
-        distribution_id: if env.stack.website.cdn { ids.distribution_id.clone() } else { None },
+        distribution_id: if env.stack.website.cdn { ids.found_distribution_id.clone() } else { None },
     }
 }
 
@@ -181,12 +181,12 @@ pub async fn find_site(clients: &super::Clients, env: &Env) -> Result<Option<Fou
             }
         }
     }
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::Site, "site"),
-        id: bucket.clone(),
-        owner: Some(Address::new(Kind::Bucket, "site")),
-        found: super::Found::Site(Found { bucket, objects }),
-    }))
+    Ok(Some(FoundItem::new(
+        "site",
+        bucket.clone(),
+        Some(Address::new(Kind::Bucket, "site")),
+        super::Found::Site(Found { bucket, objects }),
+    )))
 }
 
 /// What a sync does.
@@ -262,32 +262,6 @@ fn list(keys: &[String]) -> String {
     super::short(&keys.join(", "), 200)
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let sync = Sync::plan(spec, &found.objects);
-    let mut fields = Vec::new();
-    let upload: Vec<String> = sync.new.iter().chain(&sync.changed).cloned().collect();
-    if !upload.is_empty() {
-        fields.push(FieldChange::new(
-            "upload",
-            format!("{} new, {} changed", sync.new.len(), sync.changed.len()),
-            list(&upload),
-        ));
-    }
-    if !sync.deleted.is_empty() {
-        fields.push(FieldChange::new("delete", list(&sync.deleted), "(gone)"));
-    }
-    fields
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    sync(op, spec, &BTreeMap::new()).await?;
-    Ok(spec.bucket.clone())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    sync(op, spec, &found.objects).await
-}
-
 /// Uploads what differs, deletes what has no file, then invalidates the changed paths.
 async fn sync(op: &Op<'_>, spec: &Spec, found: &BTreeMap<String, String>) -> Result<()> {
     let plan = Sync::plan(spec, found);
@@ -357,19 +331,58 @@ async fn invalidate(op: &Op<'_>, distribution: &str, paths: &[String]) -> Result
     Ok(())
 }
 
-/// Deletes every object listed (the bucket's delete empties it anyway).
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    let keys: Vec<&String> = found.objects.keys().collect();
-    for batch in keys.chunks(super::bucket::DELETE_BATCH) {
-        let ids = batch.iter().map(|k| ObjectIdentifier::builder().key(*k).build()).collect::<Result<Vec<_>, _>>()?;
-        super::bucket::delete_objects(op, &found.bucket, ids).await?;
-    }
-    Ok(())
-}
+/// The website's files in the bucket.
+pub struct Site;
 
-/// What `status` says about the files beside their state.
-pub fn describe(found: &Found) -> String {
-    format!("{} objects", found.objects.len())
+impl Resource for Site {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        vec![Want::new("site", env.stack.bucket_name(&env.account.id, &env.region), spec(env, ids))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let sync = Sync::plan(spec, &found.objects);
+        let mut fields = Vec::new();
+        let upload: Vec<String> = sync.new.iter().chain(&sync.changed).cloned().collect();
+        if !upload.is_empty() {
+            fields.push(FieldChange::new(
+                "upload",
+                format!("{} new, {} changed", sync.new.len(), sync.changed.len()),
+                list(&upload),
+            ));
+        }
+        if !sync.deleted.is_empty() {
+            fields.push(FieldChange::new("delete", list(&sync.deleted), "(gone)"));
+        }
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        sync(op, spec, &BTreeMap::new()).await?;
+        Ok(spec.bucket.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        sync(op, spec, &found.objects).await
+    }
+
+    /// Deletes every object listed (the bucket's delete empties it anyway).
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let keys: Vec<&String> = found.objects.keys().collect();
+        for batch in keys.chunks(super::bucket::DELETE_BATCH) {
+            let ids =
+                batch.iter().map(|k| ObjectIdentifier::builder().key(*k).build()).collect::<Result<Vec<_>, _>>()?;
+            super::bucket::delete_objects(op, &found.bucket, ids).await?;
+        }
+        Ok(())
+    }
+
+    /// What `status` says about the files beside their state.
+    fn describe(found: &Found) -> Option<String> {
+        Some(format!("{} objects", found.objects.len()))
+    }
 }
 
 #[cfg(test)]

@@ -9,13 +9,15 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field, tags_from_map};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Tags, Want, poll, tags_field, tags_from_map};
 use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The API it is part of ([`super::PENDING`] until it exists).
+    pub api_id: String,
     pub name: String,
     pub rate: f64,
     pub burst: i32,
@@ -24,6 +26,8 @@ pub struct Spec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
+    /// The API it is part of.
+    pub api_id: String,
     pub name: String,
     pub auto_deploy: bool,
     pub rate: Option<f64>,
@@ -31,9 +35,15 @@ pub struct Found {
     pub tags: Tags,
 }
 
-pub fn spec(env: &Env) -> Spec {
+pub fn spec(env: &Env, api_id: &str) -> Spec {
     let throttle = env.stack.api.throttle;
-    Spec { name: env.stack.api_stage().to_string(), rate: throttle.rate, burst: throttle.burst, tags: env.tags() }
+    Spec {
+        api_id: api_id.to_string(),
+        name: env.stack.api_stage().to_string(),
+        rate: throttle.rate,
+        burst: throttle.burst,
+        tags: env.tags(),
+    }
 }
 
 pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
@@ -54,18 +64,19 @@ pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> 
         .map(|s| {
             let settings = s.default_route_settings();
             let found = Found {
+                api_id: api_id.to_string(),
                 name: s.stage_name().unwrap_or_default().to_string(),
                 auto_deploy: s.auto_deploy().unwrap_or(false),
                 rate: settings.and_then(|r| r.throttling_rate_limit()),
                 burst: settings.and_then(|r| r.throttling_burst_limit()),
                 tags: tags_from_map(s.tags()),
             };
-            FoundItem {
-                address: Address::new(Kind::Stage, &found.name),
-                id: found.name.clone(),
-                owner: Some(Address::new(Kind::Api, "api")),
-                found: super::Found::Stage(found),
-            }
+            FoundItem::new(
+                found.name.clone(),
+                found.name.clone(),
+                Some(Address::new(Kind::Api, "api")),
+                super::Found::Stage(found),
+            )
         })
         .collect())
 }
@@ -92,59 +103,8 @@ fn settings_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     fields
 }
 
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = settings_fields(spec, found);
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
-}
-
 fn route_settings(spec: &Spec) -> RouteSettings {
     RouteSettings::builder().throttling_rate_limit(spec.rate).throttling_burst_limit(spec.burst).build()
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec, api_id: &str) -> Result<String> {
-    op.clients
-        .apigw
-        .create_stage()
-        .api_id(api_id)
-        .stage_name(&spec.name)
-        .auto_deploy(true)
-        .default_route_settings(route_settings(spec))
-        .set_tags(Some(super::tags_to_map(&spec.tags)))
-        .send()
-        .await
-        .aws_context(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
-    Ok(spec.name.clone())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found, api_id: &str) -> Result<()> {
-    if !settings_fields(spec, found).is_empty() {
-        op.clients
-            .apigw
-            .update_stage()
-            .api_id(api_id)
-            .stage_name(&spec.name)
-            .auto_deploy(true)
-            .default_route_settings(route_settings(spec))
-            .send()
-            .await
-            .aws_context(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
-    }
-    let arn = op.env.arns().stage(api_id, &spec.name);
-    super::api::retag(op, &arn, &spec.tags, &found.tags, &format!("stage `{}` of WebSocket API `{api_id}`", spec.name))
-        .await
-}
-
-pub async fn delete(op: &Op<'_>, found: &Found, api_id: &str) -> Result<()> {
-    op.clients
-        .apigw
-        .delete_stage()
-        .api_id(api_id)
-        .stage_name(&found.name)
-        .send()
-        .await
-        .or_gone()
-        .aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name))
 }
 
 /// How long API Gateway may take to deploy a stage after a change.
@@ -254,4 +214,77 @@ const DEPLOYED_PREFIX: &str = "Successfully deployed stage with deployment ID";
 /// deployment ID 'dty748'").
 pub fn deployed_message(id: &str) -> String {
     format!("{DEPLOYED_PREFIX} '{id}'")
+}
+
+/// The API's stage.
+pub struct Stage;
+
+impl Resource for Stage {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        let name = env.stack.api_stage();
+        vec![Want::new(name, name.to_string(), spec(env, ids.api()))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = settings_fields(spec, found);
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let api_id = spec.api_id.as_str();
+        op.clients
+            .apigw
+            .create_stage()
+            .api_id(api_id)
+            .stage_name(&spec.name)
+            .auto_deploy(true)
+            .default_route_settings(route_settings(spec))
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+            .await
+            .aws_context(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
+        Ok(spec.name.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let api_id = spec.api_id.as_str();
+        if !settings_fields(spec, found).is_empty() {
+            op.clients
+                .apigw
+                .update_stage()
+                .api_id(api_id)
+                .stage_name(&spec.name)
+                .auto_deploy(true)
+                .default_route_settings(route_settings(spec))
+                .send()
+                .await
+                .aws_context(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
+        }
+        let arn = op.env.arns().stage(api_id, &spec.name);
+        super::api::retag(
+            op,
+            &arn,
+            &spec.tags,
+            &found.tags,
+            &format!("stage `{}` of WebSocket API `{api_id}`", spec.name),
+        )
+        .await
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let api_id = found.api_id.as_str();
+        op.clients
+            .apigw
+            .delete_stage()
+            .api_id(api_id)
+            .stage_name(&found.name)
+            .send()
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name))
+    }
 }

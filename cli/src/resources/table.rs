@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
-use super::{Address, Env, FoundItem, Kind, Op, Tags, poll, tags_field};
+use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, poll, tags_field};
 use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 
@@ -129,38 +129,7 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
         status: table.table_status().map_or("ACTIVE", |s| s.as_str()).to_string(),
         tags: tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
     };
-    Ok(Some(FoundItem {
-        address: Address::new(Kind::Table, "connections"),
-        id: name,
-        owner: None,
-        found: super::Found::Table(found),
-    }))
-}
-
-pub fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-    let mut fields = Vec::new();
-    if found.billing_mode != "PAY_PER_REQUEST" {
-        fields.push(FieldChange::new("billing mode", &found.billing_mode, "PAY_PER_REQUEST"));
-    }
-    if found.key_schema != want_key_schema() {
-        fields.push(FieldChange::new("key schema", &found.key_schema, want_key_schema()));
-    }
-    if found.index.as_deref() != Some(want_index().as_str()) {
-        fields.push(FieldChange::new(
-            format!("index {}", spec.index),
-            found.index.as_deref().unwrap_or("(none)"),
-            want_index(),
-        ));
-    }
-    if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
-        let field = FieldChange::new("ttl", ttl_shown(found), &spec.ttl_attribute);
-        fields.push(match ttl_step(spec, found) {
-            TtlStep::Enable => field,
-            _ => field.with_note(TWO_STEPS),
-        });
-    }
-    fields.extend(tags_field(&spec.tags, &found.tags));
-    fields
+    Ok(Some(FoundItem::new("connections", name, None, super::Found::Table(found))))
 }
 
 /// How a TTL attribute change goes, said before any call (plan, and the
@@ -211,105 +180,6 @@ fn room_index() -> Result<(Vec<KeySchemaElement>, Projection)> {
         vec![key(ROOM, KeyType::Hash)?, key(CONNECTION_ID, KeyType::Range)?],
         Projection::builder().projection_type(ProjectionType::All).build(),
     ))
-}
-
-pub async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-    let (index_keys, projection) = room_index()?;
-    let tags = crate::aws::dynamodb_tags(&spec.tags)?;
-    op.clients
-        .dynamodb
-        .create_table()
-        .table_name(&spec.name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(CONNECTION_ID)?)
-        .attribute_definitions(attribute(ROOM)?)
-        .key_schema(key(CONNECTION_ID, KeyType::Hash)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(&spec.index)
-                .set_key_schema(Some(index_keys))
-                .projection(projection)
-                .build()?,
-        )
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .aws_context(|| format!("creating DynamoDB table `{}`", spec.name))?;
-    wait_table_active(op, &spec.name).await?;
-    set_ttl(op, spec, None).await?;
-    Ok(spec.name.clone())
-}
-
-pub async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-    let ddb = &op.clients.dynamodb;
-    // A table a killed deploy left CREATING (or one AWS is still updating)
-    // takes no change until it is ACTIVE: DynamoDB answers ResourceInUseException.
-    if found.status != "ACTIVE" {
-        wait_table_active(op, &spec.name).await?;
-    }
-    if found.key_schema != want_key_schema() {
-        anyhow::bail!(
-            "DynamoDB table `{}` has key schema `{}`, but wschat needs `{}`; a key schema cannot change in place: \
-             move the table's data aside and delete it, then deploy again",
-            spec.name,
-            found.key_schema,
-            want_key_schema()
-        );
-    }
-    if found.billing_mode != "PAY_PER_REQUEST" {
-        ddb.update_table()
-            .table_name(&spec.name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .aws_context(|| format!("switching DynamoDB table `{}` to on-demand", spec.name))?;
-        wait_table_active(op, &spec.name).await?;
-    }
-    match &found.index {
-        Some(index) if *index != want_index() => anyhow::bail!(
-            "index `{}` of DynamoDB table `{}` is `{index}`, but wschat needs `{}`; delete the index \
-             (aws dynamodb update-table --table-name {} --global-secondary-index-updates '[{{\"Delete\":{{\"IndexName\":\"{}\"}}}}]') and deploy again",
-            spec.index,
-            spec.name,
-            want_index(),
-            spec.name,
-            spec.index
-        ),
-        Some(_) => {}
-        None => {
-            let (index_keys, projection) = room_index()?;
-            ddb.update_table()
-                .table_name(&spec.name)
-                .attribute_definitions(attribute(CONNECTION_ID)?)
-                .attribute_definitions(attribute(ROOM)?)
-                .global_secondary_index_updates(
-                    GlobalSecondaryIndexUpdate::builder()
-                        .create(
-                            CreateGlobalSecondaryIndexAction::builder()
-                                .index_name(&spec.index)
-                                .set_key_schema(Some(index_keys))
-                                .projection(projection)
-                                .build()?,
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .aws_context(|| format!("adding index `{}` to DynamoDB table `{}`", spec.index, spec.name))?;
-            wait_table_active(op, &spec.name).await?;
-        }
-    }
-    if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
-        set_ttl(op, spec, Some(found)).await?;
-    }
-    crate::aws::retag(
-        crate::aws::Tagged::Table(ddb, &found.arn),
-        &format!("DynamoDB table `{}`", spec.name),
-        &spec.tags,
-        &found.tags,
-    )
-    .await?;
-    Ok(())
 }
 
 /// Takes the next step towards TTL on the spec's attribute. AWS allows one
@@ -365,17 +235,6 @@ async fn set_ttl(op: &Op<'_>, spec: &Spec, found: Option<&Found>) -> Result<()> 
     }
 }
 
-pub async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-    if matches!(found.status.as_str(), "CREATING" | "UPDATING") {
-        wait_table_active(op, &found.name).await?;
-    }
-    let result = op.clients.dynamodb.delete_table().table_name(&found.name).send().await;
-    if result.or_missing().aws_context(|| format!("deleting DynamoDB table `{}`", found.name))?.is_none() {
-        return Ok(());
-    }
-    wait_table_deleted(op, &found.name).await
-}
-
 /// Waits until the table and its indexes are ACTIVE (creating an index on a
 /// full table backfills it, which can take minutes).
 pub async fn wait_table_active(op: &Op<'_>, name: &str) -> Result<()> {
@@ -406,4 +265,152 @@ pub async fn wait_table_deleted(op: &Op<'_>, name: &str) -> Result<()> {
         Ok(table.is_none().then_some(()))
     })
     .await
+}
+
+/// The connections table.
+pub struct Table;
+
+impl Resource for Table {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
+        vec![Want::new("connections", env.stack.table_name(), spec(env))]
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if found.billing_mode != "PAY_PER_REQUEST" {
+            fields.push(FieldChange::new("billing mode", &found.billing_mode, "PAY_PER_REQUEST"));
+        }
+        if found.key_schema != want_key_schema() {
+            fields.push(FieldChange::new("key schema", &found.key_schema, want_key_schema()));
+        }
+        if found.index.as_deref() != Some(want_index().as_str()) {
+            fields.push(FieldChange::new(
+                format!("index {}", spec.index),
+                found.index.as_deref().unwrap_or("(none)"),
+                want_index(),
+            ));
+        }
+        if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
+            let field = FieldChange::new("ttl", ttl_shown(found), &spec.ttl_attribute);
+            fields.push(match ttl_step(spec, found) {
+                TtlStep::Enable => field,
+                _ => field.with_note(TWO_STEPS),
+            });
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let (index_keys, projection) = room_index()?;
+        let tags = crate::aws::dynamodb_tags(&spec.tags)?;
+        op.clients
+            .dynamodb
+            .create_table()
+            .table_name(&spec.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute(CONNECTION_ID)?)
+            .attribute_definitions(attribute(ROOM)?)
+            .key_schema(key(CONNECTION_ID, KeyType::Hash)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(&spec.index)
+                    .set_key_schema(Some(index_keys))
+                    .projection(projection)
+                    .build()?,
+            )
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .aws_context(|| format!("creating DynamoDB table `{}`", spec.name))?;
+        wait_table_active(op, &spec.name).await?;
+        set_ttl(op, spec, None).await?;
+        Ok(spec.name.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let ddb = &op.clients.dynamodb;
+        // A table a killed deploy left CREATING (or one AWS is still updating)
+        // takes no change until it is ACTIVE: DynamoDB answers ResourceInUseException.
+        if found.status != "ACTIVE" {
+            wait_table_active(op, &spec.name).await?;
+        }
+        if found.key_schema != want_key_schema() {
+            anyhow::bail!(
+                "DynamoDB table `{}` has key schema `{}`, but wschat needs `{}`; a key schema cannot change in place: \
+                 move the table's data aside and delete it, then deploy again",
+                spec.name,
+                found.key_schema,
+                want_key_schema()
+            );
+        }
+        if found.billing_mode != "PAY_PER_REQUEST" {
+            ddb.update_table()
+                .table_name(&spec.name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .aws_context(|| format!("switching DynamoDB table `{}` to on-demand", spec.name))?;
+            wait_table_active(op, &spec.name).await?;
+        }
+        match &found.index {
+            Some(index) if *index != want_index() => anyhow::bail!(
+                "index `{}` of DynamoDB table `{}` is `{index}`, but wschat needs `{}`; delete the index \
+                 (aws dynamodb update-table --table-name {} --global-secondary-index-updates '[{{\"Delete\":{{\"IndexName\":\"{}\"}}}}]') and deploy again",
+                spec.index,
+                spec.name,
+                want_index(),
+                spec.name,
+                spec.index
+            ),
+            Some(_) => {}
+            None => {
+                let (index_keys, projection) = room_index()?;
+                ddb.update_table()
+                    .table_name(&spec.name)
+                    .attribute_definitions(attribute(CONNECTION_ID)?)
+                    .attribute_definitions(attribute(ROOM)?)
+                    .global_secondary_index_updates(
+                        GlobalSecondaryIndexUpdate::builder()
+                            .create(
+                                CreateGlobalSecondaryIndexAction::builder()
+                                    .index_name(&spec.index)
+                                    .set_key_schema(Some(index_keys))
+                                    .projection(projection)
+                                    .build()?,
+                            )
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .aws_context(|| format!("adding index `{}` to DynamoDB table `{}`", spec.index, spec.name))?;
+                wait_table_active(op, &spec.name).await?;
+            }
+        }
+        if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
+            set_ttl(op, spec, Some(found)).await?;
+        }
+        crate::aws::retag(
+            crate::aws::Tagged::Table(ddb, &found.arn),
+            &format!("DynamoDB table `{}`", spec.name),
+            &spec.tags,
+            &found.tags,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        if matches!(found.status.as_str(), "CREATING" | "UPDATING") {
+            wait_table_active(op, &found.name).await?;
+        }
+        let result = op.clients.dynamodb.delete_table().table_name(&found.name).send().await;
+        if result.or_missing().aws_context(|| format!("deleting DynamoDB table `{}`", found.name))?.is_none() {
+            return Ok(());
+        }
+        wait_table_deleted(op, &found.name).await
+    }
 }

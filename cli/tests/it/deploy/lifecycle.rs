@@ -346,14 +346,16 @@ async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it()
     // creates it again and the old copy waits for destroy. On AWS, GetModels
     // finds the model and neither happens.
     let model = before.route("send")["models"]["$default"].as_str().unwrap().to_string();
+    let mut states = states;
+    states.sort();
     assert_eq!(
         states,
         [
-            "missing log_group chat".to_string(),
             "drifted function chat".to_string(),
-            "missing role_policy notify".to_string(),
+            "missing log_group chat".to_string(),
             "missing mapping notify".to_string(),
             format!("missing model {model}"),
+            "missing role_policy notify".to_string(),
             "missing route send".to_string(),
         ],
         "{status:#}"

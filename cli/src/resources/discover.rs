@@ -1,0 +1,104 @@
+//! Discovery: reads every resource of the stack from AWS, each kind with its
+//! own `find_*`, as much at once as the reads allow.
+
+use anyhow::Result;
+
+use super::{
+    Clients, Env, FoundItem, FoundSet, Kind, api, bucket, bucket_policy, distribution, function, integration,
+    log_group, mapping, model, origin_access_control, permission, queue, role, role_policy, route, site, stage, table,
+};
+
+/// Reads every resource of the stack. Independent reads run at once; the
+/// API's routes, integrations, models and stages follow as soon as the API
+/// is found.
+pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
+    let functions: Vec<&String> = env.stack.functions.keys().collect();
+    let api_part = async {
+        let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
+        let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
+        let api_id = api.id.clone();
+        let (routes, integrations, models, stages) = tokio::try_join!(
+            route::find_routes(clients, env, &api_id),
+            integration::find_integrations(clients, env, &api_id),
+            model::find_models(clients, env, &api_id),
+            stage::find_stages(clients, env, &api_id),
+        )?;
+        let (models, notes) = models;
+        let mut children = Vec::new();
+        children.extend(integration::referenced_first(integrations, &routes));
+        children.extend(model::with_referenced(env, models, &routes));
+        children.extend(routes);
+        children.extend(stages);
+        Ok((apis, children, notes))
+    };
+    let per_function = futures::future::try_join_all(functions.iter().map(|name| async move {
+        let (role, policy, function, mappings, permissions) = tokio::try_join!(
+            role::find_role(clients, env, name),
+            role_policy::find_role_policy(clients, env, name),
+            function::find_function(clients, env, name),
+            mapping::find_mappings(clients, env, name),
+            permission::find_permissions(clients, env, name),
+        )?;
+        let mut items: Vec<FoundItem> = [role, policy, function].into_iter().flatten().collect();
+        items.extend(mappings);
+        items.extend(permissions);
+        Ok::<_, anyhow::Error>(items)
+    }));
+    // What the stack had under names stack.yaml no longer has.
+    let orphans = async {
+        let (functions, roles, queues) = tokio::try_join!(
+            function::find_orphan_functions(clients, env),
+            role::find_orphan_roles(clients, env),
+            queue::find_orphan_queues(clients, env),
+        )?;
+        let mappings = futures::future::try_join_all(
+            functions.iter().map(|f| mapping::find_mappings(clients, env, &f.address.name)),
+        )
+        .await?;
+        let mut items = functions;
+        items.extend(mappings.into_iter().flatten());
+        items.extend(roles);
+        items.extend(queues);
+        Ok::<_, anyhow::Error>(items)
+    };
+    // The bucket's policy and objects are read once the bucket is found.
+    let website_part = async {
+        let (bucket, oacs, distributions) = tokio::try_join!(
+            bucket::find_bucket(clients, env),
+            origin_access_control::find_origin_access_controls(clients, env),
+            distribution::find_distributions(clients, env),
+        )?;
+        let mut items: Vec<FoundItem> = oacs;
+        items.extend(distributions);
+        if let Some(bucket) = bucket {
+            let (policy, site) =
+                tokio::try_join!(bucket_policy::find_bucket_policy(clients, env), site::find_site(clients, env),)?;
+            items.push(bucket);
+            items.extend(policy);
+            items.extend(site);
+        }
+        Ok::<_, anyhow::Error>(items)
+    };
+    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups) = tokio::try_join!(
+        api_part,
+        per_function,
+        orphans,
+        website_part,
+        table::find_table(clients, env),
+        queue::find_queue(clients, env, Kind::DeadLetterQueue),
+        queue::find_queue(clients, env, Kind::Queue),
+        log_group::find_log_groups(clients, env),
+    )?;
+    let (apis, children, notes) = api_part;
+    let mut items = Vec::new();
+    items.extend(log_groups);
+    items.extend(table);
+    items.extend(dlq);
+    items.extend(queue);
+    items.extend(per_function.into_iter().flatten());
+    items.extend(orphans);
+    items.extend(apis.into_iter().map(api::Found::into_item));
+    items.extend(children);
+    items.extend(website);
+    Ok(FoundSet { items, notes })
+}
