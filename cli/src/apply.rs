@@ -1,19 +1,27 @@
-//! Carries out a plan in dependency waves ([`Kind::wave`]): creates and
-//! updates in wave order, then deletes in the reverse order. Within a wave
-//! every change runs at once (up to [`CONCURRENCY`]). A wave with a failure
-//! lets its other changes finish, and then the apply stops: the next deploy
-//! discovers what exists and continues from there.
+//! Carries out a plan. Each change starts as soon as the changes it depends
+//! on are done, up to [`CONCURRENCY`] at once: a create or update waits for
+//! the changes to the resources its spec references ([`resources::references`]);
+//! deletes run after every create and update, each after the deletes of
+//! the kinds that come after its kind in the table (the distribution before
+//! the OAC it uses, the bucket after everything). A failure lets the changes
+//! in flight finish and starts no new one: the next deploy discovers what
+//! exists and continues from there.
+//!
+//! Each change's spec is rendered just before it is applied, with the values
+//! AWS assigned to the changes before it; a value still unknown is an
+//! [`resources::Unresolved`] error that names the resource it needs.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use crate::plan::{Action, Change, Plan};
 use crate::progress::{Progress, Task};
-use crate::resources::{self, Clients, Env, FoundSet, Ids, Kind, Op, PENDING};
+use crate::resources::{self, Address, Clients, Desired, Env, FoundSet, Ids, Op};
 
 /// Changes in flight at once. API Gateway's control plane throttles bursts
 /// (the SDK retries those with backoff); eight keeps under its limits.
@@ -32,30 +40,59 @@ pub struct Applied {
 #[derive(Debug)]
 pub struct Outcome {
     pub applied: Vec<Applied>,
-    /// Sequential waves that ran (waves with nothing to do are skipped).
+    /// The longest chain of changes that had to run one after another.
     pub waves: usize,
     /// Every id known at the end (the API id for the URL, ...).
     pub ids: Ids,
-    /// Failures, each naming its resource; the apply stopped after their wave.
+    /// Failures, each naming its resource; no change started after the first.
     pub errors: Vec<anyhow::Error>,
 }
 
-/// The wave a change runs in: its kind's wave for creates and updates, and
-/// after every one of those, in reverse order, for deletes.
-pub fn wave_of(change: &Change) -> usize {
-    let wave = change.kind.wave();
-    match change.action {
-        Action::Delete => 2 * Kind::last_wave() + 1 - wave,
-        _ => wave,
-    }
+/// For each change, the changes that must be done before it starts.
+fn blockers(changes: &[&Change], desired: &[Desired]) -> Vec<Vec<usize>> {
+    let references: HashMap<&Address, Vec<Address>> = desired
+        .iter()
+        .map(|d| (&d.address, resources::references(&d.spec).into_iter().map(|r| r.to).collect()))
+        .collect();
+    let deleting = |c: &Change| c.action == Action::Delete;
+    changes
+        .iter()
+        .map(|c| {
+            let address = c.address();
+            (0..changes.len())
+                .filter(|&j| {
+                    let other = changes[j];
+                    match (deleting(c), deleting(other)) {
+                        (false, false) => references.get(&address).is_some_and(|r| r.contains(&other.address())),
+                        (true, false) => true,
+                        (true, true) => other.kind.after().contains(&c.kind),
+                        (false, true) => false,
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
-/// How many sequential waves the plan needs.
-pub fn waves_needed(plan: &Plan) -> usize {
-    let mut waves: Vec<usize> = plan.actions().map(wave_of).collect();
-    waves.sort_unstable();
-    waves.dedup();
-    waves.len()
+/// How many changes of `plan` have to run one after another, at the most.
+pub fn waves_needed(plan: &Plan, desired: &[Desired]) -> usize {
+    let changes: Vec<&Change> = plan.actions().collect();
+    depth(&blockers(&changes, desired))
+}
+
+/// The longest chain in `blockers` (which has no cycle: references follow
+/// the table of kinds, and deletes its reverse).
+fn depth(blockers: &[Vec<usize>]) -> usize {
+    let mut level: Vec<Option<usize>> = vec![None; blockers.len()];
+    fn of(i: usize, blockers: &[Vec<usize>], level: &mut Vec<Option<usize>>) -> usize {
+        if let Some(l) = level[i] {
+            return l;
+        }
+        let l = 1 + blockers[i].iter().map(|&j| of(j, blockers, level)).max().unwrap_or(0);
+        level[i] = Some(l);
+        l
+    }
+    (0..blockers.len()).map(|i| of(i, blockers, &mut level)).max().unwrap_or(0)
 }
 
 /// What an apply works with.
@@ -68,29 +105,36 @@ pub struct Apply<'a> {
 
 impl Apply<'_> {
     pub async fn run(&self, plan: &Plan, ids: Ids) -> Outcome {
-        let mut waves: BTreeMap<usize, Vec<&Change>> = BTreeMap::new();
-        for change in plan.actions() {
-            waves.entry(wave_of(change)).or_default().push(change);
-        }
+        let changes: Vec<&Change> = plan.actions().collect();
+        let blockers = blockers(&changes, &resources::desired(self.env, &ids));
         let ids = Mutex::new(ids);
-        let mut outcome = Outcome { applied: Vec::new(), waves: 0, ids: Ids::default(), errors: Vec::new() };
-        for changes in waves.values() {
-            outcome.waves += 1;
-            let results: Vec<Result<Applied>> = futures::stream::iter(changes.iter().copied())
-                .map(|change| self.one(change, &ids))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-            for result in results {
-                match result {
-                    Ok(applied) => outcome.applied.push(applied),
-                    Err(err) => outcome.errors.push(err),
+        let mut outcome =
+            Outcome { applied: Vec::new(), waves: depth(&blockers), ids: Ids::default(), errors: Vec::new() };
+        let mut started = vec![false; changes.len()];
+        let mut done = vec![false; changes.len()];
+        let mut running = FuturesUnordered::new();
+        loop {
+            if outcome.errors.is_empty() {
+                for i in 0..changes.len() {
+                    if running.len() >= CONCURRENCY {
+                        break;
+                    }
+                    if !started[i] && blockers[i].iter().all(|&j| done[j]) {
+                        started[i] = true;
+                        let change = changes[i];
+                        let ids = &ids;
+                        running.push(async move { (i, self.one(change, ids).await) });
+                    }
                 }
             }
-            if !outcome.errors.is_empty() {
-                break;
+            let Some((i, result)) = running.next().await else { break };
+            done[i] = true;
+            match result {
+                Ok(applied) => outcome.applied.push(applied),
+                Err(err) => outcome.errors.push(err),
             }
         }
+        drop(running);
         outcome.ids = ids.into_inner().expect("ids lock poisoned");
         outcome
     }
@@ -114,18 +158,14 @@ impl Apply<'_> {
             let id = change.id.as_deref().unwrap_or_default();
             self.found.get(&address, id).with_context(|| format!("{address} `{id}` was planned but not found"))
         };
+        // This change's spec alone, with every value AWS has assigned so far.
         let desired = || -> Result<resources::Spec> {
-            let want = resources::desired(self.env, &known)
-                .into_iter()
-                .find(|d| d.address == address)
+            let want = resources::desired_one(self.env, &known, &address)
                 .with_context(|| format!("{address} was planned but is not in stack.yaml"))?;
-            // Every value an earlier wave assigns is known by now; sending a
-            // placeholder to AWS would be a bug in the waves.
-            anyhow::ensure!(
-                !format!("{:?}", want.spec).contains(PENDING),
-                "{address} depends on a resource that does not exist yet (internal error in the dependency waves)"
-            );
-            Ok(want.spec)
+            if let Some(missing) = resources::references(&want).into_iter().find(|r| !r.known) {
+                return Err(resources::Unresolved { needs: missing.to }).with_context(|| address.to_string());
+            }
+            Ok(want)
         };
         let mut done = change.clone();
         match change.action {
@@ -162,27 +202,28 @@ impl Apply<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::Kind;
 
     fn change(kind: Kind, action: Action) -> Change {
         Change { kind, name: "x".into(), id: None, action, fields: Vec::new(), reason: None }
     }
 
     #[test]
-    fn deletes_run_after_creates_in_reverse_order() {
-        let route_delete = wave_of(&change(Kind::Route, Action::Delete));
-        let api_delete = wave_of(&change(Kind::Api, Action::Delete));
-        let route_create = wave_of(&change(Kind::Route, Action::Create));
-        assert!(route_create < route_delete);
-        assert!(route_delete < api_delete);
-        let plan = Plan {
-            changes: vec![
-                change(Kind::Table, Action::Create),
-                change(Kind::Api, Action::Create),
-                change(Kind::Route, Action::Create),
-                change(Kind::Route, Action::Delete),
-                change(Kind::Function, Action::Unchanged),
-            ],
-        };
-        assert_eq!(waves_needed(&plan), 3);
+    fn deletes_run_after_creates_and_before_what_they_depend_on() {
+        let changes = [
+            change(Kind::Table, Action::Create),
+            change(Kind::Route, Action::Delete),
+            change(Kind::Integration, Action::Delete),
+            change(Kind::Api, Action::Delete),
+        ];
+        let refs: Vec<&Change> = changes.iter().collect();
+        let blockers = blockers(&refs, &[]);
+        assert_eq!(blockers[0], Vec::<usize>::new());
+        // The route goes after every create, the integration after the route,
+        // the API after both.
+        assert_eq!(blockers[1], [0]);
+        assert_eq!(blockers[2], [0, 1]);
+        assert_eq!(blockers[3], [0, 1, 2]);
+        assert_eq!(depth(&blockers), 4);
     }
 }

@@ -138,7 +138,7 @@ impl Session {
     /// status is then InProgress on AWS). With `wait`, waits until it is Deployed.
     async fn deployed_website(&self, outcome: &apply::Outcome, wait: bool, progress: &Progress) -> Result<Website> {
         let mut website = self.website(&outcome.ids);
-        website.objects = Some(site::spec(&self.env, &outcome.ids).files.len());
+        website.objects = site::spec(&self.env, &outcome.ids).files.known().map(BTreeMap::len);
         let Some(id) = outcome.ids.distribution_id.as_deref().filter(|_| website.cdn) else { return Ok(website) };
         let touched =
             outcome.applied.iter().any(|a| a.change.kind == Kind::Distribution && a.change.action != Action::Unchanged);
@@ -308,7 +308,7 @@ pub async fn plan(args: &Args) -> Result<()> {
             header: session.header(),
             changes: plan.actions().collect(),
             counts: plan.counts(),
-            waves: apply::waves_needed(&plan),
+            waves: apply::waves_needed(&plan, &resources::desired(&session.env, &session.found.ids())),
             calls: session.calls(),
         })
     } else {

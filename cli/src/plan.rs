@@ -268,16 +268,16 @@ fn delete(item: &resources::FoundItem, reason: &str) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Found, FoundItem, Spec, route};
+    use crate::resources::{Found, FoundItem, Ref, Spec, route};
 
     fn want(key: &str, target: &str, model: Option<&str>) -> Desired {
         Desired {
             address: Address::new(Kind::Route, key),
             id: None,
             spec: Spec::Route(route::Spec {
-                api_id: "a1".into(),
+                api_id: Ref::new(Address::new(Kind::Api, "api"), Some("a1".into())),
                 key: key.into(),
-                target: target.into(),
+                target: Ref::new(Address::new(Kind::Integration, "chat"), Some(target.into())),
                 authorization: "NONE".into(),
                 model: model.map(str::to_string),
                 model_selection: model.map(|_| "$request.body.action".to_string()),

@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -17,7 +17,8 @@ pub const PRINCIPAL: &str = "cloudfront.amazonaws.com";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub bucket: String,
-    pub document: serde_json::Value,
+    /// It names the distribution.
+    pub document: Ref<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,21 +27,22 @@ pub struct Found {
     pub document: serde_json::Value,
 }
 
-/// `distribution_id` may be [`super::PENDING`].
-pub fn spec(env: &Env, distribution_id: &str) -> Spec {
+pub fn spec(env: &Env, distribution_id: &Ref<String>) -> Spec {
     let arns = env.arns();
     Spec {
         bucket: env.stack.bucket_name(&env.account.id, &env.region),
-        document: serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "CloudFrontReadsTheSite",
-                "Effect": "Allow",
-                "Principal": { "Service": PRINCIPAL },
-                "Action": "s3:GetObject",
-                "Resource": format!("{}/*", arns.bucket()),
-                "Condition": { "StringEquals": { "AWS:SourceArn": arns.distribution(distribution_id) } },
-            }],
+        document: distribution_id.map(|distribution_id| {
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "CloudFrontReadsTheSite",
+                    "Effect": "Allow",
+                    "Principal": { "Service": PRINCIPAL },
+                    "Action": "s3:GetObject",
+                    "Resource": format!("{}/*", arns.bucket()),
+                    "Condition": { "StringEquals": { "AWS:SourceArn": arns.distribution(distribution_id) } },
+                }],
+            })
         }),
     }
 }
@@ -76,19 +78,22 @@ impl Resource for BucketPolicy {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![Reference::exists(Kind::Bucket, "site"), spec.document.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         if !env.stack.website.cdn {
             return Vec::new();
         }
         let bucket = env.stack.bucket_name(&env.account.id, &env.region);
-        vec![Want::new("site", bucket, spec(env, ids.distribution_id.as_deref().unwrap_or(super::PENDING)))]
+        vec![Want::new("site", bucket, spec(env, &ids.distribution()))]
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-        if json_equal(&spec.document, &found.document) {
-            Vec::new()
-        } else {
-            vec![FieldChange::new("policy", found.document.to_string(), spec.document.to_string())]
+        match spec.document.known() {
+            Some(document) if json_equal(document, &found.document) => Vec::new(),
+            _ => vec![FieldChange::new("policy", found.document.to_string(), spec.document.shown())],
         }
     }
 
@@ -98,7 +103,7 @@ impl Resource for BucketPolicy {
             .s3
             .put_bucket_policy()
             .bucket(&spec.bucket)
-            .policy(spec.document.to_string())
+            .policy(spec.document.get()?.to_string())
             .send()
             .await
             .aws_context(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))?;

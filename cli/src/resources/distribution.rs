@@ -32,7 +32,7 @@ use aws_sdk_cloudfront::error::SdkError;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Clients, Env, FoundItem, Ids, Op, PENDING, Resource, Tags, Want, retry_while, tags_field};
+use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, retry_while, tags_field};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::progress::Task;
@@ -65,13 +65,12 @@ pub struct Spec {
     pub comment: String,
     /// The bucket's regional REST endpoint.
     pub origin_domain: String,
-    /// May be [`PENDING`] until the OAC exists.
-    pub oac_id: String,
+    pub oac_id: Ref<String>,
     pub price_class: String,
     /// The stack's tags, without [`TAG_CONFIG`].
     pub tags: Tags,
-    /// The hash of everything above that CloudFront is sent.
-    pub hash: String,
+    /// The hash of everything above that CloudFront is sent (known with the OAC's id).
+    pub hash: Ref<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,23 +100,25 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
     let stack = &env.stack;
     let comment = stack.distribution_comment();
     let origin_domain = stack.bucket_domain(&env.account.id, &env.region);
-    let oac_id = ids.oac_id.clone().unwrap_or_else(|| PENDING.to_string());
+    let oac_id = ids.oac();
     let price_class = stack.website.price_class.as_str().to_string();
-    let hash = config_hash(&[
-        ("comment", &comment),
-        ("origin", &origin_domain),
-        ("origin access control", &oac_id),
-        ("root object", ROOT_OBJECT),
-        ("viewer protocol", VIEWER_PROTOCOL),
-        ("http version", HTTP_VERSION),
-        ("compress", "true"),
-        ("ipv6", "true"),
-        ("methods", "GET,HEAD"),
-        ("cache policy", CACHE_POLICY),
-        ("response headers policy", RESPONSE_HEADERS_POLICY),
-        ("price class", &price_class),
-        ("enabled", "true"),
-    ]);
+    let hash = oac_id.map(|oac_id| {
+        config_hash(&[
+            ("comment", &comment),
+            ("origin", &origin_domain),
+            ("origin access control", oac_id),
+            ("root object", ROOT_OBJECT),
+            ("viewer protocol", VIEWER_PROTOCOL),
+            ("http version", HTTP_VERSION),
+            ("compress", "true"),
+            ("ipv6", "true"),
+            ("methods", "GET,HEAD"),
+            ("cache policy", CACHE_POLICY),
+            ("response headers policy", RESPONSE_HEADERS_POLICY),
+            ("price class", &price_class),
+            ("enabled", "true"),
+        ])
+    });
     Spec { comment, origin_domain, oac_id, price_class, tags: env.tags(), hash }
 }
 
@@ -208,8 +209,12 @@ fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     check("viewer protocol", &found.viewer_protocol, VIEWER_PROTOCOL);
     check("compress", &found.compress.to_string(), "true");
     check("cache policy", &found.cache_policy, CACHE_POLICY);
-    if fields.is_empty() && found.hash.as_deref() != Some(spec.hash.as_str()) {
-        fields.push(FieldChange::new("configuration hash", found.hash.as_deref().unwrap_or("(none)"), &spec.hash));
+    if fields.is_empty() && found.hash.as_ref() != spec.hash.known() {
+        fields.push(FieldChange::new(
+            "configuration hash",
+            found.hash.as_deref().unwrap_or("(none)"),
+            spec.hash.shown(),
+        ));
     }
     fields
 }
@@ -220,7 +225,7 @@ fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<Distributi
         .domain_name(&spec.origin_domain)
         // With an OAC, the legacy origin access identity must be empty.
         .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
-        .origin_access_control_id(&spec.oac_id)
+        .origin_access_control_id(spec.oac_id.get()?)
         .build()?;
     let get_head = || [Method::Get, Method::Head];
     let methods = AllowedMethods::builder()
@@ -250,10 +255,10 @@ fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<Distributi
 }
 
 /// The stack's tags plus the configuration hash, as CloudFront takes them.
-fn all_tags(spec: &Spec) -> Tags {
+fn all_tags(spec: &Spec) -> Result<Tags> {
     let mut tags = spec.tags.clone();
-    tags.insert(TAG_CONFIG.to_string(), spec.hash.clone());
-    tags
+    tags.insert(TAG_CONFIG.to_string(), spec.hash.get()?.clone());
+    Ok(tags)
 }
 
 /// A distribution at rest.
@@ -320,6 +325,10 @@ impl Resource for Distribution {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![spec.oac_id.reference(), Reference::exists(Kind::Bucket, "site")]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         if !env.stack.website.cdn {
             return Vec::new();
@@ -345,7 +354,7 @@ impl Resource for Distribution {
             .distribution_config_with_tags(
                 DistributionConfigWithTags::builder()
                     .distribution_config(distribution_config(spec, &caller_reference)?)
-                    .tags(crate::aws::cloudfront_tags(&all_tags(spec))?)
+                    .tags(crate::aws::cloudfront_tags(&all_tags(spec)?)?)
                     .build(),
             )
             .send()
@@ -381,7 +390,7 @@ impl Resource for Distribution {
         crate::aws::retag(
             crate::aws::Tagged::Distribution(cf, &found.arn),
             &format!("CloudFront distribution `{}`", found.id),
-            &all_tags(spec),
+            &all_tags(spec)?,
             &have,
         )
         .await?;
@@ -457,10 +466,10 @@ mod tests {
         let spec = Spec {
             comment: "wschat stack `chat`, stage `dev`".into(),
             origin_domain: "b.s3.us-east-1.amazonaws.com".into(),
-            oac_id: "E1".into(),
+            oac_id: Ref::new(super::super::Address::new(Kind::OriginAccessControl, "site"), Some("E1".into())),
             price_class: "PriceClass_100".into(),
             tags: Tags::new(),
-            hash: "h".into(),
+            hash: Ref::new(super::super::Address::new(Kind::OriginAccessControl, "site"), Some("h".into())),
         };
         let config = distribution_config(&spec, "ref").unwrap();
         let behavior = config.default_cache_behavior().unwrap();

@@ -12,8 +12,8 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 
 use super::{
-    Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Op, PENDING, Resource, Tags, Want, poll, retry_while_iam_propagates,
-    tags_field, tags_from_map,
+    Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, Ref, Reference, Resource, Tags, Unresolved, Want, poll,
+    retry_while_iam_propagates, tags_field, tags_from_map,
 };
 use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
@@ -35,10 +35,35 @@ pub struct Spec {
     pub architecture: String,
     pub memory: i32,
     pub timeout: i32,
+    /// The variables stack.yaml and wschat set.
     pub environment: BTreeMap<String, String>,
+    /// The variables whose values AWS assigns to other resources (the queue
+    /// URL, the Management API endpoint).
+    pub assigned: BTreeMap<String, Ref<String>>,
     pub tags: Tags,
     /// The zip to deploy; `None` when nothing is built (plan, status).
     pub code: Option<Code>,
+    /// The function's name in stack.yaml.
+    pub function: String,
+}
+
+impl Spec {
+    /// Every variable, to send to Lambda.
+    pub fn variables(&self) -> Result<BTreeMap<String, String>, Unresolved> {
+        let mut all = self.environment.clone();
+        for (key, value) in &self.assigned {
+            all.insert(key.clone(), value.get()?.clone());
+        }
+        Ok(all)
+    }
+
+    /// Every variable for people, `(known after apply)` where AWS has not
+    /// assigned it yet.
+    fn shown_variables(&self) -> BTreeMap<String, String> {
+        let mut all = self.environment.clone();
+        all.extend(self.assigned.iter().map(|(k, v)| (k.clone(), v.shown())));
+        all
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,14 +118,13 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
         environment.insert(key.to_string(), value);
     };
     set(&mut environment, vars::TABLE, stack.table_name());
-    set(&mut environment, vars::QUEUE_URL, ids.queue_url.clone().unwrap_or_else(|| PENDING.to_string()));
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
+    let mut assigned = BTreeMap::from([(vars::QUEUE_URL.to_string(), ids.queue_url(env))]);
     if f.queue.is_some() {
-        let endpoint =
-            ids.api_id.as_deref().map_or(PENDING.to_string(), |id| stack.management_endpoint(id, &env.region));
-        set(&mut environment, vars::MANAGEMENT_ENDPOINT, endpoint);
+        let endpoint = ids.api().map(|id| stack.management_endpoint(id, &env.region));
+        assigned.insert(vars::MANAGEMENT_ENDPOINT.to_string(), endpoint);
     }
     Spec {
         name: stack.function_name(function),
@@ -109,8 +133,10 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
         memory: f.memory,
         timeout: f.timeout,
         environment,
+        assigned,
         tags: env.tags(),
         code: env.artifacts.get(function).map(|a| Code { zip: a.zip.clone(), sha256: a.sha256.clone() }),
+        function: function.to_string(),
     }
 }
 
@@ -206,18 +232,17 @@ fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     check("role", found.role_arn.clone(), spec.role_arn.clone());
     check("memory", found.memory.to_string(), spec.memory.to_string());
     check("timeout", found.timeout.to_string(), spec.timeout.to_string());
-    if spec.environment != found.environment {
-        let keys: std::collections::BTreeSet<&String> =
-            spec.environment.keys().chain(found.environment.keys()).collect();
+    let want = spec.shown_variables();
+    if want != found.environment {
+        let keys: std::collections::BTreeSet<&String> = want.keys().chain(found.environment.keys()).collect();
         let show = |map: &BTreeMap<String, String>, k: &String| {
             format!("{k}={}", map.get(k).map_or("(unset)", String::as_str))
         };
-        let changed: Vec<&String> =
-            keys.into_iter().filter(|k| spec.environment.get(*k) != found.environment.get(*k)).collect();
+        let changed: Vec<&String> = keys.into_iter().filter(|k| want.get(*k) != found.environment.get(*k)).collect();
         fields.push(FieldChange::new(
             "environment",
             changed.iter().map(|k| show(&found.environment, k)).collect::<Vec<_>>().join(", "),
-            changed.iter().map(|k| show(&spec.environment, k)).collect::<Vec<_>>().join(", "),
+            changed.iter().map(|k| show(&want, k)).collect::<Vec<_>>().join(", "),
         ));
     }
     fields
@@ -372,6 +397,13 @@ impl Resource for Function {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        let mut refs =
+            vec![Reference::exists(Kind::LogGroup, &spec.function), Reference::exists(Kind::Role, &spec.function)];
+        refs.extend(spec.assigned.values().map(Ref::reference));
+        refs
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         env.stack.functions.keys().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, ids))).collect()
     }
@@ -389,6 +421,7 @@ impl Resource for Function {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let zip = read_zip(spec)?;
+        let variables = spec.variables()?;
         let create = || {
             op.clients
                 .lambda
@@ -401,7 +434,7 @@ impl Resource for Function {
                 .memory_size(spec.memory)
                 .timeout(spec.timeout)
                 .environment(
-                    Environment::builder().set_variables(Some(spec.environment.clone().into_iter().collect())).build(),
+                    Environment::builder().set_variables(Some(variables.clone().into_iter().collect())).build(),
                 )
                 .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
                 .set_tags(Some(super::tags_to_map(&spec.tags)))
@@ -420,6 +453,7 @@ impl Resource for Function {
         // Lambda takes a new update after a failed one: send everything again.
         let failed = found.problem().is_some();
         if failed || !config_fields(spec, found).is_empty() {
+            let variables = spec.variables()?;
             let configure = || {
                 lambda
                     .update_function_configuration()
@@ -430,9 +464,7 @@ impl Resource for Function {
                     .memory_size(spec.memory)
                     .timeout(spec.timeout)
                     .environment(
-                        Environment::builder()
-                            .set_variables(Some(spec.environment.clone().into_iter().collect()))
-                            .build(),
+                        Environment::builder().set_variables(Some(variables.clone().into_iter().collect())).build(),
                     )
                     .send()
             };
@@ -501,8 +533,10 @@ mod tests {
             memory: 256,
             timeout: 10,
             environment: [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())].into(),
+            assigned: BTreeMap::new(),
             tags: Tags::new(),
             code: Some(Code { zip: "chat.zip".into(), sha256: "new".into() }),
+            function: "chat".into(),
         }
     }
 

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -14,8 +14,8 @@ pub const METHOD: &str = "POST";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
-    /// The API it is part of ([`super::PENDING`] until it exists).
-    pub api_id: String,
+    /// The API it is part of.
+    pub api_id: Ref<String>,
     pub function: String,
     pub uri: String,
 }
@@ -30,8 +30,8 @@ pub struct Found {
     pub method: String,
 }
 
-pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
-    Spec { api_id: api_id.to_string(), function: function.to_string(), uri: env.arns().integration_uri(function) }
+pub fn spec(env: &Env, function: &str, api_id: Ref<String>) -> Spec {
+    Spec { api_id, function: function.to_string(), uri: env.arns().integration_uri(function) }
 }
 
 pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
@@ -90,6 +90,10 @@ impl Resource for Integration {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![spec.api_id.reference(), Reference::exists(Kind::Function, &spec.function)]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         env.route_functions().map(|f| Want::new(f, None, spec(env, f, ids.api()))).collect()
     }
@@ -106,7 +110,7 @@ impl Resource for Integration {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         let created = op
             .clients
             .apigw
@@ -124,7 +128,7 @@ impl Resource for Integration {
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         op.clients
             .apigw
             .update_integration()

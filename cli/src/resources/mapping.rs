@@ -11,7 +11,7 @@ use anyhow::Result;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::FunctionResponseType;
 
-use super::{Env, FoundItem, Ids, Op, Resource, Want, poll, retry_while_iam_propagates};
+use super::{Env, FoundItem, Ids, Kind, Op, Reference, Resource, Want, poll, retry_while_iam_propagates};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -19,7 +19,11 @@ const REPORT_FAILURES: &str = "ReportBatchItemFailures";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The function in stack.yaml.
+    pub function: String,
     pub function_name: String,
+    /// The queue in stack.yaml.
+    pub queue: String,
     pub queue_arn: String,
     pub batch_size: i32,
 }
@@ -38,7 +42,13 @@ pub struct Found {
 pub fn spec(env: &Env, function: &str) -> Option<Spec> {
     let f = &env.stack.functions[function];
     f.queue.as_ref()?;
-    Some(Spec { function_name: env.stack.function_name(function), queue_arn: env.arns().queue(), batch_size: f.batch })
+    Some(Spec {
+        function: function.to_string(),
+        function_name: env.stack.function_name(function),
+        queue: env.stack.queue.name.clone(),
+        queue_arn: env.arns().queue(),
+        batch_size: f.batch,
+    })
 }
 
 pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
@@ -138,6 +148,15 @@ pub struct Mapping;
 impl Resource for Mapping {
     type Spec = Spec;
     type Found = Found;
+
+    fn references(spec: &Spec) -> Vec<Reference> {
+        let function = || spec.function.clone();
+        vec![
+            Reference::exists(Kind::Function, function()),
+            Reference::exists(Kind::RolePolicy, function()),
+            Reference::exists(Kind::Queue, &spec.queue),
+        ]
+    }
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         env.stack.functions.keys().filter_map(|f| Some(Want::new(f, None, spec(env, f)?))).collect()

@@ -13,9 +13,11 @@
 //! impl and one line in the table; the compiler checks the rest.
 //!
 //! Values that AWS assigns (the API id, the queue URL, integration ids) are
-//! not known before the resources exist. [`Ids`] holds the ones known so far;
-//! the desired state is rendered from it, with [`PENDING`] in place of what
-//! is not known yet, once to plan and again before each change is applied.
+//! not known before the resources exist. A spec holds each as a [`Ref`]: the
+//! resource that has it, and the value once it is known. [`Ids`] holds the
+//! values known so far; the desired state is rendered from it to plan, and
+//! each change's spec again before it is applied, when a value still
+//! unknown is an error that names the resource it needs ([`Unresolved`]).
 
 pub mod api;
 pub mod bucket;
@@ -53,8 +55,71 @@ use crate::progress::Task;
 use crate::stack::{Arns, Stack};
 pub use discover::discover;
 
-/// Placeholder for a value AWS assigns when an earlier wave creates something.
-pub const PENDING: &str = "(known after apply)";
+/// How a value is shown until AWS assigns it.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// A value another resource has, that AWS assigns (an API id, a queue URL):
+/// the resource it comes from, and the value once that resource exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ref<T> {
+    pub to: Address,
+    pub value: Option<T>,
+}
+
+impl<T> Ref<T> {
+    pub fn new(to: Address, value: Option<T>) -> Ref<T> {
+        Ref { to, value }
+    }
+
+    pub fn known(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+
+    /// The value, to send to AWS; unknown, an [`Unresolved`] error.
+    pub fn get(&self) -> Result<&T, Unresolved> {
+        self.value.as_ref().ok_or_else(|| Unresolved { needs: self.to.clone() })
+    }
+
+    /// A value made from this one (an ARN from an id), from the same resource.
+    pub fn map<U>(&self, make: impl FnOnce(&T) -> U) -> Ref<U> {
+        Ref { to: self.to.clone(), value: self.value.as_ref().map(make) }
+    }
+
+    /// What the spec says it references.
+    pub fn reference(&self) -> Reference {
+        Reference { to: self.to.clone(), known: self.value.is_some() }
+    }
+}
+
+impl<T: fmt::Display> Ref<T> {
+    /// The value for people: itself, or `(known after apply)`.
+    pub fn shown(&self) -> String {
+        self.value.as_ref().map_or_else(|| KNOWN_AFTER_APPLY.to_string(), T::to_string)
+    }
+}
+
+/// A resource a spec names: one that must exist first, or whose value it holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reference {
+    pub to: Address,
+    /// False while the value the spec needs from it is unknown.
+    pub known: bool,
+}
+
+impl Reference {
+    /// A resource that must exist first, whose name the spec derives itself.
+    pub fn exists(kind: Kind, name: impl Into<String>) -> Reference {
+        Reference { to: Address::new(kind, name), known: true }
+    }
+}
+
+/// A change that needs a value of a resource that does not exist yet: a bug
+/// in the ordering, or what follows when that resource's change failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("needs {needs}, which does not exist yet (its change failed or did not run)")]
+pub struct Unresolved {
+    pub needs: Address,
+}
 
 /// One kind of AWS resource, its whole lifecycle. Dispatch is static: the
 /// table of kinds generates the enums and the matches over them, and no
@@ -68,6 +133,12 @@ pub trait Resource {
 
     /// The instances stack.yaml wants, with what `ids` knows so far.
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Self::Spec>>;
+
+    /// The resources `spec` names: those that must exist before it, and
+    /// those it holds a value of. Each is of a kind the table lists it after.
+    fn references(_spec: &Self::Spec) -> Vec<Reference> {
+        Vec::new()
+    }
 
     /// How `found` differs from `spec`, field by field. Pure.
     fn diff(spec: &Self::Spec, found: &Self::Found) -> Vec<FieldChange>;
@@ -186,6 +257,16 @@ macro_rules! kinds {
             out
         }
 
+        /// The spec of one resource, rendered alone, with what `ids` knows.
+        pub fn desired_one(env: &Env, ids: &Ids, address: &Address) -> Option<Spec> {
+            match address.kind {
+                $(Kind::$kind => <$imp as Resource>::desired(env, ids)
+                    .into_iter()
+                    .find(|w| w.name == address.name)
+                    .map(|w| Spec::$kind(w.spec)),)*
+            }
+        }
+
         /// Compares a desired resource with what was found. Pure.
         pub fn diff(spec: &Spec, found: &Found) -> Result<Diff> {
             match (spec, found) {
@@ -226,6 +307,13 @@ macro_rules! kinds {
             }
         }
 
+        /// The resources a spec names.
+        pub fn references(spec: &Spec) -> Vec<Reference> {
+            match spec {
+                $(Spec::$kind(s) => <$imp as Resource>::references(s)),*
+            }
+        }
+
         /// Why a found resource is broken, when AWS says it is.
         pub fn problem(found: &Found) -> Option<String> {
             match found {
@@ -249,12 +337,12 @@ kinds! {
     Stage: stage::Stage, "API stage", after [Api];
     Distribution: distribution::Distribution, "CloudFront distribution", after [OriginAccessControl, Bucket];
     Site: site::Site, "site files", after [Bucket, Api];
-    Function: function::Function, "Lambda function", after [LogGroup, Role, RolePolicy, Queue, Api];
+    Function: function::Function, "Lambda function", after [LogGroup, Role, Queue, Api];
     BucketPolicy: bucket_policy::BucketPolicy, "bucket policy", after [Bucket, Distribution];
     Integration: integration::Integration, "integration", after [Api, Function];
     Permission: permission::Permission, "invoke permission", after [Api, Function];
     Mapping: mapping::Mapping, "queue mapping", after [Function, Queue, RolePolicy];
-    Route: route::Route, "route", after [Integration, Model];
+    Route: route::Route, "route", after [Api, Integration, Model];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -377,9 +465,25 @@ impl Ids {
         }
     }
 
-    /// The API id, or [`PENDING`].
-    pub fn api(&self) -> &str {
-        self.api_id.as_deref().unwrap_or(PENDING)
+    pub fn api(&self) -> Ref<String> {
+        Ref::new(Address::new(Kind::Api, "api"), self.api_id.clone())
+    }
+
+    pub fn queue_url(&self, env: &Env) -> Ref<String> {
+        Ref::new(Address::new(Kind::Queue, &env.stack.queue.name), self.queue_url.clone())
+    }
+
+    /// The id of `function`'s integration.
+    pub fn integration(&self, function: &str) -> Ref<String> {
+        Ref::new(Address::new(Kind::Integration, function), self.integrations.get(function).cloned())
+    }
+
+    pub fn oac(&self) -> Ref<String> {
+        Ref::new(Address::new(Kind::OriginAccessControl, "site"), self.oac_id.clone())
+    }
+
+    pub fn distribution(&self) -> Ref<String> {
+        Ref::new(Address::new(Kind::Distribution, "site"), self.distribution_id.clone())
     }
 }
 
@@ -478,6 +582,86 @@ pub struct Op<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shipped stack.yaml, with its crates, schemas and page, as an `Env`.
+    fn shipped() -> Env {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let stack = crate::stack::load(&root.join("stack.yaml"), "dev").unwrap();
+        let account = Account { id: "123456789012".into(), partition: "aws".into() };
+        Env::new(stack, "us-east-1".into(), account, BTreeMap::new()).unwrap()
+    }
+
+    fn all_known() -> Ids {
+        Ids {
+            api_id: Some("a1".into()),
+            queue_url: Some("https://q".into()),
+            integrations: [("chat".to_string(), "i1".to_string())].into(),
+            oac_id: Some("E1".into()),
+            distribution_id: Some("D1".into()),
+            found_distribution_id: None,
+        }
+    }
+
+    #[test]
+    fn every_reference_is_to_a_kind_the_table_lists_first() {
+        let env = shipped();
+        for ids in [Ids::default(), all_known()] {
+            for want in desired(&env, &ids) {
+                for reference in references(&want.spec) {
+                    let kind = want.address.kind;
+                    assert!(
+                        kind.after().contains(&reference.to.kind),
+                        "{} references {}, but the table does not list {} before {kind}",
+                        want.address,
+                        reference.to,
+                        reference.to.kind
+                    );
+                    assert!(
+                        desired(&env, &ids).iter().any(|d| d.address == reference.to),
+                        "{} references {}, which the stack does not have",
+                        want.address,
+                        reference.to
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_lists_after_a_kind_only_the_kinds_its_specs_reference() {
+        let env = shipped();
+        let wants = desired(&env, &all_known());
+        for kind in Kind::ALL {
+            for after in kind.after() {
+                let used = wants
+                    .iter()
+                    .filter(|w| w.address.kind == *kind)
+                    .any(|w| references(&w.spec).iter().any(|r| r.to.kind == *after));
+                assert!(
+                    used,
+                    "the table lists {after} before {kind}, but no {kind} of the shipped stack references one"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_aws_assigns_are_known_after_apply_until_then() {
+        let env = shipped();
+        let unknown = desired(&env, &Ids::default());
+        let route = unknown.iter().find(|d| d.address == Address::new(Kind::Route, "send")).unwrap();
+        let Spec::Route(spec) = &route.spec else { panic!("a route") };
+        assert_eq!(spec.target.shown(), KNOWN_AFTER_APPLY);
+        assert_eq!(spec.target.get().unwrap_err(), Unresolved { needs: Address::new(Kind::Integration, "chat") });
+        let pending: Vec<&Reference> = Vec::new();
+        assert!(references(&route.spec).iter().any(|r| !r.known), "{pending:?}");
+        // Everything known: nothing is left to resolve, and a change renders alone.
+        let known = all_known();
+        for want in desired(&env, &known) {
+            assert!(references(&want.spec).iter().all(|r| r.known), "{}", want.address);
+            assert_eq!(desired_one(&env, &known, &want.address), Some(want.spec));
+        }
+    }
 
     #[test]
     fn waves_put_dependencies_first() {

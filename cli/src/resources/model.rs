@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use sha2::{Digest, Sha256};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Stack;
@@ -33,8 +33,8 @@ pub struct Schema {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
-    /// The API it is part of ([`super::PENDING`] until it exists).
-    pub api_id: String,
+    /// The API it is part of.
+    pub api_id: Ref<String>,
     pub route_key: String,
     pub name: String,
     pub schema: String,
@@ -66,9 +66,9 @@ pub fn read_schemas(stack: &Stack) -> Result<BTreeMap<String, Schema>> {
     Ok(schemas)
 }
 
-pub fn spec(env: &Env, route_key: &str, schema: &Schema, api_id: &str) -> Spec {
+pub fn spec(env: &Env, route_key: &str, schema: &Schema, api_id: Ref<String>) -> Spec {
     Spec {
-        api_id: api_id.to_string(),
+        api_id,
         route_key: route_key.to_string(),
         name: env.stack.model_name(route_key, &schema.digest),
         schema: schema.canonical.clone(),
@@ -174,6 +174,10 @@ impl Resource for Model {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![spec.api_id.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         env.schemas
             .iter()
@@ -194,7 +198,7 @@ impl Resource for Model {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         let created = op
             .clients
             .apigw
@@ -212,7 +216,7 @@ impl Resource for Model {
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         let Some(id) = &found.id else { return Ok(()) };
         op.clients
             .apigw

@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -15,9 +15,12 @@ pub const ACTION: &str = "lambda:InvokeFunction";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The function in stack.yaml.
+    pub function: String,
     pub function_name: String,
     pub statement_id: String,
-    pub source_arn: String,
+    /// It names the API.
+    pub source_arn: Ref<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +32,12 @@ pub struct Found {
     pub source_arn: String,
 }
 
-/// `api_id` may be [`super::PENDING`].
-pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
+pub fn spec(env: &Env, function: &str, api_id: &Ref<String>) -> Spec {
     Spec {
+        function: function.to_string(),
         function_name: env.stack.function_name(function),
         statement_id: env.stack.permission_statement_id(),
-        source_arn: env.arns().api_invoke(api_id),
+        source_arn: api_id.map(|id| env.arns().api_invoke(id)),
     }
 }
 
@@ -82,8 +85,13 @@ impl Resource for Permission {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![Reference::exists(Kind::Function, &spec.function), spec.source_arn.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
-        env.route_functions().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, ids.api()))).collect()
+        let api = ids.api();
+        env.route_functions().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, &api))).collect()
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
@@ -94,8 +102,8 @@ impl Resource for Permission {
         if found.action != ACTION {
             fields.push(FieldChange::new("action", &found.action, ACTION));
         }
-        if found.source_arn != spec.source_arn {
-            fields.push(FieldChange::new("source ARN", &found.source_arn, &spec.source_arn));
+        if spec.source_arn.known() != Some(&found.source_arn) {
+            fields.push(FieldChange::new("source ARN", &found.source_arn, spec.source_arn.shown()));
         }
         fields
     }
@@ -108,7 +116,7 @@ impl Resource for Permission {
             .statement_id(&spec.statement_id)
             .action(ACTION)
             .principal(PRINCIPAL)
-            .source_arn(&spec.source_arn)
+            .source_arn(spec.source_arn.get()?)
             .send()
             .await
             .aws_context(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))?;

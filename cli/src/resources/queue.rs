@@ -9,7 +9,9 @@ use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Env, FoundItem, Ids, Kind, Op, Resource, Tags, Want, json_equal, retry_while, tags_field, tags_from_map};
+use super::{
+    Env, FoundItem, Ids, Kind, Op, Reference, Resource, Tags, Want, json_equal, retry_while, tags_field, tags_from_map,
+};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
@@ -201,6 +203,10 @@ pub type DeadLetterQueue = Queues<true>;
 impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
     type Spec = Spec;
     type Found = Found;
+
+    fn references(_spec: &Spec) -> Vec<Reference> {
+        if DEAD_LETTER { Vec::new() } else { vec![Reference::exists(Kind::DeadLetterQueue, "dlq")] }
+    }
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         let stack = &env.stack;

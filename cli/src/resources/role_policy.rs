@@ -8,15 +8,18 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, json_equal};
+use super::{Address, Env, FoundItem, Ids, KNOWN_AFTER_APPLY, Kind, Op, Ref, Reference, Resource, Want, json_equal};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// The function whose role it is.
+    pub function: String,
     pub role: String,
     pub name: String,
-    pub document: serde_json::Value,
+    /// It names the API's `@connections`.
+    pub document: Ref<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,8 +29,19 @@ pub struct Found {
     pub document: serde_json::Value,
 }
 
-/// The policy of `function`'s role. `api_id` may be [`super::PENDING`].
-pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
+/// The policy of `function`'s role.
+pub fn spec(env: &Env, function: &str, api_id: &Ref<String>) -> Spec {
+    let stack = &env.stack;
+    Spec {
+        function: function.to_string(),
+        role: stack.role_name(function),
+        name: stack.role_policy_name(function),
+        document: api_id.map(|id| document(env, function, id)),
+    }
+}
+
+/// The policy document of `function`'s role in the stack whose API is `api_id`.
+fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
     let stack = &env.stack;
     let arns = env.arns();
     let serves_routes = stack.api.routes.values().any(|r| r.function == function);
@@ -80,11 +94,7 @@ pub fn spec(env: &Env, function: &str, api_id: &str) -> Spec {
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [format!("{}:*", arns.log_group(function))],
     }));
-    Spec {
-        role: stack.role_name(function),
-        name: stack.role_policy_name(function),
-        document: serde_json::json!({ "Version": "2012-10-17", "Statement": statements }),
-    }
+    serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
 pub async fn find_role_policy(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
@@ -114,20 +124,28 @@ impl Resource for RolePolicy {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![Reference::exists(Kind::Role, &spec.function), spec.document.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         let stack = &env.stack;
-        stack.functions.keys().map(|f| Want::new(f, stack.role_policy_name(f), spec(env, f, ids.api()))).collect()
+        let api = ids.api();
+        stack.functions.keys().map(|f| Want::new(f, stack.role_policy_name(f), spec(env, f, &api))).collect()
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-        if json_equal(&spec.document, &found.document) {
+        let Some(document) = spec.document.known() else {
+            return vec![FieldChange::new("statements", "(as they are)", KNOWN_AFTER_APPLY)];
+        };
+        if json_equal(document, &found.document) {
             return Vec::new();
         }
         // Name the statements that differ rather than printing two documents.
         let statements = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
             doc.get("Statement").and_then(|s| s.as_array()).cloned().unwrap_or_default()
         };
-        let (want, have) = (statements(&spec.document), statements(&found.document));
+        let (want, have) = (statements(document), statements(&found.document));
         let missing: Vec<&serde_json::Value> = want.iter().filter(|w| !have.iter().any(|h| json_equal(w, h))).collect();
         let extra: Vec<&serde_json::Value> = have.iter().filter(|h| !want.iter().any(|w| json_equal(w, h))).collect();
         let sids = |list: &[&serde_json::Value]| -> String {
@@ -149,7 +167,7 @@ impl Resource for RolePolicy {
             .put_role_policy()
             .role_name(&spec.role)
             .policy_name(&spec.name)
-            .policy_document(spec.document.to_string())
+            .policy_document(spec.document.get()?.to_string())
             .send()
             .await
             .aws_context(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))?;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::stack::Auth;
@@ -18,11 +18,11 @@ const DEFAULT_MODEL_KEY: &str = "$default";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
-    /// The API it is part of ([`super::PENDING`] until it exists).
-    pub api_id: String,
+    /// The API it is part of.
+    pub api_id: Ref<String>,
     pub key: String,
     /// `integrations/{id}`.
-    pub target: String,
+    pub target: Ref<String>,
     pub authorization: String,
     pub model: Option<String>,
     pub model_selection: Option<String>,
@@ -51,9 +51,9 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     let model = super::model::name_for(env, key);
     let iam = key == "$connect" && stack.api.auth == Auth::Iam;
     Spec {
-        api_id: ids.api().to_string(),
+        api_id: ids.api(),
         key: key.to_string(),
-        target: target(ids.integrations.get(function).map_or(PENDING, String::as_str)),
+        target: ids.integration(function).map(|id| target(id)),
         authorization: if iam { AuthorizationType::AwsIam } else { AuthorizationType::None }.as_str().to_string(),
         model_selection: model.as_ref().map(|_| stack.api.route_selection.clone()),
         model,
@@ -106,6 +106,12 @@ impl Resource for Route {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        let mut refs = vec![spec.api_id.reference(), spec.target.reference()];
+        refs.extend(spec.model.iter().map(|m| Reference::exists(Kind::Model, m)));
+        refs
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         env.stack.api.routes.keys().map(|key| Want::new(key, None, spec(env, key, ids))).collect()
     }
@@ -113,8 +119,8 @@ impl Resource for Route {
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
         let mut fields = Vec::new();
         let none = || "(none)".to_string();
-        if spec.target != found.target {
-            fields.push(FieldChange::new("target", &found.target, &spec.target));
+        if spec.target.known() != Some(&found.target) {
+            fields.push(FieldChange::new("target", &found.target, spec.target.shown()));
         }
         if spec.authorization != found.authorization {
             fields.push(FieldChange::new("authorization", &found.authorization, &spec.authorization));
@@ -137,14 +143,14 @@ impl Resource for Route {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         let created = op
             .clients
             .apigw
             .create_route()
             .api_id(api_id)
             .route_key(&spec.key)
-            .target(&spec.target)
+            .target(spec.target.get()?)
             .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
@@ -155,13 +161,13 @@ impl Resource for Route {
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         op.clients
             .apigw
             .update_route()
             .api_id(api_id)
             .route_id(&found.id)
-            .target(&spec.target)
+            .target(spec.target.get()?)
             .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())

@@ -24,7 +24,7 @@ use base64::Engine as _;
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, PENDING, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, KNOWN_AFTER_APPLY, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::website::{CONFIG_KEY, cache_control, config_json, content_type, pin_connect_src};
@@ -80,8 +80,8 @@ impl File {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub bucket: String,
-    /// By key.
-    pub files: BTreeMap<String, File>,
+    /// By key. `config.json` and the pages name the API's URL.
+    pub files: Ref<BTreeMap<String, File>>,
     /// The distribution to invalidate after a change, when it already existed.
     pub distribution_id: Option<String>,
 }
@@ -141,13 +141,21 @@ pub fn read_source(dir: &Path) -> Result<Vec<File>> {
 }
 
 pub fn spec(env: &Env, ids: &Ids) -> Spec {
-    let url = ids.api_id.as_deref().map_or(PENDING.to_string(), |id| env.stack.websocket_url(id, &env.region));
+    Spec {
+        bucket: env.stack.bucket_name(&env.account.id, &env.region),
+        files: ids.api().map(|id| files(env, &env.stack.websocket_url(id, &env.region))),
+        distribution_id: if env.stack.website.cdn { ids.found_distribution_id.clone() } else { None },
+    }
+}
+
+/// The objects the bucket should hold when the chat is at `url`.
+fn files(env: &Env, url: &str) -> BTreeMap<String, File> {
     let mut files: BTreeMap<String, File> = env
         .site
         .iter()
         .map(|f| {
             let file = match &f.source {
-                Source::Page(text) => match pin_connect_src(text, &url) {
+                Source::Page(text) => match pin_connect_src(text, url) {
                     Some(pinned) => File::generated(&f.key, pinned),
                     None => f.clone(),
                 },
@@ -157,12 +165,8 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
         })
         .collect();
     // The generated config.json wins over one in the folder.
-    files.insert(CONFIG_KEY.to_string(), File::generated(CONFIG_KEY, config_json(&url)));
-    Spec {
-        bucket: env.stack.bucket_name(&env.account.id, &env.region),
-        files,
-        distribution_id: if env.stack.website.cdn { ids.found_distribution_id.clone() } else { None },
-    }
+    files.insert(CONFIG_KEY.to_string(), File::generated(CONFIG_KEY, config_json(url)));
+    files
 }
 
 /// The bucket's objects (called only when the bucket exists).
@@ -201,16 +205,16 @@ pub struct Sync {
 }
 
 impl Sync {
-    pub fn plan(spec: &Spec, found: &BTreeMap<String, String>) -> Sync {
+    pub fn plan(files: &BTreeMap<String, File>, found: &BTreeMap<String, String>) -> Sync {
         let mut sync = Sync::default();
-        for (key, file) in &spec.files {
+        for (key, file) in files {
             match found.get(key) {
                 None => sync.new.push(key.clone()),
                 Some(etag) if *etag != file.md5 => sync.changed.push(key.clone()),
                 Some(_) => {}
             }
         }
-        sync.deleted = found.keys().filter(|k| !spec.files.contains_key(*k)).cloned().collect();
+        sync.deleted = found.keys().filter(|k| !files.contains_key(*k)).cloned().collect();
         sync
     }
 
@@ -264,8 +268,9 @@ fn list(keys: &[String]) -> String {
 
 /// Uploads what differs, deletes what has no file, then invalidates the changed paths.
 async fn sync(op: &Op<'_>, spec: &Spec, found: &BTreeMap<String, String>) -> Result<()> {
-    let plan = Sync::plan(spec, found);
-    let uploads: Vec<&File> = plan.new.iter().chain(&plan.changed).map(|k| &spec.files[k]).collect();
+    let files = spec.files.get()?;
+    let plan = Sync::plan(files, found);
+    let uploads: Vec<&File> = plan.new.iter().chain(&plan.changed).map(|k| &files[k]).collect();
     let total = uploads.len();
     if total > 0 {
         let bytes: u64 = uploads.iter().map(|f| f.size).sum();
@@ -338,12 +343,19 @@ impl Resource for Site {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![Reference::exists(Kind::Bucket, "site"), spec.files.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         vec![Want::new("site", env.stack.bucket_name(&env.account.id, &env.region), spec(env, ids))]
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
-        let sync = Sync::plan(spec, &found.objects);
+        let Some(files) = spec.files.known() else {
+            return vec![FieldChange::new("upload", format!("{} objects", found.objects.len()), KNOWN_AFTER_APPLY)];
+        };
+        let sync = Sync::plan(files, &found.objects);
         let mut fields = Vec::new();
         let upload: Vec<String> = sync.new.iter().chain(&sync.changed).cloned().collect();
         if !upload.is_empty() {
@@ -390,29 +402,27 @@ mod tests {
     use super::*;
 
     fn spec(files: &[(&str, &str)]) -> Spec {
-        Spec {
-            bucket: "b".into(),
-            files: files.iter().map(|(k, text)| (k.to_string(), File::generated(k, text.to_string()))).collect(),
-            distribution_id: None,
-        }
+        let files = files.iter().map(|(k, text)| (k.to_string(), File::generated(k, text.to_string()))).collect();
+        Spec { bucket: "b".into(), files: Ref::new(Address::new(Kind::Api, "api"), Some(files)), distribution_id: None }
     }
 
     #[test]
     fn a_sync_uploads_what_differs_and_deletes_what_has_no_file() {
         let spec = spec(&[("index.html", "<p>hi</p>"), ("app.js", "go()"), ("new.css", "p{}")]);
         let found: BTreeMap<String, String> = [
-            ("index.html".to_string(), spec.files["index.html"].md5.clone()),
+            ("index.html".to_string(), spec.files.get().unwrap()["index.html"].md5.clone()),
             ("app.js".to_string(), "0000".to_string()),
             ("old.css".to_string(), "1111".to_string()),
         ]
         .into();
-        let sync = Sync::plan(&spec, &found);
+        let sync = Sync::plan(spec.files.get().unwrap(), &found);
         assert_eq!(sync.new, ["new.css"]);
         assert_eq!(sync.changed, ["app.js"]);
         assert_eq!(sync.deleted, ["old.css"]);
         assert_eq!(sync.invalidation_paths(), ["/app.js", "/new.css", "/old.css"]);
-        let same: BTreeMap<String, String> = spec.files.iter().map(|(k, f)| (k.clone(), f.md5.clone())).collect();
-        assert!(Sync::plan(&spec, &same).is_empty());
+        let same: BTreeMap<String, String> =
+            spec.files.get().unwrap().iter().map(|(k, f)| (k.clone(), f.md5.clone())).collect();
+        assert!(Sync::plan(spec.files.get().unwrap(), &same).is_empty());
     }
 
     #[test]

@@ -9,15 +9,17 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Tags, Want, poll, tags_field, tags_from_map};
+use super::{
+    Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, poll, tags_field, tags_from_map,
+};
 use crate::aws::{AwsContext, Missing, is_not_found};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
-    /// The API it is part of ([`super::PENDING`] until it exists).
-    pub api_id: String,
+    /// The API it is part of.
+    pub api_id: Ref<String>,
     pub name: String,
     pub rate: f64,
     pub burst: i32,
@@ -35,10 +37,10 @@ pub struct Found {
     pub tags: Tags,
 }
 
-pub fn spec(env: &Env, api_id: &str) -> Spec {
+pub fn spec(env: &Env, api_id: Ref<String>) -> Spec {
     let throttle = env.stack.api.throttle;
     Spec {
-        api_id: api_id.to_string(),
+        api_id,
         name: env.stack.api_stage().to_string(),
         rate: throttle.rate,
         burst: throttle.burst,
@@ -223,6 +225,10 @@ impl Resource for Stage {
     type Spec = Spec;
     type Found = Found;
 
+    fn references(spec: &Spec) -> Vec<Reference> {
+        vec![spec.api_id.reference()]
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         let name = env.stack.api_stage();
         vec![Want::new(name, name.to_string(), spec(env, ids.api()))]
@@ -235,7 +241,7 @@ impl Resource for Stage {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         op.clients
             .apigw
             .create_stage()
@@ -251,7 +257,7 @@ impl Resource for Stage {
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-        let api_id = spec.api_id.as_str();
+        let api_id = spec.api_id.get()?.as_str();
         if !settings_fields(spec, found).is_empty() {
             op.clients
                 .apigw
