@@ -32,7 +32,7 @@ use aws_sdk_cloudfront::error::SdkError;
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, retry_while, tags_field};
+use super::{Clients, Env, FoundItem, Ids, Op, Ref, Reference, Resource, Tags, Want, retry_while, tags_field};
 use crate::aws::{AwsContext, Missing};
 use crate::diff::FieldChange;
 use crate::progress::Task;
@@ -326,7 +326,7 @@ impl Resource for Distribution {
     type Found = Found;
 
     fn references(spec: &Spec) -> Vec<Reference> {
-        vec![spec.oac_id.reference(), Reference::exists(Kind::Bucket, "site")]
+        vec![spec.oac_id.reference()]
     }
 
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
@@ -466,10 +466,16 @@ mod tests {
         let spec = Spec {
             comment: "wschat stack `chat`, stage `dev`".into(),
             origin_domain: "b.s3.us-east-1.amazonaws.com".into(),
-            oac_id: Ref::new(super::super::Address::new(Kind::OriginAccessControl, "site"), Some("E1".into())),
+            oac_id: Ref::new(
+                crate::resources::Address::new(crate::resources::Kind::OriginAccessControl, "site"),
+                Some("E1".into()),
+            ),
             price_class: "PriceClass_100".into(),
             tags: Tags::new(),
-            hash: Ref::new(super::super::Address::new(Kind::OriginAccessControl, "site"), Some("h".into())),
+            hash: Ref::new(
+                crate::resources::Address::new(crate::resources::Kind::OriginAccessControl, "site"),
+                Some("h".into()),
+            ),
         };
         let config = distribution_config(&spec, "ref").unwrap();
         let behavior = config.default_cache_behavior().unwrap();

@@ -34,6 +34,8 @@ pub struct Found {
     pub origin_type: String,
     pub signing_behavior: String,
     pub signing_protocol: String,
+    /// Its ETag when it was found, for a delete with no read first.
+    pub etag: Option<String>,
 }
 
 pub fn spec(env: &Env) -> Spec {
@@ -57,23 +59,28 @@ pub async fn find_origin_access_controls(clients: &super::Clients, env: &Env) ->
         .collect::<Result<Vec<_>, _>>()
         .await
         .aws_context(|| "listing CloudFront origin access controls".to_string())?;
-    Ok(pages
+    let ours = pages
         .into_iter()
         .filter_map(|page| page.origin_access_control_list)
         .flat_map(|list| list.items.unwrap_or_default())
-        .filter(|o| o.name == name)
-        .map(|o| {
-            let found = Found {
-                id: o.id.clone(),
-                name: o.name,
-                description: o.description,
-                origin_type: o.origin_access_control_origin_type.as_str().to_string(),
-                signing_behavior: o.signing_behavior.as_str().to_string(),
-                signing_protocol: o.signing_protocol.as_str().to_string(),
-            };
-            FoundItem::new("site", o.id, None, super::Found::OriginAccessControl(found))
-        })
-        .collect())
+        .filter(|o| o.name == name);
+    // Each one's ETag now, beside the other reads, so that a delete needs no
+    // read of its own (CloudFront deletes only with the current ETag).
+    let read = ours.map(|o| async move {
+        let got = clients.cloudfront.get_origin_access_control().id(&o.id).send().await;
+        let got = got.or_missing().aws_context(|| format!("reading CloudFront origin access control `{}`", o.id))?;
+        let found = Found {
+            id: o.id.clone(),
+            name: o.name,
+            description: o.description,
+            origin_type: o.origin_access_control_origin_type.as_str().to_string(),
+            signing_behavior: o.signing_behavior.as_str().to_string(),
+            signing_protocol: o.signing_protocol.as_str().to_string(),
+            etag: got.and_then(|g| g.e_tag),
+        };
+        Ok::<_, anyhow::Error>(FoundItem::new("site", o.id, None, super::Found::OriginAccessControl(found)))
+    });
+    futures::future::try_join_all(read).await
 }
 
 fn config(spec: &Spec) -> Result<OriginAccessControlConfig> {
@@ -156,8 +163,23 @@ impl Resource for OriginAccessControl {
     /// Deletes the OAC with its current ETag. It runs after the distribution's
     /// delete (a later wave), since CloudFront refuses to delete an OAC in use.
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        let Some(etag) = etag(op, found).await? else { return Ok(()) };
-        let deleted = op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send().await;
+        let delete =
+            |etag: String| op.clients.cloudfront.delete_origin_access_control().id(&found.id).if_match(etag).send();
+        let deleted = match &found.etag {
+            Some(etag) => match delete(etag.clone()).await {
+                // Changed since it was found: once more with the ETag of now.
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_precondition_failed()) => None,
+                other => Some(other),
+            },
+            None => None,
+        };
+        let deleted = match deleted {
+            Some(deleted) => deleted,
+            None => {
+                let Some(etag) = etag(op, found).await? else { return Ok(()) };
+                delete(etag).await
+            }
+        };
         match deleted.or_gone() {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_origin_access_control_in_use()) => anyhow::bail!(
                 "deleting CloudFront origin access control `{}` ({}): a distribution still uses it; \

@@ -164,35 +164,23 @@ impl Resource for Role {
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let iam = &op.clients.iam;
         let name = &found.name;
-        let Some(inline) = iam
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("listing the policies of IAM role `{name}`"))?
-        else {
-            return Ok(());
-        };
-        for policy in inline.policy_names() {
+        let (inline, attached) = tokio::join!(
+            iam.list_role_policies().role_name(name).send(),
+            iam.list_attached_role_policies().role_name(name).send(),
+        );
+        let inline = inline.or_missing().aws_context(|| format!("listing the policies of IAM role `{name}`"))?;
+        let attached =
+            attached.or_missing().aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?;
+        let (Some(inline), Some(attached)) = (inline, attached) else { return Ok(()) };
+        let deletes = inline.policy_names().iter().map(|policy| async move {
             let deleted = iam.delete_role_policy().role_name(name).policy_name(policy).send().await;
-            deleted.or_gone().aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))?;
-        }
-        let Some(attached) = iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("listing the attached policies of IAM role `{name}`"))?
-        else {
-            return Ok(());
-        };
-        for policy in attached.attached_policies() {
-            let Some(arn) = policy.policy_arn() else { continue };
+            deleted.or_gone().aws_context(|| format!("deleting policy `{policy}` of IAM role `{name}`"))
+        });
+        let detaches = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).map(|arn| async move {
             let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
-            detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))?;
-        }
+            detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))
+        });
+        tokio::try_join!(futures::future::try_join_all(deletes), futures::future::try_join_all(detaches))?;
         iam.delete_role().role_name(name).send().await.or_gone().aws_context(|| format!("deleting IAM role `{name}`"))
     }
 }

@@ -137,37 +137,34 @@ pub enum Deployed {
 pub async fn wait_deployed(clients: &super::Clients, task: &Task, api_id: &str, stage: &str) -> Result<Deployed> {
     let Some(since) = clients.api_writes.last_write(api_id) else { return Ok(Deployed::Unchanged) };
     let apigw = &clients.apigw;
-    // An endpoint without deployments (moto) answers GetDeployments with a
-    // 404; API Gateway answers it for every API.
-    let listed = apigw.get_deployments().api_id(api_id).max_results("1").send().await;
-    if let Err(e) = &listed
-        && e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-    {
-        tracing::debug!(
-            "this endpoint keeps no API Gateway deployments (GetDeployments: 404): not confirming the stage"
-        );
-        return Ok(Deployed::Unknown);
-    }
-    listed.aws_context(|| format!("listing the deployments of WebSocket API `{api_id}`"))?;
     let what = format!(
         "waiting for API Gateway to deploy stage `{stage}` (AutoDeploy applies a change to the API a moment after it is made)"
     );
     let started = std::time::Instant::now();
-    let dated = std::sync::Mutex::new(std::collections::HashMap::<String, Option<SystemTime>>::new());
     let last_message = std::sync::Mutex::new(None::<String>);
     let waited = poll(task, &what, DEPLOY_LIMIT, || async {
-        let got = match apigw.get_stage().api_id(api_id).stage_name(stage).send().await {
+        // The stage and the API's deployments at once: one round trip a look.
+        let (got, listed) = tokio::join!(
+            apigw.get_stage().api_id(api_id).stage_name(stage).send(),
+            apigw.get_deployments().api_id(api_id).max_results("100").send(),
+        );
+        // An endpoint without deployments (moto) answers GetDeployments with
+        // a 404; API Gateway answers it for every API.
+        if let Err(e) = &listed
+            && e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+        {
+            tracing::debug!("this endpoint keeps no API Gateway deployments (GetDeployments: 404): not confirming the stage");
+            return Ok(Some(Deployed::Unknown));
+        }
+        let listed = listed.aws_context(|| format!("listing the deployments of WebSocket API `{api_id}`"))?;
+        let got = match got {
             // Just created: reads are eventually consistent.
-            Err(e) if is_not_found(&e) && started.elapsed() < Duration::from_secs(30) =>
-            {
-                return Ok(None);
-            }
+            Err(e) if is_not_found(&e) && started.elapsed() < Duration::from_secs(30) => return Ok(None),
             other => other.aws_context(|| format!("reading stage `{stage}` of WebSocket API `{api_id}`"))?,
         };
         let message = got.last_deployment_status_message().map(str::to_string);
         *last_message.lock().expect("poisoned") = message.clone();
         let updated = got.last_updated_date().and_then(|d| SystemTime::try_from(*d).ok());
-        let succeeded = |id: &str| message.as_deref() == Some(deployed_message(id).as_str());
         // A failed attempt is reported in the message only; count it when it
         // is clearly after the write (the write's date has whole seconds).
         if let (Some(message), Some(updated)) = (&message, updated)
@@ -179,33 +176,28 @@ pub async fn wait_deployed(clients: &super::Clients, task: &Task, api_id: &str, 
             );
         }
         let Some(id) = got.deployment_id().map(str::to_string) else { return Ok(None) };
-        let known = dated.lock().expect("poisoned").get(&id).copied();
-        let created = match known {
-            Some(created) => created,
-            None => {
-                let deployment = apigw
-                    .get_deployment()
-                    .api_id(api_id)
-                    .deployment_id(&id)
-                    .send()
-                    .await
-                    .aws_context(|| format!("reading deployment `{id}` of WebSocket API `{api_id}`"))?;
-                let created = deployment.created_date().and_then(|d| SystemTime::try_from(*d).ok());
-                dated.lock().expect("poisoned").insert(id.clone(), created);
-                created
-            }
+        let listed = listed.items().iter().find(|d| d.deployment_id() == Some(id.as_str())).map(|d| d.created_date());
+        let created = match listed {
+            Some(created) => created.copied(),
+            None => apigw
+                .get_deployment()
+                .api_id(api_id)
+                .deployment_id(&id)
+                .send()
+                .await
+                .aws_context(|| format!("reading deployment `{id}` of WebSocket API `{api_id}`"))?
+                .created_date()
+                .copied(),
         };
-        let fresh = created.is_some_and(|c| c >= since);
-        Ok((fresh && (message.is_none() || succeeded(&id))).then_some(id))
+        let fresh = created.and_then(|c| SystemTime::try_from(c).ok()).is_some_and(|c| c >= since);
+        let succeeded = message.as_deref().is_none_or(|m| m == deployed_message(&id));
+        Ok((fresh && succeeded).then_some(Deployed::Live(id)))
     })
     .await;
-    match waited {
-        Ok(id) => Ok(Deployed::Live(id)),
-        Err(e) => {
-            let last = last_message.lock().expect("poisoned").clone().unwrap_or_else(|| "(none)".into());
-            Err(e.context(format!("stage `{stage}` of WebSocket API `{api_id}`: last deployment status: {last}")))
-        }
-    }
+    waited.map_err(|e| {
+        let last = last_message.lock().expect("poisoned").clone().unwrap_or_else(|| "(none)".into());
+        e.context(format!("stage `{stage}` of WebSocket API `{api_id}`: last deployment status: {last}"))
+    })
 }
 
 /// The start of `LastDeploymentStatusMessage` after a successful deployment.

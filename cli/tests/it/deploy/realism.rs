@@ -354,7 +354,8 @@ async fn deploy_prints_the_urls_once_the_stage_serves_the_new_routes() {
     assert_eq!(live.deployment_status().map(|s| s.as_str()), Some("DEPLOYED"));
     let log = cloud.realism.operations();
     let last_route = log.iter().rposition(|o| o == "CreateRoute").unwrap();
-    assert!(log[last_route..].contains(&"GetDeployment".to_string()), "{log:?}");
+    assert!(log[last_route..].contains(&"GetStage".to_string()), "{log:?}");
+    assert!(log[last_route..].iter().any(|o| o.starts_with("GetDeployment")), "{log:?}");
 
     // A deploy that changes no route waits for nothing.
     let again = deploy(&cloud, &project);
