@@ -51,7 +51,7 @@ pub enum Command {
     /// Build each function with cargo-lambda into a reproducible zip.
     Build,
     /// Show what deploy would create, update or delete. Reads only.
-    Plan,
+    Plan(PlanArgs),
     /// Build, then create or update every resource so AWS matches stack.yaml.
     Deploy(DeployArgs),
     /// Show every resource of the stack: ok, missing or drifted, and the URLs.
@@ -60,6 +60,15 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
     Dev(DevArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Print the plan as a Graphviz DOT graph: a node per resource, labelled
+    /// with what happens to it, and an edge per reference between them
+    /// (`wschat plan --graph | dot -Tsvg > plan.svg`).
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, clap::Args)]

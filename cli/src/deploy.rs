@@ -14,9 +14,10 @@ use serde::Serialize;
 use crate::apply::{self, Apply};
 use crate::aws::{Aws, AwsTarget};
 use crate::build::{self, Artifact};
-use crate::cli::{Args, DeployArgs, DestroyArgs};
-use crate::plan::{self, Action, Change, Counts, FieldChange, Plan};
+use crate::cli::{Args, DeployArgs, DestroyArgs, PlanArgs};
+use crate::plan::{self, Action, Change, Counts, Plan};
 use crate::progress::Progress;
+use crate::report::{self, ChangeReport, CountsReport, FieldReport};
 use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
 use crate::stack::{self, Stack};
 
@@ -285,10 +286,15 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 /// `wschat plan`: what deploy would change. Reads only.
-pub async fn plan(args: &Args) -> Result<()> {
+pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
     let progress = Progress::stderr();
     let session = open(args, Zips::IfPresent, &progress).await?;
     let plan = session.plan()?;
+    if plan_args.graph {
+        let desired = resources::desired(&session.env, &session.found.ids());
+        print!("{}", plan.graph(&desired));
+        return Ok(());
+    }
     if session.env.artifacts.len() < session.env.stack.functions.len() {
         progress.println(
             "note: functions without a zip in target/wschat are compared without their code (run `wschat build`)",
@@ -296,18 +302,18 @@ pub async fn plan(args: &Args) -> Result<()> {
     }
     if args.json {
         #[derive(Serialize)]
-        struct PlanReport<'a> {
+        struct PlanReport {
             #[serde(flatten)]
             header: Header,
-            changes: Vec<&'a Change>,
-            counts: Counts,
+            changes: Vec<ChangeReport>,
+            counts: CountsReport,
             waves: usize,
             calls: Calls,
         }
         print_json(&PlanReport {
             header: session.header(),
-            changes: plan.actions().collect(),
-            counts: plan.counts(),
+            changes: plan.actions().map(ChangeReport::from).collect(),
+            counts: plan.counts().into(),
             waves: apply::waves_needed(&plan, &resources::desired(&session.env, &session.found.ids())),
             calls: session.calls(),
         })
@@ -347,21 +353,21 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
     let elapsed = session.started.elapsed();
     if args.json {
         #[derive(Serialize)]
-        struct Done<'a> {
+        struct Done {
             #[serde(flatten)]
-            change: &'a Change,
+            change: ChangeReport,
             seconds: f64,
         }
         #[derive(Serialize)]
-        struct DeployReport<'a> {
+        struct DeployReport {
             #[serde(flatten)]
             header: Header,
             urls: Urls,
             #[serde(rename = "api_stage")]
             deployment: StageReport,
             website: Website,
-            counts: Counts,
-            changes: Vec<Done<'a>>,
+            counts: CountsReport,
+            changes: Vec<Done>,
             waves: usize,
             calls: Calls,
             seconds: f64,
@@ -371,12 +377,12 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
             urls,
             deployment,
             website,
-            counts,
+            counts: counts.into(),
             changes: outcome
                 .applied
                 .iter()
                 .filter(|a| a.change.action != Action::Unchanged)
-                .map(|a| Done { change: &a.change, seconds: a.elapsed.as_secs_f64() })
+                .map(|a| Done { change: ChangeReport::from(&a.change), seconds: a.elapsed.as_secs_f64() })
                 .collect(),
             waves: outcome.waves,
             calls,
@@ -403,7 +409,10 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
 /// One row of `wschat status`.
 #[derive(Debug, Serialize)]
 struct Row {
-    kind: Kind,
+    /// The kind's name in the table of kinds.
+    kind: &'static str,
+    #[serde(skip)]
+    label: &'static str,
     name: String,
     id: Option<String>,
     /// What the table shows in its ID column.
@@ -413,7 +422,7 @@ struct Row {
     /// a Lambda function whose last update failed).
     state: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    fields: Vec<FieldChange>,
+    fields: Vec<FieldReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
 }
@@ -432,12 +441,13 @@ fn row(change: &Change, found: &FoundSet) -> Row {
         }
     };
     Row {
-        kind: change.kind,
+        kind: change.kind.name(),
+        label: change.kind.label(),
         name: change.name.clone(),
         id: change.id.clone(),
         display: change.display_id(),
         state,
-        fields: change.fields.clone(),
+        fields: report::fields(&change.fields),
         detail,
     }
 }
@@ -470,7 +480,7 @@ pub async fn status(args: &Args) -> Result<()> {
             calls: session.calls(),
         });
     }
-    let kind_width = rows.iter().map(|r| r.kind.label().len()).max().unwrap_or(4).max(4);
+    let kind_width = rows.iter().map(|r| r.label.len()).max().unwrap_or(4).max(4);
     let id_width = rows.iter().map(|r| r.display.chars().count().min(60)).max().unwrap_or(2).max(2);
     println!("{:<kind_width$}  {:<id_width$}  STATE", "KIND", "ID");
     for r in &rows {
@@ -481,7 +491,7 @@ pub async fn status(args: &Args) -> Result<()> {
             .map(|f| format!("{}: {} → {}", f.field, resources::short(&f.from, 40), resources::short(&f.to, 40)))
             .collect();
         detail.extend(r.detail.clone());
-        let line = format!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.kind.label(), r.state, detail.join("; "));
+        let line = format!("{:<kind_width$}  {id:<id_width$}  {}  {}", r.label, r.state, detail.join("; "));
         println!("{}", line.trim_end());
     }
     let count = |state: &str| rows.iter().filter(|r| r.state == state).count();
@@ -551,7 +561,7 @@ pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
     let elapsed = session.started.elapsed();
     let report = DestroyReport {
         header,
-        deleted: outcome.applied.iter().map(|a| a.change.clone()).collect(),
+        deleted: outcome.applied.iter().map(|a| ChangeReport::from(&a.change)).collect(),
         waves: outcome.waves,
         calls: session.calls(),
         seconds: elapsed.as_secs_f64(),
@@ -575,7 +585,7 @@ pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
 struct DestroyReport {
     #[serde(flatten)]
     header: Header,
-    deleted: Vec<Change>,
+    deleted: Vec<ChangeReport>,
     waves: usize,
     calls: Calls,
     seconds: f64,

@@ -4,20 +4,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
 /// A resource's tags, sorted.
 pub type Tags = BTreeMap<String, String>;
 
 /// One field that differs: what AWS has and what stack.yaml wants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
     pub field: String,
     pub from: String,
     pub to: String,
     /// How the change will go, when that is not plain (AWS allows it only
     /// in steps, say).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

@@ -13,6 +13,7 @@ pub mod dev;
 pub mod diff;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod resources;
 pub mod stack;
 pub mod website;
@@ -48,7 +49,7 @@ pub async fn run(args: cli::Args) -> Result<()> {
             }
             Ok(())
         }
-        Command::Plan => deploy::plan(&args).await,
+        Command::Plan(plan_args) => deploy::plan(&args, plan_args).await,
         Command::Deploy(deploy_args) => deploy::deploy(&args, deploy_args).await,
         Command::Status => deploy::status(&args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,

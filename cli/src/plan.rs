@@ -4,14 +4,11 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use crate::resources::{self, Address, Desired, FoundSet, Kind};
 
 pub use crate::diff::FieldChange;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     Create,
     Update,
@@ -67,19 +64,16 @@ impl Action {
 }
 
 /// One resource's part of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub kind: Kind,
     /// The resource's name within its kind (function name, route key...).
     pub name: String,
     /// Its physical id: found in AWS, or the name it will have.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub action: Action,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     /// Why a resource is deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -114,13 +108,13 @@ impl Change {
 }
 
 /// Every resource of the stack with what would happen to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub changes: Vec<Change>,
 }
 
 /// How many resources each action touches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub create: usize,
     pub update: usize,
@@ -191,6 +185,48 @@ impl Plan {
                 c.create, c.update, c.replace, c.delete, c.unchanged
             );
         }
+        out
+    }
+}
+
+impl Plan {
+    /// The plan as a Graphviz DOT graph: a node per resource, labelled and
+    /// coloured by its action, and an edge from each resource to each one
+    /// its spec references (what it needs first), as the specs declare them.
+    pub fn graph(&self, desired: &[Desired]) -> String {
+        let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let quote = |s: &str| format!("\"{}\"", escape(s));
+        let mut out = String::from("digraph plan {\n  rankdir=\"LR\";\n  node [shape=\"box\", style=\"rounded\"];\n");
+        let mut nodes = std::collections::BTreeSet::new();
+        for change in &self.changes {
+            let address = change.address().to_string();
+            if !nodes.insert(address.clone()) {
+                continue; // a duplicate found with the same address
+            }
+            let color = match change.action {
+                Action::Create => "darkgreen",
+                Action::Update => "darkorange",
+                Action::Replace => "purple",
+                Action::Delete => "red",
+                Action::Unchanged => "gray",
+            };
+            // `\n` is DOT's line break inside a label.
+            let label = format!("\"{} {}\\n{}\"", change.action.sign(), change.action.verb(), escape(&change.label()));
+            let _ = writeln!(out, "  {} [label={label}, color=\"{color}\"];", quote(&address));
+        }
+        let mut edges = std::collections::BTreeSet::new();
+        for want in desired {
+            for reference in resources::references(&want.spec) {
+                let (from, to) = (want.address.to_string(), reference.to.to_string());
+                if nodes.contains(&from) && nodes.contains(&to) {
+                    edges.insert((from, to));
+                }
+            }
+        }
+        for (from, to) in edges {
+            let _ = writeln!(out, "  {} -> {};", quote(&from), quote(&to));
+        }
+        out.push_str("}\n");
         out
     }
 }

@@ -43,7 +43,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::aws::{Account, Aws};
 pub use crate::aws::{IAM_PROPAGATION_LIMIT, poll, retry_while, retry_while_iam_propagates};
@@ -185,21 +184,27 @@ impl<S> Want<S> {
     }
 }
 
-/// The table of kinds: each kind, the type that implements it, what people
-/// call it, and the kinds that must exist before it is created (it names
-/// them, or runs in them). Deletes go the other way round. The order is the
-/// order of plans and of `status`.
+/// The table of kinds: each kind, the type that implements it, its name in
+/// `--json` documents, what people call it, and the kinds that must exist
+/// before it is created (its specs reference them). Deletes go the other way
+/// round. The order is the order of plans and of `status`.
 macro_rules! kinds {
-    ($($kind:ident: $imp:ty, $label:literal, after [$($after:ident),*];)*) => {
+    ($($kind:ident: $imp:ty, $name:literal, $label:literal, after [$($after:ident),*];)*) => {
         /// Every kind of resource a stack owns.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind {
             $($kind),*
         }
 
         impl Kind {
             pub const ALL: &'static [Kind] = &[$(Kind::$kind),*];
+
+            /// Its name in `--json` documents: part of their contract.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name),*
+                }
+            }
 
             /// What people call it.
             pub fn label(self) -> &'static str {
@@ -324,25 +329,25 @@ macro_rules! kinds {
 }
 
 kinds! {
-    LogGroup: log_group::LogGroup, "log group", after [];
-    Role: role::Role, "IAM role", after [];
-    Table: table::Table, "DynamoDB table", after [];
-    DeadLetterQueue: queue::DeadLetterQueue, "dead-letter queue", after [];
-    Api: api::Api, "WebSocket API", after [];
-    Bucket: bucket::Bucket, "S3 bucket", after [];
-    OriginAccessControl: origin_access_control::OriginAccessControl, "origin access control", after [];
-    RolePolicy: role_policy::RolePolicy, "role policy", after [Role, Api];
-    Queue: queue::Queue, "SQS queue", after [DeadLetterQueue];
-    Model: model::Model, "route model", after [Api];
-    Stage: stage::Stage, "API stage", after [Api];
-    Distribution: distribution::Distribution, "CloudFront distribution", after [OriginAccessControl, Bucket];
-    Site: site::Site, "site files", after [Bucket, Api];
-    Function: function::Function, "Lambda function", after [LogGroup, Role, Queue, Api];
-    BucketPolicy: bucket_policy::BucketPolicy, "bucket policy", after [Bucket, Distribution];
-    Integration: integration::Integration, "integration", after [Api, Function];
-    Permission: permission::Permission, "invoke permission", after [Api, Function];
-    Mapping: mapping::Mapping, "queue mapping", after [Function, Queue, RolePolicy];
-    Route: route::Route, "route", after [Api, Integration, Model];
+    LogGroup: log_group::LogGroup, "log_group", "log group", after [];
+    Role: role::Role, "role", "IAM role", after [];
+    Table: table::Table, "table", "DynamoDB table", after [];
+    DeadLetterQueue: queue::DeadLetterQueue, "dead_letter_queue", "dead-letter queue", after [];
+    Api: api::Api, "api", "WebSocket API", after [];
+    Bucket: bucket::Bucket, "bucket", "S3 bucket", after [];
+    OriginAccessControl: origin_access_control::OriginAccessControl, "origin_access_control", "origin access control", after [];
+    RolePolicy: role_policy::RolePolicy, "role_policy", "role policy", after [Role, Api];
+    Queue: queue::Queue, "queue", "SQS queue", after [DeadLetterQueue];
+    Model: model::Model, "model", "route model", after [Api];
+    Stage: stage::Stage, "stage", "API stage", after [Api];
+    Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl];
+    Site: site::Site, "site", "site files", after [Bucket, Api];
+    Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
+    BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
+    Integration: integration::Integration, "integration", "integration", after [Api, Function];
+    Permission: permission::Permission, "permission", "invoke permission", after [Api, Function];
+    Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy];
+    Route: route::Route, "route", "route", after [Api, Integration, Model];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot

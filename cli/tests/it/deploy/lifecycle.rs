@@ -521,3 +521,58 @@ async fn new_code_is_uploaded_and_the_same_code_is_not() {
     assert_eq!(after.functions["chat"]["code_sha256"], project.zip_sha("chat"));
     assert_eq!(after.functions["notify"], before.functions["notify"]);
 }
+
+/// `plan --graph` draws every resource with its action, and an edge for each
+/// reference a spec declares: what it needs to exist first.
+#[test]
+fn plan_graph_draws_each_resource_and_each_reference() {
+    let cloud = Cloud::shared();
+    let project = Project::new("lc-graph");
+    let (out, stderr) = run(&cloud, &project, &["plan", "--graph"]);
+    assert!(out.status.success(), "{stderr}");
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(dot.starts_with("digraph plan {") && dot.trim_end().ends_with('}'), "{dot}");
+    let node = regex_lite::Regex::new(r#"(?m)^  "([^"]+)" \[label="([^"]+)", color="(\w+)"\];$"#).unwrap();
+    let edge = regex_lite::Regex::new(r#"(?m)^  "([^"]+)" -> "([^"]+)";$"#).unwrap();
+    let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
+    let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
+    // From empty, every resource is created.
+    assert_eq!(nodes.len(), 43, "{dot}");
+    assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
+    for (from, to) in &edges {
+        assert!(names.contains(&from.as_str()) && names.contains(&to.as_str()), "{from} -> {to}: {dot}");
+        assert_ne!(from, to);
+    }
+    // What the shipped stack's resources need, known from what they are.
+    let has = |from: &str, to: &str| edges.iter().any(|(f, t)| f == from && t.starts_with(to));
+    for (from, to) in [
+        ("route send", "integration chat"),
+        ("route send", "route model send"),
+        ("route send", "WebSocket API api"),
+        ("integration chat", "Lambda function chat"),
+        ("Lambda function chat", "IAM role chat"),
+        ("Lambda function chat", "log group chat"),
+        ("Lambda function chat", "SQS queue notifications"),
+        ("Lambda function notify", "WebSocket API api"),
+        ("queue mapping notify", "Lambda function notify"),
+        ("queue mapping notify", "role policy notify"),
+        ("queue mapping notify", "SQS queue notifications"),
+        ("SQS queue notifications", "dead-letter queue dlq"),
+        ("role policy chat", "IAM role chat"),
+        ("role policy chat", "WebSocket API api"),
+        ("invoke permission chat", "Lambda function chat"),
+        ("API stage dev", "WebSocket API api"),
+        ("site files site", "S3 bucket site"),
+        ("site files site", "WebSocket API api"),
+        ("CloudFront distribution site", "origin access control site"),
+        ("bucket policy site", "CloudFront distribution site"),
+        ("bucket policy site", "S3 bucket site"),
+    ] {
+        assert!(has(from, to), "no edge {from} -> {to}: {dot}");
+    }
+    // And nothing that needs nothing points anywhere.
+    for root in ["IAM role chat", "DynamoDB table connections", "WebSocket API api", "S3 bucket site"] {
+        assert!(!edges.iter().any(|(f, _)| f == root), "{root} has an edge: {dot}");
+    }
+}
