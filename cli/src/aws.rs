@@ -349,6 +349,36 @@ impl<T, E: ProvideErrorMetadata, R> Missing<T, E, R> for std::result::Result<T, 
     }
 }
 
+/// What a sent call's outcome means, said where it is sent, each error
+/// saying what was being done: [`done`](Sent::done) takes any error as one,
+/// [`found`](Sent::found) takes "not found" as `None` (a read), and
+/// [`gone`](Sent::gone) takes it as success (a delete).
+pub trait Sent<T, E, R>: Future<Output = std::result::Result<T, SdkError<E, R>>> + Sized
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn done(self, doing: impl FnOnce() -> String) -> impl Future<Output = Result<T>> {
+        async move { self.await.aws_context(doing) }
+    }
+
+    fn found(self, doing: impl FnOnce() -> String) -> impl Future<Output = Result<Option<T>>> {
+        async move { self.await.or_missing().aws_context(doing) }
+    }
+
+    fn gone(self, doing: impl FnOnce() -> String) -> impl Future<Output = Result<()>> {
+        async move { self.await.or_gone().aws_context(doing) }
+    }
+}
+
+impl<F, T, E, R> Sent<T, E, R> for F
+where
+    F: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+}
+
 /// A taggable resource, as its service's tagging calls name it.
 #[derive(Debug, Clone, Copy)]
 pub enum Tagged<'a> {
@@ -373,131 +403,63 @@ pub enum Tagged<'a> {
 /// only when needed. `what` names the resource in errors.
 pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tags) -> Result<()> {
     let changes = tag_changes(desired, found);
+    let (tagging, untagging) = (|| format!("tagging {what}"), || format!("untagging {what}"));
     if !changes.set.is_empty() {
         let set = &changes.set;
-        let tagged = match resource {
-            Tagged::Function(c, arn) => c
-                .tag_resource()
-                .resource(arn)
-                .set_tags(Some(tags_to_map(set)))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-            Tagged::Queue(c, url) => c
-                .tag_queue()
-                .queue_url(url)
-                .set_tags(Some(tags_to_map(set)))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-            Tagged::Role(c, name) => c
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags(set)?))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
+        let map = || Some(tags_to_map(set));
+        match resource {
+            Tagged::Function(c, arn) => {
+                c.tag_resource().resource(arn).set_tags(map()).send().done(tagging).await.map(drop)
+            }
+            Tagged::Queue(c, url) => c.tag_queue().queue_url(url).set_tags(map()).send().done(tagging).await.map(drop),
+            Tagged::Role(c, name) => {
+                c.tag_role().role_name(name).set_tags(Some(iam_tags(set)?)).send().done(tagging).await.map(drop)
+            }
             Tagged::Table(c, arn) => c
                 .tag_resource()
                 .resource_arn(arn)
                 .set_tags(Some(dynamodb_tags(set)?))
                 .send()
+                .done(tagging)
                 .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-            Tagged::LogGroup(c, arn) => c
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags_to_map(set)))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-            Tagged::ApiGateway(c, arn) => c
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags_to_map(set)))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-            Tagged::Distribution(c, arn) => c
-                .tag_resource()
-                .resource(arn)
-                .tags(cloudfront_tags(set)?)
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("tagging {what}")),
-        };
-        tagged?;
+                .map(drop),
+            Tagged::LogGroup(c, arn) => {
+                c.tag_resource().resource_arn(arn).set_tags(map()).send().done(tagging).await.map(drop)
+            }
+            Tagged::ApiGateway(c, arn) => {
+                c.tag_resource().resource_arn(arn).set_tags(map()).send().done(tagging).await.map(drop)
+            }
+            Tagged::Distribution(c, arn) => {
+                c.tag_resource().resource(arn).tags(cloudfront_tags(set)?).send().done(tagging).await.map(drop)
+            }
+        }?;
     }
     if !changes.remove.is_empty() {
-        let keys = changes.remove;
-        let untagged = match resource {
-            Tagged::Function(c, arn) => c
-                .untag_resource()
-                .resource(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::Queue(c, url) => c
-                .untag_queue()
-                .queue_url(url)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::Role(c, name) => c
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::Table(c, arn) => c
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::LogGroup(c, arn) => c
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::ApiGateway(c, arn) => c
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(keys))
-                .send()
-                .await
-                .map(drop)
-                .aws_context(|| format!("untagging {what}")),
-            Tagged::Distribution(c, arn) => {
-                let keys = aws_sdk_cloudfront::types::TagKeys::builder().set_items(Some(keys)).build();
-                c.untag_resource()
-                    .resource(arn)
-                    .tag_keys(keys)
-                    .send()
-                    .await
-                    .map(drop)
-                    .aws_context(|| format!("untagging {what}"))
+        let keys = Some(changes.remove);
+        match resource {
+            Tagged::Function(c, arn) => {
+                c.untag_resource().resource(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
             }
-        };
-        untagged?;
+            Tagged::Queue(c, url) => {
+                c.untag_queue().queue_url(url).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::Role(c, name) => {
+                c.untag_role().role_name(name).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::Table(c, arn) => {
+                c.untag_resource().resource_arn(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::LogGroup(c, arn) => {
+                c.untag_resource().resource_arn(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::ApiGateway(c, arn) => {
+                c.untag_resource().resource_arn(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::Distribution(c, arn) => {
+                let keys = aws_sdk_cloudfront::types::TagKeys::builder().set_items(keys).build();
+                c.untag_resource().resource(arn).tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+        }?;
     }
     Ok(())
 }

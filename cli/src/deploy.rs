@@ -102,8 +102,8 @@ impl Session {
     }
 
     fn urls(&self, ids: &Ids, stage_exists: bool, website: &Website) -> Urls {
-        let websocket = match (&ids.api_id, stage_exists) {
-            (Some(id), true) => Some(self.env.stack.websocket_url(id, &self.env.region)),
+        let websocket = match (ids.api().value, stage_exists) {
+            (Some(id), true) => Some(self.env.stack.websocket_url(&id, &self.env.region)),
             _ => None,
         };
         Urls { website: website.distribution.as_ref().map(|d| format!("https://{}", d.domain)), websocket }
@@ -116,9 +116,9 @@ impl Session {
             Found::Site(site) => Some(site.objects.len()),
             _ => None,
         });
-        let distribution = ids.distribution_id.as_ref().and_then(|id| {
+        let distribution = ids.distribution().value.and_then(|id| {
             self.found.items.iter().find_map(|i| match &i.found {
-                Found::Distribution(d) if &d.id == id => Some(DistributionReport {
+                Found::Distribution(d) if d.id == id => Some(DistributionReport {
                     id: d.id.clone(),
                     domain: d.domain_name.clone(),
                     status: d.status.clone(),
@@ -140,7 +140,8 @@ impl Session {
     async fn deployed_website(&self, outcome: &apply::Outcome, wait: bool, progress: &Progress) -> Result<Website> {
         let mut website = self.website(&outcome.ids);
         website.objects = site::spec(&self.env, &outcome.ids).files.known().map(BTreeMap::len);
-        let Some(id) = outcome.ids.distribution_id.as_deref().filter(|_| website.cdn) else { return Ok(website) };
+        let Some(id) = outcome.ids.distribution().value.filter(|_| website.cdn) else { return Ok(website) };
+        let id = id.as_str();
         let touched =
             outcome.applied.iter().any(|a| a.change.kind == Kind::Distribution && a.change.action != Action::Unchanged);
         if touched || website.distribution.is_none() {
@@ -177,9 +178,9 @@ impl Session {
     /// the printed URL answers with them.
     async fn confirm_stage(&self, ids: &Ids, progress: &Progress) -> Result<StageReport> {
         let name = self.env.stack.api_stage().to_string();
-        let Some(api) = ids.api_id.as_deref() else { return Ok(StageReport { name, deployment: None }) };
+        let Some(api) = ids.api().value else { return Ok(StageReport { name, deployment: None }) };
         let task = progress.task("deploying", &format!("API stage {name} (AutoDeploy)"));
-        match stage::wait_deployed(&self.clients, &task, api, &name).await {
+        match stage::wait_deployed(&self.clients, &task, &api, &name).await {
             Ok(stage::Deployed::Live(id)) => {
                 task.finish("deployed");
                 Ok(StageReport { name, deployment: Some(id) })

@@ -85,20 +85,7 @@ impl Change {
     /// What names the resource for people: its physical name, or for kinds
     /// with AWS-assigned ids, the stack's name for it and the id.
     pub fn display_id(&self) -> String {
-        let id = self.id.as_deref();
-        match self.kind {
-            Kind::Route | Kind::Integration | Kind::Mapping | Kind::Model => match id {
-                Some(id) if id != self.name => format!("{} ({id})", self.name),
-                _ => self.name.clone(),
-            },
-            // The id is the URL; its last segment is the name.
-            Kind::Queue | Kind::DeadLetterQueue => {
-                id.and_then(|url| url.rsplit('/').next()).unwrap_or(&self.name).to_string()
-            }
-            Kind::Site => format!("s3://{}", id.unwrap_or(&self.name)),
-            Kind::Distribution => id.unwrap_or("of the website").to_string(),
-            _ => id.unwrap_or(&self.name).to_string(),
-        }
+        self.kind.display(&self.name, self.id.as_deref())
     }
 
     /// `Lambda function wschat-dev-chat`.

@@ -6,7 +6,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field, tags_from_map};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +41,8 @@ pub fn spec(env: &Env) -> Spec {
 /// The WebSocket APIs tagged with this stack and stage, oldest first.
 pub async fn find_apis(clients: &super::Clients, env: &Env) -> Result<Vec<Found>> {
     let apis = crate::aws::paginate(|token| async move {
-        let page = clients
-            .apigw
-            .get_apis()
-            .set_next_token(token)
-            .send()
-            .await
-            .aws_context(|| "listing API Gateway APIs".to_string())?;
+        let doing = || "listing API Gateway APIs".to_string();
+        let page = clients.apigw.get_apis().set_next_token(token).send().done(doing).await?;
         Ok((page.items.unwrap_or_default(), page.next_token))
     })
     .await?;
@@ -95,12 +90,6 @@ pub async fn serving_first(clients: &super::Clients, env: &Env, apis: Vec<Found>
     Ok(ranked.into_iter().map(|(_, api)| api).collect())
 }
 
-/// Brings an API Gateway resource's tags (API or stage) to `desired`.
-pub async fn retag(op: &Op<'_>, arn: &str, desired: &Tags, found: &Tags, what: &str) -> Result<()> {
-    crate::aws::retag(crate::aws::Tagged::ApiGateway(&op.clients.apigw, arn), what, desired, found).await?;
-    Ok(())
-}
-
 /// The WebSocket API.
 pub struct Api;
 
@@ -134,8 +123,8 @@ impl Resource for Api {
             .route_selection_expression(&spec.route_selection)
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
-            .await
-            .aws_context(|| format!("creating WebSocket API `{}`", spec.name))?;
+            .done(|| format!("creating WebSocket API `{}`", spec.name))
+            .await?;
         created
             .api_id
             .ok_or_else(|| anyhow::anyhow!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
@@ -150,20 +139,15 @@ impl Resource for Api {
                 .name(&spec.name)
                 .route_selection_expression(&spec.route_selection)
                 .send()
-                .await
-                .aws_context(|| format!("updating WebSocket API `{}` ({})", spec.name, found.id))?;
+                .done(|| format!("updating WebSocket API `{}` ({})", spec.name, found.id))
+                .await?;
         }
-        retag(op, &found.arn, &spec.tags, &found.tags, &format!("WebSocket API `{}`", found.id)).await
+        let what = format!("WebSocket API `{}`", found.id);
+        retag(Tagged::ApiGateway(&op.clients.apigw, &found.arn), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .apigw
-            .delete_api()
-            .api_id(&found.id)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting WebSocket API `{}` ({})", found.name, found.id))
+        let doing = || format!("deleting WebSocket API `{}` ({})", found.name, found.id);
+        op.clients.apigw.delete_api().api_id(&found.id).send().gone(doing).await
     }
 }

@@ -20,7 +20,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, retry_while, tags_field};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Sent};
 use crate::diff::FieldChange;
 
 /// The ownership setting that turns ACLs off: the bucket owner owns every object.
@@ -184,8 +184,8 @@ async fn put_public_access_block(op: &Op<'_>, spec: &Spec) -> Result<()> {
                 .build(),
         )
         .send()
-        .await
-        .aws_context(|| format!("blocking public access to S3 bucket `{}`", spec.name))?;
+        .done(|| format!("blocking public access to S3 bucket `{}`", spec.name))
+        .await?;
     Ok(())
 }
 
@@ -198,8 +198,8 @@ async fn put_encryption(op: &Op<'_>, spec: &Spec) -> Result<()> {
         .bucket(&spec.name)
         .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
         .send()
-        .await
-        .aws_context(|| format!("setting the default encryption of S3 bucket `{}`", spec.name))?;
+        .done(|| format!("setting the default encryption of S3 bucket `{}`", spec.name))
+        .await?;
     Ok(())
 }
 
@@ -213,8 +213,8 @@ async fn put_tags(op: &Op<'_>, spec: &Spec) -> Result<()> {
         .bucket(&spec.name)
         .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
         .send()
-        .await
-        .aws_context(|| format!("tagging S3 bucket `{}`", spec.name))?;
+        .done(|| format!("tagging S3 bucket `{}`", spec.name))
+        .await?;
     Ok(())
 }
 
@@ -226,14 +226,8 @@ pub async fn empty(op: &Op<'_>, bucket: &str) -> Result<usize> {
     let s3 = &op.clients.s3;
     let mut deleted = 0;
     loop {
-        let Some(page) = s3
-            .list_object_versions()
-            .bucket(bucket)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("listing the objects of S3 bucket `{bucket}`"))?
-        else {
+        let doing = || format!("listing the objects of S3 bucket `{bucket}`");
+        let Some(page) = s3.list_object_versions().bucket(bucket).send().found(doing).await? else {
             return Ok(deleted);
         };
         let mut ids = Vec::new();
@@ -269,8 +263,8 @@ pub async fn delete_objects(op: &Op<'_>, bucket: &str, objects: Vec<ObjectIdenti
         .bucket(bucket)
         .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build()?)
         .send()
-        .await
-        .aws_context(|| format!("deleting {count} objects from S3 bucket `{bucket}`"))?;
+        .done(|| format!("deleting {count} objects from S3 bucket `{bucket}`"))
+        .await?;
     if let Some(first) = done.errors().first() {
         anyhow::bail!(
             "deleting {count} objects from S3 bucket `{bucket}`: {} of them failed, the first `{}`: {} {}",
@@ -354,8 +348,8 @@ impl Resource for Bucket {
                 .bucket(&spec.name)
                 .ownership_controls(aws_sdk_s3::types::OwnershipControls::builder().rules(rule).build()?)
                 .send()
-                .await
-                .aws_context(|| format!("turning off ACLs of S3 bucket `{}`", spec.name))?;
+                .done(|| format!("turning off ACLs of S3 bucket `{}`", spec.name))
+                .await?;
         }
         if !encrypted(found) {
             put_encryption(op, spec).await?;
@@ -368,13 +362,7 @@ impl Resource for Bucket {
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         empty(op, &found.name).await?;
-        op.clients
-            .s3
-            .delete_bucket()
-            .bucket(&found.name)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting S3 bucket `{}`", found.name))
+        let doing = || format!("deleting S3 bucket `{}`", found.name);
+        op.clients.s3.delete_bucket().bucket(&found.name).send().gone(doing).await
     }
 }

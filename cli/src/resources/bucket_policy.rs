@@ -8,7 +8,7 @@
 use anyhow::Result;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::Sent;
 use crate::diff::FieldChange;
 
 /// The principal the policy grants to.
@@ -50,15 +50,8 @@ pub fn spec(env: &Env, distribution_id: &Ref<String>) -> Spec {
 /// The policy of the stack's bucket, when the bucket has one.
 pub async fn find_bucket_policy(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
     let bucket = env.stack.bucket_name(&env.account.id, &env.region);
-    let Some(policy) = clients
-        .s3
-        .get_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading the policy of S3 bucket `{bucket}`"))?
-    else {
+    let doing = || format!("reading the policy of S3 bucket `{bucket}`");
+    let Some(policy) = clients.s3.get_bucket_policy().bucket(&bucket).send().found(doing).await? else {
         return Ok(None);
     };
     let text = policy.policy.unwrap_or_default();
@@ -105,20 +98,14 @@ impl Resource for BucketPolicy {
             .bucket(&spec.bucket)
             .policy(spec.document.get()?.to_string())
             .send()
-            .await
-            .aws_context(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))?;
+            .done(|| format!("setting the policy of S3 bucket `{}`", spec.bucket))
+            .await?;
         Ok(spec.bucket.clone())
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .s3
-            .delete_bucket_policy()
-            .bucket(&found.bucket)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting the policy of S3 bucket `{}`", found.bucket))
+        let doing = || format!("deleting the policy of S3 bucket `{}`", found.bucket);
+        op.clients.s3.delete_bucket_policy().bucket(&found.bucket).send().gone(doing).await
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, _found: &Found) -> Result<()> {

@@ -33,7 +33,7 @@ use aws_sdk_cloudfront::operation::get_distribution::GetDistributionError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{Clients, Env, FoundItem, Ids, Op, Ref, Reference, Resource, Tags, Want, retry_while, tags_field};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
@@ -145,13 +145,8 @@ pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<Foun
         d.comment == comment || d.origins.as_ref().is_some_and(|o| o.items.iter().any(|o| o.domain_name == origin))
     });
     let read = candidates.map(|d| async move {
-        let tags = clients
-            .cloudfront
-            .list_tags_for_resource()
-            .resource(&d.arn)
-            .send()
-            .await
-            .aws_context(|| format!("reading the tags of CloudFront distribution `{}`", d.id))?;
+        let doing = || format!("reading the tags of CloudFront distribution `{}`", d.id);
+        let tags = clients.cloudfront.list_tags_for_resource().resource(&d.arn).send().done(doing).await?;
         let mut tags: Tags = tags
             .tags
             .and_then(|t| t.items)
@@ -275,15 +270,8 @@ pub async fn wait_deployed(clients: &Clients, task: &Task, id: &str, why: &str) 
     let started = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
-        let Some(got) = clients
-            .cloudfront
-            .get_distribution()
-            .id(id)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
-        else {
+        let doing = || format!("reading CloudFront distribution `{id}`");
+        let Some(got) = clients.cloudfront.get_distribution().id(id).send().found(doing).await? else {
             return Ok(None);
         };
         let distribution = got.distribution.with_context(|| format!("CloudFront returned no distribution `{id}`"))?;
@@ -325,6 +313,11 @@ impl Resource for Distribution {
     type Spec = Spec;
     type Found = Found;
 
+    /// Its id, which CloudFront makes up; there is one distribution.
+    fn display(_name: &str, id: Option<&str>) -> String {
+        id.unwrap_or("of the website").to_string()
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![spec.oac_id.reference()]
     }
@@ -358,8 +351,8 @@ impl Resource for Distribution {
                     .build(),
             )
             .send()
-            .await
-            .aws_context(|| format!("creating the CloudFront distribution of S3 bucket `{}`", spec.origin_domain))?;
+            .done(|| format!("creating the CloudFront distribution of S3 bucket `{}`", spec.origin_domain))
+            .await?;
         let distribution = created.distribution.context("CloudFront returned no distribution")?;
         Ok(distribution.id)
     }
@@ -367,12 +360,8 @@ impl Resource for Distribution {
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let cf = &op.clients.cloudfront;
         if !config_fields(spec, found).is_empty() {
-            let current = cf
-                .get_distribution_config()
-                .id(&found.id)
-                .send()
-                .await
-                .aws_context(|| format!("reading CloudFront distribution `{}`", found.id))?;
+            let doing = || format!("reading CloudFront distribution `{}`", found.id);
+            let current = cf.get_distribution_config().id(&found.id).send().done(doing).await?;
             let caller_reference =
                 current.distribution_config.as_ref().map(|c| c.caller_reference.clone()).unwrap_or_default();
             cf.update_distribution()
@@ -380,21 +369,15 @@ impl Resource for Distribution {
                 .set_if_match(current.e_tag)
                 .distribution_config(distribution_config(spec, &caller_reference)?)
                 .send()
-                .await
-                .aws_context(|| format!("updating CloudFront distribution `{}`", found.id))?;
+                .done(|| format!("updating CloudFront distribution `{}`", found.id))
+                .await?;
         }
         let mut have = found.tags.clone();
         if let Some(hash) = &found.hash {
             have.insert(TAG_CONFIG.to_string(), hash.clone());
         }
-        crate::aws::retag(
-            crate::aws::Tagged::Distribution(cf, &found.arn),
-            &format!("CloudFront distribution `{}`", found.id),
-            &all_tags(spec)?,
-            &have,
-        )
-        .await?;
-        Ok(())
+        let what = format!("CloudFront distribution `{}`", found.id);
+        retag(Tagged::Distribution(cf, &found.arn), &what, &all_tags(spec)?, &have).await
     }
 
     /// Disables the distribution, waits until CloudFront has disabled it
@@ -402,14 +385,8 @@ impl Resource for Distribution {
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let cf = &op.clients.cloudfront;
         let id = &found.id;
-        let Some(current) = cf
-            .get_distribution_config()
-            .id(id)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("reading CloudFront distribution `{id}`"))?
-        else {
+        let doing = || format!("reading CloudFront distribution `{id}`");
+        let Some(current) = cf.get_distribution_config().id(id).send().found(doing).await? else {
             return Ok(());
         };
         let mut config = current
@@ -423,8 +400,8 @@ impl Resource for Distribution {
                 .set_if_match(current.e_tag)
                 .distribution_config(config)
                 .send()
-                .await
-                .aws_context(|| format!("disabling CloudFront distribution `{id}`"))?;
+                .done(|| format!("disabling CloudFront distribution `{id}`"))
+                .await?;
         }
         let Some(deployed) =
             wait_deployed(op.clients, op.task, id, "waiting for CloudFront to disable it at every edge location")
@@ -437,9 +414,8 @@ impl Resource for Distribution {
             .id(id)
             .set_if_match(deployed.etag)
             .send()
+            .gone(|| format!("deleting CloudFront distribution `{id}`"))
             .await
-            .or_gone()
-            .aws_context(|| format!("deleting CloudFront distribution `{id}`"))
     }
 
     /// What `status` says about the distribution beside its state.

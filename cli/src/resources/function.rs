@@ -15,7 +15,7 @@ use super::{
     Env, FoundItem, IAM_PROPAGATION_LIMIT, Ids, Kind, Op, Ref, Reference, Resource, Tags, Unresolved, Want, poll,
     retry_while_iam_propagates, tags_field, tags_from_map,
 };
-use crate::aws::{AwsContext, Missing, is_not_found};
+use crate::aws::{AwsContext, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
 
 pub const RUNTIME: &str = "provided.al2023";
@@ -160,13 +160,8 @@ pub async fn find_orphan_functions(clients: &super::Clients, env: &Env) -> Resul
         if env.stack.functions.contains_key(&function) {
             continue;
         }
-        let tags = clients
-            .lambda
-            .list_tags()
-            .resource(&arn)
-            .send()
-            .await
-            .aws_context(|| format!("reading the tags of Lambda function `{name}`"))?;
+        let doing = || format!("reading the tags of Lambda function `{name}`");
+        let tags = clients.lambda.list_tags().resource(&arn).send().done(doing).await?;
         let tags = tags_from_map(tags.tags.as_ref());
         if !env.owns(&tags) {
             continue;
@@ -202,15 +197,8 @@ fn found(config: aws_sdk_lambda::types::FunctionConfiguration, arn: String, tags
 
 pub async fn find_function(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let name = env.stack.function_name(function);
-    let Some(got) = clients
-        .lambda
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading Lambda function `{name}`"))?
-    else {
+    let doing = || format!("reading Lambda function `{name}`");
+    let Some(got) = clients.lambda.get_function().function_name(&name).send().found(doing).await? else {
         return Ok(None);
     };
     let Some(config) = got.configuration else { return Ok(None) };
@@ -495,25 +483,13 @@ impl Resource for Function {
             .aws_context(|| format!("uploading the code of Lambda function `{}`", spec.name))?;
             wait_function_ready(op, &spec.name, Readiness::AfterChange).await?;
         }
-        crate::aws::retag(
-            crate::aws::Tagged::Function(lambda, &found.arn),
-            &format!("Lambda function `{}`", spec.name),
-            &spec.tags,
-            &found.tags,
-        )
-        .await?;
-        Ok(())
+        let what = format!("Lambda function `{}`", spec.name);
+        retag(Tagged::Function(lambda, &found.arn), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .lambda
-            .delete_function()
-            .function_name(&found.name)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting Lambda function `{}`", found.name))
+        let doing = || format!("deleting Lambda function `{}`", found.name);
+        op.clients.lambda.delete_function().function_name(&found.name).send().gone(doing).await
     }
 
     fn problem(found: &Found) -> Option<String> {

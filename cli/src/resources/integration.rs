@@ -7,7 +7,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::Sent;
 use crate::diff::FieldChange;
 
 pub const METHOD: &str = "POST";
@@ -36,14 +36,8 @@ pub fn spec(env: &Env, function: &str, api_id: Ref<String>) -> Spec {
 
 pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
     let integrations = crate::aws::paginate(|token| async move {
-        let page = clients
-            .apigw
-            .get_integrations()
-            .api_id(api_id)
-            .set_next_token(token)
-            .send()
-            .await
-            .aws_context(|| format!("listing the integrations of WebSocket API `{api_id}`"))?;
+        let doing = || format!("listing the integrations of WebSocket API `{api_id}`");
+        let page = clients.apigw.get_integrations().api_id(api_id).set_next_token(token).send().done(doing).await?;
         Ok((page.items.unwrap_or_default(), page.next_token))
     })
     .await?;
@@ -90,6 +84,10 @@ impl Resource for Integration {
     type Spec = Spec;
     type Found = Found;
 
+    fn display(name: &str, id: Option<&str>) -> String {
+        super::named_with_id(name, id)
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![spec.api_id.reference(), Reference::exists(Kind::Function, &spec.function)]
     }
@@ -120,10 +118,8 @@ impl Resource for Integration {
             .integration_method(METHOD)
             .integration_uri(&spec.uri)
             .send()
-            .await
-            .aws_context(|| {
-                format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function)
-            })?;
+            .done(|| format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function))
+            .await?;
         created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
     }
 
@@ -138,21 +134,14 @@ impl Resource for Integration {
             .integration_method(METHOD)
             .integration_uri(&spec.uri)
             .send()
-            .await
-            .aws_context(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))?;
+            .done(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))
+            .await?;
         Ok(())
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let api_id = found.api_id.as_str();
-        op.clients
-            .apigw
-            .delete_integration()
-            .api_id(api_id)
-            .integration_id(&found.id)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id))
+        let doing = || format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id);
+        op.clients.apigw.delete_integration().api_id(api_id).integration_id(&found.id).send().gone(doing).await
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field, tags_from_map};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
 /// Days a log group keeps events. Lambda's own default is forever, which
@@ -56,13 +56,8 @@ pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<
         let function = name[prefix.len()..].to_string();
         let arn = group.log_group_arn().map_or_else(|| env.arns().log_group(&function), str::to_string);
         Some(async move {
-            let tags = clients
-                .logs
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .aws_context(|| format!("reading the tags of log group `{name}`"))?;
+            let doing = || format!("reading the tags of log group `{name}`");
+            let tags = clients.logs.list_tags_for_resource().resource_arn(&arn).send().done(doing).await?;
             let tags = tags_from_map(tags.tags.as_ref());
             // A group of a function stack.yaml no longer has is this stack's
             // only when its tags say so (another stage's names can share the prefix).
@@ -83,8 +78,8 @@ async fn put_retention(op: &Op<'_>, spec: &Spec) -> Result<()> {
         .log_group_name(&spec.name)
         .retention_in_days(spec.retention_days)
         .send()
-        .await
-        .aws_context(|| format!("setting the retention of log group `{}`", spec.name))?;
+        .done(|| format!("setting the retention of log group `{}`", spec.name))
+        .await?;
     Ok(())
 }
 
@@ -125,8 +120,8 @@ impl Resource for LogGroup {
                     .resource_arn(&spec.arn)
                     .set_tags(Some(super::tags_to_map(&spec.tags)))
                     .send()
-                    .await
-                    .aws_context(|| format!("tagging log group `{}`", spec.name))?;
+                    .done(|| format!("tagging log group `{}`", spec.name))
+                    .await?;
             }
             other => {
                 other.aws_context(|| format!("creating log group `{}`", spec.name))?;
@@ -140,24 +135,12 @@ impl Resource for LogGroup {
         if found.retention_days != Some(spec.retention_days) {
             put_retention(op, spec).await?;
         }
-        crate::aws::retag(
-            crate::aws::Tagged::LogGroup(&op.clients.logs, &found.arn),
-            &format!("log group `{}`", spec.name),
-            &spec.tags,
-            &found.tags,
-        )
-        .await?;
-        Ok(())
+        let what = format!("log group `{}`", spec.name);
+        retag(Tagged::LogGroup(&op.clients.logs, &found.arn), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .logs
-            .delete_log_group()
-            .log_group_name(&found.name)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting log group `{}`", found.name))
+        let doing = || format!("deleting log group `{}`", found.name);
+        op.clients.logs.delete_log_group().log_group_name(&found.name).send().gone(doing).await
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::FunctionResponseType;
 
 use super::{Env, FoundItem, Ids, Kind, Op, Reference, Resource, Want, poll, retry_while_iam_propagates};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
 
 const REPORT_FAILURES: &str = "ReportBatchItemFailures";
@@ -120,16 +120,8 @@ fn transitional(state: &str) -> bool {
 pub async fn wait_mapping_settled(op: &Op<'_>, uuid: &str) -> Result<()> {
     let what = format!("waiting for queue mapping `{uuid}` to settle");
     poll(op.task, &what, Duration::from_secs(300), || async {
-        let Some(got) = op
-            .clients
-            .lambda
-            .get_event_source_mapping()
-            .uuid(uuid)
-            .send()
-            .await
-            .or_missing()
-            .aws_context(|| format!("reading queue mapping `{uuid}`"))?
-        else {
+        let doing = || format!("reading queue mapping `{uuid}`");
+        let Some(got) = op.clients.lambda.get_event_source_mapping().uuid(uuid).send().found(doing).await? else {
             return Ok(Some(()));
         };
         let state = got.state().unwrap_or_default();
@@ -148,6 +140,10 @@ pub struct Mapping;
 impl Resource for Mapping {
     type Spec = Spec;
     type Found = Found;
+
+    fn display(name: &str, id: Option<&str>) -> String {
+        super::named_with_id(name, id)
+    }
 
     fn references(spec: &Spec) -> Vec<Reference> {
         let function = || spec.function.clone();
@@ -206,10 +202,8 @@ impl Resource for Mapping {
             .batch_size(spec.batch_size)
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
             .send()
-            .await
-            .aws_context(|| {
-                format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name)
-            })?;
+            .done(|| format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name))
+            .await?;
         Ok(())
     }
 
@@ -217,8 +211,14 @@ impl Resource for Mapping {
         if transitional(&found.state) {
             wait_mapping_settled(op, &found.uuid).await?;
         }
-        op.clients.lambda.delete_event_source_mapping().uuid(&found.uuid).send().await.or_gone().aws_context(|| {
-            format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
-        })
+        op.clients
+            .lambda
+            .delete_event_source_mapping()
+            .uuid(&found.uuid)
+            .send()
+            .gone(|| {
+                format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
+            })
+            .await
     }
 }

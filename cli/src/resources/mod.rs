@@ -156,6 +156,12 @@ pub trait Resource {
     /// Deletes the resource; gone already is success.
     async fn delete(op: &Op<'_>, found: &Self::Found) -> Result<()>;
 
+    /// What names one instance for people, from its name in the stack and
+    /// its physical id when there is one: the id, by default.
+    fn display(name: &str, id: Option<&str>) -> String {
+        id.unwrap_or(name).to_string()
+    }
+
     /// What `status` says about it beside its state (an object count, a
     /// deployment status).
     fn describe(_found: &Self::Found) -> Option<String> {
@@ -214,6 +220,13 @@ macro_rules! kinds {
             }
 
             /// The kinds that must exist before this one is created.
+            /// What names one instance of the kind for people.
+            pub fn display(self, name: &str, id: Option<&str>) -> String {
+                match self {
+                    $(Kind::$kind => <$imp as Resource>::display(name, id)),*
+                }
+            }
+
             pub fn after(self) -> &'static [Kind] {
                 match self {
                     $(Kind::$kind => &[$(Kind::$after),*]),*
@@ -441,15 +454,20 @@ impl Env {
     }
 }
 
-/// Values AWS assigns, as far as they are known.
+/// What names a resource whose id AWS makes up (a route, an integration):
+/// the stack's name for it, and the id beside it.
+pub fn named_with_id(name: &str, id: Option<&str>) -> String {
+    match id {
+        Some(id) if id != name => format!("{name} ({id})"),
+        _ => name.to_string(),
+    }
+}
+
+/// Values AWS assigns (an API id, a queue URL), by the resource they belong
+/// to, as far as they are known.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
-    pub api_id: Option<String>,
-    pub queue_url: Option<String>,
-    /// Integration id by function name.
-    pub integrations: BTreeMap<String, String>,
-    pub oac_id: Option<String>,
-    pub distribution_id: Option<String>,
+    assigned: BTreeMap<Address, String>,
     /// The distribution as discovery found it, before this run: only its
     /// caches hold old copies of the site (a new one has nothing to invalidate).
     pub found_distribution_id: Option<String>,
@@ -458,37 +476,35 @@ pub struct Ids {
 impl Ids {
     /// Learns the id of something just created (or kept).
     pub fn record(&mut self, address: &Address, id: &str) {
-        match address.kind {
-            Kind::Api => self.api_id = Some(id.to_string()),
-            Kind::Queue => self.queue_url = Some(id.to_string()),
-            Kind::Integration => {
-                self.integrations.insert(address.name.clone(), id.to_string());
-            }
-            Kind::OriginAccessControl => self.oac_id = Some(id.to_string()),
-            Kind::Distribution => self.distribution_id = Some(id.to_string()),
-            _ => {}
-        }
+        self.assigned.insert(address.clone(), id.to_string());
+    }
+
+    /// A reference to the id of `kind` `name`, with the id when it is known.
+    pub fn of(&self, kind: Kind, name: &str) -> Ref<String> {
+        let to = Address::new(kind, name);
+        let id = self.assigned.get(&to).cloned();
+        Ref::new(to, id)
     }
 
     pub fn api(&self) -> Ref<String> {
-        Ref::new(Address::new(Kind::Api, "api"), self.api_id.clone())
+        self.of(Kind::Api, "api")
     }
 
     pub fn queue_url(&self, env: &Env) -> Ref<String> {
-        Ref::new(Address::new(Kind::Queue, &env.stack.queue.name), self.queue_url.clone())
+        self.of(Kind::Queue, &env.stack.queue.name)
     }
 
     /// The id of `function`'s integration.
     pub fn integration(&self, function: &str) -> Ref<String> {
-        Ref::new(Address::new(Kind::Integration, function), self.integrations.get(function).cloned())
+        self.of(Kind::Integration, function)
     }
 
     pub fn oac(&self) -> Ref<String> {
-        Ref::new(Address::new(Kind::OriginAccessControl, "site"), self.oac_id.clone())
+        self.of(Kind::OriginAccessControl, "site")
     }
 
     pub fn distribution(&self) -> Ref<String> {
-        Ref::new(Address::new(Kind::Distribution, "site"), self.distribution_id.clone())
+        self.of(Kind::Distribution, "site")
     }
 }
 
@@ -536,7 +552,7 @@ impl FoundSet {
         for item in self.items.iter().rev() {
             ids.record(&item.address, &item.id);
         }
-        ids.found_distribution_id = ids.distribution_id.clone();
+        ids.found_distribution_id = ids.distribution().value;
         ids
     }
 
@@ -597,14 +613,13 @@ mod tests {
     }
 
     fn all_known() -> Ids {
-        Ids {
-            api_id: Some("a1".into()),
-            queue_url: Some("https://q".into()),
-            integrations: [("chat".to_string(), "i1".to_string())].into(),
-            oac_id: Some("E1".into()),
-            distribution_id: Some("D1".into()),
-            found_distribution_id: None,
-        }
+        let mut ids = Ids::default();
+        ids.record(&Address::new(Kind::Api, "api"), "a1");
+        ids.record(&Address::new(Kind::Queue, &shipped().stack.queue.name), "https://q");
+        ids.record(&Address::new(Kind::Integration, "chat"), "i1");
+        ids.record(&Address::new(Kind::OriginAccessControl, "site"), "E1");
+        ids.record(&Address::new(Kind::Distribution, "site"), "D1");
+        ids
     }
 
     #[test]

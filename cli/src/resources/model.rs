@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 use sha2::{Digest, Sha256};
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Sent};
 use crate::diff::FieldChange;
 use crate::stack::Stack;
 
@@ -174,6 +174,10 @@ impl Resource for Model {
     type Spec = Spec;
     type Found = Found;
 
+    fn display(name: &str, id: Option<&str>) -> String {
+        super::named_with_id(name, id)
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![spec.api_id.reference()]
     }
@@ -208,25 +212,16 @@ impl Resource for Model {
             .content_type(CONTENT_TYPE)
             .schema(&spec.schema)
             .send()
-            .await
-            .aws_context(|| {
-                format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key)
-            })?;
+            .done(|| format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key))
+            .await?;
         created.model_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no model id for `{}`", spec.name))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
         let Some(id) = &found.id else { return Ok(()) };
-        op.clients
-            .apigw
-            .update_model()
-            .api_id(api_id)
-            .model_id(id)
-            .schema(&spec.schema)
-            .send()
-            .await
-            .aws_context(|| format!("updating model `{}` of WebSocket API `{api_id}`", spec.name))?;
+        let doing = || format!("updating model `{}` of WebSocket API `{api_id}`", spec.name);
+        op.clients.apigw.update_model().api_id(api_id).model_id(id).schema(&spec.schema).send().done(doing).await?;
         Ok(())
     }
 
@@ -234,14 +229,7 @@ impl Resource for Model {
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let api_id = found.api_id.as_str();
         let Some(id) = &found.id else { return Ok(()) };
-        op.clients
-            .apigw
-            .delete_model()
-            .api_id(api_id)
-            .model_id(id)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting model `{}` of WebSocket API `{api_id}`", found.name))
+        let doing = || format!("deleting model `{}` of WebSocket API `{api_id}`", found.name);
+        op.clients.apigw.delete_model().api_id(api_id).model_id(id).send().gone(doing).await
     }
 }

@@ -13,7 +13,7 @@ use aws_sdk_cloudfront::types::{
 };
 
 use super::{Env, FoundItem, Ids, Op, Resource, Want};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
 
 pub const ORIGIN_TYPE: &str = "s3";
@@ -137,8 +137,8 @@ impl Resource for OriginAccessControl {
             .create_origin_access_control()
             .origin_access_control_config(config(spec)?)
             .send()
-            .await
-            .aws_context(|| format!("creating CloudFront origin access control `{}`", spec.name))?;
+            .done(|| format!("creating CloudFront origin access control `{}`", spec.name))
+            .await?;
         created.origin_access_control.map(|o| o.id).with_context(|| {
             format!("creating CloudFront origin access control `{}`: CloudFront returned no id", spec.name)
         })
@@ -155,8 +155,8 @@ impl Resource for OriginAccessControl {
             .if_match(etag)
             .origin_access_control_config(config(spec)?)
             .send()
-            .await
-            .aws_context(|| format!("updating CloudFront origin access control `{}` ({})", found.name, found.id))?;
+            .done(|| format!("updating CloudFront origin access control `{}` ({})", found.name, found.id))
+            .await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 use anyhow::Result;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
 
 pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
@@ -43,15 +43,8 @@ pub fn spec(env: &Env, function: &str, api_id: &Ref<String>) -> Spec {
 
 pub async fn find_permissions(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
     let name = env.stack.function_name(function);
-    let Some(policy) = clients
-        .lambda
-        .get_policy()
-        .function_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading the resource policy of Lambda function `{name}`"))?
-    else {
+    let doing = || format!("reading the resource policy of Lambda function `{name}`");
+    let Some(policy) = clients.lambda.get_policy().function_name(&name).send().found(doing).await? else {
         return Ok(Vec::new());
     };
     let sid = env.stack.permission_statement_id();
@@ -118,8 +111,8 @@ impl Resource for Permission {
             .principal(PRINCIPAL)
             .source_arn(spec.source_arn.get()?)
             .send()
-            .await
-            .aws_context(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))?;
+            .done(|| format!("allowing API Gateway to invoke Lambda function `{}`", spec.function_name))
+            .await?;
         Ok(spec.function_name.clone())
     }
 

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use super::{
     Env, FoundItem, Ids, Kind, Op, Reference, Resource, Tags, Want, json_equal, retry_while, tags_field, tags_from_map,
 };
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
 /// Fourteen days, SQS's longest: failed notifications wait in the DLQ for a person.
@@ -72,13 +72,8 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
         false => (env.stack.queue_name(), env.stack.queue.name.clone()),
     };
     let sqs = &clients.sqs;
-    let Some(url) = sqs
-        .get_queue_url()
-        .queue_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("looking up SQS queue `{name}`"))?
+    let Some(url) =
+        sqs.get_queue_url().queue_name(&name).send().found(|| format!("looking up SQS queue `{name}`")).await?
     else {
         return Ok(None);
     };
@@ -89,15 +84,15 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
                 .queue_url(&url)
                 .attribute_names(QueueAttributeName::All)
                 .send()
+                .done(|| format!("reading the attributes of SQS queue `{name}`"))
                 .await
-                .aws_context(|| format!("reading the attributes of SQS queue `{name}`"))
         },
         async {
             sqs.list_queue_tags()
                 .queue_url(&url)
                 .send()
+                .done(|| format!("reading the tags of SQS queue `{name}`"))
                 .await
-                .aws_context(|| format!("reading the tags of SQS queue `{name}`"))
         },
     )?;
     let found = Found {
@@ -136,12 +131,8 @@ pub async fn find_orphan_queues(clients: &super::Clients, env: &Env) -> Result<V
         if ours.contains(&name) {
             continue;
         }
-        let tags = sqs
-            .list_queue_tags()
-            .queue_url(&url)
-            .send()
-            .await
-            .aws_context(|| format!("reading the tags of SQS queue `{name}`"))?;
+        let doing = || format!("reading the tags of SQS queue `{name}`");
+        let tags = sqs.list_queue_tags().queue_url(&url).send().done(doing).await?;
         let tags = tags_from_map(tags.tags.as_ref());
         if !env.owns(&tags) {
             continue;
@@ -204,6 +195,11 @@ impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
     type Spec = Spec;
     type Found = Found;
 
+    /// The id is the URL; its last segment is the name.
+    fn display(name: &str, id: Option<&str>) -> String {
+        id.and_then(|url| url.rsplit('/').next()).unwrap_or(name).to_string()
+    }
+
     fn references(_spec: &Spec) -> Vec<Reference> {
         if DEAD_LETTER { Vec::new() } else { vec![Reference::exists(Kind::DeadLetterQueue, "dlq")] }
     }
@@ -258,28 +254,16 @@ impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
                 .queue_url(&found.url)
                 .set_attributes(Some(sqs_attributes(&attributes)))
                 .send()
-                .await
-                .aws_context(|| format!("updating SQS queue `{}`", spec.name))?;
+                .done(|| format!("updating SQS queue `{}`", spec.name))
+                .await?;
         }
-        crate::aws::retag(
-            crate::aws::Tagged::Queue(sqs, &found.url),
-            &format!("SQS queue `{}`", spec.name),
-            &spec.tags,
-            &found.tags,
-        )
-        .await?;
-        Ok(())
+        let what = format!("SQS queue `{}`", spec.name);
+        retag(Tagged::Queue(sqs, &found.url), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .sqs
-            .delete_queue()
-            .queue_url(&found.url)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting SQS queue `{}`", found.name))
+        let doing = || format!("deleting SQS queue `{}`", found.name);
+        op.clients.sqs.delete_queue().queue_url(&found.url).send().gone(doing).await
     }
 }
 

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, json_equal, tags_field};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +46,8 @@ pub fn spec(env: &Env, function: &str) -> Spec {
 
 pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let name = env.stack.role_name(function);
-    let Some(role) = clients
-        .iam
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading IAM role `{name}`"))?
+    let Some(role) =
+        clients.iam.get_role().role_name(&name).send().found(|| format!("reading IAM role `{name}`")).await?
     else {
         return Ok(None);
     };
@@ -134,8 +128,8 @@ impl Resource for Role {
             .description(&spec.description)
             .set_tags(Some(crate::aws::iam_tags(&spec.tags)?))
             .send()
-            .await
-            .aws_context(|| format!("creating IAM role `{}`", spec.name))?;
+            .done(|| format!("creating IAM role `{}`", spec.name))
+            .await?;
         Ok(spec.name.clone())
     }
 
@@ -146,17 +140,11 @@ impl Resource for Role {
                 .role_name(&spec.name)
                 .policy_document(spec.trust_policy.to_string())
                 .send()
-                .await
-                .aws_context(|| format!("updating the trust policy of IAM role `{}`", spec.name))?;
+                .done(|| format!("updating the trust policy of IAM role `{}`", spec.name))
+                .await?;
         }
-        crate::aws::retag(
-            crate::aws::Tagged::Role(iam, &spec.name),
-            &format!("IAM role `{}`", spec.name),
-            &spec.tags,
-            &found.tags,
-        )
-        .await?;
-        Ok(())
+        let what = format!("IAM role `{}`", spec.name);
+        retag(Tagged::Role(iam, &spec.name), &what, &spec.tags, &found.tags).await
     }
 
     /// Deletes the role with its inline and attached policies (IAM refuses to
@@ -181,6 +169,6 @@ impl Resource for Role {
             detached.or_gone().aws_context(|| format!("detaching policy `{arn}` from IAM role `{name}`"))
         });
         tokio::try_join!(futures::future::try_join_all(deletes), futures::future::try_join_all(detaches))?;
-        iam.delete_role().role_name(name).send().await.or_gone().aws_context(|| format!("deleting IAM role `{name}`"))
+        iam.delete_role().role_name(name).send().gone(|| format!("deleting IAM role `{name}`")).await
     }
 }

@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use super::{Address, Env, FoundItem, Ids, KNOWN_AFTER_APPLY, Kind, Op, Ref, Reference, Resource, Want, json_equal};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::Sent;
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,15 +100,8 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
 pub async fn find_role_policy(clients: &super::Clients, env: &Env, function: &str) -> Result<Option<FoundItem>> {
     let role = env.stack.role_name(function);
     let name = env.stack.role_policy_name(function);
-    let Some(policy) = clients
-        .iam
-        .get_role_policy()
-        .role_name(&role)
-        .policy_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading policy `{name}` of IAM role `{role}`"))?
+    let doing = || format!("reading policy `{name}` of IAM role `{role}`");
+    let Some(policy) = clients.iam.get_role_policy().role_name(&role).policy_name(&name).send().found(doing).await?
     else {
         return Ok(None);
     };
@@ -169,21 +162,14 @@ impl Resource for RolePolicy {
             .policy_name(&spec.name)
             .policy_document(spec.document.get()?.to_string())
             .send()
-            .await
-            .aws_context(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))?;
+            .done(|| format!("putting policy `{}` on IAM role `{}`", spec.name, spec.role))
+            .await?;
         Ok(spec.name.clone())
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        op.clients
-            .iam
-            .delete_role_policy()
-            .role_name(&found.role)
-            .policy_name(&found.name)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting policy `{}` of IAM role `{}`", found.name, found.role))
+        let doing = || format!("deleting policy `{}` of IAM role `{}`", found.name, found.role);
+        op.clients.iam.delete_role_policy().role_name(&found.role).policy_name(&found.name).send().gone(doing).await
     }
 
     /// `PutRolePolicy` creates or replaces, so it serves for updates too.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::Sent;
 use crate::diff::FieldChange;
 use crate::stack::Auth;
 
@@ -62,14 +62,8 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
 
 pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
     let routes = crate::aws::paginate(|token| async move {
-        let page = clients
-            .apigw
-            .get_routes()
-            .api_id(api_id)
-            .set_next_token(token)
-            .send()
-            .await
-            .aws_context(|| format!("listing the routes of WebSocket API `{api_id}`"))?;
+        let doing = || format!("listing the routes of WebSocket API `{api_id}`");
+        let page = clients.apigw.get_routes().api_id(api_id).set_next_token(token).send().done(doing).await?;
         Ok((page.items.unwrap_or_default(), page.next_token))
     })
     .await?;
@@ -105,6 +99,10 @@ pub struct Route;
 impl Resource for Route {
     type Spec = Spec;
     type Found = Found;
+
+    fn display(name: &str, id: Option<&str>) -> String {
+        super::named_with_id(name, id)
+    }
 
     fn references(spec: &Spec) -> Vec<Reference> {
         let mut refs = vec![spec.api_id.reference(), spec.target.reference()];
@@ -155,8 +153,8 @@ impl Resource for Route {
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
             .send()
-            .await
-            .aws_context(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))?;
+            .done(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))
+            .await?;
         created.route_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route id for `{}`", spec.key))
     }
 
@@ -172,22 +170,15 @@ impl Resource for Route {
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
             .send()
-            .await
-            .aws_context(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))?;
+            .done(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))
+            .await?;
         Ok(())
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let api_id = found.api_id.as_str();
-        op.clients
-            .apigw
-            .delete_route()
-            .api_id(api_id)
-            .route_id(&found.id)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting route `{}` of WebSocket API `{api_id}`", found.key))
+        let doing = || format!("deleting route `{}` of WebSocket API `{api_id}`", found.key);
+        op.clients.apigw.delete_route().api_id(api_id).route_id(&found.id).send().gone(doing).await
     }
 
     /// UpdateRoute merges RequestModels and cannot take a model away: a route

@@ -25,7 +25,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 use super::{Address, Env, FoundItem, Ids, KNOWN_AFTER_APPLY, Kind, Op, Ref, Reference, Resource, Want};
-use crate::aws::{AwsContext, Missing};
+use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
 use crate::website::{CONFIG_KEY, cache_control, config_json, content_type, pin_connect_src};
 
@@ -313,8 +313,8 @@ async fn upload(op: &Op<'_>, bucket: &str, file: &File) -> Result<()> {
         .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
         .body(ByteStream::from(bytes))
         .send()
-        .await
-        .aws_context(|| format!("uploading `{}` to S3 bucket `{bucket}`", file.key))?;
+        .done(|| format!("uploading `{}` to S3 bucket `{bucket}`", file.key))
+        .await?;
     Ok(())
 }
 
@@ -331,8 +331,8 @@ async fn invalidate(op: &Op<'_>, distribution: &str, paths: &[String]) -> Result
         .distribution_id(distribution)
         .invalidation_batch(batch)
         .send()
-        .await
-        .aws_context(|| format!("invalidating {} paths of CloudFront distribution `{distribution}`", paths.len()))?;
+        .done(|| format!("invalidating {} paths of CloudFront distribution `{distribution}`", paths.len()))
+        .await?;
     Ok(())
 }
 
@@ -342,6 +342,10 @@ pub struct Site;
 impl Resource for Site {
     type Spec = Spec;
     type Found = Found;
+
+    fn display(name: &str, id: Option<&str>) -> String {
+        format!("s3://{}", id.unwrap_or(name))
+    }
 
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![Reference::exists(Kind::Bucket, "site"), spec.files.reference()]

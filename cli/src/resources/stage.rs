@@ -12,7 +12,7 @@ use aws_sdk_apigatewayv2::types::RouteSettings;
 use super::{
     Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, poll, tags_field, tags_from_map,
 };
-use crate::aws::{AwsContext, Missing, is_not_found};
+use crate::aws::{AwsContext, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
 use crate::progress::Task;
 
@@ -50,14 +50,8 @@ pub fn spec(env: &Env, api_id: Ref<String>) -> Spec {
 
 pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
     let stages = crate::aws::paginate(|token| async move {
-        let page = clients
-            .apigw
-            .get_stages()
-            .api_id(api_id)
-            .set_next_token(token)
-            .send()
-            .await
-            .aws_context(|| format!("listing the stages of WebSocket API `{api_id}`"))?;
+        let doing = || format!("listing the stages of WebSocket API `{api_id}`");
+        let page = clients.apigw.get_stages().api_id(api_id).set_next_token(token).send().done(doing).await?;
         Ok((page.items.unwrap_or_default(), page.next_token))
     })
     .await?;
@@ -183,9 +177,7 @@ pub async fn wait_deployed(clients: &super::Clients, task: &Task, api_id: &str, 
                 .get_deployment()
                 .api_id(api_id)
                 .deployment_id(&id)
-                .send()
-                .await
-                .aws_context(|| format!("reading deployment `{id}` of WebSocket API `{api_id}`"))?
+                .send().done(|| format!("reading deployment `{id}` of WebSocket API `{api_id}`")).await?
                 .created_date()
                 .copied(),
         };
@@ -243,8 +235,8 @@ impl Resource for Stage {
             .default_route_settings(route_settings(spec))
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
-            .await
-            .aws_context(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
+            .done(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))
+            .await?;
         Ok(spec.name.clone())
     }
 
@@ -259,30 +251,17 @@ impl Resource for Stage {
                 .auto_deploy(true)
                 .default_route_settings(route_settings(spec))
                 .send()
-                .await
-                .aws_context(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))?;
+                .done(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))
+                .await?;
         }
         let arn = op.env.arns().stage(api_id, &spec.name);
-        super::api::retag(
-            op,
-            &arn,
-            &spec.tags,
-            &found.tags,
-            &format!("stage `{}` of WebSocket API `{api_id}`", spec.name),
-        )
-        .await
+        let what = format!("stage `{}` of WebSocket API `{api_id}`", spec.name);
+        retag(Tagged::ApiGateway(&op.clients.apigw, &arn), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let api_id = found.api_id.as_str();
-        op.clients
-            .apigw
-            .delete_stage()
-            .api_id(api_id)
-            .stage_name(&found.name)
-            .send()
-            .await
-            .or_gone()
-            .aws_context(|| format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name))
+        let doing = || format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name);
+        op.clients.apigw.delete_stage().api_id(api_id).stage_name(&found.name).send().gone(doing).await
     }
 }

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, poll, tags_field};
-use crate::aws::{AwsContext, Missing, is_not_found};
+use crate::aws::{AwsContext, Missing, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
 
 /// The hash key of the table, and the range key of the room index.
@@ -74,13 +74,8 @@ fn keys(schema: &[KeySchemaElement]) -> String {
 pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
     let name = env.stack.table_name();
     let ddb = &clients.dynamodb;
-    let Some(described) = ddb
-        .describe_table()
-        .table_name(&name)
-        .send()
-        .await
-        .or_missing()
-        .aws_context(|| format!("reading DynamoDB table `{name}`"))?
+    let Some(described) =
+        ddb.describe_table().table_name(&name).send().found(|| format!("reading DynamoDB table `{name}`")).await?
     else {
         return Ok(None);
     };
@@ -94,15 +89,15 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
             ddb.describe_time_to_live()
                 .table_name(&name)
                 .send()
+                .done(|| format!("reading the TTL of DynamoDB table `{name}`"))
                 .await
-                .aws_context(|| format!("reading the TTL of DynamoDB table `{name}`"))
         },
         async {
             ddb.list_tags_of_resource()
                 .resource_arn(&arn)
                 .send()
+                .done(|| format!("reading the tags of DynamoDB table `{name}`"))
                 .await
-                .aws_context(|| format!("reading the tags of DynamoDB table `{name}`"))
         },
     )?;
     let ttl = ttl.time_to_live_description();
@@ -324,8 +319,8 @@ impl Resource for Table {
             )
             .set_tags(Some(tags))
             .send()
-            .await
-            .aws_context(|| format!("creating DynamoDB table `{}`", spec.name))?;
+            .done(|| format!("creating DynamoDB table `{}`", spec.name))
+            .await?;
         wait_table_active(op, &spec.name).await?;
         set_ttl(op, spec, None).await?;
         Ok(spec.name.clone())
@@ -352,8 +347,8 @@ impl Resource for Table {
                 .table_name(&spec.name)
                 .billing_mode(BillingMode::PayPerRequest)
                 .send()
-                .await
-                .aws_context(|| format!("switching DynamoDB table `{}` to on-demand", spec.name))?;
+                .done(|| format!("switching DynamoDB table `{}` to on-demand", spec.name))
+                .await?;
             wait_table_active(op, &spec.name).await?;
         }
         match &found.index {
@@ -385,22 +380,16 @@ impl Resource for Table {
                             .build(),
                     )
                     .send()
-                    .await
-                    .aws_context(|| format!("adding index `{}` to DynamoDB table `{}`", spec.index, spec.name))?;
+                    .done(|| format!("adding index `{}` to DynamoDB table `{}`", spec.index, spec.name))
+                    .await?;
                 wait_table_active(op, &spec.name).await?;
             }
         }
         if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
             set_ttl(op, spec, Some(found)).await?;
         }
-        crate::aws::retag(
-            crate::aws::Tagged::Table(ddb, &found.arn),
-            &format!("DynamoDB table `{}`", spec.name),
-            &spec.tags,
-            &found.tags,
-        )
-        .await?;
-        Ok(())
+        let what = format!("DynamoDB table `{}`", spec.name);
+        retag(Tagged::Table(ddb, &found.arn), &what, &spec.tags, &found.tags).await
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
