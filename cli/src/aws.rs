@@ -19,11 +19,13 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -679,9 +681,37 @@ impl Intercept for CallLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let call = self.record(cfg);
+        tracing::debug!("AWS {}.{}", call.service, call.operation);
+        cfg.interceptor_state().store_put(Started(Instant::now()));
         self.calls.lock().expect("call log poisoned").push(call);
         Ok(())
     }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let call = self.record(cfg);
+            let ms = cfg.load::<Started>().map_or(0, |started| started.0.elapsed().as_millis());
+            let outcome = match context.output_or_error() {
+                Some(Err(_)) => "failed",
+                _ => "done",
+            };
+            tracing::debug!("AWS {}.{} {outcome} in {ms} ms", call.service, call.operation);
+        }
+        Ok(())
+    }
+}
+
+/// When a call started, for `-v`'s timings.
+#[derive(Debug)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
 }
 
 #[cfg(test)]

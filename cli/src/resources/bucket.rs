@@ -59,18 +59,24 @@ fn code<E: ProvideErrorMetadata, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Op
     e.code()
 }
 
-/// The bucket and its settings, when it exists.
-pub async fn find_bucket(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
+/// Whether the bucket exists. S3 names are global: one that exists in
+/// another account is an error that says so.
+pub async fn exists(clients: &super::Clients, env: &Env) -> Result<bool> {
     let name = env.stack.bucket_name(&env.account.id, &env.region);
-    let s3 = &clients.s3;
-    match s3.head_bucket().bucket(&name).send().await {
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+    match clients.s3.head_bucket().bucket(&name).send().await {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => anyhow::bail!(
             "S3 bucket `{name}` exists but this account cannot read it: S3 names are global, and another account \
              owns it. Deploy under another stack `name` or --stage"
         ),
-        other => other.aws_context(|| format!("reading S3 bucket `{name}`"))?,
-    };
+        other => other.aws_context(|| format!("reading S3 bucket `{name}`")).map(|_| true),
+    }
+}
+
+/// The settings of the bucket, which [`exists`].
+pub async fn find_bucket(clients: &super::Clients, env: &Env) -> Result<FoundItem> {
+    let name = env.stack.bucket_name(&env.account.id, &env.region);
+    let s3 = &clients.s3;
     let (block, ownership, encryption, tags) = tokio::try_join!(
         async {
             match s3.get_public_access_block().bucket(&name).send().await {
@@ -126,7 +132,7 @@ pub async fn find_bucket(clients: &super::Clients, env: &Env) -> Result<Option<F
         },
     )?;
     let found = Found { name: name.clone(), public_access_block: block, ownership, encryption, tags };
-    Ok(Some(FoundItem::new("site", name, None, super::Found::Bucket(found))))
+    Ok(FoundItem::new("site", name, None, super::Found::Bucket(found)))
 }
 
 fn show_block(block: Option<[bool; 4]>) -> String {

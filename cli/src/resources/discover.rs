@@ -61,18 +61,21 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         items.extend(queues);
         Ok::<_, anyhow::Error>(items)
     };
-    // The bucket's policy and objects are read once the bucket is found.
+    // Once the bucket is known to exist, its settings, policy and objects are read together.
     let website_part = async {
-        let (bucket, oacs, distributions) = tokio::try_join!(
-            bucket::find_bucket(clients, env),
+        let (exists, oacs, distributions) = tokio::try_join!(
+            bucket::exists(clients, env),
             origin_access_control::find_origin_access_controls(clients, env),
             distribution::find_distributions(clients, env),
         )?;
         let mut items: Vec<FoundItem> = oacs;
         items.extend(distributions);
-        if let Some(bucket) = bucket {
-            let (policy, site) =
-                tokio::try_join!(bucket_policy::find_bucket_policy(clients, env), site::find_site(clients, env),)?;
+        if exists {
+            let (bucket, policy, site) = tokio::try_join!(
+                bucket::find_bucket(clients, env),
+                bucket_policy::find_bucket_policy(clients, env),
+                site::find_site(clients, env),
+            )?;
             items.push(bucket);
             items.extend(policy);
             items.extend(site);

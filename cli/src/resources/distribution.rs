@@ -392,27 +392,36 @@ impl Resource for Distribution {
         let mut config = current
             .distribution_config
             .with_context(|| format!("CloudFront distribution `{id}` has no configuration"))?;
+        // UpdateDistribution answers with the distribution and its new ETag:
+        // when that already says `Deployed`, there is nothing to wait for.
+        let mut disabled_etag = None;
         if config.enabled {
             op.task.waiting("disabling it (CloudFront deletes only disabled distributions)");
             config.enabled = false;
-            cf.update_distribution()
+            let updated = cf
+                .update_distribution()
                 .id(id)
                 .set_if_match(current.e_tag)
                 .distribution_config(config)
                 .send()
                 .done(|| format!("disabling CloudFront distribution `{id}`"))
                 .await?;
+            if updated.distribution.is_some_and(|d| d.status == DEPLOYED) {
+                disabled_etag = Some(updated.e_tag);
+            }
         }
-        let Some(deployed) =
-            wait_deployed(op.clients, op.task, id, "waiting for CloudFront to disable it at every edge location")
-                .await?
-        else {
-            return Ok(());
+        let etag = match disabled_etag {
+            Some(etag) => etag,
+            None => {
+                let why = "waiting for CloudFront to disable it at every edge location";
+                let Some(deployed) = wait_deployed(op.clients, op.task, id, why).await? else { return Ok(()) };
+                deployed.etag
+            }
         };
         op.task.waiting("deleting it");
         cf.delete_distribution()
             .id(id)
-            .set_if_match(deployed.etag)
+            .set_if_match(etag)
             .send()
             .gone(|| format!("deleting CloudFront distribution `{id}`"))
             .await

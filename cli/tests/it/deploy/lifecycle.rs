@@ -225,6 +225,16 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // -v logs each AWS call on stderr as it ends, one line per call the report counts;
+    // stdout stays the JSON document alone.
+    let (out, stderr) = run(&cloud, &project, &["-v", "--json", "plan"]);
+    assert!(out.status.success(), "{stderr}");
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON document alone");
+    let ended: Vec<&str> = stderr.lines().filter(|l| l.contains(" DEBUG AWS ") && l.contains(" ms")).collect();
+    assert_eq!(ended.len() as u64, plan["calls"]["total"].as_u64().unwrap(), "{stderr}");
+    assert!(ended.iter().any(|l| l.contains("AWS STS.GetCallerIdentity done in ")), "{stderr}");
+    assert!(ended.iter().any(|l| l.contains("AWS ApiGatewayV2.GetApis done in ")), "{stderr}");
 }
 
 #[tokio::test]
