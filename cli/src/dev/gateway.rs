@@ -106,6 +106,7 @@ impl Gateway {
             settings: Settings {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
+                ..Settings::default()
             },
             store: setup.store,
             notifier: setup.notifier,

@@ -7,6 +7,11 @@
 //! | `WSCHAT_TABLE` | the connections table | required |
 //! | `WSCHAT_QUEUE_URL` | the notification queue | required by `chat` |
 //! | `WSCHAT_FANOUT_CONCURRENCY` | posts in flight during a fan-out, 1..=1000 | 32 |
+//! | `WSCHAT_SHARD_SIZE` | recipients one invocation takes on; a larger notice is sharded, 1..=10000 | 1000 |
+//! | `WSCHAT_POST_RATE` | posts per second one broadcast may make, across all invocations, 1..=100000 | 9000 |
+//! | `WSCHAT_MAX_CONCURRENCY` | the queue mapping's maximum concurrency (`ScalingConfig`), 2..=1000 | 10 |
+//! | `WSCHAT_BATCH_SIZE` | records per invocation from the queue (the mapping's batch size), 1..=10 | 10 |
+//! | `WSCHAT_DELIVERIES_TABLE` | the delivery ledger table, which makes redelivery harmless | none: no ledger |
 //! | `WSCHAT_WELCOME_DELAY` | seconds before welcome and join notice, 0..=900 | 1 |
 //! | `WSCHAT_TTL_ATTRIBUTE` | the table's TTL attribute | `expiresAt` |
 //! | `WSCHAT_MANAGEMENT_ENDPOINT` | the Management API; overrides `https://{domainName}/{stage}` | required by `notify` |
@@ -20,12 +25,27 @@ pub mod vars {
     pub const TABLE: &str = "WSCHAT_TABLE";
     pub const QUEUE_URL: &str = "WSCHAT_QUEUE_URL";
     pub const FANOUT_CONCURRENCY: &str = "WSCHAT_FANOUT_CONCURRENCY";
+    pub const SHARD_SIZE: &str = "WSCHAT_SHARD_SIZE";
+    pub const POST_RATE: &str = "WSCHAT_POST_RATE";
+    pub const MAX_CONCURRENCY: &str = "WSCHAT_MAX_CONCURRENCY";
+    pub const BATCH_SIZE: &str = "WSCHAT_BATCH_SIZE";
+    pub const DELIVERIES_TABLE: &str = "WSCHAT_DELIVERIES_TABLE";
     pub const WELCOME_DELAY: &str = "WSCHAT_WELCOME_DELAY";
     pub const TTL_ATTRIBUTE: &str = "WSCHAT_TTL_ATTRIBUTE";
     pub const MANAGEMENT_ENDPOINT: &str = "WSCHAT_MANAGEMENT_ENDPOINT";
 }
 
 pub const DEFAULT_FANOUT_CONCURRENCY: usize = 32;
+pub const DEFAULT_SHARD_SIZE: usize = 1000;
+/// Below API Gateway's default account throttle of 10,000 requests per
+/// second, which every `@connections` call of the account shares.
+pub const DEFAULT_POST_RATE: u32 = 9000;
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
+pub const DEFAULT_BATCH_SIZE: u32 = 10;
+/// A post to `@connections` takes 20–30 ms; one that takes 2 s is stuck
+/// (aws-sdk-js-v3#7632 and aws-sdk-go-v2#1534 describe calls that hang until
+/// the function times out), and is retried like any transient failure.
+pub const DEFAULT_POST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub const DEFAULT_WELCOME_DELAY: u32 = 1;
 pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiresAt";
 
@@ -45,6 +65,8 @@ pub struct Config {
     pub queue_url: Option<String>,
     pub ttl_attribute: String,
     pub management_endpoint: Option<String>,
+    /// The delivery ledger; without it a redelivered record is posted again.
+    pub deliveries_table: Option<String>,
     pub settings: Settings,
 }
 
@@ -59,28 +81,51 @@ impl Config {
         let var = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let table =
             var(vars::TABLE).ok_or(ConfigError::Missing { name: vars::TABLE, what: "the connections table" })?;
-        let fanout_concurrency = match var(vars::FANOUT_CONCURRENCY) {
-            None => DEFAULT_FANOUT_CONCURRENCY,
-            Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or(ConfigError::Invalid {
-                name: vars::FANOUT_CONCURRENCY,
+        let number = |name: &'static str, default: u64, min: u64, max: u64, expected: &'static str| match var(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u64>().ok().filter(|n| (min..=max).contains(n)).ok_or(ConfigError::Invalid {
+                name,
                 value: v,
-                expected: "a whole number in 1..=1000",
-            })?,
+                expected,
+            }),
         };
-        let welcome_delay = match var(vars::WELCOME_DELAY) {
-            None => DEFAULT_WELCOME_DELAY,
-            Some(v) => v.parse().ok().filter(|n| *n <= 900).ok_or(ConfigError::Invalid {
-                name: vars::WELCOME_DELAY,
-                value: v,
-                expected: "seconds in 0..=900 (the SQS delay limit)",
-            })?,
+        let d = Settings::default();
+        let settings = Settings {
+            fanout_concurrency: number(
+                vars::FANOUT_CONCURRENCY,
+                d.fanout_concurrency as u64,
+                1,
+                1000,
+                "a whole number in 1..=1000",
+            )? as usize,
+            welcome_delay: number(
+                vars::WELCOME_DELAY,
+                d.welcome_delay.into(),
+                0,
+                900,
+                "seconds in 0..=900 (the SQS delay limit)",
+            )? as u32,
+            shard_size: number(vars::SHARD_SIZE, d.shard_size as u64, 1, 10_000, "a whole number in 1..=10000")?
+                as usize,
+            post_rate: number(vars::POST_RATE, d.post_rate.into(), 1, 100_000, "posts per second in 1..=100000")?
+                as u32,
+            max_concurrency: number(
+                vars::MAX_CONCURRENCY,
+                d.max_concurrency.into(),
+                2,
+                1000,
+                "a whole number in 2..=1000",
+            )? as u32,
+            batch_size: number(vars::BATCH_SIZE, d.batch_size.into(), 1, 10, "a whole number in 1..=10")? as u32,
+            ..d
         };
         Ok(Config {
             table,
             queue_url: var(vars::QUEUE_URL),
             ttl_attribute: var(vars::TTL_ATTRIBUTE).unwrap_or_else(|| DEFAULT_TTL_ATTRIBUTE.to_string()),
             management_endpoint: var(vars::MANAGEMENT_ENDPOINT).map(|e| e.trim_end_matches('/').to_string()),
-            settings: Settings { fanout_concurrency, welcome_delay },
+            deliveries_table: var(vars::DELIVERIES_TABLE),
+            settings,
         })
     }
 
@@ -124,7 +169,10 @@ mod tests {
         let c = config(&[("WSCHAT_TABLE", "t")]).unwrap();
         assert_eq!(c.table, "t");
         assert_eq!(c.ttl_attribute, "expiresAt");
-        assert_eq!(c.settings, Settings { fanout_concurrency: 32, welcome_delay: 1 });
+        assert_eq!(c.settings, Settings::default());
+        assert_eq!((c.settings.fanout_concurrency, c.settings.welcome_delay, c.settings.shard_size), (32, 1, 1000));
+        assert_eq!((c.settings.post_rate, c.settings.max_concurrency, c.settings.batch_size), (9000, 10, 10));
+        assert_eq!(c.deliveries_table, None);
         assert_eq!(c.queue_url, None);
         assert!(c.require_queue_url().unwrap_err().to_string().contains("WSCHAT_QUEUE_URL is not set"));
         assert!(c.require_management_endpoint().unwrap_err().to_string().contains("WSCHAT_MANAGEMENT_ENDPOINT"));
@@ -139,10 +187,27 @@ mod tests {
             ("WSCHAT_WELCOME_DELAY", "0"),
             ("WSCHAT_TTL_ATTRIBUTE", "ttl"),
             ("WSCHAT_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9/"),
+            ("WSCHAT_SHARD_SIZE", "250"),
+            ("WSCHAT_POST_RATE", "500"),
+            ("WSCHAT_MAX_CONCURRENCY", "4"),
+            ("WSCHAT_BATCH_SIZE", "3"),
+            ("WSCHAT_DELIVERIES_TABLE", "wschat-dev-deliveries"),
         ])
         .unwrap();
         assert_eq!(c.queue_url.as_deref(), Some("http://q"));
-        assert_eq!(c.settings, Settings { fanout_concurrency: 7, welcome_delay: 0 });
+        assert_eq!(c.deliveries_table.as_deref(), Some("wschat-dev-deliveries"));
+        assert_eq!(
+            c.settings,
+            Settings {
+                fanout_concurrency: 7,
+                welcome_delay: 0,
+                shard_size: 250,
+                post_rate: 500,
+                max_concurrency: 4,
+                batch_size: 3,
+                ..Settings::default()
+            }
+        );
         assert_eq!(c.ttl_attribute, "ttl");
         assert_eq!(c.management_endpoint_for("x.example", "prod"), "http://127.0.0.1:9");
     }
@@ -168,6 +233,10 @@ mod tests {
             ("WSCHAT_FANOUT_CONCURRENCY", "many"),
             ("WSCHAT_WELCOME_DELAY", "901"),
             ("WSCHAT_WELCOME_DELAY", "-1"),
+            ("WSCHAT_SHARD_SIZE", "0"),
+            ("WSCHAT_POST_RATE", "100001"),
+            ("WSCHAT_MAX_CONCURRENCY", "1"),
+            ("WSCHAT_BATCH_SIZE", "11"),
         ] {
             let err = config(&[("WSCHAT_TABLE", "t"), (name, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name}=`{value}` is not valid")), "{err}");

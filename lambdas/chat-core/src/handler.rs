@@ -32,6 +32,34 @@ pub struct Settings {
     pub fanout_concurrency: usize,
     /// Seconds before the welcome and the join notice are delivered.
     pub welcome_delay: u32,
+    /// Recipients one invocation takes on: a notice for more is sharded
+    /// across the queue.
+    pub shard_size: usize,
+    /// Posts per second one notice may make, across every invocation that
+    /// delivers a shard of it.
+    pub post_rate: u32,
+    /// The queue mapping's maximum concurrency: how many invocations can run
+    /// shards at once.
+    pub max_concurrency: u32,
+    /// Records per invocation (the mapping's batch size).
+    pub batch_size: u32,
+    /// How long one post may take before it counts as failed.
+    pub post_timeout: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        use crate::config::*;
+        Settings {
+            fanout_concurrency: DEFAULT_FANOUT_CONCURRENCY,
+            welcome_delay: DEFAULT_WELCOME_DELAY,
+            shard_size: DEFAULT_SHARD_SIZE,
+            post_rate: DEFAULT_POST_RATE,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            batch_size: DEFAULT_BATCH_SIZE,
+            post_timeout: DEFAULT_POST_TIMEOUT,
+        }
+    }
 }
 
 /// The ports one invocation works through.

@@ -133,7 +133,7 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
     let rig = Rig::new("fanout", gateway.clone(), &all).await;
     let poster = rig.poster();
     let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
-    let settings = Settings { fanout_concurrency: 5, welcome_delay: 1 };
+    let settings = Settings { fanout_concurrency: 5, welcome_delay: 1, ..Settings::default() };
 
     let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")])).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
@@ -154,7 +154,7 @@ async fn a_bound_of_one_posts_one_at_a_time() {
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
     let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
-    let settings = Settings { fanout_concurrency: 1, welcome_delay: 1 };
+    let settings = Settings { fanout_concurrency: 1, welcome_delay: 1, ..Settings::default() };
     let bodies = [notice_to_all("one"), notice_to_all("two")];
     assert!(handle_sqs(ports, &settings, &sqs_event(&bodies)).await.batch_item_failures.is_empty());
     assert_eq!(gateway.posts.load(Ordering::SeqCst), 16);
@@ -170,7 +170,7 @@ async fn server_errors_are_retried_through_sqs_and_delete_nothing() {
     let rig = Rig::new("failing", gateway.clone(), &all).await;
     let poster = rig.poster();
     let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
-    let settings = Settings { fanout_concurrency: 4, welcome_delay: 1 };
+    let settings = Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() };
     let direct = Notice {
         target: Target::Connection(all[0].clone()),
         exclude: None,

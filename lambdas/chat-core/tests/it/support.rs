@@ -140,7 +140,7 @@ impl Chat {
             store: MemoryStore::new(),
             queue: Queue::default(),
             gateway: Gateway::default(),
-            settings: Settings { fanout_concurrency: 4, welcome_delay: 1 },
+            settings: Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() },
             routes: actions.iter().map(|a| a.to_string()).collect(),
         }
     }
