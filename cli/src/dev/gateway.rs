@@ -89,6 +89,9 @@ pub struct Gateway {
     settings: Settings,
     store: Arc<dyn ConnectionStore>,
     notifier: Arc<dyn Notifier>,
+    /// The delivery ledger is in memory even with `--aws-store`: it only has
+    /// to outlive redeliveries, which `dev` makes itself.
+    ledger: chat_core::memory::MemoryLedger,
     pub(super) connections: Connections,
     shutdown: watch::Receiver<bool>,
     tracker: Tracker,
@@ -110,6 +113,7 @@ impl Gateway {
             },
             store: setup.store,
             notifier: setup.notifier,
+            ledger: chat_core::memory::MemoryLedger::new(),
             connections: Connections::default(),
             shutdown: setup.shutdown,
             tracker: Tracker::new(),
@@ -117,7 +121,12 @@ impl Gateway {
     }
 
     fn ports(&self) -> Ports<'_> {
-        Ports { store: self.store.as_ref(), notifier: self.notifier.as_ref(), poster: &self.connections }
+        Ports {
+            store: self.store.as_ref(),
+            notifier: self.notifier.as_ref(),
+            poster: &self.connections,
+            ledger: &self.ledger,
+        }
     }
 
     /// How many connections are open now.
@@ -162,7 +171,8 @@ impl Gateway {
         debug!("event {}", serde_json::to_string(&event).unwrap_or_default());
         let gateway = self.clone();
         let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone()).collect();
-        let run = tokio::spawn(async move { chat_core::handle_sqs(gateway.ports(), &gateway.settings, &event).await });
+        let run =
+            tokio::spawn(async move { chat_core::handle_sqs(gateway.ports(), &gateway.settings, &event, None).await });
         match run.await {
             Ok(response) => response,
             Err(e) => {

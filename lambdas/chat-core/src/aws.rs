@@ -1,6 +1,6 @@
 //! The AWS adapters of the ports (feature `aws`): DynamoDB for the
-//! [`ConnectionStore`], SQS for the [`Notifier`], and the API Gateway
-//! Management API for the [`Poster`].
+//! [`ConnectionStore`] and the [`Ledger`], SQS for the [`Notifier`], and the
+//! API Gateway Management API for the [`Poster`].
 //!
 //! Each takes a ready SDK client, so the caller decides the configuration
 //! (region, credentials, `AWS_ENDPOINT_URL`, retries).
@@ -15,17 +15,36 @@
 //! | `room` | S | only while in a room; the `room-index` GSI's partition key |
 //! | `connectedAt` | N | epoch milliseconds |
 //! | the TTL attribute (`expiresAt`) | N | epoch seconds |
+//!
+//! An item of the delivery ledger table (`{name}-{stage}-deliveries`):
+//!
+//! | attribute | type | |
+//! |---|---|---|
+//! | `shard` | S | partition key: `{notice id}#{shard}` |
+//! | `part` | N | sort key: 0 marks the record done; 1, 2... list what was posted |
+//! | `delivered` | SS | the connections a part posted to |
+//! | `expiresAt` | N | epoch seconds, a day on: the TTL removes the item |
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use futures::StreamExt;
 use tracing::warn;
 
 use crate::ROOM_INDEX;
-use crate::ports::{Connection, ConnectionStore, Format, Notifier, PortError, PortResult, Poster};
+use crate::ports::{
+    Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster, Progress, ScanPage,
+};
+
+/// How long a table's `ItemCount` is trusted before `DescribeTable` is asked
+/// again. DynamoDB itself refreshes it about every six hours.
+const ESTIMATE_TTL: Duration = Duration::from_secs(60);
 
 /// The connections table in DynamoDB.
 #[derive(Debug, Clone)]
@@ -34,12 +53,19 @@ pub struct DynamoStore {
     table: String,
     ttl_attribute: String,
     page_size: Option<i32>,
+    estimate: std::sync::Arc<Mutex<Option<(Instant, u64)>>>,
 }
 
 impl DynamoStore {
     /// The table `table`, whose TTL attribute is `ttl_attribute` (`expiresAt` by default in stack.yaml).
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl_attribute: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into(), ttl_attribute: ttl_attribute.into(), page_size: None }
+        DynamoStore {
+            client,
+            table: table.into(),
+            ttl_attribute: ttl_attribute.into(),
+            page_size: None,
+            estimate: Default::default(),
+        }
     }
 
     /// At most `rows` rows per Scan or Query page, instead of DynamoDB's 1 MB pages.
@@ -178,6 +204,123 @@ impl ConnectionStore for DynamoStore {
         }
         Ok(rows)
     }
+    async fn estimate(&self) -> PortResult<u64> {
+        let cached = *self.estimate.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, count)) = cached
+            && at.elapsed() < ESTIMATE_TTL
+        {
+            return Ok(count);
+        }
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.failed("DescribeTable", e))?;
+        let count = described.table().and_then(|t| t.item_count()).unwrap_or_default().max(0) as u64;
+        *self.estimate.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), count));
+        Ok(count)
+    }
+
+    /// Eventually consistent, at half the read units of a consistent scan:
+    /// a row written in the last second may be missed, and every connection
+    /// gets its welcome a second after `$connect` anyway.
+    async fn scan_page(&self, page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .select(Select::AllAttributes)
+            .limit(page.limit.clamp(1, i32::MAX as usize) as i32);
+        if page.of > 1 {
+            scan = scan.segment(page.segment as i32).total_segments(page.of as i32);
+        }
+        if let Some(after) = page.after {
+            let (k, v) = Self::key(after);
+            scan = scan.exclusive_start_key(k, v);
+        }
+        let out = scan.send().await.map_err(|e| self.failed("Scan", e))?;
+        let rows = out.items().iter().filter_map(|item| self.connection(item)).collect();
+        let next = out.last_evaluated_key().and_then(|k| k.get("connectionId")).and_then(|v| v.as_s().ok()).cloned();
+        Ok((rows, next))
+    }
+}
+
+/// The delivery ledger in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// How long a ledger entry is kept: longer than SQS keeps retrying a
+/// message (five receives a visibility timeout apart, by default).
+const LEDGER_TTL_SECONDS: i64 = 24 * 60 * 60;
+
+impl DynamoLedger {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoLedger { client, table: table.into() }
+    }
+
+    fn failed(&self, operation: &str, error: impl std::error::Error) -> PortError {
+        PortError::Failed(format!("DynamoDB {operation} on table `{}`: {}", self.table, DisplayErrorContext(error)))
+    }
+
+    async fn put(&self, key: &str, part: u32, delivered: &[String]) -> PortResult<()> {
+        let expires = crate::now_millis() / 1000 + LEDGER_TTL_SECONDS;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("shard", AttributeValue::S(key.to_string()))
+            .item("part", AttributeValue::N(part.to_string()))
+            .item("expiresAt", AttributeValue::N(expires.to_string()));
+        if !delivered.is_empty() {
+            put = put.item("delivered", AttributeValue::Ss(delivered.to_vec()));
+        }
+        put.send().await.map_err(|e| self.failed("PutItem", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn read(&self, key: &str) -> PortResult<Progress> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#shard = :shard")
+            .expression_attribute_names("#shard", "shard")
+            .expression_attribute_values(":shard", AttributeValue::S(key.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut progress = Progress { done: false, delivered: HashSet::new() };
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(|e| self.failed("Query", e))?.items() {
+                if item.get("part").and_then(|p| p.as_n().ok()).map(String::as_str) == Some("0") {
+                    progress.done = true;
+                }
+                if let Some(Ok(ids)) = item.get("delivered").map(|d| d.as_ss()) {
+                    progress.delivered.extend(ids.iter().cloned());
+                }
+            }
+        }
+        if progress.done {
+            progress.delivered.clear();
+        }
+        Ok(progress)
+    }
+
+    async fn record(&self, key: &str, part: u32, delivered: &[String]) -> PortResult<()> {
+        self.put(key, part.max(1), delivered).await
+    }
+
+    async fn finish(&self, key: &str) -> PortResult<()> {
+        self.put(key, 0, &[]).await
+    }
 }
 
 /// The notification queue in SQS.
@@ -208,10 +351,72 @@ impl Notifier for SqsNotifier {
             })?;
         Ok(())
     }
+    /// `SendMessageBatch`: ten messages a call, and at most 256 KiB a call
+    /// (SendMessageBatch's limit on the sum of its bodies), calls in parallel.
+    /// Entries SQS reports failed are sent once more, one by one.
+    async fn send_many(&self, messages: Vec<(String, u32)>) -> PortResult<()> {
+        let mut batches: Vec<Vec<(String, u32)>> = Vec::new();
+        let mut bytes = 0;
+        for message in messages {
+            match batches.last_mut() {
+                Some(batch) if batch.len() < 10 && bytes + message.0.len() <= BATCH_BYTES => {
+                    bytes += message.0.len();
+                    batch.push(message);
+                }
+                _ => {
+                    bytes = message.0.len();
+                    batches.push(vec![message]);
+                }
+            }
+        }
+        let sent: Vec<PortResult<()>> =
+            futures::stream::iter(batches).map(|batch| self.send_batch(batch)).buffer_unordered(8).collect().await;
+        sent.into_iter().collect()
+    }
+}
+
+/// SendMessageBatch's limit on the sum of a call's bodies.
+const BATCH_BYTES: usize = 262_144;
+
+impl SqsNotifier {
+    async fn send_batch(&self, batch: Vec<(String, u32)>) -> PortResult<()> {
+        let entries = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (body, delay))| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .delay_seconds((*delay).min(900) as i32)
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+            PortError::Failed(format!("SQS SendMessageBatch to `{}`: {}", self.queue_url, DisplayErrorContext(e)))
+        })?;
+        for failed in out.failed() {
+            let Some((body, delay)) = failed.id().parse::<usize>().ok().and_then(|i| batch.get(i)) else { continue };
+            warn!(queue = %self.queue_url, code = failed.code(), "SendMessageBatch refused an entry; sending it alone");
+            self.send(body.clone(), *delay).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The API Gateway Management API of one stage. 410 Gone (the SDK's
-/// `GoneException`) is [`PortError::Gone`].
+/// `GoneException`) is [`PortError::Gone`]; 400, 403 (`ForbiddenException`)
+/// and 413 (`PayloadTooLargeException`) are [`PortError::Refused`], which
+/// no retry can change (API reference, PostToConnection, "Errors"); 429
+/// (`LimitExceededException`: the account's throttle, or the client's
+/// buffer is full), 5xx and timeouts are [`PortError::Failed`].
 #[derive(Debug, Clone)]
 pub struct ManagementPoster {
     client: aws_sdk_apigatewaymanagement::Client,
@@ -233,15 +438,18 @@ impl Poster for ManagementPoster {
             Err(e) => {
                 // The typed check covers API Gateway; the status covers any
                 // gateway that answers a bare 410 (the protocol's meaning is the same).
-                let gone = e.as_service_error().is_some_and(|s| s.is_gone_exception())
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 410);
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let service = e.as_service_error();
+                let gone = service.is_some_and(|s| s.is_gone_exception()) || status == Some(410);
+                let refused = service.is_some_and(|s| s.is_forbidden_exception() || s.is_payload_too_large_exception())
+                    || matches!(status, Some(400 | 403 | 413));
+                let what = || format!("posting to connection `{connection_id}`: {}", DisplayErrorContext(&e));
                 if gone {
                     Err(PortError::Gone)
+                } else if refused {
+                    Err(PortError::Refused(what()))
                 } else {
-                    Err(PortError::Failed(format!(
-                        "posting to connection `{connection_id}`: {}",
-                        DisplayErrorContext(e)
-                    )))
+                    Err(PortError::Failed(what()))
                 }
             }
         }

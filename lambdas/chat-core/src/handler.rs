@@ -7,22 +7,16 @@
 //! `$connect` (API Gateway cannot deliver to a connection before `$connect`
 //! returned), goes through the queue as a [`Notice`].
 //!
-//! A batch of notices is fanned out with at most `fanout_concurrency` posts in
-//! flight. Each recipient gets its frames in queue order, one at a time; a
-//! recipient that answers 410 Gone has exactly its own row deleted. A notice
-//! with any other failed delivery is reported back to SQS for another try.
+//! The queue's side, fanning notices out, is in [`crate::fanout`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
 use tracing::{error, info, warn};
 
 use crate::error::ChatError;
-use crate::event::{BatchItemFailure, SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use crate::event::{WebSocketEvent, WebSocketResponse};
 use crate::notice::{Notice, Target};
-use crate::ports::{Connection, ConnectionStore, Format, Notifier, PortError, PortResult, Poster};
+use crate::ports::{Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster};
 use crate::protocol::{self, Action, Frame, Payload, Request};
 
 /// Settings from stack.yaml (through environment variables on Lambda).
@@ -68,6 +62,8 @@ pub struct Ports<'a> {
     pub store: &'a dyn ConnectionStore,
     pub notifier: &'a dyn Notifier,
     pub poster: &'a dyn Poster,
+    /// Only the fan-out uses it ([`crate::ports::NoLedger`] elsewhere).
+    pub ledger: &'a dyn Ledger,
 }
 
 /// How long a row outlives its connection's start: API Gateway closes every
@@ -153,16 +149,9 @@ impl Call<'_> {
             error!(connection = self.id, error = %e, "storing the new connection");
             return status(500, "internal error");
         }
-        let welcome = Notice {
-            target: Target::Connection(row.connection_id.clone()),
-            exclude: None,
-            payload: protocol::welcome(&row, self.now),
-        };
-        let joined = Notice {
-            target: Target::All,
-            exclude: Some(row.connection_id.clone()),
-            payload: protocol::joined(&row, self.now),
-        };
+        let welcome =
+            Notice::new(Target::Connection(row.connection_id.clone()), None, protocol::welcome(&row, self.now));
+        let joined = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::joined(&row, self.now));
         let delay = self.settings.welcome_delay;
         let notifier = self.ports.notifier;
         let sent = futures::join!(notifier.send(welcome.to_body(), delay), notifier.send(joined.to_body(), delay));
@@ -187,11 +176,7 @@ impl Call<'_> {
     async fn disconnect(&self) -> WebSocketResponse {
         match self.ports.store.delete(self.id).await {
             Ok(Some(row)) => {
-                let left = Notice {
-                    target: Target::All,
-                    exclude: Some(row.connection_id.clone()),
-                    payload: protocol::left(&row, self.now),
-                };
+                let left = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::left(&row, self.now));
                 let delay = leave_delay(row.connected_at, self.now, self.settings.welcome_delay);
                 if let Err(e) = self.ports.notifier.send(left.to_body(), delay).await {
                     error!(connection = self.id, error = %e, "queueing the leave notice");
@@ -331,7 +316,7 @@ impl Call<'_> {
     }
 
     async fn enqueue(&self, target: Target, exclude: Option<String>, payload: Payload) -> PortResult<()> {
-        self.ports.notifier.send(Notice { target, exclude, payload }.to_body(), 0).await
+        self.ports.notifier.send(Notice::new(target, exclude, payload).to_body(), 0).await
     }
 
     /// Posts a reply to the caller in its format (compat when it has no row).
@@ -387,137 +372,9 @@ pub fn now_millis() -> i64 {
 
 /// Deletes the row of a connection API Gateway reported gone. A failure only
 /// leaves the row to the next fan-out or to the TTL.
-async fn delete_stale(store: &dyn ConnectionStore, connection_id: &str) {
+pub(crate) async fn delete_stale(store: &dyn ConnectionStore, connection_id: &str) {
     match store.delete(connection_id).await {
         Ok(_) => info!(connection = connection_id, "deleted the row of a gone connection"),
         Err(e) => warn!(connection = connection_id, error = %e, "deleting the row of a gone connection"),
     }
-}
-
-/// Handles one batch from the notification queue: fans each message out and
-/// reports the messages to retry.
-pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent) -> SqsBatchResponse {
-    let mut failed = BTreeSet::new();
-    let mut notices = Vec::new();
-    for (index, record) in event.records.iter().enumerate() {
-        match Notice::from_body(&record.body) {
-            Ok(notice) => notices.push((index, notice)),
-            Err(e) => {
-                // A poison message: retrying cannot help, but reporting it
-                // sends it to the dead-letter queue where it can be looked at.
-                error!(message = %record.message_id, error = %e, "a queue message that is not a notice");
-                failed.insert(index);
-            }
-        }
-    }
-
-    // Every recipient's frames, in queue order. Lookups are shared within the
-    // batch: ten broadcasts cost one scan, not ten.
-    let mut everyone: Option<Vec<Connection>> = None;
-    let mut rooms: HashMap<String, Vec<Connection>> = HashMap::new();
-    // Frames are shared, not borrowed: with borrowed ones rustc cannot prove
-    // the fan-out future `Send`, and `wschat dev` spawns it.
-    let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
-    for (index, notice) in &notices {
-        let compat: Arc<str> = Arc::from(notice.payload.compat.as_str());
-        let json: Arc<str> = Arc::from(notice.payload.json.as_str());
-        let recipients: PortResult<Vec<Connection>> = match &notice.target {
-            Target::All => match &everyone {
-                Some(all) => Ok(all.clone()),
-                None => ports.store.all().await.inspect(|all| everyone = Some(all.clone())),
-            },
-            Target::Room(code) => match rooms.get(code) {
-                Some(members) => Ok(members.clone()),
-                None => ports.store.in_room(code).await.inspect(|members| {
-                    rooms.insert(code.clone(), members.clone());
-                }),
-            },
-            Target::Connection(id) => ports.store.get(id).await.map(|row| row.into_iter().collect()),
-        };
-        let recipients = match recipients {
-            Ok(recipients) => recipients,
-            Err(e) => {
-                error!(target = ?notice.target, error = %e, "finding the recipients of a notice");
-                failed.insert(*index);
-                continue;
-            }
-        };
-        for recipient in recipients {
-            if notice.exclude.as_deref() == Some(recipient.connection_id.as_str()) {
-                continue;
-            }
-            let frame = match recipient.format {
-                Format::Compat => compat.clone(),
-                Format::Json => json.clone(),
-            };
-            let inbox = inboxes
-                .entry(recipient.connection_id)
-                .or_insert_with(|| Inbox { connected_at: recipient.connected_at, frames: Vec::new() });
-            inbox.frames.push((*index, frame));
-        }
-    }
-
-    let recipients = inboxes.len();
-    let bound = settings.fanout_concurrency.max(1);
-    let now = now_millis();
-    let outcomes: Vec<Delivery> = futures::stream::iter(inboxes)
-        .map(|(connection_id, inbox)| deliver(ports, connection_id, inbox, now))
-        .buffer_unordered(bound)
-        .collect()
-        .await;
-    let gone = outcomes.iter().filter(|o| o.gone).count();
-    for outcome in &outcomes {
-        failed.extend(&outcome.failed);
-    }
-    info!(notices = notices.len(), recipients, gone, failed = failed.len(), "fanned out");
-    SqsBatchResponse {
-        batch_item_failures: failed
-            .into_iter()
-            .map(|index| BatchItemFailure { item_identifier: event.records[index].message_id.clone() })
-            .collect(),
-    }
-}
-
-/// One recipient's frames of a batch, in queue order, with the record each came from.
-struct Inbox {
-    connected_at: i64,
-    frames: Vec<(usize, Arc<str>)>,
-}
-
-/// What happened to one recipient's frames.
-struct Delivery {
-    gone: bool,
-    /// The records whose frame could not be delivered (and should be retried).
-    failed: Vec<usize>,
-}
-
-/// A connection this young that answers 410 may not be established yet (API
-/// Gateway accepts posts only once `$connect` has returned): its row is kept,
-/// and its `$disconnect` or the TTL removes it if it really is gone.
-const GONE_GRACE_MILLIS: i64 = 10_000;
-
-/// Posts one recipient's frames in order. On 410 Gone the recipient's row is
-/// deleted (unless the connection is younger than the grace period) and its
-/// remaining frames are dropped: they have no one to go to.
-async fn deliver(ports: Ports<'_>, connection_id: String, inbox: Inbox, now: i64) -> Delivery {
-    let young = now - inbox.connected_at < GONE_GRACE_MILLIS;
-    let mut failed = Vec::new();
-    for (index, frame) in inbox.frames {
-        match ports.poster.post(&connection_id, frame.as_bytes()).await {
-            Ok(()) => {}
-            Err(PortError::Gone) if young => {
-                warn!(connection = %connection_id, "a connection younger than 10 s is gone; keeping its row");
-                return Delivery { gone: true, failed };
-            }
-            Err(PortError::Gone) => {
-                delete_stale(ports.store, &connection_id).await;
-                return Delivery { gone: true, failed };
-            }
-            Err(e) => {
-                warn!(connection = %connection_id, error = %e, "posting a notice; SQS will retry it");
-                failed.push(index);
-            }
-        }
-    }
-    Delivery { gone: false, failed }
 }

@@ -10,10 +10,10 @@ use tracing_subscriber::EnvFilter;
 
 use async_trait::async_trait;
 
-use crate::aws::{DynamoStore, ManagementPoster, SqsNotifier};
+use crate::aws::{DynamoLedger, DynamoStore, ManagementPoster, SqsNotifier};
 use crate::config::{Config, vars};
 use crate::event::RequestContext;
-use crate::ports::{Notifier, PortError, PortResult};
+use crate::ports::{Ledger, NoLedger, Notifier, PortError, PortResult};
 
 /// Logs as one JSON object per line on stdout, the form CloudWatch indexes.
 /// The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls),
@@ -47,6 +47,25 @@ pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table, &config.ttl_attribute)
 }
 
+/// The delivery ledger, or none when `WSCHAT_DELIVERIES_TABLE` is unset
+/// (then a redelivered record posts again, as before the ledger existed).
+pub fn ledger(sdk: &SdkConfig, config: &Config) -> Box<dyn Ledger> {
+    match &config.deliveries_table {
+        Some(table) => Box::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), table)),
+        None => {
+            tracing::warn!("{} is not set: a redelivered notice posts again", vars::DELIVERIES_TABLE);
+            Box::new(NoLedger)
+        }
+    }
+}
+
+/// The invocation's deadline, which Lambda's context gives in epoch
+/// milliseconds, on tokio's clock.
+pub fn deadline(epoch_millis: u64) -> tokio::time::Instant {
+    let left = epoch_millis.saturating_sub(crate::now_millis().max(0) as u64);
+    tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+}
+
 pub fn sqs_notifier(sdk: &SdkConfig, queue_url: &str) -> SqsNotifier {
     SqsNotifier::new(aws_sdk_sqs::Client::new(sdk), queue_url)
 }
@@ -63,9 +82,13 @@ impl Notifier for NoQueue {
 
 /// A Management API poster for one endpoint. The endpoint replaces
 /// `AWS_ENDPOINT_URL` for this client: the Management API lives on the stage's
-/// own URL.
-pub fn management_poster(sdk: &SdkConfig, endpoint: &str) -> ManagementPoster {
-    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk).endpoint_url(endpoint).build();
+/// own URL. Each post, retries included, ends within `timeout`.
+pub fn management_poster(sdk: &SdkConfig, endpoint: &str, timeout: std::time::Duration) -> ManagementPoster {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build();
+    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+        .endpoint_url(endpoint)
+        .timeout_config(timeouts)
+        .build();
     ManagementPoster::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf))
 }
 
@@ -86,6 +109,7 @@ impl Posters {
     pub fn for_event(&self, context: &RequestContext) -> Arc<ManagementPoster> {
         let endpoint = self.config.management_endpoint_for(&context.domain_name, &context.stage);
         let mut built = self.built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        built.entry(endpoint).or_insert_with_key(|endpoint| Arc::new(management_poster(&self.sdk, endpoint))).clone()
+        let timeout = self.config.settings.post_timeout;
+        built.entry(endpoint).or_insert_with_key(|e| Arc::new(management_poster(&self.sdk, e, timeout))).clone()
     }
 }

@@ -4,7 +4,8 @@
 //! Lambda binaries and `wschat dev` run the very same logic:
 //! - [`handle_websocket`] handles one API Gateway WebSocket event (`$connect`,
 //!   `$disconnect`, every action, `$default`);
-//! - [`handle_sqs`] handles one batch from the notification queue and fans it out.
+//! - [`handle_sqs`] handles one batch from the notification queue and fans it
+//!   out, sharding large notices across the queue ([`fanout`]).
 //!
 //! Invariant: this crate depends on no AWS crate except behind the `aws`
 //! feature, which holds the DynamoDB, SQS and Management API adapters.
@@ -21,8 +22,10 @@ pub mod notice;
 pub mod ports;
 pub mod protocol;
 
+pub mod fanout;
 mod handler;
-pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_sqs, handle_websocket, leave_delay, now_millis};
+pub use fanout::handle_sqs;
+pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_websocket, leave_delay, now_millis};
 
 /// The GSI of the connections table that room fan-out queries (partition key
 /// `room`, sort key `connectionId`, projection ALL).

@@ -1,16 +1,43 @@
-//! An in-memory [`ConnectionStore`], for `wschat dev` and fast unit tests.
+//! In-memory ports, for `wschat dev`, the fan-out benchmark and fast unit
+//! tests: a [`ConnectionStore`] and a [`Ledger`].
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::ports::{Connection, ConnectionStore, PortResult};
+use crate::ports::{Connection, ConnectionStore, Ledger, PortResult, Progress, ScanPage};
 
-/// Connections in a map, ordered by id like a table scan would return them.
+/// Connections ordered as DynamoDB orders a scan: by a hash of the partition
+/// key. A parallel scan's segment `i` of `n` is the `i`-th of `n` equal
+/// ranges of the hash, as DynamoDB splits a table's key space.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    rows: Mutex<BTreeMap<String, Connection>>,
+    rows: Mutex<BTreeMap<(u64, String), Connection>>,
+}
+
+/// FNV-1a, 64 bits: stable across builds, unlike std's `DefaultHasher`.
+fn key_hash(connection_id: &str) -> u64 {
+    connection_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn key(connection_id: &str) -> (u64, String) {
+    (key_hash(connection_id), connection_id.to_string())
+}
+
+/// The first hash of segment `segment` of `of`, or `None` past the last.
+fn segment_start(segment: u32, of: u32) -> Option<u64> {
+    let start = (u128::from(segment) << 64).div_ceil(u128::from(of.max(1)));
+    u64::try_from(start).ok()
+}
+
+/// Locks `mutex`. A panic while holding one of these locks cannot leave a
+/// half-written value: every operation is a single map call.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl MemoryStore {
@@ -18,26 +45,24 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn rows(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Connection>> {
-        // A panic while holding the lock cannot leave a half-written row: every
-        // operation is a single map call.
-        self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn rows(&self) -> MutexGuard<'_, BTreeMap<(u64, String), Connection>> {
+        lock(&self.rows)
     }
 }
 
 #[async_trait]
 impl ConnectionStore for MemoryStore {
     async fn put(&self, connection: &Connection) -> PortResult<()> {
-        self.rows().insert(connection.connection_id.clone(), connection.clone());
+        self.rows().insert(key(&connection.connection_id), connection.clone());
         Ok(())
     }
 
     async fn get(&self, connection_id: &str) -> PortResult<Option<Connection>> {
-        Ok(self.rows().get(connection_id).cloned())
+        Ok(self.rows().get(&key(connection_id)).cloned())
     }
 
     async fn delete(&self, connection_id: &str) -> PortResult<Option<Connection>> {
-        Ok(self.rows().remove(connection_id))
+        Ok(self.rows().remove(&key(connection_id)))
     }
 
     async fn all(&self) -> PortResult<Vec<Connection>> {
@@ -46,5 +71,154 @@ impl ConnectionStore for MemoryStore {
 
     async fn in_room(&self, room: &str) -> PortResult<Vec<Connection>> {
         Ok(self.rows().values().filter(|c| c.room.as_deref() == Some(room)).cloned().collect())
+    }
+
+    async fn estimate(&self) -> PortResult<u64> {
+        Ok(self.rows().len() as u64)
+    }
+
+    async fn scan_page(&self, page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)> {
+        let Some(first) = segment_start(page.segment, page.of) else { return Ok((Vec::new(), None)) };
+        let start = match page.after {
+            Some(after) => Bound::Excluded(key(after)),
+            None => Bound::Included((first, String::new())),
+        };
+        let end = match segment_start(page.segment + 1, page.of) {
+            Some(next) => Bound::Excluded((next, String::new())),
+            None => Bound::Unbounded,
+        };
+        let rows = self.rows();
+        let mut range = rows.range((start, end));
+        let taken: Vec<Connection> = range.by_ref().take(page.limit.max(1)).map(|(_, c)| c.clone()).collect();
+        let more = range.next().is_some();
+        let after = taken.last().filter(|_| more).map(|c| c.connection_id.clone());
+        Ok((taken, after))
+    }
+}
+
+/// A ledger in a map.
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    entries: Mutex<HashMap<String, Progress>>,
+}
+
+impl MemoryLedger {
+    pub fn new() -> MemoryLedger {
+        MemoryLedger::default()
+    }
+
+    /// How many records the ledger knows of.
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl Ledger for MemoryLedger {
+    async fn read(&self, key: &str) -> PortResult<Progress> {
+        Ok(lock(&self.entries).get(key).cloned().unwrap_or_default())
+    }
+
+    async fn record(&self, key: &str, _part: u32, delivered: &[String]) -> PortResult<()> {
+        lock(&self.entries).entry(key.to_string()).or_default().delivered.extend(delivered.iter().cloned());
+        Ok(())
+    }
+
+    async fn finish(&self, key: &str) -> PortResult<()> {
+        let mut entries = lock(&self.entries);
+        let entry = entries.entry(key.to_string()).or_default();
+        entry.done = true;
+        entry.delivered.clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::ports::Format;
+
+    fn row(id: &str) -> Connection {
+        Connection {
+            connection_id: id.into(),
+            name: id.into(),
+            format: Format::Compat,
+            room: None,
+            connected_at: 0,
+            expires_at: 0,
+        }
+    }
+
+    async fn store(n: usize) -> MemoryStore {
+        let store = MemoryStore::new();
+        for i in 0..n {
+            store.put(&row(&format!("c{i}="))).await.unwrap();
+        }
+        store
+    }
+
+    /// Every row of segment `segment` of `of`, page by page.
+    async fn whole_segment(store: &MemoryStore, segment: u32, of: u32, limit: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = ScanPage { segment, of, after: after.as_deref(), limit };
+            let (rows, next) = store.scan_page(page).await.unwrap();
+            assert!(rows.len() <= limit);
+            ids.extend(rows.into_iter().map(|c| c.connection_id));
+            match next {
+                Some(next) => after = Some(next),
+                None => return ids,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn segments_cover_every_row_exactly_once() {
+        let store = store(1000).await;
+        for of in [1, 2, 7, 64] {
+            let mut seen = Vec::new();
+            for segment in 0..of {
+                seen.extend(whole_segment(&store, segment, of, 33).await);
+            }
+            let unique: BTreeSet<&String> = seen.iter().collect();
+            assert_eq!((seen.len(), unique.len()), (1000, 1000), "{of} segments");
+        }
+        // Segments share the rows about evenly, as DynamoDB's do.
+        let sizes: Vec<usize> = futures::future::join_all((0..4).map(|s| whole_segment(&store, s, 4, 1000)))
+            .await
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert!(sizes.iter().all(|n| (150..=350).contains(n)), "{sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_page_says_where_to_go_on_only_when_more_follow() {
+        let store = store(10).await;
+        let (rows, next) = store.scan_page(ScanPage { segment: 0, of: 1, after: None, limit: 10 }).await.unwrap();
+        assert_eq!((rows.len(), next), (10, None));
+        let (rows, next) = store.scan_page(ScanPage { segment: 0, of: 1, after: None, limit: 4 }).await.unwrap();
+        assert_eq!(next.as_deref(), Some(rows[3].connection_id.as_str()));
+        assert_eq!(store.estimate().await.unwrap(), 10);
+    }
+
+    #[tokio::test]
+    async fn the_ledger_adds_up_parts_and_forgets_them_when_done() {
+        let ledger = MemoryLedger::new();
+        assert_eq!(ledger.read("n#").await.unwrap(), Progress::default());
+        ledger.record("n#", 1, &["a".into(), "b".into()]).await.unwrap();
+        ledger.record("n#", 2, &["c".into()]).await.unwrap();
+        let progress = ledger.read("n#").await.unwrap();
+        assert_eq!(progress.delivered.len(), 3);
+        assert!(!progress.done);
+        ledger.finish("n#").await.unwrap();
+        assert_eq!(ledger.read("n#").await.unwrap(), Progress { done: true, delivered: Default::default() });
     }
 }

@@ -1,27 +1,47 @@
 //! The body of a notification-queue message: one frame and who receives it.
 //!
-//! The chat function enqueues, the notify function fans out (or, in
-//! `wschat dev`, an in-process queue hands the same body to [`crate::handle_sqs`]).
-//! The body is JSON:
+//! The chat function enqueues notices, the notify function fans them out
+//! (or, in `wschat dev`, an in-process queue hands the same body to
+//! [`crate::handle_sqs`]). A notice for more recipients than one invocation
+//! takes on (`chat.shard_size`) is split into shards, which notify writes to
+//! the same queue, so that Lambda delivers them in parallel. The body is JSON:
 //!
 //! ```json
-//! {"target":"all","exclude":"abc=","payload":{"compat":"...","json":"..."}}
-//! {"target":{"room":"0f3a9c21"},"exclude":"abc=","payload":{"compat":"...","json":"..."}}
-//! {"target":{"connection":"abc="},"payload":{"compat":"...","json":"..."}}
+//! {"id":"6f1c…","target":"all","exclude":"abc=","payload":{"compat":"...","json":"..."}}
+//! {"id":"6f1c…","target":{"room":"0f3a9c21"},"exclude":"abc=","payload":{...}}
+//! {"id":"6f1c…","target":{"connection":"abc="},"payload":{...}}
+//! {"id":"6f1c…","target":{"segment":{"index":3,"of":16,"after":"xyz="}},"shard":"s3.16>xyz=","shards":16,"exclude":"abc=","payload":{...}}
+//! {"id":"6f1c…","target":{"recipients":[{"connection":"abc=","format":"json","connectedAt":1732262400000}]},"shard":"s3.16~1","shards":16,"attempt":1,"payload":{...}}
 //! ```
 //!
-//! - `target`: `"all"` (every stored connection, by a paginated scan),
-//!   `{"room":code}` (the members of a room, through the `room-index` GSI), or
-//!   `{"connection":id}` (one connection; nothing happens if it is gone).
+//! - `id`: the notice's id, chosen when it is first enqueued and kept by
+//!   every shard and retry of it. With `shard` it keys the delivery ledger,
+//!   which makes a redelivered message harmless. Optional, for bodies written
+//!   before it existed: the SQS message id stands in.
+//! - `target`: `"all"` (every stored connection), `{"room":code}` (the
+//!   members of a room, through the `room-index` GSI), `{"connection":id}`
+//!   (one connection; nothing happens if it is gone), and for shards
+//!   `{"segment":...}` (segment `index` of `of` of a parallel scan of the
+//!   table, from after the connection `after` if given) or `{"recipients":[...]}`
+//!   (these connections, in the format each asked for).
 //! - `exclude`: optional; this connection does not receive the frame.
 //! - `payload`: the frame rendered for each format; every recipient gets the
 //!   one its row asks for (`compat` or `json`), so rendering happens once, in
 //!   the chat function.
+//! - `shard`: which part of the notice this is: absent for the notice
+//!   itself, `s{index}.{of}` for a segment (`>{after}` when it goes on from a
+//!   row), `r{n}` for a room's `n`-th group of members, `~{attempt}` appended
+//!   for the recipients a post to failed, `+{n}` for recipients an invocation
+//!   handed on as its time ran out.
+//! - `shards`: how many shards the notice was split into (default 1): a
+//!   shard's share of `chat.post_rate` depends on it.
+//! - `attempt`: how many times these recipients were tried before (default 0).
 //!
 //! The frame is final: the notify function neither parses nor rewrites it.
 
 use serde::{Deserialize, Serialize};
 
+use crate::ports::Format;
 use crate::protocol::Payload;
 
 /// Who receives a notice.
@@ -31,25 +51,88 @@ pub enum Target {
     All,
     Room(String),
     Connection(String),
+    Segment(Segment),
+    Recipients(Vec<Recipient>),
+}
+
+/// A part of a parallel scan of the connections table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    pub index: u32,
+    pub of: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// A connection a shard names, with what delivering to it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Recipient {
+    pub connection: String,
+    pub format: Format,
+    /// Epoch milliseconds.
+    pub connected_at: i64,
 }
 
 /// One queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub target: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<String>,
     pub payload: Payload,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shard: String,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub shards: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A new notice id: 128 random bits, in hex.
+pub fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 impl Notice {
+    /// A new notice, with a fresh id.
+    pub fn new(target: Target, exclude: Option<String>, payload: Payload) -> Notice {
+        Notice { id: Some(new_id()), target, exclude, payload, shard: String::new(), shards: 1, attempt: 0 }
+    }
+
+    /// A part of this notice: the same id, frame and exclusion.
+    pub fn part(&self, target: Target, shard: String, shards: u32, attempt: u32) -> Notice {
+        Notice { target, shard, shards, attempt, ..self.clone() }
+    }
+
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a notice always serializes")
     }
 
     pub fn from_body(body: &str) -> Result<Notice, serde_json::Error> {
         serde_json::from_str(body)
+    }
+
+    /// The delivery ledger's key: the notice id (or, for a body without one,
+    /// the SQS message id, which a redelivery keeps) and the shard.
+    pub fn ledger_key(&self, message_id: &str) -> String {
+        format!("{}#{}", self.id.as_deref().unwrap_or(message_id), self.shard)
     }
 }
 
@@ -61,25 +144,67 @@ mod tests {
         Payload { compat: "hi".into(), json: r#"{"type":"message"}"#.into() }
     }
 
+    fn plain(target: Target, exclude: Option<&str>) -> Notice {
+        Notice { id: None, ..Notice::new(target, exclude.map(str::to_string), payload()) }
+    }
+
     #[test]
     fn bodies_are_the_documented_json() {
-        let all = Notice { target: Target::All, exclude: Some("abc=".into()), payload: payload() };
+        let all = plain(Target::All, Some("abc="));
         assert_eq!(
             all.to_body(),
             r#"{"target":"all","exclude":"abc=","payload":{"compat":"hi","json":"{\"type\":\"message\"}"}}"#
         );
-        let room = Notice { target: Target::Room("0f3a9c21".into()), exclude: None, payload: payload() };
+        let room = plain(Target::Room("0f3a9c21".into()), None);
         assert!(room.to_body().starts_with(r#"{"target":{"room":"0f3a9c21"},"payload":"#), "{}", room.to_body());
-        let one = Notice { target: Target::Connection("x".into()), exclude: None, payload: payload() };
+        let one = plain(Target::Connection("x".into()), None);
         assert!(one.to_body().starts_with(r#"{"target":{"connection":"x"},"payload":"#), "{}", one.to_body());
-        for notice in [all, room, one] {
+        let segment = Target::Segment(Segment { index: 3, of: 16, after: Some("xyz=".into()) });
+        let shard = all.part(segment, "s3.16>xyz=".into(), 16, 0);
+        assert_eq!(
+            shard.to_body(),
+            r#"{"target":{"segment":{"index":3,"of":16,"after":"xyz="}},"exclude":"abc=","payload":{"compat":"hi","json":"{\"type\":\"message\"}"},"shard":"s3.16>xyz=","shards":16}"#
+        );
+        let recipient = Recipient { connection: "abc=".into(), format: Format::Json, connected_at: 1732262400000 };
+        let retry = one.part(Target::Recipients(vec![recipient]), "~1".into(), 1, 1);
+        assert!(
+            retry.to_body().starts_with(
+                r#"{"target":{"recipients":[{"connection":"abc=","format":"json","connectedAt":1732262400000}]},"#
+            ),
+            "{}",
+            retry.to_body()
+        );
+        assert!(retry.to_body().ends_with(r#""shard":"~1","attempt":1}"#), "{}", retry.to_body());
+        for notice in [all, room, one, shard, retry] {
             assert_eq!(Notice::from_body(&notice.to_body()).unwrap(), notice);
         }
     }
 
     #[test]
+    fn a_new_notice_has_its_own_id_and_its_parts_keep_it() {
+        let a = Notice::new(Target::All, None, payload());
+        let b = Notice::new(Target::All, None, payload());
+        let id = a.id.clone().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_ne!(a.id, b.id);
+        assert!(a.to_body().starts_with(&format!(r#"{{"id":"{id}","target":"all""#)), "{}", a.to_body());
+        let part = a.part(Target::Segment(Segment { index: 1, of: 2, after: None }), "s1.2".into(), 2, 0);
+        assert_eq!(part.ledger_key("m1"), format!("{id}#s1.2"));
+        assert_eq!(a.ledger_key("m1"), format!("{id}#"));
+        assert_eq!(plain(Target::All, None).ledger_key("m1"), "m1#", "the message id stands in for a missing one");
+    }
+
+    #[test]
     fn malformed_bodies_are_refused() {
-        for body in ["", "hi", r#"{"target":"everyone","payload":{"compat":"","json":""}}"#, r#"{"target":"all"}"#] {
+        for body in [
+            "",
+            "hi",
+            r#"{"target":"everyone","payload":{"compat":"","json":""}}"#,
+            r#"{"target":"all"}"#,
+            r#"{"target":{"segment":{"index":1}},"payload":{"compat":"","json":""}}"#,
+            r#"{"target":{"recipients":[{"connection":"a"}]},"payload":{"compat":"","json":""}}"#,
+            r#"{"target":"all","payload":{"compat":"","json":""},"shards":"two"}"#,
+        ] {
             assert!(Notice::from_body(body).is_err(), "{body}");
         }
     }

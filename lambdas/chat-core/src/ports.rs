@@ -2,13 +2,19 @@
 //!
 //! - [`ConnectionStore`]: the connections table (DynamoDB on AWS, memory in `wschat dev`);
 //! - [`Notifier`]: the notification queue (SQS, or an in-process queue);
-//! - [`Poster`]: the API Gateway Management API, which delivers to one connection.
+//! - [`Poster`]: the API Gateway Management API, which delivers to one connection;
+//! - [`Ledger`]: what each queue record has delivered, so that a record SQS
+//!   delivers again posts nothing twice.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 /// How a connection wants its frames: each action in its sample's own shape,
 /// or everything in the JSON envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]
     Compat,
@@ -30,11 +36,15 @@ pub struct Connection {
 }
 
 /// A failure of a port. `Gone` is not an error of the port: the connection no
-/// longer exists (API Gateway's 410).
+/// longer exists (API Gateway's 410). `Refused` is final: trying again cannot
+/// help (API Gateway's 400, 403 or 413). `Failed` may pass (a 429, a 5xx, a
+/// timeout).
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error("connection is gone")]
     Gone,
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("{0}")]
     Failed(String),
 }
@@ -53,6 +63,24 @@ pub trait ConnectionStore: Send + Sync {
     async fn all(&self) -> PortResult<Vec<Connection>>;
     /// The members of one room (the `room-index` GSI).
     async fn in_room(&self, room: &str) -> PortResult<Vec<Connection>>;
+    /// About how many rows the table holds, without reading them (DynamoDB's
+    /// `ItemCount`, which it refreshes about every six hours).
+    async fn estimate(&self) -> PortResult<u64>;
+    /// One page of a parallel scan: at most `limit` rows of segment `segment`
+    /// of `of`, after the row `after`, and the key to go on from if the
+    /// segment holds more.
+    async fn scan_page(&self, page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)>;
+}
+
+/// Where a page of a parallel scan starts, and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanPage<'a> {
+    pub segment: u32,
+    /// Segments in all, 1..=1,000,000 (DynamoDB's `TotalSegments`).
+    pub of: u32,
+    /// The last connection id of the previous page.
+    pub after: Option<&'a str>,
+    pub limit: usize,
 }
 
 /// The notification queue.
@@ -60,6 +88,13 @@ pub trait ConnectionStore: Send + Sync {
 pub trait Notifier: Send + Sync {
     /// Enqueues one message body, delivered after `delay_seconds`.
     async fn send(&self, body: String, delay_seconds: u32) -> PortResult<()>;
+
+    /// Enqueues several bodies (SQS: `SendMessageBatch`, ten at a time). All
+    /// are sent, or it fails; a failure may leave some sent.
+    async fn send_many(&self, messages: Vec<(String, u32)>) -> PortResult<()> {
+        let sends = messages.into_iter().map(|(body, delay)| self.send(body, delay));
+        futures::future::try_join_all(sends).await.map(|_| ())
+    }
 }
 
 /// The API Gateway Management API.
@@ -67,4 +102,42 @@ pub trait Notifier: Send + Sync {
 pub trait Poster: Send + Sync {
     /// Delivers one frame to one connection; `Err(PortError::Gone)` on 410.
     async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()>;
+}
+
+/// What a ledger holds about one queue record (a notice or a shard of one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Every recipient was handled: posted, gone, dropped or handed on.
+    pub done: bool,
+    /// The connections posted to so far, if not done.
+    pub delivered: HashSet<String>,
+}
+
+/// The delivery ledger: a DynamoDB table on AWS, memory in `wschat dev`.
+/// Keys are a notice id and a shard, `{notice}#{shard}`.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    async fn read(&self, key: &str) -> PortResult<Progress>;
+    /// Adds `delivered` to what `key` delivered (part `part`, from 1).
+    async fn record(&self, key: &str, part: u32, delivered: &[String]) -> PortResult<()>;
+    /// Marks `key` done.
+    async fn finish(&self, key: &str) -> PortResult<()>;
+}
+
+/// No ledger: nothing is remembered, so a redelivered record posts again.
+/// For functions that never consume the queue, and deployments without the
+/// ledger table.
+pub struct NoLedger;
+
+#[async_trait]
+impl Ledger for NoLedger {
+    async fn read(&self, _key: &str) -> PortResult<Progress> {
+        Ok(Progress::default())
+    }
+    async fn record(&self, _key: &str, _part: u32, _delivered: &[String]) -> PortResult<()> {
+        Ok(())
+    }
+    async fn finish(&self, _key: &str) -> PortResult<()> {
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 
 use chat_core::config::Config;
 use chat_core::event::{WebSocketEvent, WebSocketResponse};
+use chat_core::ports::NoLedger;
 use chat_core::{Ports, handle_websocket, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -23,7 +24,7 @@ async fn main() -> Result<(), Error> {
         let (store, notifier, posters) = (&store, &notifier, &posters);
         async move {
             let poster = posters.for_event(&event.payload.request_context);
-            let ports = Ports { store, notifier, poster: poster.as_ref() };
+            let ports = Ports { store, notifier, poster: poster.as_ref(), ledger: &NoLedger };
             Ok::<WebSocketResponse, Error>(handle_websocket(ports, settings, &event.payload).await)
         }
     }))

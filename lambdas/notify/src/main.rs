@@ -1,6 +1,7 @@
 //! The `notify` Lambda function: consumes the notification queue and fans
-//! each notice out through the Management API, reporting the notices to
-//! retry (`ReportBatchItemFailures`). The logic is all in chat-core.
+//! each notice out through the Management API, sharding large ones across
+//! the queue and reporting the records to deliver again
+//! (`ReportBatchItemFailures`). The logic is all in chat-core.
 
 use chat_core::config::Config;
 use chat_core::event::{SqsBatchResponse, SqsEvent};
@@ -17,16 +18,19 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
     let sdk = lambda::sdk_config().await;
     let store = lambda::dynamo_store(&sdk, &config);
-    let poster = lambda::management_poster(&sdk, endpoint);
-    // The fan-out never enqueues; the queue is only needed if it ever does.
+    let poster = lambda::management_poster(&sdk, endpoint, config.settings.post_timeout);
+    // Without the queue no notice can be sharded or retried: every send fails
+    // and the record goes back to SQS.
     let notifier: Box<dyn Notifier> = match &config.queue_url {
         Some(url) => Box::new(lambda::sqs_notifier(&sdk, url)),
         None => Box::new(lambda::NoQueue),
     };
+    let ledger = lambda::ledger(&sdk, &config);
     let settings = &config.settings;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let ports = Ports { store: &store, notifier: notifier.as_ref(), poster: &poster };
-        async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload).await) }
+        let ports = Ports { store: &store, notifier: notifier.as_ref(), poster: &poster, ledger: ledger.as_ref() };
+        let deadline = lambda::deadline(event.context.deadline);
+        async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload, Some(deadline)).await) }
     }))
     .await
 }

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::aws::{DynamoStore, SqsNotifier};
 use chat_core::notice::{Notice, Target};
-use chat_core::ports::{Connection, ConnectionStore, Format, Poster};
+use chat_core::ports::{Connection, ConnectionStore, Format, NoLedger, Poster};
 use chat_core::protocol::Payload;
 use chat_core::{Ports, Settings, handle_sqs};
 
@@ -28,7 +28,7 @@ struct Gateway {
     /// Answer a bare 410, as a gateway that only knows the status might.
     bare_gone: HashSet<String>,
     /// Answer 500.
-    failing: HashSet<String>,
+    failing: Mutex<HashSet<String>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     posts: AtomicUsize,
@@ -52,7 +52,7 @@ async fn post_to_connection(
     if gateway.bare_gone.contains(&id) {
         return StatusCode::GONE.into_response();
     }
-    if gateway.failing.contains(&id) {
+    if gateway.failing.lock().unwrap().contains(&id) {
         return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal server error"}"#).into_response();
     }
     gateway.received.lock().unwrap().entry(id).or_default().push(String::from_utf8_lossy(&body).into_owned());
@@ -88,7 +88,7 @@ async fn ids_in_table(aws: &Aws, table: &str) -> BTreeSet<String> {
 }
 
 fn notice_to_all(text: &str) -> String {
-    Notice { target: Target::All, exclude: None, payload: Payload { compat: text.into(), json: "{}".into() } }.to_body()
+    Notice::new(Target::All, None, Payload { compat: text.into(), json: "{}".into() }).to_body()
 }
 
 struct Rig {
@@ -96,6 +96,7 @@ struct Rig {
     table: String,
     store: DynamoStore,
     notifier: SqsNotifier,
+    queue: String,
     endpoint: String,
 }
 
@@ -108,15 +109,15 @@ impl Rig {
         for id in ids {
             store.put(&connection(id)).await.unwrap();
         }
-        let notifier = SqsNotifier::new(aws.sqs(), queue);
+        let notifier = SqsNotifier::new(aws.sqs(), &queue);
         let endpoint = serve(gateway).await;
-        Rig { aws, table, store, notifier, endpoint }
+        Rig { aws, table, store, notifier, queue, endpoint }
     }
 
     /// The poster the Lambda binaries build. The SDK configuration points at
     /// moto (AWS_ENDPOINT_URL); the Management API endpoint must win.
     fn poster(&self) -> impl Poster {
-        chat_core::lambda::management_poster(&self.aws.sdk, &self.endpoint)
+        chat_core::lambda::management_poster(&self.aws.sdk, &self.endpoint, Settings::default().post_timeout)
     }
 }
 
@@ -132,10 +133,10 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
     let gateway = Arc::new(Gateway { gone: gone.clone(), bare_gone: bare_gone.clone(), ..Gateway::default() });
     let rig = Rig::new("fanout", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
     let settings = Settings { fanout_concurrency: 5, welcome_delay: 1, ..Settings::default() };
 
-    let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")])).await;
+    let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")]), None).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     let stale: BTreeSet<String> = gone.union(&bare_gone).cloned().collect();
@@ -153,10 +154,10 @@ async fn a_bound_of_one_posts_one_at_a_time() {
     let gateway = Arc::new(Gateway::default());
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
     let settings = Settings { fanout_concurrency: 1, welcome_delay: 1, ..Settings::default() };
     let bodies = [notice_to_all("one"), notice_to_all("two")];
-    assert!(handle_sqs(ports, &settings, &sqs_event(&bodies)).await.batch_item_failures.is_empty());
+    assert!(handle_sqs(ports, &settings, &sqs_event(&bodies), None).await.batch_item_failures.is_empty());
     assert_eq!(gateway.posts.load(Ordering::SeqCst), 16);
     assert_eq!(gateway.max_in_flight.load(Ordering::SeqCst), 1);
     let received = gateway.received.lock().unwrap().clone();
@@ -164,24 +165,53 @@ async fn a_bound_of_one_posts_one_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_through_sqs_and_delete_nothing() {
+async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
     let all = ids(6);
-    let gateway = Arc::new(Gateway { failing: HashSet::from([all[2].clone()]), ..Gateway::default() });
+    let gateway = Arc::new(Gateway { failing: Mutex::new(HashSet::from([all[2].clone()])), ..Gateway::default() });
     let rig = Rig::new("failing", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster };
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
     let settings = Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() };
-    let direct = Notice {
-        target: Target::Connection(all[0].clone()),
-        exclude: None,
-        payload: Payload { compat: "just you".into(), json: "{}".into() },
-    };
-    let bodies = [direct.to_body(), notice_to_all("everyone")];
-    let response = handle_sqs(ports, &settings, &sqs_event(&bodies)).await;
-    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["m1"], "only the notice that missed someone");
+    let direct =
+        Notice::new(Target::Connection(all[0].clone()), None, Payload { compat: "just you".into(), json: "{}".into() });
+    let everyone = notice_to_all("everyone");
+    let bodies = [direct.to_body(), everyone.clone()];
+    let response = handle_sqs(ports, &settings, &sqs_event(&bodies), None).await;
+    assert!(response.batch_item_failures.is_empty(), "no record fails for one recipient: {response:?}");
     assert_eq!(ids_in_table(&rig.aws, &rig.table).await, all.iter().cloned().collect(), "no row is deleted");
     assert_eq!(gateway.received.lock().unwrap()[&all[0]], ["just you", "everyone"]);
+    assert_eq!(gateway.received.lock().unwrap().len(), 5, "everyone but the failing one");
+
+    // What SQS holds now: one retry, for that recipient alone, a second later.
+    let received = rig
+        .aws
+        .sqs()
+        .receive_message()
+        .queue_url(&rig.queue)
+        .wait_time_seconds(5)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let retry = Notice::from_body(messages[0].body().unwrap()).unwrap();
+    let original = Notice::from_body(&everyone).unwrap();
+    assert_eq!((retry.id.clone(), retry.shard.as_str(), retry.attempt), (original.id, "~1", 1));
+    match &retry.target {
+        Target::Recipients(recipients) => {
+            assert_eq!(recipients.iter().map(|r| r.connection.as_str()).collect::<Vec<_>>(), [all[2].as_str()]);
+        }
+        other => panic!("a retry names its recipients, not {other:?}"),
+    }
+
+    // Once the connection answers again, the retry delivers to it alone.
+    gateway.failing.lock().unwrap().clear();
+    let posts = gateway.posts.load(Ordering::SeqCst);
+    let response = handle_sqs(ports, &settings, &sqs_event(&[retry.to_body()]), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(gateway.posts.load(Ordering::SeqCst), posts + 1);
+    assert_eq!(gateway.received.lock().unwrap()[&all[2]], ["everyone"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

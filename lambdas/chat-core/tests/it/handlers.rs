@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use base64::Engine;
 use chat_core::memory::MemoryStore;
-use chat_core::ports::{Connection, ConnectionStore, Format, PortError, PortResult};
+use chat_core::ports::{Connection, ConnectionStore, Format, PortError, PortResult, ScanPage};
 use chat_core::{Ports, handle_websocket};
 use serde_json::{Value, json};
 
@@ -507,7 +507,7 @@ async fn a_connection_too_young_to_post_to_keeps_its_row() {
 }
 
 #[tokio::test]
-async fn retryable_failures_and_poison_messages_are_reported_to_sqs() {
+async fn a_retryable_failure_is_retried_for_that_recipient_and_a_poison_message_is_reported() {
     let chat = three().await;
     chat.gateway.failing.lock().unwrap().insert(C.to_string());
     chat.send(A, r#"{"action":"send","text":"one"}"#).await;
@@ -515,9 +515,33 @@ async fn retryable_failures_and_poison_messages_are_reported_to_sqs() {
     chat.send(B, r#"{"action":"chat","connection":"x","message":"y"}"#).await; // refused: nothing queued
     let response = chat.deliver().await;
     let ids: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(ids, ["m0", "m1"], "the failed delivery and the poison message");
+    assert_eq!(ids, ["m1"], "only the poison message goes back to SQS");
     assert!(chat.row(C).await.is_some(), "a retryable failure deletes nothing");
     assert_eq!(chat.received(A), [r#"{"action":"message","from":"alice","text":"one"}"#]);
+    let queued = chat.take_queue();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].1, 1, "the first retry waits a second");
+    let retry = chat_core::notice::Notice::from_body(&queued[0].0).unwrap();
+    assert_eq!(retry.attempt, 1);
+
+    // Every later try fails too: after the fifth the frame is dropped, and
+    // nothing goes back to SQS.
+    let mut body = queued[0].0.clone();
+    for attempt in 2..=5 {
+        chat.queue.sent.lock().unwrap().push((body.clone(), 0));
+        assert!(chat.deliver().await.batch_item_failures.is_empty());
+        let queued = chat.take_queue();
+        if attempt < 5 {
+            assert_eq!(queued.len(), 1, "attempt {attempt}");
+            assert_eq!(chat_core::notice::Notice::from_body(&queued[0].0).unwrap().attempt, attempt);
+            assert_eq!(queued[0].1, 1 << (attempt - 1), "backoff before attempt {attempt}");
+            body = queued[0].0.clone();
+        } else {
+            assert!(queued.is_empty(), "given up after {attempt} tries: {queued:?}");
+        }
+    }
+    chat.gateway.failing.lock().unwrap().clear();
+    assert!(chat.received(C).is_empty());
 }
 
 #[tokio::test]
@@ -543,9 +567,10 @@ async fn the_handlers_can_be_spawned() {
     assert_eq!(response.status_code, 200);
     let spawned = chat.clone();
     let batch = crate::support::sqs_event(&chat.take_queue().into_iter().map(|(body, _)| body).collect::<Vec<_>>());
-    let response = tokio::spawn(async move { chat_core::handle_sqs(spawned.ports(), &spawned.settings, &batch).await })
-        .await
-        .unwrap();
+    let response =
+        tokio::spawn(async move { chat_core::handle_sqs(spawned.ports(), &spawned.settings, &batch, None).await })
+            .await
+            .unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(chat.received(C), [r#"{"action":"message","from":"alice","text":"spawned"}"#]);
 }
@@ -570,13 +595,19 @@ impl ConnectionStore for ScanlessStore {
     async fn in_room(&self, room: &str) -> PortResult<Vec<Connection>> {
         self.0.in_room(room).await
     }
+    async fn estimate(&self) -> PortResult<u64> {
+        self.0.estimate().await
+    }
+    async fn scan_page(&self, _page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)> {
+        Err(PortError::Failed("Scan throttled".into()))
+    }
 }
 
 #[tokio::test]
 async fn a_failing_table_answers_500_and_tells_the_caller() {
     let store = ScanlessStore(MemoryStore::new());
     let (queue, gateway) = (Queue::default(), Gateway::default());
-    let ports = Ports { store: &store, notifier: &queue, poster: &gateway };
+    let ports = Ports { store: &store, notifier: &queue, poster: &gateway, ledger: &chat_core::ports::NoLedger };
     let settings = chat_core::Settings { fanout_concurrency: 2, welcome_delay: 0, ..chat_core::Settings::default() };
     let connect = crate::support::connect_event(A, &[]);
     assert_eq!(handle_websocket(ports, &settings, &connect).await.status_code, 200);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
-use chat_core::memory::MemoryStore;
+use chat_core::memory::{MemoryLedger, MemoryStore};
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, handle_sqs, handle_websocket};
 use serde_json::{Value, json};
@@ -122,6 +122,7 @@ impl Poster for Gateway {
 /// One chat: the handlers over a memory store, the queue and the gateway.
 pub struct Chat {
     pub store: MemoryStore,
+    pub ledger: MemoryLedger,
     pub queue: Queue,
     pub gateway: Gateway,
     pub settings: Settings,
@@ -138,6 +139,7 @@ impl Chat {
     pub fn with_routes(actions: &[&str]) -> Chat {
         Chat {
             store: MemoryStore::new(),
+            ledger: MemoryLedger::new(),
             queue: Queue::default(),
             gateway: Gateway::default(),
             settings: Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() },
@@ -146,7 +148,7 @@ impl Chat {
     }
 
     pub fn ports(&self) -> Ports<'_> {
-        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway }
+        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway, ledger: &self.ledger }
     }
 
     pub async fn handle(&self, event: &WebSocketEvent) -> WebSocketResponse {
@@ -193,7 +195,7 @@ impl Chat {
     /// Hands every queued message to the notify handler as one SQS batch.
     pub async fn deliver(&self) -> SqsBatchResponse {
         let bodies: Vec<String> = self.take_queue().into_iter().map(|(body, _)| body).collect();
-        handle_sqs(self.ports(), &self.settings, &sqs_event(&bodies)).await
+        handle_sqs(self.ports(), &self.settings, &sqs_event(&bodies), None).await
     }
 
     /// Takes the frames `id` received so far, as text.

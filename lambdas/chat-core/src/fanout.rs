@@ -1,0 +1,601 @@
+//! The notify side: one batch of queued notices, fanned out to their
+//! recipients.
+//!
+//! - **Sharding.** A notice to everyone, when the table holds more than
+//!   `shard_size` rows (by DynamoDB's `ItemCount`, so no scan is needed to
+//!   plan), becomes one segment of a parallel scan per `shard_size` rows: the
+//!   invocation that reads the notice writes segments 1.. to the queue and
+//!   delivers segment 0 itself, and Lambda's concurrency delivers the rest
+//!   alongside. A segment that turns out to hold more than a page writes its
+//!   continuation to the queue before it posts its page. A room with more
+//!   than `shard_size` members is split the same way, into lists of
+//!   recipients. Smaller notices are delivered in the invocation that reads
+//!   them, as they always were.
+//! - **Pace.** One notice's posts stay under `post_rate` per second in all:
+//!   each shard posts at its share of it, the rate divided by how many of the
+//!   notice's shards can run at once (its shards, or the mapping's maximum
+//!   concurrency times its batch size, whichever is fewer).
+//! - **Per-recipient outcomes.** A post that fails in a way that may pass (a
+//!   429, a 5xx, no answer within `post_timeout`) re-enqueues that
+//!   recipient's remaining frames, with the attempt count and a backoff, up
+//!   to [`MAX_ATTEMPTS`]; the record itself succeeds. A refused post (400,
+//!   403, 413) is logged and dropped. Gone (410) deletes the row.
+//! - **Redelivery is harmless.** Every record has a key in the delivery
+//!   ledger (the notice id and the shard). Posts are recorded in parts as they
+//!   go, and the record is marked done at the end: a record SQS delivers again
+//!   skips whatever was posted, and a done record is skipped whole.
+//! - **Time.** When the invocation's deadline draws near, it stops starting
+//!   posts and hands the recipients it has not reached on, through the queue.
+//!
+//! Each recipient gets its frames in queue order, one at a time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::event::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use crate::handler::{Ports, Settings, delete_stale, now_millis};
+use crate::notice::{Notice, Recipient, Segment, Target};
+use crate::ports::{Connection, Format, PortError, PortResult, ScanPage};
+
+/// Tries of one recipient before its frame is dropped (the first one and four retries).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Posts recorded in the ledger at a time: a crash repeats at most this many
+/// (plus the posts in flight).
+pub const CHECKPOINT_EVERY: usize = 100;
+
+/// Most segments one notice is split into.
+const MAX_SEGMENTS: u64 = 100_000;
+
+/// The largest queue message SQS takes, in bytes (256 KiB), less room for
+/// SendMessageBatch's own framing.
+const MAX_BODY: usize = 250_000;
+
+/// Bytes a recipient adds to a shard's body, beyond its connection id.
+const RECIPIENT_BYTES: usize = 64;
+
+/// A connection this young that answers 410 may not be established yet (API
+/// Gateway accepts posts only once `$connect` has returned): its row is kept,
+/// and its `$disconnect` or the TTL removes it if it really is gone.
+const GONE_GRACE_MILLIS: i64 = 10_000;
+
+/// Seconds before the `attempt`-th try: 1, 2, 4, 8...
+fn backoff_seconds(attempt: u32) -> u32 {
+    1 << attempt.saturating_sub(1).min(9)
+}
+
+/// Handles one batch from the notification queue: fans each notice out,
+/// re-enqueues what may still be delivered later, and reports the records
+/// SQS should deliver again. `deadline` is the invocation's (Lambda's
+/// context); without one, the batch is delivered however long it takes.
+pub async fn handle_sqs(
+    ports: Ports<'_>,
+    settings: &Settings,
+    event: &SqsEvent,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
+    let started = Instant::now();
+    let mut records = Vec::new();
+    let mut failed = Vec::new();
+    for record in &event.records {
+        match Notice::from_body(&record.body) {
+            Ok(notice) => records.push(Record::new(record.message_id.clone(), notice)),
+            Err(e) => {
+                // A poison message: retrying cannot help, but reporting it
+                // sends it to the dead-letter queue where it can be looked at.
+                error!(message = %record.message_id, error = %e, "a queue message that is not a notice");
+                failed.push(record.message_id.clone());
+            }
+        }
+    }
+
+    // What earlier deliveries of these records did.
+    let progress = futures::future::join_all(records.iter().map(|r| ports.ledger.read(&r.key))).await;
+    for (record, progress) in records.iter_mut().zip(progress) {
+        match progress {
+            Ok(progress) if progress.done => {
+                info!(message = %record.message_id, key = %record.key, "delivered before; skipping it");
+                record.skip = true;
+            }
+            Ok(progress) => record.delivered = progress.delivered,
+            Err(e) => {
+                error!(message = %record.message_id, key = %record.key, error = %e, "reading the delivery ledger");
+                record.failed = true;
+            }
+        }
+    }
+
+    let mut plan = Planner { ports, settings, estimate: None, pages: HashMap::new(), rooms: HashMap::new() };
+    let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
+    for (index, record) in records.iter_mut().enumerate() {
+        if record.skip || record.failed {
+            continue;
+        }
+        let recipients = match plan.recipients(record).await {
+            Ok(recipients) => recipients,
+            Err(e) => {
+                error!(message = %record.message_id, target = ?record.notice.target, error = %e, "finding the recipients of a notice");
+                record.failed = true;
+                continue;
+            }
+        };
+        let compat: Arc<str> = Arc::from(record.notice.payload.compat.as_str());
+        let json: Arc<str> = Arc::from(record.notice.payload.json.as_str());
+        for recipient in recipients {
+            if record.notice.exclude.as_deref() == Some(recipient.connection.as_str())
+                || record.delivered.contains(&recipient.connection)
+            {
+                continue;
+            }
+            let frame = match recipient.format {
+                Format::Compat => compat.clone(),
+                Format::Json => json.clone(),
+            };
+            record.recipients += 1;
+            inboxes
+                .entry(recipient.connection.clone())
+                .or_insert_with(|| Inbox { recipient, frames: Vec::new() })
+                .frames
+                .push((index, frame));
+        }
+    }
+
+    // One notice's share of the rate, per shard of it that can run at once.
+    let at_once = f64::from(settings.max_concurrency.max(1) * settings.batch_size.max(1));
+    let post_rate = f64::from(settings.post_rate.max(1));
+    let rate = records
+        .iter()
+        .filter(|r| r.recipients > 0)
+        .map(|r| post_rate / f64::from(r.notice.shards.max(1)).min(at_once))
+        .sum::<f64>()
+        .min(post_rate);
+    let stop_at = deadline.map(|deadline| {
+        let budget = deadline.saturating_duration_since(started);
+        // Time for the posts in flight to end and the rest to be handed on;
+        // at least half of the invocation goes to posting.
+        let margin = (settings.post_timeout + Duration::from_secs(1)).min(budget / 2);
+        deadline - margin
+    });
+    let delivery = Delivery {
+        ports,
+        settings,
+        pacer: Pacer::new(rate),
+        stop_at,
+        now: now_millis(),
+        tallies: Mutex::new(records.iter().map(|_| Tally::default()).collect()),
+        keys: records.iter().map(|r| r.key.clone()).collect(),
+    };
+    let recipients = inboxes.len();
+    futures::stream::iter(inboxes)
+        .for_each_concurrent(settings.fanout_concurrency.max(1), |(connection, inbox)| {
+            delivery.deliver(connection, inbox)
+        })
+        .await;
+    let tallies = delivery.tallies.into_inner().unwrap_or_else(|p| p.into_inner());
+
+    let mut totals = Tally::default();
+    let finishing = records.iter().zip(tallies).filter(|(r, _)| !r.skip).map(|(record, tally)| async move {
+        let ok = finish(ports, record, &tally).await;
+        (record.message_id.clone(), ok, tally)
+    });
+    for (message_id, ok, tally) in futures::future::join_all(finishing).await {
+        if !ok {
+            failed.push(message_id);
+        }
+        totals.add(&tally);
+    }
+    info!(
+        notices = records.len(),
+        recipients,
+        posted = totals.posted,
+        gone = totals.gone,
+        retried = totals.retry.len(),
+        handed_on = totals.hand_on.len(),
+        dropped = totals.dropped,
+        failed = failed.len(),
+        "fanned out"
+    );
+    SqsBatchResponse {
+        batch_item_failures: failed.into_iter().map(|item_identifier| BatchItemFailure { item_identifier }).collect(),
+    }
+}
+
+/// One record of the batch.
+struct Record {
+    message_id: String,
+    notice: Notice,
+    key: String,
+    /// Posted to by an earlier delivery of this record.
+    delivered: HashSet<String>,
+    /// Done before: nothing to do.
+    skip: bool,
+    /// Something failed that only a redelivery can repair.
+    failed: bool,
+    /// Recipients this invocation posts to.
+    recipients: usize,
+}
+
+impl Record {
+    fn new(message_id: String, notice: Notice) -> Record {
+        let key = notice.ledger_key(&message_id);
+        Record { message_id, notice, key, delivered: HashSet::new(), skip: false, failed: false, recipients: 0 }
+    }
+}
+
+fn recipient(c: Connection) -> Recipient {
+    Recipient { connection: c.connection_id, format: c.format, connected_at: c.connected_at }
+}
+
+/// A page of a scan, and the key to go on from.
+type Page = (Vec<Connection>, Option<String>);
+
+/// Finds each record's recipients, and writes the shards of the notices
+/// that are too large for one invocation. Lookups are shared within the
+/// batch: ten small broadcasts cost one scan, not ten.
+struct Planner<'a> {
+    ports: Ports<'a>,
+    settings: &'a Settings,
+    estimate: Option<u64>,
+    pages: HashMap<(u32, u32, Option<String>), Page>,
+    rooms: HashMap<String, Vec<Connection>>,
+}
+
+impl Planner<'_> {
+    async fn recipients(&mut self, record: &mut Record) -> PortResult<Vec<Recipient>> {
+        let shard_size = self.settings.shard_size.max(1);
+        match record.notice.target.clone() {
+            Target::All => {
+                let estimate = match self.estimate {
+                    Some(estimate) => estimate,
+                    None => *self.estimate.insert(self.ports.store.estimate().await?),
+                };
+                let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
+                if of > 1 {
+                    let shards = (1..of)
+                        .map(|index| {
+                            let segment = Target::Segment(Segment { index, of, after: None });
+                            (record.notice.part(segment, format!("s{index}.{of}"), of, 0).to_body(), 0)
+                        })
+                        .collect();
+                    self.ports.notifier.send_many(shards).await?;
+                    info!(message = %record.message_id, estimate, segments = of, "sharded a notice to everyone");
+                }
+                record.notice.shards = of;
+                self.segment(record, 0, of, None).await
+            }
+            Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,
+            Target::Room(code) => {
+                let members = match self.rooms.get(&code) {
+                    Some(members) => members.clone(),
+                    None => self.rooms.entry(code.clone()).or_insert(self.ports.store.in_room(&code).await?).clone(),
+                };
+                let members: Vec<Recipient> = members.into_iter().map(recipient).collect();
+                if members.len() <= shard_size {
+                    return Ok(members);
+                }
+                let mut groups = groups(&record.notice, members, shard_size).into_iter();
+                let mine = groups.next().unwrap_or_default();
+                let rest: Vec<Vec<Recipient>> = groups.collect();
+                let shards = rest.len() as u32 + 1;
+                let bodies = rest
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, group)| {
+                        let shard = format!("r{}", n + 1);
+                        (record.notice.part(Target::Recipients(group), shard, shards, 0).to_body(), 0)
+                    })
+                    .collect();
+                self.ports.notifier.send_many(bodies).await?;
+                info!(message = %record.message_id, room = %code, shards, "sharded a notice to a room");
+                record.notice.shards = shards;
+                Ok(mine)
+            }
+            Target::Connection(id) => Ok(self.ports.store.get(&id).await?.into_iter().map(recipient).collect()),
+            Target::Recipients(recipients) => Ok(recipients),
+        }
+    }
+
+    /// A page of segment `index` of `of`; the rest of the segment, if any, is
+    /// written to the queue first, so that another invocation reads on while
+    /// this one posts.
+    async fn segment(
+        &mut self,
+        record: &mut Record,
+        index: u32,
+        of: u32,
+        after: Option<String>,
+    ) -> PortResult<Vec<Recipient>> {
+        let cache_key = (index, of, after.clone());
+        let (rows, next) = match self.pages.get(&cache_key) {
+            Some(page) => page.clone(),
+            None => {
+                let page = ScanPage { segment: index, of, after: after.as_deref(), limit: self.settings.shard_size };
+                let page = self.ports.store.scan_page(page).await?;
+                self.pages.entry(cache_key).or_insert(page).clone()
+            }
+        };
+        if let Some(next) = next {
+            let segment = Target::Segment(Segment { index, of, after: Some(next.clone()) });
+            let rest = record.notice.part(segment, format!("s{index}.{of}>{next}"), record.notice.shards, 0);
+            if let Err(e) = self.ports.notifier.send(rest.to_body(), 0).await {
+                // This page is still delivered; the redelivery skips it and
+                // tries the rest again.
+                error!(message = %record.message_id, error = %e, "queueing the rest of a segment");
+                record.failed = true;
+            }
+        }
+        Ok(rows.into_iter().map(recipient).collect())
+    }
+}
+
+/// Splits `recipients` into groups of at most `size` whose shard bodies fit
+/// in a queue message.
+fn groups(notice: &Notice, recipients: Vec<Recipient>, size: usize) -> Vec<Vec<Recipient>> {
+    let base = notice.to_body().len() + 200;
+    let mut groups: Vec<Vec<Recipient>> = Vec::new();
+    let mut bytes = base;
+    for recipient in recipients {
+        let adds = recipient.connection.len() + RECIPIENT_BYTES;
+        match groups.last_mut() {
+            Some(group) if group.len() < size && bytes + adds <= MAX_BODY => {
+                bytes += adds;
+                group.push(recipient);
+            }
+            _ => {
+                bytes = base + adds;
+                groups.push(vec![recipient]);
+            }
+        }
+    }
+    groups
+}
+
+/// One recipient's frames of a batch, in queue order, with the record each came from.
+struct Inbox {
+    recipient: Recipient,
+    frames: Vec<(usize, Arc<str>)>,
+}
+
+/// What happened to one record's recipients in this invocation.
+#[derive(Default)]
+struct Tally {
+    posted: usize,
+    gone: usize,
+    dropped: usize,
+    /// Posted to and not yet in the ledger.
+    unsaved: Vec<String>,
+    /// Ledger parts written.
+    parts: u32,
+    /// To try again later.
+    retry: Vec<Recipient>,
+    /// Not reached before the deadline.
+    hand_on: Vec<Recipient>,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.posted += other.posted;
+        self.gone += other.gone;
+        self.dropped += other.dropped;
+        self.retry.extend(other.retry.iter().cloned());
+        self.hand_on.extend(other.hand_on.iter().cloned());
+    }
+}
+
+/// Posts at most `rate` per second in all, spaced evenly. Time lost (a slow
+/// post) is not made up with a burst.
+struct Pacer {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Pacer {
+        let interval = if rate > 0.0 { Duration::from_secs_f64(1.0 / rate) } else { Duration::ZERO };
+        Pacer { interval, next: Mutex::new(Instant::now()) }
+    }
+
+    async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let at = (*next).max(Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+}
+
+/// The delivery of one batch.
+struct Delivery<'a> {
+    ports: Ports<'a>,
+    settings: &'a Settings,
+    pacer: Pacer,
+    /// No post starts after this.
+    stop_at: Option<Instant>,
+    /// Epoch milliseconds, for the age of a connection.
+    now: i64,
+    tallies: Mutex<Vec<Tally>>,
+    keys: Vec<String>,
+}
+
+enum Next {
+    Continue,
+    /// This and the remaining frames go to the retry list.
+    Retry,
+    Stop,
+}
+
+impl Delivery<'_> {
+    fn tally<T>(&self, record: usize, f: impl FnOnce(&mut Tally) -> T) -> T {
+        f(&mut self.tallies.lock().unwrap_or_else(|p| p.into_inner())[record])
+    }
+
+    /// Posts one recipient's frames in order.
+    async fn deliver(&self, connection: String, inbox: Inbox) {
+        let young = self.now - inbox.recipient.connected_at < GONE_GRACE_MILLIS;
+        for (i, (record, frame)) in inbox.frames.iter().enumerate() {
+            if self.stop_at.is_some_and(|at| Instant::now() >= at) {
+                for (record, _) in &inbox.frames[i..] {
+                    self.tally(*record, |t| t.hand_on.push(inbox.recipient.clone()));
+                }
+                return;
+            }
+            self.pacer.wait().await;
+            let posted =
+                tokio::time::timeout(self.settings.post_timeout, self.ports.poster.post(&connection, frame.as_bytes()));
+            let outcome = posted.await.unwrap_or_else(|_| {
+                Err(PortError::Failed(format!("no answer within {} ms", self.settings.post_timeout.as_millis())))
+            });
+            let next = match outcome {
+                Ok(()) => {
+                    self.posted(*record, &connection).await;
+                    Next::Continue
+                }
+                Err(PortError::Gone) => {
+                    if young {
+                        warn!(connection = %connection, "a connection younger than 10 s is gone; keeping its row");
+                    } else {
+                        delete_stale(self.ports.store, &connection).await;
+                    }
+                    self.tally(*record, |t| t.gone += 1);
+                    Next::Stop
+                }
+                Err(PortError::Refused(reason)) => {
+                    error!(connection = %connection, %reason, "API Gateway refused a frame; dropping it");
+                    self.tally(*record, |t| t.dropped += 1);
+                    Next::Continue
+                }
+                Err(PortError::Failed(e)) => {
+                    warn!(connection = %connection, error = %e, "posting a notice; it will be tried again");
+                    Next::Retry
+                }
+            };
+            match next {
+                Next::Continue => {}
+                Next::Stop => return,
+                Next::Retry => {
+                    for (record, _) in &inbox.frames[i..] {
+                        self.tally(*record, |t| t.retry.push(inbox.recipient.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Counts a post, and writes the ledger every [`CHECKPOINT_EVERY`] posts.
+    async fn posted(&self, record: usize, connection: &str) {
+        let part = self.tally(record, |t| {
+            t.posted += 1;
+            t.unsaved.push(connection.to_string());
+            if t.unsaved.len() < CHECKPOINT_EVERY {
+                return None;
+            }
+            t.parts += 1;
+            Some((t.parts, std::mem::take(&mut t.unsaved)))
+        });
+        if let Some((part, ids)) = part
+            && let Err(e) = self.ports.ledger.record(&self.keys[record], part, &ids).await
+        {
+            warn!(key = %self.keys[record], error = %e, "recording deliveries in the ledger; the next part will");
+            self.tally(record, |t| t.unsaved.extend(ids));
+        }
+    }
+}
+
+/// Enqueues a record's retries and hand-ons and settles its ledger entry.
+/// Returns whether the record succeeded (else SQS delivers it again).
+async fn finish(ports: Ports<'_>, record: &Record, tally: &Tally) -> bool {
+    let notice = &record.notice;
+    let shard = &notice.shard;
+    let mut bodies = Vec::new();
+    if !tally.retry.is_empty() {
+        let attempt = notice.attempt + 1;
+        if attempt >= MAX_ATTEMPTS {
+            let ids: Vec<&str> = tally.retry.iter().map(|r| r.connection.as_str()).collect();
+            error!(key = %record.key, attempts = attempt, connections = ?ids, "giving up on posting a notice to these connections");
+        } else {
+            let groups = groups(notice, tally.retry.clone(), usize::MAX);
+            let several = groups.len() > 1;
+            for (n, group) in groups.into_iter().enumerate() {
+                let suffix = if several { format!(".{n}") } else { String::new() };
+                let part = notice.part(
+                    Target::Recipients(group),
+                    format!("{shard}~{attempt}{suffix}"),
+                    notice.shards,
+                    attempt,
+                );
+                bodies.push((part.to_body(), backoff_seconds(attempt)));
+            }
+        }
+    }
+    if !tally.hand_on.is_empty() {
+        for (n, group) in groups(notice, tally.hand_on.clone(), usize::MAX).into_iter().enumerate() {
+            let part = notice.part(Target::Recipients(group), format!("{shard}+{n}"), notice.shards, notice.attempt);
+            bodies.push((part.to_body(), 0));
+        }
+    }
+    let mut ok = !record.failed;
+    if !bodies.is_empty()
+        && let Err(e) = ports.notifier.send_many(bodies).await
+    {
+        error!(key = %record.key, error = %e, "queueing the recipients to try again; SQS will deliver the notice again");
+        ok = false;
+    }
+    if ok {
+        if let Err(e) = ports.ledger.finish(&record.key).await {
+            warn!(key = %record.key, error = %e, "marking a notice delivered in the ledger");
+        }
+    } else if !tally.unsaved.is_empty()
+        && let Err(e) = ports.ledger.record(&record.key, tally.parts + 1, &tally.unsaved).await
+    {
+        warn!(key = %record.key, error = %e, "recording deliveries in the ledger; a redelivery may repeat them");
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn groups_respect_the_count_and_the_message_size() {
+        let notice =
+            Notice::new(Target::All, None, crate::protocol::Payload { compat: "x".repeat(100_000), json: "{}".into() });
+        let recipients: Vec<Recipient> = (0..5000)
+            .map(|i| Recipient { connection: format!("conn{i:06}="), format: Format::Json, connected_at: 0 })
+            .collect();
+        let by_count = groups(&notice, recipients.clone()[..25].to_vec(), 10);
+        assert_eq!(by_count.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+        let by_size = groups(&notice, recipients, usize::MAX);
+        assert!(by_size.len() > 1);
+        assert_eq!(by_size.iter().map(Vec::len).sum::<usize>(), 5000);
+        for group in &by_size {
+            let body = notice.part(Target::Recipients(group.clone()), "~1.10".into(), 1, 1).to_body();
+            assert!(body.len() <= MAX_BODY, "{}", body.len());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_posts_evenly() {
+        let pacer = Pacer::new(100.0);
+        let start = Instant::now();
+        for _ in 0..51 {
+            pacer.wait().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+    }
+}
