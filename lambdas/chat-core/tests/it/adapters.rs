@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
-use chat_core::aws::{DynamoStore, SqsNotifier};
-use chat_core::ports::{Connection, ConnectionStore, Format, Notifier, PortError};
+use chat_core::aws::{DynamoLedger, DynamoStore, SqsNotifier};
+use chat_core::ports::{Connection, ConnectionStore, Format, Ledger, Notifier, PortError, ScanPage};
 
 use crate::support::Aws;
 
@@ -89,6 +89,100 @@ async fn scans_and_room_queries_follow_every_page() {
     assert_eq!(members.len(), 8, "{members:?}");
     assert!(members.iter().all(|c| c.room.as_deref() == Some("0a1b2c3d")));
     assert!(store.in_room("ffffffff").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn parallel_scan_segments_cover_the_table_once_and_the_estimate_is_dynamodbs_count() {
+    let aws = Aws::new().await;
+    let table = aws.table("segments").await;
+    let store = DynamoStore::new(aws.dynamodb(), &table, "expiresAt");
+    for i in 0..57 {
+        store.put(&row(&format!("s{i:02}="), "x", None)).await.unwrap();
+    }
+    let described = aws.dynamodb().describe_table().table_name(&table).send().await.unwrap();
+    let count = described.table().unwrap().item_count().unwrap() as u64;
+    assert_eq!(store.estimate().await.unwrap(), count);
+    assert_eq!(count, 57);
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    for segment in 0..5 {
+        let mut after: Option<String> = None;
+        loop {
+            let page = ScanPage { segment, of: 5, after: after.as_deref(), limit: 4 };
+            let (rows, next) = store.scan_page(page).await.unwrap();
+            pages += 1;
+            assert!(rows.len() <= 4);
+            seen.extend(rows.into_iter().map(|c| c.connection_id));
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (57, 57), "every row once across 5 segments");
+    assert!(pages >= 57 / 4, "{pages} pages");
+}
+
+#[tokio::test]
+async fn the_ledger_keeps_parts_and_a_done_marker_in_dynamodb() {
+    let aws = Aws::new().await;
+    let table = aws.ledger_table("ledger").await;
+    let ledger = DynamoLedger::new(aws.dynamodb(), &table);
+    assert!(ledger.read("n1#").await.unwrap().delivered.is_empty());
+    ledger.record("n1#", 1, &["a=".into(), "b=".into()]).await.unwrap();
+    ledger.record("n1#", 2, &["c=".into()]).await.unwrap();
+    ledger.record("n2#s1.4", 1, &["z=".into()]).await.unwrap();
+    let progress = ledger.read("n1#").await.unwrap();
+    assert!(!progress.done);
+    assert_eq!(progress.delivered, ["a=", "b=", "c="].into_iter().map(String::from).collect());
+    ledger.finish("n1#").await.unwrap();
+    assert!(ledger.read("n1#").await.unwrap().done);
+    assert_eq!(ledger.read("n2#s1.4").await.unwrap().delivered.len(), 1, "keys are separate");
+
+    // What DynamoDB holds: parts 0 (done), 1 and 2, each with its TTL a day on.
+    let items = aws
+        .dynamodb()
+        .query()
+        .table_name(&table)
+        .key_condition_expression("shard = :k")
+        .expression_attribute_values(":k", AttributeValue::S("n1#".into()))
+        .send()
+        .await
+        .unwrap();
+    let parts: Vec<&str> = items.items().iter().map(|i| i["part"].as_n().unwrap().as_str()).collect();
+    assert_eq!(parts, ["0", "1", "2"]);
+    let now = chat_core::now_millis() / 1000;
+    for item in items.items() {
+        let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+        assert!((now + 86_000..=now + 86_500).contains(&expires), "{expires} vs {now}");
+    }
+}
+
+#[tokio::test]
+async fn send_many_delivers_every_message_in_batches_that_fit() {
+    let aws = Aws::new().await;
+    let sqs = aws.sqs();
+    let url = aws.queue("many").await;
+    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    // 25 messages, three of 100 KB: more than ten a call, and more than
+    // 256 KiB for some groups of ten.
+    let bodies: Vec<String> =
+        (0..25).map(|i| if i % 9 == 0 { format!("{i}:{}", "x".repeat(100_000)) } else { format!("{i}") }).collect();
+    notifier.send_many(bodies.iter().map(|b| (b.clone(), 0)).collect()).await.unwrap();
+    let mut got = Vec::new();
+    let started = Instant::now();
+    while got.len() < 25 && started.elapsed() < Duration::from_secs(10) {
+        let out = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+        for m in out.messages() {
+            got.push(m.body().unwrap().to_string());
+            sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+    got.sort();
+    let mut want = bodies.clone();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[tokio::test]

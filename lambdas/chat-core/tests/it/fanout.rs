@@ -12,9 +12,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chat_core::aws::{DynamoStore, SqsNotifier};
+use chat_core::aws::{DynamoLedger, DynamoStore, SqsNotifier};
 use chat_core::notice::{Notice, Target};
-use chat_core::ports::{Connection, ConnectionStore, Format, NoLedger, Poster};
+use chat_core::ports::{Connection, ConnectionStore, Format, NoLedger, Notifier, Poster};
 use chat_core::protocol::Payload;
 use chat_core::{Ports, Settings, handle_sqs};
 
@@ -29,6 +29,8 @@ struct Gateway {
     bare_gone: HashSet<String>,
     /// Answer 500.
     failing: Mutex<HashSet<String>>,
+    /// Answer 500 this many more times.
+    fail_first: Mutex<std::collections::HashMap<String, usize>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     posts: AtomicUsize,
@@ -52,7 +54,12 @@ async fn post_to_connection(
     if gateway.bare_gone.contains(&id) {
         return StatusCode::GONE.into_response();
     }
-    if gateway.failing.lock().unwrap().contains(&id) {
+    let fail_now = gateway.fail_first.lock().unwrap().get_mut(&id).is_some_and(|left| {
+        let fail = *left > 0;
+        *left = left.saturating_sub(1);
+        fail
+    });
+    if fail_now || gateway.failing.lock().unwrap().contains(&id) {
         return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal server error"}"#).into_response();
     }
     gateway.received.lock().unwrap().entry(id).or_default().push(String::from_utf8_lossy(&body).into_owned());
@@ -222,4 +229,81 @@ async fn the_adapter_reports_410_as_gone_and_delivers_the_bytes() {
     assert!(matches!(poster.post("old=", b"x").await, Err(chat_core::ports::PortError::Gone)));
     poster.post("new/+=", "héllo".as_bytes()).await.unwrap();
     assert_eq!(gateway.received.lock().unwrap()["new/+="], ["héllo"]);
+}
+
+/// Receives from the queue and hands each batch to the notify handler, as
+/// Lambda's event source mapping does (deleting what succeeded), until the
+/// queue stays empty for 3 s after the last batch (longer than the backoff
+/// of a second try). Returns the bodies handled.
+async fn drain(rig: &Rig, ports: Ports<'_>, settings: &Settings) -> Vec<String> {
+    let sqs = rig.aws.sqs();
+    let mut handled = Vec::new();
+    let mut idle = std::time::Instant::now();
+    while idle.elapsed() < Duration::from_secs(3) {
+        let out = sqs
+            .receive_message()
+            .queue_url(&rig.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages();
+        if messages.is_empty() {
+            continue;
+        }
+        let bodies: Vec<String> = messages.iter().map(|m| m.body().unwrap().to_string()).collect();
+        let response = handle_sqs(ports, settings, &sqs_event(&bodies), None).await;
+        let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+        for m in messages {
+            sqs.delete_message()
+                .queue_url(&rig.queue)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        handled.extend(bodies);
+        idle = std::time::Instant::now();
+    }
+    handled
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_once() {
+    let all = ids(120);
+    let gone: HashSet<String> = HashSet::from([all[7].clone(), all[70].clone()]);
+    let flaky = all[33].clone();
+    let gateway = Arc::new(Gateway {
+        gone: gone.clone(),
+        // The SDK tries a 500 up to three times itself: the handler's first try fails.
+        fail_first: Mutex::new([(flaky.clone(), 4)].into()),
+        ..Gateway::default()
+    });
+    let rig = Rig::new("sharded", gateway.clone(), &all).await;
+    let ledger = DynamoLedger::new(rig.aws.dynamodb(), rig.aws.ledger_table("sharded").await);
+    let poster = rig.poster();
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &ledger };
+    let settings = Settings { shard_size: 25, fanout_concurrency: 4, ..Settings::default() };
+    rig.notifier.send(notice_to_all("to everyone"), 0).await.unwrap();
+
+    let handled = drain(&rig, ports, &settings).await;
+    let shards: BTreeSet<String> = handled.iter().map(|b| Notice::from_body(b).unwrap().shard).collect();
+    for segment in 1..5 {
+        assert!(shards.contains(&format!("s{segment}.5")), "segment {segment} of ceil(120 / 25) = 5: {shards:?}");
+    }
+    assert!(shards.iter().any(|s| s.ends_with("~1")), "the flaky connection was retried alone: {shards:?}");
+
+    let received = gateway.received.lock().unwrap().clone();
+    let live: BTreeSet<String> = all.iter().filter(|id| !gone.contains(*id)).cloned().collect();
+    assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), live, "every live connection");
+    assert!(received.values().all(|frames| frames == &["to everyone"]), "each exactly once");
+    assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "the gone rows are deleted");
+
+    // Every record delivered again, as SQS may: nothing is posted twice.
+    let posts = gateway.posts.load(Ordering::SeqCst);
+    let response = handle_sqs(ports, &settings, &sqs_event(&handled), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(gateway.posts.load(Ordering::SeqCst), posts, "the ledger in DynamoDB remembers every record");
 }

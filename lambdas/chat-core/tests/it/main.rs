@@ -4,9 +4,12 @@
 //!   Gateway and SQS event fixtures;
 //! - `adapters`: the DynamoDB and SQS adapters against a real moto server;
 //! - `fanout`: the notify path through the real Management API adapter,
-//!   against a local HTTP server that answers 410 for chosen connections.
+//!   against a local HTTP server that answers 410 for chosen connections;
+//! - `sharding`: large notices split across the queue, per-recipient
+//!   retries, the delivery ledger, pacing and deadlines, over memory ports.
 
 mod adapters;
 mod fanout;
 mod handlers;
+mod sharding;
 mod support;

@@ -97,17 +97,33 @@ impl Notifier for Queue {
 }
 
 /// A gateway: posts to open connections land in their inbox; any other id is
-/// 410 Gone; ids in `failing` answer a retryable error.
+/// 410 Gone; ids in `failing` answer a retryable error, ids in `refused` a
+/// final one (403), ids in `stuck` never answer. Every post takes `latency`.
 #[derive(Default)]
 pub struct Gateway {
     pub open: Mutex<BTreeSet<String>>,
     pub inbox: Mutex<BTreeMap<String, Vec<Vec<u8>>>>,
     pub failing: Mutex<HashSet<String>>,
+    pub refused: Mutex<HashSet<String>>,
+    pub stuck: Mutex<HashSet<String>>,
+    pub latency: Mutex<std::time::Duration>,
+    pub posts: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
 impl Poster for Gateway {
     async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()> {
+        self.posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let latency = *self.latency.lock().unwrap();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if self.stuck.lock().unwrap().contains(connection_id) {
+            std::future::pending::<()>().await;
+        }
+        if self.refused.lock().unwrap().contains(connection_id) {
+            return Err(PortError::Refused(format!("403 posting to {connection_id}")));
+        }
         if self.failing.lock().unwrap().contains(connection_id) {
             return Err(PortError::Failed(format!("500 posting to {connection_id}")));
         }
@@ -198,6 +214,53 @@ impl Chat {
         handle_sqs(self.ports(), &self.settings, &sqs_event(&bodies), None).await
     }
 
+    /// Hands queued messages to the notify handler one per batch, as many
+    /// Lambda invocations would, until the queue is empty (what the
+    /// fan-out enqueues included). Returns how many invocations ran.
+    pub async fn drain(&self) -> usize {
+        let mut invocations = 0;
+        loop {
+            let queued = self.take_queue();
+            if queued.is_empty() {
+                return invocations;
+            }
+            for (body, _) in queued {
+                invocations += 1;
+                let response = handle_sqs(self.ports(), &self.settings, &sqs_event(&[body]), None).await;
+                assert!(response.batch_item_failures.is_empty(), "{response:?}");
+            }
+        }
+    }
+
+    /// `n` open connections, stored directly (no `$connect`), in `room` if given.
+    pub async fn crowd(&self, n: usize, room: Option<&str>) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let id = format!("crowd{i:05}=");
+            let row = Connection {
+                connection_id: id.clone(),
+                name: format!("user{i}"),
+                format: if i % 2 == 0 { chat_core::ports::Format::Compat } else { chat_core::ports::Format::Json },
+                room: room.map(str::to_string),
+                connected_at: 1,
+                expires_at: 0,
+            };
+            self.store.put(&row).await.unwrap();
+            self.gateway.open.lock().unwrap().insert(id.clone());
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// How many frames each connection received so far (and keeps them).
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.gateway.inbox.lock().unwrap().iter().map(|(id, frames)| (id.clone(), frames.len())).collect()
+    }
+
+    pub fn posts(&self) -> usize {
+        self.gateway.posts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Takes the frames `id` received so far, as text.
     pub fn received(&self, id: &str) -> Vec<String> {
         let frames = self.gateway.inbox.lock().unwrap().remove(id).unwrap_or_default();
@@ -260,6 +323,31 @@ impl Aws {
     }
 
     /// A new queue named after `label`; returns its URL.
+    /// A fresh delivery ledger table, as `wschat deploy` creates it: hash
+    /// key `shard` (S), range key `part` (N).
+    pub async fn ledger_table(&self, label: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let name = format!("{label}-{}-deliveries", unique());
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let attribute = |name: &str, kind| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()
+        };
+        self.dynamodb()
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("shard", ScalarAttributeType::S))
+            .attribute_definitions(attribute("part", ScalarAttributeType::N))
+            .key_schema(key("shard", KeyType::Hash))
+            .key_schema(key("part", KeyType::Range))
+            .send()
+            .await
+            .expect("creating a ledger table in moto");
+        name
+    }
+
     pub async fn queue(&self, label: &str) -> String {
         let name = format!("{label}-{}-notifications", unique());
         let out = self.sqs().create_queue().queue_name(&name).send().await.expect("creating a queue in moto");

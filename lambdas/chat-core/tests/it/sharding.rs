@@ -1,0 +1,253 @@
+//! Large notices over memory ports: sharding, per-recipient outcomes, the
+//! delivery ledger, pacing and the invocation's deadline. What each
+//! connection received is counted at the gateway, frame by frame.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chat_core::fanout::{CHECKPOINT_EVERY, MAX_ATTEMPTS};
+use chat_core::notice::{Notice, Target};
+use chat_core::ports::{ConnectionStore, Ledger};
+use chat_core::protocol::Payload;
+use chat_core::{Settings, handle_sqs};
+use tokio::time::Instant;
+
+use crate::support::{Chat, sqs_event};
+
+fn notice(target: Target, text: &str) -> Notice {
+    Notice::new(target, None, Payload { compat: text.into(), json: format!(r#"{{"text":"{text}"}}"#) })
+}
+
+fn sharded(shard_size: usize) -> Chat {
+    let mut chat = Chat::new();
+    chat.settings = Settings { shard_size, fanout_concurrency: 8, ..Settings::default() };
+    chat
+}
+
+/// Every connection of `ids` received exactly one frame.
+fn once_each(chat: &Chat, ids: &[String]) {
+    let counts = chat.counts();
+    let wrong: BTreeMap<&String, usize> =
+        ids.iter().map(|id| (id, counts.get(id).copied().unwrap_or(0))).filter(|(_, n)| *n != 1).collect();
+    assert!(wrong.is_empty(), "connections that did not get exactly one frame: {wrong:?}");
+}
+
+#[tokio::test]
+async fn a_broadcast_larger_than_a_shard_is_split_into_segments_that_reach_everyone_once() {
+    let chat = sharded(40);
+    let ids = chat.crowd(250, None).await;
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "hello").to_body(), 0));
+
+    // The first invocation plans: ceil(250 / 40) = 7 segments, 6 of them queued.
+    let first = chat.take_queue();
+    let response = handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[first[0].0.clone()]), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    let planned = chat.posts();
+    assert!(planned <= 40, "the planner posts one page at most, not {planned}");
+    let queued = chat.queue.sent.lock().unwrap().clone();
+    let segments: Vec<Notice> = queued.iter().map(|(body, _)| Notice::from_body(body).unwrap()).collect();
+    let shards: Vec<&str> = segments.iter().map(|n| n.shard.as_str()).filter(|s| !s.contains('>')).collect();
+    assert_eq!(shards, ["s1.7", "s2.7", "s3.7", "s4.7", "s5.7", "s6.7"]);
+    assert!(segments.iter().all(|n| n.shards == 7 && n.id == Notice::from_body(&first[0].0).unwrap().id));
+
+    let invocations = chat.drain().await;
+    assert!(invocations >= 6, "{invocations}");
+    once_each(&chat, &ids);
+    assert_eq!(chat.posts(), 250, "one post per connection");
+}
+
+#[tokio::test]
+async fn a_segment_longer_than_a_page_goes_on_in_another_invocation() {
+    // The table grew since DynamoDB last counted it: one segment, and more
+    // rows than a page holds.
+    let chat = sharded(10);
+    let ids = chat.crowd(35, None).await;
+    let mut small = notice(Target::All, "grown");
+    small.target = Target::Segment(chat_core::notice::Segment { index: 0, of: 1, after: None });
+    small.shard = "s0.1".into();
+    chat.queue.sent.lock().unwrap().push((small.to_body(), 0));
+    let invocations = chat.drain().await;
+    assert_eq!(invocations, 4, "pages of 10, 10, 10 and 5");
+    once_each(&chat, &ids);
+}
+
+#[tokio::test]
+async fn a_small_broadcast_is_delivered_by_the_invocation_that_reads_it() {
+    let chat = sharded(1000);
+    let ids = chat.crowd(300, None).await;
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "small").to_body(), 0));
+    assert_eq!(chat.drain().await, 1);
+    once_each(&chat, &ids);
+}
+
+#[tokio::test]
+async fn a_large_room_is_split_into_recipient_lists() {
+    let chat = sharded(30);
+    let members = chat.crowd(100, Some("0f3a9c21")).await;
+    let outsiders = {
+        let mut others = Vec::new();
+        for i in 0..5 {
+            let id = format!("out{i}=");
+            chat.store
+                .put(&chat_core::ports::Connection {
+                    connection_id: id.clone(),
+                    name: id.clone(),
+                    format: Default::default(),
+                    room: None,
+                    connected_at: 1,
+                    expires_at: 0,
+                })
+                .await
+                .unwrap();
+            chat.gateway.open.lock().unwrap().insert(id.clone());
+            others.push(id);
+        }
+        others
+    };
+    let mut to_room = notice(Target::Room("0f3a9c21".into()), "in the room");
+    to_room.exclude = Some(members[0].clone());
+    chat.queue.sent.lock().unwrap().push((to_room.to_body(), 0));
+    let first = chat.take_queue();
+    handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[first[0].0.clone()]), None).await;
+    let shards: Vec<String> =
+        chat.queue.sent.lock().unwrap().iter().map(|(b, _)| Notice::from_body(b).unwrap().shard).collect();
+    assert_eq!(shards, ["r1", "r2", "r3"], "100 members in groups of 30");
+    chat.drain().await;
+    once_each(&chat, &members[1..]);
+    let counts = chat.counts();
+    assert!(!counts.contains_key(&members[0]), "the sender is excluded");
+    assert!(outsiders.iter().all(|id| !counts.contains_key(id)), "only the room's members");
+}
+
+#[tokio::test]
+async fn a_redelivered_record_posts_nothing_it_posted_before() {
+    let chat = sharded(1000);
+    let ids = chat.crowd(50, None).await;
+    let body = notice(Target::All, "once").to_body();
+    for _ in 0..3 {
+        let response = handle_sqs(chat.ports(), &chat.settings, &sqs_event(std::slice::from_ref(&body)), None).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    once_each(&chat, &ids);
+    assert_eq!(chat.posts(), 50, "the second and third deliveries posted nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invocation_that_dies_midway_is_repeated_without_the_posts_it_recorded() {
+    let mut chat = sharded(1000);
+    chat.settings.fanout_concurrency = 4;
+    *chat.gateway.latency.lock().unwrap() = Duration::from_millis(10);
+    let ids = chat.crowd(500, None).await;
+    let body = notice(Target::All, "crash").to_body();
+
+    // Killed (its future dropped) after about 250 posts: Lambda's timeout, an
+    // out-of-memory kill.
+    let event = sqs_event(std::slice::from_ref(&body));
+    let run = handle_sqs(chat.ports(), &chat.settings, &event, None);
+    assert!(tokio::time::timeout(Duration::from_millis(625), run).await.is_err());
+    let before = chat.counts();
+    let posted_before: usize = before.values().sum();
+    assert!((200..300).contains(&posted_before), "{posted_before}");
+    let key = Notice::from_body(&body).unwrap().ledger_key("m0");
+    let recorded = chat.ledger.read(&key).await.unwrap().delivered;
+    assert_eq!(recorded.len() % CHECKPOINT_EVERY, 0);
+    assert!(recorded.len() >= posted_before - CHECKPOINT_EVERY - 4, "{} recorded", recorded.len());
+
+    // SQS delivers the record again: it skips every recorded post.
+    let response = handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[body]), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    let counts = chat.counts();
+    assert!(ids.iter().all(|id| counts.get(id).copied().unwrap_or(0) >= 1), "nobody is missed");
+    assert!(recorded.iter().all(|id| counts[id] == 1), "a recorded post is never repeated");
+    let twice = counts.values().filter(|n| **n > 1).count();
+    assert!(twice <= CHECKPOINT_EVERY + 4, "{twice} repeats: at most the unrecorded posts and those in flight");
+    assert_eq!(twice, posted_before - recorded.len());
+}
+
+#[tokio::test]
+async fn a_refused_post_is_dropped_and_not_retried() {
+    let chat = sharded(1000);
+    let ids = chat.crowd(10, None).await;
+    chat.gateway.refused.lock().unwrap().insert(ids[3].clone());
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "x").to_body(), 0));
+    assert!(chat.deliver().await.batch_item_failures.is_empty());
+    assert!(chat.take_queue().is_empty(), "nothing to retry");
+    assert!(chat.row(&ids[3]).await.is_some(), "a refusal is not a gone connection");
+    once_each(&chat, &[&ids[..3], &ids[4..]].concat());
+    assert_eq!(chat.posts(), 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_that_never_answers_times_out_and_is_retried_alone() {
+    let mut chat = sharded(1000);
+    chat.settings.post_timeout = Duration::from_secs(2);
+    let ids = chat.crowd(20, None).await;
+    chat.gateway.stuck.lock().unwrap().insert(ids[5].clone());
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "x").to_body(), 0));
+    let started = Instant::now();
+    assert!(chat.deliver().await.batch_item_failures.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took.abs_diff(Duration::from_secs(2)) <= Duration::from_millis(5),
+        "the stuck post held the batch {took:?}"
+    );
+    let queued = chat.take_queue();
+    assert_eq!(queued.len(), 1);
+    let retry = Notice::from_body(&queued[0].0).unwrap();
+    assert_eq!(retry.attempt, 1);
+    assert!(matches!(&retry.target, Target::Recipients(r) if r.len() == 1 && r[0].connection == ids[5]));
+    assert!(MAX_ATTEMPTS > retry.attempt);
+}
+
+#[tokio::test(start_paused = true)]
+async fn recipients_not_reached_before_the_deadline_are_handed_on() {
+    let mut chat = sharded(1000);
+    chat.settings.fanout_concurrency = 1;
+    chat.settings.post_timeout = Duration::from_secs(1);
+    *chat.gateway.latency.lock().unwrap() = Duration::from_millis(10);
+    let ids = chat.crowd(300, None).await;
+    let body = notice(Target::All, "late").to_body();
+    // 4 s left: posts stop 2 s before the end (the post timeout and a
+    // second), so about 200 of 300 posts of 10 ms fit.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let response = handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[body]), Some(deadline)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(Instant::now() <= deadline - Duration::from_secs(1), "it ended in time");
+    let posted = chat.posts();
+    assert!((190..=210).contains(&posted), "{posted}");
+    let queued = chat.take_queue();
+    assert_eq!(queued.len(), 1);
+    let rest = Notice::from_body(&queued[0].0).unwrap();
+    assert_eq!((rest.shard.as_str(), rest.attempt), ("+0", 0));
+    assert!(matches!(&rest.target, Target::Recipients(r) if r.len() == 300 - posted));
+    chat.queue.sent.lock().unwrap().push((queued[0].0.clone(), 0));
+    chat.drain().await;
+    once_each(&chat, &ids);
+}
+
+#[tokio::test(start_paused = true)]
+async fn posts_keep_to_the_notice_share_of_the_rate() {
+    let mut chat = sharded(1000);
+    chat.settings.post_rate = 100;
+    let ids = chat.crowd(101, None).await;
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "paced").to_body(), 0));
+    let started = Instant::now();
+    chat.deliver().await;
+    assert_eq!(started.elapsed(), Duration::from_secs(1), "101 posts at 100 a second");
+    once_each(&chat, &ids);
+
+    // One of four shards that run at once gets a quarter of the rate.
+    chat.settings.max_concurrency = 2;
+    chat.settings.batch_size = 10;
+    let mut shard = notice(Target::All, "shard");
+    shard.target = Target::Segment(chat_core::notice::Segment { index: 0, of: 4, after: None });
+    shard.shards = 4;
+    shard.shard = "s0.4".into();
+    let posts = chat.posts();
+    let started = Instant::now();
+    handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[shard.to_body()]), None).await;
+    let posted = chat.posts() - posts;
+    let expected = Duration::from_secs_f64((posted - 1) as f64 / 25.0);
+    let took = started.elapsed();
+    assert!(took.abs_diff(expected) <= Duration::from_millis(2), "{posted} posts took {took:?}, not {expected:?}");
+}
