@@ -14,12 +14,15 @@
 //! - **Pace.** One notice's posts stay under `post_rate` per second in all:
 //!   each shard posts at its share of it, the rate divided by how many of the
 //!   notice's shards can run at once (its shards, or the mapping's maximum
-//!   concurrency times its batch size, whichever is fewer).
+//!   concurrency times its batch size, whichever is fewer); an invocation
+//!   takes at least the rate divided by the maximum concurrency, since no
+//!   more invocations than that run at once, however Lambda fills batches.
 //! - **Per-recipient outcomes.** A post that fails in a way that may pass (a
-//!   429, a 5xx, no answer within `post_timeout`) re-enqueues that
-//!   recipient's remaining frames, with the attempt count and a backoff, up
-//!   to [`MAX_ATTEMPTS`]; the record itself succeeds. A refused post (400,
-//!   403, 413) is logged and dropped. Gone (410) deletes the row.
+//!   429, a 5xx, no answer within `post_timeout`) is tried again in place,
+//!   [`IN_PLACE_TRIES`] times in all, a moment apart; then that recipient's
+//!   remaining frames are re-enqueued with the attempt count and a backoff,
+//!   up to [`MAX_ATTEMPTS`] times; the record itself succeeds. A refused post
+//!   (400, 403, 413) is logged and dropped. Gone (410) deletes the row.
 //! - **Redelivery is harmless.** Every record has a key in the delivery
 //!   ledger (the notice id and the shard). Posts are recorded in parts as they
 //!   go, and the record is marked done at the end: a record SQS delivers again
@@ -42,8 +45,18 @@ use crate::handler::{Ports, Settings, delete_stale, now_millis};
 use crate::notice::{Notice, Recipient, Segment, Target};
 use crate::ports::{Connection, Format, PortError, PortResult, ScanPage};
 
-/// Tries of one recipient before its frame is dropped (the first one and four retries).
+/// Times one recipient's frames are re-enqueued before they are dropped.
 pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Tries of a post in one invocation before the recipient is re-enqueued.
+/// A transient failure usually passes within a second: trying again here
+/// keeps a broadcast's tail short, where a queue round trip costs seconds.
+pub const IN_PLACE_TRIES: u32 = 3;
+
+/// The pause before the `n`-th try in place (from 1): 100 ms, 300 ms.
+fn in_place_pause(n: u32) -> Duration {
+    Duration::from_millis(100 * (2u64.pow(n) - 1))
+}
 
 /// Posts recorded in the ledger at a time: a crash repeats at most this many
 /// (plus the posts in flight).
@@ -64,9 +77,13 @@ const RECIPIENT_BYTES: usize = 64;
 /// and its `$disconnect` or the TTL removes it if it really is gone.
 const GONE_GRACE_MILLIS: i64 = 10_000;
 
-/// Seconds before the `attempt`-th try: 1, 2, 4, 8...
+/// Seconds before the `attempt`-th re-enqueued try: 0 (the tries in place
+/// were the quick ones), then 1, 2, 4...
 fn backoff_seconds(attempt: u32) -> u32 {
-    1 << attempt.saturating_sub(1).min(9)
+    match attempt {
+        0 | 1 => 0,
+        n => 1 << (n - 2).min(9),
+    }
 }
 
 /// Handles one batch from the notification queue: fans each notice out,
@@ -145,15 +162,7 @@ pub async fn handle_sqs(
         }
     }
 
-    // One notice's share of the rate, per shard of it that can run at once.
-    let at_once = f64::from(settings.max_concurrency.max(1) * settings.batch_size.max(1));
-    let post_rate = f64::from(settings.post_rate.max(1));
-    let rate = records
-        .iter()
-        .filter(|r| r.recipients > 0)
-        .map(|r| post_rate / f64::from(r.notice.shards.max(1)).min(at_once))
-        .sum::<f64>()
-        .min(post_rate);
+    let rate = invocation_rate(settings, records.iter().filter(|r| r.recipients > 0).map(|r| r.notice.shards));
     let stop_at = deadline.map(|deadline| {
         let budget = deadline.saturating_duration_since(started);
         // Time for the posts in flight to end and the rest to be handed on;
@@ -203,6 +212,17 @@ pub async fn handle_sqs(
     SqsBatchResponse {
         batch_item_failures: failed.into_iter().map(|item_identifier| BatchItemFailure { item_identifier }).collect(),
     }
+}
+
+/// Posts per second for an invocation holding records of notices split into
+/// `shards` each: every record's share of `post_rate` (the rate over the
+/// shards of its notice that can run at once), and at least the rate over
+/// the maximum concurrency; never more than the rate.
+fn invocation_rate(settings: &Settings, shards: impl Iterator<Item = u32>) -> f64 {
+    let at_once = f64::from(settings.max_concurrency.max(1) * settings.batch_size.max(1));
+    let post_rate = f64::from(settings.post_rate.max(1));
+    let shares: f64 = shards.map(|s| post_rate / f64::from(s.max(1)).min(at_once)).sum();
+    shares.max(post_rate / f64::from(settings.max_concurrency.max(1))).min(post_rate)
 }
 
 /// One record of the batch.
@@ -448,12 +468,24 @@ impl Delivery<'_> {
                 }
                 return;
             }
-            self.pacer.wait().await;
-            let posted =
-                tokio::time::timeout(self.settings.post_timeout, self.ports.poster.post(&connection, frame.as_bytes()));
-            let outcome = posted.await.unwrap_or_else(|_| {
-                Err(PortError::Failed(format!("no answer within {} ms", self.settings.post_timeout.as_millis())))
-            });
+            let mut tries = 0;
+            let outcome = loop {
+                tries += 1;
+                self.pacer.wait().await;
+                let posted = self.ports.poster.post(&connection, frame.as_bytes());
+                let outcome = tokio::time::timeout(self.settings.post_timeout, posted).await.unwrap_or_else(|_| {
+                    Err(PortError::Failed(format!("no answer within {} ms", self.settings.post_timeout.as_millis())))
+                });
+                let pause = in_place_pause(tries);
+                let in_time = self.stop_at.is_none_or(|at| Instant::now() + pause < at);
+                match outcome {
+                    Err(PortError::Failed(e)) if tries < IN_PLACE_TRIES && in_time => {
+                        warn!(connection = %connection, error = %e, tries, "posting a notice; trying again");
+                        tokio::time::sleep(pause).await;
+                    }
+                    outcome => break outcome,
+                }
+            };
             let next = match outcome {
                 Ok(()) => {
                     self.posted(*record, &connection).await;
@@ -568,7 +600,20 @@ mod tests {
 
     #[test]
     fn backoff_doubles() {
-        assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
+        assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [0, 1, 2, 4, 8]);
+        let pauses = [Duration::from_millis(100), Duration::from_millis(300)];
+        assert_eq!((1..IN_PLACE_TRIES).map(in_place_pause).collect::<Vec<_>>(), pauses);
+    }
+
+    #[test]
+    fn an_invocation_posts_at_its_records_share_of_the_rate() {
+        let settings = Settings { post_rate: 9000, max_concurrency: 10, batch_size: 10, ..Settings::default() };
+        let rate = |shards: &[u32]| invocation_rate(&settings, shards.iter().copied());
+        assert_eq!(rate(&[1]), 9000.0, "a notice that is not split has the whole rate");
+        assert_eq!(rate(&[4, 4]), 4500.0, "two of four shards: half");
+        assert_eq!(rate(&[500; 10]), 900.0, "ten of a notice split further than 100 can run at once");
+        assert_eq!(rate(&[500]), 900.0, "at least the rate over the maximum concurrency");
+        assert_eq!(rate(&[1, 2, 500]), 9000.0, "never more than the rate");
     }
 
     #[test]

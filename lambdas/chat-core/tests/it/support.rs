@@ -105,6 +105,8 @@ pub struct Gateway {
     pub inbox: Mutex<BTreeMap<String, Vec<Vec<u8>>>>,
     pub failing: Mutex<HashSet<String>>,
     pub refused: Mutex<HashSet<String>>,
+    /// Fail the next post to these, once each.
+    pub fail_once: Mutex<HashSet<String>>,
     pub stuck: Mutex<HashSet<String>>,
     pub latency: Mutex<std::time::Duration>,
     pub posts: std::sync::atomic::AtomicUsize,
@@ -120,6 +122,9 @@ impl Poster for Gateway {
         }
         if self.stuck.lock().unwrap().contains(connection_id) {
             std::future::pending::<()>().await;
+        }
+        if self.fail_once.lock().unwrap().remove(connection_id) {
+            return Err(PortError::Failed(format!("503 posting to {connection_id}")));
         }
         if self.refused.lock().unwrap().contains(connection_id) {
             return Err(PortError::Refused(format!("403 posting to {connection_id}")));
