@@ -278,11 +278,30 @@ pub struct Chat {
     /// API Gateway cannot deliver to a connection until `$connect` returned.
     #[serde(default = "defaults::welcome_delay")]
     pub welcome_delay: i32,
+    /// Recipients one notify invocation takes on, 1..=10000; a notice for
+    /// more is split into shards that go back through the queue.
+    #[serde(default = "defaults::shard_size")]
+    pub shard_size: i32,
+    /// The queue mapping's `ScalingConfig.MaximumConcurrency`: how many
+    /// notify invocations run at once, 2..=1000 (Lambda's range).
+    #[serde(default = "defaults::max_concurrency")]
+    pub max_concurrency: i32,
+    /// Posts per second one broadcast may make across all invocations,
+    /// 1..=100000. Every `@connections` call of the account shares API
+    /// Gateway's account throttle (10,000 requests/s by default).
+    #[serde(default = "defaults::post_rate")]
+    pub post_rate: i32,
 }
 
 impl Default for Chat {
     fn default() -> Self {
-        Chat { fanout_concurrency: defaults::fanout_concurrency(), welcome_delay: defaults::welcome_delay() }
+        Chat {
+            fanout_concurrency: defaults::fanout_concurrency(),
+            welcome_delay: defaults::welcome_delay(),
+            shard_size: defaults::shard_size(),
+            max_concurrency: defaults::max_concurrency(),
+            post_rate: defaults::post_rate(),
+        }
     }
 }
 
@@ -330,6 +349,17 @@ mod defaults {
     }
     pub fn welcome_delay() -> i32 {
         1
+    }
+    // The handlers' own defaults (chat-core reads the same values when a
+    // variable is unset), so that stack.yaml and a bare handler agree.
+    pub fn shard_size() -> i32 {
+        chat_core::config::DEFAULT_SHARD_SIZE as i32
+    }
+    pub fn max_concurrency() -> i32 {
+        chat_core::config::DEFAULT_MAX_CONCURRENCY as i32
+    }
+    pub fn post_rate() -> i32 {
+        chat_core::config::DEFAULT_POST_RATE as i32
     }
 }
 
@@ -536,6 +566,15 @@ impl Checks<'_> {
         let c = &s.chat;
         self.range(&["chat", "fanout_concurrency"], c.fanout_concurrency.into(), 1, 1000, "fan-out concurrency");
         self.range(&["chat", "welcome_delay"], c.welcome_delay.into(), 0, 900, "SQS message delay (seconds)");
+        self.range(&["chat", "shard_size"], c.shard_size.into(), 1, 10_000, "a shard (recipients)");
+        self.range(
+            &["chat", "max_concurrency"],
+            c.max_concurrency.into(),
+            2,
+            1000,
+            "Lambda's ScalingConfig.MaximumConcurrency",
+        );
+        self.range(&["chat", "post_rate"], c.post_rate.into(), 1, 100_000, "the post rate (posts per second)");
     }
 
     /// Tags go on every resource, so they must pass the strictest of the
@@ -819,6 +858,12 @@ impl Stack {
         format!("{}-connections", self.prefix())
     }
 
+    /// The delivery ledger: which shard parts of a notice the queue's
+    /// consumer has posted, so that a redelivered record is not posted twice.
+    pub fn deliveries_table_name(&self) -> String {
+        format!("{}-deliveries", self.prefix())
+    }
+
     /// The GSI the room fan-out queries.
     pub fn room_index_name(&self) -> &'static str {
         chat_core::ROOM_INDEX
@@ -935,6 +980,16 @@ pub struct Arns<'a> {
 impl Arns<'_> {
     pub fn table(&self) -> String {
         format!("arn:{}:dynamodb:{}:{}:table/{}", self.partition, self.region, self.account, self.stack.table_name())
+    }
+
+    pub fn deliveries_table(&self) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.deliveries_table_name()
+        )
     }
 
     pub fn room_index(&self) -> String {

@@ -87,7 +87,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         per_function,
         orphans,
         website_part,
-        table::find_table(clients, env),
+        table::find_tables(clients, env),
         queue::find_queue(clients, env, Kind::DeadLetterQueue),
         queue::find_queue(clients, env, Kind::Queue),
         log_group::find_log_groups(clients, env),

@@ -1,5 +1,7 @@
 //! The event source mapping that feeds the queue to its consumer, with
-//! `ReportBatchItemFailures` so that one bad record does not fail its batch.
+//! `ReportBatchItemFailures` so that one bad record does not fail its batch,
+//! and `ScalingConfig.MaximumConcurrency` (`chat.max_concurrency`) so that a
+//! big broadcast's shards run on a bounded number of invocations.
 //!
 //! Mappings have no name: they are found by function and queue ARN. Any
 //! other mapping on one of the stack's functions is left over from an
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_lambda::types::FunctionResponseType;
+use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
 
 use super::{Env, FoundItem, Ids, Kind, Op, Reference, Resource, Want, poll, retry_while_iam_propagates};
 use crate::aws::{AwsContext, Missing, Sent};
@@ -26,6 +28,8 @@ pub struct Spec {
     pub queue: String,
     pub queue_arn: String,
     pub batch_size: i32,
+    /// `ScalingConfig.MaximumConcurrency`, 2..=1000.
+    pub maximum_concurrency: i32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +39,9 @@ pub struct Found {
     pub source_arn: String,
     pub batch_size: i32,
     pub response_types: Vec<String>,
+    /// `ScalingConfig.MaximumConcurrency`; `None` without a scaling config
+    /// (Lambda's default: as many invocations as the function's concurrency allows).
+    pub maximum_concurrency: Option<i32>,
     pub state: String,
 }
 
@@ -48,6 +55,7 @@ pub fn spec(env: &Env, function: &str) -> Option<Spec> {
         queue: env.stack.queue.name.clone(),
         queue_arn: env.arns().queue(),
         batch_size: f.batch,
+        maximum_concurrency: env.stack.chat.max_concurrency,
     })
 }
 
@@ -84,6 +92,7 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
                 source_arn,
                 batch_size: m.batch_size().unwrap_or_default(),
                 response_types: m.function_response_types().iter().map(|t| t.as_str().to_string()).collect(),
+                maximum_concurrency: m.scaling_config().and_then(|c| c.maximum_concurrency()),
                 state: m.state().unwrap_or_default().to_string(),
             };
             Some(FoundItem::new(address, uuid, None, super::Found::Mapping(found)))
@@ -107,6 +116,21 @@ fn policy_not_ready<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
         e.code() == Some("InvalidParameterValueException")
             && e.message().is_some_and(|m| POLICY_NOT_READY.iter().any(|p| m.contains(p)))
     })
+}
+
+/// The scaling configuration to send, on create and on every update.
+///
+/// Lambda API Reference, `ScalingConfig`: "(Amazon SQS only) The scaling
+/// configuration for the event source. To remove the configuration, pass an
+/// empty value", with `MaximumConcurrency` in 2..=1000. An update that leaves
+/// the field out keeps what the mapping has: terraform-provider-aws
+/// (`internal/service/lambda/event_source_mapping.go`,
+/// `resourceEventSourceMappingUpdate`) sends `&awstypes.ScalingConfig{}` to
+/// remove it because "AWS ignores the removal if this is left as nil". wschat
+/// always wants a value (`chat.max_concurrency` has a default), so it always
+/// sends a full one and never needs the empty form.
+fn scaling_config(spec: &Spec) -> ScalingConfig {
+    ScalingConfig::builder().maximum_concurrency(spec.maximum_concurrency).build()
 }
 
 /// States in which Lambda refuses to change a mapping.
@@ -166,6 +190,13 @@ impl Resource for Mapping {
         if found.response_types != [REPORT_FAILURES] {
             fields.push(FieldChange::new("response types", found.response_types.join(", "), REPORT_FAILURES));
         }
+        if found.maximum_concurrency != Some(spec.maximum_concurrency) {
+            fields.push(FieldChange::new(
+                "maximum concurrency",
+                found.maximum_concurrency.map_or_else(|| "(none)".to_string(), |n| n.to_string()),
+                spec.maximum_concurrency.to_string(),
+            ));
+        }
         fields
     }
 
@@ -182,6 +213,7 @@ impl Resource for Mapping {
                 .event_source_arn(&spec.queue_arn)
                 .batch_size(spec.batch_size)
                 .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                .scaling_config(scaling_config(spec))
                 .enabled(true)
                 .send()
         };
@@ -201,6 +233,7 @@ impl Resource for Mapping {
             .uuid(&found.uuid)
             .batch_size(spec.batch_size)
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .scaling_config(scaling_config(spec))
             .send()
             .done(|| format!("updating the queue mapping `{}` of Lambda function `{}`", found.uuid, spec.function_name))
             .await?;
@@ -220,5 +253,52 @@ impl Resource for Mapping {
                 format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            function: "notify".into(),
+            function_name: "s-dev-notify".into(),
+            queue: "notifications".into(),
+            queue_arn: "arn:aws:sqs:us-east-1:1:s-dev-notifications".into(),
+            batch_size: 10,
+            maximum_concurrency: 10,
+        }
+    }
+
+    fn found() -> Found {
+        Found {
+            uuid: "u1".into(),
+            function_name: "s-dev-notify".into(),
+            source_arn: "arn:aws:sqs:us-east-1:1:s-dev-notifications".into(),
+            batch_size: 10,
+            response_types: vec![REPORT_FAILURES.into()],
+            maximum_concurrency: Some(10),
+            state: "Enabled".into(),
+        }
+    }
+
+    #[test]
+    fn the_same_mapping_has_no_diff() {
+        assert_eq!(Mapping::diff(&spec(), &found()), Vec::new());
+    }
+
+    #[test]
+    fn a_changed_or_missing_maximum_concurrency_is_a_field_change() {
+        let changed = Spec { maximum_concurrency: 20, ..spec() };
+        assert_eq!(Mapping::diff(&changed, &found()), [FieldChange::new("maximum concurrency", "10", "20")]);
+        let unscaled = Found { maximum_concurrency: None, ..found() };
+        assert_eq!(Mapping::diff(&spec(), &unscaled), [FieldChange::new("maximum concurrency", "(none)", "10")]);
+    }
+
+    #[test]
+    fn the_scaling_config_carries_the_spec_s_maximum() {
+        let config = scaling_config(&Spec { maximum_concurrency: 42, ..spec() });
+        assert_eq!(config.maximum_concurrency(), Some(42));
     }
 }

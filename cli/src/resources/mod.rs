@@ -605,7 +605,7 @@ mod tests {
     use super::*;
 
     /// The shipped stack.yaml, with its crates, schemas and page, as an `Env`.
-    fn shipped() -> Env {
+    pub(crate) fn shipped() -> Env {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
         let stack = crate::stack::load(&root.join("stack.yaml"), "dev").unwrap();
         let account = Account { id: "123456789012".into(), partition: "aws".into() };
@@ -696,12 +696,7 @@ mod tests {
 
     #[test]
     fn a_spec_and_a_found_of_different_kinds_are_an_internal_error_not_a_replace() {
-        let spec = Spec::Table(table::Spec {
-            name: "t".into(),
-            index: "room-index".into(),
-            ttl_attribute: "expiresAt".into(),
-            tags: Tags::new(),
-        });
+        let spec = Spec::Table(table::spec(&shipped()));
         let found = Found::Role(role::Found {
             name: "r".into(),
             arn: "arn:aws:iam::1:role/r".into(),

@@ -1,10 +1,13 @@
 //! The inline, least-privilege policy of a function's role.
 //!
-//! Every statement names exact ARNs: the table and its room index, the
-//! queue, the stage's `@connections`, and the function's own log group.
-//! What a function gets depends on what it does: route handlers send to the
-//! queue, the queue's consumer receives from it. No function touches the
-//! dead-letter queue (SQS moves messages there itself), so none may.
+//! Every statement names exact ARNs: the connections table and its room
+//! index, the delivery ledger, the queue, the stage's `@connections`, and
+//! the function's own log group. What a function gets depends on what it
+//! does: route handlers send to the queue; the queue's consumer receives
+//! from it, sends shards of big broadcasts back to it, sizes its parallel
+//! scans by the connections table's item count, and keeps the delivery
+//! ledger. No function touches the dead-letter queue (SQS moves messages
+//! there itself), so none may.
 
 use anyhow::Result;
 
@@ -45,9 +48,15 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
     let stack = &env.stack;
     let arns = env.arns();
     let serves_routes = stack.api.routes.values().any(|r| r.function == function);
+    let consumes = stack.functions.get(function).is_some_and(|f| f.queue.is_some());
     // Route handlers write a connection's row ($connect, a rename, a room
-    // join); the queue's consumer only reads rows and deletes stale ones.
-    let mut table_actions = vec!["dynamodb:DeleteItem", "dynamodb:GetItem"];
+    // join); the queue's consumer only reads rows and deletes stale ones,
+    // and reads the table's ItemCount (DescribeTable) to size its parallel scans.
+    let mut table_actions = vec!["dynamodb:DeleteItem"];
+    if consumes {
+        table_actions.push("dynamodb:DescribeTable");
+    }
+    table_actions.push("dynamodb:GetItem");
     if serves_routes {
         table_actions.push("dynamodb:PutItem");
     }
@@ -66,7 +75,9 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
             "Resource": [arns.room_index()],
         }),
     ];
-    if serves_routes {
+    // Route handlers enqueue notifications; the consumer enqueues the shards
+    // of a big one. SendMessageBatch is authorized as sqs:SendMessage.
+    if serves_routes || consumes {
         statements.push(serde_json::json!({
             "Sid": "SendNotifications",
             "Effect": "Allow",
@@ -74,12 +85,20 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
             "Resource": [arns.queue()],
         }));
     }
-    if stack.functions.get(function).is_some_and(|f| f.queue.is_some()) {
+    if consumes {
         statements.push(serde_json::json!({
             "Sid": "ConsumeNotifications",
             "Effect": "Allow",
             "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             "Resource": [arns.queue()],
+        }));
+        // The ledger: what was posted for a shard part (Query), and a new
+        // entry once it is (PutItem). Nothing else reads or writes it.
+        statements.push(serde_json::json!({
+            "Sid": "Deliveries",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": [arns.deliveries_table()],
         }));
     }
     statements.push(serde_json::json!({
@@ -175,5 +194,93 @@ impl Resource for RolePolicy {
     /// `PutRolePolicy` creates or replaces, so it serves for updates too.
     async fn update(op: &Op<'_>, spec: &Spec, _found: &Found) -> Result<()> {
         Self::create(op, spec).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table";
+
+    fn statement<'a>(doc: &'a Value, sid: &str) -> Option<&'a Value> {
+        doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid)
+    }
+
+    fn sids(doc: &Value) -> Vec<&str> {
+        doc["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_consumer_may_enqueue_shards_count_connections_and_keep_the_ledger() {
+        let env = crate::resources::tests::shipped();
+        let doc = document(&env, "notify", "a1");
+        assert_eq!(
+            sids(&doc),
+            [
+                "Connections",
+                "Rooms",
+                "SendNotifications",
+                "ConsumeNotifications",
+                "Deliveries",
+                "PostToConnections",
+                "Logs"
+            ]
+        );
+        assert_eq!(
+            statement(&doc, "Connections").unwrap(),
+            &json!({
+                "Sid": "Connections",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan"],
+                "Resource": [format!("{ARN}/wschat-dev-connections")],
+            })
+        );
+        assert_eq!(
+            statement(&doc, "SendNotifications").unwrap()["Resource"],
+            json!(["arn:aws:sqs:us-east-1:123456789012:wschat-dev-notifications"])
+        );
+        assert_eq!(
+            statement(&doc, "Deliveries").unwrap(),
+            &json!({
+                "Sid": "Deliveries",
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+                "Resource": [format!("{ARN}/wschat-dev-deliveries")],
+            })
+        );
+    }
+
+    #[test]
+    fn the_route_handler_gets_nothing_on_the_ledger_and_does_not_describe_the_table() {
+        let env = crate::resources::tests::shipped();
+        let doc = document(&env, "chat", "a1");
+        assert_eq!(sids(&doc), ["Connections", "Rooms", "SendNotifications", "PostToConnections", "Logs"]);
+        assert_eq!(
+            statement(&doc, "Connections").unwrap()["Action"],
+            json!(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"])
+        );
+        assert!(!doc.to_string().contains("deliveries"), "{doc:#}");
+    }
+
+    #[test]
+    fn every_statement_names_exact_arns_and_actions() {
+        let env = crate::resources::tests::shipped();
+        for function in ["chat", "notify"] {
+            let doc = document(&env, function, "a1");
+            for statement in doc["Statement"].as_array().unwrap() {
+                for action in statement["Action"].as_array().unwrap() {
+                    assert!(!action.as_str().unwrap().contains('*'), "{function}: {statement}");
+                }
+                for resource in statement["Resource"].as_array().unwrap() {
+                    let resource = resource.as_str().unwrap();
+                    // Only the log streams and the stage's connections are patterns, by design.
+                    let pattern = resource.ends_with(":*") || resource.ends_with("/@connections/*");
+                    assert!(!resource.contains('*') || pattern, "{function}: {resource}");
+                }
+            }
+        }
     }
 }

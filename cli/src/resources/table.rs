@@ -1,7 +1,12 @@
-//! The connections table: on-demand, `connectionId` hash key, the
-//! `room-index` GSI (`room`, `connectionId`, all attributes), TTL on the
-//! stack's TTL attribute.
+//! The stack's DynamoDB tables, each on-demand, with its own key schema,
+//! an optional global secondary index and TTL:
+//!
+//! - `connections`: `connectionId` (S) hash key, the `room-index` GSI (`room`,
+//!   `connectionId`, all attributes), TTL on the stack's TTL attribute;
+//! - `deliveries`, the delivery ledger of the queue's consumer: `shard` (S)
+//!   hash key, `part` (N) range key, no index, TTL on `expiresAt`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -17,17 +22,96 @@ use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, poll, tags_field};
 use crate::aws::{AwsContext, Missing, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
 
-/// The hash key of the table, and the range key of the room index.
+/// The hash key of the connections table, and the range key of the room index.
 pub const CONNECTION_ID: &str = "connectionId";
 /// The hash key of the room index.
 pub const ROOM: &str = "room";
+/// The delivery ledger's hash key (S): the shard of a notice.
+pub const SHARD: &str = "shard";
+/// The delivery ledger's range key (N): a part of that shard.
+pub const PART: &str = "part";
+/// The delivery ledger's TTL attribute (epoch seconds), so that old entries go.
+pub const DELIVERIES_TTL: &str = "expiresAt";
+
+/// One key attribute: its name, its role in the key and its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub attribute: String,
+    pub key_type: KeyType,
+    pub attribute_type: ScalarAttributeType,
+}
+
+impl Key {
+    pub fn hash(attribute: &str, attribute_type: ScalarAttributeType) -> Key {
+        Key { attribute: attribute.to_string(), key_type: KeyType::Hash, attribute_type }
+    }
+
+    pub fn range(attribute: &str, attribute_type: ScalarAttributeType) -> Key {
+        Key { attribute: attribute.to_string(), key_type: KeyType::Range, attribute_type }
+    }
+
+    fn element(&self) -> Result<KeySchemaElement> {
+        Ok(KeySchemaElement::builder().attribute_name(&self.attribute).key_type(self.key_type.clone()).build()?)
+    }
+
+    fn definition(&self) -> Result<AttributeDefinition> {
+        Ok(AttributeDefinition::builder()
+            .attribute_name(&self.attribute)
+            .attribute_type(self.attribute_type.clone())
+            .build()?)
+    }
+}
+
+/// A global secondary index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    pub name: String,
+    pub keys: Vec<Key>,
+    pub projection: ProjectionType,
+}
+
+impl Index {
+    /// Its keys and projection, as [`Found::indexes`] has them.
+    fn shown(&self) -> String {
+        format!("{}, projection {}", shown_keys(&self.keys), self.projection.as_str())
+    }
+
+    fn key_schema(&self) -> Result<Vec<KeySchemaElement>> {
+        self.keys.iter().map(Key::element).collect()
+    }
+
+    fn projection(&self) -> Projection {
+        Projection::builder().projection_type(self.projection.clone()).build()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
-    pub index: String,
+    pub arn: String,
+    /// The hash key, then the range key if there is one.
+    pub keys: Vec<Key>,
+    pub index: Option<Index>,
     pub ttl_attribute: String,
     pub tags: Tags,
+}
+
+impl Spec {
+    /// The key schema, as [`Found::key_schema`] has it.
+    fn key_schema(&self) -> String {
+        shown_keys(&self.keys)
+    }
+
+    /// The definitions of every key attribute, of the table and of its index, once each.
+    fn attribute_definitions(&self) -> Result<Vec<AttributeDefinition>> {
+        let mut keys: Vec<&Key> = Vec::new();
+        for key in self.keys.iter().chain(self.index.iter().flat_map(|i| &i.keys)) {
+            if !keys.iter().any(|k| k.attribute == key.attribute) {
+                keys.push(key);
+            }
+        }
+        keys.into_iter().map(Key::definition).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,10 +119,10 @@ pub struct Found {
     pub name: String,
     pub arn: String,
     pub billing_mode: String,
-    /// `connectionId HASH`, as written by [`keys`].
+    /// `connectionId HASH (S)`, as written by [`shown_keys`].
     pub key_schema: String,
-    /// The room index's keys and projection, if the index exists.
-    pub index: Option<String>,
+    /// Each global secondary index, by name: its keys and projection.
+    pub indexes: BTreeMap<String, String>,
     /// The TTL attribute when TTL is enabled (or being enabled).
     pub ttl_attribute: Option<String>,
     /// What `DescribeTimeToLive` says: `ENABLED`, `ENABLING`, `DISABLED` or `DISABLING`.
@@ -50,32 +134,83 @@ pub struct Found {
     pub tags: Tags,
 }
 
+/// The connections table.
 pub fn spec(env: &Env) -> Spec {
+    use ScalarAttributeType::S;
     Spec {
         name: env.stack.table_name(),
-        index: env.stack.room_index_name().to_string(),
+        arn: env.arns().table(),
+        keys: vec![Key::hash(CONNECTION_ID, S)],
+        index: Some(Index {
+            name: env.stack.room_index_name().to_string(),
+            keys: vec![Key::hash(ROOM, S), Key::range(CONNECTION_ID, S)],
+            projection: ProjectionType::All,
+        }),
         ttl_attribute: env.stack.table.ttl_attribute.clone(),
         tags: env.tags(),
     }
 }
 
-fn want_key_schema() -> String {
-    format!("{CONNECTION_ID} HASH")
+/// The delivery ledger: one item per part of a shard that the consumer
+/// has posted, kept until its TTL.
+pub fn deliveries_spec(env: &Env) -> Spec {
+    Spec {
+        name: env.stack.deliveries_table_name(),
+        arn: env.arns().deliveries_table(),
+        keys: vec![Key::hash(SHARD, ScalarAttributeType::S), Key::range(PART, ScalarAttributeType::N)],
+        index: None,
+        ttl_attribute: DELIVERIES_TTL.to_string(),
+        tags: env.tags(),
+    }
 }
 
-fn want_index() -> String {
-    format!("{ROOM} HASH, {CONNECTION_ID} RANGE, projection ALL")
+/// The stack's tables, each with its name within the kind.
+fn tables(env: &Env) -> [(&'static str, Spec); 2] {
+    [("connections", spec(env)), ("deliveries", deliveries_spec(env))]
 }
 
-fn keys(schema: &[KeySchemaElement]) -> String {
-    schema.iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>().join(", ")
+/// Keys as people read them: `shard HASH (S), part RANGE (N)`.
+fn shown_keys(keys: &[Key]) -> String {
+    let keys: Vec<(&str, &str, &str)> =
+        keys.iter().map(|k| (k.attribute.as_str(), k.key_type.as_str(), k.attribute_type.as_str())).collect();
+    joined(&keys)
 }
 
+/// A found key schema, with each attribute's type from the table's definitions.
+fn found_keys(schema: &[KeySchemaElement], definitions: &[AttributeDefinition]) -> String {
+    let keys: Vec<(&str, &str, &str)> = schema
+        .iter()
+        .map(|k| {
+            let defined = definitions.iter().find(|d| d.attribute_name() == k.attribute_name());
+            (k.attribute_name(), k.key_type().as_str(), defined.map_or("?", |d| d.attribute_type().as_str()))
+        })
+        .collect();
+    joined(&keys)
+}
+
+fn joined(keys: &[(&str, &str, &str)]) -> String {
+    keys.iter().map(|(name, role, ty)| format!("{name} {role} ({ty})")).collect::<Vec<_>>().join(", ")
+}
+
+/// The connections table, as AWS has it (`wschat dev --aws-store` creates it when missing).
 pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
-    let name = env.stack.table_name();
+    find(clients, "connections", &spec(env)).await
+}
+
+/// Every table of the stack that exists.
+pub async fn find_tables(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let tables = tables(env);
+    let found =
+        futures::future::try_join_all(tables.iter().map(|(address, spec)| find(clients, address, spec))).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The table `spec` names, found at `address`.
+async fn find(clients: &super::Clients, address: &str, spec: &Spec) -> Result<Option<FoundItem>> {
+    let name = &spec.name;
     let ddb = &clients.dynamodb;
     let Some(described) =
-        ddb.describe_table().table_name(&name).send().found(|| format!("reading DynamoDB table `{name}`")).await?
+        ddb.describe_table().table_name(name).send().found(|| format!("reading DynamoDB table `{name}`")).await?
     else {
         return Ok(None);
     };
@@ -83,11 +218,11 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
     if table.table_status() == Some(&TableStatus::Deleting) {
         return Ok(None);
     }
-    let arn = table.table_arn().map(str::to_string).unwrap_or_else(|| env.arns().table());
+    let arn = table.table_arn().map_or_else(|| spec.arn.clone(), str::to_string);
     let (ttl, tags) = tokio::try_join!(
         async {
             ddb.describe_time_to_live()
-                .table_name(&name)
+                .table_name(name)
                 .send()
                 .done(|| format!("reading the TTL of DynamoDB table `{name}`"))
                 .await
@@ -105,7 +240,7 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
     let ttl_named = ttl.and_then(|d| d.attribute_name()).map(str::to_string);
     let on = matches!(ttl_status.as_str(), "ENABLED" | "ENABLING");
     let ttl_attribute = if on { ttl_named.clone() } else { None };
-    let index = env.stack.room_index_name();
+    let definitions = table.attribute_definitions();
     let found = Found {
         name: name.clone(),
         arn,
@@ -113,18 +248,23 @@ pub async fn find_table(clients: &super::Clients, env: &Env) -> Result<Option<Fo
             .billing_mode_summary()
             .and_then(|b| b.billing_mode())
             .map_or("PROVISIONED".to_string(), |b| b.as_str().to_string()),
-        key_schema: keys(table.key_schema()),
-        index: table.global_secondary_indexes().iter().find(|i| i.index_name() == Some(index)).map(|i| {
-            let projection = i.projection().and_then(|p| p.projection_type()).map_or("?", |p| p.as_str()).to_string();
-            format!("{}, projection {projection}", keys(i.key_schema()))
-        }),
+        key_schema: found_keys(table.key_schema(), definitions),
+        indexes: table
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|i| {
+                let projection = i.projection().and_then(|p| p.projection_type()).map_or("?", |p| p.as_str());
+                let shown = format!("{}, projection {projection}", found_keys(i.key_schema(), definitions));
+                Some((i.index_name()?.to_string(), shown))
+            })
+            .collect(),
         ttl_attribute,
         ttl_status,
         ttl_named,
         status: table.table_status().map_or("ACTIVE", |s| s.as_str()).to_string(),
         tags: tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
     };
-    Ok(Some(FoundItem::new("connections", name, None, super::Found::Table(found))))
+    Ok(Some(FoundItem::new(address, name.clone(), None, super::Found::Table(found))))
 }
 
 /// How a TTL attribute change goes, said before any call (plan, and the
@@ -159,22 +299,6 @@ fn ttl_step(spec: &Spec, found: &Found) -> TtlStep {
         status @ ("ENABLING" | "DISABLING") => TtlStep::Busy(name, status.to_string()),
         _ => TtlStep::Enable,
     }
-}
-
-fn attribute(name: &str) -> Result<AttributeDefinition> {
-    Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
-}
-
-fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement> {
-    Ok(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()?)
-}
-
-/// The room index's keys and projection.
-fn room_index() -> Result<(Vec<KeySchemaElement>, Projection)> {
-    Ok((
-        vec![key(ROOM, KeyType::Hash)?, key(CONNECTION_ID, KeyType::Range)?],
-        Projection::builder().projection_type(ProjectionType::All).build(),
-    ))
 }
 
 /// Takes the next step towards TTL on the spec's attribute. AWS allows one
@@ -262,7 +386,7 @@ pub async fn wait_table_deleted(op: &Op<'_>, name: &str) -> Result<()> {
     .await
 }
 
-/// The connections table.
+/// The stack's DynamoDB tables: the connections table and the delivery ledger.
 pub struct Table;
 
 impl Resource for Table {
@@ -270,7 +394,7 @@ impl Resource for Table {
     type Found = Found;
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
-        vec![Want::new("connections", env.stack.table_name(), spec(env))]
+        tables(env).into_iter().map(|(address, spec)| Want::new(address, spec.name.clone(), spec)).collect()
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
@@ -278,15 +402,20 @@ impl Resource for Table {
         if found.billing_mode != "PAY_PER_REQUEST" {
             fields.push(FieldChange::new("billing mode", &found.billing_mode, "PAY_PER_REQUEST"));
         }
-        if found.key_schema != want_key_schema() {
-            fields.push(FieldChange::new("key schema", &found.key_schema, want_key_schema()));
+        if found.key_schema != spec.key_schema() {
+            fields.push(FieldChange::new("key schema", &found.key_schema, spec.key_schema()));
         }
-        if found.index.as_deref() != Some(want_index().as_str()) {
-            fields.push(FieldChange::new(
-                format!("index {}", spec.index),
-                found.index.as_deref().unwrap_or("(none)"),
-                want_index(),
-            ));
+        // Only the index the spec names is compared: one someone added by
+        // hand costs nothing and is left alone.
+        if let Some(index) = &spec.index {
+            let found_index = found.indexes.get(&index.name);
+            if found_index != Some(&index.shown()) {
+                fields.push(FieldChange::new(
+                    format!("index {}", index.name),
+                    found_index.map_or("(none)", String::as_str),
+                    index.shown(),
+                ));
+            }
         }
         if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
             let field = FieldChange::new("ttl", ttl_shown(found), &spec.ttl_attribute);
@@ -300,23 +429,26 @@ impl Resource for Table {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        let (index_keys, projection) = room_index()?;
         let tags = crate::aws::dynamodb_tags(&spec.tags)?;
+        let key_schema: Vec<KeySchemaElement> = spec.keys.iter().map(Key::element).collect::<Result<_>>()?;
+        let index = match &spec.index {
+            Some(index) => Some(vec![
+                GlobalSecondaryIndex::builder()
+                    .index_name(&index.name)
+                    .set_key_schema(Some(index.key_schema()?))
+                    .projection(index.projection())
+                    .build()?,
+            ]),
+            None => None,
+        };
         op.clients
             .dynamodb
             .create_table()
             .table_name(&spec.name)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute(CONNECTION_ID)?)
-            .attribute_definitions(attribute(ROOM)?)
-            .key_schema(key(CONNECTION_ID, KeyType::Hash)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(&spec.index)
-                    .set_key_schema(Some(index_keys))
-                    .projection(projection)
-                    .build()?,
-            )
+            .set_attribute_definitions(Some(spec.attribute_definitions()?))
+            .set_key_schema(Some(key_schema))
+            .set_global_secondary_indexes(index)
             .set_tags(Some(tags))
             .send()
             .done(|| format!("creating DynamoDB table `{}`", spec.name))
@@ -333,13 +465,13 @@ impl Resource for Table {
         if found.status != "ACTIVE" {
             wait_table_active(op, &spec.name).await?;
         }
-        if found.key_schema != want_key_schema() {
+        if found.key_schema != spec.key_schema() {
             anyhow::bail!(
                 "DynamoDB table `{}` has key schema `{}`, but wschat needs `{}`; a key schema cannot change in place: \
                  move the table's data aside and delete it, then deploy again",
                 spec.name,
                 found.key_schema,
-                want_key_schema()
+                spec.key_schema()
             );
         }
         if found.billing_mode != "PAY_PER_REQUEST" {
@@ -351,38 +483,39 @@ impl Resource for Table {
                 .await?;
             wait_table_active(op, &spec.name).await?;
         }
-        match &found.index {
-            Some(index) if *index != want_index() => anyhow::bail!(
-                "index `{}` of DynamoDB table `{}` is `{index}`, but wschat needs `{}`; delete the index \
-                 (aws dynamodb update-table --table-name {} --global-secondary-index-updates '[{{\"Delete\":{{\"IndexName\":\"{}\"}}}}]') and deploy again",
-                spec.index,
-                spec.name,
-                want_index(),
-                spec.name,
-                spec.index
-            ),
-            Some(_) => {}
-            None => {
-                let (index_keys, projection) = room_index()?;
-                ddb.update_table()
-                    .table_name(&spec.name)
-                    .attribute_definitions(attribute(CONNECTION_ID)?)
-                    .attribute_definitions(attribute(ROOM)?)
-                    .global_secondary_index_updates(
-                        GlobalSecondaryIndexUpdate::builder()
-                            .create(
-                                CreateGlobalSecondaryIndexAction::builder()
-                                    .index_name(&spec.index)
-                                    .set_key_schema(Some(index_keys))
-                                    .projection(projection)
-                                    .build()?,
-                            )
-                            .build(),
-                    )
-                    .send()
-                    .done(|| format!("adding index `{}` to DynamoDB table `{}`", spec.index, spec.name))
-                    .await?;
-                wait_table_active(op, &spec.name).await?;
+        if let Some(index) = &spec.index {
+            match found.indexes.get(&index.name) {
+                Some(have) if *have != index.shown() => anyhow::bail!(
+                    "index `{}` of DynamoDB table `{}` is `{have}`, but wschat needs `{}`; delete the index \
+                     (aws dynamodb update-table --table-name {} --global-secondary-index-updates '[{{\"Delete\":{{\"IndexName\":\"{}\"}}}}]') and deploy again",
+                    index.name,
+                    spec.name,
+                    index.shown(),
+                    spec.name,
+                    index.name
+                ),
+                Some(_) => {}
+                None => {
+                    let definitions = index.keys.iter().map(Key::definition).collect::<Result<Vec<_>>>()?;
+                    ddb.update_table()
+                        .table_name(&spec.name)
+                        .set_attribute_definitions(Some(definitions))
+                        .global_secondary_index_updates(
+                            GlobalSecondaryIndexUpdate::builder()
+                                .create(
+                                    CreateGlobalSecondaryIndexAction::builder()
+                                        .index_name(&index.name)
+                                        .set_key_schema(Some(index.key_schema()?))
+                                        .projection(index.projection())
+                                        .build()?,
+                                )
+                                .build(),
+                        )
+                        .send()
+                        .done(|| format!("adding index `{}` to DynamoDB table `{}`", index.name, spec.name))
+                        .await?;
+                    wait_table_active(op, &spec.name).await?;
+                }
             }
         }
         if found.ttl_attribute.as_deref() != Some(spec.ttl_attribute.as_str()) {
@@ -401,5 +534,111 @@ impl Resource for Table {
             return Ok(());
         }
         wait_table_deleted(op, &found.name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What AWS has for `spec` right after a deploy created it.
+    fn found(spec: &Spec) -> Found {
+        Found {
+            name: spec.name.clone(),
+            arn: spec.arn.clone(),
+            billing_mode: "PAY_PER_REQUEST".into(),
+            key_schema: spec.key_schema(),
+            indexes: spec.index.iter().map(|i| (i.name.clone(), i.shown())).collect(),
+            ttl_attribute: Some(spec.ttl_attribute.clone()),
+            ttl_status: "ENABLED".into(),
+            ttl_named: Some(spec.ttl_attribute.clone()),
+            status: "ACTIVE".into(),
+            tags: spec.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn the_stack_has_the_connections_table_and_the_delivery_ledger() {
+        let env = crate::resources::tests::shipped();
+        let wants = Table::desired(&env, &Ids::default());
+        let names: Vec<(&str, Option<&str>)> = wants.iter().map(|w| (w.name.as_str(), w.id.as_deref())).collect();
+        assert_eq!(
+            names,
+            [("connections", Some("wschat-dev-connections")), ("deliveries", Some("wschat-dev-deliveries"))]
+        );
+        let connections = &wants[0].spec;
+        assert_eq!(connections.key_schema(), "connectionId HASH (S)");
+        assert_eq!(
+            connections.index.as_ref().map(Index::shown).as_deref(),
+            Some("room HASH (S), connectionId RANGE (S), projection ALL")
+        );
+        assert_eq!(connections.ttl_attribute, "expiresAt");
+        assert_eq!(connections.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-connections");
+        let ledger = &wants[1].spec;
+        assert_eq!(ledger.key_schema(), "shard HASH (S), part RANGE (N)");
+        assert_eq!(ledger.index, None);
+        assert_eq!(ledger.ttl_attribute, "expiresAt");
+        assert_eq!(ledger.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-deliveries");
+        assert_eq!(ledger.tags, connections.tags);
+        assert_eq!(ledger.tags, env.tags());
+    }
+
+    #[test]
+    fn each_key_attribute_is_defined_once() {
+        let env = crate::resources::tests::shipped();
+        let defined = |spec: &Spec| -> Vec<(String, String)> {
+            spec.attribute_definitions()
+                .unwrap()
+                .iter()
+                .map(|d| (d.attribute_name().to_string(), d.attribute_type().as_str().to_string()))
+                .collect()
+        };
+        let pair = |n: &str, t: &str| (n.to_string(), t.to_string());
+        assert_eq!(defined(&spec(&env)), [pair("connectionId", "S"), pair("room", "S")]);
+        assert_eq!(defined(&deliveries_spec(&env)), [pair("shard", "S"), pair("part", "N")]);
+    }
+
+    #[test]
+    fn a_table_as_deployed_has_no_diff() {
+        let env = crate::resources::tests::shipped();
+        for spec in [spec(&env), deliveries_spec(&env)] {
+            assert_eq!(Table::diff(&spec, &found(&spec)), Vec::new(), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn the_ledger_wants_no_index_and_leaves_one_alone() {
+        let env = crate::resources::tests::shipped();
+        let ledger = deliveries_spec(&env);
+        let mut extra = found(&ledger);
+        extra.indexes.insert("by-hand".into(), "x HASH (S), projection ALL".into());
+        assert_eq!(Table::diff(&ledger, &extra), Vec::new());
+    }
+
+    #[test]
+    fn a_key_of_another_type_or_a_missing_index_is_a_difference() {
+        let env = crate::resources::tests::shipped();
+        let ledger = deliveries_spec(&env);
+        let wrong = Found { key_schema: "shard HASH (S), part RANGE (S)".into(), ..found(&ledger) };
+        assert_eq!(
+            Table::diff(&ledger, &wrong),
+            [FieldChange::new("key schema", "shard HASH (S), part RANGE (S)", "shard HASH (S), part RANGE (N)")]
+        );
+        let connections = spec(&env);
+        let no_index = Found { indexes: BTreeMap::new(), ..found(&connections) };
+        assert_eq!(
+            Table::diff(&connections, &no_index),
+            [FieldChange::new("index room-index", "(none)", "room HASH (S), connectionId RANGE (S), projection ALL")]
+        );
+    }
+
+    #[test]
+    fn found_keys_take_their_types_from_the_definitions() {
+        let env = crate::resources::tests::shipped();
+        let ledger = deliveries_spec(&env);
+        let schema: Vec<KeySchemaElement> = ledger.keys.iter().map(|k| k.element().unwrap()).collect();
+        let definitions = ledger.attribute_definitions().unwrap();
+        assert_eq!(found_keys(&schema, &definitions), ledger.key_schema());
+        assert_eq!(found_keys(&schema, &[]), "shard HASH (?), part RANGE (?)");
     }
 }

@@ -340,3 +340,50 @@ fn urls_take_the_partitions_dns_suffix() {
     assert_eq!(dns_suffix("eu-west-1"), "amazonaws.com");
     assert!(stack.bucket_domain("1", "cn-north-1").ends_with(".s3.cn-north-1.amazonaws.com.cn"));
 }
+
+#[test]
+fn the_fanout_settings_default_to_the_handlers_own() {
+    let chat = Project::new().parse(MINIMAL).unwrap().chat;
+    assert_eq!(chat.shard_size as usize, chat_core::config::DEFAULT_SHARD_SIZE);
+    assert_eq!(chat.max_concurrency as u32, chat_core::config::DEFAULT_MAX_CONCURRENCY);
+    assert_eq!(chat.post_rate as u32, chat_core::config::DEFAULT_POST_RATE);
+    assert_eq!((chat.shard_size, chat.max_concurrency, chat.post_rate), (1000, 10, 9000));
+    assert_eq!(chat, Chat::default());
+}
+
+#[test]
+fn the_fanout_settings_out_of_range_name_their_position() {
+    let project = Project::new();
+    let text = format!("{MINIMAL}chat:\n  shard_size: 0\n  max_concurrency: 1\n  post_rate: 100001\n");
+    let errors = project.parse(&text).unwrap_err().errors;
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].column, errors[0].field.as_str()), (6, 15, "chat.shard_size"));
+    assert!(errors[0].message.contains("1..=10000"), "{errors:?}");
+    assert_eq!((errors[1].line, errors[1].column, errors[1].field.as_str()), (7, 20, "chat.max_concurrency"));
+    assert!(errors[1].message.contains("2..=1000") && errors[1].message.contains("MaximumConcurrency"), "{errors:?}");
+    assert_eq!((errors[2].line, errors[2].column, errors[2].field.as_str()), (8, 14, "chat.post_rate"));
+    assert!(errors[2].message.contains("1..=100000"), "{errors:?}");
+    for (field, value, ok) in [
+        ("shard_size", 1, true),
+        ("shard_size", 10000, true),
+        ("shard_size", 10001, false),
+        ("max_concurrency", 2, true),
+        ("max_concurrency", 1000, true),
+        ("max_concurrency", 1001, false),
+        ("post_rate", 0, false),
+        ("post_rate", 1, true),
+        ("post_rate", 100000, true),
+    ] {
+        let text = format!("{MINIMAL}chat:\n  {field}: {value}\n");
+        assert_eq!(project.parse(&text).is_ok(), ok, "{field}: {value}");
+    }
+}
+
+#[test]
+fn the_delivery_ledger_is_named_beside_the_connections_table() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    assert_eq!(stack.deliveries_table_name(), "wschat-dev-deliveries");
+    let arns = stack.arns("aws", "us-east-1", "123456789012");
+    assert_eq!(arns.deliveries_table(), "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-deliveries");
+    assert_eq!(arns.table(), "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-connections");
+}

@@ -19,6 +19,19 @@ fn resources(policy: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The actions granted on `resource`, sorted.
+fn actions_on(policy: &Value, resource: &str) -> Vec<String> {
+    let mut out: Vec<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Resource"].as_array().unwrap().iter().any(|r| r == resource))
+        .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
 fn actions(policy: &Value) -> Vec<String> {
     policy["Statement"]
         .as_array()
@@ -42,11 +55,12 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
     // The report: URL, counts, waves.
     assert_eq!(report["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
-    // 38 backend resources, and the website's bucket, files, OAC, distribution and bucket policy.
-    assert_eq!(report["counts"]["create"], 43, "{report:#}");
+    // 39 backend resources (with the two tables), and the website's bucket,
+    // files, OAC, distribution and bucket policy.
+    assert_eq!(report["counts"]["create"], 44, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     assert_eq!(report["waves"], 5);
-    assert!(mutating(&report) >= 43);
+    assert!(mutating(&report) >= 44);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -65,6 +79,16 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(table["ttl_status"], "ENABLED");
     assert_eq!(table["ttl_attribute"], "expiresAt");
     want_tags(&table["tags"]);
+    // The delivery ledger: a shard's parts, on-demand, no index, expiring.
+    let ledger = inv.deliveries.as_ref().expect("the delivery ledger table");
+    assert_eq!(ledger["billing"], "PAY_PER_REQUEST");
+    assert_eq!(ledger["keys"], json!(["shard HASH", "part RANGE"]));
+    assert_eq!(ledger["attributes"], json!({"shard": "S", "part": "N"}));
+    assert_eq!(ledger["indexes"], json!([]));
+    assert_eq!(ledger["ttl_status"], "ENABLED");
+    assert_eq!(ledger["ttl_attribute"], "expiresAt");
+    want_tags(&ledger["tags"]);
+    assert_eq!(ledger["tags"], table["tags"]);
 
     // SQS.
     let queue = inv.queue.as_ref().expect("queue");
@@ -96,7 +120,15 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         assert_eq!(env["WSCHAT_FANOUT_CONCURRENCY"], "32");
         assert_eq!(env["WSCHAT_WELCOME_DELAY"], "1");
         assert_eq!(env["WSCHAT_TTL_ATTRIBUTE"], "expiresAt");
+        assert_eq!(env["WSCHAT_SHARD_SIZE"], "1000");
+        assert_eq!(env["WSCHAT_POST_RATE"], "9000");
+        assert_eq!(env["WSCHAT_MAX_CONCURRENCY"], "10");
     }
+    let notify_env = &inv.functions["notify"]["environment"];
+    assert_eq!(notify_env["WSCHAT_BATCH_SIZE"], "10");
+    assert_eq!(notify_env["WSCHAT_DELIVERIES_TABLE"], format!("{p}-deliveries"));
+    let chat_env = &inv.functions["chat"]["environment"];
+    assert!(chat_env.get("WSCHAT_BATCH_SIZE").is_none() && chat_env.get("WSCHAT_DELIVERIES_TABLE").is_none());
     assert_eq!(
         inv.functions["notify"]["environment"]["WSCHAT_MANAGEMENT_ENDPOINT"],
         format!("https://{api}.execute-api.{REGION}.amazonaws.com/dev")
@@ -107,6 +139,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(mapping["source"], arn("sqs", &format!("{p}-notifications")));
     assert_eq!(mapping["batch"], 10);
     assert_eq!(mapping["response_types"], json!(["ReportBatchItemFailures"]));
+    // ScalingConfig, as Lambda (moto) reports it: chat.max_concurrency's default.
+    assert_eq!(mapping["maximum_concurrency"], 10);
     assert_eq!(inv.permissions.len(), 1, "only chat serves routes: {:#?}", inv.permissions);
     let statement = &inv.permissions["chat"][0];
     assert_eq!(statement["Principal"]["Service"], "apigateway.amazonaws.com");
@@ -125,25 +159,42 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let mut got = resources(policy);
         got.sort();
         got.dedup();
+        let connections = arn("dynamodb", &format!("table/{p}-connections"));
+        let deliveries = arn("dynamodb", &format!("table/{p}-deliveries"));
+        let queue = arn("sqs", &format!("{p}-notifications"));
         let mut want = vec![
-            arn("dynamodb", &format!("table/{p}-connections")),
+            connections.clone(),
             arn("dynamodb", &format!("table/{p}-connections/index/room-index")),
-            arn("sqs", &format!("{p}-notifications")),
+            queue.clone(),
             arn("execute-api", &format!("{api}/dev/POST/@connections/*")),
             arn("logs", &format!("log-group:/aws/lambda/{p}-{function}:*")),
         ];
+        // Only the queue's consumer keeps the delivery ledger.
+        if function == "notify" {
+            want.push(deliveries.clone());
+        }
         want.sort();
         assert_eq!(got, want, "{function}: {policy:#}");
         let actions = actions(policy);
         assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
         assert!(actions.contains(&"execute-api:ManageConnections".to_string()));
+        // Both send to the queue: chat its notifications, notify the shards of a big one.
         let (sends, receives) =
             (actions.contains(&"sqs:SendMessage".to_string()), actions.contains(&"sqs:ReceiveMessage".to_string()));
-        assert_eq!((sends, receives), if function == "chat" { (true, false) } else { (false, true) }, "{function}");
-        // Only the route handler writes connection rows; notify reads them and deletes stale ones.
-        let puts = actions.contains(&"dynamodb:PutItem".to_string());
-        assert_eq!(puts, function == "chat", "{function}: {actions:?}");
-        assert!(actions.contains(&"dynamodb:DeleteItem".to_string()), "{function}: {actions:?}");
+        assert_eq!((sends, receives), if function == "chat" { (true, false) } else { (true, true) }, "{function}");
+        assert!(actions_on(policy, &queue).contains(&"sqs:SendMessage".to_string()), "{function}: {policy:#}");
+        // Only the route handler writes connection rows; notify reads them,
+        // deletes stale ones and reads the item count (DescribeTable).
+        let on_table = actions_on(policy, &connections);
+        let want_table: &[&str] = if function == "chat" {
+            &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
+        } else {
+            &["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan"]
+        };
+        assert_eq!(on_table, want_table, "{function}: {policy:#}");
+        let on_ledger = actions_on(policy, &deliveries);
+        let want_ledger: &[&str] = if function == "chat" { &[] } else { &["dynamodb:PutItem", "dynamodb:Query"] };
+        assert_eq!(on_ledger, want_ledger, "{function}: {policy:#}");
     }
 
     // API Gateway.
@@ -212,7 +263,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 43);
+    assert_eq!(again["counts"]["unchanged"], 44);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -221,7 +272,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 43);
+    assert_eq!(plan["counts"]["unchanged"], 44);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -420,11 +471,13 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     let api_id = Inventory::read(&aws, "lc-destroy", "dev").await.api_id();
     let report = json(&cloud, &project, &["destroy", "--yes"]);
     // Log groups, roles and functions of two functions, the mapping, the
-    // table, both queues, the API, the bucket, the distribution and the OAC;
-    // routes, policies, permissions and the bucket's policy and files go with them.
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 14, "{report:#}");
+    // connections table and the delivery ledger, both queues, the API, the
+    // bucket, the distribution and the OAC; routes, policies, permissions and
+    // the bucket's policy and files go with them.
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 15, "{report:#}");
     let inv = Inventory::read(&aws, "lc-destroy", "dev").await;
     assert!(inv.is_empty(), "left behind: {inv:#?}");
+    assert_eq!(inv.deliveries, None, "the delivery ledger is left");
     let api = aws.apigatewayv2().get_api().api_id(&api_id).send().await;
     assert!(api.is_err_and(|e| e.into_service_error().is_not_found_exception()), "the API is still there");
     assert_eq!(Inventory::read(&aws, "lc-destroy", "dev-x").await, neighbour_before, "destroy touched another stage");
@@ -532,6 +585,47 @@ async fn new_code_is_uploaded_and_the_same_code_is_not() {
     assert_eq!(after.functions["notify"], before.functions["notify"]);
 }
 
+#[tokio::test]
+async fn a_new_max_concurrency_reaches_the_mapping_in_one_deploy_and_then_nothing_changes() {
+    let cloud = Cloud::shared();
+    let project = Project::new("lc-scale");
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
+    let before = Inventory::read(&aws, "lc-scale", "dev").await;
+    assert_eq!(before.mappings["notify"][0]["maximum_concurrency"], 10);
+
+    assert!(!project.stack().contains("\nchat:"), "the shipped stack.yaml changed shape");
+    project.write_stack(&format!("{}\nchat:\n  max_concurrency: 25\n", project.stack()));
+    let plan = json(&cloud, &project, &["plan"]);
+    // The mapping's ScalingConfig, and the variable every function reads.
+    let expected = ["update function chat", "update function notify", "update mapping notify"];
+    assert_eq!(changes(&plan), expected, "{plan:#}");
+    let mapping = plan["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "mapping").unwrap();
+    assert_eq!(mapping["fields"], json!([{"field": "maximum concurrency", "from": "10", "to": "25"}]));
+    let function = plan["changes"].as_array().unwrap().iter().find(|c| c["name"] == "notify").unwrap();
+    assert_eq!(
+        function["fields"],
+        json!([{"field": "environment", "from": "WSCHAT_MAX_CONCURRENCY=10", "to": "WSCHAT_MAX_CONCURRENCY=25"}])
+    );
+
+    let applied = deploy(&cloud, &project);
+    assert_eq!(changes(&applied), expected, "{applied:#}");
+    // UpdateFunctionConfiguration x2, UpdateEventSourceMapping.
+    assert_eq!(mutating(&applied), 3, "{applied:#}");
+    let after = Inventory::read(&aws, "lc-scale", "dev").await;
+    after.assert_no_duplicates();
+    let mapping = &after.mappings["notify"][0];
+    assert_eq!(mapping["uuid"], before.mappings["notify"][0]["uuid"], "the mapping was replaced, not updated");
+    assert_eq!(mapping["maximum_concurrency"], 25);
+    for function in ["chat", "notify"] {
+        assert_eq!(after.functions[function]["environment"]["WSCHAT_MAX_CONCURRENCY"], "25", "{function}");
+    }
+
+    let again = deploy(&cloud, &project);
+    assert_eq!(mutating(&again), 0, "{again:#}");
+    assert_eq!(changes(&again), Vec::<String>::new());
+}
+
 /// `plan --graph` draws every resource with its action, and an edge for each
 /// reference a spec declares: what it needs to exist first.
 #[test]
@@ -547,7 +641,7 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     // From empty, every resource is created.
-    assert_eq!(nodes.len(), 43, "{dot}");
+    assert_eq!(nodes.len(), 44, "{dot}");
     assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     for (from, to) in &edges {
@@ -582,7 +676,14 @@ fn plan_graph_draws_each_resource_and_each_reference() {
         assert!(has(from, to), "no edge {from} -> {to}: {dot}");
     }
     // And nothing that needs nothing points anywhere.
-    for root in ["IAM role chat", "DynamoDB table connections", "WebSocket API api", "S3 bucket site"] {
+    assert!(names.contains(&"DynamoDB table deliveries"), "{dot}");
+    for root in [
+        "IAM role chat",
+        "DynamoDB table connections",
+        "DynamoDB table deliveries",
+        "WebSocket API api",
+        "S3 bucket site",
+    ] {
         assert!(!edges.iter().any(|(f, _)| f == root), "{root} has an edge: {dot}");
     }
 }

@@ -191,7 +191,10 @@ pub fn mutating(report: &Value) -> u64 {
 /// What AWS (moto) holds for one stack and stage, read with plain SDK calls.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Inventory {
+    /// The connections table.
     pub table: Option<Value>,
+    /// The delivery ledger table.
+    pub deliveries: Option<Value>,
     pub queue: Option<Value>,
     pub dlq: Option<Value>,
     /// Function name -> configuration summary.
@@ -225,25 +228,8 @@ impl Inventory {
         let mut inv = Inventory::default();
 
         let ddb = aws.dynamodb();
-        let table = format!("{prefix}-connections");
-        if let Ok(t) = ddb.describe_table().table_name(&table).send().await {
-            let t = t.table.unwrap();
-            let ttl = ddb.describe_time_to_live().table_name(&table).send().await.unwrap();
-            let ttl = ttl.time_to_live_description.unwrap();
-            let tags = ddb.list_tags_of_resource().resource_arn(t.table_arn().unwrap()).send().await.unwrap();
-            inv.table = Some(serde_json::json!({
-                "billing": t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_string()),
-                "keys": t.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
-                "indexes": t.global_secondary_indexes().iter().map(|i| serde_json::json!({
-                    "name": i.index_name(),
-                    "keys": i.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
-                    "projection": i.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_string()),
-                })).collect::<Vec<_>>(),
-                "ttl_status": ttl.time_to_live_status().map(|s| s.as_str().to_string()),
-                "ttl_attribute": ttl.attribute_name(),
-                "tags": tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>(),
-            }));
-        }
+        inv.table = read_table(&ddb, &format!("{prefix}-connections")).await;
+        inv.deliveries = read_table(&ddb, &format!("{prefix}-deliveries")).await;
 
         let sqs = aws.sqs();
         for (slot, queue) in
@@ -320,6 +306,7 @@ impl Inventory {
                         "source": m.event_source_arn(),
                         "batch": m.batch_size(),
                         "response_types": m.function_response_types().iter().map(|t| t.as_str().to_string()).collect::<Vec<_>>(),
+                        "maximum_concurrency": m.scaling_config().and_then(|c| c.maximum_concurrency()),
                     })
                 })
                 .collect();
@@ -588,6 +575,27 @@ impl Inventory {
         assert!(self.oacs.len() <= 1, "duplicate origin access controls: {:#?}", self.oacs);
         assert!(self.distributions.len() <= 1, "duplicate distributions: {:#?}", self.distributions);
     }
+}
+
+/// A table's billing, keys (with their attribute types), indexes, TTL and tags.
+async fn read_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Option<Value> {
+    let t = ddb.describe_table().table_name(table).send().await.ok()?.table.unwrap();
+    let ttl = ddb.describe_time_to_live().table_name(table).send().await.unwrap();
+    let ttl = ttl.time_to_live_description.unwrap();
+    let tags = ddb.list_tags_of_resource().resource_arn(t.table_arn().unwrap()).send().await.unwrap();
+    Some(serde_json::json!({
+        "billing": t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_string()),
+        "keys": t.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
+        "attributes": t.attribute_definitions().iter().map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string())).collect::<BTreeMap<_, _>>(),
+        "indexes": t.global_secondary_indexes().iter().map(|i| serde_json::json!({
+            "name": i.index_name(),
+            "keys": i.key_schema().iter().map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str())).collect::<Vec<_>>(),
+            "projection": i.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_string()),
+        })).collect::<Vec<_>>(),
+        "ttl_status": ttl.time_to_live_status().map(|s| s.as_str().to_string()),
+        "ttl_attribute": ttl.attribute_name(),
+        "tags": tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<BTreeMap<_, _>>(),
+    }))
 }
 
 fn decode(policy: &str) -> Value {
