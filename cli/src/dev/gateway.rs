@@ -41,6 +41,7 @@ use tracing::{debug, error, info, warn};
 
 use super::models::{self, Model};
 use super::new_id;
+use super::queue::QueueSettings;
 use crate::stack::Stack;
 
 /// API Gateway's largest frame a client may send.
@@ -109,6 +110,10 @@ impl Gateway {
             settings: Settings {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
+                shard_size: stack.chat.shard_size.max(1) as usize,
+                post_rate: stack.chat.post_rate.max(1) as u32,
+                max_concurrency: stack.chat.max_concurrency.max(1) as u32,
+                batch_size: QueueSettings::consumer_batch(stack) as u32,
                 ..Settings::default()
             },
             store: setup.store,

@@ -40,14 +40,19 @@ pub struct QueueSettings {
 impl QueueSettings {
     /// The settings of the stack's queue, whose records name `arn` and `region`.
     pub fn new(stack: &Stack, arn: String, region: String) -> QueueSettings {
-        let batch = stack.functions.values().find(|f| f.queue.as_deref() == Some(stack.queue.name.as_str()));
         QueueSettings {
-            batch: batch.map_or(10, |f| f.batch.max(1) as usize),
+            batch: QueueSettings::consumer_batch(stack),
             visibility_timeout: Duration::from_secs(stack.queue.visibility_timeout.max(0) as u64),
             max_receive_count: stack.queue.max_receive_count.max(1) as u32,
             arn,
             region,
         }
+    }
+
+    /// Messages per batch: the `batch` of the function that consumes the queue.
+    pub fn consumer_batch(stack: &Stack) -> usize {
+        let consumer = stack.functions.values().find(|f| f.queue.as_deref() == Some(stack.queue.name.as_str()));
+        consumer.map_or(10, |f| f.batch.max(1) as usize)
     }
 
     /// One record of an SQS event, as Lambda's event source mapping builds it.

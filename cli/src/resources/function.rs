@@ -121,11 +121,12 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
-    set(&mut environment, vars::SHARD_SIZE, stack.chat.shard_size.to_string());
-    set(&mut environment, vars::POST_RATE, stack.chat.post_rate.to_string());
-    set(&mut environment, vars::MAX_CONCURRENCY, stack.chat.max_concurrency.to_string());
     if f.queue.is_some() {
-        // Only the queue's consumer takes batches and keeps the delivery ledger.
+        // Only the queue's consumer fans out: it shards, paces, takes batches
+        // and keeps the delivery ledger.
+        set(&mut environment, vars::SHARD_SIZE, stack.chat.shard_size.to_string());
+        set(&mut environment, vars::POST_RATE, stack.chat.post_rate.to_string());
+        set(&mut environment, vars::MAX_CONCURRENCY, stack.chat.max_concurrency.to_string());
         set(&mut environment, vars::BATCH_SIZE, f.batch.to_string());
         set(&mut environment, vars::DELIVERIES_TABLE, stack.deliveries_table_name());
     }
@@ -572,19 +573,22 @@ mod tests {
     }
 
     #[test]
-    fn every_function_gets_the_fanout_settings_and_the_consumer_its_batch_and_ledger() {
+    fn the_queue_consumer_alone_gets_the_fanout_settings_its_batch_and_the_ledger() {
         let env = crate::resources::tests::shipped();
         let chat = super::spec(&env, "chat", &Ids::default()).environment;
         let notify = super::spec(&env, "notify", &Ids::default()).environment;
-        for environment in [&chat, &notify] {
-            assert_eq!(environment[vars::SHARD_SIZE], "1000");
-            assert_eq!(environment[vars::POST_RATE], "9000");
-            assert_eq!(environment[vars::MAX_CONCURRENCY], "10");
-            assert_eq!(environment[vars::FANOUT_CONCURRENCY], "32");
-        }
+        assert_eq!(notify[vars::SHARD_SIZE], chat_core::config::DEFAULT_SHARD_SIZE.to_string());
+        assert_eq!(notify[vars::POST_RATE], "9000");
+        assert_eq!(notify[vars::MAX_CONCURRENCY], "10");
         assert_eq!(notify[vars::BATCH_SIZE], "10");
         assert_eq!(notify[vars::DELIVERIES_TABLE], "wschat-dev-deliveries");
-        assert!(!chat.contains_key(vars::BATCH_SIZE) && !chat.contains_key(vars::DELIVERIES_TABLE), "{chat:?}");
+        for environment in [&chat, &notify] {
+            assert_eq!(environment[vars::FANOUT_CONCURRENCY], "32");
+        }
+        for var in [vars::SHARD_SIZE, vars::POST_RATE, vars::MAX_CONCURRENCY, vars::BATCH_SIZE, vars::DELIVERIES_TABLE]
+        {
+            assert!(!chat.contains_key(var), "the chat function never fans out: {var} in {chat:?}");
+        }
     }
 
     #[test]

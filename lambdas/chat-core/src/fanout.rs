@@ -146,6 +146,7 @@ pub async fn handle_sqs(
         for recipient in recipients {
             if record.notice.exclude.as_deref() == Some(recipient.connection.as_str())
                 || record.delivered.contains(&recipient.connection)
+                || record.notice.predates(recipient.connected_at)
             {
                 continue;
             }

@@ -149,9 +149,9 @@ impl Call<'_> {
             error!(connection = self.id, error = %e, "storing the new connection");
             return status(500, "internal error");
         }
-        let welcome =
-            Notice::new(Target::Connection(row.connection_id.clone()), None, protocol::welcome(&row, self.now));
-        let joined = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::joined(&row, self.now));
+        let id = || row.connection_id.clone();
+        let welcome = Notice::new(Target::Connection(id()), None, protocol::welcome(&row, self.now)).at(self.now);
+        let joined = Notice::new(Target::All, Some(id()), protocol::joined(&row, self.now)).at(self.now);
         let delay = self.settings.welcome_delay;
         let notifier = self.ports.notifier;
         let sent = futures::join!(notifier.send(welcome.to_body(), delay), notifier.send(joined.to_body(), delay));
@@ -176,7 +176,8 @@ impl Call<'_> {
     async fn disconnect(&self) -> WebSocketResponse {
         match self.ports.store.delete(self.id).await {
             Ok(Some(row)) => {
-                let left = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::left(&row, self.now));
+                let left = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::left(&row, self.now))
+                    .at(self.now);
                 let delay = leave_delay(row.connected_at, self.now, self.settings.welcome_delay);
                 if let Err(e) = self.ports.notifier.send(left.to_body(), delay).await {
                     error!(connection = self.id, error = %e, "queueing the leave notice");
@@ -316,7 +317,7 @@ impl Call<'_> {
     }
 
     async fn enqueue(&self, target: Target, exclude: Option<String>, payload: Payload) -> PortResult<()> {
-        self.ports.notifier.send(Notice::new(target, exclude, payload).to_body(), 0).await
+        self.ports.notifier.send(Notice::new(target, exclude, payload).at(self.now).to_body(), 0).await
     }
 
     /// Posts a reply to the caller in its format (compat when it has no row).

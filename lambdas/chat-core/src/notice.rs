@@ -36,6 +36,10 @@
 //! - `shards`: how many shards the notice was split into (default 1): a
 //!   shard's share of `chat.post_rate` depends on it.
 //! - `attempt`: how many times these recipients were tried before (default 0).
+//! - `at`: when the event behind the notice happened (epoch milliseconds, API
+//!   Gateway's clock, as `connectedAt`): a connection made later does not
+//!   receive it, though a shard may read the table after it connected.
+//!   Optional: without it, everyone found receives it.
 //!
 //! The frame is final: the notify function neither parses nor rewrites it.
 
@@ -91,6 +95,8 @@ pub struct Notice {
     pub shards: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempt: u32,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub at: i64,
 }
 
 fn one() -> u32 {
@@ -105,6 +111,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
 /// A new notice id: 128 random bits, in hex.
 pub fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -113,7 +123,17 @@ pub fn new_id() -> String {
 impl Notice {
     /// A new notice, with a fresh id.
     pub fn new(target: Target, exclude: Option<String>, payload: Payload) -> Notice {
-        Notice { id: Some(new_id()), target, exclude, payload, shard: String::new(), shards: 1, attempt: 0 }
+        Notice { id: Some(new_id()), target, exclude, payload, shard: String::new(), shards: 1, attempt: 0, at: 0 }
+    }
+
+    /// The notice of an event at `at` (epoch milliseconds).
+    pub fn at(self, at: i64) -> Notice {
+        Notice { at, ..self }
+    }
+
+    /// Whether a connection made at `connected_at` is too new for this notice.
+    pub fn predates(&self, connected_at: i64) -> bool {
+        self.at > 0 && connected_at > self.at
     }
 
     /// A part of this notice: the same id, frame and exclusion.
@@ -175,7 +195,10 @@ mod tests {
             retry.to_body()
         );
         assert!(retry.to_body().ends_with(r#""shard":"~1","attempt":1}"#), "{}", retry.to_body());
-        for notice in [all, room, one, shard, retry] {
+        let dated = plain(Target::All, None).at(1732262400000);
+        assert!(dated.to_body().ends_with(r#","at":1732262400000}"#), "{}", dated.to_body());
+        assert!(dated.predates(1732262400001) && !dated.predates(1732262400000) && !retry.predates(i64::MAX));
+        for notice in [all, room, one, shard, retry, dated] {
             assert_eq!(Notice::from_body(&notice.to_body()).unwrap(), notice);
         }
     }

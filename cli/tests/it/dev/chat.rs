@@ -223,3 +223,36 @@ async fn a_refused_connect_refuses_the_upgrade() {
     alice.send(r#"{"action":"list"}"#).await;
     assert_eq!(alice.next().await, format!("connections: {}", alice.id));
 }
+
+/// With `chat.shard_size: 2`, a message to everyone is split into shards that
+/// go through dev's own queue, as they go through SQS on AWS: everyone gets
+/// it once.
+#[tokio::test]
+async fn a_sharded_broadcast_reaches_everyone_once() {
+    let dir = super::stack_copy();
+    let file = dir.path().join("stack.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{yaml}\nchat:\n  shard_size: 2\n")).unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let mut clients = Vec::new();
+    for i in 0..7 {
+        clients.push(Client::join(&server, &format!("username=user{i}")).await);
+    }
+    // The join notices of those who came later.
+    for (i, client) in clients.iter_mut().enumerate() {
+        for _ in i + 1..7 {
+            let joined = client.next().await;
+            assert!(joined.contains("joined"), "{joined}");
+        }
+        client.expect_silence(Duration::from_millis(200)).await;
+    }
+    clients[3].send(r#"{"action":"sendmessage","data":"to all seven"}"#).await;
+    for client in &mut clients {
+        assert_eq!(client.next().await, "to all seven", "{}", client.id);
+    }
+    for client in &mut clients {
+        client.expect_silence(Duration::from_millis(300)).await;
+    }
+    let log = server.wait_for_log("estimate=7 segments=4").await;
+    assert!(log.contains("sharded a notice to everyone"), "ceil(7 / 2) = 4 segments:\n{log}");
+}

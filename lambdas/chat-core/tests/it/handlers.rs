@@ -54,6 +54,11 @@ async fn connect_stores_the_row_and_queues_welcome_and_join_notice() {
     let queued = chat.queue.sent.lock().unwrap().clone();
     assert_eq!(queued.len(), 2, "{queued:?}");
     assert!(queued.iter().all(|(_, delay)| *delay == 1), "both wait welcome_delay: {queued:?}");
+    for (body, _) in &queued {
+        let notice = chat_core::notice::Notice::from_body(body).unwrap();
+        assert_eq!(notice.at, 1732262400012, "dated by the event's requestTimeEpoch: {body}");
+        assert_eq!(notice.id.as_ref().map(String::len), Some(32));
+    }
 
     let failures = chat.deliver().await;
     assert!(failures.batch_item_failures.is_empty(), "{failures:?}");

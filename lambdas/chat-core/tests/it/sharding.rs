@@ -265,3 +265,38 @@ async fn posts_keep_to_the_notice_share_of_the_rate() {
     let took = started.elapsed();
     assert!(took.abs_diff(expected) <= Duration::from_millis(2), "{posted} posts took {took:?}, not {expected:?}");
 }
+
+#[tokio::test]
+async fn the_excluded_connection_is_left_out_of_every_shard() {
+    let chat = sharded(2);
+    let ids = chat.crowd(6, None).await;
+    let mut to_others = notice(Target::All, "not you");
+    to_others.exclude = Some(ids[4].clone());
+    chat.queue.sent.lock().unwrap().push((to_others.to_body(), 0));
+    chat.drain().await;
+    let counts = chat.counts();
+    assert!(!counts.contains_key(&ids[4]), "{counts:?}");
+    once_each(&chat, &[&ids[..4], &ids[5..]].concat());
+}
+
+#[tokio::test]
+async fn a_connection_made_after_the_notice_does_not_receive_it_from_a_later_shard() {
+    let chat = sharded(2);
+    let ids = chat.crowd(4, None).await;
+    // crowd() connects at 1 ms; the notice is of an event at 5 ms.
+    let body = notice(Target::All, "before you came").at(5).to_body();
+    let late = chat_core::ports::Connection {
+        connection_id: "late=".into(),
+        name: "late".into(),
+        format: Default::default(),
+        room: None,
+        connected_at: 6,
+        expires_at: 0,
+    };
+    chat.store.put(&late).await.unwrap();
+    chat.gateway.open.lock().unwrap().insert("late=".into());
+    chat.queue.sent.lock().unwrap().push((body, 0));
+    chat.drain().await;
+    assert!(!chat.counts().contains_key("late="));
+    once_each(&chat, &ids);
+}
