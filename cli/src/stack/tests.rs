@@ -347,7 +347,7 @@ fn the_fanout_settings_default_to_the_handlers_own() {
     assert_eq!(chat.shard_size as usize, chat_core::config::DEFAULT_SHARD_SIZE);
     assert_eq!(chat.max_concurrency as u32, chat_core::config::DEFAULT_MAX_CONCURRENCY);
     assert_eq!(chat.post_rate as u32, chat_core::config::DEFAULT_POST_RATE);
-    assert_eq!((chat.shard_size, chat.max_concurrency, chat.post_rate), (1000, 10, 9000));
+    assert_eq!((chat.shard_size, chat.max_concurrency, chat.post_rate), (500, 10, 9000));
     assert_eq!(chat, Chat::default());
 }
 

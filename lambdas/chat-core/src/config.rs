@@ -7,7 +7,7 @@
 //! | `WSCHAT_TABLE` | the connections table | required |
 //! | `WSCHAT_QUEUE_URL` | the notification queue | required by `chat` |
 //! | `WSCHAT_FANOUT_CONCURRENCY` | posts in flight during a fan-out, 1..=1000 | 32 |
-//! | `WSCHAT_SHARD_SIZE` | recipients one invocation takes on; a larger notice is sharded, 1..=10000 | 1000 |
+//! | `WSCHAT_SHARD_SIZE` | recipients one invocation takes on; a larger notice is sharded, 1..=10000 | 500 |
 //! | `WSCHAT_POST_RATE` | posts per second one broadcast may make, across all invocations, 1..=100000 | 9000 |
 //! | `WSCHAT_MAX_CONCURRENCY` | the queue mapping's maximum concurrency (`ScalingConfig`), 2..=1000 | 10 |
 //! | `WSCHAT_BATCH_SIZE` | records per invocation from the queue (the mapping's batch size), 1..=10 | 10 |
@@ -36,7 +36,7 @@ pub mod vars {
 }
 
 pub const DEFAULT_FANOUT_CONCURRENCY: usize = 32;
-pub const DEFAULT_SHARD_SIZE: usize = 1000;
+pub const DEFAULT_SHARD_SIZE: usize = 500;
 /// Below API Gateway's default account throttle of 10,000 requests per
 /// second, which every `@connections` call of the account shares.
 pub const DEFAULT_POST_RATE: u32 = 9000;
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(c.table, "t");
         assert_eq!(c.ttl_attribute, "expiresAt");
         assert_eq!(c.settings, Settings::default());
-        assert_eq!((c.settings.fanout_concurrency, c.settings.welcome_delay, c.settings.shard_size), (32, 1, 1000));
+        assert_eq!((c.settings.fanout_concurrency, c.settings.welcome_delay, c.settings.shard_size), (32, 1, 500));
         assert_eq!((c.settings.post_rate, c.settings.max_concurrency, c.settings.batch_size), (9000, 10, 10));
         assert_eq!(c.deliveries_table, None);
         assert_eq!(c.queue_url, None);

@@ -19,7 +19,7 @@
 //!   more invocations than that run at once, however Lambda fills batches.
 //! - **Per-recipient outcomes.** A post that fails in a way that may pass (a
 //!   429, a 5xx, no answer within `post_timeout`) is tried again in place,
-//!   [`IN_PLACE_TRIES`] times in all, a moment apart; then that recipient's
+//!   [`IN_PLACE_TRIES`] times in all, at once and then 20 ms later; then that recipient's
 //!   remaining frames are re-enqueued with the attempt count and a backoff,
 //!   up to [`MAX_ATTEMPTS`] times; the record itself succeeds. A refused post
 //!   (400, 403, 413) is logged and dropped. Gone (410) deletes the row.
@@ -30,13 +30,15 @@
 //! - **Time.** When the invocation's deadline draws near, it stops starting
 //!   posts and hands the recipients it has not reached on, through the queue.
 //!
-//! Each recipient gets its frames in queue order, one at a time.
+//! Each recipient gets its frames in queue order, one at a time. Each record
+//! of the batch adds `fanout_concurrency` posts in flight.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
@@ -53,9 +55,12 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// keeps a broadcast's tail short, where a queue round trip costs seconds.
 pub const IN_PLACE_TRIES: u32 = 3;
 
-/// The pause before the `n`-th try in place (from 1): 100 ms, 300 ms.
+/// The pause before the `n`-th try in place (from 1): none, then 20 ms. The
+/// SDK has already tried a few times, backing off, before a post fails
+/// here; a longer pause holds the whole batch (Lambda's invocation ends with
+/// its slowest record).
 fn in_place_pause(n: u32) -> Duration {
-    Duration::from_millis(100 * (2u64.pow(n) - 1))
+    Duration::from_millis(20 * u64::from(n.saturating_sub(1)))
 }
 
 /// Posts recorded in the ledger at a time: a crash repeats at most this many
@@ -127,20 +132,24 @@ pub async fn handle_sqs(
         }
     }
 
-    let mut plan = Planner { ports, settings, estimate: None, pages: HashMap::new(), rooms: HashMap::new() };
-    let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
-    for (index, record) in records.iter_mut().enumerate() {
+    // Every record's recipients, looked up at once; lookups are shared.
+    let plan = Planner { ports, settings, estimate: OnceCell::new(), pages: Mutex::default(), rooms: Mutex::default() };
+    let found = futures::future::join_all(records.iter_mut().map(|record| async {
         if record.skip || record.failed {
-            continue;
+            return Vec::new();
         }
-        let recipients = match plan.recipients(record).await {
+        match plan.recipients(record).await {
             Ok(recipients) => recipients,
             Err(e) => {
                 error!(message = %record.message_id, target = ?record.notice.target, error = %e, "finding the recipients of a notice");
                 record.failed = true;
-                continue;
+                Vec::new()
             }
-        };
+        }
+    }))
+    .await;
+    let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
+    for (index, (record, recipients)) in records.iter_mut().zip(found).enumerate() {
         let compat: Arc<str> = Arc::from(record.notice.payload.compat.as_str());
         let json: Arc<str> = Arc::from(record.notice.payload.json.as_str());
         for recipient in recipients {
@@ -181,8 +190,11 @@ pub async fn handle_sqs(
         keys: records.iter().map(|r| r.key.clone()).collect(),
     };
     let recipients = inboxes.len();
+    // Each record brings its own `fanout_concurrency` posts in flight: a
+    // batch of ten shards runs like ten invocations of one.
+    let busy = records.iter().filter(|r| r.recipients > 0).count().max(1);
     futures::stream::iter(inboxes)
-        .for_each_concurrent(settings.fanout_concurrency.max(1), |(connection, inbox)| {
+        .for_each_concurrent(settings.fanout_concurrency.max(1) * busy, |(connection, inbox)| {
             delivery.deliver(connection, inbox)
         })
         .await;
@@ -261,20 +273,25 @@ type Page = (Vec<Connection>, Option<String>);
 struct Planner<'a> {
     ports: Ports<'a>,
     settings: &'a Settings,
-    estimate: Option<u64>,
-    pages: HashMap<(u32, u32, Option<String>), Page>,
-    rooms: HashMap<String, Vec<Connection>>,
+    estimate: OnceCell<u64>,
+    pages: Cells<(u32, u32, Option<String>), Page>,
+    rooms: Cells<String, Vec<Connection>>,
+}
+
+/// Lookups shared by key: the first caller reads, the others wait for it.
+type Cells<K, V> = Mutex<HashMap<K, Arc<OnceCell<V>>>>;
+
+/// The shared lookup of `key` in `cells`.
+fn cell<K: std::hash::Hash + Eq, V>(cells: &Cells<K, V>, key: K) -> Arc<OnceCell<V>> {
+    cells.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
 }
 
 impl Planner<'_> {
-    async fn recipients(&mut self, record: &mut Record) -> PortResult<Vec<Recipient>> {
+    async fn recipients(&self, record: &mut Record) -> PortResult<Vec<Recipient>> {
         let shard_size = self.settings.shard_size.max(1);
         match record.notice.target.clone() {
             Target::All => {
-                let estimate = match self.estimate {
-                    Some(estimate) => estimate,
-                    None => *self.estimate.insert(self.ports.store.estimate().await?),
-                };
+                let estimate = *self.estimate.get_or_try_init(|| self.ports.store.estimate()).await?;
                 let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
                 if of > 1 {
                     let shards = (1..of)
@@ -291,10 +308,8 @@ impl Planner<'_> {
             }
             Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,
             Target::Room(code) => {
-                let members = match self.rooms.get(&code) {
-                    Some(members) => members.clone(),
-                    None => self.rooms.entry(code.clone()).or_insert(self.ports.store.in_room(&code).await?).clone(),
-                };
+                let members = cell(&self.rooms, code.clone());
+                let members = members.get_or_try_init(|| self.ports.store.in_room(&code)).await?.clone();
                 let members: Vec<Recipient> = members.into_iter().map(recipient).collect();
                 if members.len() <= shard_size {
                     return Ok(members);
@@ -325,21 +340,20 @@ impl Planner<'_> {
     /// written to the queue first, so that another invocation reads on while
     /// this one posts.
     async fn segment(
-        &mut self,
+        &self,
         record: &mut Record,
         index: u32,
         of: u32,
         after: Option<String>,
     ) -> PortResult<Vec<Recipient>> {
-        let cache_key = (index, of, after.clone());
-        let (rows, next) = match self.pages.get(&cache_key) {
-            Some(page) => page.clone(),
-            None => {
-                let page = ScanPage { segment: index, of, after: after.as_deref(), limit: self.settings.shard_size };
-                let page = self.ports.store.scan_page(page).await?;
-                self.pages.entry(cache_key).or_insert(page).clone()
-            }
-        };
+        let page = cell(&self.pages, (index, of, after.clone()));
+        let (rows, next) = page
+            .get_or_try_init(|| {
+                let limit = self.settings.shard_size;
+                self.ports.store.scan_page(ScanPage { segment: index, of, after: after.as_deref(), limit })
+            })
+            .await?
+            .clone();
         if let Some(next) = next {
             let segment = Target::Segment(Segment { index, of, after: Some(next.clone()) });
             let rest = record.notice.part(segment, format!("s{index}.{of}>{next}"), record.notice.shards, 0);
@@ -602,7 +616,7 @@ mod tests {
     #[test]
     fn backoff_doubles() {
         assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [0, 1, 2, 4, 8]);
-        let pauses = [Duration::from_millis(100), Duration::from_millis(300)];
+        let pauses = [Duration::ZERO, Duration::from_millis(20)];
         assert_eq!((1..IN_PLACE_TRIES).map(in_place_pause).collect::<Vec<_>>(), pauses);
     }
 

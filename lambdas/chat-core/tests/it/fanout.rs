@@ -157,7 +157,7 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bound_of_one_posts_one_at_a_time() {
+async fn a_bound_of_one_posts_one_at_a_time_per_record_and_each_recipient_in_order() {
     let gateway = Arc::new(Gateway::default());
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
@@ -166,7 +166,7 @@ async fn a_bound_of_one_posts_one_at_a_time() {
     let bodies = [notice_to_all("one"), notice_to_all("two")];
     assert!(handle_sqs(ports, &settings, &sqs_event(&bodies), None).await.batch_item_failures.is_empty());
     assert_eq!(gateway.posts.load(Ordering::SeqCst), 16);
-    assert_eq!(gateway.max_in_flight.load(Ordering::SeqCst), 1);
+    assert_eq!(gateway.max_in_flight.load(Ordering::SeqCst), 2, "one post in flight for each of the two records");
     let received = gateway.received.lock().unwrap().clone();
     assert!(received.values().all(|frames| frames == &["one", "two"]), "{received:?}");
 }
