@@ -288,9 +288,11 @@ pub struct Chat {
     pub max_concurrency: i32,
     /// Posts per second one broadcast may make across all invocations,
     /// 1..=100000. Every `@connections` call of the account shares API
-    /// Gateway's account throttle (10,000 requests/s by default).
-    #[serde(default = "defaults::post_rate")]
-    pub post_rate: i32,
+    /// Gateway's account throttle (10,000 requests/s by default, 2,500 in
+    /// some regions); unset, it is 90% of the region's default
+    /// ([`Stack::post_rate`]).
+    #[serde(default)]
+    pub post_rate: Option<i32>,
 }
 
 impl Default for Chat {
@@ -300,7 +302,7 @@ impl Default for Chat {
             welcome_delay: defaults::welcome_delay(),
             shard_size: defaults::shard_size(),
             max_concurrency: defaults::max_concurrency(),
-            post_rate: defaults::post_rate(),
+            post_rate: None,
         }
     }
 }
@@ -358,8 +360,28 @@ mod defaults {
     pub fn max_concurrency() -> i32 {
         chat_core::config::DEFAULT_MAX_CONCURRENCY as i32
     }
-    pub fn post_rate() -> i32 {
-        chat_core::config::DEFAULT_POST_RATE as i32
+    /// The regions whose default API Gateway account throttle is 2,500
+    /// requests per second, not 10,000 (API Gateway developer guide,
+    /// "Amazon API Gateway quotas", account-level quotas, footnote).
+    const LOW_THROTTLE: [&str; 13] = [
+        "af-south-1",
+        "eu-south-1",
+        "ap-southeast-3",
+        "me-central-1",
+        "ap-south-2",
+        "ap-southeast-4",
+        "eu-south-2",
+        "eu-central-2",
+        "il-central-1",
+        "ca-west-1",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "mx-central-1",
+    ];
+
+    /// 90% of API Gateway's default account throttle in `region`.
+    pub fn post_rate(region: &str) -> i32 {
+        if LOW_THROTTLE.contains(&region) { 2_250 } else { chat_core::config::DEFAULT_POST_RATE as i32 }
     }
 }
 
@@ -574,7 +596,9 @@ impl Checks<'_> {
             1000,
             "Lambda's ScalingConfig.MaximumConcurrency",
         );
-        self.range(&["chat", "post_rate"], c.post_rate.into(), 1, 100_000, "the post rate (posts per second)");
+        if let Some(rate) = c.post_rate {
+            self.range(&["chat", "post_rate"], rate.into(), 1, 100_000, "the post rate (posts per second)");
+        }
     }
 
     /// Tags go on every resource, so they must pass the strictest of the
@@ -852,6 +876,12 @@ impl Stack {
         tags.insert(TAG_STACK.into(), self.name.clone());
         tags.insert(TAG_STAGE.into(), self.stage.clone());
         tags
+    }
+
+    /// `chat.post_rate`, or 90% of API Gateway's default account throttle in
+    /// `region`: 9,000 posts a second, or 2,250 where the throttle is 2,500.
+    pub fn post_rate(&self, region: &str) -> i32 {
+        self.chat.post_rate.unwrap_or_else(|| defaults::post_rate(region))
     }
 
     pub fn table_name(&self) -> String {

@@ -111,7 +111,7 @@ impl Gateway {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
                 shard_size: stack.chat.shard_size.max(1) as usize,
-                post_rate: stack.chat.post_rate.max(1) as u32,
+                post_rate: stack.post_rate("local").max(1) as u32,
                 max_concurrency: stack.chat.max_concurrency.max(1) as u32,
                 batch_size: QueueSettings::consumer_batch(stack) as u32,
                 ..Settings::default()

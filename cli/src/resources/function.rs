@@ -125,7 +125,7 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
         // Only the queue's consumer fans out: it shards, paces, takes batches
         // and keeps the delivery ledger.
         set(&mut environment, vars::SHARD_SIZE, stack.chat.shard_size.to_string());
-        set(&mut environment, vars::POST_RATE, stack.chat.post_rate.to_string());
+        set(&mut environment, vars::POST_RATE, stack.post_rate(&env.region).to_string());
         set(&mut environment, vars::MAX_CONCURRENCY, stack.chat.max_concurrency.to_string());
         set(&mut environment, vars::BATCH_SIZE, f.batch.to_string());
         set(&mut environment, vars::DELIVERIES_TABLE, stack.deliveries_table_name());

@@ -346,9 +346,19 @@ fn the_fanout_settings_default_to_the_handlers_own() {
     let chat = Project::new().parse(MINIMAL).unwrap().chat;
     assert_eq!(chat.shard_size as usize, chat_core::config::DEFAULT_SHARD_SIZE);
     assert_eq!(chat.max_concurrency as u32, chat_core::config::DEFAULT_MAX_CONCURRENCY);
-    assert_eq!(chat.post_rate as u32, chat_core::config::DEFAULT_POST_RATE);
-    assert_eq!((chat.shard_size, chat.max_concurrency, chat.post_rate), (500, 10, 9000));
+    assert_eq!((chat.shard_size, chat.max_concurrency, chat.post_rate), (500, 10, None));
     assert_eq!(chat, Chat::default());
+}
+
+#[test]
+fn the_post_rate_defaults_to_nine_tenths_of_the_regions_throttle() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    assert_eq!(stack.post_rate("us-east-1"), chat_core::config::DEFAULT_POST_RATE as i32);
+    assert_eq!(stack.post_rate("us-east-1"), 9000);
+    assert_eq!(stack.post_rate("eu-south-1"), 2250, "Milan's default throttle is 2,500 requests per second");
+    assert_eq!(stack.post_rate("mx-central-1"), 2250);
+    let set = Project::new().parse(&format!("{MINIMAL}chat:\n  post_rate: 4000\n")).unwrap();
+    assert_eq!((set.post_rate("us-east-1"), set.post_rate("eu-south-1")), (4000, 4000), "a rate set is kept");
 }
 
 #[test]

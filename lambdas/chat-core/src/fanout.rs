@@ -47,7 +47,8 @@ use crate::handler::{Ports, Settings, delete_stale, now_millis};
 use crate::notice::{Notice, Recipient, Segment, Target};
 use crate::ports::{Connection, Format, PortError, PortResult, ScanPage};
 
-/// Times one recipient's frames are re-enqueued before they are dropped.
+/// Invocations that try a recipient (the first, and four it was re-enqueued
+/// to) before its frames are dropped.
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Tries of a post in one invocation before the recipient is re-enqueued.

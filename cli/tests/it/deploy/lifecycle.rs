@@ -120,15 +120,24 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         assert_eq!(env["WSCHAT_FANOUT_CONCURRENCY"], "32");
         assert_eq!(env["WSCHAT_WELCOME_DELAY"], "1");
         assert_eq!(env["WSCHAT_TTL_ATTRIBUTE"], "expiresAt");
-        assert_eq!(env["WSCHAT_SHARD_SIZE"], "1000");
-        assert_eq!(env["WSCHAT_POST_RATE"], "9000");
-        assert_eq!(env["WSCHAT_MAX_CONCURRENCY"], "10");
     }
+    // Only the queue's consumer fans out.
     let notify_env = &inv.functions["notify"]["environment"];
+    assert_eq!(notify_env["WSCHAT_SHARD_SIZE"], "500");
+    assert_eq!(notify_env["WSCHAT_POST_RATE"], "9000");
+    assert_eq!(notify_env["WSCHAT_MAX_CONCURRENCY"], "10");
     assert_eq!(notify_env["WSCHAT_BATCH_SIZE"], "10");
     assert_eq!(notify_env["WSCHAT_DELIVERIES_TABLE"], format!("{p}-deliveries"));
     let chat_env = &inv.functions["chat"]["environment"];
-    assert!(chat_env.get("WSCHAT_BATCH_SIZE").is_none() && chat_env.get("WSCHAT_DELIVERIES_TABLE").is_none());
+    for var in [
+        "WSCHAT_SHARD_SIZE",
+        "WSCHAT_POST_RATE",
+        "WSCHAT_MAX_CONCURRENCY",
+        "WSCHAT_BATCH_SIZE",
+        "WSCHAT_DELIVERIES_TABLE",
+    ] {
+        assert!(chat_env.get(var).is_none(), "{var} on the chat function");
+    }
     assert_eq!(
         inv.functions["notify"]["environment"]["WSCHAT_MANAGEMENT_ENDPOINT"],
         format!("https://{api}.execute-api.{REGION}.amazonaws.com/dev")

@@ -36,6 +36,13 @@
 //! from its enqueueing to the last successful post; the floor is the
 //! connections divided by the account's rate. Duplicates and losses are
 //! counted per recipient at the simulated gateway.
+//!
+//! The cost column prices a broadcast at us-east-1's list prices: API
+//! Gateway $1.00 per million messages (every post), Lambda $0.20 per million
+//! invocations and $0.0000166667 per GB-second, DynamoDB $0.125 per million
+//! read units and $0.625 per million write units (every ledger call counted
+//! as a write, an upper bound), SQS $0.40 per million requests (the sends,
+//! and a receive and a delete per invocation).
 
 mod baseline;
 
@@ -469,6 +476,17 @@ async fn broadcast(connections: usize, code: Code, model: &Model, settings: &Set
     }
 }
 
+impl Run {
+    /// US dollars, at the list prices in this file's header.
+    fn cost(&self) -> f64 {
+        let api_gateway = self.posts as f64 * 1.0e-6;
+        let lambda = self.invocations as f64 * 0.2e-6 + self.gb_seconds * 0.000_016_666_7;
+        let dynamodb = self.read_units * 0.125e-6 + self.ledger_calls as f64 * 0.625e-6;
+        let sqs = (self.sqs_calls + 2 * self.invocations) as f64 * 0.4e-6;
+        api_gateway + lambda + dynamodb + sqs
+    }
+}
+
 /// One invocation: the batch, the ids of the records to deliver again (all
 /// of them if it was killed), and how long it ran.
 async fn invoke(
@@ -563,9 +581,9 @@ async fn main() {
         faulty.timeout.as_secs()
     );
     println!(
-        "| connections | fan-out | 5% failures | completion | floor | ratio | posts/s | posts | 429s | invocations | GB-s | read units | ledger calls | SQS calls | duplicates | losses | DLQ | wall |"
+        "| connections | fan-out | 5% failures | completion | floor | ratio | posts/s | posts | 429s | invocations | GB-s | read units | ledger calls | SQS calls | cost | duplicates | losses | DLQ | wall |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in &args.sizes {
         let mut runs = vec![(Code::Sharded, true, faulty.clone(), sharded.clone())];
         runs.push((Code::Sharded, false, clean_sharded.clone(), sharded.clone()));
@@ -578,7 +596,7 @@ async fn main() {
             let floor = n as f64 / model.account_rate;
             let completion = run.completion.as_secs_f64();
             println!(
-                "| {n} | {} | {} | {completion:.2} s | {floor:.2} s | {:.2} | {:.0} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {:.1} s |",
+                "| {n} | {} | {} | {completion:.2} s | {floor:.2} s | {:.2} | {:.0} | {} | {} | {} | {:.2} | {:.0} | {} | {} | ${:.4} | {} | {} | {} | {:.1} s |",
                 if code == Code::Sharded { "sharded" } else { "before" },
                 if failures { "yes" } else { "no" },
                 completion / floor,
@@ -590,6 +608,7 @@ async fn main() {
                 run.read_units,
                 run.ledger_calls,
                 run.sqs_calls,
+                run.cost(),
                 run.duplicates,
                 run.losses,
                 run.dead_letters,

@@ -27,6 +27,10 @@ struct Gateway {
     gone: HashSet<String>,
     /// Answer a bare 410, as a gateway that only knows the status might.
     bare_gone: HashSet<String>,
+    /// Answer 403 with API Gateway's `ForbiddenException`.
+    forbidden: HashSet<String>,
+    /// Answer 413 with `PayloadTooLargeException`.
+    too_large: HashSet<String>,
     /// Answer 500.
     failing: Mutex<HashSet<String>>,
     /// Answer 500 this many more times.
@@ -50,6 +54,14 @@ async fn post_to_connection(
     gateway.in_flight.fetch_sub(1, Ordering::SeqCst);
     if gateway.gone.contains(&id) {
         return (StatusCode::GONE, [("x-amzn-ErrorType", "GoneException")], r#"{"message":null}"#).into_response();
+    }
+    if gateway.forbidden.contains(&id) {
+        return (StatusCode::FORBIDDEN, [("x-amzn-ErrorType", "ForbiddenException")], r#"{"message":"Forbidden"}"#)
+            .into_response();
+    }
+    if gateway.too_large.contains(&id) {
+        let kind = [("x-amzn-ErrorType", "PayloadTooLargeException")];
+        return (StatusCode::PAYLOAD_TOO_LARGE, kind, r#"{"message":"Message too long"}"#).into_response();
     }
     if gateway.bare_gone.contains(&id) {
         return StatusCode::GONE.into_response();
@@ -222,11 +234,22 @@ async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_adapter_reports_410_as_gone_and_delivers_the_bytes() {
-    let gateway = Arc::new(Gateway { gone: HashSet::from(["old=".to_string()]), ..Gateway::default() });
+async fn the_adapter_reports_410_as_gone_403_and_413_as_refused_and_delivers_the_bytes() {
+    let gateway = Arc::new(Gateway {
+        gone: HashSet::from(["old=".to_string()]),
+        forbidden: HashSet::from(["forbidden=".to_string()]),
+        too_large: HashSet::from(["large=".to_string()]),
+        ..Gateway::default()
+    });
     let rig = Rig::new("poster", gateway.clone(), &[]).await;
     let poster = rig.poster();
     assert!(matches!(poster.post("old=", b"x").await, Err(chat_core::ports::PortError::Gone)));
+    for id in ["forbidden=", "large="] {
+        let refused = poster.post(id, b"x").await;
+        assert!(matches!(&refused, Err(chat_core::ports::PortError::Refused(_))), "{id}: {refused:?}");
+    }
+    let posts = gateway.posts.load(Ordering::SeqCst);
+    assert_eq!(posts, 3, "a refusal is not retried by the SDK either");
     poster.post("new/+=", "héllo".as_bytes()).await.unwrap();
     assert_eq!(gateway.received.lock().unwrap()["new/+="], ["héllo"]);
 }
@@ -275,8 +298,10 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let all = ids(120);
     let gone: HashSet<String> = HashSet::from([all[7].clone(), all[70].clone()]);
     let flaky = all[33].clone();
+    let forbidden = all[90].clone();
     let gateway = Arc::new(Gateway {
         gone: gone.clone(),
+        forbidden: HashSet::from([forbidden.clone()]),
         // The SDK tries a 500 up to three times itself, and the handler
         // three times in place: the first invocation fails it.
         fail_first: Mutex::new([(flaky.clone(), 9)].into()),
@@ -298,9 +323,14 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
 
     let received = gateway.received.lock().unwrap().clone();
     let live: BTreeSet<String> = all.iter().filter(|id| !gone.contains(*id)).cloned().collect();
-    assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), live, "every live connection");
+    let reached: BTreeSet<String> = live.iter().filter(|id| **id != forbidden).cloned().collect();
+    assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), reached, "every live connection but the refused one");
     assert!(received.values().all(|frames| frames == &["to everyone"]), "each exactly once");
-    assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "the gone rows are deleted");
+    assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "the gone rows are deleted, the refused one kept");
+    let retried_refused = handled.iter().any(|body| {
+        matches!(Notice::from_body(body).unwrap().target, Target::Recipients(r) if r.iter().any(|r| r.connection == forbidden))
+    });
+    assert!(!retried_refused, "a refused post is not re-enqueued");
 
     // Every record delivered again, as SQS may: nothing is posted twice.
     let posts = gateway.posts.load(Ordering::SeqCst);
