@@ -10,6 +10,7 @@
 //! Invariant: this crate depends on no AWS crate except behind the `aws`
 //! feature, which holds the DynamoDB, SQS and Management API adapters.
 
+pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;

@@ -3,12 +3,14 @@
 //! - `handlers`: every action and error over the in-memory store, from API
 //!   Gateway and SQS event fixtures;
 //! - `adapters`: the DynamoDB and SQS adapters against a real moto server;
+//! - `auth`: JWT verification with real keys, and the attacks it refuses;
 //! - `fanout`: the notify path through the real Management API adapter,
 //!   against a local HTTP server that answers 410 for chosen connections;
 //! - `sharding`: large notices split across the queue, per-recipient
 //!   retries, the delivery ledger, pacing and deadlines, over memory ports.
 
 mod adapters;
+mod auth;
 mod fanout;
 mod handlers;
 mod sharding;
