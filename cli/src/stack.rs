@@ -217,13 +217,89 @@ impl Default for Throttle {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Who may connect: anyone (`none`), callers with SigV4-signed requests
+/// (`iam`), or clients with a token of an OpenID Connect issuer (`jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Auth {
     #[default]
     None,
     /// `AWS_IAM` authorization on `$connect`.
     Iam,
+    /// A Lambda REQUEST authorizer on `$connect` that verifies a JWT.
+    Jwt(Jwt),
+}
+
+/// `api.auth.jwt`: the issuer whose tokens sign people in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    /// The issuer's URL, exactly as its tokens carry it in `iss`.
+    pub issuer: String,
+    /// Accepted `aud` (or Cognito's `client_id`) values: one, or a list.
+    #[serde(deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// The claim that becomes the chat name (default: `name`, then `email`, then `sub`).
+    #[serde(default)]
+    pub name_claim: Option<String>,
+}
+
+impl Jwt {
+    /// The verifier's configuration.
+    pub fn config(&self) -> chat_core::auth::JwtConfig {
+        chat_core::auth::JwtConfig {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            name_claim: self.name_claim.clone(),
+        }
+    }
+}
+
+/// `none`, `iam`, or a map with one key, `jwt`. (serde's externally tagged
+/// enums are YAML tags, `!jwt`, in serde_norway: not what people write.)
+impl<'de> Deserialize<'de> for Auth {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Auth, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Auth;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none`, `iam`, or `jwt:` with an issuer and an audience")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Auth, E> {
+                match value {
+                    "none" => Ok(Auth::None),
+                    "iam" => Ok(Auth::Iam),
+                    other => Err(E::unknown_variant(other, &["none", "iam", "jwt"])),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Auth, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(serde::de::Error::invalid_length(0, &self));
+                };
+                if key != "jwt" {
+                    return Err(serde::de::Error::unknown_field(&key, &["jwt"]));
+                }
+                let jwt = map.next_value::<Jwt>()?;
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(serde::de::Error::unknown_field(&extra, &[]));
+                }
+                Ok(Auth::Jwt(jwt))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -754,6 +830,9 @@ impl Checks<'_> {
         for (key, route) in &api.routes {
             self.route(s, key, route);
         }
+        if let Auth::Jwt(jwt) = &api.auth {
+            self.jwt(jwt);
+        }
         self.range(&["api", "throttle", "burst"], api.throttle.burst.into(), 0, 5000, "API Gateway burst");
         if !(api.throttle.rate > 0.0 && api.throttle.rate <= 10000.0) {
             self.error(
@@ -761,6 +840,40 @@ impl Checks<'_> {
                 format!("{} is out of range; API Gateway allows 0 < rate <= 10000", api.throttle.rate),
             );
         }
+    }
+
+    fn jwt(&mut self, jwt: &Jwt) {
+        let here = ["api", "auth", "jwt"];
+        let host = jwt.issuer.strip_prefix("https://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if !host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)) {
+            self.error(
+                &[&here[..], &["issuer"]].concat(),
+                format!(
+                    "`{}` is not an https URL; tokens are checked against the keys published at \
+                     <issuer>/.well-known/openid-configuration, which must be fetched over HTTPS",
+                    jwt.issuer
+                ),
+            );
+        }
+        if jwt.audience.is_empty() || jwt.audience.iter().any(|a| a.trim().is_empty()) {
+            self.error(
+                &[&here[..], &["audience"]].concat(),
+                "name at least one accepted audience (an app client id), and no empty one",
+            );
+        }
+        if jwt.name_claim.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            self.error(
+                &[&here[..], &["name_claim"]].concat(),
+                "an empty claim name; leave it out for name, email, sub",
+            );
+        }
+        // Until the authorizer is deployed, a stack that asks for sign-in must
+        // not deploy as an open one.
+        self.error(
+            &["api", "auth"],
+            "sign-in is not deployed by this version of wschat yet (the authorizer function comes in a \
+             later one); use `auth: none` or `auth: iam` until then",
+        );
     }
 
     fn route(&mut self, s: &Stack, key: &str, route: &Route) {

@@ -397,3 +397,42 @@ fn the_delivery_ledger_is_named_beside_the_connections_table() {
     assert_eq!(arns.deliveries_table(), "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-deliveries");
     assert_eq!(arns.table(), "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-connections");
 }
+
+#[test]
+fn a_jwt_auth_is_read_and_checked_with_positions() {
+    let jwt = "api:\n  auth:\n    jwt:\n      issuer: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example\n      audience: [client-a, client-b]\n      name_claim: nickname\n";
+    let text = format!("{MINIMAL}{jwt}");
+    let errors = Project::new().parse(&text).unwrap_err().errors;
+    // A good one: only that this version does not deploy it yet.
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (7, "api.auth"));
+    assert!(errors[0].message.contains("not deployed by this version"), "{errors:?}");
+
+    let bad =
+        "api:\n  auth:\n    jwt:\n      issuer: http://issuer.example.com\n      audience: []\n      name_claim: ' '\n";
+    let errors = Project::new().parse(&format!("{MINIMAL}{bad}")).unwrap_err().errors;
+    let fields: Vec<(&str, usize, usize)> = errors.iter().map(|e| (e.field.as_str(), e.line, e.column)).collect();
+    assert_eq!(
+        fields,
+        [
+            ("api.auth.jwt.issuer", 8, 15),
+            ("api.auth.jwt.audience", 9, 17),
+            ("api.auth.jwt.name_claim", 10, 19),
+            ("api.auth", 7, 5),
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[0].message.contains("not an https URL"), "{errors:?}");
+
+    let unknown = "api:\n  auth:\n    jwt:\n      issuer: https://x.example\n      audience: a\n      audiences: [b]\n";
+    let err = Project::new().parse(&format!("{MINIMAL}{unknown}")).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("audiences") && message.contains(":10:"), "{message}");
+}
+
+#[test]
+fn a_single_audience_may_be_a_string() {
+    let text = format!("{MINIMAL}api:\n  auth:\n    jwt: {{ issuer: 'https://x.example', audience: only }}\n");
+    let errors = Project::new().parse(&text).unwrap_err().errors;
+    assert_eq!(errors.len(), 1, "only the not-yet-deployed error: {errors:#?}");
+}
