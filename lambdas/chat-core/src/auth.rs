@@ -217,3 +217,32 @@ pub fn token_of(query: Option<&str>, protocols: Option<&str>) -> Option<String> 
         .find(|p| p.matches('.').count() == 2)
         .map(str::to_string)
 }
+
+/// The authorizer: the token of a `$connect` (its `token` query parameter,
+/// or `Sec-WebSocket-Protocol`) verified, and, if it holds, `execute-api:Invoke`
+/// allowed on that `$connect` alone, with the identity in the context
+/// (`sub`, and `name` for the chat). The refusal's reason is for the log.
+pub async fn authorize<S: KeySource>(
+    verifier: &Verifier<S>,
+    event: &crate::event::AuthorizerEvent,
+) -> Result<crate::event::AuthorizerResponse, Refusal> {
+    use crate::event::{AuthorizerResponse, PolicyDocument, PolicyStatement};
+    let header = |name: &str| {
+        event.headers.as_ref()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    };
+    let query = event.query_string_parameters.as_ref().and_then(|q| q.get("token")).map(String::as_str);
+    let token = token_of(query, header("Sec-WebSocket-Protocol")).ok_or(Refusal::Missing)?;
+    let identity = verifier.verify(&token).await?;
+    Ok(AuthorizerResponse {
+        principal_id: identity.sub.clone(),
+        policy_document: PolicyDocument {
+            version: "2012-10-17".into(),
+            statement: vec![PolicyStatement {
+                action: "execute-api:Invoke".into(),
+                effect: "Allow".into(),
+                resource: event.method_arn.clone(),
+            }],
+        },
+        context: [("sub".to_string(), identity.sub), ("name".to_string(), identity.name)].into(),
+    })
+}

@@ -103,3 +103,50 @@ pub struct SqsBatchResponse {
 pub struct BatchItemFailure {
     pub item_identifier: String,
 }
+
+/// The event a Lambda REQUEST authorizer of a WebSocket API receives on
+/// `$connect` (API Gateway developer guide, "Control access to WebSocket APIs
+/// with AWS Lambda REQUEST authorizers": `methodArn` ending in `$connect`,
+/// the headers and the query string of the upgrade request, and its
+/// `requestContext`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerEvent {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/$connect`.
+    pub method_arn: String,
+    #[serde(default)]
+    pub headers: Option<HashMap<String, String>>,
+    #[serde(default)]
+    pub query_string_parameters: Option<HashMap<String, String>>,
+    #[serde(default)]
+    pub request_context: RequestContext,
+}
+
+/// An authorizer's answer: an IAM policy for `execute-api:Invoke` and the
+/// context API Gateway passes to `$connect` (as `requestContext.authorizer`).
+/// A refusal is not an answer but an error named `Unauthorized`: API Gateway
+/// then answers the upgrade with 401.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    pub principal_id: String,
+    pub policy_document: PolicyDocument,
+    pub context: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    pub version: String,
+    pub statement: Vec<PolicyStatement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyStatement {
+    pub action: String,
+    pub effect: String,
+    pub resource: String,
+}

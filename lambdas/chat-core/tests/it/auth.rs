@@ -215,3 +215,44 @@ fn the_token_comes_from_the_query_or_the_websocket_protocol_header() {
     assert_eq!(token_of(None, Some("chat, graphql-ws")), None);
     assert_eq!(token_of(None, None), None);
 }
+
+fn authorizer_event(query: Option<&str>, protocol: Option<&str>) -> chat_core::event::AuthorizerEvent {
+    let arn = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect";
+    let mut event = json!({"type": "REQUEST", "methodArn": arn, "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": "X1=", "apiId": "abc123", "stage": "dev"}});
+    if let Some(token) = query {
+        event["queryStringParameters"] = json!({"token": token});
+    }
+    if let Some(protocol) = protocol {
+        event["headers"]["sec-websocket-protocol"] = json!(protocol);
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn the_authorizer_allows_this_connect_alone_and_passes_the_identity_on() {
+    let verifier = verifier();
+    let token = rsa_token(&claims());
+    let allowed = chat_core::auth::authorize(&verifier, &authorizer_event(Some(&token), None)).await.unwrap();
+    let answer = serde_json::to_value(&allowed).unwrap();
+    assert_eq!(
+        answer,
+        json!({
+            "principalId": "user-123",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Action": "execute-api:Invoke", "Effect": "Allow",
+                "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect"}]},
+            "context": {"sub": "user-123", "name": "Ada"}
+        })
+    );
+    // The same token in the WebSocket protocol header (any case).
+    let header = format!("chat, bearer.{token}");
+    assert!(chat_core::auth::authorize(&verifier, &authorizer_event(None, Some(&header))).await.is_ok());
+
+    let missing = chat_core::auth::authorize(&verifier, &authorizer_event(None, None)).await.unwrap_err();
+    assert_eq!(missing, Refusal::Missing);
+    let mut expired = claims();
+    expired["exp"] = json!(now() - 3600);
+    let refused = chat_core::auth::authorize(&verifier, &authorizer_event(Some(&rsa_token(&expired)), None)).await;
+    assert!(matches!(refused, Err(Refusal::Invalid(_))), "{refused:?}");
+}
