@@ -20,6 +20,8 @@ pub mod event;
 pub mod lambda;
 pub mod memory;
 pub mod notice;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod ports;
 pub mod protocol;
 

@@ -4,6 +4,7 @@
 //!   Gateway and SQS event fixtures;
 //! - `adapters`: the DynamoDB and SQS adapters against a real moto server;
 //! - `auth`: JWT verification with real keys, and the attacks it refuses;
+//! - `oidc`: the issuer's keys through its discovery document, from a local issuer;
 //! - `fanout`: the notify path through the real Management API adapter,
 //!   against a local HTTP server that answers 410 for chosen connections;
 //! - `sharding`: large notices split across the queue, per-recipient
@@ -13,5 +14,6 @@ mod adapters;
 mod auth;
 mod fanout;
 mod handlers;
+mod oidc;
 mod sharding;
 mod support;
