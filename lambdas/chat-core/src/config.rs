@@ -17,6 +17,9 @@
 //! | `WSCHAT_MANAGEMENT_ENDPOINT` | the Management API; overrides `https://{domainName}/{stage}` | required by `notify` |
 //!
 //! `AWS_ENDPOINT_URL` (standard, read by aws-config) sends every AWS call elsewhere.
+//!
+//! The `authorizer` function reads [`JwtVars`]: `WSCHAT_JWT_ISSUER` (required),
+//! `WSCHAT_JWT_AUDIENCE` (required; comma-separated) and `WSCHAT_JWT_NAME_CLAIM`.
 
 use crate::handler::Settings;
 
@@ -33,6 +36,34 @@ pub mod vars {
     pub const WELCOME_DELAY: &str = "WSCHAT_WELCOME_DELAY";
     pub const TTL_ATTRIBUTE: &str = "WSCHAT_TTL_ATTRIBUTE";
     pub const MANAGEMENT_ENDPOINT: &str = "WSCHAT_MANAGEMENT_ENDPOINT";
+    pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
+    pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
+    pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
+}
+
+/// The authorizer's configuration: `api.auth.jwt`, from the environment.
+pub struct JwtVars;
+
+impl JwtVars {
+    pub fn from_env() -> Result<crate::auth::JwtConfig, ConfigError> {
+        JwtVars::from_vars(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<crate::auth::JwtConfig, ConfigError> {
+        let var = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let issuer =
+            var(vars::JWT_ISSUER).ok_or(ConfigError::Missing { name: vars::JWT_ISSUER, what: "the token issuer" })?;
+        let audience: Vec<String> = var(vars::JWT_AUDIENCE)
+            .map(|a| a.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        if audience.is_empty() {
+            return Err(ConfigError::Missing {
+                name: vars::JWT_AUDIENCE,
+                what: "the accepted audiences, comma-separated",
+            });
+        }
+        Ok(crate::auth::JwtConfig { issuer, audience, name_claim: var(vars::JWT_NAME_CLAIM) })
+    }
 }
 
 pub const DEFAULT_FANOUT_CONCURRENCY: usize = 32;
@@ -210,6 +241,25 @@ mod tests {
         );
         assert_eq!(c.ttl_attribute, "ttl");
         assert_eq!(c.management_endpoint_for("x.example", "prod"), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn the_authorizer_reads_its_issuer_audiences_and_name_claim() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        let config = JwtVars::from_vars(vars(&[
+            ("WSCHAT_JWT_ISSUER", "https://issuer.example"),
+            ("WSCHAT_JWT_AUDIENCE", " a, b ,, "),
+            ("WSCHAT_JWT_NAME_CLAIM", "nickname"),
+        ]))
+        .unwrap();
+        assert_eq!(config.issuer, "https://issuer.example");
+        assert_eq!(config.audience, ["a", "b"]);
+        assert_eq!(config.name_claim.as_deref(), Some("nickname"));
+        let missing = JwtVars::from_vars(vars(&[("WSCHAT_JWT_ISSUER", "https://issuer.example")])).unwrap_err();
+        assert!(missing.to_string().contains("WSCHAT_JWT_AUDIENCE is not set"), "{missing}");
+        assert!(JwtVars::from_vars(vars(&[])).unwrap_err().to_string().contains("WSCHAT_JWT_ISSUER"));
     }
 
     #[test]
