@@ -201,24 +201,23 @@ pub async fn handle_sqs(
         .await;
     let tallies = delivery.tallies.into_inner().unwrap_or_else(|p| p.into_inner());
 
-    let mut totals = Tally::default();
-    let finishing = records.iter().zip(tallies).filter(|(r, _)| !r.skip).map(|(record, tally)| async move {
-        let ok = finish(ports, record, &tally).await;
-        (record.message_id.clone(), ok, tally)
+    let mut totals = Totals::default();
+    let finishing = records.iter().zip(tallies).filter(|(r, _)| !r.skip).map(|(record, tally)| {
+        totals.add(&tally);
+        async move { (record.message_id.clone(), finish(ports, record, tally).await) }
     });
-    for (message_id, ok, tally) in futures::future::join_all(finishing).await {
+    for (message_id, ok) in futures::future::join_all(finishing.collect::<Vec<_>>()).await {
         if !ok {
             failed.push(message_id);
         }
-        totals.add(&tally);
     }
     info!(
         notices = records.len(),
         recipients,
         posted = totals.posted,
         gone = totals.gone,
-        retried = totals.retry.len(),
-        handed_on = totals.hand_on.len(),
+        retried = totals.retried,
+        handed_on = totals.handed_on,
         dropped = totals.dropped,
         failed = failed.len(),
         "fanned out"
@@ -413,13 +412,23 @@ struct Tally {
     hand_on: Vec<Recipient>,
 }
 
-impl Tally {
-    fn add(&mut self, other: &Tally) {
-        self.posted += other.posted;
-        self.gone += other.gone;
-        self.dropped += other.dropped;
-        self.retry.extend(other.retry.iter().cloned());
-        self.hand_on.extend(other.hand_on.iter().cloned());
+/// The batch's counts, for its log line.
+#[derive(Default)]
+struct Totals {
+    posted: usize,
+    gone: usize,
+    dropped: usize,
+    retried: usize,
+    handed_on: usize,
+}
+
+impl Totals {
+    fn add(&mut self, tally: &Tally) {
+        self.posted += tally.posted;
+        self.gone += tally.gone;
+        self.dropped += tally.dropped;
+        self.retried += tally.retry.len();
+        self.handed_on += tally.hand_on.len();
     }
 }
 
@@ -561,7 +570,7 @@ impl Delivery<'_> {
 
 /// Enqueues a record's retries and hand-ons and settles its ledger entry.
 /// Returns whether the record succeeded (else SQS delivers it again).
-async fn finish(ports: Ports<'_>, record: &Record, tally: &Tally) -> bool {
+async fn finish(ports: Ports<'_>, record: &Record, tally: Tally) -> bool {
     let notice = &record.notice;
     let shard = &notice.shard;
     let mut bodies = Vec::new();
@@ -571,7 +580,7 @@ async fn finish(ports: Ports<'_>, record: &Record, tally: &Tally) -> bool {
             let ids: Vec<&str> = tally.retry.iter().map(|r| r.connection.as_str()).collect();
             error!(key = %record.key, attempts = attempt, connections = ?ids, "giving up on posting a notice to these connections");
         } else {
-            let groups = groups(notice, tally.retry.clone(), usize::MAX);
+            let groups = groups(notice, tally.retry, usize::MAX);
             let several = groups.len() > 1;
             for (n, group) in groups.into_iter().enumerate() {
                 let suffix = if several { format!(".{n}") } else { String::new() };
@@ -586,7 +595,7 @@ async fn finish(ports: Ports<'_>, record: &Record, tally: &Tally) -> bool {
         }
     }
     if !tally.hand_on.is_empty() {
-        for (n, group) in groups(notice, tally.hand_on.clone(), usize::MAX).into_iter().enumerate() {
+        for (n, group) in groups(notice, tally.hand_on, usize::MAX).into_iter().enumerate() {
             let part = notice.part(Target::Recipients(group), format!("{shard}+{n}"), notice.shards, notice.attempt);
             bodies.push((part.to_body(), 0));
         }
