@@ -10,18 +10,76 @@ pub const NO_CACHE: &str = "no-cache";
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub const SHORT: &str = "public, max-age=300";
 
+/// What the page is told in `config.json`: where the chat is and, for a
+/// stack with sign-in, how to sign people in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageConfig {
+    pub websocket_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<PageAuth>,
+}
+
+/// config.json's `auth`: an OpenID Connect issuer's endpoints (from its
+/// discovery document) and the client the page signs in as, with the
+/// authorization code flow and PKCE.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageAuth {
+    pub issuer: String,
+    pub client_id: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// The scopes the page asks for.
+    pub scope: String,
+}
+
+/// The scopes the page asks an issuer for: enough for a name claim.
+pub const SIGN_IN_SCOPE: &str = "openid profile email";
+
+impl PageConfig {
+    /// A page without sign-in.
+    pub fn open(websocket_url: impl Into<String>) -> PageConfig {
+        PageConfig { websocket_url: websocket_url.into(), auth: None }
+    }
+
+    /// The origins the page may connect to beside its own: the chat's
+    /// WebSocket and, with sign-in, the issuer's token endpoint. (It reaches
+    /// the authorization endpoint by navigating, which connect-src does not cover.)
+    pub fn connect_origins(&self) -> Vec<String> {
+        let mut origins = vec![origin(&self.websocket_url)];
+        if let Some(auth) = &self.auth {
+            let token = origin(&auth.token_endpoint);
+            if !origins.contains(&token) {
+                origins.push(token);
+            }
+        }
+        origins
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or(rest)),
+        None => url.to_string(),
+    }
+}
+
 /// `config.json`'s text: what the page reads to find the chat.
-pub fn config_json(websocket_url: &str) -> String {
-    let mut text = serde_json::to_string_pretty(&serde_json::json!({ "websocketUrl": websocket_url }))
-        .expect("a JSON object serializes");
+pub fn config_json(config: &PageConfig) -> String {
+    let mut text = serde_json::to_string_pretty(config).expect("a JSON object serializes");
     text.push('\n');
     text
 }
 
 /// Pins the `connect-src` of a page's Content-Security-Policy meta tag to
-/// `'self'` and the chat's WebSocket origin, so that the page as served may
-/// connect nowhere else. `None` when the page has no such directive.
-pub fn pin_connect_src(html: &str, websocket_url: &str) -> Option<String> {
+/// `'self'` and the origins `config` names (the chat's WebSocket, the
+/// issuer's token endpoint), so that the page as served may connect nowhere
+/// else. `None` when the page has no such directive.
+pub fn pin_connect_src(html: &str, config: &PageConfig) -> Option<String> {
     // ASCII lowercasing keeps byte offsets, so they index `html` too.
     let lower = html.to_ascii_lowercase();
     let policy = lower.find("content-security-policy")?;
@@ -30,11 +88,8 @@ pub fn pin_connect_src(html: &str, websocket_url: &str) -> Option<String> {
         return None; // past the end of the meta tag
     }
     let end = start + lower[start..].find([';', '"'])?;
-    let origin = match websocket_url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
-        None => websocket_url.to_string(),
-    };
-    Some(format!("{}connect-src 'self' {origin}{}", &html[..start], &html[end..]))
+    let origins = config.connect_origins().join(" ");
+    Some(format!("{}connect-src 'self' {origins}{}", &html[..start], &html[end..]))
 }
 
 /// The Content-Type of a key, by its extension (case-insensitive).
@@ -130,7 +185,8 @@ mod tests {
     #[test]
     fn a_pages_connect_src_is_pinned_to_the_chat_origin() {
         let page = r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss: ws://127.0.0.1:*; object-src 'none'"><title>x</title></head>"#;
-        let pinned = pin_connect_src(page, "wss://abc.execute-api.us-east-1.amazonaws.com/dev").unwrap();
+        let pinned =
+            pin_connect_src(page, &PageConfig::open("wss://abc.execute-api.us-east-1.amazonaws.com/dev")).unwrap();
         assert_eq!(
             pinned,
             r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com; object-src 'none'"><title>x</title></head>"#
@@ -138,15 +194,15 @@ mod tests {
         // The last directive ends at the attribute's quote.
         let last = r#"<meta http-equiv="content-security-policy" content="connect-src *">"#;
         assert_eq!(
-            pin_connect_src(last, "ws://127.0.0.1:8080/dev").unwrap(),
+            pin_connect_src(last, &PageConfig::open("ws://127.0.0.1:8080/dev")).unwrap(),
             r#"<meta http-equiv="content-security-policy" content="connect-src 'self' ws://127.0.0.1:8080">"#
         );
         // No policy, or a policy without connect-src: the page is left as it is.
-        assert_eq!(pin_connect_src("<p>connect-src</p>", "wss://x/dev"), None);
+        assert_eq!(pin_connect_src("<p>connect-src</p>", &PageConfig::open("wss://x/dev")), None);
         assert_eq!(
             pin_connect_src(
                 r#"<meta http-equiv="Content-Security-Policy" content="default-src 'self'"><p>connect-src</p>"#,
-                "wss://x/dev"
+                &PageConfig::open("wss://x/dev")
             ),
             None
         );
@@ -154,8 +210,32 @@ mod tests {
 
     #[test]
     fn config_json_holds_the_websocket_url() {
-        let text = config_json("wss://abc.execute-api.us-east-1.amazonaws.com/dev");
+        let text = config_json(&PageConfig::open("wss://abc.execute-api.us-east-1.amazonaws.com/dev"));
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value, serde_json::json!({"websocketUrl": "wss://abc.execute-api.us-east-1.amazonaws.com/dev"}));
+    }
+
+    #[test]
+    fn sign_in_adds_the_token_endpoint_to_config_json_and_connect_src() {
+        let config = PageConfig {
+            websocket_url: "wss://abc.execute-api.us-east-1.amazonaws.com/dev".into(),
+            auth: Some(PageAuth {
+                issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x".into(),
+                client_id: "client".into(),
+                authorization_endpoint: "https://chat.auth.us-east-1.amazoncognito.com/oauth2/authorize".into(),
+                token_endpoint: "https://chat.auth.us-east-1.amazoncognito.com/oauth2/token".into(),
+                end_session_endpoint: None,
+                scope: SIGN_IN_SCOPE.into(),
+            }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&config_json(&config)).unwrap();
+        assert_eq!(value["auth"]["clientId"], "client");
+        assert_eq!(value["auth"]["tokenEndpoint"], "https://chat.auth.us-east-1.amazoncognito.com/oauth2/token");
+        assert!(value["auth"].get("endSessionEndpoint").is_none());
+        let page = r#"<meta http-equiv="Content-Security-Policy" content="connect-src 'self'">"#;
+        assert_eq!(
+            pin_connect_src(page, &config).unwrap(),
+            r#"<meta http-equiv="Content-Security-Policy" content="connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com https://chat.auth.us-east-1.amazoncognito.com">"#
+        );
     }
 }

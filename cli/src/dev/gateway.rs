@@ -154,7 +154,7 @@ impl Gateway {
             Ok(parsed) => parsed,
             Err(e) => {
                 error!("building a WebSocket event: {e}");
-                return WebSocketResponse { status_code: 500, body: None };
+                return WebSocketResponse { status_code: 500, headers: None, body: None };
             }
         };
         let gateway = self.clone();
@@ -164,7 +164,7 @@ impl Gateway {
             Ok(response) => response,
             Err(e) => {
                 error!("the route handler failed: {e}");
-                WebSocketResponse { status_code: 502, body: Some("Internal server error".into()) }
+                WebSocketResponse { status_code: 502, headers: None, body: Some("Internal server error".into()) }
             }
         };
         debug!("response {}", serde_json::to_string(&response).unwrap_or_default());

@@ -36,6 +36,7 @@ use tracing::{info, warn};
 
 use crate::cli::{Args, DevArgs};
 use crate::stack::{self, Auth};
+use crate::website::PageConfig;
 
 pub use gateway::{Limits, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
@@ -75,7 +76,7 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));
 
-    let site = Arc::new(site::Site::new(stack.dir.join(&stack.website.source), &urls.websocket));
+    let site = Arc::new(site::Site::new(stack.dir.join(&stack.website.source), PageConfig::open(&urls.websocket)));
     if !site.root().is_dir() {
         warn!("website.source `{}` is not a folder; only config.json is served", site.root().display());
     }

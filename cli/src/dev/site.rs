@@ -10,19 +10,20 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tracing::debug;
 
-use crate::website::{config_json, content_type, pin_connect_src};
+use crate::website::{PageConfig, config_json, content_type, pin_connect_src};
 
 /// The site's folder and its config.json.
 pub struct Site {
     root: PathBuf,
-    websocket_url: String,
+    page: PageConfig,
     config: String,
 }
 
 impl Site {
-    /// The files under `root`, and a config.json naming `websocket_url`.
-    pub fn new(root: PathBuf, websocket_url: &str) -> Site {
-        Site { root, websocket_url: websocket_url.to_string(), config: config_json(websocket_url) }
+    /// The files under `root`, and a config.json from `page`.
+    pub fn new(root: PathBuf, page: PageConfig) -> Site {
+        let config = config_json(&page);
+        Site { root, page, config }
     }
 
     /// The site's folder.
@@ -64,7 +65,7 @@ pub async fn file(State(site): State<Arc<Site>>, method: Method, uri: Uri) -> Re
             let pinned = std::str::from_utf8(&bytes)
                 .ok()
                 .filter(|_| content_type.starts_with("text/html"))
-                .and_then(|page| pin_connect_src(page, &site.websocket_url));
+                .and_then(|page| pin_connect_src(page, &site.page));
             let bytes = pinned.map_or(bytes, String::into_bytes);
             ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
         }
@@ -78,7 +79,7 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_folder() {
-        let site = Site::new(PathBuf::from("/nonexistent/www"), "ws://x/dev");
+        let site = Site::new(PathBuf::from("/nonexistent/www"), PageConfig::open("ws://x/dev"));
         assert_eq!(site.file_for("/app.js"), Some(PathBuf::from("/nonexistent/www/app.js")));
         assert_eq!(site.file_for("/"), Some(PathBuf::from("/nonexistent/www/index.html")));
         assert_eq!(site.file_for("/a/"), Some(PathBuf::from("/nonexistent/www/a/index.html")));

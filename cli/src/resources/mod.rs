@@ -423,13 +423,16 @@ pub struct Env {
     pub schemas: BTreeMap<String, model::Schema>,
     /// The files of `website.source`, hashed (without the generated `config.json`).
     pub site: Vec<site::File>,
+    /// With `auth: jwt`, what config.json tells the page about the issuer
+    /// (read from its discovery document before planning).
+    pub page_auth: Option<crate::website::PageAuth>,
 }
 
 impl Env {
     pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
         let schemas = model::read_schemas(&stack)?;
         let site = site::read_source(&stack.dir.join(&stack.website.source))?;
-        Ok(Env { stack, region, account, artifacts, schemas, site })
+        Ok(Env { stack, region, account, artifacts, schemas, site, page_auth: None })
     }
 
     pub fn arns(&self) -> Arns<'_> {

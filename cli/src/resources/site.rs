@@ -27,7 +27,7 @@ use md5::{Digest, Md5};
 use super::{Address, Env, FoundItem, Ids, KNOWN_AFTER_APPLY, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
-use crate::website::{CONFIG_KEY, cache_control, config_json, content_type, pin_connect_src};
+use crate::website::{CONFIG_KEY, PageConfig, cache_control, config_json, content_type, pin_connect_src};
 
 /// Uploads in flight at once.
 pub const CONCURRENCY: usize = 16;
@@ -150,12 +150,13 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
 
 /// The objects the bucket should hold when the chat is at `url`.
 fn files(env: &Env, url: &str) -> BTreeMap<String, File> {
+    let config = PageConfig { websocket_url: url.to_string(), auth: env.page_auth.clone() };
     let mut files: BTreeMap<String, File> = env
         .site
         .iter()
         .map(|f| {
             let file = match &f.source {
-                Source::Page(text) => match pin_connect_src(text, url) {
+                Source::Page(text) => match pin_connect_src(text, &config) {
                     Some(pinned) => File::generated(&f.key, pinned),
                     None => f.clone(),
                 },
@@ -165,7 +166,7 @@ fn files(env: &Env, url: &str) -> BTreeMap<String, File> {
         })
         .collect();
     // The generated config.json wins over one in the folder.
-    files.insert(CONFIG_KEY.to_string(), File::generated(CONFIG_KEY, config_json(url)));
+    files.insert(CONFIG_KEY.to_string(), File::generated(CONFIG_KEY, config_json(&config)));
     files
 }
 

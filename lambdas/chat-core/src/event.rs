@@ -53,6 +53,17 @@ pub struct RequestContext {
     pub disconnect_status_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnect_reason: Option<String>,
+    /// With a Lambda authorizer: the `context` it answered (each value as
+    /// it was, a string here), plus API Gateway's `principalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<HashMap<String, serde_json::Value>>,
+}
+
+impl RequestContext {
+    /// A string the authorizer put in its context.
+    pub fn authorizer_value(&self, key: &str) -> Option<&str> {
+        self.authorizer.as_ref()?.get(key)?.as_str()
+    }
 }
 
 /// What a WebSocket route handler returns to API Gateway. On `$connect`, a
@@ -61,6 +72,11 @@ pub struct RequestContext {
 #[serde(rename_all = "camelCase")]
 pub struct WebSocketResponse {
     pub status_code: u16,
+    /// On `$connect`: `Sec-WebSocket-Protocol`, when the client offered
+    /// subprotocols (API Gateway completes the handshake with the one named
+    /// here; browsers drop a handshake that names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HashMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }

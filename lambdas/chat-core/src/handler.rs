@@ -363,7 +363,7 @@ impl Call<'_> {
 }
 
 fn status(status_code: u16, body: &str) -> WebSocketResponse {
-    WebSocketResponse { status_code, body: (!body.is_empty()).then(|| body.to_string()) }
+    WebSocketResponse { status_code, headers: None, body: (!body.is_empty()).then(|| body.to_string()) }
 }
 
 /// Epoch milliseconds now.

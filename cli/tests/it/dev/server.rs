@@ -31,7 +31,10 @@ async fn serves_the_site_with_a_generated_config_json() {
     let origin = format!("ws://127.0.0.1:{}", server.port);
     let served = index.text();
     assert!(served.contains(&format!("connect-src 'self' {origin};")), "{served}");
-    assert_eq!(served, wschat::website::pin_connect_src(&page, &server.websocket).unwrap());
+    assert_eq!(
+        served,
+        wschat::website::pin_connect_src(&page, &wschat::website::PageConfig::open(&server.websocket)).unwrap()
+    );
     assert!(index.header("content-type").unwrap().starts_with("text/html"));
     let script = http_request(server.port, "GET", "/app.js", "");
     assert_eq!((script.status, script.text().as_str()), (200, "console.log('hi');\n"));
