@@ -32,10 +32,21 @@ pub struct OidcKeys {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
 }
 
-#[derive(Deserialize)]
-struct Discovery {
-    issuer: String,
-    jwks_uri: String,
+/// The parts of an issuer's discovery document wschat uses (OpenID Connect
+/// Discovery 1.0, section 3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    /// Where the page sends people to sign in (the code flow).
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Where the page trades the code for tokens.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// RP-Initiated Logout 1.0, when the issuer offers it.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 impl OidcKeys {
@@ -75,9 +86,9 @@ impl OidcKeys {
     }
 }
 
-#[async_trait]
-impl KeySource for OidcKeys {
-    async fn fetch(&self) -> Result<JwkSet, String> {
+impl OidcKeys {
+    /// The issuer's discovery document, checked to name the issuer itself.
+    pub async fn discover(&self) -> Result<Discovery, String> {
         let base = self.issuer.trim_end_matches('/');
         let discovery: Discovery = self.get(&format!("{base}/.well-known/openid-configuration")).await?;
         if discovery.issuer != self.issuer {
@@ -86,6 +97,20 @@ impl KeySource for OidcKeys {
                 self.issuer, discovery.issuer
             ));
         }
+        Ok(discovery)
+    }
+}
+
+/// An issuer's discovery document, read once (deploy and dev write its
+/// endpoints into config.json for the page).
+pub async fn discover(issuer: &str) -> Result<Discovery, String> {
+    OidcKeys::new(issuer)?.discover().await
+}
+
+#[async_trait]
+impl KeySource for OidcKeys {
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let discovery = self.discover().await?;
         self.get(&discovery.jwks_uri).await
     }
 }
