@@ -93,6 +93,9 @@ impl DynamoStore {
         if let Some(room) = &c.room {
             item.insert("room".to_string(), AttributeValue::S(room.clone()));
         }
+        if let Some(sub) = &c.sub {
+            item.insert("sub".to_string(), AttributeValue::S(sub.clone()));
+        }
         item
     }
 
@@ -107,6 +110,7 @@ impl DynamoStore {
         };
         Some(Connection {
             name: s("name").unwrap_or_else(|| connection_id.clone()),
+            sub: s("sub"),
             format: if s("format").as_deref() == Some("json") { Format::Json } else { Format::Compat },
             room: s("room"),
             connected_at: n("connectedAt").unwrap_or_default(),

@@ -74,6 +74,10 @@ pub const CONNECTION_TTL_SECONDS: i64 = 3 * 60 * 60;
 /// How many fresh codes `createRoom` tries before giving up on finding an unused one.
 const ROOM_CODE_ATTEMPTS: usize = 8;
 
+/// The error frame's text for a `rename` by a signed-in connection.
+pub const SIGNED_IN_NAME: &str = "your name comes from your sign-in and cannot be changed here; \
+     change it with your identity provider, then sign in again";
+
 /// Seconds to hold a leave notice. A connection that goes within
 /// `welcome_delay` of connecting still has its join notice waiting in the
 /// queue: the leave notice waits until a second after that one is due, so that
@@ -120,10 +124,21 @@ impl Call<'_> {
     async fn connect(&self) -> WebSocketResponse {
         let query = self.event.query_string_parameters.as_ref();
         let param = |key: &str| query.and_then(|q| q.get(key)).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let name = match param("username").map(protocol::check_name) {
-            None => protocol::anonymous_name(),
-            Some(Ok(name)) => name,
-            Some(Err(reason)) => return self.refuse_connection(format!("username: {reason}")),
+        let context = &self.event.request_context;
+        // Signed in (API Gateway ran the authorizer): the name is the
+        // token's, and `?username` is not consulted.
+        let sub = context.authorizer_value("sub").map(str::to_string);
+        let name = match (&sub, context.authorizer_value("name")) {
+            (Some(_), Some(name)) => match protocol::check_name(name) {
+                Ok(name) => name,
+                Err(reason) => return self.refuse_connection(format!("the name of your sign-in: {reason}")),
+            },
+            (Some(sub), None) => protocol::check_name(sub).unwrap_or_else(|_| protocol::anonymous_name()),
+            (None, _) => match param("username").map(protocol::check_name) {
+                None => protocol::anonymous_name(),
+                Some(Ok(name)) => name,
+                Some(Err(reason)) => return self.refuse_connection(format!("username: {reason}")),
+            },
         };
         let format = match param("format") {
             None => Format::Compat,
@@ -140,6 +155,7 @@ impl Call<'_> {
         let row = Connection {
             connection_id: self.id.to_string(),
             name,
+            sub,
             format,
             room: None,
             connected_at,
@@ -164,8 +180,21 @@ impl Call<'_> {
             }
             return status(500, "internal error");
         }
-        info!(connection = self.id, name = %row.name, format = ?row.format, "connected");
-        status(200, "")
+        info!(connection = self.id, name = %row.name, sub = row.sub.as_deref(), format = ?row.format, "connected");
+        let mut answer = status(200, "");
+        // API Gateway completes the handshake with the subprotocol $connect
+        // names, and with none otherwise, which browsers refuse when they
+        // offered some (RFC 6455 4.1; localstack#6521).
+        if let Some(chosen) = self.offered_protocols().and_then(protocol::choose_subprotocol) {
+            answer.headers = Some([("Sec-WebSocket-Protocol".to_string(), chosen.to_string())].into());
+        }
+        answer
+    }
+
+    /// The `Sec-WebSocket-Protocol` header the client sent, if any.
+    fn offered_protocols(&self) -> Option<&str> {
+        let headers = self.event.headers.as_ref()?;
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Sec-WebSocket-Protocol")).map(|(_, v)| v.as_str())
     }
 
     fn refuse_connection(&self, reason: String) -> WebSocketResponse {
@@ -294,6 +323,9 @@ impl Call<'_> {
                 self.enqueue(Target::Room(room.clone()), Some(sender.connection_id.clone()), frame).await?;
             }
             Request::Rename { name } => {
+                if sender.sub.is_some() {
+                    return Err(ChatError::Refused(SIGNED_IN_NAME.into()));
+                }
                 let renamed = Connection { name, ..sender.clone() };
                 store.put(&renamed).await?;
                 self.enqueue(Target::All, None, protocol::renamed(&sender.name, &renamed, self.now)).await?;
@@ -310,6 +342,8 @@ impl Call<'_> {
         name: String,
         room: String,
     ) -> Result<(), ChatError> {
+        // A signed-in caller keeps the name of its sign-in.
+        let name = if sender.sub.is_some() { sender.name.clone() } else { name };
         let member = Connection { name, room: Some(room.clone()), ..sender.clone() };
         self.ports.store.put(&member).await?;
         self.reply(Some(&member), &protocol::room_joined(action, &member, &room, self.now)).await?;

@@ -28,7 +28,7 @@ pub mod protocol;
 pub mod fanout;
 mod handler;
 pub use fanout::handle_sqs;
-pub use handler::{CONNECTION_TTL_SECONDS, Ports, Settings, handle_websocket, leave_delay, now_millis};
+pub use handler::{CONNECTION_TTL_SECONDS, Ports, SIGNED_IN_NAME, Settings, handle_websocket, leave_delay, now_millis};
 
 /// The GSI of the connections table that room fan-out queries (partition key
 /// `room`, sort key `connectionId`, projection ALL).

@@ -148,6 +148,7 @@ mod tests {
         Connection {
             connection_id: id.into(),
             name: id.into(),
+            sub: None,
             format: Format::Compat,
             room: None,
             connected_at: 0,

@@ -26,6 +26,9 @@ pub enum Format {
 pub struct Connection {
     pub connection_id: String,
     pub name: String,
+    /// The signed-in identity (the token's `sub`, from the authorizer); then
+    /// the name is the token's too, and cannot be changed.
+    pub sub: Option<String>,
     pub format: Format,
     /// Present only while the connection is in a room.
     pub room: Option<String>,

@@ -245,6 +245,17 @@ pub fn check_name(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
+/// The subprotocol a `$connect` accepts of those a client offered (its
+/// `Sec-WebSocket-Protocol`, comma-separated): the first that does not carry
+/// a token (see [`crate::auth::token_of`]), else the first. A server must
+/// answer with one the client offered (RFC 6455 4.2.2), and the chat speaks
+/// the same frames whatever it is called.
+pub fn choose_subprotocol(offered: &str) -> Option<&str> {
+    let offered: Vec<&str> = offered.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let carries_token = |p: &&str| p.starts_with("bearer.") || p.starts_with("token.") || p.matches('.').count() == 2;
+    offered.iter().find(|p| !carries_token(p)).or(offered.first()).copied()
+}
+
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

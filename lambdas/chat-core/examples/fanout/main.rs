@@ -129,6 +129,7 @@ impl SimStore {
             let c = Connection {
                 connection_id: connection_id(i),
                 name: format!("user{i}"),
+                sub: None,
                 format: if i % 2 == 0 { Format::Compat } else { Format::Json },
                 room: None,
                 connected_at: 1,

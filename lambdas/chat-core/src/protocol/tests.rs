@@ -20,6 +20,7 @@ fn alice() -> Connection {
     Connection {
         connection_id: "L0SM9cOFvHcCIhw=".into(),
         name: "alice".into(),
+        sub: None,
         format: Format::Compat,
         room: None,
         connected_at: 1,

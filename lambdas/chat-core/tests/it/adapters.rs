@@ -17,6 +17,7 @@ fn row(id: &str, name: &str, room: Option<&str>) -> Connection {
     Connection {
         connection_id: id.into(),
         name: name.into(),
+        sub: None,
         format: Format::Compat,
         room: room.map(str::to_string),
         connected_at: 1732262400000,
@@ -29,7 +30,8 @@ async fn rows_are_written_as_protocol_md_says() {
     let aws = Aws::new().await;
     let table = aws.table("rows").await;
     let store = DynamoStore::new(aws.dynamodb(), &table, "ttl");
-    let alice = Connection { format: Format::Json, ..row("a=", "alice", Some("0a1b2c3d")) };
+    let alice =
+        Connection { format: Format::Json, sub: Some("sub-alice".into()), ..row("a=", "alice", Some("0a1b2c3d")) };
     store.put(&alice).await.unwrap();
     store.put(&row("b=", "bob", None)).await.unwrap();
 
@@ -58,9 +60,11 @@ async fn rows_are_written_as_protocol_md_says() {
         ("a=".into(), "alice".into(), "json".into(), "0a1b2c3d".into())
     );
     assert_eq!((n("connectedAt"), n("ttl")), ("1732262400000".into(), "1732273200".into()));
-    assert_eq!(a.len(), 6, "{a:?}");
+    assert_eq!(s("sub"), "sub-alice", "a signed-in connection keeps its identity");
+    assert_eq!(a.len(), 7, "{a:?}");
     let b = raw("b=").await;
     assert!(!b.contains_key("room"), "no room attribute outside a room: {b:?}");
+    assert!(!b.contains_key("sub"), "no sub attribute without a sign-in: {b:?}");
     assert_eq!(b["format"].as_s().unwrap(), "compat");
 
     assert_eq!(store.get("a=").await.unwrap(), Some(alice.clone()));

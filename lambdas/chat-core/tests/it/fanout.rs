@@ -93,6 +93,7 @@ fn connection(id: &str) -> Connection {
     Connection {
         connection_id: id.into(),
         name: id.into(),
+        sub: None,
         format: Format::Compat,
         room: None,
         connected_at: 1732262400000,

@@ -42,6 +42,7 @@ async fn connect_stores_the_row_and_queues_welcome_and_join_notice() {
         Connection {
             connection_id: A.into(),
             name: "alice".into(),
+            sub: None,
             format: Format::Compat,
             room: None,
             connected_at: 1732262400000,

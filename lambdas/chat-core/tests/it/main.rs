@@ -7,6 +7,8 @@
 //! - `oidc`: the issuer's keys through its discovery document, from a local issuer;
 //! - `fanout`: the notify path through the real Management API adapter,
 //!   against a local HTTP server that answers 410 for chosen connections;
+//! - `signed_in`: connections that came through the authorizer: the name
+//!   and `sub` of the token, `rename` refused, the subprotocol answered;
 //! - `sharding`: large notices split across the queue, per-recipient
 //!   retries, the delivery ledger, pacing and deadlines, over memory ports.
 
@@ -16,4 +18,5 @@ mod fanout;
 mod handlers;
 mod oidc;
 mod sharding;
+mod signed_in;
 mod support;

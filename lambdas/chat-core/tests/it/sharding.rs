@@ -92,6 +92,7 @@ async fn a_large_room_is_split_into_recipient_lists() {
                 .put(&chat_core::ports::Connection {
                     connection_id: id.clone(),
                     name: id.clone(),
+                    sub: None,
                     format: Default::default(),
                     room: None,
                     connected_at: 1,
@@ -288,6 +289,7 @@ async fn a_connection_made_after_the_notice_does_not_receive_it_from_a_later_sha
     let late = chat_core::ports::Connection {
         connection_id: "late=".into(),
         name: "late".into(),
+        sub: None,
         format: Default::default(),
         room: None,
         connected_at: 6,

@@ -245,6 +245,7 @@ impl Chat {
             let row = Connection {
                 connection_id: id.clone(),
                 name: format!("user{i}"),
+                sub: None,
                 format: if i % 2 == 0 { chat_core::ports::Format::Compat } else { chat_core::ports::Format::Json },
                 room: room.map(str::to_string),
                 connected_at: 1,
