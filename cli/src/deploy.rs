@@ -19,7 +19,8 @@ use crate::plan::{self, Action, Change, Counts, Plan};
 use crate::progress::Progress;
 use crate::report::{self, ChangeReport, CountsReport, FieldReport};
 use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
-use crate::stack::{self, Stack};
+use crate::stack::{self, Auth, Stack};
+use crate::website::PageAuth;
 
 /// A stack with its AWS connection and what exists.
 struct Session {
@@ -58,6 +59,7 @@ fn artifacts(stack: &Stack, zips: Zips) -> Result<BTreeMap<String, Artifact>> {
 async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     let started = Instant::now();
     let stack = stack::load(&args.file, &args.stage)?;
+    let destroying = matches!(zips, Zips::None);
     let artifacts = artifacts(&stack, zips)?;
     let target = AwsTarget {
         region: args.region.clone().or_else(|| stack.region.clone()),
@@ -67,7 +69,11 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     };
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
-    let env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
+    let mut env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
+    // What config.json tells the page of the issuer; destroy needs none of it.
+    if let (Auth::Jwt(jwt), false) = (&env.stack.api.auth, destroying) {
+        env.page_auth = Some(PageAuth::discover(jwt).await?);
+    }
     let clients = Clients::new(&aws);
     let task = progress.task(
         "reading",

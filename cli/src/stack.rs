@@ -217,6 +217,25 @@ impl Default for Throttle {
     }
 }
 
+/// The function that runs the authorizer of `auth: jwt`. Unless stack.yaml
+/// declares a function of this name, it is the shipped crate `lambdas/authorizer`.
+pub const AUTHORIZER_FUNCTION: &str = "authorizer";
+
+impl Function {
+    /// The authorizer function stack.yaml does not declare: the shipped crate, with the defaults.
+    pub(crate) fn authorizer() -> Function {
+        Function {
+            crate_dir: PathBuf::from("lambdas/authorizer"),
+            memory: defaults::memory(),
+            timeout: defaults::timeout(),
+            architecture: Architecture::default(),
+            queue: None,
+            batch: defaults::batch(),
+            environment: BTreeMap::new(),
+        }
+    }
+}
+
 /// Who may connect: anyone (`none`), callers with SigV4-signed requests
 /// (`iam`), or clients with a token of an OpenID Connect issuer (`jwt`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -590,6 +609,9 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
     if stack.api.stage.is_none() {
         stack.api.stage = Some(stage.to_string());
     }
+    if matches!(stack.api.auth, Auth::Jwt(_)) {
+        stack.functions.entry(AUTHORIZER_FUNCTION.to_string()).or_insert_with(Function::authorizer);
+    }
     let mut checks = Checks { map: &map, errors: Vec::new() };
     checks.stack(&stack);
     if checks.errors.is_empty() { Ok(stack) } else { Err(fail(checks.errors)) }
@@ -832,6 +854,7 @@ impl Checks<'_> {
         }
         if let Auth::Jwt(jwt) = &api.auth {
             self.jwt(jwt);
+            self.authorizer(s);
         }
         self.range(&["api", "throttle", "burst"], api.throttle.burst.into(), 0, 5000, "API Gateway burst");
         if !(api.throttle.rate > 0.0 && api.throttle.rate <= 10000.0) {
@@ -844,7 +867,17 @@ impl Checks<'_> {
 
     fn jwt(&mut self, jwt: &Jwt) {
         let here = ["api", "auth", "jwt"];
-        let host = jwt.issuer.strip_prefix("https://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        let host = |scheme: &str| {
+            jwt.issuer.strip_prefix(scheme).map(|rest| rest.split(['/', '?', '#']).next().unwrap_or("").to_string())
+        };
+        // Plain http only for an issuer on this machine (a test's, or dev's
+        // local one), as the authorizer's key fetcher allows it.
+        let loopback = |h: &String| {
+            let name =
+                h.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(h.as_str(), |(n, _)| n);
+            matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+        };
+        let host = host("https://").or_else(|| host("http://").filter(loopback));
         if !host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)) {
             self.error(
                 &[&here[..], &["issuer"]].concat(),
@@ -867,13 +900,26 @@ impl Checks<'_> {
                 "an empty claim name; leave it out for name, email, sub",
             );
         }
-        // Until the authorizer is deployed, a stack that asks for sign-in must
-        // not deploy as an open one.
-        self.error(
-            &["api", "auth"],
-            "sign-in is not deployed by this version of wschat yet (the authorizer function comes in a \
-             later one); use `auth: none` or `auth: iam` until then",
-        );
+    }
+
+    /// The authorizer function (declared, or the shipped one) only authorizes.
+    fn authorizer(&mut self, s: &Stack) {
+        let name = AUTHORIZER_FUNCTION;
+        let Some(f) = s.functions.get(name) else { return };
+        if f.queue.is_some() {
+            self.error(
+                &["functions", name, "queue"],
+                "the `authorizer` function runs the sign-in check of `api.auth.jwt` and consumes no queue",
+            );
+        }
+        for (key, route) in &s.api.routes {
+            if route.function == name {
+                self.error(
+                    &["api", "routes", key],
+                    "the `authorizer` function runs the sign-in check of `api.auth.jwt`; route to another function",
+                );
+            }
+        }
     }
 
     fn route(&mut self, s: &Stack, key: &str, route: &Route) {
@@ -1022,6 +1068,16 @@ impl Stack {
     }
 
     /// Function names allow 64 characters: 41 + 1 + 20 fits.
+    /// The function that runs the authorizer, with `auth: jwt`.
+    pub fn authorizer_function(&self) -> Option<&'static str> {
+        matches!(self.api.auth, Auth::Jwt(_)).then_some(AUTHORIZER_FUNCTION)
+    }
+
+    /// The name of the API's authorizer.
+    pub fn authorizer_name(&self) -> String {
+        format!("{}-jwt", self.prefix())
+    }
+
     pub fn function_name(&self, function: &str) -> String {
         format!("{}-{function}", self.prefix())
     }
@@ -1197,6 +1253,17 @@ impl Arns<'_> {
             self.region,
             self.account,
             self.stack.api_stage()
+        )
+    }
+
+    /// What invokes an authorizer's function: the `SourceArn` of its
+    /// permission ("arn:aws:execute-api:region:account-id:api-id/authorizers/authorizer-id",
+    /// API Gateway developer guide, "Configure a Lambda authorizer", and
+    /// terraform-provider-aws's aws_apigatewayv2_authorizer example).
+    pub fn authorizer_invoke(&self, api_id: &str, authorizer_id: &str) -> String {
+        format!(
+            "arn:{}:execute-api:{}:{}:{api_id}/authorizers/{authorizer_id}",
+            self.partition, self.region, self.account
         )
     }
 

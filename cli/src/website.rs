@@ -60,6 +60,36 @@ impl PageConfig {
     }
 }
 
+impl PageAuth {
+    /// The page's sign-in with `jwt`'s issuer, from its discovery document;
+    /// the page signs in as the first accepted audience (the app client id).
+    pub async fn discover(jwt: &crate::stack::Jwt) -> anyhow::Result<PageAuth> {
+        let fail = |why: String| {
+            anyhow::anyhow!(
+                "api.auth.jwt.issuer `{}`: {why}; check that it is the issuer exactly as tokens carry it in `iss`, \
+                 and that this machine can reach it",
+                jwt.issuer
+            )
+        };
+        let found = chat_core::oidc::discover(&jwt.issuer)
+            .await
+            .map_err(|e| fail(format!("reading its discovery document: {e}")))?;
+        let required = |value: Option<String>, name: &str| {
+            value.ok_or_else(|| {
+                fail(format!("its discovery document has no `{name}`, which the page needs to sign people in"))
+            })
+        };
+        Ok(PageAuth {
+            issuer: found.issuer,
+            client_id: jwt.audience.first().cloned().unwrap_or_default(),
+            authorization_endpoint: required(found.authorization_endpoint, "authorization_endpoint")?,
+            token_endpoint: required(found.token_endpoint, "token_endpoint")?,
+            end_session_endpoint: found.end_session_endpoint,
+            scope: SIGN_IN_SCOPE.to_string(),
+        })
+    }
+}
+
 /// `scheme://host[:port]` of a URL.
 fn origin(url: &str) -> String {
     match url.split_once("://") {

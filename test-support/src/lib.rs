@@ -6,7 +6,9 @@
 //! exactly the child it started.
 //!
 //! `moto_server` is looked up in `$WSCHAT_MOTO_SERVER`, then in the project's
-//! `.venv/bin`, then on `PATH`. `scripts/test` installs it into `.venv`.
+//! `.venv` (where `scripts/test` installs it), run through
+//! `test-support/moto/server.py`, which adds the one operation wschat calls
+//! that moto lacks (API Gateway v2's GetAuthorizers), then on `PATH`.
 //!
 //! [`realism::Realism`] sits in front of a moto server and answers the way AWS
 //! does where moto is more forgiving (API Gateway's one-writer rule, IAM
@@ -40,7 +42,7 @@ impl Moto {
     /// Starts `moto_server` on a free port, waits until it answers, and
     /// configures Lambda to run without Docker.
     pub fn start() -> Moto {
-        let program = moto_server_path();
+        let (program, script) = moto_server_path();
         let log_dir = workspace_root().join("target").join("moto-logs");
         std::fs::create_dir_all(&log_dir).expect("creating target/moto-logs");
         // A shell keeps moto on a leash: it kills moto when its stdin closes,
@@ -50,6 +52,7 @@ impl Moto {
             .arg("-c")
             .arg(r#""$0" "$@" & moto=$!; read -r _; kill -9 "$moto" 2>/dev/null; wait "$moto""#)
             .arg(&program)
+            .args(script)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
             .stdin(Stdio::piped())
@@ -243,15 +246,16 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("test-support sits in the workspace root").to_path_buf()
 }
 
-fn moto_server_path() -> PathBuf {
+/// The program that runs moto's server, and the script it runs, if any.
+fn moto_server_path() -> (PathBuf, Option<PathBuf>) {
     if let Some(path) = std::env::var_os("WSCHAT_MOTO_SERVER") {
-        return PathBuf::from(path);
+        return (PathBuf::from(path), None);
     }
-    let venv = workspace_root().join(".venv/bin/moto_server");
-    if venv.exists() {
-        return venv;
+    let python = workspace_root().join(".venv/bin/python3");
+    if python.exists() {
+        return (python, Some(workspace_root().join("test-support/moto/server.py")));
     }
-    PathBuf::from("moto_server")
+    (PathBuf::from("moto_server"), None)
 }
 
 /// The project's `.venv/bin`, where `scripts/test` installs moto and cargo-lambda.

@@ -4,8 +4,9 @@
 use anyhow::Result;
 
 use super::{
-    Clients, Env, FoundItem, FoundSet, Kind, api, bucket, bucket_policy, distribution, function, integration,
-    log_group, mapping, model, origin_access_control, permission, queue, role, role_policy, route, site, stage, table,
+    Clients, Env, FoundItem, FoundSet, Kind, api, authorizer, bucket, bucket_policy, distribution, function,
+    integration, log_group, mapping, model, origin_access_control, permission, queue, role, role_policy, route, site,
+    stage, table,
 };
 
 /// Reads every resource of the stack. Independent reads run at once; the
@@ -17,11 +18,12 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
         let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
         let api_id = api.id.clone();
-        let (routes, integrations, models, stages) = tokio::try_join!(
+        let (routes, integrations, models, stages, authorizers) = tokio::try_join!(
             route::find_routes(clients, env, &api_id),
             integration::find_integrations(clients, env, &api_id),
             model::find_models(clients, env, &api_id),
             stage::find_stages(clients, env, &api_id),
+            authorizer::find_authorizers(clients, env, &api_id),
         )?;
         let (models, notes) = models;
         let mut children = Vec::new();
@@ -29,6 +31,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         children.extend(model::with_referenced(env, models, &routes));
         children.extend(routes);
         children.extend(stages);
+        children.extend(authorizers);
         Ok((apis, children, notes))
     };
     let per_function = futures::future::try_join_all(functions.iter().map(|name| async move {

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::aws::{AwsContext, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
+use crate::stack::Auth;
 
 pub const RUNTIME: &str = "provided.al2023";
 /// The executable a custom runtime zip holds.
@@ -113,10 +114,50 @@ impl Found {
 pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
     let stack = &env.stack;
     let f = &stack.functions[function];
-    let mut environment = f.environment.clone();
-    let set = |environment: &mut BTreeMap<String, String>, key: &str, value: String| {
-        environment.insert(key.to_string(), value);
+    let (environment, assigned) = match &stack.api.auth {
+        Auth::Jwt(jwt) if stack.authorizer_function() == Some(function) => {
+            (authorizer_environment(f, jwt), BTreeMap::new())
+        }
+        _ => chat_environment(env, f, ids),
     };
+    Spec {
+        name: stack.function_name(function),
+        role_arn: env.arns().role(function),
+        architecture: f.architecture.as_str().to_string(),
+        memory: f.memory,
+        timeout: f.timeout,
+        environment,
+        assigned,
+        tags: env.tags(),
+        code: env.artifacts.get(function).map(|a| Code { zip: a.zip.clone(), sha256: a.sha256.clone() }),
+        function: function.to_string(),
+    }
+}
+
+fn set(environment: &mut BTreeMap<String, String>, key: &str, value: String) {
+    environment.insert(key.to_string(), value);
+}
+
+/// The authorizer knows the issuer and nothing of the chat.
+fn authorizer_environment(f: &crate::stack::Function, jwt: &crate::stack::Jwt) -> BTreeMap<String, String> {
+    let mut environment = f.environment.clone();
+    set(&mut environment, vars::JWT_ISSUER, jwt.issuer.clone());
+    set(&mut environment, vars::JWT_AUDIENCE, jwt.audience.join(","));
+    if let Some(claim) = &jwt.name_claim {
+        set(&mut environment, vars::JWT_NAME_CLAIM, claim.clone());
+    }
+    environment
+}
+
+/// A chat handler's variables, and those AWS assigns (the queue's URL, the
+/// Management API's endpoint).
+fn chat_environment(
+    env: &Env,
+    f: &crate::stack::Function,
+    ids: &Ids,
+) -> (BTreeMap<String, String>, BTreeMap<String, Ref<String>>) {
+    let stack = &env.stack;
+    let mut environment = f.environment.clone();
     set(&mut environment, vars::TABLE, stack.table_name());
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
@@ -135,18 +176,7 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
         let endpoint = ids.api().map(|id| stack.management_endpoint(id, &env.region));
         assigned.insert(vars::MANAGEMENT_ENDPOINT.to_string(), endpoint);
     }
-    Spec {
-        name: stack.function_name(function),
-        role_arn: env.arns().role(function),
-        architecture: f.architecture.as_str().to_string(),
-        memory: f.memory,
-        timeout: f.timeout,
-        environment,
-        assigned,
-        tags: env.tags(),
-        code: env.artifacts.get(function).map(|a| Code { zip: a.zip.clone(), sha256: a.sha256.clone() }),
-        function: function.to_string(),
-    }
+    (environment, assigned)
 }
 
 /// Functions named like the stack's and tagged as its own, whose name left stack.yaml.

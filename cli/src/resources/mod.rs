@@ -20,6 +20,7 @@
 //! unknown is an error that names the resource it needs ([`Unresolved`]).
 
 pub mod api;
+pub mod authorizer;
 pub mod bucket;
 pub mod bucket_policy;
 mod discover;
@@ -358,9 +359,10 @@ kinds! {
     Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
     BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
     Integration: integration::Integration, "integration", "integration", after [Api, Function];
-    Permission: permission::Permission, "permission", "invoke permission", after [Api, Function];
+    Authorizer: authorizer::Authorizer, "authorizer", "authorizer", after [Api, Function];
+    Permission: permission::Permission, "permission", "invoke permission", after [Api, Function, Authorizer];
     Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy];
-    Route: route::Route, "route", "route", after [Api, Integration, Model];
+    Route: route::Route, "route", "route", after [Api, Integration, Model, Authorizer];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -627,8 +629,9 @@ mod tests {
 
     #[test]
     fn every_reference_is_to_a_kind_the_table_lists_first() {
-        let env = shipped();
-        for ids in [Ids::default(), all_known()] {
+        let mut known = all_known();
+        known.record(&Address::new(Kind::Authorizer, "jwt"), "au1");
+        for (env, ids) in [(shipped(), Ids::default()), (shipped(), all_known()), (shipped_with_sign_in(), known)] {
             for want in desired(&env, &ids) {
                 for reference in references(&want.spec) {
                     let kind = want.address.kind;
@@ -650,10 +653,66 @@ mod tests {
         }
     }
 
+    /// The shipped stack with `auth: jwt`.
+    pub(crate) fn shipped_with_sign_in() -> Env {
+        let mut env = shipped();
+        env.stack.api.auth = crate::stack::Auth::Jwt(crate::stack::Jwt {
+            issuer: "https://issuer.example".into(),
+            audience: vec!["client".into()],
+            name_claim: None,
+        });
+        env.stack.functions.insert(crate::stack::AUTHORIZER_FUNCTION.into(), crate::stack::Function::authorizer());
+        env
+    }
+
+    #[test]
+    fn sign_in_adds_the_authorizer_and_keeps_its_function_to_itself() {
+        let env = shipped_with_sign_in();
+        let mut ids = all_known();
+        ids.record(&Address::new(Kind::Authorizer, "jwt"), "au1");
+        let wants = desired(&env, &ids);
+        let spec = |kind: Kind, name: &str| {
+            wants.iter().find(|w| w.address == Address::new(kind, name)).map(|w| w.spec.clone())
+        };
+        let Some(Spec::Authorizer(authorizer)) = spec(Kind::Authorizer, "jwt") else { panic!("no authorizer") };
+        assert_eq!(authorizer.identity_source, ["route.request.querystring.token"]);
+        assert_eq!(
+            authorizer.uri,
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:wschat-dev-authorizer/invocations"
+        );
+        let Some(Spec::Route(connect)) = spec(Kind::Route, "$connect") else { panic!("no $connect") };
+        assert_eq!(
+            (connect.authorization.as_str(), connect.authorizer.unwrap().known().map(String::as_str)),
+            ("CUSTOM", Some("au1"))
+        );
+        let Some(Spec::Route(send)) = spec(Kind::Route, "send") else { panic!("no send") };
+        assert_eq!((send.authorization.as_str(), send.authorizer), ("NONE", None));
+        // API Gateway may invoke the function only as this API's authorizer.
+        let Some(Spec::Permission(permission)) = spec(Kind::Permission, "authorizer") else { panic!("no permission") };
+        assert_eq!(
+            permission.source_arn.known().unwrap(),
+            "arn:aws:execute-api:us-east-1:123456789012:a1/authorizers/au1"
+        );
+        // It may write its log, and nothing else.
+        let Some(Spec::RolePolicy(policy)) = spec(Kind::RolePolicy, "authorizer") else { panic!("no policy") };
+        let statements = policy.document.known().unwrap()["Statement"].as_array().unwrap().clone();
+        assert_eq!(statements.len(), 1, "{statements:?}");
+        assert_eq!(statements[0]["Action"], serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
+        // It knows the issuer, and nothing of the chat.
+        let Some(Spec::Function(function)) = spec(Kind::Function, "authorizer") else { panic!("no function") };
+        let names: Vec<&str> = function.environment.keys().map(String::as_str).collect();
+        assert_eq!(names, ["WSCHAT_JWT_AUDIENCE", "WSCHAT_JWT_ISSUER"]);
+        assert!(function.assigned.is_empty());
+        assert!(spec(Kind::Integration, "authorizer").is_none(), "it serves no route");
+        assert!(spec(Kind::LogGroup, "authorizer").is_some());
+    }
+
     #[test]
     fn the_table_lists_after_a_kind_only_the_kinds_its_specs_reference() {
-        let env = shipped();
-        let wants = desired(&env, &all_known());
+        let mut ids = all_known();
+        ids.record(&Address::new(Kind::Authorizer, "jwt"), "au1");
+        let mut wants = desired(&shipped(), &ids);
+        wants.extend(desired(&shipped_with_sign_in(), &ids));
         for kind in Kind::ALL {
             for after in kind.after() {
                 let used = wants
@@ -662,7 +721,7 @@ mod tests {
                     .any(|w| references(&w.spec).iter().any(|r| r.to.kind == *after));
                 assert!(
                     used,
-                    "the table lists {after} before {kind}, but no {kind} of the shipped stack references one"
+                    "the table lists {after} before {kind}, but no {kind} of the shipped stack (with or without sign-in) references one"
                 );
             }
         }

@@ -1,5 +1,6 @@
 //! The statement in a function's resource policy that lets API Gateway
-//! invoke it, limited by `SourceArn` to this stack's API and stage.
+//! invoke it, limited by `SourceArn` to this stack's API and stage, or, for
+//! the authorizer's function, to the API's authorizer.
 //!
 //! It is found by its statement id in the function's policy. moto accepts
 //! the same statement id twice, so every copy is found, and all but one deleted.
@@ -84,7 +85,26 @@ impl Resource for Permission {
 
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         let api = ids.api();
-        env.route_functions().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, &api))).collect()
+        let mut wants: Vec<Want<Spec>> =
+            env.route_functions().map(|f| Want::new(f, env.stack.function_name(f), spec(env, f, &api))).collect();
+        if let Some(function) = env.stack.authorizer_function() {
+            // The authorizer's id, known once the API's is.
+            let authorizer = ids.of(Kind::Authorizer, "jwt");
+            let source_arn = match (api.known(), authorizer.known()) {
+                (Some(api_id), Some(id)) => {
+                    Ref::new(authorizer.to.clone(), Some(env.arns().authorizer_invoke(api_id, id)))
+                }
+                _ => Ref::new(authorizer.to.clone(), None),
+            };
+            let spec = Spec {
+                function: function.to_string(),
+                function_name: env.stack.function_name(function),
+                statement_id: env.stack.permission_statement_id(),
+                source_arn,
+            };
+            wants.push(Want::new(function, spec.function_name.clone(), spec));
+        }
+        wants
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {

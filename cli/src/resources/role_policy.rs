@@ -47,6 +47,17 @@ pub fn spec(env: &Env, function: &str, api_id: &Ref<String>) -> Spec {
 fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
     let stack = &env.stack;
     let arns = env.arns();
+    let logs = serde_json::json!({
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [format!("{}:*", arns.log_group(function))],
+    });
+    if stack.authorizer_function() == Some(function) {
+        // The authorizer reads the issuer's keys over the internet and
+        // touches nothing of the stack's: it may only write its log.
+        return serde_json::json!({ "Version": "2012-10-17", "Statement": [logs] });
+    }
     let serves_routes = stack.api.routes.values().any(|r| r.function == function);
     let consumes = stack.functions.get(function).is_some_and(|f| f.queue.is_some());
     // Route handlers write a connection's row ($connect, a rename, a room
@@ -107,12 +118,7 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
         "Action": ["execute-api:ManageConnections"],
         "Resource": [arns.connections(api_id)],
     }));
-    statements.push(serde_json::json!({
-        "Sid": "Logs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": [format!("{}:*", arns.log_group(function))],
-    }));
+    statements.push(logs);
     serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
 }
 

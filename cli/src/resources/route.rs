@@ -1,6 +1,7 @@
 //! Routes: one per route key in stack.yaml, pointing at its function's
-//! integration, with the route's model when it has a schema and `AWS_IAM` on
-//! `$connect` when `auth: iam`. Routes are found by key; routes whose key
+//! integration, with the route's model when it has a schema, and on
+//! `$connect` `AWS_IAM` when `auth: iam` or the JWT authorizer (`CUSTOM`)
+//! when `auth: jwt`. Routes are found by key; routes whose key
 //! left stack.yaml, and duplicates (moto accepts them), are deleted.
 
 use std::collections::HashMap;
@@ -24,6 +25,8 @@ pub struct Spec {
     /// `integrations/{id}`.
     pub target: Ref<String>,
     pub authorization: String,
+    /// With `CUSTOM`: the authorizer's id.
+    pub authorizer: Option<Ref<String>>,
     pub model: Option<String>,
     pub model_selection: Option<String>,
 }
@@ -36,6 +39,7 @@ pub struct Found {
     pub key: String,
     pub target: String,
     pub authorization: String,
+    pub authorizer_id: Option<String>,
     pub model: Option<String>,
     pub model_selection: Option<String>,
 }
@@ -49,12 +53,18 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     let stack = &env.stack;
     let function = &stack.api.routes[key].function;
     let model = super::model::name_for(env, key);
-    let iam = key == "$connect" && stack.api.auth == Auth::Iam;
+    let connect = key == "$connect";
+    let (authorization, authorizer) = match &stack.api.auth {
+        Auth::Iam if connect => (AuthorizationType::AwsIam, None),
+        Auth::Jwt(_) if connect => (AuthorizationType::Custom, Some(ids.of(Kind::Authorizer, "jwt"))),
+        _ => (AuthorizationType::None, None),
+    };
     Spec {
         api_id: ids.api(),
         key: key.to_string(),
         target: ids.integration(function).map(|id| target(id)),
-        authorization: if iam { AuthorizationType::AwsIam } else { AuthorizationType::None }.as_str().to_string(),
+        authorization: authorization.as_str().to_string(),
+        authorizer,
         model_selection: model.as_ref().map(|_| stack.api.route_selection.clone()),
         model,
     }
@@ -76,6 +86,7 @@ pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> 
                 key: r.route_key().unwrap_or_default().to_string(),
                 target: r.target().unwrap_or_default().to_string(),
                 authorization: r.authorization_type().map_or("NONE", |a| a.as_str()).to_string(),
+                authorizer_id: r.authorizer_id().map(str::to_string),
                 model: r.request_models().and_then(|m| m.get(DEFAULT_MODEL_KEY)).cloned(),
                 model_selection: r.model_selection_expression().map(str::to_string),
             };
@@ -87,6 +98,20 @@ pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> 
             ))
         })
         .collect())
+}
+
+fn authorizer_id(spec: &Spec) -> Result<Option<String>> {
+    Ok(match &spec.authorizer {
+        Some(authorizer) => Some(authorizer.get()?.clone()),
+        None => None,
+    })
+}
+
+/// An empty `AuthorizerId` takes the authorizer off a route, as
+/// terraform-provider-aws sends it when `authorizer_id` is removed
+/// (internal/service/apigatewayv2/route.go, resourceRouteUpdate).
+fn clear_authorizer(found: &Found) -> Option<String> {
+    found.authorizer_id.as_ref().filter(|id| !id.is_empty()).map(|_| String::new())
 }
 
 fn request_models(spec: &Spec) -> Option<HashMap<String, String>> {
@@ -106,6 +131,7 @@ impl Resource for Route {
 
     fn references(spec: &Spec) -> Vec<Reference> {
         let mut refs = vec![spec.api_id.reference(), spec.target.reference()];
+        refs.extend(spec.authorizer.iter().map(Ref::reference));
         refs.extend(spec.model.iter().map(|m| Reference::exists(Kind::Model, m)));
         refs
     }
@@ -122,6 +148,19 @@ impl Resource for Route {
         }
         if spec.authorization != found.authorization {
             fields.push(FieldChange::new("authorization", &found.authorization, &spec.authorization));
+        }
+        let found_authorizer = found.authorizer_id.as_ref().filter(|id| !id.is_empty());
+        let differs = match &spec.authorizer {
+            Some(authorizer) => authorizer.known() != found_authorizer,
+            // An authorizer named beside NONE would keep it from being deleted.
+            None => found_authorizer.is_some(),
+        };
+        if differs {
+            fields.push(FieldChange::new(
+                "authorizer",
+                found_authorizer.cloned().unwrap_or_else(none),
+                spec.authorizer.as_ref().map_or_else(none, Ref::shown),
+            ));
         }
         if spec.model != found.model {
             fields.push(FieldChange::new(
@@ -150,6 +189,7 @@ impl Resource for Route {
             .route_key(&spec.key)
             .target(spec.target.get()?)
             .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+            .set_authorizer_id(authorizer_id(spec)?)
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
             .send()
@@ -167,6 +207,7 @@ impl Resource for Route {
             .route_id(&found.id)
             .target(spec.target.get()?)
             .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
+            .set_authorizer_id(authorizer_id(spec)?.or_else(|| clear_authorizer(found)))
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
             .send()

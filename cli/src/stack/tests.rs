@@ -8,7 +8,7 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        for krate in ["lambdas/chat", "lambdas/notify"] {
+        for krate in ["lambdas/chat", "lambdas/notify", "lambdas/authorizer"] {
             std::fs::create_dir_all(dir.path().join(krate)).unwrap();
             std::fs::write(dir.path().join(krate).join("Cargo.toml"), "[package]\n").unwrap();
         }
@@ -402,11 +402,18 @@ fn the_delivery_ledger_is_named_beside_the_connections_table() {
 fn a_jwt_auth_is_read_and_checked_with_positions() {
     let jwt = "api:\n  auth:\n    jwt:\n      issuer: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example\n      audience: [client-a, client-b]\n      name_claim: nickname\n";
     let text = format!("{MINIMAL}{jwt}");
-    let errors = Project::new().parse(&text).unwrap_err().errors;
-    // A good one: only that this version does not deploy it yet.
-    assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_eq!((errors[0].line, errors[0].field.as_str()), (7, "api.auth"));
-    assert!(errors[0].message.contains("not deployed by this version"), "{errors:?}");
+    let stack = Project::new().parse(&text).unwrap();
+    let Auth::Jwt(read) = &stack.api.auth else { panic!("{:?}", stack.api.auth) };
+    assert_eq!(read.audience, ["client-a", "client-b"]);
+    assert_eq!(read.name_claim.as_deref(), Some("nickname"));
+    // The authorizer function comes with it: the shipped crate, with the defaults.
+    assert_eq!(stack.authorizer_function(), Some(AUTHORIZER_FUNCTION));
+    assert_eq!(stack.functions[AUTHORIZER_FUNCTION].crate_dir, PathBuf::from("lambdas/authorizer"));
+    assert_eq!(stack.functions[AUTHORIZER_FUNCTION].queue, None);
+    assert_eq!(stack.authorizer_name(), "wschat-dev-jwt");
+    // Without sign-in there is none.
+    assert_eq!(Project::new().parse(MINIMAL).unwrap().authorizer_function(), None);
+    assert!(!Project::new().parse(MINIMAL).unwrap().functions.contains_key(AUTHORIZER_FUNCTION));
 
     let bad =
         "api:\n  auth:\n    jwt:\n      issuer: http://issuer.example.com\n      audience: []\n      name_claim: ' '\n";
@@ -414,12 +421,7 @@ fn a_jwt_auth_is_read_and_checked_with_positions() {
     let fields: Vec<(&str, usize, usize)> = errors.iter().map(|e| (e.field.as_str(), e.line, e.column)).collect();
     assert_eq!(
         fields,
-        [
-            ("api.auth.jwt.issuer", 8, 15),
-            ("api.auth.jwt.audience", 9, 17),
-            ("api.auth.jwt.name_claim", 10, 19),
-            ("api.auth", 7, 5),
-        ],
+        [("api.auth.jwt.issuer", 8, 15), ("api.auth.jwt.audience", 9, 17), ("api.auth.jwt.name_claim", 10, 19),],
         "{errors:#?}"
     );
     assert!(errors[0].message.contains("not an https URL"), "{errors:?}");
@@ -433,6 +435,34 @@ fn a_jwt_auth_is_read_and_checked_with_positions() {
 #[test]
 fn a_single_audience_may_be_a_string() {
     let text = format!("{MINIMAL}api:\n  auth:\n    jwt: {{ issuer: 'https://x.example', audience: only }}\n");
+    let stack = Project::new().parse(&text).unwrap();
+    let Auth::Jwt(jwt) = &stack.api.auth else { panic!("{:?}", stack.api.auth) };
+    assert_eq!(jwt.audience, ["only"]);
+}
+
+#[test]
+fn an_issuer_over_plain_http_is_only_for_this_machine() {
+    let with = |issuer: &str| format!("{MINIMAL}api:\n  auth:\n    jwt: {{ issuer: '{issuer}', audience: a }}\n");
+    for issuer in ["http://127.0.0.1:9000/issuer", "http://localhost:8080", "http://[::1]:1/x"] {
+        assert!(Project::new().parse(&with(issuer)).is_ok(), "{issuer}");
+    }
+    for issuer in ["http://issuer.example.com", "http://127.0.0.1.example.com/", "ftp://127.0.0.1", "https://"] {
+        let error = Project::new().error(&with(issuer));
+        assert_eq!(error.field, "api.auth.jwt.issuer", "{issuer}");
+    }
+}
+
+#[test]
+fn the_authorizer_function_only_authorizes() {
+    let text = format!(
+        "{MINIMAL}  authorizer: {{ crate: lambdas/authorizer, queue: notifications }}\napi:\n  auth:\n    jwt: {{ issuer: 'https://x.example', audience: a }}\n"
+    );
     let errors = Project::new().parse(&text).unwrap_err().errors;
-    assert_eq!(errors.len(), 1, "only the not-yet-deployed error: {errors:#?}");
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"functions.authorizer.queue"), "{errors:#?}");
+    // A declared authorizer function is used as it is declared.
+    let own = format!(
+        "{MINIMAL}  authorizer: {{ crate: lambdas/authorizer, memory: 512 }}\napi:\n  auth:\n    jwt: {{ issuer: 'https://x.example', audience: a }}\n"
+    );
+    assert_eq!(Project::new().parse(&own).unwrap().functions[AUTHORIZER_FUNCTION].memory, 512);
 }
