@@ -106,6 +106,24 @@ pub struct DevArgs {
     /// Close every connection after this many seconds (API Gateway: 7200).
     #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
     pub max_lifetime: u64,
+    /// Turn sign-in on against a local OpenID Connect issuer at
+    /// http://HOST:PORT/issuer, with its own key: any name signs in, without a
+    /// password (`/issuer/login?name=NAME` gives a token at once). Without
+    /// this flag, a stack with `api.auth.jwt` signs in with its own issuer.
+    #[arg(long, value_enum, value_name = "ISSUER")]
+    pub issuer: Option<DevIssuer>,
+    /// How long the tokens of `--issuer local` last. A negative lifetime signs
+    /// tokens that have expired already, to see them refused (the chat allows
+    /// 60 s of clock skew).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub token_lifetime: i64,
+}
+
+/// `wschat dev --issuer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DevIssuer {
+    /// An issuer inside `wschat dev`.
+    Local,
 }
 
 /// Logs go to stderr. `-v` shows debug events of wschat itself, `-vv` everything.

@@ -1,7 +1,12 @@
 //! The WebSocket endpoint, with API Gateway's semantics:
 //!
-//! - `$connect` runs before the upgrade, with the query string and headers;
-//!   a status outside 2xx refuses the upgrade with that status;
+//! - with sign-in, the REQUEST authorizer runs first, as API Gateway runs it
+//!   with identity source `route.request.querystring.token`: no token, or a
+//!   token it refuses, is 401 at the upgrade, and `$connect` never runs;
+//! - `$connect` runs before the upgrade, with the query string and headers
+//!   (and the authorizer's context); a status outside 2xx refuses the upgrade
+//!   with that status, and the `Sec-WebSocket-Protocol` it answers is the
+//!   handshake's subprotocol;
 //! - each frame is routed by the stack's route selection expression
 //!   (`$request.body.action`), falling back to `$default` for frames that are
 //!   not JSON, binary, or name no route;
@@ -27,12 +32,17 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use chat_core::auth::{FixedKeys, KeySource, Verifier};
+use chat_core::event::{
+    AuthorizerEvent, PolicyDocument, SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse,
+};
+use chat_core::oidc::OidcKeys;
 use chat_core::ports::{ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, now_millis};
+use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -68,11 +78,32 @@ pub struct Limits {
     pub lifetime: Duration,
 }
 
+/// Where sign-in's keys come from: the local issuer of `--issuer local`, or
+/// the stack's issuer over HTTPS, as the authorizer function reads them.
+pub enum Keys {
+    Local(FixedKeys),
+    Issuer(Box<OidcKeys>),
+}
+
+#[async_trait]
+impl KeySource for Keys {
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        match self {
+            Keys::Local(keys) => keys.fetch().await,
+            Keys::Issuer(keys) => keys.fetch().await,
+        }
+    }
+}
+
 /// What a [`Gateway`] is built from.
 pub struct Setup<'a> {
     pub stack: &'a Stack,
     /// `host:port`, the events' `domainName`.
     pub domain: String,
+    /// The region of the authorizer's `methodArn`.
+    pub region: String,
+    /// With sign-in: the authorizer's verifier.
+    pub sign_in: Option<Verifier<Keys>>,
     pub limits: Limits,
     pub store: Arc<dyn ConnectionStore>,
     pub notifier: Arc<dyn Notifier>,
@@ -85,6 +116,9 @@ pub struct Setup<'a> {
 pub struct Gateway {
     stage: String,
     domain: String,
+    /// `$connect`'s ARN, as the authorizer gets it.
+    method_arn: String,
+    sign_in: Option<Verifier<Keys>>,
     routes: Routes,
     limits: Limits,
     settings: Settings,
@@ -105,6 +139,12 @@ impl Gateway {
         Ok(Gateway {
             stage: stack.api_stage().to_string(),
             domain: setup.domain,
+            method_arn: format!(
+                "arn:aws:execute-api:{}:{ACCOUNT_ID}:{API_ID}/{}/$connect",
+                setup.region,
+                stack.api_stage()
+            ),
+            sign_in: setup.sign_in,
             routes: Routes::new(stack)?,
             limits: setup.limits,
             settings: Settings {
@@ -239,6 +279,58 @@ impl Gateway {
         event
     }
 
+    /// What API Gateway does before `$connect` with a REQUEST authorizer whose
+    /// identity source is `route.request.querystring.token`: the context that
+    /// becomes the `$connect` event's `requestContext.authorizer`, or the
+    /// response that refuses the upgrade.
+    async fn authorize(&self, verifier: &Verifier<Keys>, id: &str, connect: &Value) -> Result<Value, Response> {
+        // "These parameters are used to perform runtime validation for
+        // Lambda-based authorizers by verifying all of the identity-related
+        // request parameters are present in the request, not null, and
+        // non-empty. Only when this is true does the authorizer invoke the
+        // authorizer Lambda function. Otherwise, it returns a 401 Unauthorized
+        // response without calling the Lambda function." (API Gateway V2 API
+        // Reference, CreateAuthorizer, IdentitySource.)
+        let token = connect["queryStringParameters"]["token"].as_str().unwrap_or_default();
+        if token.is_empty() {
+            info!("authorize  {id} (no ?token=) -> 401; the authorizer is not called");
+            return Err(unauthorized());
+        }
+        // The authorizer's event: the upgrade request's headers, query string
+        // and context, and the method ARN (API Gateway developer guide,
+        // "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers").
+        let mut request = connect.clone();
+        request["type"] = json!("REQUEST");
+        request["methodArn"] = json!(self.method_arn);
+        request["stageVariables"] = json!({});
+        let request: AuthorizerEvent = match serde_json::from_value(request) {
+            Ok(request) => request,
+            Err(e) => {
+                error!("building the authorizer's event: {e}");
+                return Err(
+                    (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message": "Internal server error"}"#).into_response()
+                );
+            }
+        };
+        let answer = match chat_core::auth::authorize(verifier, &request).await {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                info!("authorize  {id} -> 401: {refusal}");
+                return Err(unauthorized());
+            }
+        };
+        if !allows(&answer.policy_document, &self.method_arn) {
+            info!("authorize  {id} -> 403: the policy does not allow execute-api:Invoke on {}", self.method_arn);
+            return Err(aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"));
+        }
+        info!("authorize  {id} -> allowed {}", answer.principal_id);
+        // API Gateway passes the context on, with the principal beside it.
+        let mut context: serde_json::Map<String, Value> =
+            answer.context.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        context.insert("principalId".into(), json!(answer.principal_id));
+        Ok(Value::Object(context))
+    }
+
     fn message_event(&self, link: &Link, id: &str, route_key: &str, data: &[u8], binary: bool) -> Value {
         let mut context = self.context(id, link.connected_at, route_key, "MESSAGE");
         context.insert("messageId".into(), json!(new_id()));
@@ -309,6 +401,66 @@ fn invalid_request_body(connection_id: &str) -> String {
 
 /// The `apiId` of every event: there is one API.
 const API_ID: &str = "wschatdev";
+
+/// The account of the authorizer's `methodArn`.
+const ACCOUNT_ID: &str = "000000000000";
+
+/// API Gateway's refusal of an upgrade its authorizer did not allow: 401 and
+/// the body of its UNAUTHORIZED gateway response, `{"message":"Unauthorized"}`
+/// (REST APIs document it under "Gateway response types"; an authorizer
+/// failing with `Unauthorized` gives exactly that, auth0-samples/
+/// jwt-rsa-aws-custom-authorizer#6). WebSocket APIs have no gateway responses
+/// to change it with (re:Post, "is it possible to return 401 error from web
+/// socket api gateway lambda authorizer"). The error type and request id ride
+/// in the headers API Gateway gives its own errors.
+fn unauthorized() -> Response {
+    aws_error(StatusCode::UNAUTHORIZED, "UnauthorizedException", "Unauthorized")
+}
+
+fn aws_error(status: StatusCode, kind: &'static str, message: &str) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "application/json".to_string()),
+        (header::HeaderName::from_static("x-amzn-requestid"), request_uuid()),
+        (header::HeaderName::from_static("x-amzn-errortype"), kind.to_string()),
+    ];
+    (status, headers, json!({ "message": message }).to_string()).into_response()
+}
+
+/// A request id in the UUID form of `x-amzn-RequestId`.
+fn request_uuid() -> String {
+    let hex = hex::encode(rand::random::<[u8; 16]>());
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// Whether an authorizer's policy allows `execute-api:Invoke` on `arn`: an
+/// Allow statement matches it and no Deny does (IAM's `*` wildcards).
+fn allows(policy: &PolicyDocument, arn: &str) -> bool {
+    let matching = |effect: &str| {
+        policy.statement.iter().any(|s| {
+            s.effect.eq_ignore_ascii_case(effect)
+                && wildcard(&s.action.to_ascii_lowercase(), "execute-api:invoke")
+                && wildcard(&s.resource, arn)
+        })
+    };
+    matching("Allow") && !matching("Deny")
+}
+
+/// `pattern` against `text`, where `*` is any run of characters.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else { return false };
+            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| wildcard(rest, &tail[i..]))
+        }
+    }
+}
+
+/// The query string for the log, with the token left out: it is a credential.
+fn loggable_query(query: &[(String, String)]) -> String {
+    let shown = |(k, v): &(String, String)| if k == "token" { format!("{k}=(a token)") } else { format!("{k}={v}") };
+    query.iter().map(shown).collect::<Vec<_>>().join("&")
+}
 
 /// `requestTime` in API Gateway's form: `22/Nov/2024:08:00:00 +0000`.
 fn request_time(millis: i64) -> String {
@@ -541,7 +693,7 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut ws: WebSocketUpgrade,
 ) -> Response {
     let Some(token) = gateway.tracker.token().filter(|_| !*gateway.shutdown.borrow()) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down").into_response();
@@ -557,15 +709,29 @@ pub async fn upgrade(
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
         last_active: AtomicI64::new(now),
     });
-    let query_text = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let query_text = loggable_query(&query);
+    let mut event = gateway.connect_event(&link, &id, &query, &headers);
+    if let Some(verifier) = &gateway.sign_in {
+        match gateway.authorize(verifier, &id, &event).await {
+            Ok(context) => event["requestContext"]["authorizer"] = context,
+            Err(refused) => return refused,
+        }
+    }
     if gateway.routes.has("$connect") {
-        let response = gateway.invoke(gateway.connect_event(&link, &id, &query, &headers)).await;
+        let response = gateway.invoke(event).await;
         if !(200..300).contains(&response.status_code) {
             info!("connect    {id} ?{query_text} -> {} refused", response.status_code);
             let status = StatusCode::from_u16(response.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, response.body.unwrap_or_default()).into_response();
         }
         info!("connect    {id} ?{query_text} -> {}", response.status_code);
+        // API Gateway completes the handshake with the subprotocol `$connect`
+        // names, and with none when it names none, whatever the client
+        // offered (browsers then drop the connection: localstack#6521).
+        let chosen = response.headers.iter().flatten().find(|(k, _)| k.eq_ignore_ascii_case("Sec-WebSocket-Protocol"));
+        if let Some(protocol) = chosen.and_then(|(_, v)| HeaderValue::from_str(v).ok()) {
+            ws.set_selected_protocol(protocol);
+        }
     } else {
         info!("connect    {id} ?{query_text}");
     }
@@ -743,6 +909,35 @@ mod tests {
             models: BTreeMap::new(),
         };
         assert_eq!(nested.select(br#"{"a":{"b":"go"}}"#, false).as_deref(), Some("go"));
+    }
+
+    #[test]
+    fn a_policy_allows_invoke_on_the_method_arn_unless_denied() {
+        let arn = "arn:aws:execute-api:us-east-1:000000000000:wschatdev/dev/$connect";
+        let statement = |effect: &str, action: &str, resource: &str| chat_core::event::PolicyStatement {
+            action: action.into(),
+            effect: effect.into(),
+            resource: resource.into(),
+        };
+        let policy = |statement| PolicyDocument { version: "2012-10-17".into(), statement };
+        assert!(allows(&policy(vec![statement("Allow", "execute-api:Invoke", arn)]), arn));
+        assert!(allows(&policy(vec![statement("Allow", "execute-api:*", "arn:aws:execute-api:*:*:wschatdev/*")]), arn));
+        assert!(!allows(
+            &policy(vec![statement("Allow", "execute-api:Invoke", "arn:aws:execute-api:*:*:other/*")]),
+            arn
+        ));
+        assert!(!allows(&policy(vec![statement("Deny", "execute-api:Invoke", arn)]), arn));
+        assert!(!allows(
+            &policy(vec![statement("Allow", "*", "*"), statement("Deny", "execute-api:Invoke", "*/$connect")]),
+            arn
+        ));
+        assert!(!allows(&policy(vec![]), arn));
+    }
+
+    #[test]
+    fn tokens_stay_out_of_the_log() {
+        let query = [("format".to_string(), "json".to_string()), ("token".to_string(), "eyJ.secret.sig".to_string())];
+        assert_eq!(loggable_query(&query), "format=json&token=(a token)");
     }
 
     #[tokio::test]

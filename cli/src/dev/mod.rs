@@ -8,7 +8,12 @@
 //!   their route's model ([`models`]) as API Gateway does;
 //! - `POST|GET|DELETE /@connections/{id}`: the Management API ([`management`]),
 //!   wire-compatible with the SDK's ApiGatewayManagement client;
-//! - `/config.json` and the `website.source` files ([`site`]).
+//! - `/config.json` and the `website.source` files ([`site`]);
+//! - with `--issuer local`, an OpenID Connect issuer under `/issuer` ([`issuer`]).
+//!
+//! With sign-in (`--issuer local`, or a stack with `api.auth.jwt`), the
+//! gateway runs the authorizer before `$connect`, as API Gateway does, and
+//! config.json tells the page how to sign in.
 //!
 //! Notifications go through a queue ([`queue`]): in-process by default, with
 //! SQS's delays, batches and retries, or SQS itself with `--aws-store`
@@ -17,6 +22,7 @@
 
 mod backend;
 mod gateway;
+mod issuer;
 mod management;
 mod models;
 mod queue;
@@ -26,25 +32,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
+use chat_core::auth::{FixedKeys, JwtConfig, Verifier};
+use chat_core::oidc::OidcKeys;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::cli::{Args, DevArgs};
-use crate::stack::{self, Auth};
-use crate::website::PageConfig;
+use crate::cli::{Args, DevArgs, DevIssuer};
+use crate::stack::{self, Auth, Stack};
+use crate::website::{PageAuth, PageConfig, SIGN_IN_SCOPE};
 
 pub use gateway::{Limits, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
-/// The two URLs `wschat dev` prints.
+/// The URLs `wschat dev` prints: the page, the chat and, with sign-in, the issuer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Urls {
     pub website: String,
     pub websocket: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 /// Runs `wschat dev` until SIGINT or SIGTERM, then closes every connection
@@ -59,8 +69,15 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
         .with_context(|| format!("listening on {}:{} (pass --port 0 for a free port)", dev.host, dev.port))?;
     let port = listener.local_addr().context("reading the listener's address")?.port();
     let authority = authority(&dev.host, port);
-    let urls =
-        Urls { website: format!("http://{authority}/"), websocket: format!("ws://{authority}/{}", stack.api_stage()) };
+    let (verifier, page_auth, local_issuer) = match sign_in(&stack, dev, &format!("http://{authority}")).await? {
+        Some(SignIn { verifier, page, local }) => (Some(verifier), Some(page), local),
+        None => (None, None, None),
+    };
+    let urls = Urls {
+        website: format!("http://{authority}/"),
+        websocket: format!("ws://{authority}/{}", stack.api_stage()),
+        issuer: page_auth.as_ref().map(|auth| auth.issuer.clone()),
+    };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let backend = backend::open(args, dev, &stack).await?;
@@ -69,6 +86,8 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     let gateway = Arc::new(gateway::Gateway::new(gateway::Setup {
         stack: &stack,
         domain: authority.clone(),
+        region: args.region.clone().or_else(|| stack.region.clone()).unwrap_or_else(|| "us-east-1".into()),
+        sign_in: verifier,
         limits,
         store: backend.store,
         notifier: backend.notifier,
@@ -76,14 +95,21 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));
 
-    let site = Arc::new(site::Site::new(stack.dir.join(&stack.website.source), PageConfig::open(&urls.websocket)));
+    let page = PageConfig { websocket_url: urls.websocket.clone(), auth: page_auth };
+    let site = Arc::new(site::Site::new(stack.dir.join(&stack.website.source), page));
     if !site.root().is_dir() {
         warn!("website.source `{}` is not a folder; only config.json is served", site.root().display());
     }
-    let app = router(State { gateway: gateway.clone(), site }, stack.api_stage());
+    let mut app = router(State { gateway: gateway.clone(), site }, stack.api_stage());
+    if let Some(local) = local_issuer {
+        app = app.nest(issuer::PATH, issuer::routes(local));
+    }
 
     eprintln!("website:   {}", urls.website);
     eprintln!("websocket: {}", urls.websocket);
+    if let Some(issuer) = &urls.issuer {
+        eprintln!("issuer:    {issuer}");
+    }
     if args.json {
         println!("{}", serde_json::to_string(&urls).expect("URLs serialize"));
     }
@@ -106,6 +132,66 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => Err(e).context("serving HTTP"),
         _ => Ok(()),
+    }
+}
+
+/// Sign-in in dev: the authorizer's verifier, config.json's `auth`, and the
+/// local issuer when it is the one.
+struct SignIn {
+    verifier: Verifier<gateway::Keys>,
+    page: PageAuth,
+    local: Option<Arc<issuer::Issuer>>,
+}
+
+/// Whether sign-in is on, and with which issuer: `--issuer local` (for the
+/// stack's first audience, or [`issuer::DEV_CLIENT_ID`]), else the stack's
+/// `api.auth.jwt` issuer, else none.
+async fn sign_in(stack: &Stack, dev: &DevArgs, origin: &str) -> Result<Option<SignIn>> {
+    let jwt = match &stack.api.auth {
+        Auth::Jwt(jwt) => Some(jwt),
+        Auth::None | Auth::Iam => None,
+    };
+    match (dev.issuer, jwt) {
+        (Some(DevIssuer::Local), jwt) => {
+            let client_id = jwt.and_then(|jwt| jwt.audience.first()).map_or(issuer::DEV_CLIENT_ID, String::as_str);
+            let local = Arc::new(issuer::Issuer::new(origin, client_id, dev.token_lifetime)?);
+            let config = JwtConfig {
+                issuer: local.url().to_string(),
+                audience: vec![client_id.to_string()],
+                name_claim: jwt.and_then(|jwt| jwt.name_claim.clone()),
+            };
+            let verifier = Verifier::new(config, gateway::Keys::Local(FixedKeys(local.keys())));
+            Ok(Some(SignIn { verifier, page: local.page_auth(), local: Some(local) }))
+        }
+        (None, Some(jwt)) => {
+            let issuer = &jwt.issuer;
+            let discovery = chat_core::oidc::discover(issuer)
+                .await
+                .map_err(|e| anyhow!("reading the discovery document of api.auth.jwt.issuer `{issuer}`: {e}"))?;
+            let endpoint = |url: Option<String>, name: &str| {
+                url.with_context(|| {
+                    format!(
+                        "api.auth.jwt.issuer `{issuer}`: its discovery document names no {name}, \
+                         which the page signs in with (pass --issuer local to sign in without it)"
+                    )
+                })
+            };
+            let page = PageAuth {
+                issuer: issuer.clone(),
+                client_id: jwt.audience.first().context("api.auth.jwt.audience is empty")?.clone(),
+                authorization_endpoint: endpoint(discovery.authorization_endpoint, "authorization_endpoint")?,
+                token_endpoint: endpoint(discovery.token_endpoint, "token_endpoint")?,
+                end_session_endpoint: discovery.end_session_endpoint,
+                scope: SIGN_IN_SCOPE.into(),
+            };
+            let keys = OidcKeys::new(issuer).map_err(|e| anyhow!("reading the keys of api.auth.jwt.issuer: {e}"))?;
+            Ok(Some(SignIn {
+                verifier: Verifier::new(jwt.config(), gateway::Keys::Issuer(Box::new(keys))),
+                page,
+                local: None,
+            }))
+        }
+        (None, None) => Ok(None),
     }
 }
 
