@@ -312,6 +312,7 @@ impl Gateway {
                 );
             }
         };
+        let started = Instant::now();
         let answer = match chat_core::auth::authorize(verifier, &request).await {
             Ok(answer) => answer,
             Err(refusal) => {
@@ -324,10 +325,13 @@ impl Gateway {
             return Err(aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"));
         }
         info!("authorize  {id} -> allowed {}", answer.principal_id);
-        // API Gateway passes the context on, with the principal beside it.
+        // API Gateway passes the context on, with the principal and the
+        // authorizer's time in milliseconds beside it (the developer guide's
+        // `$connect` event with a Lambda authorizer).
         let mut context: serde_json::Map<String, Value> =
             answer.context.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         context.insert("principalId".into(), json!(answer.principal_id));
+        context.insert("integrationLatency".into(), json!(started.elapsed().as_millis() as u64));
         Ok(Value::Object(context))
     }
 

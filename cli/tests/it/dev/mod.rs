@@ -7,6 +7,7 @@ mod limits;
 mod management;
 mod models;
 mod server;
+mod signin;
 mod wscat;
 
 use std::io::{BufRead, BufReader};
