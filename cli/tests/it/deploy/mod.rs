@@ -13,6 +13,7 @@
 mod faults;
 mod lifecycle;
 mod realism;
+mod signin;
 mod stages;
 mod website;
 
@@ -81,7 +82,7 @@ pub struct Project {
 impl Project {
     pub fn new(name: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        for krate in ["lambdas/chat", "lambdas/notify"] {
+        for krate in ["lambdas/chat", "lambdas/notify", "lambdas/authorizer"] {
             std::fs::create_dir_all(dir.path().join(krate)).unwrap();
             std::fs::copy(root().join(krate).join("Cargo.toml"), dir.path().join(krate).join("Cargo.toml")).unwrap();
         }
@@ -207,6 +208,7 @@ pub struct Inventory {
     pub routes: Vec<Value>,
     pub integrations: Vec<Value>,
     pub stages: Vec<Value>,
+    pub authorizers: Vec<Value>,
     /// Function name -> statements with this stack's statement id.
     pub permissions: BTreeMap<String, Vec<Value>>,
     /// Function name -> mappings.
@@ -261,7 +263,7 @@ impl Inventory {
 
         let lambda = aws.lambda();
         let iam = aws.iam();
-        for function in ["chat", "notify"] {
+        for function in ["chat", "notify", "authorizer"] {
             let fname = format!("{prefix}-{function}");
             if let Ok(f) = lambda.get_function().function_name(&fname).send().await {
                 let c = f.configuration.unwrap();
@@ -358,6 +360,7 @@ impl Inventory {
                         "key": r.route_key(),
                         "target": r.target(),
                         "authorization": r.authorization_type().map(|a| a.as_str().to_string()),
+                        "authorizer_id": r.authorizer_id().filter(|id| !id.is_empty()),
                         "models": r.request_models().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
                         "model_selection": r.model_selection_expression(),
                     })
@@ -374,6 +377,20 @@ impl Inventory {
                         "type": i.integration_type().map(|t| t.as_str().to_string()),
                         "method": i.integration_method(),
                         "uri": i.integration_uri(),
+                    })
+                })
+                .collect();
+            let authorizers = apigw.get_authorizers().api_id(&api_id).send().await.unwrap();
+            inv.authorizers = authorizers
+                .items()
+                .iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "id": a.authorizer_id(),
+                        "name": a.name(),
+                        "type": a.authorizer_type().map(|t| t.as_str().to_string()),
+                        "uri": a.authorizer_uri(),
+                        "identity_source": a.identity_source(),
                     })
                 })
                 .collect();
@@ -397,7 +414,7 @@ impl Inventory {
         let logs = aws.logs();
         let groups =
             logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{prefix}-")).send().await.unwrap();
-        let ours = [format!("/aws/lambda/{prefix}-chat"), format!("/aws/lambda/{prefix}-notify")];
+        let ours = ["chat", "notify", "authorizer"].map(|f| format!("/aws/lambda/{prefix}-{f}"));
         for group in groups.log_groups().iter().filter(|g| ours.iter().any(|n| Some(n.as_str()) == g.log_group_name()))
         {
             let arn = group.log_group_arn().unwrap();
@@ -566,6 +583,7 @@ impl Inventory {
         assert_eq!(keys.len(), all, "duplicate routes: {:#?}", self.routes);
         assert!(self.integrations.len() <= 1, "duplicate integrations: {:#?}", self.integrations);
         assert!(self.stages.len() <= 1, "duplicate stages: {:#?}", self.stages);
+        assert!(self.authorizers.len() <= 1, "duplicate authorizers: {:#?}", self.authorizers);
         for (function, statements) in &self.permissions {
             assert_eq!(statements.len(), 1, "duplicate permissions on {function}: {statements:#?}");
         }
