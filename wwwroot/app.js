@@ -3,9 +3,24 @@
 //
 // Everything a person typed (messages, names, room codes) reaches the page
 // only through textContent, never innerHTML: HTML in a message shows as text.
+//
+// When config.json has `auth` (the stack signs people in), the page signs in
+// with the OAuth 2.0 authorization code flow and PKCE (RFC 6749 4.1, RFC 7636),
+// keeps the ID token in sessionStorage, and connects with `?token=`; the name
+// is the token's. Without `auth`, people choose a name.
 'use strict';
 
 (() => {
+  // Framed with the issuer's answer, this page is only the end of a silent
+  // sign-in: it hands the answer to the page of this origin that opened the
+  // frame, and runs nothing else.
+  const issuerAnswer = new URLSearchParams(window.location.search);
+  const answered = issuerAnswer.has('state') && (issuerAnswer.has('code') || issuerAnswer.has('error'));
+  if (window.top !== window.self && answered) {
+    window.parent.postMessage({ type: 'wschat-sign-in', search: window.location.search }, window.location.origin);
+    return;
+  }
+
   /** The protocol's limits (chat-core's MAX_TEXT_BYTES and MAX_NAME_CHARS). */
   const MAX_TEXT_BYTES = 4096;
   const MAX_NAME_CHARS = 32;
@@ -27,6 +42,27 @@
   const GROUP_MS = 5 * 60 * 1000;
   const NAME_KEY = 'wschat.name';
   const LOBBY = 'lobby';
+  /**
+   * Sign-in keeps everything in sessionStorage, never localStorage: the token
+   * lives as long as the tab, and no other tab or later visit reads it.
+   */
+  const TOKEN_KEY = 'wschat.token';
+  /** The sign-in in flight across the issuer's pages: state, verifier, nonce. */
+  const PENDING_KEY = 'wschat.signIn';
+  /** Set by "Sign out", so that the page waits for "Sign in" instead of signing in again. */
+  const SIGNED_OUT_KEY = 'wschat.signedOut';
+  /** The token a refused connection made the page fetch, so that it does so once. */
+  const FRESH_KEY = 'wschat.freshToken';
+  /** Sign in again this long before the token expires (at most; a quarter of a short lifetime). */
+  const RENEW_BEFORE_MS = 5 * 60 * 1000;
+  /** How long a silent sign-in in a hidden frame may take. */
+  const SILENT_WAIT_MS = 10000;
+  /**
+   * A browser sees no status when an upgrade is refused. Upgrades that fail this
+   * many times in a row while config.json loads fine mean the chat refuses the
+   * token (a server that is down fails config.json too).
+   */
+  const REFUSALS_BEFORE_SIGN_IN = 2;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -64,6 +100,13 @@
     nameCancel: $('name-cancel'),
     nameSave: $('name-save'),
     nameTitle: $('name-title'),
+    account: $('account'),
+    accountName: $('account-name'),
+    accountAvatar: $('account-avatar'),
+    signOut: $('sign-out'),
+    signInDialog: $('signin-dialog'),
+    signIn: $('sign-in'),
+    signInError: $('signin-error'),
   };
 
   const state = {
@@ -102,6 +145,19 @@
     current: LOBBY,
     /** Messages that arrived while the tab was hidden. */
     unseen: 0,
+    /** Whether config.json has been read once: until then, nothing connects. */
+    booted: false,
+    /** config.json's `auth`, or null when the chat takes any name. */
+    auth: null,
+    /** With `auth`: whether a token is at hand (the page is not signed out). */
+    signedIn: false,
+    renewTimer: 0,
+    /** A silent sign-in in flight (a promise of true or false). */
+    renewal: null,
+    /** Upgrades refused in a row while config.json loaded. */
+    refusals: 0,
+    /** Whether the next token is fetched because the chat refused the last one. */
+    freshWanted: false,
   };
 
   const encoder = new TextEncoder();
@@ -172,7 +228,8 @@
   /** The name this page goes by: shown, and remembered for the next visit. */
   function setName(name) {
     state.name = name;
-    storeName(name);
+    // A signed-in name is the identity's: nothing to remember for next time.
+    if (!state.auth) storeName(name);
     showMyName();
   }
 
@@ -199,6 +256,9 @@
     ui.meAvatar.textContent = initial(state.name || '?');
     ui.meAvatar.style.setProperty('--hue', hue(state.name || '?'));
     ui.meButton.setAttribute('aria-label', `You are ${state.name}. Change your name`);
+    ui.accountName.textContent = state.name || '…';
+    ui.accountAvatar.textContent = initial(state.name || '?');
+    ui.accountAvatar.style.setProperty('--hue', hue(state.name || '?'));
   }
 
   function openNameDialog() {
@@ -252,6 +312,7 @@
     return state.socket !== null && state.socket.readyState === WebSocket.OPEN;
   }
 
+  /** config.json: the chat's WebSocket URL and, when the chat signs people in, `auth`. */
   async function loadConfig() {
     const response = await fetch('config.json', { cache: 'no-store' });
     if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
@@ -265,16 +326,40 @@
     if (url.protocol !== 'wss:' && url.protocol !== 'ws:') {
       throw new Error(`config.json: ${config.websocketUrl} is not a WebSocket URL`);
     }
-    return url;
+    return { url, auth: readAuth(config.auth) };
+  }
+
+  /** config.json's `auth`, checked: null when there is none. */
+  function readAuth(auth) {
+    if (auth === undefined || auth === null) return null;
+    for (const key of ['issuer', 'clientId', 'authorizationEndpoint', 'tokenEndpoint']) {
+      if (typeof auth[key] !== 'string' || !auth[key]) throw new Error(`config.json: auth has no ${key}`);
+    }
+    for (const key of ['authorizationEndpoint', 'tokenEndpoint', 'endSessionEndpoint']) {
+      if (typeof auth[key] === 'string' && !URL.canParse(auth[key])) {
+        throw new Error(`config.json: auth.${key} is not a URL`);
+      }
+    }
+    return {
+      issuer: auth.issuer,
+      clientId: auth.clientId,
+      authorizationEndpoint: auth.authorizationEndpoint,
+      tokenEndpoint: auth.tokenEndpoint,
+      endSessionEndpoint: typeof auth.endSessionEndpoint === 'string' ? auth.endSessionEndpoint : null,
+      scope: typeof auth.scope === 'string' && auth.scope ? auth.scope : 'openid',
+    };
   }
 
   /**
    * The meta tag in index.html allows any wss: server. Once config.json has
-   * named the one we use, a second policy allows only it: browsers enforce
-   * every policy, so the two together are as narrow as the second.
+   * named the one we use (and, with sign-in, the issuer's token endpoint), a
+   * second policy allows only those: browsers enforce every policy, so the two
+   * together are as narrow as the second.
    */
-  function narrowConnectSrc(url) {
-    const origin = `${url.protocol}//${url.host}`;
+  function narrowConnectSrc({ url, auth }) {
+    const origins = [`${url.protocol}//${url.host}`];
+    if (auth) origins.push(new URL(auth.tokenEndpoint).origin);
+    const origin = [...new Set(origins)].join(' ');
     if (state.cspOrigin === null) {
       const meta = document.createElement('meta');
       meta.httpEquiv = 'Content-Security-Policy';
@@ -292,23 +377,40 @@
   async function connect() {
     clearTimeout(state.retryTimer);
     clearInterval(state.countdownTimer);
-    if (!state.name || state.socket || state.opening) return;
+    if (!canConnect() || state.socket || state.opening) return;
     setStatus(state.wasOnline || state.attempt > 0 ? 'reconnecting' : 'connecting');
-    let url;
+    let config;
     state.opening = true;
     try {
-      url = await loadConfig();
+      config = await loadConfig();
     } catch (error) {
+      state.opening = false;
       scheduleReconnect(`Cannot read the chat's address (${error.message}).`);
       return;
-    } finally {
-      state.opening = false;
     }
-    if (!narrowConnectSrc(url)) return;
+    if (Boolean(config.auth) !== Boolean(state.auth)) {
+      // Sign-in was turned on or off (a new deploy): only a fresh page knows how to connect.
+      window.location.reload();
+      return;
+    }
+    if (!narrowConnectSrc(config)) return;
+    const { url } = config;
     url.searchParams.set('format', 'json');
-    url.searchParams.set('username', state.name);
+    if (state.auth) {
+      const token = await usableToken();
+      if (!token) {
+        state.opening = false;
+        return; // on its way to the issuer
+      }
+      url.searchParams.set('token', token.token);
+    } else {
+      url.searchParams.set('username', state.name);
+    }
+    state.opening = false;
+    if (!canConnect() || state.socket) return;
 
     let socket;
+    let opened = false;
     try {
       socket = new WebSocket(url.href);
     } catch (error) {
@@ -318,6 +420,8 @@
     state.socket = socket;
     socket.addEventListener('open', () => {
       if (socket !== state.socket) return;
+      opened = true;
+      state.refusals = 0;
       // The chat announces a connection (its welcome, and "joined" to everyone
       // else) a moment after it opens: the page is online from the welcome, so
       // nothing it sends arrives before the others know who is talking. The
@@ -338,9 +442,21 @@
       if (wasOnline) {
         addSystem(LOBBY, 'Connection lost. Reconnecting…', Date.now(), 'warning');
       }
+      if (!opened && state.auth && tokenRefused()) {
+        // Fetch a new token first; connect() signs in again when there is none.
+        sessionRemove(TOKEN_KEY);
+        state.freshWanted = true;
+        connect();
+        return;
+      }
       const reason = event.code === 1009 ? 'That message was too big for the chat.' : 'The connection to the chat dropped.';
       scheduleReconnect(reason);
     });
+  }
+
+  /** Whether the page may open a connection: it has a name, or is signed in. */
+  function canConnect() {
+    return state.booted && (state.auth ? state.signedIn : Boolean(state.name));
   }
 
   /** Full jitter on an exponential backoff: spreads a crowd of reconnecting pages. */
@@ -366,7 +482,7 @@
   }
 
   function retryNow() {
-    if (state.socket || state.opening || !state.name) return;
+    if (state.socket || state.opening || !canConnect()) return;
     connect();
   }
 
@@ -403,6 +519,376 @@
   function refreshList() {
     clearTimeout(state.listTimer);
     state.listTimer = setTimeout(() => sendFrame({ action: 'list' }), 100);
+  }
+
+  // ---------------------------------------------------------------- sign-in
+
+  function sessionGet(key) {
+    try {
+      return sessionStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  function sessionSet(key, value) {
+    try {
+      sessionStorage.setItem(key, value);
+    } catch {
+      // Storage off: the sign-in lasts as long as the page.
+    }
+  }
+
+  function sessionRemove(key) {
+    try {
+      sessionStorage.removeItem(key);
+    } catch {
+      // Nothing stored, then.
+    }
+  }
+
+  function base64url(bytes) {
+    let binary = '';
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  /** `bytes` random bytes from the browser's cryptographic generator, base64url: 43 characters for 32. */
+  function randomString(bytes) {
+    return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  }
+
+  /** RFC 7636 4.2: the S256 code challenge of a verifier. */
+  async function codeChallenge(verifier) {
+    return base64url(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(verifier))));
+  }
+
+  /** The claims of a JWT, unchecked (the chat checks the signature): null when it is not one. */
+  function claimsOf(token) {
+    try {
+      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const binary = atob(part.padEnd(Math.ceil(part.length / 4) * 4, '='));
+      const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+      return claims !== null && typeof claims === 'object' && typeof claims.exp === 'number' ? claims : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The token in sessionStorage, with its claims and expiry: null when there is none. */
+  function storedToken() {
+    const token = sessionGet(TOKEN_KEY);
+    const claims = token ? claimsOf(token) : null;
+    if (!claims) return null;
+    return { token, claims, expiresAt: claims.exp * 1000 };
+  }
+
+  /** How long before expiry to sign in again: five minutes, or a quarter of a short lifetime. */
+  function renewMargin(current) {
+    const { iat, exp } = current.claims;
+    const lifetime = typeof iat === 'number' ? (exp - iat) * 1000 : 3600000;
+    return Math.max(1000, Math.min(RENEW_BEFORE_MS, lifetime / 4));
+  }
+
+  function nearExpiry(current) {
+    return current.expiresAt - Date.now() < renewMargin(current);
+  }
+
+  /** The page's address without the issuer's answer: where the issuer sends people back. */
+  function redirectUri() {
+    return `${window.location.origin}${window.location.pathname}`;
+  }
+
+  /** A new sign-in: its state, PKCE verifier and challenge, and nonce. */
+  async function newSignIn() {
+    const verifier = randomString(32);
+    return {
+      state: randomString(16),
+      verifier,
+      challenge: await codeChallenge(verifier),
+      nonce: randomString(16),
+      redirectUri: redirectUri(),
+    };
+  }
+
+  function authorizeUrl(attempt, silent) {
+    const url = new URL(state.auth.authorizationEndpoint);
+    const params = {
+      response_type: 'code',
+      client_id: state.auth.clientId,
+      redirect_uri: attempt.redirectUri,
+      scope: state.auth.scope,
+      state: attempt.state,
+      code_challenge: attempt.challenge,
+      code_challenge_method: 'S256',
+      nonce: attempt.nonce,
+    };
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    if (silent) url.searchParams.set('prompt', 'none');
+    return url.href;
+  }
+
+  /** Off to the issuer: it sends the browser back here with a code. */
+  async function signInByRedirect() {
+    const attempt = await newSignIn();
+    attempt.fresh = Boolean(state.freshWanted);
+    sessionSet(PENDING_KEY, JSON.stringify(attempt));
+    setStatus('connecting');
+    showBanner('Signing you in…');
+    window.location.assign(authorizeUrl(attempt, false));
+  }
+
+  /** The code for tokens at the token endpoint; the ID token is checked and kept. */
+  async function redeem(code, attempt) {
+    const response = await fetch(state.auth.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: attempt.redirectUri,
+        client_id: state.auth.clientId,
+        code_verifier: attempt.verifier,
+      }),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok || typeof body.id_token !== 'string') {
+      throw new Error(`the issuer did not give a token for the code (${body.error || `HTTP ${response.status}`})`);
+    }
+    const claims = claimsOf(body.id_token);
+    const audiences = claims ? [].concat(claims.aud) : [];
+    if (!claims || claims.iss !== state.auth.issuer || !audiences.includes(state.auth.clientId)) {
+      throw new Error('the issuer gave a token for someone else');
+    }
+    if (claims.nonce !== attempt.nonce) throw new Error('the token does not answer this sign-in (nonce)');
+    sessionSet(TOKEN_KEY, body.id_token);
+    if (attempt.fresh) sessionSet(FRESH_KEY, fingerprint(body.id_token));
+    state.freshWanted = false;
+    return storedToken();
+  }
+
+  /** A short mark of a token, to know it again. */
+  function fingerprint(token) {
+    return token.slice(-16);
+  }
+
+  /**
+   * Back from the issuer with `?code=&state=` (or `?error=`): the state must be
+   * the one this tab sent, the code is traded for tokens, and both leave the
+   * address bar. Resolves with the new token, or null when the address holds no answer.
+   */
+  async function finishRedirect() {
+    const params = new URLSearchParams(window.location.search);
+    if (!params.has('state') || !(params.has('code') || params.has('error'))) return null;
+    let attempt = null;
+    try {
+      attempt = JSON.parse(sessionGet(PENDING_KEY) || 'null');
+    } catch {
+      attempt = null;
+    }
+    sessionRemove(PENDING_KEY);
+    // The code and the state leave the address bar, and the history, at once.
+    const rest = new URLSearchParams(window.location.search);
+    for (const key of ['code', 'state', 'error', 'error_description', 'error_uri', 'iss', 'session_state']) {
+      rest.delete(key);
+    }
+    const query = rest.toString();
+    window.history.replaceState(null, '', `${redirectUri()}${query ? `?${query}` : ''}${window.location.hash}`);
+    if (!attempt || params.get('state') !== attempt.state) {
+      throw new Error('The answer from the sign-in page does not belong to a sign-in this tab started.');
+    }
+    if (params.has('error')) {
+      const why = params.get('error_description') || params.get('error');
+      throw new Error(`The sign-in did not go through: ${why}.`);
+    }
+    return redeem(params.get('code'), attempt);
+  }
+
+  /**
+   * Signs in again without leaving the page: the issuer in a hidden frame, with
+   * `prompt=none`, answers at once when the browser has a session there. False
+   * when it cannot (no session, or an issuer that may not be framed).
+   */
+  function renewSilently() {
+    if (state.renewal) return state.renewal;
+    state.renewal = (async () => {
+      const attempt = await newSignIn();
+      attempt.fresh = Boolean(state.freshWanted);
+      const frame = document.createElement('iframe');
+      frame.hidden = true;
+      frame.title = 'Signing in';
+      frame.setAttribute('aria-hidden', 'true');
+      const answer = await new Promise((resolve) => {
+        let timer = 0;
+        const onMessage = (event) => {
+          if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
+          if (!event.data || event.data.type !== 'wschat-sign-in') return;
+          const params = new URLSearchParams(event.data.search);
+          if (params.get('state') === attempt.state) done(params);
+        };
+        const done = (params) => {
+          clearTimeout(timer);
+          window.removeEventListener('message', onMessage);
+          resolve(params);
+        };
+        // No answer in time: the issuer showed a page, or may not be framed.
+        timer = setTimeout(() => done(null), SILENT_WAIT_MS);
+        window.addEventListener('message', onMessage);
+        frame.src = authorizeUrl(attempt, true);
+        document.body.append(frame);
+      });
+      frame.remove();
+      if (!answer || !answer.has('code')) return null;
+      try {
+        return await redeem(answer.get('code'), attempt);
+      } catch {
+        return null;
+      }
+    })().finally(() => {
+      state.renewal = null;
+    });
+    return state.renewal;
+  }
+
+  /**
+   * A token good for the next connection: the stored one, else one signed in
+   * for again, silently if the issuer can, else by going to its page (null,
+   * then: the page is leaving).
+   */
+  async function usableToken() {
+    const current = storedToken();
+    if (current && !nearExpiry(current)) return current;
+    const renewed = await renewSilently();
+    if (renewed) {
+      signedIn(renewed);
+      return renewed;
+    }
+    await signInByRedirect();
+    return null;
+  }
+
+  /**
+   * After an upgrade that failed while config.json loaded: whether the chat
+   * refuses the token. A token near expiry is suspect at once, any other after
+   * a few refusals; a token fetched because of refusals is never blamed again,
+   * so a chat that refuses everyone does not send the page round in circles.
+   */
+  function tokenRefused() {
+    state.refusals += 1;
+    const current = storedToken();
+    if (!current) return true;
+    if (!nearExpiry(current) && state.refusals < REFUSALS_BEFORE_SIGN_IN) return false;
+    if (sessionGet(FRESH_KEY) === fingerprint(current.token)) return false;
+    state.refusals = 0;
+    return true;
+  }
+
+  /** Signed in: the name from the token (the welcome may correct it), and renewal before it expires. */
+  function signedIn(current) {
+    state.signedIn = true;
+    sessionRemove(SIGNED_OUT_KEY);
+    const claims = current.claims;
+    const name = [claims.name, claims.email, claims.sub].find((v) => typeof v === 'string' && v) || '';
+    if (!state.name || !state.welcomed) setName(name);
+    ui.account.hidden = false;
+    ui.meButton.hidden = true;
+    if (ui.signInDialog.open) ui.signInDialog.close();
+    scheduleRenewal();
+  }
+
+  function scheduleRenewal() {
+    clearTimeout(state.renewTimer);
+    const current = storedToken();
+    if (!current) return;
+    const due = current.expiresAt - renewMargin(current) - Date.now();
+    state.renewTimer = setTimeout(renewBeforeExpiry, Math.min(Math.max(due, 0), 2 ** 31 - 1));
+  }
+
+  /**
+   * Before the token expires: a new one, silently. The open connection needs
+   * none (the chat checks tokens on connecting only), so when the issuer wants
+   * the person back, the page waits for its next connection to send them.
+   */
+  async function renewBeforeExpiry() {
+    if (!state.signedIn) return;
+    const renewed = await renewSilently();
+    if (renewed && state.signedIn) signedIn(renewed);
+  }
+
+  function showSignInDialog(problem = '') {
+    state.signedIn = false;
+    setStatus('signed out');
+    ui.account.hidden = true;
+    ui.meButton.hidden = true;
+    ui.signInError.textContent = problem;
+    hideBanner();
+    if (!ui.signInDialog.open) ui.signInDialog.showModal();
+    ui.signIn.focus();
+  }
+
+  /** Signs out here, then at the issuer when it has an end-session endpoint (RP-Initiated Logout 1.0). */
+  function signOut() {
+    const current = storedToken();
+    for (const key of [TOKEN_KEY, PENDING_KEY, FRESH_KEY]) sessionRemove(key);
+    sessionSet(SIGNED_OUT_KEY, '1');
+    clearTimeout(state.renewTimer);
+    clearTimeout(state.retryTimer);
+    clearInterval(state.countdownTimer);
+    state.signedIn = false;
+    const socket = state.socket;
+    state.socket = null;
+    state.me = null;
+    clearTimeout(state.welcomeTimer);
+    clearInterval(state.heartbeatTimer);
+    if (socket) socket.close(1000, 'signed out');
+    state.people = [];
+    renderPeople();
+    setStatus('signed out');
+    if (state.auth.endSessionEndpoint) {
+      const url = new URL(state.auth.endSessionEndpoint);
+      url.searchParams.set('client_id', state.auth.clientId);
+      url.searchParams.set('post_logout_redirect_uri', redirectUri());
+      if (current) url.searchParams.set('id_token_hint', current.token);
+      window.location.assign(url.href);
+      return;
+    }
+    showSignInDialog();
+  }
+
+  /** The page with sign-in on: back from the issuer, signed in already, or off to sign in. */
+  async function startSignedIn() {
+    ui.meButton.hidden = true;
+    if (!window.crypto || !crypto.subtle) {
+      showSignInDialog('Signing in needs a secure page: open the chat over https, or on localhost.');
+      return;
+    }
+    // A name chosen on a visit without sign-in is not this one's.
+    state.name = '';
+    let problem = '';
+    try {
+      await finishRedirect();
+    } catch (error) {
+      problem = error.message;
+    }
+    const current = storedToken();
+    if (current && !nearExpiry(current)) {
+      signedIn(current);
+      connect();
+      return;
+    }
+    if (problem || sessionGet(SIGNED_OUT_KEY)) {
+      showSignInDialog(problem);
+      return;
+    }
+    const renewed = current ? await renewSilently() : null;
+    if (renewed) {
+      signedIn(renewed);
+      connect();
+      return;
+    }
+    await signInByRedirect();
   }
 
   // ---------------------------------------------------------------- frames
@@ -1034,8 +1520,43 @@
       if (!state.socket && state.name && state.attempt > 0) retryNow();
     });
 
-    if (state.name) connect();
-    else openNameDialog();
+    ui.signOut.addEventListener('click', signOut);
+    ui.signIn.addEventListener('click', () => {
+      sessionRemove(SIGNED_OUT_KEY);
+      signInByRedirect();
+    });
+    // Nobody chats without signing in: Escape does not dismiss the dialog.
+    ui.signInDialog.addEventListener('cancel', (event) => event.preventDefault());
+
+    boot();
+  }
+
+  /**
+   * config.json first: it says whether the chat signs people in. Until it can
+   * be read, the page tries again with the reconnect backoff.
+   */
+  async function boot() {
+    let config;
+    try {
+      config = await loadConfig();
+    } catch (error) {
+      const delay = backoffDelay(state.attempt);
+      state.attempt += 1;
+      showBanner(`Cannot read the chat's address (${error.message}). Trying again in ${Math.ceil(delay / 1000)} s.`);
+      setTimeout(boot, delay);
+      return;
+    }
+    hideBanner();
+    state.attempt = 0;
+    state.booted = true;
+    state.auth = config.auth;
+    if (state.auth) {
+      await startSignedIn();
+    } else if (state.name) {
+      connect();
+    } else {
+      openNameDialog();
+    }
   }
 
   start();
