@@ -153,6 +153,9 @@ async fn sign_in(stack: &Stack, dev: &DevArgs, origin: &str) -> Result<Option<Si
     };
     match (dev.issuer, jwt) {
         (Some(DevIssuer::Local), jwt) => {
+            if !is_loopback(&dev.host) {
+                warn!("--issuer local on {}: anyone who can reach it can sign in under any name", dev.host);
+            }
             let client_id = jwt.and_then(|jwt| jwt.audience.first()).map_or(issuer::DEV_CLIENT_ID, String::as_str);
             let local = Arc::new(issuer::Issuer::new(origin, client_id, dev.token_lifetime)?);
             let config = JwtConfig {
@@ -193,6 +196,11 @@ async fn sign_in(stack: &Stack, dev: &DevArgs, origin: &str) -> Result<Option<Si
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Whether `host` is reachable from this machine only.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `host:port` for URLs, with IPv6 addresses in brackets.
@@ -282,6 +290,12 @@ mod tests {
         assert!(id.ends_with('='));
         assert!(id[..15].chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
         assert_ne!(new_id(), new_id());
+    }
+
+    #[test]
+    fn only_loopback_hosts_count_as_this_machine() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("[::1]") && is_loopback("localhost"));
+        assert!(!is_loopback("0.0.0.0") && !is_loopback("192.168.1.5") && !is_loopback("chat.example"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The web page: the `website.source` files, and a generated `config.json`
-//! (`{"websocketUrl":"ws://HOST:PORT/{stage}"}`) that takes the place of any
-//! `config.json` in the folder, as `wschat deploy` does on S3.
+//! (`{"websocketUrl":"ws://HOST:PORT/{stage}"}`, and `auth` with sign-in)
+//! that takes the place of any `config.json` in the folder, as `wschat
+//! deploy` does on S3.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
