@@ -1,5 +1,5 @@
-//! `wschat build` of the shipped stack, and the artifact test: the zipped
-//! `bootstrap`s run as real processes against a minimal Lambda Runtime API
+//! `wschat build` of the shipped functions and the authorizer, and the
+//! artifact test: the zipped `bootstrap`s run as real processes against a minimal Lambda Runtime API
 //! served here, with moto as `AWS_ENDPOINT_URL`.
 
 use std::collections::BTreeMap;
@@ -32,9 +32,35 @@ fn wschat_with_tools(dir: &Path) -> std::process::Command {
     cmd
 }
 
-/// Runs `wschat build --json` on the shipped stack and returns its document.
+/// A project whose stack has the shipped functions (this workspace's
+/// crates) and sign-in, so that one build makes every handler's zip: chat,
+/// notify and the authorizer. (Building the shipped stack apart would build
+/// chat-core twice, with and without the authorizer's features.)
+fn project() -> &'static tempfile::TempDir {
+    static PROJECT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    PROJECT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let krate = |name: &str| root().join("lambdas").join(name).display().to_string();
+        let stack = format!(
+            "name: demo\nfunctions:\n  chat: {{ crate: {} }}\n  notify: {{ crate: {}, queue: notifications }}\n  authorizer: {{ crate: {} }}\napi:\n  auth:\n    jwt: {{ issuer: 'https://issuer.example', audience: web }}\n",
+            krate("chat"),
+            krate("notify"),
+            krate("authorizer"),
+        );
+        std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+        std::fs::create_dir(dir.path().join("wwwroot")).unwrap();
+        dir
+    })
+}
+
+/// Runs `wschat build --json` on [`project`] and returns its document. The
+/// handlers compile where the shipped stack's would (`$CARGO_TARGET_DIR/lambda`
+/// or the workspace's `target/lambda`), so builds are reused.
 fn build_json() -> Value {
-    let (out, stderr) = run(wschat_with_tools(&root()).args(["build", "--json"]));
+    // Relative, it is the workspace's (as cargo, run from the root, reads it).
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
+    let (out, stderr) =
+        run(wschat_with_tools(project().path()).env("CARGO_TARGET_DIR", target).args(["build", "--json"]));
     assert!(out.status.success(), "wschat build failed:\n{stderr}");
     eprintln!("{stderr}");
     serde_json::from_slice(&out.stdout)
@@ -69,7 +95,7 @@ fn bootstrap_in(zip: &Path) -> (Vec<u8>, u32) {
 fn building_twice_gives_identical_zips_that_run_on_al2023() {
     let first = built().clone();
     let second = build_json();
-    for function in ["chat", "notify"] {
+    for function in ["chat", "notify", "authorizer"] {
         let (a, b) = (&first["functions"][function], &second["functions"][function]);
         assert_eq!(a["sha256"], b["sha256"], "{function}: the same source gives the same zip");
         assert_eq!(a["architecture"], "x86_64");
@@ -144,17 +170,19 @@ fn build_without_zig_says_so() {
 /// What the Runtime API saw of one function instance.
 #[derive(Default)]
 struct Runtime {
-    /// The event of the first `/next`; later calls wait forever, as an idle sandbox does.
-    event: Mutex<Option<Value>>,
-    first_next: Mutex<Option<Instant>>,
-    /// (path, body) of every result the function posted.
-    results: Mutex<Vec<(String, String)>>,
+    /// The events to hand out, one per `/next`; once they are gone, `/next`
+    /// waits forever, as an idle sandbox does.
+    events: Mutex<std::collections::VecDeque<Value>>,
+    /// When each `/next` came.
+    nexts: Mutex<Vec<Instant>>,
+    /// (path, body, when) of every result the function posted.
+    results: Mutex<Vec<(String, String, Instant)>>,
     posted: Mutex<Option<mpsc::UnboundedSender<()>>>,
 }
 
 async fn next_invocation(State(runtime): State<Arc<Runtime>>) -> Response {
-    runtime.first_next.lock().unwrap().get_or_insert_with(Instant::now);
-    let Some(event) = runtime.event.lock().unwrap().take() else {
+    runtime.nexts.lock().unwrap().push(Instant::now());
+    let Some(event) = runtime.events.lock().unwrap().pop_front() else {
         return std::future::pending().await;
     };
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
@@ -178,7 +206,7 @@ async fn next_invocation(State(runtime): State<Arc<Runtime>>) -> Response {
 }
 
 async fn result(State(runtime): State<Arc<Runtime>>, UrlPath(path): UrlPath<String>, body: Bytes) -> StatusCode {
-    runtime.results.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned()));
+    runtime.results.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned(), Instant::now()));
     if let Some(tx) = runtime.posted.lock().unwrap().as_ref() {
         let _ = tx.send(());
     }
@@ -199,9 +227,29 @@ struct Invocation {
 
 /// Runs `bootstrap` as Lambda would, for one `event`, with `env` beside the runtime's own variables.
 async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Invocation {
+    let mut all = invoke_all(bootstrap, env, vec![event]).await;
+    let (path, body, _) = all.results.remove(0);
+    Invocation { result: (path, body), init: all.init, total: all.total, logs: all.logs }
+}
+
+/// One instance of a bootstrap that handled several events in turn: a cold
+/// start, then warm invocations.
+struct Invocations {
+    /// Each event's (path, body) and the time from the `/next` that handed
+    /// it out to its result.
+    results: Vec<(String, String, Duration)>,
+    init: Duration,
+    total: Duration,
+    logs: String,
+}
+
+/// Runs `bootstrap` as Lambda would, handing it `events` one after another
+/// in one process.
+async fn invoke_all(bootstrap: &Path, env: &[(&str, String)], events: Vec<Value>) -> Invocations {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let count = events.len();
     let runtime =
-        Arc::new(Runtime { event: Mutex::new(Some(event)), posted: Mutex::new(Some(tx)), ..Runtime::default() });
+        Arc::new(Runtime { events: Mutex::new(events.into()), posted: Mutex::new(Some(tx)), ..Runtime::default() });
     let app = axum::Router::new()
         .route("/2018-06-01/runtime/invocation/next", axum::routing::get(next_invocation))
         .route("/2018-06-01/runtime/{*path}", axum::routing::post(result))
@@ -225,15 +273,22 @@ async fn invoke(bootstrap: &Path, env: &[(&str, String)], event: Value) -> Invoc
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", bootstrap.display()));
-    let posted = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await;
+    let posted = tokio::time::timeout(Duration::from_secs(60), async {
+        for _ in 0..count {
+            rx.recv().await;
+        }
+    })
+    .await;
     let total = started.elapsed();
     child.kill().await.unwrap();
     server.abort();
     let logs = std::fs::read_to_string(logs.path()).unwrap();
-    assert!(posted.is_ok(), "no result from the bootstrap within 60 s; its logs:\n{logs}");
-    let init = runtime.first_next.lock().unwrap().map(|at| at - started).expect("the bootstrap asked for an event");
-    let result = runtime.results.lock().unwrap()[0].clone();
-    Invocation { result, init, total, logs }
+    assert!(posted.is_ok(), "not every result came from the bootstrap within 60 s; its logs:\n{logs}");
+    let nexts = runtime.nexts.lock().unwrap().clone();
+    let init = nexts.first().map(|at| *at - started).expect("the bootstrap asked for an event");
+    let results = runtime.results.lock().unwrap().clone();
+    let results = results.into_iter().zip(nexts).map(|((path, body, at), next)| (path, body, at - next)).collect();
+    Invocations { results, init, total, logs }
 }
 
 /// The bootstrap of `function` from the build, extracted as Lambda does (mode included).
@@ -430,4 +485,73 @@ async fn the_notify_bootstrap_delivers_a_queued_notice() {
     assert_json_logs(&run.logs);
     let posts = posts.lock().unwrap().clone();
     assert_eq!(posts, BTreeMap::from([("a=".to_string(), vec!["hello from the queue".to_string()])]));
+}
+
+/// A REQUEST authorizer event for `$connect`, as API Gateway sends it.
+fn authorizer_event(token: &str) -> Value {
+    let mut connect = fixture("connect.json");
+    connect["queryStringParameters"] = json!({ "token": token });
+    json!({
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect",
+        "headers": connect["headers"],
+        "queryStringParameters": connect["queryStringParameters"],
+        "requestContext": connect["requestContext"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_bootstrap_verifies_tokens_cold_and_warm() {
+    // `wschat dev --issuer local` is the issuer: discovery and keys over HTTP, and /login.
+    let issuer = crate::dev::Server::start(&["--issuer", "local"]);
+    let reply = test_support::http_request(issuer.port, "GET", "/issuer/login?name=Grace", "");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let token = serde_json::from_slice::<Value>(&reply.body).unwrap()["id_token"].as_str().unwrap().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = tokio::task::spawn_blocking({
+        let into = dir.path().to_path_buf();
+        move || extract("authorizer", &into)
+    })
+    .await
+    .unwrap();
+    let env = [
+        ("WSCHAT_JWT_ISSUER", format!("{}/issuer", issuer.http_root())),
+        ("WSCHAT_JWT_AUDIENCE", "wschat-dev".to_string()),
+    ];
+    // Another signature of the right length: the first character changed.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let first = if signature.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{signed}.{first}{}", &signature[1..]);
+    let events = vec![authorizer_event(&token), authorizer_event(&token), authorizer_event(&forged)];
+    let runs = invoke_all(&bootstrap, &env, events).await;
+    let [(cold_path, cold, cold_time), (warm_path, warm, warm_time), (refused_path, refused, refused_time)] =
+        <[_; 3]>::try_from(runs.results).unwrap();
+    eprintln!(
+        "authorizer bootstrap: init {:?}; first token (fetches the keys) {cold_time:?}; warm {warm_time:?}; refusal {refused_time:?}",
+        runs.init
+    );
+    for (path, body) in [(&cold_path, &cold), (&warm_path, &warm)] {
+        assert!(path.ends_with("/response"), "{path}: {body}\n{}", runs.logs);
+        let answer: Value = serde_json::from_str(body).unwrap();
+        let statement = &answer["policyDocument"]["Statement"][0];
+        assert_eq!(
+            (&statement["Effect"], &statement["Action"], &statement["Resource"]),
+            (
+                &json!("Allow"),
+                &json!("execute-api:Invoke"),
+                &json!("arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect")
+            )
+        );
+        assert_eq!(answer["context"]["name"], "Grace");
+        assert_eq!(answer["principalId"], answer["context"]["sub"]);
+    }
+    // A refusal is an error named Unauthorized, which API Gateway answers with 401.
+    assert!(refused_path.ends_with("/error"), "{refused_path}: {refused}");
+    assert_eq!(serde_json::from_str::<Value>(&refused).unwrap()["errorMessage"], "Unauthorized", "{refused}");
+    assert_json_logs(&runs.logs);
+    let refusal = runs.logs.lines().find(|l| l.contains("\"refused\"")).expect("a refusal logged");
+    let refusal: Value = serde_json::from_str(refusal).unwrap();
+    assert!(refusal["reason"].as_str().is_some_and(|r| r.contains("InvalidSignature")), "{refusal}");
+    drop(issuer);
 }
