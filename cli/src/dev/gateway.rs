@@ -189,7 +189,7 @@ impl Gateway {
     /// A handler that panics is a failed invocation: 502, as API Gateway
     /// reports a Lambda error.
     async fn invoke(self: &Arc<Self>, event: Value) -> WebSocketResponse {
-        debug!("event {event}");
+        debug!("event {}", without_token(&event));
         let parsed: WebSocketEvent = match serde_json::from_value(event) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -458,6 +458,17 @@ fn wildcard(pattern: &str, text: &str) -> bool {
             (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| wildcard(rest, &tail[i..]))
         }
     }
+}
+
+/// An event for the log, with the `token` query parameter left out: it is a credential.
+fn without_token(event: &Value) -> Value {
+    let mut shown = event.clone();
+    for key in ["queryStringParameters", "multiValueQueryStringParameters"] {
+        if let Some(token) = shown.get_mut(key).and_then(|q| q.get_mut("token")) {
+            *token = Value::String("(a token)".into());
+        }
+    }
+    shown
 }
 
 /// The query string for the log, with the token left out: it is a credential.
@@ -942,6 +953,10 @@ mod tests {
     fn tokens_stay_out_of_the_log() {
         let query = [("format".to_string(), "json".to_string()), ("token".to_string(), "eyJ.secret.sig".to_string())];
         assert_eq!(loggable_query(&query), "format=json&token=(a token)");
+        let event = json!({"queryStringParameters": {"token": "eyJ.secret.sig", "format": "json"},
+            "multiValueQueryStringParameters": {"token": ["eyJ.secret.sig"]}, "body": null});
+        let shown = without_token(&event).to_string();
+        assert!(!shown.contains("secret") && shown.contains("(a token)") && shown.contains("json"), "{shown}");
     }
 
     #[tokio::test]
