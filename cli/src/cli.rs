@@ -56,6 +56,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show every resource of the stack: ok, missing or drifted, and the URLs.
     Status,
+    /// Show the functions' log lines from CloudWatch Logs, interleaved by time.
+    Logs(LogsArgs),
     /// Delete every resource of the stack, and nothing else.
     Destroy(DestroyArgs),
     /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
@@ -79,6 +81,27 @@ pub struct DeployArgs {
     /// Wait until the CloudFront distribution is Deployed before returning.
     #[arg(long)]
     pub wait: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// Functions to show, by their stack.yaml names (chat, notify; authorizer
+    /// with `auth: jwt`). Without one, every function of the stack.
+    #[arg(value_name = "FUNCTION")]
+    pub functions: Vec<String>,
+    /// Keep showing new events as they arrive, until Ctrl-C (CloudWatch Logs
+    /// Live Tail, else polling every 2 s).
+    #[arg(long, short = 't', visible_alias = "tail")]
+    pub follow: bool,
+    /// Where to start: a duration before now (30s, 10m, 2h, 1d) or an RFC 3339
+    /// time (2025-05-01T12:00:00Z).
+    #[arg(long, default_value = "10m", value_name = "WHEN")]
+    pub since: crate::logs::Since,
+    /// Only events that match this CloudWatch Logs filter pattern: words that
+    /// must all appear, a "quoted phrase", or a JSON pattern like
+    /// '{ $.level = "ERROR" }'.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod deploy;
 pub mod dev;
 pub mod diff;
+pub mod logs;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -52,6 +53,7 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Plan(plan_args) => deploy::plan(&args, plan_args).await,
         Command::Deploy(deploy_args) => deploy::deploy(&args, deploy_args).await,
         Command::Status => deploy::status(&args).await,
+        Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
         Command::Dev(dev_args) => dev::run(&args, dev_args).await,
     }
