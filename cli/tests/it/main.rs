@@ -4,5 +4,6 @@ mod aws_wiring;
 mod build;
 mod deploy;
 mod dev;
+mod logs;
 mod support;
 mod validate;
