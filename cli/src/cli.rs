@@ -62,6 +62,26 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
     Dev(DevArgs),
+    /// Print the shell completion script for bash, zsh, fish or powershell
+    /// (`wschat completions bash > ~/.local/share/bash-completion/completions/wschat`).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write a page per subcommand with --dir
+    /// (`wschat man --dir ~/.local/share/man/man1`).
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write wschat.1 and wschat-SUBCOMMAND.1 into this folder instead of printing wschat.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod shell;
 pub mod stack;
 pub mod website;
 
@@ -56,5 +57,15 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
         Command::Dev(dev_args) => dev::run(&args, dev_args).await,
+        Command::Completions(c) => shell::completions(c.shell, &mut std::io::stdout().lock()),
+        Command::Man(man) => match &man.dir {
+            None => shell::man(&mut std::io::stdout().lock()),
+            Some(dir) => {
+                for page in shell::man_pages(dir)? {
+                    eprintln!("wrote {}", page.display());
+                }
+                Ok(())
+            }
+        },
     }
 }

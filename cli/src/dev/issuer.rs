@@ -235,7 +235,7 @@ impl Issuer {
     /// Whether a code may be sent to `uri`: this server's origin, or the
     /// loopback (any port), and no fragment (RFC 6749 3.1.2).
     fn accepts_redirect(&self, uri: &str) -> bool {
-        let Ok(parsed) = uri.parse::<http::Uri>() else {
+        let Ok(parsed) = uri.parse::<axum::http::Uri>() else {
             return false;
         };
         if uri.contains('#') || parsed.scheme().is_none() {

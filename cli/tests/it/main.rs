@@ -5,5 +5,6 @@ mod build;
 mod deploy;
 mod dev;
 mod logs;
+mod shell;
 mod support;
 mod validate;
