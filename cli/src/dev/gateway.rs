@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use async_trait::async_trait;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -477,28 +479,14 @@ fn loggable_query(query: &[(String, String)]) -> String {
     query.iter().map(shown).collect::<Vec<_>>().join("&")
 }
 
-/// `requestTime` in API Gateway's form: `22/Nov/2024:08:00:00 +0000`.
+/// `requestTime` in API Gateway's form: `22/Nov/2024:08:00:00 +0000`, the
+/// fields of the HTTP date (`Fri, 22 Nov 2024 08:00:00 GMT`) in another order.
 fn request_time(millis: i64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let seconds = millis.div_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
+    let http_date = DateTime::from_millis(millis).fmt(Format::HttpDate).unwrap_or_default();
+    match http_date.split_whitespace().collect::<Vec<_>>()[..] {
+        [_weekday, day, month, year, time, "GMT"] => format!("{day}/{month}/{year}:{time} +0000"),
+        _ => String::new(),
+    }
 }
 
 /// `{"k":"v"}`, the last value winning, as API Gateway's single-value maps.
@@ -898,6 +886,7 @@ mod tests {
         assert_eq!(request_time(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(request_time(951_782_400_000 - 1000), "28/Feb/2000:23:59:59 +0000");
         assert_eq!(request_time(951_782_400_000 + 86_400_000), "01/Mar/2000:00:00:00 +0000");
+        assert_eq!(request_time(1_796_138_033_999), "01/Dec/2026:15:13:53 +0000");
     }
 
     fn routes(keys: &[&str]) -> Routes {
