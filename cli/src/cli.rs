@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, global = true, value_name = "URL", env = "WSCHAT_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 
-    /// Print one JSON document on stdout instead of human output.
+    /// Print JSON on stdout instead of human output: one document (`logs`: one event per line).
     #[arg(long, global = true)]
     pub json: bool,
 

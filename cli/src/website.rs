@@ -12,12 +12,26 @@ pub const SHORT: &str = "public, max-age=300";
 
 /// What the page is told in `config.json`: where the chat is and, for a
 /// stack with sign-in, how to sign people in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageConfig {
     pub websocket_url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<PageAuth>,
+}
+
+/// `{"websocketUrl": .., "server": .., "auth"?: ..}`. `server` is the same
+/// URL under the key LambdaSharp's own front-end reads, so that its page
+/// works when it is dropped into `website.source`.
+impl serde::Serialize for PageConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("websocketUrl", &self.websocket_url)?;
+        map.serialize_entry("server", &self.websocket_url)?;
+        if let Some(auth) = &self.auth {
+            map.serialize_entry("auth", auth)?;
+        }
+        map.end()
+    }
 }
 
 /// config.json's `auth`: an OpenID Connect issuer's endpoints (from its
@@ -242,7 +256,10 @@ mod tests {
     fn config_json_holds_the_websocket_url() {
         let text = config_json(&PageConfig::open("wss://abc.execute-api.us-east-1.amazonaws.com/dev"));
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value, serde_json::json!({"websocketUrl": "wss://abc.execute-api.us-east-1.amazonaws.com/dev"}));
+        let url = "wss://abc.execute-api.us-east-1.amazonaws.com/dev";
+        assert_eq!(value, serde_json::json!({"websocketUrl": url, "server": url}));
+        // Keys in this order, for people reading the file.
+        assert!(text.find("websocketUrl").unwrap() < text.find("server").unwrap(), "{text}");
     }
 
     #[test]

@@ -88,6 +88,6 @@ mod tests {
         assert_eq!(site.file_for("/../etc/passwd"), None);
         assert_eq!(site.file_for("/a/%2e%2e/%2e%2e/etc/passwd"), None);
         let config: serde_json::Value = serde_json::from_str(&site.config).unwrap();
-        assert_eq!(config, serde_json::json!({ "websocketUrl": "ws://x/dev" }));
+        assert_eq!(config, serde_json::json!({ "websocketUrl": "ws://x/dev", "server": "ws://x/dev" }));
     }
 }

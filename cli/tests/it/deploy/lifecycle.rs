@@ -55,12 +55,13 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
     // The report: URL, counts, waves.
     assert_eq!(report["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
-    // 39 backend resources (with the two tables), and the website's bucket,
-    // files, OAC, distribution and bucket policy.
-    assert_eq!(report["counts"]["create"], 44, "{report:#}");
+    // 31 backend resources (with the two tables and the one route model,
+    // LambdaSharp's `send`), and the website's bucket, files, OAC,
+    // distribution and bucket policy.
+    assert_eq!(report["counts"]["create"], 36, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     assert_eq!(report["waves"], 5);
-    assert!(mutating(&report) >= 44);
+    assert!(mutating(&report) >= 36);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -224,7 +225,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     );
     let target = format!("integrations/{}", integration["id"].as_str().unwrap());
     let model_ids = report_ids(&report, "model");
-    assert_eq!(model_ids.len(), 9, "{report:#}");
+    assert_eq!(model_ids.len(), 1, "{report:#}");
     let stack: serde_norway::Value = serde_norway::from_str(&project.stack()).unwrap();
     let mut keys: Vec<String> =
         stack["api"]["routes"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
@@ -272,7 +273,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 44);
+    assert_eq!(again["counts"]["unchanged"], 36);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -281,7 +282,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 44);
+    assert_eq!(plan["counts"]["unchanged"], 36);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -649,7 +650,7 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     // From empty, every resource is created.
-    assert_eq!(nodes.len(), 44, "{dot}");
+    assert_eq!(nodes.len(), 36, "{dot}");
     assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     for (from, to) in &edges {

@@ -128,7 +128,7 @@ async fn writes_to_one_api_go_one_at_a_time() {
     let project = Project::new("rl-serial");
     deploy(&cloud, &project);
     let stats = cloud.realism.stats();
-    assert!(stats.operations["CreateRoute"] >= 13 && stats.operations["CreateModel"] >= 2, "{stats:#?}");
+    assert!(stats.operations["CreateRoute"] >= 13 && stats.operations["CreateModel"] >= 1, "{stats:#?}");
     assert_eq!(stats.max_api_writes_in_flight, 1, "{stats:#?}");
     // Reads and other services' calls still overlap.
     assert!(stats.max_in_flight > 1, "{stats:#?}");
@@ -388,7 +388,7 @@ async fn reads_right_after_a_create_may_miss_it_and_deploy_waits() {
     let cloud = Cloud::with(only(|b| b.consistency_ms = Some(1_500)));
     let project = Project::new("rl-consistency");
     let report = deploy(&cloud, &project);
-    assert_eq!(report["counts"]["create"], 44, "{report:#}");
+    assert_eq!(report["counts"]["create"], 36, "{report:#}");
     let log = cloud.realism.log();
     // The waits after CreateFunction and CreateTable saw "not found" first.
     let missed = log.iter().filter(|r| r.status == 404 || (r.operation == "DescribeTable" && r.status == 400)).count();

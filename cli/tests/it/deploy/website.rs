@@ -118,7 +118,7 @@ async fn deploy_serves_the_page_from_a_private_bucket_through_cloudfront() {
         }
     }
     let config: Value = serde_json::from_str(inv.objects["config.json"]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(config, json!({ "websocketUrl": wss }));
+    assert_eq!(config, json!({ "websocketUrl": wss, "server": wss }));
     // The page's CSP allows connections to its own chat and nowhere else.
     let origin = wss.rsplit_once('/').unwrap().0;
     let pinned = SECURE.replace("connect-src 'self' wss:", &format!("connect-src 'self' {origin}"));

@@ -6,6 +6,7 @@ mod chat;
 mod limits;
 mod management;
 mod models;
+mod seeds;
 mod server;
 mod signin;
 mod wscat;

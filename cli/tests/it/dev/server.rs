@@ -22,7 +22,7 @@ async fn serves_the_site_with_a_generated_config_json() {
     assert_eq!(config.status, 200);
     assert_eq!(config.header("content-type"), Some("application/json"));
     let config: Value = serde_json::from_slice(&config.body).unwrap();
-    assert_eq!(config, json!({ "websocketUrl": server.websocket }));
+    assert_eq!(config, json!({ "websocketUrl": server.websocket, "server": server.websocket }));
 
     let index = http_request(server.port, "GET", "/", "");
     assert_eq!(index.status, 200);
