@@ -149,6 +149,15 @@ pub struct DevArgs {
     /// Close every connection after this many seconds (API Gateway: 7200).
     #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
     pub max_lifetime: u64,
+    /// Answer for a route's handler once it has run this long: `$connect` gets
+    /// 504, a message the `Endpoint request timed out` frame (API Gateway: 29,
+    /// its maximum for WebSocket integrations).
+    #[arg(long, default_value_t = 29, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub integration_timeout: u64,
+    /// Let every connection and message through, whatever `api.throttle` says
+    /// (for load tests).
+    #[arg(long)]
+    pub no_throttle: bool,
     /// Turn sign-in on against a local OpenID Connect issuer at
     /// http://HOST:PORT/issuer, with its own key: any name signs in, without a
     /// password (`/issuer/login?name=NAME` gives a token at once). Without

@@ -10,8 +10,15 @@
 //! - each frame is routed by the stack's route selection expression
 //!   (`$request.body.action`), falling back to `$default` for frames that are
 //!   not JSON, binary, or name no route;
+//! - the stage's default route throttling (`api.throttle`) is a token bucket
+//!   shared by every connection: a `$connect` over it is 429 at the upgrade,
+//!   a frame over it gets API Gateway's `Too Many Requests` frame instead of
+//!   the handler, and the connection stays open;
 //! - a frame that does not match its route's model (the route's JSON schema)
 //!   gets API Gateway's `Invalid request body` frame instead of the handler;
+//! - a handler that runs past the integration timeout (29 s) is answered for:
+//!   `$connect` with 504 at the upgrade, a frame with API Gateway's
+//!   `Endpoint request timed out` frame; its late result is dropped;
 //! - `$disconnect` runs once the connection is closed, by either side, with
 //!   the close code and reason;
 //! - frames past 32 KiB and messages past 128 KiB close the connection with
@@ -78,6 +85,60 @@ pub struct Limits {
     pub idle: Duration,
     /// Closes every connection this long after it opened (API Gateway: 2 hours).
     pub lifetime: Duration,
+    /// How long a route's handler may run before API Gateway answers for it
+    /// (29 s, API Gateway's fixed maximum for WebSocket integrations).
+    pub integration: Duration,
+}
+
+/// The stage's default route throttling: a token bucket of `burst` tokens,
+/// refilled at `rate` tokens a second, one token a request, shared by every
+/// connection of the stage.
+///
+/// "API Gateway throttles requests to your API using the token bucket
+/// algorithm, where a token counts for a request" (API Gateway developer
+/// guide, "Protect your WebSocket APIs in API Gateway"; the stage's default
+/// route settings are its "route-level throttling"). `$connect` is one of
+/// the requests: a stage whose throttling is 0 refuses every connection with
+/// 429 (hashicorp/terraform-provider-aws#14742, a WebSocket stage;
+/// terraform-aws-modules/terraform-aws-apigateway-v2#8). `$disconnect` is not
+/// counted: nothing can refuse a closed connection.
+#[derive(Debug)]
+pub struct Throttle {
+    rate: f64,
+    burst: f64,
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Throttle {
+    /// A full bucket.
+    pub fn new(rate: f64, burst: i32) -> Throttle {
+        let burst = f64::from(burst.max(0));
+        Throttle { rate: rate.max(0.0), burst, bucket: Mutex::new(Bucket { tokens: burst, at: Instant::now() }) }
+    }
+
+    /// Takes a token for a request arriving now; `false` when it is throttled.
+    fn admit(&self) -> bool {
+        self.admit_at(Instant::now())
+    }
+
+    fn admit_at(&self, now: Instant) -> bool {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.rate;
+        bucket.tokens = (bucket.tokens + refill).min(self.burst);
+        bucket.at = now.max(bucket.at);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Where sign-in's keys come from: the local issuer of `--issuer local`, or
@@ -107,6 +168,8 @@ pub struct Setup<'a> {
     /// With sign-in: the authorizer's verifier.
     pub sign_in: Option<Verifier<Keys>>,
     pub limits: Limits,
+    /// `api.throttle`; `None` lets every request through.
+    pub throttle: Option<Throttle>,
     pub store: Arc<dyn ConnectionStore>,
     pub notifier: Arc<dyn Notifier>,
     /// Becomes `true` when the server shuts down: every connection closes.
@@ -123,6 +186,7 @@ pub struct Gateway {
     sign_in: Option<Verifier<Keys>>,
     routes: Routes,
     limits: Limits,
+    throttle: Option<Throttle>,
     settings: Settings,
     store: Arc<dyn ConnectionStore>,
     notifier: Arc<dyn Notifier>,
@@ -149,6 +213,7 @@ impl Gateway {
             sign_in: setup.sign_in,
             routes: Routes::new(stack)?,
             limits: setup.limits,
+            throttle: setup.throttle,
             settings: Settings {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
@@ -187,30 +252,46 @@ impl Gateway {
         self.tracker.wait().await
     }
 
-    /// Runs the route handler on one event, as the Lambda integration would.
-    /// A handler that panics is a failed invocation: 502, as API Gateway
-    /// reports a Lambda error.
-    async fn invoke(self: &Arc<Self>, event: Value) -> WebSocketResponse {
+    /// Runs the route handler on one event, as the Lambda integration would,
+    /// for at most the integration timeout. A handler that panics is a failed
+    /// invocation; one that runs past the timeout keeps running, as a Lambda
+    /// function does after API Gateway stopped waiting, and its result is
+    /// logged and dropped.
+    async fn invoke(self: &Arc<Self>, event: Value) -> Result<WebSocketResponse, Unanswered> {
         debug!("event {}", without_token(&event));
         let parsed: WebSocketEvent = match serde_json::from_value(event) {
             Ok(parsed) => parsed,
             Err(e) => {
                 error!("building a WebSocket event: {e}");
-                return WebSocketResponse { status_code: 500, headers: None, body: None };
+                return Err(Unanswered::Failed);
             }
         };
+        let what = format!("{} {}", parsed.request_context.route_key, parsed.request_context.connection_id);
         let gateway = self.clone();
-        let run =
+        let mut run =
             tokio::spawn(async move { chat_core::handle_websocket(gateway.ports(), &gateway.settings, &parsed).await });
-        let response = match run.await {
-            Ok(response) => response,
-            Err(e) => {
-                error!("the route handler failed: {e}");
-                WebSocketResponse { status_code: 502, headers: None, body: Some("Internal server error".into()) }
+        let response = match tokio::time::timeout(self.limits.integration, &mut run).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                error!("the route handler of {what} failed: {e}");
+                return Err(Unanswered::Failed);
+            }
+            Err(_) => {
+                let limit = self.limits.integration;
+                warn!("the route handler of {what} ran past the integration timeout ({limit:?})");
+                tokio::spawn(async move {
+                    match run.await {
+                        Ok(late) => {
+                            info!("late       {what} -> {} dropped: API Gateway stopped waiting", late.status_code)
+                        }
+                        Err(e) => error!("the route handler of {what} failed after the timeout: {e}"),
+                    }
+                });
+                return Err(Unanswered::TimedOut);
             }
         };
         debug!("response {}", serde_json::to_string(&response).unwrap_or_default());
-        response
+        Ok(response)
     }
 
     /// Runs the notify handler on one batch of queue messages.
@@ -361,13 +442,21 @@ impl Gateway {
         })
     }
 
-    /// One frame from a client: route it and run the route's handler.
+    /// One frame from a client: throttle it, route it, check its model and
+    /// run the route's handler.
     async fn message(self: &Arc<Self>, id: &str, link: &Link, data: &[u8], binary: bool) {
+        if let Some(throttle) = &self.throttle
+            && !throttle.admit()
+        {
+            // API Gateway refuses the frame itself: the function never runs.
+            info!("throttle   {id} -> {TOO_MANY_REQUESTS}");
+            let _ = self.connections.deliver(id, gateway_frame(TOO_MANY_REQUESTS, id).as_bytes());
+            return;
+        }
         let Some(route) = self.routes.select(data, binary) else {
             // No route and no `$default`: API Gateway answers the client itself.
             info!("route      {id} (no route, no $default) -> Forbidden");
-            let reply = json!({ "message": "Forbidden", "connectionId": id, "requestId": new_id() });
-            let _ = self.connections.deliver(id, reply.to_string().as_bytes());
+            let _ = self.connections.deliver(id, gateway_frame("Forbidden", id).as_bytes());
             return;
         };
         if let Some(model) = self.routes.models.get(&route)
@@ -375,34 +464,67 @@ impl Gateway {
         {
             // API Gateway refuses the frame itself: the function never runs.
             info!("model      {id} {route} -> Invalid request body: {refusal}");
-            let _ = self.connections.deliver(id, invalid_request_body(id).as_bytes());
+            let _ = self.connections.deliver(id, gateway_frame("Invalid request body", id).as_bytes());
             return;
         }
         let event = self.message_event(link, id, &route, data, binary);
-        let response = self.invoke(event).await;
-        info!("route      {id} {route} -> {}", response.status_code);
-        if response.status_code == 502 {
-            let reply = json!({ "message": "Internal server error", "connectionId": id, "requestId": new_id() });
-            let _ = self.connections.deliver(id, reply.to_string().as_bytes());
-        }
+        let message = match self.invoke(event).await {
+            Ok(response) => {
+                info!("route      {id} {route} -> {}", response.status_code);
+                return;
+            }
+            Err(Unanswered::Failed) => INTERNAL_SERVER_ERROR,
+            Err(Unanswered::TimedOut) => ENDPOINT_TIMED_OUT,
+        };
+        info!("route      {id} {route} -> {message}");
+        let _ = self.connections.deliver(id, gateway_frame(message, id).as_bytes());
     }
 
     /// A connection closed: it can receive nothing more, and `$disconnect` runs.
     async fn disconnected(self: &Arc<Self>, id: &str, link: &Link, code: u16, reason: &str) {
         self.connections.remove(id);
         if self.routes.has("$disconnect") {
-            let response = self.invoke(self.disconnect_event(link, id, code, reason)).await;
-            info!("disconnect {id} {code} {reason:?} -> {}", response.status_code);
+            let outcome = match self.invoke(self.disconnect_event(link, id, code, reason)).await {
+                Ok(response) => response.status_code.to_string(),
+                Err(Unanswered::Failed) => INTERNAL_SERVER_ERROR.into(),
+                Err(Unanswered::TimedOut) => ENDPOINT_TIMED_OUT.into(),
+            };
+            info!("disconnect {id} {code} {reason:?} -> {outcome}");
         } else {
             info!("disconnect {id} {code} {reason:?}");
         }
     }
 }
 
-/// API Gateway's answer to a frame its route's model refuses, byte for byte
-/// (spacing included) as AWS documents it.
-fn invalid_request_body(connection_id: &str) -> String {
-    format!(r#"{{"message": "Invalid request body", "connectionId":"{connection_id}", "requestId":"{}"}}"#, new_id())
+/// Why an integration gave API Gateway no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unanswered {
+    /// The handler failed (a Lambda error).
+    Failed,
+    /// The handler ran past [`Limits::integration`].
+    TimedOut,
+}
+
+/// The messages of frames API Gateway sends a client itself.
+const TOO_MANY_REQUESTS: &str = "Too Many Requests";
+const INTERNAL_SERVER_ERROR: &str = "Internal server error";
+const ENDPOINT_TIMED_OUT: &str = "Endpoint request timed out";
+
+/// A frame API Gateway sends the caller itself, byte for byte (spacing
+/// included) in the shape AWS documents for a model's refusal: `{"message":
+/// "Invalid request body", "connectionId":"ABCD1=234", "requestId":"EFGH="}`
+/// (API Gateway developer guide, "Request validation for WebSocket APIs").
+///
+/// The other messages take the same shape: `Internal server error` for a
+/// failed integration, `Forbidden` for a frame with no route, and two that
+/// AWS documents no frame for: a throttled frame and an integration timeout.
+/// Their messages are the bodies API Gateway gives those errors over HTTP:
+/// `{"message":"Too Many Requests"}` with 429 (pulumi/pulumi-aws#2363) and
+/// `{"message":"Endpoint request timed out"}` with 504 (the INTEGRATION_TIMEOUT
+/// gateway response); WebSocket clients in public code recognise the timeout
+/// as a frame with that `message` and a `connectionId`.
+fn gateway_frame(message: &str, connection_id: &str) -> String {
+    format!(r#"{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{}"}}"#, new_id())
 }
 
 /// The `apiId` of every event: there is one API.
@@ -423,11 +545,19 @@ fn unauthorized() -> Response {
     aws_error(StatusCode::UNAUTHORIZED, "UnauthorizedException", "Unauthorized")
 }
 
+/// An error API Gateway answers an upgrade with: `{"message":..}`, its type
+/// in `x-amzn-ErrorType` and a request id.
 fn aws_error(status: StatusCode, kind: &'static str, message: &str) -> Response {
+    let mut response = gateway_error(status, message);
+    response.headers_mut().insert(header::HeaderName::from_static("x-amzn-errortype"), HeaderValue::from_static(kind));
+    response
+}
+
+/// [`aws_error`] without an error type.
+fn gateway_error(status: StatusCode, message: &str) -> Response {
     let headers = [
         (header::CONTENT_TYPE, "application/json".to_string()),
         (header::HeaderName::from_static("x-amzn-requestid"), request_uuid()),
-        (header::HeaderName::from_static("x-amzn-errortype"), kind.to_string()),
     ];
     (status, headers, json!({ "message": message }).to_string()).into_response()
 }
@@ -702,6 +832,17 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down").into_response();
     };
     let id = new_id();
+    // Throttled before the authorizer and `$connect`: 429 with `{"message":
+    // "Too Many Requests"}`, as a stage throttled to 0 answers every upgrade
+    // (hashicorp/terraform-provider-aws#14742; the body: pulumi/pulumi-aws#2363).
+    // The error type is the one API Gateway's 429s carry elsewhere; no source
+    // shows the headers of this one.
+    if let Some(throttle) = &gateway.throttle
+        && !throttle.admit()
+    {
+        info!("throttle   {id} $connect -> 429; $connect is not run");
+        return aws_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", TOO_MANY_REQUESTS);
+    }
     let now = now_millis();
     let (tx, rx) = mpsc::channel(OUTGOING_FRAMES);
     let link = Arc::new(Link {
@@ -721,7 +862,20 @@ pub async fn upgrade(
         }
     }
     if gateway.routes.has("$connect") {
-        let response = gateway.invoke(event).await;
+        let response = match gateway.invoke(event).await {
+            Ok(response) => response,
+            Err(Unanswered::Failed) => {
+                info!("connect    {id} ?{query_text} -> 502 {INTERNAL_SERVER_ERROR}");
+                return (StatusCode::BAD_GATEWAY, INTERNAL_SERVER_ERROR).into_response();
+            }
+            Err(Unanswered::TimedOut) => {
+                // API Gateway's INTEGRATION_TIMEOUT answer, 504 (REST API
+                // gateway response types; WebSocket APIs have no gateway
+                // responses to change it with).
+                info!("connect    {id} ?{query_text} -> 504 {ENDPOINT_TIMED_OUT}");
+                return gateway_error(StatusCode::GATEWAY_TIMEOUT, ENDPOINT_TIMED_OUT);
+            }
+        };
         if !(200..300).contains(&response.status_code) {
             info!("connect    {id} ?{query_text} -> {} refused", response.status_code);
             let status = StatusCode::from_u16(response.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -887,6 +1041,32 @@ mod tests {
         assert_eq!(request_time(951_782_400_000 - 1000), "28/Feb/2000:23:59:59 +0000");
         assert_eq!(request_time(951_782_400_000 + 86_400_000), "01/Mar/2000:00:00:00 +0000");
         assert_eq!(request_time(1_796_138_033_999), "01/Dec/2026:15:13:53 +0000");
+    }
+
+    #[test]
+    fn the_throttle_is_a_token_bucket_of_burst_tokens_refilled_at_the_rate() {
+        let throttle = Throttle::new(2.0, 3);
+        let start = throttle.bucket.lock().unwrap().at;
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // A full bucket: the burst passes, the next request is throttled.
+        assert_eq!((0..4).map(|_| throttle.admit_at(at(0))).collect::<Vec<_>>(), [true, true, true, false]);
+        // Two tokens a second: one more after 0.5 s, not before.
+        assert!(!throttle.admit_at(at(499)));
+        assert!(throttle.admit_at(at(500)));
+        assert!(!throttle.admit_at(at(500)));
+        // Idle time fills the bucket up to the burst, no further.
+        assert_eq!((0..4).map(|_| throttle.admit_at(at(60_000))).collect::<Vec<_>>(), [true, true, true, false]);
+        // A burst of 0 lets nothing through, as a stage throttled to 0.
+        let closed = Throttle::new(100.0, 0);
+        assert!(!closed.admit_at(start + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn gateway_frames_take_the_shape_aws_documents_for_invalid_request_body() {
+        let frame = gateway_frame("Too Many Requests", "ABCD1=234");
+        let (head, request_id) = frame.rsplit_once(r#""requestId":""#).unwrap();
+        assert_eq!(head, r#"{"message": "Too Many Requests", "connectionId":"ABCD1=234", "#);
+        assert!(request_id.len() == 18 && request_id.ends_with(r#"="}"#), "{frame}");
     }
 
     fn routes(keys: &[&str]) -> Routes {

@@ -81,14 +81,20 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let backend = backend::open(args, dev, &stack).await?;
-    let limits =
-        Limits { idle: Duration::from_secs(dev.idle_timeout), lifetime: Duration::from_secs(dev.max_lifetime) };
+    let limits = Limits {
+        idle: Duration::from_secs(dev.idle_timeout),
+        lifetime: Duration::from_secs(dev.max_lifetime),
+        integration: Duration::from_secs(dev.integration_timeout),
+    };
+    let throttle = &stack.api.throttle;
+    let throttle = (!dev.no_throttle).then(|| gateway::Throttle::new(throttle.rate, throttle.burst));
     let gateway = Arc::new(gateway::Gateway::new(gateway::Setup {
         stack: &stack,
         domain: authority.clone(),
         region: args.region.clone().or_else(|| stack.region.clone()).unwrap_or_else(|| "us-east-1".into()),
         sign_in: verifier,
         limits,
+        throttle,
         store: backend.store,
         notifier: backend.notifier,
         shutdown: shutdown_rx.clone(),

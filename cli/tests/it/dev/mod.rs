@@ -9,6 +9,8 @@ mod models;
 mod seeds;
 mod server;
 mod signin;
+mod throttle;
+mod timeout;
 mod wscat;
 
 use std::io::{BufRead, BufReader};
