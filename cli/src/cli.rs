@@ -158,6 +158,11 @@ pub struct DevArgs {
     /// (for load tests).
     #[arg(long)]
     pub no_throttle: bool,
+    /// Answer the Management API (`@connections`) from any address when
+    /// --host is not the loopback. Without it, only clients on this machine
+    /// may post to or close connections, as only signed callers may on AWS.
+    #[arg(long)]
+    pub open_management: bool,
     /// Turn sign-in on against a local OpenID Connect issuer at
     /// http://HOST:PORT/issuer, with its own key: any name signs in, without a
     /// password (`/issuer/login?name=NAME` gives a token at once). Without

@@ -11,21 +11,77 @@
 //! that has stopped reading, once 1,024 frames wait for it, is 429
 //! `LimitExceededException`. Errors carry their
 //! type in `x-amzn-ErrorType`, which is what the SDK's typed `is_*()` read.
-//! Requests are not authenticated: SigV4 headers are accepted and ignored.
+//!
+//! SigV4 headers are accepted and ignored. On AWS only signed callers reach
+//! `@connections`; in dev, on a `--host` other than the loopback, only
+//! clients on this machine do ([`Access`]), unless `--open-management`.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::info;
 
 use super::gateway::{Gateway, Undelivered};
 use super::new_id;
+
+/// Who may call the Management API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who reaches the listener: it is on the loopback, or
+    /// `--open-management` opened it.
+    Open,
+    /// Clients on this machine (a loopback peer) only; `--host` reaches others.
+    ThisMachine,
+}
+
+impl Access {
+    /// Whether a request from `peer` is answered.
+    pub fn allows(self, peer: IpAddr) -> bool {
+        // `to_canonical`: on a dual-stack listener, 127.0.0.1 arrives as ::ffff:127.0.0.1.
+        self == Access::Open || peer.to_canonical().is_loopback()
+    }
+}
+
+/// Refuses `@connections` calls that [`Access`] does not allow, as API
+/// Gateway refuses an unsigned call: 403 `{"message":"Missing Authentication
+/// Token"}`, type `MissingAuthenticationTokenException`. That is the answer
+/// to a request "not signed when the API method has IAM authentication"
+/// (AWS Knowledge Center, "How do I troubleshoot 403 Missing Authentication
+/// Token errors from an API Gateway REST API endpoint?"; the body and type:
+/// API Gateway developer guide, "Set up a gateway response using the
+/// console"), and `@connections` uses IAM authorization ("Use @connections
+/// commands in your backend service").
+pub async fn guard(
+    State(access): State<Access>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if access.allows(peer.ip()) {
+        return next.run(request).await;
+    }
+    let mut response =
+        aws_response(StatusCode::FORBIDDEN, Some(json!({ "message": "Missing Authentication Token" }).to_string()));
+    response.headers_mut().insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static("MissingAuthenticationTokenException"),
+    );
+    let path = percent_encoding::percent_decode_str(request.uri().path()).decode_utf8_lossy();
+    info!(
+        "management {} {path} from {} -> 403: not from this machine (--open-management opens it)",
+        request.method(),
+        peer.ip()
+    );
+    response
+}
 
 /// `PostToConnection`.
 pub async fn post_to_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Response {
@@ -101,6 +157,18 @@ fn timestamp(millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn off_the_loopback_only_this_machine_may_call_the_management_api() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        for this_machine in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert!(Access::ThisMachine.allows(ip(this_machine)), "{this_machine}");
+        }
+        for other in ["192.168.1.5", "10.0.0.2", "fd00::2", "::ffff:192.168.1.5", "0.0.0.0"] {
+            assert!(!Access::ThisMachine.allows(ip(other)), "{other}");
+            assert!(Access::Open.allows(ip(other)), "{other}");
+        }
+    }
 
     #[test]
     fn timestamps_are_iso_8601() {

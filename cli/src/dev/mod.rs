@@ -7,7 +7,8 @@
 //!   in-process, as the `chat` Lambda would, after checking frames against
 //!   their route's model ([`models`]) as API Gateway does;
 //! - `POST|GET|DELETE /@connections/{id}`: the Management API ([`management`]),
-//!   wire-compatible with the SDK's ApiGatewayManagement client;
+//!   wire-compatible with the SDK's ApiGatewayManagement client; off the
+//!   loopback, for clients on this machine only unless `--open-management`;
 //! - `/config.json` and the `website.source` files ([`site`]);
 //! - with `--issuer local`, an OpenID Connect issuer under `/issuer` ([`issuer`]).
 //!
@@ -106,7 +107,8 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     if !site.root().is_dir() {
         warn!("website.source `{}` is not a folder; only config.json is served", site.root().display());
     }
-    let mut app = router(State { gateway: gateway.clone(), site }, stack.api_stage());
+    let management = management_access(dev);
+    let mut app = router(State { gateway: gateway.clone(), site, management }, stack.api_stage());
     if let Some(local) = local_issuer {
         app = app.nest(issuer::PATH, issuer::routes(local));
     }
@@ -204,6 +206,30 @@ async fn sign_in(stack: &Stack, dev: &DevArgs, origin: &str) -> Result<Option<Si
     }
 }
 
+/// Who may call `@connections`, said on stderr when `--host` lets others
+/// reach it: on AWS it takes a SigV4 signature, which dev does not check.
+fn management_access(dev: &DevArgs) -> management::Access {
+    match (is_loopback(&dev.host), dev.open_management) {
+        (true, _) => management::Access::Open,
+        (false, true) => {
+            warn!(
+                "--open-management on {}: anyone who can reach it can post to and close every connection \
+                 (@connections); on AWS only signed callers can",
+                dev.host
+            );
+            management::Access::Open
+        }
+        (false, false) => {
+            info!(
+                "the Management API (@connections) answers clients on this machine only, as on AWS it answers \
+                 signed callers only; --open-management opens it to every address {} reaches",
+                dev.host
+            );
+            management::Access::ThisMachine
+        }
+    }
+}
+
 /// Whether `host` is reachable from this machine only.
 fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -219,6 +245,7 @@ fn authority(host: &str, port: u16) -> String {
 struct State {
     gateway: Arc<gateway::Gateway>,
     site: Arc<site::Site>,
+    management: management::Access,
 }
 
 impl FromRef<State> for Arc<gateway::Gateway> {
@@ -234,8 +261,13 @@ impl FromRef<State> for Arc<site::Site> {
 }
 
 fn router(state: State, stage: &str) -> Router {
-    let connections =
-        || get(management::get_connection).post(management::post_to_connection).delete(management::delete_connection);
+    let access = state.management;
+    let connections = || {
+        get(management::get_connection)
+            .post(management::post_to_connection)
+            .delete(management::delete_connection)
+            .route_layer(axum::middleware::from_fn_with_state(access, management::guard))
+    };
     Router::new()
         .route(&format!("/{stage}"), get(gateway::upgrade))
         .route(&format!("/{stage}/"), get(gateway::upgrade))

@@ -82,3 +82,75 @@ async fn the_sdk_posts_reads_and_deletes_connections_and_gets_410_after_close() 
     assert!(gone.unwrap_err().into_service_error().is_gone_exception());
     server.wait_for_log(&format!("management POST {alice_id} 4 bytes -> 410")).await;
 }
+
+/// An address of this machine other than the loopback (the one its default
+/// route leaves from), or `None` on a machine without a network.
+fn address_off_the_loopback() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Connecting a UDP socket sends nothing: it only picks the local address.
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+/// Posts to `id` through `endpoint`: `Ok`, or the HTTP status, error type and body of the refusal.
+async fn post(endpoint: &str, id: &str, text: &str) -> Result<(), (u16, Option<String>, String)> {
+    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata;
+    let sent = management(endpoint).post_to_connection().connection_id(id).data(Blob::new(text)).send().await;
+    sent.map(|_| ()).map_err(|e| {
+        let raw = e.raw_response().expect("an HTTP answer");
+        let status = raw.status().as_u16();
+        let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default()).into_owned();
+        (status, e.code().map(str::to_string), body)
+    })
+}
+
+#[tokio::test]
+async fn off_the_loopback_the_management_api_answers_this_machine_only() {
+    let server = Server::start(&["--host", "0.0.0.0"]);
+    server.wait_for_log("the Management API (@connections) answers clients on this machine only").await;
+    let mut alice = Client::join(&server, "username=alice").await;
+    let port = server.port;
+
+    // From this machine it works as before.
+    post(&format!("http://127.0.0.1:{port}/dev"), &alice.id, "from here").await.expect("a post from 127.0.0.1");
+    assert_eq!(alice.next().await, "from here");
+
+    // From another address it is refused as API Gateway refuses an unsigned call.
+    let Some(ip) = address_off_the_loopback() else {
+        eprintln!("this machine has no address off the loopback: the refusal is tested in management.rs's unit tests");
+        return;
+    };
+    let refused = post(&format!("http://{ip}:{port}/dev"), &alice.id, "from afar").await.unwrap_err();
+    assert_eq!(
+        refused,
+        (
+            403,
+            Some("MissingAuthenticationTokenException".to_string()),
+            r#"{"message":"Missing Authentication Token"}"#.to_string()
+        )
+    );
+    let api = management(&format!("http://{ip}:{port}"));
+    assert!(api.get_connection().connection_id(&alice.id).send().await.is_err());
+    assert!(api.delete_connection().connection_id(&alice.id).send().await.is_err());
+    server.wait_for_log(&format!("management POST /dev/@connections/{} from {ip} -> 403", alice.id)).await;
+    // Nothing reached alice, and she is still connected.
+    alice.expect_silence(Duration::from_millis(300)).await;
+    post(&format!("http://127.0.0.1:{port}"), &alice.id, "still here").await.expect("a post from 127.0.0.1");
+    assert_eq!(alice.next().await, "still here");
+}
+
+#[tokio::test]
+async fn open_management_answers_every_address_with_a_warning() {
+    let server = Server::start(&["--host", "0.0.0.0", "--open-management"]);
+    server
+        .wait_for_log("--open-management on 0.0.0.0: anyone who can reach it can post to and close every connection")
+        .await;
+    let mut alice = Client::join(&server, "username=alice").await;
+    let port = server.port;
+    let mut endpoints = vec![format!("http://127.0.0.1:{port}/dev")];
+    endpoints.extend(address_off_the_loopback().map(|ip| format!("http://{ip}:{port}/dev")));
+    for endpoint in &endpoints {
+        post(endpoint, &alice.id, endpoint).await.unwrap_or_else(|e| panic!("posting through {endpoint}: {e:?}"));
+        assert_eq!(alice.next().await, *endpoint);
+    }
+}

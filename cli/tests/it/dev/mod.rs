@@ -112,11 +112,12 @@ impl Server {
             }
         }
         let (website, websocket) = (urls[0].clone(), urls[1].clone());
+        // `ws://HOST:PORT/stage`, whatever --host is.
         let port = websocket
-            .trim_start_matches("ws://127.0.0.1:")
-            .split('/')
-            .next()
-            .and_then(|p| p.parse().ok())
+            .strip_prefix("ws://")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|authority| authority.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse().ok())
             .unwrap_or_else(|| panic!("a port in {websocket}"));
         Server { child: Some(child), port, websocket, website, log, reader: Some(reader) }
     }
