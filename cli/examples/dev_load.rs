@@ -58,7 +58,7 @@ async fn main() {
     let log_path = root.join("target/dev_load.log");
     let log = std::fs::File::create(&log_path).expect("creating target/dev_load.log");
     let mut dev = Command::new(root.join("target").join(profile).join("wschat"))
-        .args(["dev", "--port", "0"])
+        .args(["dev", "--port", "0", "--no-throttle"])
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
