@@ -117,3 +117,24 @@ fn event_json(line: &str) -> Value {
     let (_, json) = line.split_once("event ").unwrap_or_else(|| panic!("no event in {line}"));
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
 }
+
+/// A browser offers subprotocols in `Sec-WebSocket-Protocol` and drops a
+/// handshake whose answer names none of them (RFC 6455 4.1): the chat's
+/// `$connect` answers the one it takes, and dev completes the handshake
+/// with it, as API Gateway does; no offer, no header.
+#[tokio::test]
+async fn a_client_offering_subprotocols_gets_the_one_connect_chose() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = Server::start(&[]);
+    for (offered, chosen) in [(Some("wschat"), Some("wschat")), (Some("chat, superchat"), Some("chat")), (None, None)] {
+        let url = server.url("username=alice");
+        let mut request = url.as_str().into_client_request().unwrap();
+        if let Some(offered) = offered {
+            request.headers_mut().insert("Sec-WebSocket-Protocol", offered.parse().unwrap());
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("the handshake");
+        let answered = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(answered.as_deref(), chosen, "offered {offered:?}");
+        drop(ws);
+    }
+}
