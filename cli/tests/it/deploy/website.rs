@@ -389,7 +389,8 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
         "no wait between disable and delete: {ops:?}"
     );
     assert_eq!(ops.iter().filter(|o| *o == "UpdateDistribution").count(), 1, "{ops:?}");
-    assert!(Inventory::read(&aws, "web-quick", "dev").await.is_empty());
+    let left = Inventory::read(&aws, "web-quick", "dev").await;
+    assert!(left.is_empty(), "destroy left: {left:#?}");
 
     // A destroy killed right after the disable leaves a disabled distribution;
     // the next destroy does not disable it again, waits, deletes it, then the OAC.
@@ -406,7 +407,8 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
     assert!(!ops.contains(&"UpdateDistribution".to_string()), "disabled twice: {ops:?}");
     assert!(position(&ops, "GetDistribution") < position(&ops, "DeleteDistribution"), "{ops:?}");
     assert!(position(&ops, "DeleteDistribution") < position(&ops, "DeleteOriginAccessControl"), "{ops:?}");
-    assert!(Inventory::read(&aws, "web-wait", "dev").await.is_empty());
+    let left = Inventory::read(&aws, "web-wait", "dev").await;
+    assert!(left.is_empty(), "destroy left: {left:#?}");
 }
 
 #[tokio::test]
