@@ -73,6 +73,13 @@ pub fn behaviours() -> Behaviours {
 
 use crate::support::{root, wschat};
 
+/// Waits out the proxy's consistency window ([`behaviours`]): a listing or a
+/// read within it leaves out what was just made, so a destroy started at once
+/// after a deploy could miss the deploy's last creates, as it could on AWS.
+pub async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(behaviours().consistency_ms.unwrap_or(0) + 100)).await;
+}
+
 /// A temp project: stack.yaml (the shipped one, renamed), its schemas and
 /// crates, and small zips in `target/wschat` as `wschat build` would leave them.
 pub struct Project {

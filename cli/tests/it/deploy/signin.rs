@@ -181,6 +181,7 @@ async fn sign_in_deploys_and_switching_auth_converges_every_way() {
 
     project.write_stack(&with_jwt(name, &issuer.url));
     deploy(&cloud, &project);
+    super::settle().await;
     let destroyed = json(&cloud, &project, &["destroy", "--yes"]);
     assert!(destroyed.to_string().contains("authorizer"), "{destroyed:#}");
     assert!(Inventory::read(&aws, name, "dev").await.is_empty(), "destroy left something");
