@@ -42,6 +42,19 @@ pub struct AwsTarget {
     pub credentials: Option<aws_credential_types::Credentials>,
 }
 
+impl AwsTarget {
+    /// Where a command reaches AWS: the global flags, with stack.yaml's
+    /// `region` when `--region` is not given.
+    pub fn of(args: &crate::cli::Args, stack: &crate::stack::Stack) -> AwsTarget {
+        AwsTarget {
+            region: args.region.clone().or_else(|| stack.region.clone()),
+            profile: args.profile.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+            credentials: None,
+        }
+    }
+}
+
 /// Shared SDK configuration, plus the log of calls made through it.
 #[derive(Clone, Debug)]
 pub struct Aws {

@@ -61,12 +61,7 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     let stack = stack::load(&args.file, &args.stage)?;
     let destroying = matches!(zips, Zips::None);
     let artifacts = artifacts(&stack, zips)?;
-    let target = AwsTarget {
-        region: args.region.clone().or_else(|| stack.region.clone()),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        credentials: None,
-    };
+    let target = AwsTarget::of(args, &stack);
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
     let mut env = Env::new(stack, aws.region().to_string(), account, artifacts)?;

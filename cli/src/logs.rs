@@ -161,12 +161,7 @@ impl Event {
 pub async fn run(args: &Args, logs_args: &LogsArgs) -> Result<()> {
     let stack = stack::load(&args.file, &args.stage)?;
     let functions = selected(&stack, &logs_args.functions)?;
-    let target = AwsTarget {
-        region: args.region.clone().or_else(|| stack.region.clone()),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        credentials: None,
-    };
+    let target = AwsTarget::of(args, &stack);
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
     let arns = stack.arns(&account.partition, aws.region(), &account.id);

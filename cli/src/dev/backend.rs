@@ -68,13 +68,7 @@ fn memory(stack: &Stack) -> Backend {
 
 /// The stack's DynamoDB table and SQS queue, created when missing.
 async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
-    let aws = Aws::load(&AwsTarget {
-        region: args.region.clone().or_else(|| stack.region.clone()),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        credentials: None,
-    })
-    .await?;
+    let aws = Aws::load(&AwsTarget::of(args, stack)).await?;
     let account = aws.account().await?;
     let env = Env::new(stack.clone(), aws.region().to_string(), account, BTreeMap::new())?;
     let clients = Clients::new(&aws);
