@@ -296,6 +296,19 @@ impl Client {
     }
 }
 
+/// The HTTP answer to an upgrade that must be refused: status, body and `x-amzn-ErrorType`.
+pub async fn refused_upgrade(server: &Server, query: &str) -> (u16, String, Option<String>) {
+    match tokio_tungstenite::connect_async(server.url(query)).await {
+        Ok(_) => panic!("?{query}: the upgrade went through"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+            let kind = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_string());
+            (response.status().as_u16(), body, kind)
+        }
+        Err(e) => panic!("?{query}: expected an HTTP refusal, got {e}"),
+    }
+}
+
 /// The connection id in a welcome, compat (`Welcome! - connected on <id>`) or json.
 pub fn welcome_id(frame: &str) -> Option<String> {
     if let Some(id) = frame.strip_prefix("Welcome! - connected on ") {

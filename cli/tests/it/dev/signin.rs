@@ -11,10 +11,9 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use test_support::{HttpReply, http_request};
-use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::{Client, Server, stack_copy};
+use super::{Client, Server, refused_upgrade, stack_copy};
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 
@@ -41,20 +40,6 @@ fn login(server: &Server, name: &str, client_id: Option<&str>) -> String {
     let tokens: Value = serde_json::from_slice(&reply.body).unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
     tokens["id_token"].as_str().unwrap().to_string()
-}
-
-/// The HTTP answer to an upgrade that must be refused: status, body and
-/// `x-amzn-ErrorType`.
-async fn refused(server: &Server, query: &str) -> (u16, String, Option<String>) {
-    match tokio_tungstenite::connect_async(server.url(query)).await {
-        Ok(_) => panic!("?{query}: the upgrade went through"),
-        Err(tungstenite::Error::Http(response)) => {
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
-            let kind = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_string());
-            (response.status().as_u16(), body, kind)
-        }
-        Err(e) => panic!("?{query}: expected an HTTP refusal, got {e}"),
-    }
 }
 
 /// Connects and returns the client with its welcome.
@@ -126,7 +111,7 @@ fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 async fn without_a_token_the_upgrade_is_401_and_the_authorizer_is_not_called() {
     let server = local_issuer(&[]);
     for query in ["format=json", "format=json&token=", "format=json&username=alice"] {
-        let (status, body, kind) = refused(&server, query).await;
+        let (status, body, kind) = refused_upgrade(&server, query).await;
         assert_eq!(
             (status, body.as_str(), kind.as_deref()),
             (401, UNAUTHORIZED, Some("UnauthorizedException")),
@@ -153,7 +138,7 @@ async fn garbage_foreign_wrong_audience_and_expired_tokens_are_401() {
         (&server, others, "the token is for audience [\"someone-else\"]"),
         (&expired, stale, "ExpiredSignature"),
     ] {
-        let (status, body, _) = refused(server, &format!("format=json&token={token}")).await;
+        let (status, body, _) = refused_upgrade(server, &format!("format=json&token={token}")).await;
         assert_eq!((status, body.as_str()), (401, UNAUTHORIZED), "{reason}");
         server.wait_for_log(reason).await;
     }
@@ -342,7 +327,8 @@ async fn issuer_local_signs_in_as_the_first_audience_of_a_jwt_stack() {
     assert_eq!(config["auth"]["clientId"], "chat-client");
     let (_client, welcome) = welcomed(&server, &format!("format=json&token={}", login(&server, "Grace", None))).await;
     assert_eq!(welcome["name"], "Grace");
-    let (status, _, _) = refused(&server, &format!("token={}", login(&server, "Grace", Some("wschat-dev")))).await;
+    let (status, _, _) =
+        refused_upgrade(&server, &format!("token={}", login(&server, "Grace", Some("wschat-dev")))).await;
     assert_eq!(status, 401, "a token for wschat-dev is not for this stack's client");
 }
 
@@ -363,7 +349,7 @@ async fn a_jwt_stack_signs_in_with_its_own_issuer() {
     // Its keys come over HTTP from the issuer, as the authorizer function reads them.
     let (_client, welcome) = welcomed(&server, &format!("format=json&token={}", login(&idp, "Grace", None))).await;
     assert_eq!(welcome["name"], "Grace");
-    let (status, body, _) = refused(&server, "format=json").await;
+    let (status, body, _) = refused_upgrade(&server, "format=json").await;
     assert_eq!((status, body.as_str()), (401, UNAUTHORIZED));
 }
 

@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_tungstenite::tungstenite;
-
-use super::{Client, Server, stack_copy};
+use super::{Client, Server, refused_upgrade, stack_copy};
 
 /// [`stack_copy`] with `api.throttle` set.
 fn stack_with_throttle(rate: f64, burst: u32) -> tempfile::TempDir {
@@ -28,19 +26,6 @@ pub fn assert_gateway_frame(frame: &str, message: &str, connection_id: &str) {
         .and_then(|rest| rest.strip_suffix(r#""}"#))
         .unwrap_or_else(|| panic!("expected {message:?} for {connection_id}, got {frame}"));
     assert!(request_id.len() == 16 && request_id.ends_with('='), "request id {request_id:?} in {frame}");
-}
-
-/// The HTTP answer to an upgrade that must be refused: status, body and `x-amzn-ErrorType`.
-pub async fn refused_upgrade(server: &Server, query: &str) -> (u16, String, Option<String>) {
-    match tokio_tungstenite::connect_async(server.url(query)).await {
-        Ok(_) => panic!("?{query}: the upgrade went through"),
-        Err(tungstenite::Error::Http(response)) => {
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
-            let kind = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_string());
-            (response.status().as_u16(), body, kind)
-        }
-        Err(e) => panic!("?{query}: expected an HTTP refusal, got {e}"),
-    }
 }
 
 /// Waits until the log has exactly `count` lines containing `needle`.

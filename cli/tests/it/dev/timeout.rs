@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use test_support::Moto;
 use test_support::realism::{Behaviours, Realism};
 
-use super::throttle::{assert_gateway_frame, refused_upgrade};
+use super::refused_upgrade;
+use super::throttle::assert_gateway_frame;
 use super::{Client, Server};
 use crate::support;
 
