@@ -229,16 +229,7 @@ fn listed(groups: &[Group]) -> String {
 
 /// The names of the stack's log groups that exist.
 async fn existing_groups(logs: &Client, stack: &Stack) -> Result<BTreeSet<String>> {
-    let prefix = stack.log_group_name("");
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix(&prefix)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .aws_context(|| format!("listing log groups `{prefix}*`"))?;
+    let groups = crate::resources::log_group::list_stack_groups(logs, stack).await?;
     Ok(groups.into_iter().filter_map(|g| g.log_group_name).collect())
 }
 

@@ -37,20 +37,28 @@ pub fn spec(env: &Env, function: &str) -> Spec {
     }
 }
 
-/// The log groups of the stack's functions, and of functions it no longer
-/// has when their tags say they are this stack's.
-pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
-    let prefix = env.stack.log_group_name("");
-    let groups = clients
-        .logs
-        .describe_log_groups()
+/// Every log group named like the stack's functions' (`/aws/lambda/{name}-{stage}-*`),
+/// through every page: what discovery and `wschat logs` start from.
+pub async fn list_stack_groups(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stack: &crate::stack::Stack,
+) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>> {
+    let prefix = stack.log_group_name("");
+    logs.describe_log_groups()
         .log_group_name_prefix(&prefix)
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .aws_context(|| format!("listing log groups `{prefix}*`"))?;
+        .aws_context(|| format!("listing log groups `{prefix}*`"))
+}
+
+/// The log groups of the stack's functions, and of functions it no longer
+/// has when their tags say they are this stack's.
+pub async fn find_log_groups(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let prefix = env.stack.log_group_name("");
+    let groups = list_stack_groups(&clients.logs, &env.stack).await?;
     let read = groups.into_iter().filter_map(|group| {
         let name = group.log_group_name()?.to_string();
         let function = name[prefix.len()..].to_string();
