@@ -8,6 +8,16 @@
 // with the OAuth 2.0 authorization code flow and PKCE (RFC 6749 4.1, RFC 7636),
 // keeps the ID token in sessionStorage, and connects with `?token=`; the name
 // is the token's. Without `auth`, people choose a name.
+//
+// History (docs/chat-history.md): every stored message carries an `id`, and
+// each conversation keeps the ids it shows, so a message that arrives twice
+// (live, in a history page, after a resend) shows once. The chat pushes the
+// latest messages after the welcome and after joining a room; after a
+// reconnect the page asks for what it missed (`since`), and "Load earlier
+// messages" pages back (`before`). What the person sends carries a fresh
+// `clientId` and shows as "sending" until the chat acknowledges it; until
+// then it is kept (the lobby's in sessionStorage too) and sent again, with
+// the same clientId, on the next connection: the chat posts it once.
 'use strict';
 
 (() => {
@@ -63,6 +73,21 @@
    * token (a server that is down fails config.json too).
    */
   const REFUSALS_BEFORE_SIGN_IN = 2;
+  /** The lobby's conversation in the history protocol. */
+  const EVERYONE = 'everyone';
+  /** A message id: 13 digits of epoch ms, a dash, 8 hex digits; sortable as text. */
+  const MESSAGE_ID = /^\d{13}-[0-9a-f]{8}$/;
+  /** Lobby messages not acknowledged yet, kept across a reload of the tab. */
+  const UNSENT_KEY = 'wschat.unsent';
+  /** Ids of the messages this tab sent, so that they show as "you" after a reload. */
+  const SENT_KEY = 'wschat.sent';
+  const SENT_LIMIT = 500;
+  /** "Grace is typing…" shows this long after her last `typing`. */
+  const TYPING_SHOW_MS = 5000;
+  /** The page says its person is typing at most this often (the chat drops faster ones). */
+  const TYPING_SEND_MS = 3000;
+  /** The actions that post a message, whose refusals mark the message as not sent. */
+  const MESSAGE_ACTIONS = new Set(['send', 'sendMessage', 'chat']);
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -88,6 +113,9 @@
     online: $('online'),
     onlineCount: $('online-count'),
     messages: $('messages'),
+    earlier: $('earlier'),
+    loadEarlier: $('load-earlier'),
+    typing: $('typing'),
     jump: $('jump'),
     composer: $('composer'),
     input: $('message-input'),
@@ -158,6 +186,16 @@
     refusals: 0,
     /** Whether the next token is fetched because the chat refused the last one. */
     freshWanted: false,
+    /** `history` requests in flight on this connection, oldest first: { conversation, kind }. */
+    historyRequests: [],
+    /** Whether the chat said it keeps no history: the page stops asking. */
+    historyOff: false,
+    /** Messages sent on this connection and not acknowledged yet, oldest first: { clientId, action }. */
+    inflight: [],
+    /** Ids of the messages this tab sent. */
+    sentIds: new Set(readSessionList(SENT_KEY)),
+    /** When the page last said its person is typing. */
+    typingSentAt: 0,
   };
 
   const encoder = new TextEncoder();
@@ -306,6 +344,7 @@
     ui.status.dataset.state = status;
     ui.app.dataset.status = status;
     updateComposer();
+    renderEarlier();
   }
 
   function isOpen() {
@@ -439,6 +478,7 @@
       state.me = null;
       clearTimeout(state.welcomeTimer);
       clearInterval(state.heartbeatTimer);
+      connectionEnded();
       if (wasOnline) {
         addSystem(LOBBY, 'Connection lost. Reconnecting…', Date.now(), 'warning');
       }
@@ -833,6 +873,7 @@
     const current = storedToken();
     for (const key of [TOKEN_KEY, PENDING_KEY, FRESH_KEY]) sessionRemove(key);
     sessionSet(SIGNED_OUT_KEY, '1');
+    forgetSent();
     clearTimeout(state.renewTimer);
     clearTimeout(state.retryTimer);
     clearInterval(state.countdownTimer);
@@ -842,6 +883,7 @@
     state.me = null;
     clearTimeout(state.welcomeTimer);
     clearInterval(state.heartbeatTimer);
+    connectionEnded();
     if (socket) socket.close(1000, 'signed out');
     state.people = [];
     renderPeople();
@@ -914,6 +956,8 @@
         if (typeof frame.name === 'string' && frame.name !== state.name) setName(frame.name);
         addSystem(LOBBY, again ? `Back online as ${state.name}.` : `You joined as ${state.name}.`, at);
         renderPeople();
+        expectHistory(state.views.get(LOBBY), again);
+        sendUnsent((view) => view.id === LOBBY);
         break;
       }
       case 'joined':
@@ -935,24 +979,29 @@
         state.people = Array.isArray(frame.connections) ? frame.connections : [];
         followPeers();
         renderPeople();
+        sendUnsent((view) => view.kind === 'direct' && !view.gone);
         break;
       case 'message': {
         const viewId = frame.room ? roomViewId(frame.room) : LOBBY;
         if (frame.room && !state.views.has(viewId)) return;
-        addMessage(viewId, {
-          from: frame.from || 'someone',
-          fromId: frame.connectionId || null,
-          text,
-          at,
-          mine: Boolean(frame.connectionId) && frame.connectionId === state.me,
-        });
+        receiveMessage(state.views.get(viewId), messageOf(frame));
         break;
       }
       case 'direct': {
         const view = directView(frame.connectionId, frame.from || 'someone');
-        addMessage(view.id, { from: frame.from || 'someone', fromId: frame.connectionId, text, at, mine: false });
+        if (typeof frame.conversation === 'string') view.conversation = frame.conversation;
+        receiveMessage(view, messageOf(frame));
         break;
       }
+      case 'ack':
+        acknowledged(frame);
+        break;
+      case 'history':
+        receiveHistory(frame);
+        break;
+      case 'typing':
+        someoneTyping(frame);
+        break;
       case 'info':
         if ((frame.action === 'createRoom' || frame.action === 'joinRoom') && frame.room) {
           enteredRoom(frame.room, frame.action);
@@ -964,6 +1013,8 @@
         serverError(frame.action || null, typeof frame.error === 'string' ? frame.error : 'Something went wrong.');
         break;
       case 'echo':
+        // A chat from before history echoes `history` and `typing`: the page goes on without them.
+        if (historyEcho(text)) break;
         addSystem(state.current, `The chat did not understand: ${text}`, at);
         break;
       default:
@@ -977,6 +1028,16 @@
   }
 
   function serverError(action, reason) {
+    // History and typing are extras: a chat without them (`history is off on
+    // this stack`) or refusing one request is no news for the person.
+    if (action === 'history') {
+      state.historyRequests.shift();
+      if (/\bis off\b/.test(reason)) state.historyOff = true;
+      renderEarlier();
+      return;
+    }
+    if (action === 'typing') return;
+    if (MESSAGE_ACTIONS.has(action)) refused(action);
     if (action === 'rename' && state.renameFrom !== null) {
       setName(state.renameFrom);
       state.renameFrom = null;
@@ -990,6 +1051,7 @@
         state.room = null;
         if (view) {
           view.closed = true;
+          giveUp(view);
           addError(view.id, 'This room has ended: everyone left while you were offline. Create a new room to go on.');
           renderViews();
           if (state.current === view.id) showView(view.id);
@@ -1009,7 +1071,25 @@
   function ensureView(id, props) {
     let view = state.views.get(id);
     if (!view) {
-      view = { id, items: [], unread: 0, closed: false, ...props };
+      view = {
+        id,
+        items: [],
+        unread: 0,
+        closed: false,
+        /** Ids of the messages in `items`. */
+        ids: new Set(),
+        /** The newest id in `items`: where a catch-up starts. */
+        newest: null,
+        /** Whether the chat has messages older than the first one shown. */
+        older: false,
+        /** Whether the chat is about to push this conversation's latest messages (welcome, joinRoom). */
+        awaitingPush: false,
+        /** After a reconnect: the id to ask `since` from once the push is in. */
+        catchUp: null,
+        /** Who is typing here: connection id -> { name, timer }. */
+        typers: new Map(),
+        ...props,
+      };
       state.views.set(id, view);
       renderViews();
     }
@@ -1089,12 +1169,16 @@
       const old = state.views.get(roomViewId(previous));
       if (old) {
         old.closed = true;
+        giveUp(old);
         addSystem(old.id, `You left this room for room ${code}.`, Date.now());
       }
     }
     const view = ensureView(roomViewId(code), { kind: 'room', code });
     view.closed = false;
-    if (request && request.auto) {
+    const back = Boolean(request && request.auto);
+    expectHistory(view, back);
+    sendUnsent((candidate) => candidate === view);
+    if (back) {
       addSystem(view.id, 'Back in the room.', Date.now());
       renderViews();
       if (state.current === view.id) renderHeader();
@@ -1181,15 +1265,13 @@
     view.unread = 0;
     renderViews();
     renderHeader();
-    ui.messages.replaceChildren(...view.items.map((item, index) => renderItem(item, view.items[index - 1])));
+    ui.messages.replaceChildren(...renderAll(view));
     scrollToBottom();
+    renderTyping();
+    renderEarlier();
   }
 
   // ---------------------------------------------------------------- messages
-
-  function addMessage(viewId, message) {
-    push(viewId, { kind: 'message', ...message });
-  }
 
   function addSystem(viewId, text, at, tone = '') {
     push(viewId, { kind: 'system', text, at, tone });
@@ -1203,25 +1285,455 @@
     const view = state.views.get(viewId) || state.views.get(LOBBY);
     const previous = view.items[view.items.length - 1];
     view.items.push(item);
+    noteId(view, item);
     if (view.items.length > HISTORY_LIMIT) {
-      view.items.splice(0, view.items.length - HISTORY_LIMIT);
-      if (view.id === state.current && ui.messages.firstElementChild) ui.messages.firstElementChild.remove();
-    }
-    if (item.kind === 'message' && !item.mine && document.hidden) {
-      state.unseen += 1;
-      updateTitle();
-    }
-    if (view.id !== state.current) {
-      if (item.kind === 'message' && !item.mine) {
-        view.unread += 1;
-        renderViews();
+      for (const gone of view.items.splice(0, view.items.length - HISTORY_LIMIT)) {
+        if (!gone.id) continue;
+        // Out of memory, still on the chat: "Load earlier messages" brings it back.
+        view.ids.delete(gone.id);
+        view.older = true;
       }
-      return;
+      if (view.id === state.current && ui.messages.firstElementChild) ui.messages.firstElementChild.remove();
+      if (view.id === state.current) renderEarlier();
     }
+    if (item.kind === 'message' && !item.mine) noteUnread(view);
+    if (view.id !== state.current) return;
     const stick = nearBottom();
     ui.messages.append(renderItem(item, previous));
     if (stick || item.mine) scrollToBottom();
     else ui.jump.hidden = false;
+  }
+
+  /** A message from someone else: counted on the tab's title while hidden, and on its conversation while not shown. */
+  function noteUnread(view) {
+    if (document.hidden) {
+      state.unseen += 1;
+      updateTitle();
+    }
+    if (view.id !== state.current) {
+      view.unread += 1;
+      renderViews();
+    }
+  }
+
+  function noteId(view, item) {
+    if (!item.id) return;
+    view.ids.add(item.id);
+    if (view.newest === null || item.id > view.newest) view.newest = item.id;
+  }
+
+  /** A message frame (live, or in a history page) as an item of the list. */
+  function messageOf(frame) {
+    const id = typeof frame.id === 'string' && MESSAGE_ID.test(frame.id) ? frame.id : null;
+    const fromId = typeof frame.connectionId === 'string' && frame.connectionId ? frame.connectionId : null;
+    return {
+      kind: 'message',
+      id,
+      from: typeof frame.from === 'string' && frame.from ? frame.from : 'someone',
+      fromId,
+      text: typeof frame.text === 'string' ? frame.text : '',
+      at: typeof frame.timestamp === 'number' ? frame.timestamp : Date.now(),
+      mine: (fromId !== null && fromId === state.me) || (id !== null && state.sentIds.has(id)),
+    };
+  }
+
+  /** A live message: shown unless it is shown already, or is one of ours coming back. */
+  function receiveMessage(view, item) {
+    stoppedTyping(view, item.fromId);
+    if (item.id && view.ids.has(item.id)) return;
+    if (item.mine) {
+      // Our own message back from the chat before its ack: the same one.
+      const sent = view.items.find((other) => other.pending && !other.failed && other.text === item.text);
+      if (sent) {
+        settle(view, sent, item.id, item.at);
+        return;
+      }
+    }
+    push(view.id, item);
+  }
+
+  /**
+   * A `history` frame: the push after the welcome or a joinRoom, or the answer
+   * to a request. Its messages go in by id, each once, in order.
+   */
+  function receiveHistory(frame) {
+    const conversation = typeof frame.conversation === 'string' ? frame.conversation : '';
+    const view = viewOfConversation(conversation);
+    let request = null;
+    if (view && view.awaitingPush) {
+      view.awaitingPush = false;
+    } else {
+      const index = state.historyRequests.findIndex((r) => r.conversation === conversation);
+      if (index !== -1) request = state.historyRequests.splice(index, 1)[0];
+    }
+    if (!view) return;
+    const before = view.newest;
+    const oldest = oldestId(view);
+    const items = (Array.isArray(frame.messages) ? frame.messages : [])
+      .filter((message) => message !== null && typeof message === 'object')
+      .map(messageOf)
+      .filter((item) => item.id !== null);
+    let added = 0;
+    for (const item of items) {
+      if (view.ids.has(item.id)) continue;
+      insertInOrder(view, item);
+      added += 1;
+      // Missed while away: news, as a live message would have been.
+      if (before !== null && item.id > before && !item.mine) noteUnread(view);
+    }
+    const more = frame.more === true;
+    const first = items.length ? items[0].id : null;
+    const last = items.length ? items[items.length - 1].id : null;
+    if (request && request.kind === 'since') {
+      // More than one page was missed: the next one starts after this one.
+      if (more && last) askHistory(view, { since: last });
+    } else if (request || oldest === null || (first !== null && first <= oldest)) {
+      // A page back, or a push that reaches the oldest message shown.
+      view.older = more;
+    }
+    if (!request && view.catchUp) {
+      const since = view.catchUp;
+      view.catchUp = null;
+      askHistory(view, { since });
+    }
+    if (added) redraw(view);
+    if (view.id === state.current) renderEarlier();
+  }
+
+  /** The chat is about to push `view`'s latest messages; after a reconnect, the page then asks for the rest. */
+  function expectHistory(view, reconnected) {
+    if (state.historyOff || !view) return;
+    view.awaitingPush = true;
+    view.catchUp = reconnected ? view.newest : null;
+  }
+
+  function askHistory(view, bounds) {
+    if (state.historyOff) return false;
+    const conversation = conversationOf(view);
+    if (!conversation || !sendFrame({ action: 'history', conversation, ...bounds })) return false;
+    state.historyRequests.push({ conversation, kind: bounds.since ? 'since' : 'before' });
+    return true;
+  }
+
+  function loadEarlier() {
+    const view = state.views.get(state.current);
+    const before = oldestId(view);
+    if (!before || !askHistory(view, { before })) return;
+    renderEarlier();
+  }
+
+  /** "Load earlier messages": shown while the chat has older messages than the view's first. */
+  function renderEarlier() {
+    const view = state.views.get(state.current);
+    if (!view) return;
+    const conversation = conversationOf(view);
+    ui.earlier.hidden = !(view.older && conversation && !state.historyOff && oldestId(view));
+    const loading = state.historyRequests.some((r) => r.conversation === conversation && r.kind === 'before');
+    ui.loadEarlier.disabled = loading || !isOpen();
+    ui.loadEarlier.textContent = loading ? 'Loading earlier messages…' : 'Load earlier messages';
+  }
+
+  function oldestId(view) {
+    const first = view.items.find((item) => item.id);
+    return first ? first.id : null;
+  }
+
+  /** Before the first item that comes after it: by id among stored messages, else by time; unsent ones stay last. */
+  function insertInOrder(view, item) {
+    const comesAfter = (other) =>
+      other.pending || (other.id && item.id ? other.id > item.id : other.at > item.at);
+    let index = view.items.length;
+    while (index > 0 && comesAfter(view.items[index - 1])) index -= 1;
+    view.items.splice(index, 0, item);
+    noteId(view, item);
+  }
+
+  /** The whole list again, keeping what the reader looks at in place. */
+  function redraw(view) {
+    if (view.id !== state.current) return;
+    const list = ui.messages;
+    const stick = nearBottom();
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    list.replaceChildren(...renderAll(view));
+    if (stick) scrollToBottom();
+    else list.scrollTop = list.scrollHeight - fromBottom;
+  }
+
+  function renderAll(view) {
+    return view.items.map((item, index) => renderItem(item, view.items[index - 1]));
+  }
+
+  /** One item drawn again in place (a message that was sending, now sent). */
+  function redrawItem(view, item) {
+    if (view.id !== state.current) return;
+    const index = view.items.indexOf(item);
+    const node = ui.messages.children[index];
+    if (index === -1 || !node) {
+      redraw(view);
+      return;
+    }
+    node.replaceWith(renderItem(item, view.items[index - 1]));
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** A random `clientId`: 32 hex digits, within the protocol's [A-Za-z0-9_-]{1,64}. */
+  function newClientId() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  /** What the person typed, into its conversation as "sending", and to the chat when it is online. */
+  function sendText(view, text) {
+    const item = {
+      kind: 'message',
+      id: null,
+      clientId: newClientId(),
+      pending: true,
+      from: state.name,
+      fromId: state.me,
+      text,
+      at: Date.now(),
+      mine: true,
+    };
+    push(view.id, item);
+    saveUnsent();
+    if (state.status === 'online') transmit(view, item);
+  }
+
+  /** The frame that posts `item` in `view`'s conversation, with its clientId. */
+  function transmit(view, item) {
+    let frame;
+    if (view.id === LOBBY) frame = { action: 'send', text: item.text, clientId: item.clientId };
+    else if (view.kind === 'room') frame = { action: 'sendMessage', message: item.text, clientId: item.clientId };
+    else frame = { action: 'chat', connection: view.peerId, message: item.text, clientId: item.clientId };
+    if (!sendFrame(frame)) return;
+    state.inflight.push({ clientId: item.clientId, action: frame.action });
+  }
+
+  /** Everything not acknowledged yet in the views `which` picks, again, with the same clientIds. */
+  function sendUnsent(which) {
+    if (!isOpen()) return;
+    for (const view of state.views.values()) {
+      if (!which(view) || view.closed) continue;
+      for (const item of view.items) {
+        if (!item.pending || item.failed) continue;
+        if (state.inflight.some((sent) => sent.clientId === item.clientId)) continue;
+        transmit(view, item);
+      }
+    }
+  }
+
+  function acknowledged(frame) {
+    if (typeof frame.clientId !== 'string') return;
+    state.inflight = state.inflight.filter((sent) => sent.clientId !== frame.clientId);
+    for (const view of state.views.values()) {
+      const item = view.items.find((other) => other.pending && other.clientId === frame.clientId);
+      if (item) {
+        const id = typeof frame.id === 'string' && MESSAGE_ID.test(frame.id) ? frame.id : null;
+        settle(view, item, id, typeof frame.timestamp === 'number' ? frame.timestamp : item.at);
+        return;
+      }
+    }
+  }
+
+  /** The oldest message in flight for `action` was refused: it is not sent, and not sent again. */
+  function refused(action) {
+    const index = state.inflight.findIndex((sent) => sent.action === action);
+    if (index === -1) return;
+    const [{ clientId }] = state.inflight.splice(index, 1);
+    for (const view of state.views.values()) {
+      const item = view.items.find((other) => other.pending && other.clientId === clientId);
+      if (!item) continue;
+      item.failed = true;
+      redrawItem(view, item);
+      saveUnsent();
+      return;
+    }
+  }
+
+  /** A message of ours the chat has: it has its id, and is no longer "sending". */
+  function settle(view, item, id, at) {
+    item.pending = false;
+    item.at = at;
+    // Restored after a reload before the name was known.
+    if (!item.from) item.from = state.name || 'you';
+    if (id && view.ids.has(id)) {
+      // The chat had it already (a page of history came first): shown once, as ours.
+      view.items.splice(view.items.indexOf(item), 1);
+      const shown = view.items.find((other) => other.id === id);
+      if (shown) shown.mine = true;
+      redraw(view);
+    } else {
+      item.id = id;
+      noteId(view, item);
+      redrawItem(view, item);
+    }
+    if (id) rememberSent(id);
+    saveUnsent();
+  }
+
+  function rememberSent(id) {
+    state.sentIds.add(id);
+    const ids = [...state.sentIds].slice(-SENT_LIMIT);
+    state.sentIds = new Set(ids);
+    sessionSet(SENT_KEY, JSON.stringify(ids));
+  }
+
+  /** The lobby's messages still sending, for a reload of this tab to send again. */
+  function saveUnsent() {
+    const lobby = state.views.get(LOBBY);
+    const unsent = lobby.items
+      .filter((item) => item.pending && !item.failed)
+      .map(({ clientId, text, at }) => ({ clientId, text, at }));
+    if (unsent.length) sessionSet(UNSENT_KEY, JSON.stringify(unsent));
+    else sessionRemove(UNSENT_KEY);
+  }
+
+  function restoreUnsent() {
+    for (const saved of readSessionList(UNSENT_KEY)) {
+      if (!saved || typeof saved.text !== 'string' || typeof saved.clientId !== 'string') continue;
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(saved.clientId)) continue;
+      push(LOBBY, {
+        kind: 'message',
+        id: null,
+        clientId: saved.clientId,
+        pending: true,
+        from: state.name,
+        fromId: null,
+        text: saved.text,
+        at: typeof saved.at === 'number' ? saved.at : Date.now(),
+        mine: true,
+      });
+    }
+  }
+
+  /** Signed out: what this person sent is not the next one's to send again, nor theirs. */
+  function forgetSent() {
+    for (const view of state.views.values()) giveUp(view);
+    state.sentIds = new Set();
+    sessionRemove(UNSENT_KEY);
+    sessionRemove(SENT_KEY);
+  }
+
+  /** The messages of `view` still sending will not be sent (the room ended, the person signed out). */
+  function giveUp(view) {
+    for (const item of view.items) {
+      if (!item.pending || item.failed) continue;
+      item.failed = true;
+      redrawItem(view, item);
+    }
+    saveUnsent();
+  }
+
+  /** A JSON array from sessionStorage; empty when there is none. */
+  function readSessionList(key) {
+    try {
+      const list = JSON.parse(sessionGet(key) || '[]');
+      return Array.isArray(list) ? list : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The socket is gone: nothing in flight will be answered on it. */
+  function connectionEnded() {
+    state.inflight = [];
+    state.historyRequests = [];
+    for (const view of state.views.values()) {
+      view.awaitingPush = false;
+      view.catchUp = null;
+      for (const { timer } of view.typers.values()) clearTimeout(timer);
+      view.typers.clear();
+    }
+    renderTyping();
+    renderEarlier();
+  }
+
+  /** An echo of `history` or `typing` from a chat that has neither: true when `text` is one. */
+  function historyEcho(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    if (frame === null || typeof frame !== 'object') return false;
+    if (frame.action === 'history') {
+      state.historyOff = true;
+      state.historyRequests.shift();
+      renderEarlier();
+      return true;
+    }
+    return frame.action === 'typing';
+  }
+
+  // ---------------------------------------------------------------- conversations
+
+  /** The history protocol's name for a view: everyone, room:<code>, dm:<a>:<b>; null when unknown. */
+  function conversationOf(view) {
+    if (view.id === LOBBY) return EVERYONE;
+    if (view.kind === 'room') return view.id;
+    if (!state.auth && state.me && view.peerId) {
+      const pair = [`conn:${state.me}`, `conn:${view.peerId}`].sort();
+      return `dm:${pair[0]}:${pair[1]}`;
+    }
+    return view.conversation || null;
+  }
+
+  function viewOfConversation(conversation) {
+    for (const view of state.views.values()) {
+      if (conversationOf(view) === conversation) return view;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- typing
+
+  function someoneTyping(frame) {
+    const conversation = typeof frame.conversation === 'string' ? frame.conversation : '';
+    const who = typeof frame.connectionId === 'string' ? frame.connectionId : '';
+    if (!who || who === state.me) return;
+    let view = viewOfConversation(conversation);
+    if (!view && conversation.startsWith('dm:')) {
+      view = [...state.views.values()].find((v) => v.kind === 'direct' && v.peerId === who) || null;
+      if (view) view.conversation = conversation;
+    }
+    if (!view) return;
+    const previous = view.typers.get(who);
+    if (previous) clearTimeout(previous.timer);
+    const timer = setTimeout(() => stoppedTyping(view, who), TYPING_SHOW_MS);
+    view.typers.set(who, { name: typeof frame.from === 'string' && frame.from ? frame.from : 'Someone', timer });
+    if (view.id === state.current) renderTyping();
+  }
+
+  function stoppedTyping(view, who) {
+    const typer = who ? view.typers.get(who) : null;
+    if (!typer) return;
+    clearTimeout(typer.timer);
+    view.typers.delete(who);
+    if (view.id === state.current) renderTyping();
+  }
+
+  /** "Grace is typing…", "Grace and Ada are typing…", under the current conversation. */
+  function renderTyping() {
+    const view = state.views.get(state.current);
+    const names = view ? [...view.typers.values()].map((typer) => typer.name) : [];
+    let text = '';
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length === 3) text = `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
+    else if (names.length > 3) text = 'Several people are typing…';
+    if (ui.typing.textContent !== text) ui.typing.textContent = text;
+  }
+
+  /** While the person types: tell the conversation, at most once every few seconds. */
+  function tellTyping() {
+    const view = state.views.get(state.current);
+    if (!view || view.closed || state.status !== 'online' || ui.input.value.trim() === '') return;
+    const now = Date.now();
+    if (now - state.typingSentAt < TYPING_SEND_MS) return;
+    const conversation = conversationOf(view);
+    if (conversation && sendFrame({ action: 'typing', conversation })) state.typingSentAt = now;
   }
 
   function continues(item, previous) {
@@ -1253,12 +1765,14 @@
       );
     }
     const grouped = continues(item, previous);
+    const sending = item.pending && !item.failed;
+    const classes = ['message', item.mine && 'mine', grouped && 'continued', sending && 'sending', item.failed && 'failed'];
+    const dataset = { kind: 'message', from: item.from };
+    if (item.id) dataset.id = item.id;
+    if (item.pending) dataset.clientId = item.clientId;
     return el(
       'li',
-      {
-        class: `message${item.mine ? ' mine' : ''}${grouped ? ' continued' : ''}`,
-        dataset: { kind: 'message', from: item.from },
-      },
+      { class: classes.filter(Boolean).join(' '), dataset },
       grouped ? el('span', { class: 'avatar-space', 'aria-hidden': 'true' }) : avatar(item.from),
       el(
         'div',
@@ -1271,6 +1785,13 @@
           timeElement(item.at),
         ),
         el('p', { class: 'message-text', text: item.text }),
+        item.pending
+          ? el('p', {
+              class: 'message-state',
+              dataset: { testid: 'message-state' },
+              text: item.failed ? 'Not sent' : 'Sending…',
+            })
+          : null,
       ),
     );
   }
@@ -1358,23 +1879,8 @@
       addError(state.current, `That message is ${byteLength(text)} bytes; the chat takes at most ${MAX_TEXT_BYTES}.`);
       return;
     }
-    const view = state.views.get(state.current);
-    if (!isOpen() || state.status !== 'online') {
-      addError(view.id, 'Not connected right now, so the message was not sent. It is still in the box.');
-      return;
-    }
-    const now = Date.now();
-    if (view.id === LOBBY) {
-      // Everyone, sender included, gets it back from the chat.
-      sendFrame({ action: 'send', text });
-    } else if (view.kind === 'room') {
-      // The room's fan-out leaves the sender out: show it here.
-      sendFrame({ action: 'sendMessage', message: text });
-      addMessage(view.id, { from: state.name, fromId: state.me, text, at: now, mine: true });
-    } else {
-      sendFrame({ action: 'chat', connection: view.peerId, message: text });
-      addMessage(view.id, { from: state.name, fromId: state.me, text, at: now, mine: true });
-    }
+    // Shown at once as "sending"; offline, it waits for the next connection.
+    sendText(state.views.get(state.current), text);
     ui.input.value = '';
     autosize();
     updateComposer();
@@ -1457,6 +1963,7 @@
 
   function start() {
     ensureView(LOBBY, { kind: 'lobby' });
+    restoreUnsent();
     showView(LOBBY);
     showMyName();
     setStatus('connecting');
@@ -1480,7 +1987,9 @@
     ui.input.addEventListener('input', () => {
       autosize();
       updateComposer();
+      tellTyping();
     });
+    ui.loadEarlier.addEventListener('click', loadEarlier);
 
     ui.createRoom.addEventListener('click', createRoom);
     ui.joinForm.addEventListener('submit', joinRoom);

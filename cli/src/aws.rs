@@ -223,6 +223,26 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// ACM in the stack's region (the API Gateway domain's certificate).
+    pub fn acm(&self) -> aws_sdk_acm::Client {
+        self.acm_in(self.region())
+    }
+
+    /// ACM in `region`: CloudFront takes certificates from us-east-1 only.
+    pub fn acm_in(&self, region: &str) -> aws_sdk_acm::Client {
+        let conf = aws_sdk_acm::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .interceptor(self.calls.clone())
+            .build();
+        aws_sdk_acm::Client::from_conf(conf)
+    }
+
+    /// Route 53 (global; the SDK signs for us-east-1).
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let conf = aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
+        aws_sdk_route53::Client::from_conf(conf)
+    }
+
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         let conf = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
         aws_sdk_cloudfront::Client::from_conf(conf)
@@ -335,6 +355,7 @@ const NOT_FOUND: &[&str] = &[
     "NoSuchBucketPolicy",
     "NoSuchDistribution",
     "NoSuchOriginAccessControl",
+    "NoSuchHostedZone",
 ];
 
 /// Whether AWS answered that the thing does not exist.
@@ -411,6 +432,8 @@ pub enum Tagged<'a> {
     ApiGateway(&'a aws_sdk_apigatewayv2::Client, &'a str),
     /// A CloudFront distribution, by ARN.
     Distribution(&'a aws_sdk_cloudfront::Client, &'a str),
+    /// An ACM certificate, by ARN.
+    Certificate(&'a aws_sdk_acm::Client, &'a str),
 }
 
 /// Brings a resource's tags from `found` to `desired`: one call that sets
@@ -447,6 +470,14 @@ pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tag
             Tagged::Distribution(c, arn) => {
                 c.tag_resource().resource(arn).tags(cloudfront_tags(set)?).send().done(tagging).await.map(drop)
             }
+            Tagged::Certificate(c, arn) => c
+                .add_tags_to_certificate()
+                .certificate_arn(arn)
+                .set_tags(Some(acm_tags(set)?))
+                .send()
+                .done(tagging)
+                .await
+                .map(drop),
         }?;
     }
     if !changes.remove.is_empty() {
@@ -474,6 +505,20 @@ pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tag
                 let keys = aws_sdk_cloudfront::types::TagKeys::builder().set_items(keys).build();
                 c.untag_resource().resource(arn).tag_keys(keys).send().done(untagging).await.map(drop)
             }
+            Tagged::Certificate(c, arn) => {
+                let tags = keys
+                    .into_iter()
+                    .flatten()
+                    .map(|k| aws_sdk_acm::types::Tag::builder().key(k).build().map_err(anyhow::Error::from))
+                    .collect::<Result<Vec<_>>>()?;
+                c.remove_tags_from_certificate()
+                    .certificate_arn(arn)
+                    .set_tags(Some(tags))
+                    .send()
+                    .done(untagging)
+                    .await
+                    .map(drop)
+            }
         }?;
     }
     Ok(())
@@ -490,6 +535,13 @@ pub fn iam_tags(tags: &Tags) -> Result<Vec<aws_sdk_iam::types::Tag>> {
 pub fn dynamodb_tags(tags: &Tags) -> Result<Vec<aws_sdk_dynamodb::types::Tag>> {
     tags.iter()
         .map(|(k, v)| aws_sdk_dynamodb::types::Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Tags as ACM takes them.
+pub fn acm_tags(tags: &Tags) -> Result<Vec<aws_sdk_acm::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_acm::types::Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from))
         .collect()
 }
 
@@ -610,6 +662,12 @@ fn hint_for_code(code: &str) -> Option<&'static str> {
         }
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             "AWS throttled the calls; wait a minute and re-run (deploy converges from where it stopped)"
+        }
+        // CloudFront: another distribution, maybe of another account, has the
+        // alias (CreateDistribution/UpdateDistribution errors, 409). Only its
+        // owner can free the name; terraform-provider-aws does not retry it either.
+        "CNAMEAlreadyExists" => {
+            "another CloudFront distribution (perhaps of another account) has this alias; remove it there, or change domain.name"
         }
         "LimitExceededException" | "ServiceQuotaExceededException" => {
             "an account quota was reached; raise it in Service Quotas or delete unused resources"

@@ -65,9 +65,18 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
     let mut env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
+    env.destroying = destroying;
     // What config.json tells the page of the issuer; destroy needs none of it.
     if let (Auth::Jwt(jwt), false) = (&env.stack.api.auth, destroying) {
         env.page_auth = Some(PageAuth::discover(jwt).await?);
+    }
+    if let Some(zone) = env.stack.domain.as_ref().and_then(|d| d.zone.clone()) {
+        match resources::dns_record::find_zone(&aws.route53(), &zone).await {
+            Ok(found) => env.zone = Some(found),
+            // Destroy finds the records through the certificates' tags.
+            Err(_) if destroying => {}
+            Err(err) => return Err(err),
+        }
     }
     let clients = Clients::new(&aws);
     let task = progress.task(
@@ -107,7 +116,50 @@ impl Session {
             (Some(id), true) => Some(self.env.stack.websocket_url(&id, &self.env.region)),
             _ => None,
         };
-        Urls { website: website.distribution.as_ref().map(|d| format!("https://{}", d.domain)), websocket }
+        let host = |d: &DistributionReport| match &self.env.stack.domain {
+            Some(domain) => domain.name.clone(),
+            None => d.domain.clone(),
+        };
+        Urls { website: website.distribution.as_ref().map(|d| format!("https://{}", host(d))), websocket }
+    }
+
+    /// With `domain:`, each name, where it should point, and whether DNS
+    /// says it does (names that are not registered do not resolve; that is
+    /// a finding, not a failure).
+    async fn check_dns(&self, ids: &Ids) -> Vec<DnsCheck> {
+        let Some(domain) = &self.env.stack.domain else { return Vec::new() };
+        let site = ids.aliases.get(&resources::Address::new(Kind::Distribution, "site"));
+        let api = ids.aliases.get(&resources::Address::new(Kind::ApiDomain, domain.websocket_name()));
+        let mut checks = Vec::new();
+        for (name, target) in [(domain.name.as_str(), site), (domain.websocket_name(), api)] {
+            let target = target.map(|t| t.dns_name.clone());
+            let resolves = match (resolve(name).await, &target) {
+                (None, _) => "does not resolve",
+                (Some(_), None) => "resolves (its target does not exist yet)",
+                (Some(have), Some(target)) => match resolve(target).await {
+                    Some(want) if have.iter().any(|a| want.contains(a)) => "resolves to the target",
+                    Some(_) => "resolves elsewhere",
+                    None => "resolves (the target does not)",
+                },
+            };
+            checks.push(DnsCheck { name: name.to_string(), target, resolves });
+        }
+        checks
+    }
+
+    /// With `domain:` and no zone, the records the user must create: each
+    /// name a CNAME of its target (or, in Route 53, an alias A/AAAA).
+    async fn print_alias_records(&self, website: &Website, progress: &Progress) -> Result<()> {
+        let (Some(domain), None) = (&self.env.stack.domain, &self.env.zone) else { return Ok(()) };
+        let api = resources::dns_record::api_domain_target(&self.clients, domain.websocket_name()).await?;
+        let mut records = vec![format!("{}. CNAME {}.", domain.websocket_name(), api.dns_name)];
+        if let Some(d) = &website.distribution {
+            records.insert(0, format!("{}. CNAME {}.", domain.name, resources::dns_record::plain(&d.domain)));
+        }
+        for record in records {
+            progress.println(&format!("create this DNS record (domain has no zone): {record}"));
+        }
+        Ok(())
     }
 
     /// The website as discovery found it, with the distribution `ids` names.
@@ -243,6 +295,23 @@ impl Urls {
     }
 }
 
+/// One name of `domain:` in `status`.
+#[derive(Debug, Serialize)]
+struct DnsCheck {
+    name: String,
+    /// The distribution's or the API Gateway domain's DNS name.
+    target: Option<String>,
+    resolves: &'static str,
+}
+
+/// The addresses `name` resolves to, within a few seconds; `None` when it does not.
+async fn resolve(name: &str) -> Option<Vec<std::net::IpAddr>> {
+    let lookup = tokio::net::lookup_host((name.to_string(), 443));
+    let found = tokio::time::timeout(std::time::Duration::from_secs(3), lookup).await.ok()?.ok()?;
+    let addresses: Vec<std::net::IpAddr> = found.map(|a| a.ip()).collect();
+    (!addresses.is_empty()).then_some(addresses)
+}
+
 /// The API's stage after a deploy.
 #[derive(Debug, Serialize)]
 struct StageReport {
@@ -349,6 +418,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
     }
     let deployment = session.confirm_stage(&outcome.ids, &progress).await?;
     let website = session.deployed_website(&outcome, deploy.wait, &progress).await?;
+    session.print_alias_records(&website, &progress).await?;
     // A deploy that finished has its stage.
     let urls = session.urls(&outcome.ids, true, &website);
     let calls = session.calls();
@@ -464,6 +534,7 @@ pub async fn status(args: &Args) -> Result<()> {
     let ids = session.found.ids();
     let website = session.website(&ids);
     let urls = session.urls(&ids, stage_exists, &website);
+    let dns = session.check_dns(&ids).await;
     if args.json {
         #[derive(Serialize)]
         struct StatusReport {
@@ -472,6 +543,8 @@ pub async fn status(args: &Args) -> Result<()> {
             resources: Vec<Row>,
             urls: Urls,
             website: Website,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            dns: Vec<DnsCheck>,
             calls: Calls,
         }
         return print_json(&StatusReport {
@@ -479,6 +552,7 @@ pub async fn status(args: &Args) -> Result<()> {
             resources: rows,
             urls,
             website,
+            dns,
             calls: session.calls(),
         });
     }
@@ -503,6 +577,10 @@ pub async fn status(args: &Args) -> Result<()> {
         summary.push_str(&format!(", {failed} failed"));
     }
     println!("{summary}");
+    for check in &dns {
+        let target = check.target.as_deref().map_or(String::new(), |t| format!(" (should point at {t})"));
+        println!("dns:       {} {}{target}", check.name, check.resolves);
+    }
     print!("{}", urls.render(&website));
     Ok(())
 }

@@ -63,6 +63,9 @@ pub struct Stack {
     pub api: Api,
     pub website: Website,
     pub chat: Chat,
+    /// `domain`: the chat on the user's own name (certificates, API Gateway
+    /// custom domain, CloudFront alias, DNS).
+    pub domain: Option<Domain>,
     /// The stack.yaml file and the folder its relative paths start from.
     pub file: PathBuf,
     pub dir: PathBuf,
@@ -388,6 +391,11 @@ pub struct Chat {
     /// ([`Stack::post_rate`]).
     #[serde(default)]
     pub post_rate: Option<i32>,
+    /// The messages table: what the chat keeps and sends on join and on
+    /// request. `history: false` turns it off (`None`); `true` or no key, the
+    /// defaults.
+    #[serde(default = "defaults::history", deserialize_with = "history")]
+    pub history: Option<History>,
 }
 
 impl Default for Chat {
@@ -398,7 +406,72 @@ impl Default for Chat {
             shard_size: defaults::shard_size(),
             max_concurrency: defaults::max_concurrency(),
             post_rate: None,
+            history: defaults::history(),
         }
+    }
+}
+
+/// `chat.history`: how many messages a conversation's history sends, and
+/// how long the table keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// Messages sent on join and per `history` request, 1..=200.
+    #[serde(default = "defaults::history_messages")]
+    pub messages: i32,
+    /// Days a message is kept (the table's TTL), 1..=365.
+    #[serde(default = "defaults::history_days")]
+    pub days: i32,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History { messages: defaults::history_messages(), days: defaults::history_days() }
+    }
+}
+
+/// `history:` as a switch (`true`, `false`) or as its settings.
+fn history<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Option<History>, D::Error> {
+    struct Switch;
+    impl<'de> Visitor<'de> for Switch {
+        type Value = Option<History>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("`false`, `true` or a map with `messages` and `days`")
+        }
+        fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(on.then(History::default))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            History::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(Switch)
+}
+
+/// `domain`: the website at `name` (a CloudFront alias) and the WebSocket
+/// endpoint at `websocket` (an API Gateway custom domain), with ACM
+/// certificates validated by DNS, in the Route 53 hosted zone `zone` if given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub name: String,
+    /// Defaults to `ws.{name}` (after [`load`], always set).
+    #[serde(default)]
+    pub websocket: Option<String>,
+    /// A public hosted zone of this account that holds both names.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+impl Domain {
+    /// The WebSocket endpoint's name.
+    pub fn websocket_name(&self) -> &str {
+        self.websocket.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Both names, the website's first.
+    pub fn names(&self) -> [&str; 2] {
+        [self.name.as_str(), self.websocket_name()]
     }
 }
 
@@ -446,6 +519,15 @@ mod defaults {
     }
     pub fn welcome_delay() -> i32 {
         1
+    }
+    pub fn history() -> Option<super::History> {
+        Some(super::History::default())
+    }
+    pub fn history_messages() -> i32 {
+        chat_core::config::DEFAULT_HISTORY_MESSAGES as i32
+    }
+    pub fn history_days() -> i32 {
+        chat_core::config::DEFAULT_HISTORY_DAYS as i32
     }
     // The handlers' own defaults (chat-core reads the same values when a
     // variable is unset), so that stack.yaml and a bare handler agree.
@@ -500,6 +582,8 @@ struct StackFile {
     website: Website,
     #[serde(default)]
     chat: Chat,
+    #[serde(default)]
+    domain: Option<Domain>,
 }
 
 impl<'de> Deserialize<'de> for Route {
@@ -600,6 +684,7 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
         api: raw.api,
         website: raw.website,
         chat: raw.chat,
+        domain: raw.domain,
         file: file.to_path_buf(),
         dir,
     };
@@ -611,6 +696,11 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
     }
     if matches!(stack.api.auth, Auth::Jwt(_)) {
         stack.functions.entry(AUTHORIZER_FUNCTION.to_string()).or_insert_with(Function::authorizer);
+    }
+    if let Some(domain) = &mut stack.domain
+        && domain.websocket.is_none()
+    {
+        domain.websocket = Some(format!("ws.{}", domain.name));
     }
     let mut checks = Checks { map: &map, errors: Vec::new() };
     checks.stack(&stack);
@@ -683,6 +773,9 @@ impl Checks<'_> {
         self.queue(s);
         self.api(s);
         self.website(s);
+        if let Some(domain) = &s.domain {
+            self.domain(s, domain);
+        }
         let c = &s.chat;
         self.range(&["chat", "fanout_concurrency"], c.fanout_concurrency.into(), 1, 1000, "fan-out concurrency");
         self.range(&["chat", "welcome_delay"], c.welcome_delay.into(), 0, 900, "SQS message delay (seconds)");
@@ -696,6 +789,10 @@ impl Checks<'_> {
         );
         if let Some(rate) = c.post_rate {
             self.range(&["chat", "post_rate"], rate.into(), 1, 100_000, "the post rate (posts per second)");
+        }
+        if let Some(h) = &c.history {
+            self.range(&["chat", "history", "messages"], h.messages.into(), 1, 200, "the history sent per request");
+            self.range(&["chat", "history", "days"], h.days.into(), 1, 365, "the days messages are kept");
         }
     }
 
@@ -968,6 +1065,54 @@ impl Checks<'_> {
         }
     }
 
+    /// `domain`: names ACM can issue a certificate for (lowercase, no
+    /// wildcard, no trailing dot), two different ones, both in `zone`.
+    fn domain(&mut self, s: &Stack, d: &Domain) {
+        let websocket = d.websocket_name();
+        let mut valid = true;
+        // A defaulted `ws.{name}` is wrong only where `name` is.
+        let written = self.map.find(&["domain", "websocket"]).is_some();
+        for (key, name) in [("name", d.name.as_str()), ("websocket", websocket)] {
+            if key == "websocket" && !written && !valid {
+                continue;
+            }
+            if let Err(why) = check_dns_name(name) {
+                self.error(&["domain", key], why);
+                valid = false;
+            }
+        }
+        if valid && websocket == d.name {
+            self.error(
+                &["domain", "websocket"],
+                format!("`{websocket}` is the website's name too; the WebSocket endpoint needs a name of its own (default `ws.{}`)", d.name),
+            );
+        }
+        if let Some(zone) = &d.zone {
+            match check_dns_name(zone) {
+                Err(why) => self.error(&["domain", "zone"], why),
+                Ok(()) => {
+                    let outside: Vec<String> =
+                        d.names().iter().filter(|n| !in_zone(n, zone)).map(|n| format!("`{n}`")).collect();
+                    if valid && !outside.is_empty() {
+                        self.error(
+                            &["domain", "zone"],
+                            format!(
+                                "{} not in zone `{zone}`; the zone must be a suffix of both names",
+                                outside.join(" and ") + if outside.len() == 1 { " is" } else { " are" }
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if !s.website.cdn {
+            self.error(
+                &["domain", "name"],
+                "the website's name is a CloudFront alias; `domain` needs `website.cdn: true`",
+            );
+        }
+    }
+
     fn website(&mut self, s: &Stack) {
         let source = s.dir.join(&s.website.source);
         if !source.is_dir() {
@@ -977,6 +1122,40 @@ impl Checks<'_> {
             );
         }
     }
+}
+
+/// A name ACM issues a certificate for and Route 53 holds: at most 253
+/// characters, at least two labels of 1..=63 characters of a-z, 0-9 and `-`
+/// (not first or last), lowercase, without a trailing dot or a wildcard.
+pub fn check_dns_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err(format!("`{name}` must be 1..=253 characters (a DNS name)"));
+    }
+    if name.ends_with('.') {
+        return Err(format!("`{name}`: write the name without the trailing dot"));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 2 {
+        return Err(format!("`{name}` is not a domain name such as `chat.example.com`"));
+    }
+    for label in labels {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "`{name}` is not a valid DNS name: each label is 1..=63 characters of a-z, 0-9 and `-` (lowercase, not first or last; no wildcard)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is `zone` or a name under it.
+pub fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
 }
 
 /// `name`: 1..=24 characters of a-z, 0-9 and single `-`, starting with a letter.
@@ -1053,6 +1232,11 @@ impl Stack {
         format!("{}-deliveries", self.prefix())
     }
 
+    /// The chat's history, when `chat.history` is on.
+    pub fn messages_table_name(&self) -> String {
+        format!("{}-messages", self.prefix())
+    }
+
     /// The GSI the room fan-out queries.
     pub fn room_index_name(&self) -> &'static str {
         chat_core::ROOM_INDEX
@@ -1109,7 +1293,11 @@ impl Stack {
 
     /// `wss://{api_id}.execute-api.{region}.{dns suffix}/{stage}`
     /// (`amazonaws.com`, or `amazonaws.com.cn` in China: [`dns_suffix`]).
+    /// With `domain`, `wss://{domain.websocket}` (its API mapping has no path).
     pub fn websocket_url(&self, api_id: &str, region: &str) -> String {
+        if let Some(domain) = &self.domain {
+            return format!("wss://{}", domain.websocket_name());
+        }
         format!("wss://{api_id}.execute-api.{region}.{}/{}", dns_suffix(region), self.api_stage())
     }
 
@@ -1188,6 +1376,16 @@ impl Arns<'_> {
             self.region,
             self.account,
             self.stack.deliveries_table_name()
+        )
+    }
+
+    pub fn messages_table(&self) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.messages_table_name()
         )
     }
 

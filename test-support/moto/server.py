@@ -7,9 +7,20 @@ This adds it, answering in the API reference's shape:
 https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-authorizers.html
 (`items`, and no `nextToken`: every authorizer fits one page here).
 
+API Gateway v2 custom domains (wschat's `domain:`), where moto falls short
+of https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/domainnames.html:
+- CreateDomainName keeps the configuration as sent; AWS adds the regional
+  target (`apiGatewayDomainName`, `d-….execute-api.{region}.amazonaws.com`),
+  its `hostedZoneId` and `domainNameStatus`. This adds them.
+- DeleteDomainName of a domain with an API mapping fails in moto (it deletes
+  from the dict it iterates); this deletes the mappings first.
+- UpdateDomainName (PATCH /v2/domainnames/{name}) and UpdateApiMapping
+  (PATCH /v2/domainnames/{name}/apimappings/{id}) are missing; these add them.
+
 Run: .venv/bin/python test-support/moto/server.py -H 127.0.0.1 -p 0
 """
 
+import hashlib
 import json
 import sys
 
@@ -25,6 +36,66 @@ def get_authorizers(self):
 
 if not hasattr(ApiGatewayV2Response, "get_authorizers"):
     ApiGatewayV2Response.get_authorizers = get_authorizers
+
+from moto.apigatewayv2.models import ApiGatewayV2Backend  # noqa: E402
+
+# API Gateway's regional hosted zones (the Route 53 alias target of a
+# REGIONAL domain), from the "API Gateway endpoints and quotas" table.
+REGIONAL_ZONES = {"us-east-1": "Z1UJRXOUMOOFQ8", "us-west-2": "Z2OJLYMUO9EFXC", "eu-west-1": "ZLY8HYME6SFDD"}
+
+
+def complete_configurations(backend, domain):
+    for config in domain.domain_name_configurations:
+        if "apiGatewayDomainName" not in config:
+            token = hashlib.sha256(domain.domain_name.encode()).hexdigest()[:10]
+            config["apiGatewayDomainName"] = f"d-{token}.execute-api.{backend.region_name}.amazonaws.com"
+        config.setdefault("hostedZoneId", REGIONAL_ZONES.get(backend.region_name, "Z1UJRXOUMOOFQ8"))
+        config.setdefault("domainNameStatus", "AVAILABLE")
+        config.setdefault("endpointType", "REGIONAL")
+        config.setdefault("securityPolicy", "TLS_1_2")
+
+
+original_create_domain_name = ApiGatewayV2Backend.create_domain_name
+
+
+def create_domain_name(self, *args, **kwargs):
+    domain = original_create_domain_name(self, *args, **kwargs)
+    complete_configurations(self, domain)
+    return domain
+
+
+def delete_domain_name(self, domain_name):
+    domain = self.get_domain_name(domain_name)
+    for mapping_id in [m for m, mapping in self.api_mappings.items() if mapping.domain_name == domain_name]:
+        del self.api_mappings[mapping_id]
+    del self.domain_names[domain.domain_name]
+
+
+def update_domain_name(self):
+    domain = self.apigatewayv2_backend.get_domain_name(self.path.split("/")[-1])
+    params = json.loads(self.body or "{}")
+    if "domainNameConfigurations" in params:
+        domain.domain_name_configurations = params["domainNameConfigurations"]
+        complete_configurations(self.apigatewayv2_backend, domain)
+    return 200, {}, json.dumps(domain.to_json())
+
+
+def update_api_mapping(self):
+    parts = self.path.split("/")
+    mapping = self.apigatewayv2_backend.get_api_mapping(api_mapping_id=parts[-1], domain_name=parts[-3])
+    params = json.loads(self.body or "{}")
+    for field, attribute in (("apiId", "api_id"), ("stage", "stage"), ("apiMappingKey", "api_mapping_key")):
+        if field in params:
+            setattr(mapping, attribute, params[field])
+    return 200, {}, json.dumps(mapping.to_json())
+
+
+ApiGatewayV2Backend.create_domain_name = create_domain_name
+ApiGatewayV2Backend.delete_domain_name = delete_domain_name
+if not hasattr(ApiGatewayV2Response, "update_domain_name"):
+    ApiGatewayV2Response.update_domain_name = update_domain_name
+if not hasattr(ApiGatewayV2Response, "update_api_mapping"):
+    ApiGatewayV2Response.update_api_mapping = update_api_mapping
 
 from moto.server import main  # noqa: E402  (after the patch, which it serves)
 

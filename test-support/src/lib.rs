@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 pub const ACCESS_KEY_ID: &str = "testing";
 pub const SECRET_ACCESS_KEY: &str = "testing";
 pub const REGION: &str = "us-east-1";
+/// Seconds after which moto issues a requested certificate.
+pub const ACM_VALIDATION_WAIT_SECONDS: u64 = 2;
 /// The account id moto reports from `sts:GetCallerIdentity`.
 pub const ACCOUNT_ID: &str = "123456789012";
 
@@ -55,6 +57,9 @@ impl Moto {
             .args(script)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+            // ACM issues a DNS-validated certificate this many seconds after the
+            // request (moto's default is 60; AWS takes minutes once the records resolve).
+            .env("MOTO_ACM_VALIDATION_WAIT", ACM_VALIDATION_WAIT_SECONDS.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,11 +1,17 @@
 // What the browser tests share: the `wschat` binary, a `wschat dev` process
 // to drive, Debian's chromium, and helpers that read the page as a person sees it.
+// For the history tests also: a moto server, a stack file with other `chat`
+// settings, a plain WebSocket client (`Peer`), and a switch that cuts a
+// browser context off the network.
 //
 // The binary: $WSCHAT_BIN, else $CARGO_TARGET_DIR/debug/wschat, else target/debug/wschat.
 
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const artifacts = path.join(root, 'test-artifacts');
@@ -29,9 +35,11 @@ export const CHROMIUM_ARGS = [
 
 /** A running `wschat dev`: its process, website URL, port and stderr so far. */
 export class DevServer {
-  static async start(extraArgs = []) {
+  /** `env`: more environment for the process (moto's credentials). */
+  static async start(extraArgs = [], { env = {} } = {}) {
     const server = new DevServer();
     server.extraArgs = extraArgs;
+    server.env = env;
     await server.launch(0);
     return server;
   }
@@ -39,7 +47,11 @@ export class DevServer {
   async launch(port) {
     this.log = '';
     const args = ['dev', '--port', String(port), ...this.extraArgs];
-    this.process = spawn(wschat, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.process = spawn(wschat, args, {
+      cwd: root,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
     this.url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`wschat dev printed no website URL in 60 s:\n${this.log}`)), 60_000);
@@ -84,9 +96,13 @@ export class DevServer {
   }
 }
 
-/** A page in a browser context of its own (own storage and cookies); its errors and dialogs go to `record`. */
-export async function openPage(browser, label, url, record) {
+/**
+ * A page in a browser context of its own (own storage and cookies); its errors and dialogs go to `record`.
+ * `prepare(context)` runs before the page opens (to route its WebSockets, say).
+ */
+export async function openPage(browser, label, url, record, { prepare } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   page.on('pageerror', (error) => record.pageErrors.push(`${label}: ${error.message}`));
   page.on('dialog', async (dialog) => {
@@ -192,4 +208,211 @@ export async function lowContrast(page) {
     }
     return problems;
   });
+}
+
+// ---------------------------------------------------------------- history tests
+
+/**
+ * moto_server on a free port, as test-support runs it: $WSCHAT_MOTO_SERVER,
+ * else the project's .venv through test-support/moto/server.py, else
+ * `moto_server` on PATH.
+ */
+export class Moto {
+  static async start() {
+    const python = path.join(root, '.venv', 'bin', 'python3');
+    const [program, args] = process.env.WSCHAT_MOTO_SERVER
+      ? [process.env.WSCHAT_MOTO_SERVER, []]
+      : existsSync(python)
+        ? [python, [path.join(root, 'test-support', 'moto', 'server.py')]]
+        : ['moto_server', []];
+    const moto = new Moto();
+    moto.log = '';
+    moto.process = spawn(program, [...args, '-H', '127.0.0.1', '-p', '0'], {
+      env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'false' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    moto.exited = new Promise((resolve) => moto.process.once('exit', resolve));
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`moto printed no port in 30 s:\n${moto.log}`)), 30_000);
+      moto.process.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot start ${program} (run ./scripts/test once to install moto): ${error.message}`));
+      });
+      moto.process.stderr.setEncoding('utf8');
+      moto.process.stderr.on('data', (chunk) => {
+        moto.log += chunk;
+        const found = moto.log.match(/Running on http:\/\/127\.0\.0\.1:(\d+)/);
+        if (found) {
+          clearTimeout(timer);
+          resolve(Number(found[1]));
+        }
+      });
+    });
+    moto.endpoint = `http://127.0.0.1:${port}`;
+    return moto;
+  }
+
+  /** moto's test credentials and region, and nothing from a developer's ~/.aws. */
+  get env() {
+    return {
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+  }
+
+  async stop() {
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/**
+ * The project's stack.yaml with another `chat.history` (`false`, or YAML such
+ * as `{ messages: 3, days: 7 }`), in a folder of its own whose other entries
+ * link to the project's: the path to give `wschat dev -f`.
+ */
+export function stackWithHistory(history) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wschat-browser-'));
+  for (const entry of readdirSync(root)) {
+    if (entry !== 'stack.yaml') symlinkSync(path.join(root, entry), path.join(dir, entry));
+  }
+  // The `chat:` section runs to the next top-level key.
+  const stack = readFileSync(path.join(root, 'stack.yaml'), 'utf8').replace(/^chat:[^\n]*\n(?:(?:[ \t#][^\n]*)?\n)*/m, '');
+  const file = path.join(dir, 'stack.yaml');
+  writeFileSync(file, `${stack.trimEnd()}\n\nchat:\n  history: ${history}\n`);
+  return file;
+}
+
+/** A plain WebSocket client of `server`'s chat (format=json): what another person's program receives. */
+export class Peer {
+  static async join(server, name) {
+    const config = await (await fetch(new URL('config.json', server.url))).json();
+    const url = new URL(config.websocketUrl);
+    url.searchParams.set('format', 'json');
+    url.searchParams.set('username', name);
+    const peer = new Peer();
+    peer.name = name;
+    peer.frames = [];
+    peer.socket = new WebSocket(url);
+    peer.socket.on('message', (data) => {
+      try {
+        peer.frames.push(JSON.parse(data.toString()));
+      } catch {
+        peer.frames.push({ raw: data.toString() });
+      }
+    });
+    await new Promise((resolve, reject) => {
+      peer.socket.once('open', resolve);
+      peer.socket.once('error', reject);
+    });
+    peer.welcome = await peer.waitFor((frame) => frame.type === 'welcome');
+    return peer;
+  }
+
+  send(frame) {
+    this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Every frame received so far that `predicate` picks. */
+  received(predicate) {
+    return this.frames.filter(predicate);
+  }
+
+  /** The first frame received (so far or later) that `predicate` picks. */
+  async waitFor(predicate, timeout = DELIVERY_MS) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const found = this.frames.find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`${this.name} never received the frame; it got ${JSON.stringify(this.frames.slice(-8))}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Texts of the chat messages received, in order. */
+  texts() {
+    return this.received((frame) => frame.type === 'message').map((frame) => frame.text);
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+/**
+ * Every WebSocket of `context` goes through a switch: `cut()` drops the open
+ * ones (to the page as to the chat, as a network loss does) and refuses new
+ * ones until `restore()`; `deaf` drops what the chat sends while the page's
+ * frames still go out. `sent` holds every frame the page sent, parsed.
+ */
+export async function networkSwitch(context) {
+  const links = new Set();
+  const control = {
+    blocked: false,
+    deaf: false,
+    sent: [],
+    async cut() {
+      control.blocked = true;
+      for (const link of [...links]) {
+        links.delete(link);
+        await link.server.close().catch(() => {});
+        await link.page.close().catch(() => {});
+      }
+    },
+    restore() {
+      control.blocked = false;
+      control.deaf = false;
+    },
+  };
+  await context.routeWebSocket(
+    () => true,
+    (page) => {
+      if (control.blocked) {
+        page.close().catch(() => {});
+        return;
+      }
+      const server = page.connectToServer();
+      const link = { page, server };
+      links.add(link);
+      page.onMessage((message) => {
+        try {
+          control.sent.push(JSON.parse(message));
+        } catch {
+          control.sent.push({ raw: String(message) });
+        }
+        server.send(message);
+      });
+      server.onMessage((message) => {
+        if (!control.deaf) page.send(message);
+      });
+      page.onClose(() => {
+        links.delete(link);
+        server.close().catch(() => {});
+      });
+      server.onClose(() => {
+        links.delete(link);
+        page.close().catch(() => {});
+      });
+    },
+  );
+  return control;
+}
+
+/** The chat messages in the list: text, id, and whether each is still sending or is the reader's own. */
+export async function shownMessages(page) {
+  return byTestId(page, 'messages').evaluate((list) =>
+    [...list.querySelectorAll('[data-kind="message"]')].map((item) => ({
+      text: item.querySelector('.message-text').textContent,
+      from: item.querySelector('.message-from').textContent,
+      id: item.dataset.id ?? null,
+      sending: item.classList.contains('sending'),
+      mine: item.classList.contains('mine'),
+    })),
+  );
 }

@@ -1,8 +1,9 @@
-//! Where `wschat dev` keeps connections and notifications: in memory (the
-//! default), or with `--aws-store` in the stack's DynamoDB table and SQS
-//! queue at `--endpoint-url` (or AWS), through chat-core's own adapters.
+//! Where `wschat dev` keeps connections, notifications and the chat's
+//! history: in memory (the default), or with `--aws-store` in the stack's
+//! DynamoDB tables and SQS queue at `--endpoint-url` (or AWS), through
+//! chat-core's own adapters. With `chat.history: false` there is no history.
 //!
-//! With `--aws-store`, the table, the queue and its dead-letter queue are
+//! With `--aws-store`, the tables, the queue and its dead-letter queue are
 //! found by their physical names for `--stage`, and created (as `wschat
 //! deploy` would) when missing. This process consumes the queue itself, so
 //! the stage must not also be deployed with its `notify` function: that
@@ -13,9 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use chat_core::aws::{DynamoStore, SqsNotifier};
-use chat_core::memory::MemoryStore;
-use chat_core::ports::{ConnectionStore, Notifier};
+use chat_core::aws::{DynamoMessages, DynamoStore, SqsNotifier};
+use chat_core::memory::{MemoryMessages, MemoryStore};
+use chat_core::ports::{ConnectionStore, MessageStore, Notifier};
 use tracing::info;
 
 use super::gateway::Gateway;
@@ -30,6 +31,8 @@ use crate::stack::Stack;
 pub struct Backend {
     pub store: Arc<dyn ConnectionStore>,
     pub notifier: Arc<dyn Notifier>,
+    /// The history; `None` with `chat.history: false`.
+    pub messages: Option<Arc<dyn MessageStore>>,
     pub consumer: Consumer,
 }
 
@@ -62,6 +65,7 @@ fn memory(stack: &Stack) -> Backend {
     Backend {
         store: Arc::new(MemoryStore::new()),
         notifier: queue.clone(),
+        messages: stack.chat.history.is_some().then(|| Arc::new(MemoryMessages::new()) as Arc<dyn MessageStore>),
         consumer: Consumer::Memory { queue, settings },
     }
 }
@@ -91,6 +95,18 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
             <resources::queue::Queue as Resource>::create(&op, &resources::queue::spec(&env)).await?
         }
     };
+    let messages: Option<Arc<dyn MessageStore>> = match stack.chat.history {
+        Some(_) => {
+            let name = stack.messages_table_name();
+            if resources::table::find_messages_table(&clients, &env).await?.is_none() {
+                info!("creating DynamoDB table {name}");
+                <resources::table::Table as Resource>::create(&op, &resources::table::messages_spec(&env)).await?;
+            }
+            info!("history in DynamoDB table {name}");
+            Some(Arc::new(DynamoMessages::new(aws.dynamodb(), name)))
+        }
+        None => None,
+    };
     let where_ = aws.endpoint_url().unwrap_or("AWS");
     info!("connections in DynamoDB table {table}, notifications in SQS queue {queue_url} ({where_})");
 
@@ -98,6 +114,7 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
     Ok(Backend {
         store: Arc::new(DynamoStore::new(aws.dynamodb(), table, &stack.table.ttl_attribute)),
         notifier: Arc::new(SqsNotifier::new(aws.sqs(), &queue_url)),
+        messages,
         consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url, settings },
     })
 }

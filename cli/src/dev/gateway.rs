@@ -49,7 +49,7 @@ use chat_core::event::{
     AuthorizerEvent, PolicyDocument, SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse,
 };
 use chat_core::oidc::OidcKeys;
-use chat_core::ports::{ConnectionStore, Notifier, PortError, PortResult, Poster};
+use chat_core::ports::{ConnectionStore, MessageStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, now_millis};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
@@ -172,6 +172,8 @@ pub struct Setup<'a> {
     pub throttle: Option<Throttle>,
     pub store: Arc<dyn ConnectionStore>,
     pub notifier: Arc<dyn Notifier>,
+    /// The history; `None` with `chat.history: false`.
+    pub messages: Option<Arc<dyn MessageStore>>,
     /// Becomes `true` when the server shuts down: every connection closes.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -190,6 +192,7 @@ pub struct Gateway {
     settings: Settings,
     store: Arc<dyn ConnectionStore>,
     notifier: Arc<dyn Notifier>,
+    messages: Option<Arc<dyn MessageStore>>,
     /// The delivery ledger is in memory even with `--aws-store`: it only has
     /// to outlive redeliveries, which `dev` makes itself.
     ledger: chat_core::memory::MemoryLedger,
@@ -202,6 +205,7 @@ impl Gateway {
     /// A gateway for the stack's stage and routes, with no connection yet.
     pub fn new(setup: Setup<'_>) -> Result<Gateway> {
         let stack = setup.stack;
+        let history = stack.chat.history.unwrap_or_default();
         Ok(Gateway {
             stage: stack.api_stage().to_string(),
             domain: setup.domain,
@@ -221,10 +225,14 @@ impl Gateway {
                 post_rate: stack.post_rate("local").max(1) as u32,
                 max_concurrency: stack.chat.max_concurrency.max(1) as u32,
                 batch_size: QueueSettings::consumer_batch(stack) as u32,
+                // Without a history (no `messages` port) these go unused.
+                history_messages: history.messages.max(1) as usize,
+                history_days: history.days.max(1) as u32,
                 ..Settings::default()
             },
             store: setup.store,
             notifier: setup.notifier,
+            messages: setup.messages,
             ledger: chat_core::memory::MemoryLedger::new(),
             connections: Connections::default(),
             shutdown: setup.shutdown,
@@ -238,6 +246,7 @@ impl Gateway {
             notifier: self.notifier.as_ref(),
             poster: &self.connections,
             ledger: &self.ledger,
+            messages: self.messages.as_deref(),
         }
     }
 

@@ -98,6 +98,7 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
         throttle,
         store: backend.store,
         notifier: backend.notifier,
+        messages: backend.messages,
         shutdown: shutdown_rx.clone(),
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));

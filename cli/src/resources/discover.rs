@@ -4,9 +4,9 @@
 use anyhow::Result;
 
 use super::{
-    Clients, Env, FoundItem, FoundSet, Kind, api, authorizer, bucket, bucket_policy, distribution, function,
-    integration, log_group, mapping, model, origin_access_control, permission, queue, role, role_policy, route, site,
-    stage, table,
+    Clients, Env, FoundItem, FoundSet, Kind, api, api_domain, api_mapping, authorizer, bucket, bucket_policy,
+    certificate, distribution, dns_record, function, integration, log_group, mapping, model, origin_access_control,
+    permission, queue, role, role_policy, route, site, stage, table, validation_record,
 };
 
 /// Reads every resource of the stack. Independent reads run at once; the
@@ -85,7 +85,28 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         }
         Ok::<_, anyhow::Error>(items)
     };
-    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups) = tokio::try_join!(
+    // `domain:`: the certificates first (their tags name the zone and the
+    // names the records are under), then the records and the API domains.
+    let domain_part = async {
+        let certificates = certificate::find_certificates(clients, env).await?;
+        let domains = async {
+            let domains = api_domain::find_api_domains(clients, env).await?;
+            let mappings = api_mapping::find_api_mappings(clients, &domains).await?;
+            Ok::<_, anyhow::Error>((domains, mappings))
+        };
+        let (validation, records, (domains, mappings)) = tokio::try_join!(
+            validation_record::find_validation_records(clients, env, &certificates),
+            dns_record::find_dns_records(clients, env, &certificates),
+            domains,
+        )?;
+        let mut items = certificates;
+        items.extend(validation);
+        items.extend(domains);
+        items.extend(mappings);
+        items.extend(records);
+        Ok::<_, anyhow::Error>(items)
+    };
+    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups, domain) = tokio::try_join!(
         api_part,
         per_function,
         orphans,
@@ -94,6 +115,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         queue::find_queue(clients, env, Kind::DeadLetterQueue),
         queue::find_queue(clients, env, Kind::Queue),
         log_group::find_log_groups(clients, env),
+        domain_part,
     )?;
     let (apis, children, notes) = api_part;
     let mut items = Vec::new();
@@ -106,5 +128,6 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     items.extend(apis.into_iter().map(api::Found::into_item));
     items.extend(children);
     items.extend(website);
+    items.extend(domain);
     Ok(FoundSet { items, notes })
 }

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
-    AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, HttpVersion,
-    Method, Origin, Origins, PriceClass, S3OriginConfig, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags,
+    HttpVersion, Method, MinimumProtocolVersion, Origin, Origins, PriceClass, S3OriginConfig, SslSupportMethod,
+    ViewerCertificate, ViewerProtocolPolicy,
 };
 use sha2::{Digest, Sha256};
 
@@ -51,6 +52,10 @@ pub const ORIGIN_ID: &str = "site-bucket";
 pub const ROOT_OBJECT: &str = "index.html";
 pub const VIEWER_PROTOCOL: &str = "redirect-to-https";
 pub const HTTP_VERSION: &str = "http2and3";
+/// With `domain:`: the alias's certificate is served by SNI (a dedicated IP
+/// costs $600 a month) with CloudFront's recommended policy.
+pub const SSL_SUPPORT: &str = "sni-only";
+pub const MINIMUM_PROTOCOL: &str = "TLSv1.2_2021";
 /// The tag holding the hash of the configuration last applied.
 pub use crate::stack::TAG_CONFIG;
 /// A distribution's status when every edge location has its configuration.
@@ -67,6 +72,12 @@ pub struct Spec {
     pub origin_domain: String,
     pub oac_id: Ref<String>,
     pub price_class: String,
+    /// With `domain:`, the website's name.
+    pub aliases: Vec<String>,
+    /// With `domain:`, the us-east-1 certificate of the alias.
+    pub certificate: Option<Ref<String>>,
+    /// With `domain.zone`: the certificate's validation records, which must be there first.
+    pub validation: Option<Reference>,
     /// The stack's tags, without [`TAG_CONFIG`].
     pub tags: Tags,
     /// The hash of everything above that CloudFront is sent (known with the OAC's id).
@@ -88,6 +99,10 @@ pub struct Found {
     pub viewer_protocol: String,
     pub compress: bool,
     pub cache_policy: String,
+    pub aliases: Vec<String>,
+    /// The ACM certificate of the aliases, if any.
+    pub certificate_arn: Option<String>,
+    pub minimum_protocol: String,
     /// Without [`TAG_CONFIG`].
     pub tags: Tags,
     /// The [`TAG_CONFIG`] tag.
@@ -102,8 +117,16 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
     let origin_domain = stack.bucket_domain(&env.account.id, &env.region);
     let oac_id = ids.oac();
     let price_class = stack.website.price_class.as_str().to_string();
+    let aliases: Vec<String> = stack.domain.iter().map(|d| d.name.clone()).collect();
+    let site_certificate = crate::resources::certificate::for_site(env);
+    let certificate = site_certificate.as_ref().map(|name| ids.of(crate::resources::Kind::Certificate, name));
+    let validation = site_certificate
+        .filter(|_| env.zone.is_some())
+        .map(|name| Reference::exists(crate::resources::Kind::ValidationRecord, name));
+    let certificate_arn = certificate.as_ref().map(|c| c.value.clone().unwrap_or_default()).unwrap_or_default();
+    let alias_list = aliases.join(",");
     let hash = oac_id.map(|oac_id| {
-        config_hash(&[
+        let mut settings: Vec<(&str, &str)> = vec![
             ("comment", &comment),
             ("origin", &origin_domain),
             ("origin access control", oac_id),
@@ -117,9 +140,14 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
             ("response headers policy", RESPONSE_HEADERS_POLICY),
             ("price class", &price_class),
             ("enabled", "true"),
-        ])
+        ];
+        // Only with `domain:`, so that the hash of a stack without one is what it was.
+        if !alias_list.is_empty() {
+            settings.extend([("aliases", alias_list.as_str()), ("certificate", certificate_arn.as_str())]);
+        }
+        config_hash(&settings)
     });
-    Spec { comment, origin_domain, oac_id, price_class, tags: env.tags(), hash }
+    Spec { comment, origin_domain, oac_id, price_class, aliases, certificate, validation, tags: env.tags(), hash }
 }
 
 /// 16 hex digits of the SHA-256 of the settings, one `name=value` a line.
@@ -175,6 +203,18 @@ pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<Foun
             viewer_protocol: behavior.map(|b| b.viewer_protocol_policy.as_str().to_string()).unwrap_or_default(),
             compress: behavior.and_then(|b| b.compress).unwrap_or(false),
             cache_policy: behavior.and_then(|b| b.cache_policy_id.clone()).unwrap_or_default(),
+            aliases: d.aliases.as_ref().map(|a| a.items().to_vec()).unwrap_or_default(),
+            certificate_arn: d
+                .viewer_certificate
+                .as_ref()
+                .and_then(|v| v.acm_certificate_arn.clone())
+                .filter(|arn| !arn.is_empty()),
+            minimum_protocol: d
+                .viewer_certificate
+                .as_ref()
+                .and_then(|v| v.minimum_protocol_version.as_ref())
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             tags,
             hash,
             modified: d.last_modified_time.secs(),
@@ -204,6 +244,13 @@ fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     check("viewer protocol", &found.viewer_protocol, VIEWER_PROTOCOL);
     check("compress", &found.compress.to_string(), "true");
     check("cache policy", &found.cache_policy, CACHE_POLICY);
+    check("aliases", &found.aliases.join(","), &spec.aliases.join(","));
+    if let Some(arn) = spec.certificate.as_ref().and_then(|c| c.known()) {
+        check("certificate", found.certificate_arn.as_deref().unwrap_or("(CloudFront's)"), arn);
+        check("minimum TLS", &found.minimum_protocol, MINIMUM_PROTOCOL);
+    } else if spec.certificate.is_none() && found.certificate_arn.is_some() {
+        check("certificate", found.certificate_arn.as_deref().unwrap_or_default(), "(CloudFront's)");
+    }
     if fields.is_empty() && found.hash.as_ref() != spec.hash.known() {
         fields.push(FieldChange::new(
             "configuration hash",
@@ -236,8 +283,22 @@ fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<Distributi
         .cache_policy_id(CACHE_POLICY)
         .response_headers_policy_id(RESPONSE_HEADERS_POLICY)
         .build()?;
+    let aliases = Aliases::builder()
+        .quantity(spec.aliases.len() as i32)
+        .set_items((!spec.aliases.is_empty()).then(|| spec.aliases.clone()))
+        .build()?;
+    let viewer_certificate = match &spec.certificate {
+        Some(arn) => ViewerCertificate::builder()
+            .acm_certificate_arn(arn.get()?)
+            .ssl_support_method(SslSupportMethod::from(SSL_SUPPORT))
+            .minimum_protocol_version(MinimumProtocolVersion::from(MINIMUM_PROTOCOL))
+            .build(),
+        None => ViewerCertificate::builder().cloud_front_default_certificate(true).build(),
+    };
     Ok(DistributionConfig::builder()
         .caller_reference(caller_reference)
+        .aliases(aliases)
+        .viewer_certificate(viewer_certificate)
         .comment(&spec.comment)
         .enabled(true)
         .default_root_object(ROOT_OBJECT)
@@ -306,6 +367,17 @@ pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
     Ok((d.domain_name, d.status))
 }
 
+/// CloudFront takes only an ISSUED certificate (`InvalidViewerCertificate`).
+async fn wait_certificate(op: &Op<'_>, spec: &Spec) -> Result<()> {
+    match &spec.certificate {
+        Some(arn) => {
+            let region = crate::resources::certificate::CLOUDFRONT_REGION;
+            crate::resources::certificate::wait_issued(op, region, arn.get()?).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// The website's CloudFront distribution.
 pub struct Distribution;
 
@@ -319,7 +391,10 @@ impl Resource for Distribution {
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {
-        vec![spec.oac_id.reference()]
+        let mut references = vec![spec.oac_id.reference()];
+        references.extend(spec.certificate.as_ref().map(Ref::reference));
+        references.extend(spec.validation.clone());
+        references
     }
 
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
@@ -338,6 +413,7 @@ impl Resource for Distribution {
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         // Unique per request; the SDK's retries resend the same one, which
         // CloudFront answers with the distribution it already made.
+        wait_certificate(op, spec).await?;
         let millis = chat_core::now_millis();
         let caller_reference = format!("{}-{millis}", op.env.stack.prefix());
         let created = op
@@ -360,6 +436,7 @@ impl Resource for Distribution {
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let cf = &op.clients.cloudfront;
         if !config_fields(spec, found).is_empty() {
+            wait_certificate(op, spec).await?;
             let doing = || format!("reading CloudFront distribution `{}`", found.id);
             let current = cf.get_distribution_config().id(&found.id).send().done(doing).await?;
             let caller_reference =
@@ -429,7 +506,12 @@ impl Resource for Distribution {
 
     /// What `status` says about the distribution beside its state.
     fn describe(found: &Found) -> Option<String> {
-        Some(if found.enabled { found.status.clone() } else { format!("{}, disabled", found.status) })
+        let state = if found.enabled { found.status.clone() } else { format!("{}, disabled", found.status) };
+        Some(if found.aliases.is_empty() {
+            state
+        } else {
+            format!("{state}; alias {} with {}", found.aliases.join(", "), found.minimum_protocol)
+        })
     }
 }
 
@@ -456,6 +538,9 @@ mod tests {
                 Some("E1".into()),
             ),
             price_class: "PriceClass_100".into(),
+            aliases: vec![],
+            certificate: None,
+            validation: None,
             tags: Tags::new(),
             hash: Ref::new(
                 crate::resources::Address::new(crate::resources::Kind::OriginAccessControl, "site"),

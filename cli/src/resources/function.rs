@@ -118,7 +118,7 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
         Auth::Jwt(jwt) if stack.authorizer_function() == Some(function) => {
             (authorizer_environment(f, jwt), BTreeMap::new())
         }
-        _ => chat_environment(env, f, ids),
+        _ => chat_environment(env, function, ids),
     };
     Spec {
         name: stack.function_name(function),
@@ -151,17 +151,20 @@ fn authorizer_environment(f: &crate::stack::Function, jwt: &crate::stack::Jwt) -
 
 /// A chat handler's variables, and those AWS assigns (the queue's URL, the
 /// Management API's endpoint).
-fn chat_environment(
-    env: &Env,
-    f: &crate::stack::Function,
-    ids: &Ids,
-) -> (BTreeMap<String, String>, BTreeMap<String, Ref<String>>) {
+fn chat_environment(env: &Env, function: &str, ids: &Ids) -> (BTreeMap<String, String>, BTreeMap<String, Ref<String>>) {
     let stack = &env.stack;
+    let f = &stack.functions[function];
     let mut environment = f.environment.clone();
     set(&mut environment, vars::TABLE, stack.table_name());
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
+    let serves_routes = stack.api.routes.values().any(|r| r.function == function);
+    if let (Some(history), true) = (&stack.chat.history, serves_routes) {
+        set(&mut environment, vars::MESSAGES_TABLE, stack.messages_table_name());
+        set(&mut environment, vars::HISTORY_MESSAGES, history.messages.to_string());
+        set(&mut environment, vars::HISTORY_DAYS, history.days.to_string());
+    }
     if f.queue.is_some() {
         // Only the queue's consumer fans out: it shards, paces, takes batches
         // and keeps the delivery ledger.
@@ -619,6 +622,24 @@ mod tests {
         {
             assert!(!chat.contains_key(var), "the chat function never fans out: {var} in {chat:?}");
         }
+    }
+
+    #[test]
+    fn the_route_handler_alone_gets_the_history_settings_and_none_while_history_is_off() {
+        let mut env = crate::resources::tests::shipped();
+        let history = [vars::MESSAGES_TABLE, vars::HISTORY_MESSAGES, vars::HISTORY_DAYS];
+        let chat = super::spec(&env, "chat", &Ids::default()).environment;
+        assert_eq!(chat[vars::MESSAGES_TABLE], "wschat-dev-messages");
+        assert_eq!(chat[vars::HISTORY_MESSAGES], "50");
+        assert_eq!(chat[vars::HISTORY_DAYS], "7");
+        let notify = super::spec(&env, "notify", &Ids::default()).environment;
+        assert!(history.iter().all(|var| !notify.contains_key(*var)), "{notify:?}");
+        env.stack.chat.history = Some(crate::stack::History { messages: 20, days: 30 });
+        let chat = super::spec(&env, "chat", &Ids::default()).environment;
+        assert_eq!((chat[vars::HISTORY_MESSAGES].as_str(), chat[vars::HISTORY_DAYS].as_str()), ("20", "30"));
+        env.stack.chat.history = None;
+        let chat = super::spec(&env, "chat", &Ids::default()).environment;
+        assert!(history.iter().all(|var| !chat.contains_key(*var)), "{chat:?}");
     }
 
     #[test]

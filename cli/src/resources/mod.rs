@@ -20,11 +20,15 @@
 //! unknown is an error that names the resource it needs ([`Unresolved`]).
 
 pub mod api;
+pub mod api_domain;
+pub mod api_mapping;
 pub mod authorizer;
 pub mod bucket;
 pub mod bucket_policy;
+pub mod certificate;
 mod discover;
 pub mod distribution;
+pub mod dns_record;
 pub mod function;
 pub mod integration;
 pub mod log_group;
@@ -39,6 +43,7 @@ pub mod route;
 pub mod site;
 pub mod stage;
 pub mod table;
+pub mod validation_record;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -350,12 +355,17 @@ kinds! {
     Api: api::Api, "api", "WebSocket API", after [];
     Bucket: bucket::Bucket, "bucket", "S3 bucket", after [];
     OriginAccessControl: origin_access_control::OriginAccessControl, "origin_access_control", "origin access control", after [];
+    Certificate: certificate::Certificate, "certificate", "ACM certificate", after [];
+    ValidationRecord: validation_record::ValidationRecord, "validation_record", "validation records", after [Certificate];
     RolePolicy: role_policy::RolePolicy, "role_policy", "role policy", after [Role, Api];
     Queue: queue::Queue, "queue", "SQS queue", after [DeadLetterQueue];
     Model: model::Model, "model", "route model", after [Api];
     Stage: stage::Stage, "stage", "API stage", after [Api];
-    Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl];
-    Site: site::Site, "site", "site files", after [Bucket, Api];
+    ApiDomain: api_domain::ApiDomain, "api_domain", "API Gateway domain", after [Certificate, ValidationRecord];
+    Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl, Certificate, ValidationRecord];
+    ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage];
+    DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution];
+    Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping];
     Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
     BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
     Integration: integration::Integration, "integration", "integration", after [Api, Function];
@@ -428,13 +438,26 @@ pub struct Env {
     /// With `auth: jwt`, what config.json tells the page about the issuer
     /// (read from its discovery document before planning).
     pub page_auth: Option<crate::website::PageAuth>,
+    /// With `domain.zone`, the Route 53 hosted zone (looked up before planning).
+    pub zone: Option<Zone>,
+    /// `destroy`: nothing of stack.yaml is wanted any more.
+    pub destroying: bool,
+}
+
+/// A Route 53 hosted zone of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Without the `/hostedzone/` prefix.
+    pub id: String,
+    /// Without the trailing dot.
+    pub name: String,
 }
 
 impl Env {
     pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
         let schemas = model::read_schemas(&stack)?;
         let site = site::read_source(&stack.dir.join(&stack.website.source))?;
-        Ok(Env { stack, region, account, artifacts, schemas, site, page_auth: None })
+        Ok(Env { stack, region, account, artifacts, schemas, site, page_auth: None, zone: None, destroying: false })
     }
 
     pub fn arns(&self) -> Arns<'_> {
@@ -476,6 +499,11 @@ pub struct Ids {
     /// The distribution as discovery found it, before this run: only its
     /// caches hold old copies of the site (a new one has nothing to invalidate).
     pub found_distribution_id: Option<String>,
+    /// Where alias records point, of the distribution and the API Gateway
+    /// domain as discovery found them (their DNS names are not their ids).
+    pub aliases: BTreeMap<Address, dns_record::AliasTarget>,
+    /// The validation records each certificate asks for, as discovery read them.
+    pub validation: BTreeMap<Address, Vec<certificate::Record>>,
 }
 
 impl Ids {
@@ -558,6 +586,26 @@ impl FoundSet {
             ids.record(&item.address, &item.id);
         }
         ids.found_distribution_id = ids.distribution().value;
+        for item in self.items.iter().rev() {
+            match &item.found {
+                Found::Distribution(d) => {
+                    let target = dns_record::AliasTarget {
+                        dns_name: dns_record::plain(&d.domain_name),
+                        zone_id: dns_record::CLOUDFRONT_ZONE.into(),
+                    };
+                    ids.aliases.insert(item.address.clone(), target);
+                }
+                Found::ApiDomain(d) => {
+                    if let Some(target) = &d.target {
+                        ids.aliases.insert(item.address.clone(), target.clone());
+                    }
+                }
+                Found::Certificate(c) => {
+                    ids.validation.insert(item.address.clone(), c.records.clone());
+                }
+                _ => {}
+            }
+        }
         ids
     }
 
@@ -577,11 +625,20 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// ACM in the stack's region, and in us-east-1 (CloudFront's certificates).
+    pub acm: aws_sdk_acm::Client,
+    pub acm_us_east_1: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
     /// When the API Gateway client last wrote to each API.
     pub api_writes: crate::aws::ApiWrites,
 }
 
 impl Clients {
+    /// ACM in `region` (the stack's, or CloudFront's us-east-1).
+    pub fn acm(&self, region: &str) -> &aws_sdk_acm::Client {
+        if region == certificate::CLOUDFRONT_REGION { &self.acm_us_east_1 } else { &self.acm }
+    }
+
     pub fn new(aws: &Aws) -> Clients {
         Clients {
             iam: aws.iam(),
@@ -592,6 +649,9 @@ impl Clients {
             logs: aws.logs(),
             s3: aws.s3(),
             cloudfront: aws.cloudfront(),
+            acm: aws.acm(),
+            acm_us_east_1: aws.acm_in(certificate::CLOUDFRONT_REGION),
+            route53: aws.route53(),
             api_writes: aws.api_writes().clone(),
         }
     }
@@ -651,6 +711,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The shipped stack with `domain:` (chat.example.com, ws.chat.example.com),
+    /// in the hosted zone `zone` (id `Z1`) if given.
+    pub(crate) fn shipped_with_domain(zone: Option<&str>) -> Env {
+        let mut env = shipped();
+        env.stack.domain = Some(crate::stack::Domain {
+            name: "chat.example.com".into(),
+            websocket: Some("ws.chat.example.com".into()),
+            zone: zone.map(str::to_string),
+        });
+        env.zone = zone.map(|name| Zone { id: "Z1".into(), name: name.into() });
+        env
+    }
+
+    /// Every id and read value a stack with a domain needs, known.
+    fn domain_known(env: &Env) -> Ids {
+        let mut ids = all_known();
+        ids.record(&Address::new(Kind::Authorizer, "jwt"), "au1");
+        for w in certificate::wanted(env) {
+            ids.record(&Address::new(Kind::Certificate, &w.name), "arn:aws:acm:us-east-1:1:certificate/c1");
+        }
+        let ws = env.stack.domain.as_ref().unwrap().websocket_name().to_string();
+        ids.record(&Address::new(Kind::ApiDomain, &ws), &ws);
+        ids
+    }
+
+    #[test]
+    fn a_domain_adds_its_kinds_in_order_and_keeps_the_management_endpoint_on_execute_api() {
+        let env = shipped_with_domain(Some("example.com"));
+        let ids = domain_known(&env);
+        let wants = desired(&env, &ids);
+        let kinds = |kind: Kind| wants.iter().filter(|w| w.address.kind == kind).count();
+        assert_eq!(
+            [Kind::Certificate, Kind::ValidationRecord, Kind::ApiDomain, Kind::ApiMapping, Kind::DnsRecord].map(kinds),
+            [1, 1, 1, 1, 4]
+        );
+        for want in &wants {
+            for reference in references(&want.spec) {
+                assert!(want.address.kind.after().contains(&reference.to.kind), "{} -> {}", want.address, reference.to);
+                assert!(wants.iter().any(|d| d.address == reference.to), "{} -> {}", want.address, reference.to);
+            }
+        }
+        let spec = |kind: Kind, name: &str| {
+            wants.iter().find(|w| w.address == Address::new(kind, name)).map(|w| w.spec.clone()).unwrap()
+        };
+        // The page and the printed URL are on the custom name...
+        let Spec::Site(site) = spec(Kind::Site, "site") else { panic!("site") };
+        let files = site.files.known().unwrap();
+        let site::Source::Generated(text) = &files["config.json"].source else { panic!("config.json is generated") };
+        let config: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(config["websocketUrl"], "wss://ws.chat.example.com");
+        // ...and notify posts to @connections on the execute-api host, which
+        // the custom domain does not serve.
+        let Spec::Function(notify) = spec(Kind::Function, "notify") else { panic!("notify") };
+        let endpoint = notify.assigned["WSCHAT_MANAGEMENT_ENDPOINT"].known().unwrap().clone();
+        assert_eq!(endpoint, "https://a1.execute-api.us-east-1.amazonaws.com/dev");
+        let Spec::Distribution(d) = spec(Kind::Distribution, "site") else { panic!("distribution") };
+        assert_eq!(d.aliases, ["chat.example.com"]);
+        assert!(d.certificate.is_some() && d.validation.is_some());
     }
 
     /// The shipped stack with `auth: jwt`.
@@ -713,6 +833,8 @@ mod tests {
         ids.record(&Address::new(Kind::Authorizer, "jwt"), "au1");
         let mut wants = desired(&shipped(), &ids);
         wants.extend(desired(&shipped_with_sign_in(), &ids));
+        let with_domain = shipped_with_domain(Some("example.com"));
+        wants.extend(desired(&with_domain, &domain_known(&with_domain)));
         for kind in Kind::ALL {
             for after in kind.after() {
                 let used = wants

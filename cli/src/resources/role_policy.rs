@@ -72,6 +72,11 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
         table_actions.push("dynamodb:PutItem");
     }
     table_actions.push("dynamodb:Scan");
+    // `typing` marks the caller's row (a conditional UpdateItem of
+    // `typingAt`), so that one every 3 seconds goes out across invocations.
+    if serves_routes {
+        table_actions.push("dynamodb:UpdateItem");
+    }
     let mut statements = vec![
         serde_json::json!({
             "Sid": "Connections",
@@ -86,6 +91,17 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
             "Resource": [arns.room_index()],
         }),
     ];
+    // The history: route handlers store each message (PutItem, which a
+    // TransactWriteItems is authorized as, with its de-duplication record)
+    // and read a conversation's latest page (Query). Nothing else touches it.
+    if serves_routes && env.stack.chat.history.is_some() {
+        statements.push(serde_json::json!({
+            "Sid": "Messages",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": [arns.messages_table()],
+        }));
+    }
     // Route handlers enqueue notifications; the consumer enqueues the shards
     // of a big one. SendMessageBatch is authorized as sqs:SendMessage.
     if serves_routes || consumes {
@@ -263,12 +279,37 @@ mod tests {
     fn the_route_handler_gets_nothing_on_the_ledger_and_does_not_describe_the_table() {
         let env = crate::resources::tests::shipped();
         let doc = document(&env, "chat", "a1");
-        assert_eq!(sids(&doc), ["Connections", "Rooms", "SendNotifications", "PostToConnections", "Logs"]);
+        assert_eq!(sids(&doc), ["Connections", "Rooms", "Messages", "SendNotifications", "PostToConnections", "Logs"]);
         assert_eq!(
             statement(&doc, "Connections").unwrap()["Action"],
-            json!(["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"])
+            json!([
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem"
+            ])
         );
         assert!(!doc.to_string().contains("deliveries"), "{doc:#}");
+    }
+
+    #[test]
+    fn only_the_route_handler_reaches_the_messages_and_only_while_history_is_on() {
+        let mut env = crate::resources::tests::shipped();
+        assert_eq!(
+            statement(&document(&env, "chat", "a1"), "Messages").unwrap(),
+            &json!({
+                "Sid": "Messages",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                "Resource": [format!("{ARN}/wschat-dev-messages")],
+            })
+        );
+        assert!(!document(&env, "notify", "a1").to_string().contains("messages"));
+        env.stack.chat.history = None;
+        for function in ["chat", "notify"] {
+            assert!(!document(&env, function, "a1").to_string().contains("messages"), "{function}");
+        }
     }
 
     #[test]

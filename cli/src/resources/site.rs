@@ -84,6 +84,9 @@ pub struct Spec {
     pub files: Ref<BTreeMap<String, File>>,
     /// The distribution to invalidate after a change, when it already existed.
     pub distribution_id: Option<String>,
+    /// With `domain:`, the API mapping of the WebSocket's name that
+    /// config.json points at: the page moves to it once it serves.
+    pub mapping: Option<Reference>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +148,7 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
         bucket: env.stack.bucket_name(&env.account.id, &env.region),
         files: ids.api().map(|id| files(env, &env.stack.websocket_url(id, &env.region))),
         distribution_id: if env.stack.website.cdn { ids.found_distribution_id.clone() } else { None },
+        mapping: env.stack.domain.as_ref().map(|d| Reference::exists(Kind::ApiMapping, d.websocket_name())),
     }
 }
 
@@ -349,7 +353,9 @@ impl Resource for Site {
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {
-        vec![Reference::exists(Kind::Bucket, "site"), spec.files.reference()]
+        let mut references = vec![Reference::exists(Kind::Bucket, "site"), spec.files.reference()];
+        references.extend(spec.mapping.clone());
+        references
     }
 
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
@@ -408,7 +414,12 @@ mod tests {
 
     fn spec(files: &[(&str, &str)]) -> Spec {
         let files = files.iter().map(|(k, text)| (k.to_string(), File::generated(k, text.to_string()))).collect();
-        Spec { bucket: "b".into(), files: Ref::new(Address::new(Kind::Api, "api"), Some(files)), distribution_id: None }
+        Spec {
+            bucket: "b".into(),
+            files: Ref::new(Address::new(Kind::Api, "api"), Some(files)),
+            distribution_id: None,
+            mapping: None,
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! - `connections`: `connectionId` (S) hash key, the `room-index` GSI (`room`,
 //!   `connectionId`, all attributes), TTL on the stack's TTL attribute;
 //! - `deliveries`, the delivery ledger of the queue's consumer: `shard` (S)
-//!   hash key, `part` (N) range key, no index, TTL on `expiresAt`.
+//!   hash key, `part` (N) range key, no index, TTL on `expiresAt`;
+//! - `messages`, the chat's history while `chat.history` is on:
+//!   `conversation` (S) hash key, `id` (S) range key (the time, then a
+//!   random part), no index, TTL on `expiresAt`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +35,12 @@ pub const SHARD: &str = "shard";
 pub const PART: &str = "part";
 /// The delivery ledger's TTL attribute (epoch seconds), so that old entries go.
 pub const DELIVERIES_TTL: &str = "expiresAt";
+/// The messages table's hash key (S): everyone, a room or a pair.
+pub const CONVERSATION: &str = "conversation";
+/// The messages table's range key (S): a message id, which sorts by time.
+pub const MESSAGE_ID: &str = "id";
+/// The messages table's TTL attribute (epoch seconds): `chat.history.days` on.
+pub const MESSAGES_TTL: &str = "expiresAt";
 
 /// One key attribute: its name, its role in the key and its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +173,32 @@ pub fn deliveries_spec(env: &Env) -> Spec {
     }
 }
 
-/// The stack's tables, each with its name within the kind.
-fn tables(env: &Env) -> [(&'static str, Spec); 2] {
-    [("connections", spec(env)), ("deliveries", deliveries_spec(env))]
+/// The chat's history. Only the chat function's role reads and writes it.
+pub fn messages_spec(env: &Env) -> Spec {
+    use ScalarAttributeType::S;
+    Spec {
+        name: env.stack.messages_table_name(),
+        arn: env.arns().messages_table(),
+        keys: vec![Key::hash(CONVERSATION, S), Key::range(MESSAGE_ID, S)],
+        index: None,
+        ttl_attribute: MESSAGES_TTL.to_string(),
+        tags: env.tags(),
+    }
+}
+
+/// Every table a stack may have, each with its name within the kind: the
+/// ones it wants, and the messages table also when `chat.history` is off, so
+/// that discovery finds it and the plan deletes it.
+fn tables(env: &Env) -> [(&'static str, Spec); 3] {
+    [("connections", spec(env)), ("deliveries", deliveries_spec(env)), (MESSAGES, messages_spec(env))]
+}
+
+/// The messages table's name within the kind.
+const MESSAGES: &str = "messages";
+
+/// The messages table, as AWS has it (`wschat dev --aws-store` creates it when missing).
+pub async fn find_messages_table(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
+    find(clients, MESSAGES, &messages_spec(env)).await
 }
 
 /// Keys as people read them: `shard HASH (S), part RANGE (N)`.
@@ -394,7 +426,11 @@ impl Resource for Table {
     type Found = Found;
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
-        tables(env).into_iter().map(|(address, spec)| Want::new(address, spec.name.clone(), spec)).collect()
+        tables(env)
+            .into_iter()
+            .filter(|(address, _)| *address != MESSAGES || env.stack.chat.history.is_some())
+            .map(|(address, spec)| Want::new(address, spec.name.clone(), spec))
+            .collect()
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
@@ -558,13 +594,17 @@ mod tests {
     }
 
     #[test]
-    fn the_stack_has_the_connections_table_and_the_delivery_ledger() {
+    fn the_stack_has_the_connections_table_the_delivery_ledger_and_the_messages() {
         let env = crate::resources::tests::shipped();
         let wants = Table::desired(&env, &Ids::default());
         let names: Vec<(&str, Option<&str>)> = wants.iter().map(|w| (w.name.as_str(), w.id.as_deref())).collect();
         assert_eq!(
             names,
-            [("connections", Some("wschat-dev-connections")), ("deliveries", Some("wschat-dev-deliveries"))]
+            [
+                ("connections", Some("wschat-dev-connections")),
+                ("deliveries", Some("wschat-dev-deliveries")),
+                ("messages", Some("wschat-dev-messages"))
+            ]
         );
         let connections = &wants[0].spec;
         assert_eq!(connections.key_schema(), "connectionId HASH (S)");
@@ -581,6 +621,23 @@ mod tests {
         assert_eq!(ledger.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-deliveries");
         assert_eq!(ledger.tags, connections.tags);
         assert_eq!(ledger.tags, env.tags());
+        let messages = &wants[2].spec;
+        assert_eq!(messages.key_schema(), "conversation HASH (S), id RANGE (S)");
+        assert_eq!(messages.index, None);
+        assert_eq!(messages.ttl_attribute, "expiresAt");
+        assert_eq!(messages.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-messages");
+        assert_eq!(messages.tags, env.tags());
+    }
+
+    #[test]
+    fn history_off_wants_no_messages_table_but_discovery_still_looks_for_it() {
+        let mut env = crate::resources::tests::shipped();
+        env.stack.chat.history = None;
+        let wants: Vec<String> = Table::desired(&env, &Ids::default()).into_iter().map(|w| w.name).collect();
+        assert_eq!(wants, ["connections", "deliveries"]);
+        // So that a table left from when it was on is found, and deleted.
+        let looked_for: Vec<&str> = tables(&env).iter().map(|(name, _)| *name).collect();
+        assert_eq!(looked_for, ["connections", "deliveries", "messages"]);
     }
 
     #[test]
@@ -596,12 +653,13 @@ mod tests {
         let pair = |n: &str, t: &str| (n.to_string(), t.to_string());
         assert_eq!(defined(&spec(&env)), [pair("connectionId", "S"), pair("room", "S")]);
         assert_eq!(defined(&deliveries_spec(&env)), [pair("shard", "S"), pair("part", "N")]);
+        assert_eq!(defined(&messages_spec(&env)), [pair("conversation", "S"), pair("id", "S")]);
     }
 
     #[test]
     fn a_table_as_deployed_has_no_diff() {
         let env = crate::resources::tests::shipped();
-        for spec in [spec(&env), deliveries_spec(&env)] {
+        for spec in [spec(&env), deliveries_spec(&env), messages_spec(&env)] {
             assert_eq!(Table::diff(&spec, &found(&spec)), Vec::new(), "{}", spec.name);
         }
     }

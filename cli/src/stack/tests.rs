@@ -60,7 +60,7 @@ fn a_minimal_stack_gets_defaults() {
     assert_eq!(stack.table.ttl_attribute, "expiresAt");
     assert_eq!(stack.api.route_selection, "$request.body.action");
     assert_eq!(stack.api_stage(), "dev", "the API stage defaults to --stage");
-    assert_eq!(stack.api.routes.len(), 13, "every protocol route, on `chat`");
+    assert_eq!(stack.api.routes.len(), 15, "every protocol route (history and typing included), on `chat`");
     assert!(stack.api.routes.values().all(|r| r.function == "chat"));
     assert!(stack.website.cdn);
     assert_eq!(stack.website.price_class, PriceClass::PriceClass100);
@@ -465,4 +465,111 @@ fn the_authorizer_function_only_authorizes() {
         "{MINIMAL}  authorizer: {{ crate: lambdas/authorizer, memory: 512 }}\napi:\n  auth:\n    jwt: {{ issuer: 'https://x.example', audience: a }}\n"
     );
     assert_eq!(Project::new().parse(&own).unwrap().functions[AUTHORIZER_FUNCTION].memory, 512);
+}
+
+#[test]
+fn history_is_on_by_default_and_takes_a_switch_or_its_settings() {
+    let project = Project::new();
+    let on = Some(History { messages: 50, days: 7 });
+    assert_eq!(project.parse(MINIMAL).unwrap().chat.history, on);
+    assert_eq!(History::default(), History { messages: 50, days: 7 });
+    assert_eq!(History::default().messages as u32, chat_core::config::DEFAULT_HISTORY_MESSAGES);
+    assert_eq!(History::default().days as u32, chat_core::config::DEFAULT_HISTORY_DAYS);
+    for (yaml, want) in [
+        ("false", None),
+        ("true", on),
+        ("{}", on),
+        ("{ messages: 20 }", Some(History { messages: 20, days: 7 })),
+        ("\n    messages: 200\n    days: 365", Some(History { messages: 200, days: 365 })),
+    ] {
+        let stack = project.parse(&format!("{MINIMAL}chat:\n  history: {yaml}\n")).unwrap();
+        assert_eq!(stack.chat.history, want, "history: {yaml}");
+    }
+}
+
+#[test]
+fn bad_history_settings_name_their_position() {
+    let project = Project::new();
+    let text = format!("{MINIMAL}chat:\n  history:\n    messages: 0\n    days: 366\n");
+    let errors = project.parse(&text).unwrap_err().errors;
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].column, errors[0].field.as_str()), (7, 15, "chat.history.messages"));
+    assert!(errors[0].message.contains("1..=200"), "{errors:?}");
+    assert_eq!((errors[1].line, errors[1].column, errors[1].field.as_str()), (8, 11, "chat.history.days"));
+    assert!(errors[1].message.contains("1..=365"), "{errors:?}");
+
+    for (yaml, says) in [
+        ("  history: 7\n", "expected `false`, `true` or a map"),
+        ("  history: { keep: 3 }\n", "unknown field `keep`"),
+        ("  history: { days: many }\n", "invalid type"),
+    ] {
+        let errors = project.parse(&format!("{MINIMAL}chat:\n{yaml}")).unwrap_err().errors;
+        assert_eq!(errors.len(), 1, "{yaml}: {errors:#?}");
+        assert_eq!(errors[0].line, 6, "{yaml}: {errors:#?}");
+        assert!(errors[0].field.starts_with("chat.history"), "{yaml}: {errors:#?}");
+        assert!(errors[0].message.contains(says), "{yaml}: {errors:#?}");
+    }
+}
+
+#[test]
+fn a_domain_defaults_its_websocket_name_and_is_checked_with_positions() {
+    let project = Project::new();
+    let stack = project.parse(&format!("{MINIMAL}domain:\n  name: chat.example.com\n  zone: example.com\n")).unwrap();
+    let domain = stack.domain.as_ref().unwrap();
+    assert_eq!(domain.names(), ["chat.example.com", "ws.chat.example.com"]);
+    assert_eq!(stack.websocket_url("abc", "us-east-1"), "wss://ws.chat.example.com");
+    // The Management API stays on the execute-api host.
+    assert_eq!(stack.management_endpoint("abc", "us-east-1"), "https://abc.execute-api.us-east-1.amazonaws.com/dev");
+
+    let cases = [
+        ("domain:\n  name: Chat.Example.com\n", (6, 9, "domain.name"), "not a valid DNS name"),
+        ("domain:\n  name: localhost\n", (6, 9, "domain.name"), "not a domain name"),
+        ("domain:\n  name: chat.example.com.\n", (6, 9, "domain.name"), "trailing dot"),
+        ("domain:\n  name: \"*.example.com\"\n", (6, 9, "domain.name"), "no wildcard"),
+        (
+            "domain:\n  name: chat.example.com\n  websocket: chat.example.com\n",
+            (7, 14, "domain.websocket"),
+            "needs a name of its own",
+        ),
+        (
+            "domain:\n  name: chat.example.com\n  websocket: ws-.example.com\n",
+            (7, 14, "domain.websocket"),
+            "not a valid DNS name",
+        ),
+        (
+            "domain:\n  name: chat.example.com\n  zone: example.org\n",
+            (7, 9, "domain.zone"),
+            "not in zone `example.org`",
+        ),
+        (
+            "domain:\n  name: chat.example.com\n  websocket: ws.other.com\n  zone: example.com\n",
+            (8, 9, "domain.zone"),
+            "`ws.other.com` is not in zone",
+        ),
+        ("domain:\n  name: chat.example.com\n  zone: ex_ample.com\n", (7, 9, "domain.zone"), "not a valid DNS name"),
+        ("domain:\n  name: chat.example.com\nwebsite:\n  cdn: false\n", (6, 9, "domain.name"), "website.cdn: true"),
+    ];
+    for (yaml, (line, column, field), message) in cases {
+        let e = project.error(&format!("{MINIMAL}{yaml}"));
+        assert_eq!((e.line, e.column, e.field.as_str()), (line, column, field), "{yaml}: {e:?}");
+        assert!(e.message.contains(message), "{yaml}: {e:?}");
+    }
+    let e = project.error(&format!("{MINIMAL}domain:\n  name: chat.example.com\n  zones: example.com\n"));
+    assert!(e.message.contains("unknown field `zones`"), "{e:?}");
+}
+
+#[test]
+fn dns_names_follow_the_rules_acm_and_route_53_share() {
+    for good in ["example.com", "chat.example.com", "a-b.c9.example.co.uk", "xn--bcher-kva.example"] {
+        assert_eq!(check_dns_name(good), Ok(()), "{good}");
+    }
+    let long_label = format!("{}.com", "a".repeat(64));
+    let long_name = format!("{}com", "abcdefghi.".repeat(26));
+    for bad in
+        ["", "com", "-a.com", "a-.com", "a..com", "A.com", "a_b.com", "*.a.com", "a.com.", &long_label, &long_name]
+    {
+        assert!(check_dns_name(bad).is_err(), "{bad}");
+    }
+    assert!(in_zone("chat.example.com", "example.com") && in_zone("example.com", "example.com"));
+    assert!(!in_zone("chatexample.com", "example.com"));
 }

@@ -36,6 +36,16 @@ fn bad_input_exits_2_with_file_line_column() {
         ),
         ("", "stack.yaml:1:1:", "the file is empty"),
         (
+            "name: wschat\nfunctions:\n  chat: { crate: lambdas/chat }\n  notify: { crate: lambdas/notify, queue: notifications }\ndomain:\n  name: chat.example.com\n  websocket: chat.example.com\n",
+            "stack.yaml:7:14: domain.websocket",
+            "needs a name of its own",
+        ),
+        (
+            "name: wschat\nfunctions:\n  chat: { crate: lambdas/chat }\n  notify: { crate: lambdas/notify, queue: notifications }\ndomain:\n  name: chat.example.com\n  zone: example.org\n",
+            "stack.yaml:7:9: domain.zone",
+            "not in zone",
+        ),
+        (
             "name: UPPER\nfunctions:\n  chat: { crate: lambdas/chat }\n  notify: { crate: lambdas/notify, queue: notifications }\n",
             "stack.yaml:1:7: name",
             "a-z",

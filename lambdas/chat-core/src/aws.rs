@@ -24,6 +24,22 @@
 //! | `part` | N | sort key: 0 marks the record done; 1, 2... list what was posted |
 //! | `delivered` | SS | the connections a part posted to |
 //! | `expiresAt` | N | epoch seconds, a day on: the TTL removes the item |
+//!
+//! An item of the messages table (`{name}-{stage}-messages`, docs/chat-history.md):
+//!
+//! | attribute | type | |
+//! |---|---|---|
+//! | `conversation` | S | partition key: `everyone`, `room:<code>` or `dm:<a>:<b>` |
+//! | `id` | S | sort key: the message id, `<13-digit epoch ms>-<8 hex>` |
+//! | `from`, `sub`?, `connectionId`, `text`, `action` | S | the sender's name, sign-in and connection, the text, the route key |
+//! | `timestamp` | N | epoch milliseconds |
+//! | `clientId` | S | optional: the sender's id for it |
+//! | `expiresAt` | N | epoch seconds, `chat.history.days` on: the TTL removes the item |
+//!
+//! A message with a `clientId` has a de-duplication record beside it, written
+//! in the same transaction: sort key `dedupe#<clientId>` (above every message
+//! id), `messageId`, `timestamp` and `expiresAt`. The transaction's condition
+//! that the record is new is what makes a resend post nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -32,14 +48,17 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::StreamExt;
 use tracing::warn;
 
 use crate::ROOM_INDEX;
+use crate::history::ID_END;
 use crate::ports::{
-    Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster, Progress, ScanPage,
+    ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
+    Progress, Put, ScanPage, Window,
 };
 
 /// How long a table's `ItemCount` is trusted before `DescribeTable` is asked
@@ -248,6 +267,215 @@ impl ConnectionStore for DynamoStore {
         let rows = out.items().iter().filter_map(|item| self.connection(item)).collect();
         let next = out.last_evaluated_key().and_then(|k| k.get("connectionId")).and_then(|v| v.as_s().ok()).cloned();
         Ok((rows, next))
+    }
+
+    /// A conditional UpdateItem of `typingAt` on the row.
+    async fn mark_typing(&self, connection_id: &str, now: i64, every_ms: i64) -> PortResult<bool> {
+        let (k, v) = Self::key(connection_id);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(k, v)
+            .update_expression("SET #typing = :now")
+            .condition_expression("attribute_exists(#id) AND (attribute_not_exists(#typing) OR #typing <= :cutoff)")
+            .expression_attribute_names("#typing", "typingAt")
+            .expression_attribute_names("#id", "connectionId")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":cutoff", AttributeValue::N((now - every_ms).to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.failed("UpdateItem", e)),
+        }
+    }
+}
+
+/// The messages table in DynamoDB (see the module's docs for its items).
+#[derive(Debug, Clone)]
+pub struct DynamoMessages {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// The sort key prefix of de-duplication records.
+const DEDUPE: &str = "dedupe#";
+
+impl DynamoMessages {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoMessages { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn failed(&self, operation: &str, error: impl std::error::Error) -> PortError {
+        PortError::Failed(format!("DynamoDB {operation} on table `{}`: {}", self.table, DisplayErrorContext(error)))
+    }
+
+    fn item(m: &ChatMessage) -> HashMap<String, AttributeValue> {
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let mut item = HashMap::from([
+            ("conversation".to_string(), s(&m.conversation)),
+            ("id".to_string(), s(&m.id)),
+            ("action".to_string(), s(&m.action)),
+            ("from".to_string(), s(&m.from)),
+            ("connectionId".to_string(), s(&m.connection_id)),
+            ("text".to_string(), s(&m.text)),
+            ("timestamp".to_string(), AttributeValue::N(m.timestamp.to_string())),
+            ("expiresAt".to_string(), AttributeValue::N(m.expires_at.to_string())),
+        ]);
+        if let Some(sub) = &m.sub {
+            item.insert("sub".to_string(), s(sub));
+        }
+        if let Some(client_id) = &m.client_id {
+            item.insert("clientId".to_string(), s(client_id));
+        }
+        item
+    }
+
+    fn message(item: &HashMap<String, AttributeValue>) -> Option<ChatMessage> {
+        let s = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned();
+        let n = |key: &str| item.get(key).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+        Some(ChatMessage {
+            conversation: s("conversation")?,
+            id: s("id")?,
+            action: s("action").unwrap_or_default(),
+            from: s("from").unwrap_or_default(),
+            sub: s("sub"),
+            connection_id: s("connectionId").unwrap_or_default(),
+            text: s("text").unwrap_or_default(),
+            timestamp: n("timestamp").unwrap_or_default(),
+            client_id: s("clientId"),
+            expires_at: n("expiresAt").unwrap_or_default(),
+        })
+    }
+
+    /// The message a `clientId` was first seen with: its id and timestamp.
+    async fn seen(&self, conversation: &str, client_id: &str) -> PortResult<Option<(String, i64)>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("conversation", AttributeValue::S(conversation.to_string()))
+            .key("id", AttributeValue::S(format!("{DEDUPE}{client_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", e))?;
+        let item = out.item.unwrap_or_default();
+        let id = item.get("messageId").and_then(|v| v.as_s().ok()).cloned();
+        let timestamp = item.get("timestamp").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+        Ok(id.zip(timestamp))
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoMessages {
+    async fn put(&self, message: &ChatMessage) -> PortResult<Put> {
+        let new = |item| {
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", "id")
+                .build()
+                .expect("table and item are set")
+        };
+        let Some(client_id) = &message.client_id else {
+            let item = Self::item(message);
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| self.failed("PutItem", e))?;
+            return Ok(Put::Stored);
+        };
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let record = HashMap::from([
+            ("conversation".to_string(), s(&message.conversation)),
+            ("id".to_string(), s(&format!("{DEDUPE}{client_id}"))),
+            ("messageId".to_string(), s(&message.id)),
+            ("timestamp".to_string(), AttributeValue::N(message.timestamp.to_string())),
+            ("expiresAt".to_string(), AttributeValue::N(message.expires_at.to_string())),
+        ]);
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(new(Self::item(message))).build())
+            .transact_items(TransactWriteItem::builder().put(new(record)).build())
+            .send()
+            .await;
+        let error = match sent {
+            Ok(_) => return Ok(Put::Stored),
+            Err(e) => e,
+        };
+        // The record's condition failed: the clientId was seen before.
+        let duplicate = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                .cancellation_reasons()
+                .get(1)
+                .is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed")),
+            _ => false,
+        };
+        if !duplicate {
+            return Err(self.failed("TransactWriteItems", error));
+        }
+        match self.seen(&message.conversation, client_id).await? {
+            Some((id, timestamp)) => Ok(Put::Duplicate { id, timestamp }),
+            // Its TTL removed it between the two calls.
+            None => Err(PortError::Failed(format!(
+                "the de-duplication record of clientId `{client_id}` in `{}` vanished; try again",
+                message.conversation
+            ))),
+        }
+    }
+
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+        // BETWEEN is inclusive: the `since` message itself is dropped below.
+        let (condition, end, since, forward) = match window {
+            Window::Latest => ("#c = :c AND #id < :end", ID_END, None, false),
+            Window::Before(id) => ("#c = :c AND #id < :end", id, None, false),
+            Window::Since(id) => ("#c = :c AND #id BETWEEN :since AND :end", ID_END, Some(id), true),
+        };
+        let want = limit + 1;
+        let mut taken = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(condition)
+                .expression_attribute_names("#c", "conversation")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":c", AttributeValue::S(conversation.to_string()))
+                .expression_attribute_values(":end", AttributeValue::S(end.to_string()))
+                .scan_index_forward(forward)
+                .consistent_read(true)
+                .limit((want + 1).min(i32::MAX as usize) as i32)
+                .set_exclusive_start_key(start);
+            if let Some(since) = since {
+                query = query.expression_attribute_values(":since", AttributeValue::S(since.to_string()));
+            }
+            let out = query.send().await.map_err(|e| self.failed("Query", e))?;
+            taken.extend(out.items().iter().filter_map(Self::message).filter(|m| Some(m.id.as_str()) != since));
+            start = out.last_evaluated_key;
+            if taken.len() >= want || start.is_none() {
+                break;
+            }
+        }
+        let more = taken.len() > limit;
+        taken.truncate(limit);
+        if !forward {
+            taken.reverse();
+        }
+        Ok((taken, more))
     }
 }
 

@@ -15,6 +15,9 @@
 //! | `WSCHAT_WELCOME_DELAY` | seconds before welcome and join notice, 0..=900 | 1 |
 //! | `WSCHAT_TTL_ATTRIBUTE` | the table's TTL attribute | `expiresAt` |
 //! | `WSCHAT_MANAGEMENT_ENDPOINT` | the Management API; overrides `https://{domainName}/{stage}` | required by `notify` |
+//! | `WSCHAT_MESSAGES_TABLE` | the messages table, the chat's history (`chat.history`) | none: history off |
+//! | `WSCHAT_HISTORY_MESSAGES` | messages a history frame carries at most, 1..=200 | 50 |
+//! | `WSCHAT_HISTORY_DAYS` | days a message is kept (its TTL), 1..=365 | 7 |
 //!
 //! `AWS_ENDPOINT_URL` (standard, read by aws-config) sends every AWS call elsewhere.
 //!
@@ -36,6 +39,9 @@ pub mod vars {
     pub const WELCOME_DELAY: &str = "WSCHAT_WELCOME_DELAY";
     pub const TTL_ATTRIBUTE: &str = "WSCHAT_TTL_ATTRIBUTE";
     pub const MANAGEMENT_ENDPOINT: &str = "WSCHAT_MANAGEMENT_ENDPOINT";
+    pub const MESSAGES_TABLE: &str = "WSCHAT_MESSAGES_TABLE";
+    pub const HISTORY_MESSAGES: &str = "WSCHAT_HISTORY_MESSAGES";
+    pub const HISTORY_DAYS: &str = "WSCHAT_HISTORY_DAYS";
     pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
     pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
@@ -78,6 +84,10 @@ pub const DEFAULT_BATCH_SIZE: u32 = 10;
 /// the function times out), and is retried like any transient failure.
 pub const DEFAULT_POST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub const DEFAULT_WELCOME_DELAY: u32 = 1;
+/// Messages a conversation's history sends at once (`WSCHAT_HISTORY_MESSAGES`).
+pub const DEFAULT_HISTORY_MESSAGES: u32 = 50;
+/// Days a message is kept (`WSCHAT_HISTORY_DAYS`).
+pub const DEFAULT_HISTORY_DAYS: u32 = 7;
 pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// A variable that is missing or malformed.
@@ -98,6 +108,8 @@ pub struct Config {
     pub management_endpoint: Option<String>,
     /// The delivery ledger; without it a redelivered record is posted again.
     pub deliveries_table: Option<String>,
+    /// The chat's history; without it nothing is stored.
+    pub messages_table: Option<String>,
     pub settings: Settings,
 }
 
@@ -148,6 +160,14 @@ impl Config {
                 "a whole number in 2..=1000",
             )? as u32,
             batch_size: number(vars::BATCH_SIZE, d.batch_size.into(), 1, 10, "a whole number in 1..=10")? as u32,
+            history_messages: number(
+                vars::HISTORY_MESSAGES,
+                d.history_messages as u64,
+                1,
+                200,
+                "a whole number in 1..=200",
+            )? as usize,
+            history_days: number(vars::HISTORY_DAYS, d.history_days.into(), 1, 365, "days in 1..=365")? as u32,
             ..d
         };
         Ok(Config {
@@ -156,6 +176,7 @@ impl Config {
             ttl_attribute: var(vars::TTL_ATTRIBUTE).unwrap_or_else(|| DEFAULT_TTL_ATTRIBUTE.to_string()),
             management_endpoint: var(vars::MANAGEMENT_ENDPOINT).map(|e| e.trim_end_matches('/').to_string()),
             deliveries_table: var(vars::DELIVERIES_TABLE),
+            messages_table: var(vars::MESSAGES_TABLE),
             settings,
         })
     }
@@ -204,6 +225,8 @@ mod tests {
         assert_eq!((c.settings.fanout_concurrency, c.settings.welcome_delay, c.settings.shard_size), (32, 1, 500));
         assert_eq!((c.settings.post_rate, c.settings.max_concurrency, c.settings.batch_size), (9000, 10, 10));
         assert_eq!(c.deliveries_table, None);
+        assert_eq!(c.messages_table, None, "history is off without its table");
+        assert_eq!((c.settings.history_messages, c.settings.history_days), (50, 7));
         assert_eq!(c.queue_url, None);
         assert!(c.require_queue_url().unwrap_err().to_string().contains("WSCHAT_QUEUE_URL is not set"));
         assert!(c.require_management_endpoint().unwrap_err().to_string().contains("WSCHAT_MANAGEMENT_ENDPOINT"));
@@ -223,8 +246,12 @@ mod tests {
             ("WSCHAT_MAX_CONCURRENCY", "4"),
             ("WSCHAT_BATCH_SIZE", "3"),
             ("WSCHAT_DELIVERIES_TABLE", "wschat-dev-deliveries"),
+            ("WSCHAT_MESSAGES_TABLE", "wschat-dev-messages"),
+            ("WSCHAT_HISTORY_MESSAGES", "200"),
+            ("WSCHAT_HISTORY_DAYS", "30"),
         ])
         .unwrap();
+        assert_eq!(c.messages_table.as_deref(), Some("wschat-dev-messages"));
         assert_eq!(c.queue_url.as_deref(), Some("http://q"));
         assert_eq!(c.deliveries_table.as_deref(), Some("wschat-dev-deliveries"));
         assert_eq!(
@@ -236,6 +263,8 @@ mod tests {
                 post_rate: 500,
                 max_concurrency: 4,
                 batch_size: 3,
+                history_messages: 200,
+                history_days: 30,
                 ..Settings::default()
             }
         );
@@ -287,6 +316,10 @@ mod tests {
             ("WSCHAT_POST_RATE", "100001"),
             ("WSCHAT_MAX_CONCURRENCY", "1"),
             ("WSCHAT_BATCH_SIZE", "11"),
+            ("WSCHAT_HISTORY_MESSAGES", "0"),
+            ("WSCHAT_HISTORY_MESSAGES", "201"),
+            ("WSCHAT_HISTORY_DAYS", "0"),
+            ("WSCHAT_HISTORY_DAYS", "366"),
         ] {
             let err = config(&[("WSCHAT_TABLE", "t"), (name, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name}=`{value}` is not valid")), "{err}");

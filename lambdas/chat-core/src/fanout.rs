@@ -151,8 +151,10 @@ pub async fn handle_sqs(
     .await;
     let mut inboxes: BTreeMap<String, Inbox> = BTreeMap::new();
     for (index, (record, recipients)) in records.iter_mut().zip(found).enumerate() {
-        let compat: Arc<str> = Arc::from(record.notice.payload.compat.as_str());
-        let json: Arc<str> = Arc::from(record.notice.payload.json.as_str());
+        // The payload, then the frames that follow it, in each format.
+        let frames = std::iter::once(&record.notice.payload).chain(&record.notice.then);
+        let (compat, json): (Vec<Arc<str>>, Vec<Arc<str>>) =
+            frames.map(|p| (Arc::from(p.compat.as_str()), Arc::from(p.json.as_str()))).unzip();
         for recipient in recipients {
             if record.notice.exclude.as_deref() == Some(recipient.connection.as_str())
                 || record.delivered.contains(&recipient.connection)
@@ -160,16 +162,19 @@ pub async fn handle_sqs(
             {
                 continue;
             }
-            let frame = match recipient.format {
-                Format::Compat => compat.clone(),
-                Format::Json => json.clone(),
+            let frames = match recipient.format {
+                Format::Compat => &compat,
+                Format::Json => &json,
             };
+            if frames.iter().all(|f| f.is_empty()) {
+                continue;
+            }
             record.recipients += 1;
             inboxes
                 .entry(recipient.connection.clone())
                 .or_insert_with(|| Inbox { recipient, frames: Vec::new() })
                 .frames
-                .push((index, frame));
+                .extend(frames.iter().filter(|f| !f.is_empty()).map(|f| (index, f.clone())));
         }
     }
 
@@ -488,8 +493,8 @@ impl Delivery<'_> {
         let young = self.now - inbox.recipient.connected_at < GONE_GRACE_MILLIS;
         for (i, (record, frame)) in inbox.frames.iter().enumerate() {
             if self.stop_at.is_some_and(|at| Instant::now() >= at) {
-                for (record, _) in &inbox.frames[i..] {
-                    self.tally(*record, |t| t.hand_on.push(inbox.recipient.clone()));
+                for record in records_of(&inbox.frames[i..]) {
+                    self.tally(record, |t| t.hand_on.push(inbox.recipient.clone()));
                 }
                 return;
             }
@@ -539,8 +544,8 @@ impl Delivery<'_> {
                 Next::Continue => {}
                 Next::Stop => return,
                 Next::Retry => {
-                    for (record, _) in &inbox.frames[i..] {
-                        self.tally(*record, |t| t.retry.push(inbox.recipient.clone()));
+                    for record in records_of(&inbox.frames[i..]) {
+                        self.tally(record, |t| t.retry.push(inbox.recipient.clone()));
                     }
                     return;
                 }
@@ -566,6 +571,14 @@ impl Delivery<'_> {
             self.tally(record, |t| t.unsaved.extend(ids));
         }
     }
+}
+
+/// The records whose frames these are, each once (a record's frames, its
+/// payload and those that follow it, are next to each other).
+fn records_of(frames: &[(usize, Arc<str>)]) -> Vec<usize> {
+    let mut records: Vec<usize> = frames.iter().map(|(record, _)| *record).collect();
+    records.dedup();
+    records
 }
 
 /// Enqueues a record's retries and hand-ons and settles its ledger entry.

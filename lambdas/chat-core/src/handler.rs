@@ -2,10 +2,14 @@
 //!
 //! A WebSocket event is handled in one pass: read the frame, look up the
 //! caller, act. Replies to the caller (`list`, `createRoom`/`joinRoom`,
-//! errors, echo) and direct messages (`chat`) are posted at once; everything
-//! that reaches several connections, and the welcome and join notice of
-//! `$connect` (API Gateway cannot deliver to a connection before `$connect`
-//! returned), goes through the queue as a [`Notice`].
+//! `history`, acks, errors, echo) and direct messages (`chat`) are posted at
+//! once; everything that reaches several connections, and the welcome and
+//! join notice of `$connect` (API Gateway cannot deliver to a connection
+//! before `$connect` returned), goes through the queue as a [`Notice`].
+//!
+//! With a [`MessageStore`] (`chat.history`), every chat message is stored
+//! before it is sent, de-duplicated on its `clientId`, and a JSON client gets
+//! a conversation's latest messages after its welcome and after joining a room.
 //!
 //! The queue's side, fanning notices out, is in [`crate::fanout`].
 
@@ -15,8 +19,12 @@ use tracing::{error, info, warn};
 
 use crate::error::ChatError;
 use crate::event::{WebSocketEvent, WebSocketResponse};
+use crate::history::{self, Conversation};
 use crate::notice::{Notice, Target};
-use crate::ports::{Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster};
+use crate::ports::{
+    ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
+    Put, Window,
+};
 use crate::protocol::{self, Action, Frame, Payload, Request};
 
 /// Settings from stack.yaml (through environment variables on Lambda).
@@ -39,6 +47,10 @@ pub struct Settings {
     pub batch_size: u32,
     /// How long one post may take before it counts as failed.
     pub post_timeout: std::time::Duration,
+    /// Messages a history frame carries at most (`chat.history.messages`).
+    pub history_messages: usize,
+    /// Days a stored message is kept (`chat.history.days`).
+    pub history_days: u32,
 }
 
 impl Default for Settings {
@@ -52,6 +64,8 @@ impl Default for Settings {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             batch_size: DEFAULT_BATCH_SIZE,
             post_timeout: DEFAULT_POST_TIMEOUT,
+            history_messages: DEFAULT_HISTORY_MESSAGES as usize,
+            history_days: DEFAULT_HISTORY_DAYS,
         }
     }
 }
@@ -64,6 +78,8 @@ pub struct Ports<'a> {
     pub poster: &'a dyn Poster,
     /// Only the fan-out uses it ([`crate::ports::NoLedger`] elsewhere).
     pub ledger: &'a dyn Ledger,
+    /// The chat's history; `None` when `chat.history` is off.
+    pub messages: Option<&'a dyn MessageStore>,
 }
 
 /// How long a row outlives its connection's start: API Gateway closes every
@@ -166,7 +182,13 @@ impl Call<'_> {
             return status(500, "internal error");
         }
         let id = || row.connection_id.clone();
-        let welcome = Notice::new(Target::Connection(id()), None, protocol::welcome(&row, self.now)).at(self.now);
+        let history = match row.format {
+            Format::Json => self.history_after(Conversation::Everyone).await,
+            Format::Compat => None,
+        };
+        let welcome = Notice::new(Target::Connection(id()), None, protocol::welcome(&row, self.now))
+            .then(history.into_iter().collect())
+            .at(self.now);
         let joined = Notice::new(Target::All, Some(id()), protocol::joined(&row, self.now)).at(self.now);
         let delay = self.settings.welcome_delay;
         let notifier = self.ports.notifier;
@@ -254,7 +276,10 @@ impl Call<'_> {
                 "this connection is not registered (its row is gone); reconnect to {}",
                 action.name()
             ))),
-            (Ok(request), Some(sender)) => self.act(sender, request).await,
+            (Ok(request), Some(sender)) => {
+                let client_id = if action.is_message() { protocol::client_id(&text) } else { None };
+                self.act(sender, request, client_id).await
+            }
         };
         match result {
             Ok(()) => status(200, ""),
@@ -269,11 +294,14 @@ impl Call<'_> {
         }
     }
 
-    async fn act(&self, sender: &Connection, request: Request) -> Result<(), ChatError> {
+    async fn act(&self, sender: &Connection, request: Request, client_id: Option<String>) -> Result<(), ChatError> {
         let store = self.ports.store;
         match request {
             Request::Broadcast { action, text } => {
-                self.enqueue(Target::All, None, protocol::broadcast(action, sender, &text, self.now)).await?;
+                let new = NewMessage { action, conversation: Conversation::Everyone, text, client_id };
+                if let Some(message) = self.say(sender, new).await? {
+                    self.enqueue(Target::All, None, protocol::message(&message)).await?;
+                }
             }
             Request::List => {
                 let everyone = store.all().await?;
@@ -282,7 +310,10 @@ impl Call<'_> {
             Request::Chat { connection, message } => {
                 let no_connection = || ChatError::Refused(format!("no connection {connection}"));
                 let target = store.get(&connection).await?.ok_or_else(no_connection)?;
-                let frame = protocol::direct(sender, &message, self.now);
+                let conversation = Conversation::direct(&history::identity(sender), &history::identity(&target));
+                let new = NewMessage { action: Action::Chat, conversation, text: message, client_id };
+                let Some(message) = self.say(sender, new).await? else { return Ok(()) };
+                let frame = protocol::message(&message);
                 match self.ports.poster.post(&target.connection_id, frame.render(target.format).as_bytes()).await {
                     Ok(()) => {}
                     Err(PortError::Gone) => {
@@ -319,8 +350,16 @@ impl Call<'_> {
                     .room
                     .as_ref()
                     .ok_or_else(|| ChatError::Refused("You need to create or join a room".into()))?;
-                let frame = protocol::room_message(sender, room, &message, self.now);
-                self.enqueue(Target::Room(room.clone()), Some(sender.connection_id.clone()), frame).await?;
+                let new = NewMessage {
+                    action: Action::RoomMessage,
+                    conversation: Conversation::Room(room.clone()),
+                    text: message,
+                    client_id,
+                };
+                if let Some(message) = self.say(sender, new).await? {
+                    let frame = protocol::message(&message);
+                    self.enqueue(Target::Room(room.clone()), Some(sender.connection_id.clone()), frame).await?;
+                }
             }
             Request::Rename { name } => {
                 if sender.sub.is_some() {
@@ -330,8 +369,103 @@ impl Call<'_> {
                 store.put(&renamed).await?;
                 self.enqueue(Target::All, None, protocol::renamed(&sender.name, &renamed, self.now)).await?;
             }
+            Request::History { conversation, before, since } => {
+                let messages =
+                    self.ports.messages.ok_or_else(|| ChatError::Refused("history is off on this stack".into()))?;
+                admit(sender, &conversation)?;
+                let window = match (&before, &since) {
+                    (Some(before), _) => Window::Before(before),
+                    (_, Some(since)) => Window::Since(since),
+                    _ => Window::Latest,
+                };
+                let name = conversation.to_string();
+                let (page, more) = messages.page(&name, window, self.settings.history_messages).await?;
+                let older = !matches!(window, Window::Since(_));
+                self.post_to_caller(protocol::history(&name, &page, more, older).as_bytes()).await?;
+            }
+            Request::Typing { conversation } => {
+                admit(sender, &conversation)?;
+                if !store.mark_typing(&sender.connection_id, self.now, history::TYPING_EVERY_MS).await? {
+                    return Ok(());
+                }
+                let frame = protocol::typing(sender, &conversation.to_string());
+                let exclude = Some(sender.connection_id.clone());
+                match &conversation {
+                    Conversation::Everyone => self.enqueue(Target::All, exclude, frame).await?,
+                    Conversation::Room(code) => self.enqueue(Target::Room(code.clone()), exclude, frame).await?,
+                    Conversation::Direct(..) => self.tell_pair(sender, &conversation, &frame).await?,
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Posts a JSON-only frame to the other identity of a pair: its
+    /// connection, or every connection signed in as it. Nobody else, and
+    /// never the sender; a failed post is dropped, as the frame is.
+    async fn tell_pair(&self, sender: &Connection, pair: &Conversation, frame: &Payload) -> PortResult<()> {
+        let store = self.ports.store;
+        let other = pair.other(sender).unwrap_or_default();
+        let targets: Vec<Connection> = match history::identity_sub(other) {
+            Some(sub) => store.all().await?.into_iter().filter(|c| c.sub.as_deref() == Some(sub)).collect(),
+            None => store.get(other.strip_prefix("conn:").unwrap_or_default()).await?.into_iter().collect(),
+        };
+        let json = targets.iter().filter(|t| t.format == Format::Json && t.connection_id != sender.connection_id);
+        for target in json {
+            match self.ports.poster.post(&target.connection_id, frame.json.as_bytes()).await {
+                Ok(()) => {}
+                Err(PortError::Gone) => delete_stale(store, &target.connection_id).await,
+                Err(e) => warn!(connection = %target.connection_id, error = %e, "posting to a pair; dropping it"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a chat message (when the history is on) and acks it to the
+    /// sender when it carries a `clientId`. `None` when the conversation
+    /// already held that `clientId`: the same ack again, and nothing to send.
+    async fn say(&self, sender: &Connection, new: NewMessage) -> Result<Option<ChatMessage>, ChatError> {
+        let message = ChatMessage {
+            conversation: new.conversation.to_string(),
+            id: history::new_message_id(self.now),
+            action: new.action.name().to_string(),
+            from: sender.name.clone(),
+            sub: sender.sub.clone(),
+            connection_id: sender.connection_id.clone(),
+            text: new.text,
+            timestamp: self.now,
+            client_id: new.client_id,
+            expires_at: self.now / 1000 + i64::from(self.settings.history_days) * 86_400,
+        };
+        let stored = match self.ports.messages {
+            Some(messages) => messages.put(&message).await?,
+            None => Put::Stored,
+        };
+        let (id, timestamp) = match &stored {
+            Put::Stored => (message.id.as_str(), message.timestamp),
+            Put::Duplicate { id, timestamp } => (id.as_str(), *timestamp),
+        };
+        if let Some(client_id) = &message.client_id {
+            let ack = protocol::ack(new.action, client_id, id, &message.conversation, timestamp);
+            self.post_to_caller(ack.as_bytes()).await?;
+        }
+        Ok(matches!(stored, Put::Stored).then_some(message))
+    }
+
+    /// The history frame a JSON client gets on joining `conversation`, if the
+    /// history is on. A failure to read it only leaves it out.
+    async fn history_after(&self, conversation: Conversation) -> Option<Payload> {
+        let messages = self.ports.messages?;
+        let name = conversation.to_string();
+        match messages.page(&name, Window::Latest, self.settings.history_messages).await {
+            Ok((page, more)) => {
+                Some(Payload { compat: String::new(), json: protocol::history(&name, &page, more, true) })
+            }
+            Err(e) => {
+                warn!(connection = self.id, conversation = %name, error = %e, "reading the history; sending none");
+                None
+            }
+        }
     }
 
     /// `createRoom` and `joinRoom`: the caller takes `name` and joins `room`.
@@ -347,6 +481,11 @@ impl Call<'_> {
         let member = Connection { name, room: Some(room.clone()), ..sender.clone() };
         self.ports.store.put(&member).await?;
         self.reply(Some(&member), &protocol::room_joined(action, &member, &room, self.now)).await?;
+        if member.format == Format::Json
+            && let Some(history) = self.history_after(Conversation::Room(room)).await
+        {
+            self.post_to_caller(history.json.as_bytes()).await?;
+        }
         Ok(())
     }
 
@@ -394,6 +533,25 @@ impl Call<'_> {
         }
         body.as_bytes().to_vec()
     }
+}
+
+/// A chat message to store and send.
+struct NewMessage {
+    action: Action,
+    conversation: Conversation,
+    text: String,
+    client_id: Option<String>,
+}
+
+/// Refuses a caller who is not a member of `conversation`.
+fn admit(caller: &Connection, conversation: &Conversation) -> Result<(), ChatError> {
+    if conversation.admits(caller) {
+        return Ok(());
+    }
+    Err(ChatError::Refused(match conversation {
+        Conversation::Room(code) => format!("you are not in room {code}"),
+        _ => "you are not in this conversation".to_string(),
+    }))
 }
 
 fn status(status_code: u16, body: &str) -> WebSocketResponse {

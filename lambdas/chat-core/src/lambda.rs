@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use async_trait::async_trait;
 
-use crate::aws::{DynamoLedger, DynamoStore, ManagementPoster, SqsNotifier};
+use crate::aws::{DynamoLedger, DynamoMessages, DynamoStore, ManagementPoster, SqsNotifier};
 use crate::config::{Config, vars};
 use crate::event::RequestContext;
 use crate::ports::{Ledger, NoLedger, Notifier, PortError, PortResult};
@@ -45,6 +45,13 @@ pub async fn sdk_config() -> SdkConfig {
 
 pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table, &config.ttl_attribute)
+}
+
+/// The messages table, or none when `WSCHAT_MESSAGES_TABLE` is unset (the
+/// history is off: nothing is stored, and `history` is refused).
+pub fn message_store(sdk: &SdkConfig, config: &Config) -> Option<DynamoMessages> {
+    let table = config.messages_table.as_ref()?;
+    Some(DynamoMessages::new(aws_sdk_dynamodb::Client::new(sdk), table))
 }
 
 /// The delivery ledger, or none when `WSCHAT_DELIVERIES_TABLE` is unset

@@ -27,6 +27,7 @@ pub mod protocol;
 
 pub mod fanout;
 mod handler;
+pub mod history;
 pub use fanout::handle_sqs;
 pub use handler::{CONNECTION_TTL_SECONDS, Ports, SIGNED_IN_NAME, Settings, handle_websocket, leave_delay, now_millis};
 
@@ -36,8 +37,20 @@ pub const ROOM_INDEX: &str = "room-index";
 
 /// Every action of the protocol. Each is its own API Gateway route key, beside
 /// `$connect`, `$disconnect` and `$default`.
-pub const ACTIONS: &[&str] =
-    &["send", "sendmessage", "post", "broadcast", "list", "chat", "createRoom", "joinRoom", "sendMessage", "rename"];
+pub const ACTIONS: &[&str] = &[
+    "send",
+    "sendmessage",
+    "post",
+    "broadcast",
+    "list",
+    "chat",
+    "createRoom",
+    "joinRoom",
+    "sendMessage",
+    "rename",
+    "history",
+    "typing",
+];
 
 /// The route keys API Gateway itself defines.
 pub const SPECIAL_ROUTES: &[&str] = &["$connect", "$disconnect", "$default"];

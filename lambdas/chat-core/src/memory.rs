@@ -1,5 +1,5 @@
 //! In-memory ports, for `wschat dev`, the fan-out benchmark and fast unit
-//! tests: a [`ConnectionStore`] and a [`Ledger`].
+//! tests: a [`ConnectionStore`], a [`Ledger`] and a [`MessageStore`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -7,7 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::ports::{Connection, ConnectionStore, Ledger, PortResult, Progress, ScanPage};
+use crate::history::ID_END;
+use crate::ports::{
+    ChatMessage, Connection, ConnectionStore, Ledger, MessageStore, PortResult, Progress, Put, ScanPage, Window,
+};
 
 /// Connections ordered as DynamoDB orders a scan: by a hash of the partition
 /// key. A parallel scan's segment `i` of `n` is the `i`-th of `n` equal
@@ -15,6 +18,8 @@ use crate::ports::{Connection, ConnectionStore, Ledger, PortResult, Progress, Sc
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     rows: Mutex<BTreeMap<(u64, String), Connection>>,
+    /// Each row's `typingAt` (epoch ms), as the DynamoDB row holds it.
+    typing: Mutex<HashMap<String, i64>>,
 }
 
 /// FNV-1a, 64 bits: stable across builds, unlike std's `DefaultHasher`.
@@ -62,6 +67,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn delete(&self, connection_id: &str) -> PortResult<Option<Connection>> {
+        lock(&self.typing).remove(connection_id);
         Ok(self.rows().remove(&key(connection_id)))
     }
 
@@ -93,6 +99,89 @@ impl ConnectionStore for MemoryStore {
         let more = range.next().is_some();
         let after = taken.last().filter(|_| more).map(|c| c.connection_id.clone());
         Ok((taken, after))
+    }
+
+    async fn mark_typing(&self, connection_id: &str, now: i64, every_ms: i64) -> PortResult<bool> {
+        // The rows' lock first, then the marks', as everywhere.
+        let rows = self.rows();
+        if !rows.contains_key(&key(connection_id)) {
+            return Ok(false);
+        }
+        let mut typing = lock(&self.typing);
+        match typing.get(connection_id) {
+            Some(at) if now - at < every_ms => Ok(false),
+            _ => {
+                typing.insert(connection_id.to_string(), now);
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The messages table in maps: messages by conversation and id, and the
+/// de-duplication records by conversation and `clientId`, under one lock so
+/// that a message and its record are written together.
+#[derive(Debug, Default)]
+pub struct MemoryMessages {
+    tables: Mutex<Messages>,
+}
+
+#[derive(Debug, Default)]
+struct Messages {
+    messages: BTreeMap<(String, String), ChatMessage>,
+    /// (conversation, clientId) to (id, timestamp).
+    seen: HashMap<(String, String), (String, i64)>,
+}
+
+impl MemoryMessages {
+    pub fn new() -> MemoryMessages {
+        MemoryMessages::default()
+    }
+
+    /// How many messages it holds, in every conversation.
+    pub fn len(&self) -> usize {
+        lock(&self.tables).messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryMessages {
+    async fn put(&self, message: &ChatMessage) -> PortResult<Put> {
+        let mut tables = lock(&self.tables);
+        if let Some(client_id) = &message.client_id {
+            let seen = (message.conversation.clone(), client_id.clone());
+            if let Some((id, timestamp)) = tables.seen.get(&seen) {
+                return Ok(Put::Duplicate { id: id.clone(), timestamp: *timestamp });
+            }
+            tables.seen.insert(seen, (message.id.clone(), message.timestamp));
+        }
+        tables.messages.insert((message.conversation.clone(), message.id.clone()), message.clone());
+        Ok(Put::Stored)
+    }
+
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+        let tables = lock(&self.tables);
+        let at = |id: &str| (conversation.to_string(), id.to_string());
+        let (start, end) = match window {
+            Window::Latest => (Bound::Included(at("")), Bound::Excluded(at(ID_END))),
+            Window::Before(id) => (Bound::Included(at("")), Bound::Excluded(at(id))),
+            Window::Since(id) => (Bound::Excluded(at(id)), Bound::Excluded(at(ID_END))),
+        };
+        let range = tables.messages.range((start, end)).map(|(_, m)| m);
+        let mut taken: Vec<ChatMessage> = match window {
+            Window::Since(_) => range.take(limit + 1).cloned().collect(),
+            _ => range.rev().take(limit + 1).cloned().collect(),
+        };
+        let more = taken.len() > limit;
+        taken.truncate(limit);
+        if !matches!(window, Window::Since(_)) {
+            taken.reverse();
+        }
+        Ok((taken, more))
     }
 }
 

@@ -12,6 +12,7 @@
 //! {"id":"6f1c…","target":{"connection":"abc="},"payload":{...}}
 //! {"id":"6f1c…","target":{"segment":{"index":3,"of":16,"after":"xyz="}},"shard":"s3.16>xyz=","shards":16,"exclude":"abc=","payload":{...}}
 //! {"id":"6f1c…","target":{"recipients":[{"connection":"abc=","format":"json","connectedAt":1732262400000}]},"shard":"s3.16~1","shards":16,"attempt":1,"payload":{...}}
+//! {"id":"6f1c…","target":{"connection":"abc="},"payload":{...},"then":[{"compat":"","json":"{\"type\":\"history\",...}"}]}
 //! ```
 //!
 //! - `id`: the notice's id, chosen when it is first enqueued and kept by
@@ -27,7 +28,11 @@
 //! - `exclude`: optional; this connection does not receive the frame.
 //! - `payload`: the frame rendered for each format; every recipient gets the
 //!   one its row asks for (`compat` or `json`), so rendering happens once, in
-//!   the chat function.
+//!   the chat function. An empty frame is not posted: a frame for JSON
+//!   clients only (`typing`, `history`) has an empty `compat`.
+//! - `then`: optional, frames posted after `payload` to each recipient, in
+//!   order, each in the recipient's format like `payload` (the history that
+//!   follows a welcome). Bodies without it post `payload` alone.
 //! - `shard`: which part of the notice this is: absent for the notice
 //!   itself, `s{index}.{of}` for a segment (`>{after}` when it goes on from a
 //!   row), `r{n}` for a room's `n`-th group of members, `~{attempt}` appended
@@ -89,6 +94,8 @@ pub struct Notice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<String>,
     pub payload: Payload,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<Payload>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shard: String,
     #[serde(default = "one", skip_serializing_if = "is_one")]
@@ -123,7 +130,22 @@ pub fn new_id() -> String {
 impl Notice {
     /// A new notice, with a fresh id.
     pub fn new(target: Target, exclude: Option<String>, payload: Payload) -> Notice {
-        Notice { id: Some(new_id()), target, exclude, payload, shard: String::new(), shards: 1, attempt: 0, at: 0 }
+        Notice {
+            id: Some(new_id()),
+            target,
+            exclude,
+            payload,
+            then: Vec::new(),
+            shard: String::new(),
+            shards: 1,
+            attempt: 0,
+            at: 0,
+        }
+    }
+
+    /// The notice with `frames` posted after its payload, to each recipient.
+    pub fn then(self, frames: Vec<Payload>) -> Notice {
+        Notice { then: frames, ..self }
     }
 
     /// The notice of an event at `at` (epoch milliseconds).
@@ -197,8 +219,14 @@ mod tests {
         assert!(retry.to_body().ends_with(r#""shard":"~1","attempt":1}"#), "{}", retry.to_body());
         let dated = plain(Target::All, None).at(1732262400000);
         assert!(dated.to_body().ends_with(r#","at":1732262400000}"#), "{}", dated.to_body());
+        let history = Payload { compat: String::new(), json: r#"{"type":"history"}"#.into() };
+        let followed = plain(Target::Connection("x".into()), None).then(vec![history]);
+        assert_eq!(
+            followed.to_body(),
+            r#"{"target":{"connection":"x"},"payload":{"compat":"hi","json":"{\"type\":\"message\"}"},"then":[{"compat":"","json":"{\"type\":\"history\"}"}]}"#
+        );
         assert!(dated.predates(1732262400001) && !dated.predates(1732262400000) && !retry.predates(i64::MAX));
-        for notice in [all, room, one, shard, retry, dated] {
+        for notice in [all, room, one, shard, retry, dated, followed] {
             assert_eq!(Notice::from_body(&notice.to_body()).unwrap(), notice);
         }
     }

@@ -4,7 +4,9 @@
 //! - [`Notifier`]: the notification queue (SQS, or an in-process queue);
 //! - [`Poster`]: the API Gateway Management API, which delivers to one connection;
 //! - [`Ledger`]: what each queue record has delivered, so that a record SQS
-//!   delivers again posts nothing twice.
+//!   delivers again posts nothing twice;
+//! - [`MessageStore`]: the chat's history, the messages table (DynamoDB on
+//!   AWS, memory in `wschat dev`), see [`crate::history`].
 
 use std::collections::HashSet;
 
@@ -73,6 +75,12 @@ pub trait ConnectionStore: Send + Sync {
     /// of `of`, after the row `after`, and the key to go on from if the
     /// segment holds more.
     async fn scan_page(&self, page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)>;
+    /// Marks the connection as typing at `now` (epoch ms), unless it was
+    /// marked less than `every_ms` before: returns whether it was marked.
+    /// Atomic (DynamoDB: a conditional UpdateItem of `typingAt` on the row),
+    /// so that the throttle holds across Lambda invocations. A connection
+    /// without a row is not marked.
+    async fn mark_typing(&self, connection_id: &str, now: i64, every_ms: i64) -> PortResult<bool>;
 }
 
 /// Where a page of a parallel scan starts, and how long it is.
@@ -143,4 +151,62 @@ impl Ledger for NoLedger {
     async fn finish(&self, _key: &str) -> PortResult<()> {
         Ok(())
     }
+}
+
+/// One stored chat message: an item of the messages table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `everyone`, `room:<code>` or `dm:<a>:<b>` ([`crate::history::Conversation`]).
+    pub conversation: String,
+    /// `<13-digit epoch ms>-<8 hex>`, chosen by the server; sorts by time.
+    pub id: String,
+    /// The route key it came in on (`send`, `sendMessage`, `chat`...).
+    pub action: String,
+    /// The sender's display name then.
+    pub from: String,
+    pub sub: Option<String>,
+    /// The sender's connection.
+    pub connection_id: String,
+    pub text: String,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The sender's own id for it, the key of de-duplication.
+    pub client_id: Option<String>,
+    /// Epoch seconds (the TTL attribute).
+    pub expires_at: i64,
+}
+
+/// What [`MessageStore::put`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    Stored,
+    /// The conversation already holds a message with this `clientId`: nothing
+    /// was written, and this is the earlier message's id and timestamp.
+    Duplicate {
+        id: String,
+        timestamp: i64,
+    },
+}
+
+/// Which messages of a conversation [`MessageStore::page`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window<'a> {
+    /// The newest.
+    Latest,
+    /// The newest of those older than this id.
+    Before(&'a str),
+    /// The oldest of those newer than this id.
+    Since(&'a str),
+}
+
+/// The chat's history: the messages table.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message, unless the conversation already holds one with its
+    /// `client_id`. Atomic: the message and its de-duplication record are
+    /// written together or not at all.
+    async fn put(&self, message: &ChatMessage) -> PortResult<Put>;
+    /// At most `limit` messages of `window`, oldest first, and whether more
+    /// lie beyond them (older for `Latest` and `Before`, newer for `Since`).
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)>;
 }

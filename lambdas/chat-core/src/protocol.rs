@@ -14,7 +14,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ports::{Connection, Format};
+use crate::history::{self, Conversation, MAX_HISTORY_BYTES};
+use crate::ports::{ChatMessage, Connection, Format};
 
 /// The sender of the chat's own notices (joins, leaves, renames).
 pub const HOST: &str = "#host";
@@ -46,10 +47,14 @@ pub enum Action {
     RoomMessage,
     /// `rename`: a new display name, announced to all.
     Rename,
+    /// `history`: a page of a conversation's messages, to the caller.
+    History,
+    /// `typing`: "is typing" to the conversation's other members.
+    Typing,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::Send,
         Action::SendData,
         Action::Post,
@@ -60,6 +65,8 @@ impl Action {
         Action::JoinRoom,
         Action::RoomMessage,
         Action::Rename,
+        Action::History,
+        Action::Typing,
     ];
 
     /// The route key (the frame's `action`). Case matters: `sendmessage` and
@@ -76,6 +83,8 @@ impl Action {
             Action::JoinRoom => "joinRoom",
             Action::RoomMessage => "sendMessage",
             Action::Rename => "rename",
+            Action::History => "history",
+            Action::Typing => "typing",
         }
     }
 
@@ -93,7 +102,18 @@ impl Action {
             Action::Chat => &["connection", "message"],
             Action::CreateRoom | Action::Rename => &["name"],
             Action::JoinRoom => &["name", "roomCode"],
+            Action::History => &["conversation", "before", "since"],
+            Action::Typing => &["conversation"],
         }
+    }
+
+    /// Whether the action posts a chat message, which the history keeps and
+    /// which may carry a `clientId`.
+    pub fn is_message(self) -> bool {
+        matches!(
+            self,
+            Action::Send | Action::SendData | Action::Post | Action::Broadcast | Action::Chat | Action::RoomMessage
+        )
     }
 }
 
@@ -122,6 +142,15 @@ pub enum Request {
     },
     Rename {
         name: String,
+    },
+    /// At most one of `before` and `since`, each a message id.
+    History {
+        conversation: Conversation,
+        before: Option<String>,
+        since: Option<String>,
+    },
+    Typing {
+        conversation: Conversation,
     },
 }
 
@@ -161,13 +190,18 @@ pub fn read_frame(route_key: &str, body: &str) -> Frame {
 
 fn parse(action: Action, object: &Map<String, Value>) -> Result<Request, String> {
     let fields = action.fields();
-    if let Some(key) =
-        object.keys().find(|k| !matches!(k.as_str(), "action" | "Action") && !fields.contains(&k.as_str()))
+    let optional = |k: &str| k == "clientId" && action.is_message();
+    if let Some(key) = object
+        .keys()
+        .find(|k| !matches!(k.as_str(), "action" | "Action") && !fields.contains(&k.as_str()) && !optional(k))
     {
         return Err(match fields {
             [] => format!("unknown field `{key}`: {} takes no fields", action.name()),
             _ => format!("unknown field `{key}`: {} takes {}", action.name(), backticked(fields)),
         });
+    }
+    if action.is_message() {
+        read_client_id(object)?;
     }
     let field = |name: &str| string_field(action, object, name);
     Ok(match action {
@@ -204,7 +238,39 @@ fn parse(action: Action, object: &Map<String, Value>) -> Result<Request, String>
             let name = field("name")?.ok_or("rename needs a name")?;
             Request::Rename { name: check_name(name)? }
         }
+        Action::History | Action::Typing => {
+            let text = field("conversation")?.ok_or_else(|| format!("{} needs a conversation", action.name()))?;
+            let conversation = Conversation::parse(text).ok_or_else(|| format!("no conversation {text}"))?;
+            if action == Action::Typing {
+                return Ok(Request::Typing { conversation });
+            }
+            let id = |name: &str| match field(name)? {
+                None => Ok(None),
+                Some(id) if history::is_message_id(id) => Ok(Some(id.to_string())),
+                Some(_) => Err(format!("`{name}` must be a message id such as 1764614400000-3fa9c2d1")),
+            };
+            let (before, since) = (id("before")?, id("since")?);
+            if before.is_some() && since.is_some() {
+                return Err("before and since cannot both be given".into());
+            }
+            Request::History { conversation, before, since }
+        }
     })
+}
+
+/// The `clientId` of a message action's frame, if it has a valid one.
+/// [`read_frame`] refuses a frame with an invalid one.
+pub fn client_id(body: &str) -> Option<String> {
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(body) else { return None };
+    read_client_id(&object).ok().flatten()
+}
+
+fn read_client_id(object: &Map<String, Value>) -> Result<Option<String>, String> {
+    match object.get("clientId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) if history::is_client_id(id) => Ok(Some(id.clone())),
+        Some(_) => Err("`clientId` must be 1 to 64 letters, digits, `_` or `-`".into()),
+    }
 }
 
 /// A string field: `None` when missing, null or blank (the samples treat
@@ -340,6 +406,16 @@ struct Envelope<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<Envelope<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    more: Option<bool>,
 }
 
 impl Envelope<'_> {
@@ -386,52 +462,139 @@ fn host_says(text: &str) -> String {
     to_json(&CompatMessage { action: "message", from: HOST, text })
 }
 
+/// A chat message, stored or not: what its frames are made of.
+struct Said<'a> {
+    action: Action,
+    from: &'a str,
+    connection_id: &'a str,
+    text: &'a str,
+    /// The room of a `sendMessage`.
+    room: Option<&'a str>,
+    at: i64,
+    /// A stored message's id and conversation.
+    stored: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Said<'a> {
+    fn envelope(&self) -> Envelope<'a> {
+        let room = match self.action {
+            Action::Chat => None,
+            Action::RoomMessage => Some(self.room),
+            _ => Some(None),
+        };
+        Envelope {
+            kind: if self.action == Action::Chat { "direct" } else { "message" },
+            action: Some(self.action.name()),
+            from: Some(self.from),
+            text: Some(self.text),
+            room,
+            connection_id: Some(self.connection_id),
+            timestamp: Some(self.at),
+            id: self.stored.map(|(id, _)| id),
+            conversation: self.stored.map(|(_, conversation)| conversation),
+            ..Envelope::default()
+        }
+    }
+
+    fn payload(&self) -> Payload {
+        let (from, text) = (self.from, self.text);
+        let compat = match self.action {
+            Action::Send => to_json(&CompatMessage { action: "message", from, text }),
+            Action::RoomMessage => to_json(&CompatRoomMessage { message: text, from }),
+            _ => text.to_string(),
+        };
+        Payload { compat, json: self.envelope().to_json() }
+    }
+}
+
 /// `send`, `sendmessage`, `post` or `broadcast` from `sender`, at `at` (epoch ms).
 pub fn broadcast(action: Action, sender: &Connection, text: &str, at: i64) -> Payload {
-    let compat = match action {
-        Action::Send => to_json(&CompatMessage { action: "message", from: &sender.name, text }),
-        _ => text.to_string(),
-    };
-    let json = Envelope {
-        kind: "message",
-        action: Some(action.name()),
-        from: Some(&sender.name),
-        text: Some(text),
-        room: Some(None),
-        connection_id: Some(&sender.connection_id),
-        timestamp: Some(at),
-        ..Envelope::default()
-    };
-    Payload { compat, json: json.to_json() }
+    said(action, sender, text, None, at).payload()
 }
 
 /// `sendMessage`: a message to the sender's room.
 pub fn room_message(sender: &Connection, room: &str, text: &str, at: i64) -> Payload {
-    let json = Envelope {
-        kind: "message",
-        action: Some(Action::RoomMessage.name()),
-        from: Some(&sender.name),
-        text: Some(text),
-        room: Some(Some(room)),
-        connection_id: Some(&sender.connection_id),
-        timestamp: Some(at),
-        ..Envelope::default()
-    };
-    Payload { compat: to_json(&CompatRoomMessage { message: text, from: &sender.name }), json: json.to_json() }
+    said(Action::RoomMessage, sender, text, Some(room), at).payload()
 }
 
 /// `chat`: a direct message.
 pub fn direct(sender: &Connection, text: &str, at: i64) -> Payload {
+    said(Action::Chat, sender, text, None, at).payload()
+}
+
+fn said<'a>(action: Action, sender: &'a Connection, text: &'a str, room: Option<&'a str>, at: i64) -> Said<'a> {
+    Said { action, from: &sender.name, connection_id: &sender.connection_id, text, room, at, stored: None }
+}
+
+fn said_of(m: &ChatMessage) -> Said<'_> {
+    Said {
+        action: Action::from_name(&m.action).unwrap_or(Action::Send),
+        from: &m.from,
+        connection_id: &m.connection_id,
+        text: &m.text,
+        room: m.conversation.strip_prefix("room:"),
+        at: m.timestamp,
+        stored: Some((&m.id, &m.conversation)),
+    }
+}
+
+/// A stored chat message, as it is fanned out: the compat frame of its
+/// action, and the JSON envelope with its `id` and `conversation`.
+pub fn message(m: &ChatMessage) -> Payload {
+    said_of(m).payload()
+}
+
+/// The ack of a message that carried a `clientId`, to its sender, in the
+/// JSON envelope whatever the sender's format (only JSON clients send one).
+pub fn ack(action: Action, client_id: &str, id: &str, conversation: &str, timestamp: i64) -> String {
+    Envelope {
+        kind: "ack",
+        action: Some(action.name()),
+        timestamp: Some(timestamp),
+        id: Some(id),
+        conversation: Some(conversation),
+        client_id: Some(client_id),
+        ..Envelope::default()
+    }
+    .to_json()
+}
+
+/// A page of a conversation's history, oldest first, in the JSON envelope.
+/// Messages past [`MAX_HISTORY_BYTES`] are left out, and `more` says so:
+/// the oldest when the page reads back in time (`older`), else the newest.
+pub fn history(conversation: &str, messages: &[ChatMessage], more: bool, older: bool) -> String {
+    let envelopes: Vec<Envelope<'_>> = messages.iter().map(|m| said_of(m).envelope()).collect();
+    let sizes: Vec<usize> = envelopes.iter().map(|e| e.to_json().len() + 1).collect();
+    let (mut first, mut last) = (0, envelopes.len());
+    let mut bytes: usize = sizes.iter().sum();
+    while bytes > MAX_HISTORY_BYTES && first < last {
+        let dropped = if older { first } else { last - 1 };
+        bytes -= sizes[dropped];
+        if older { first += 1 } else { last -= 1 }
+    }
+    let cut = first > 0 || last < envelopes.len();
+    let kept = envelopes.into_iter().skip(first).take(last - first).collect();
+    Envelope {
+        kind: "history",
+        conversation: Some(conversation),
+        messages: Some(kept),
+        more: Some(more || cut),
+        ..Envelope::default()
+    }
+    .to_json()
+}
+
+/// "`sender` is typing" in `conversation`, for JSON clients only: its compat
+/// form is empty, and an empty frame is never posted.
+pub fn typing(sender: &Connection, conversation: &str) -> Payload {
     let json = Envelope {
-        kind: "direct",
-        action: Some(Action::Chat.name()),
+        kind: "typing",
         from: Some(&sender.name),
-        text: Some(text),
         connection_id: Some(&sender.connection_id),
-        timestamp: Some(at),
+        conversation: Some(conversation),
         ..Envelope::default()
     };
-    Payload { compat: text.to_string(), json: json.to_json() }
+    Payload { compat: String::new(), json: json.to_json() }
 }
 
 /// The reply to `createRoom` and `joinRoom`; `member` is the caller, now in the room.

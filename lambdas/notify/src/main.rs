@@ -28,7 +28,14 @@ async fn main() -> Result<(), Error> {
     let ledger = lambda::ledger(&sdk, &config);
     let settings = &config.settings;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let ports = Ports { store: &store, notifier: notifier.as_ref(), poster: &poster, ledger: ledger.as_ref() };
+        // The fan-out reads no history.
+        let ports = Ports {
+            store: &store,
+            notifier: notifier.as_ref(),
+            poster: &poster,
+            ledger: ledger.as_ref(),
+            messages: None,
+        };
         let deadline = lambda::deadline(event.context.deadline);
         async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload, Some(deadline)).await) }
     }))

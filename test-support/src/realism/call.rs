@@ -109,6 +109,7 @@ fn operation(service: &str, r: &Request) -> String {
         "apigateway" => apigateway(m, &s),
         "lambda" => lambda(m, &s),
         "cloudfront" => cloudfront(m, &s, r),
+        "route53" => route53(m, &s),
         "s3" => Some(s3(m, &s, r)),
         _ => None,
     };
@@ -138,6 +139,8 @@ fn apigateway(m: &Method, s: &[&str]) -> Option<String> {
             "authorizers" => "Authorizer",
             "routeresponses" => "RouteResponse",
             "integrationresponses" => "IntegrationResponse",
+            "domainnames" => "DomainName",
+            "apimappings" => "ApiMapping",
             _ => "Resource",
         }
     };
@@ -208,6 +211,24 @@ fn cloudfront(m: &Method, s: &[&str], r: &Request) -> Option<String> {
     Some(op.to_string())
 }
 
+/// Route 53: `/2013-04-01/hostedzone/{id}/rrset` and its kin.
+fn route53(m: &Method, s: &[&str]) -> Option<String> {
+    let op = match (m.clone(), s.get(1..).unwrap_or_default()) {
+        (Method::POST, ["hostedzone"]) => "CreateHostedZone",
+        (Method::GET, ["hostedzone"]) => "ListHostedZones",
+        (Method::GET, ["hostedzonesbyname"]) => "ListHostedZonesByName",
+        (Method::GET, ["hostedzone", _]) => "GetHostedZone",
+        (Method::DELETE, ["hostedzone", _]) => "DeleteHostedZone",
+        (Method::POST, ["hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        (Method::GET, ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        (Method::GET, ["change", _]) => "GetChange",
+        (Method::GET, ["tags", ..]) => "ListTagsForResource",
+        (Method::POST, ["tags", ..]) => "ChangeTagsForResource",
+        _ => return None,
+    };
+    Some(op.to_string())
+}
+
 /// S3, path-style (`/{bucket}/{key}`): the operations wschat uses, by method
 /// and sub-resource.
 fn s3(m: &Method, s: &[&str], r: &Request) -> String {
@@ -264,6 +285,11 @@ mod tests {
         assert_eq!(op(Method::DELETE, "/v2/apis/abc/routes/r1"), "DeleteRoute");
         assert_eq!(op(Method::GET, "/v2/apis/abc/stages/dev"), "GetStage");
         assert_eq!(op(Method::POST, "/v2/tags/arn%3Aaws%3Aapigateway"), "TagResource");
+        assert_eq!(op(Method::POST, "/v2/domainnames"), "CreateDomainName");
+        assert_eq!(op(Method::GET, "/v2/domainnames"), "GetDomainNames");
+        assert_eq!(op(Method::DELETE, "/v2/domainnames/ws.example.com"), "DeleteDomainName");
+        assert_eq!(op(Method::POST, "/v2/domainnames/ws.example.com/apimappings"), "CreateApiMapping");
+        assert_eq!(op(Method::GET, "/v2/domainnames/ws.example.com/apimappings"), "GetApiMappings");
         let call = Call::of(&request(Method::POST, "/v2/apis/abc/models", ""));
         assert_eq!(call.service, "apigateway");
         assert!(call.is_mutating());

@@ -14,8 +14,10 @@
 //! The proxy runs on a thread and runtime of its own, so it serves tests that
 //! block on a child process as well as async ones.
 
+mod acm;
 mod apigateway;
 pub mod call;
+mod cloudfront;
 mod consistency;
 mod dynamodb;
 mod iam;
@@ -87,6 +89,12 @@ pub struct Behaviours {
     pub seed: u64,
     /// How long a new resource may be missing from its `List*` and `Get*`.
     pub consistency_ms: Option<u64>,
+    /// ACM refuses to delete a certificate CloudFront or API Gateway uses.
+    pub certificate_in_use: bool,
+    /// How long a certificate still counts as in use after its last user let go.
+    pub certificate_release_ms: Option<u64>,
+    /// CloudFront refuses an alias another distribution has.
+    pub unique_aliases: bool,
 }
 
 impl Default for Behaviours {
@@ -109,6 +117,9 @@ impl Default for Behaviours {
             throttle_first_calls: false,
             seed: 1,
             consistency_ms: None,
+            certificate_in_use: false,
+            certificate_release_ms: None,
+            unique_aliases: false,
         }
     }
 }
@@ -135,6 +146,9 @@ impl Behaviours {
             throttle_first_calls: false,
             seed: 1,
             consistency_ms: Some(150),
+            certificate_in_use: true,
+            certificate_release_ms: Some(1_500),
+            unique_aliases: true,
         }
     }
 }
@@ -194,6 +208,8 @@ struct World {
     /// Operations called so far (for `throttle_first_calls`).
     called: std::collections::HashSet<String>,
     api: apigateway::State,
+    acm: acm::State,
+    cloudfront: cloudfront::State,
     iam: iam::State,
     lambda: lambda::State,
     sqs: sqs::State,
@@ -580,6 +596,8 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
         .or_else(|| sqs::refuse(world, call, request, now))
         .or_else(|| s3::refuse(world, call, request, now))
         .or_else(|| dynamodb::refuse(world, call, request, now))
+        .or_else(|| acm::refuse(world, call, request, now))
+        .or_else(|| cloudfront::refuse(world, call, request, now))
         .or_else(|| consistency::refuse(world, call, request, now))
         .or_else(|| apigateway::answer(world, call, request, now))
 }
@@ -591,6 +609,8 @@ fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, n
     sqs::learn(world, call, request, reply, now);
     s3::learn(world, call, request, reply, now);
     dynamodb::learn(world, call, request, reply, now);
+    acm::learn(world, call, request, reply, now);
+    cloudfront::learn(world, call, request, reply, now);
     apigateway::learn(world, call, request, reply, now);
     consistency::learn(world, call, request, reply, now);
 }

@@ -114,9 +114,11 @@ pub fn throttled(service: &str) -> Reply {
             "Rate of requests exceeds the allowed throughput.",
         ),
         "logs" => aws_json_error(400, "ThrottlingException", "Rate exceeded"),
+        // ACM is a JSON protocol: `ThrottlingException`.
+        "acm" => aws_json_error(400, "ThrottlingException", "Rate exceeded"),
         "sqs" => sqs_error(400, "RequestThrottled", "RequestThrottled", "Request is throttled."),
         "s3" => s3_error(503, "SlowDown", "Please reduce your request rate."),
-        // IAM, STS and CloudFront: `Throttling`.
+        // IAM, STS, CloudFront and Route 53: `Throttling`.
         _ => xml_error(400, "Throttling", "Rate exceeded"),
     }
 }

@@ -55,13 +55,13 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
     // The report: URL, counts, waves.
     assert_eq!(report["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
-    // 31 backend resources (with the two tables and the one route model,
+    // 34 backend resources (with the three tables and the one route model,
     // LambdaSharp's `send`), and the website's bucket, files, OAC,
     // distribution and bucket policy.
-    assert_eq!(report["counts"]["create"], 36, "{report:#}");
+    assert_eq!(report["counts"]["create"], 39, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     assert_eq!(report["waves"], 5);
-    assert!(mutating(&report) >= 36);
+    assert!(mutating(&report) >= 39);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -90,6 +90,15 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(ledger["ttl_attribute"], "expiresAt");
     want_tags(&ledger["tags"]);
     assert_eq!(ledger["tags"], table["tags"]);
+    // The history: a conversation's messages in time order, expiring.
+    let messages = inv.messages.as_ref().expect("the messages table");
+    assert_eq!(messages["billing"], "PAY_PER_REQUEST");
+    assert_eq!(messages["keys"], json!(["conversation HASH", "id RANGE"]));
+    assert_eq!(messages["attributes"], json!({"conversation": "S", "id": "S"}));
+    assert_eq!(messages["indexes"], json!([]));
+    assert_eq!(messages["ttl_status"], "ENABLED");
+    assert_eq!(messages["ttl_attribute"], "expiresAt");
+    assert_eq!(messages["tags"], table["tags"]);
 
     // SQS.
     let queue = inv.queue.as_ref().expect("queue");
@@ -129,7 +138,13 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(notify_env["WSCHAT_MAX_CONCURRENCY"], "10");
     assert_eq!(notify_env["WSCHAT_BATCH_SIZE"], "10");
     assert_eq!(notify_env["WSCHAT_DELIVERIES_TABLE"], format!("{p}-deliveries"));
+    // Only the route handler keeps and reads the history.
     let chat_env = &inv.functions["chat"]["environment"];
+    assert_eq!(chat_env["WSCHAT_MESSAGES_TABLE"], format!("{p}-messages"));
+    assert_eq!((&chat_env["WSCHAT_HISTORY_MESSAGES"], &chat_env["WSCHAT_HISTORY_DAYS"]), (&json!("50"), &json!("7")));
+    for var in ["WSCHAT_MESSAGES_TABLE", "WSCHAT_HISTORY_MESSAGES", "WSCHAT_HISTORY_DAYS"] {
+        assert!(notify_env.get(var).is_none(), "{var} on notify: {notify_env:#}");
+    }
     for var in [
         "WSCHAT_SHARD_SIZE",
         "WSCHAT_POST_RATE",
@@ -171,6 +186,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         got.dedup();
         let connections = arn("dynamodb", &format!("table/{p}-connections"));
         let deliveries = arn("dynamodb", &format!("table/{p}-deliveries"));
+        let messages = arn("dynamodb", &format!("table/{p}-messages"));
         let queue = arn("sqs", &format!("{p}-notifications"));
         let mut want = vec![
             connections.clone(),
@@ -182,6 +198,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         // Only the queue's consumer keeps the delivery ledger.
         if function == "notify" {
             want.push(deliveries.clone());
+        } else {
+            want.push(messages.clone());
         }
         want.sort();
         assert_eq!(got, want, "{function}: {policy:#}");
@@ -197,7 +215,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         // deletes stale ones and reads the item count (DescribeTable).
         let on_table = actions_on(policy, &connections);
         let want_table: &[&str] = if function == "chat" {
-            &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]
+            &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
         } else {
             &["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan"]
         };
@@ -205,6 +223,10 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let on_ledger = actions_on(policy, &deliveries);
         let want_ledger: &[&str] = if function == "chat" { &[] } else { &["dynamodb:PutItem", "dynamodb:Query"] };
         assert_eq!(on_ledger, want_ledger, "{function}: {policy:#}");
+        let on_messages = actions_on(policy, &messages);
+        let want_messages: &[&str] =
+            if function == "chat" { &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"] } else { &[] };
+        assert_eq!(on_messages, want_messages, "{function}: {policy:#}");
     }
 
     // API Gateway.
@@ -273,7 +295,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 36);
+    assert_eq!(again["counts"]["unchanged"], 39);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -282,7 +304,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 36);
+    assert_eq!(plan["counts"]["unchanged"], 39);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -481,13 +503,14 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     let api_id = Inventory::read(&aws, "lc-destroy", "dev").await.api_id();
     let report = json(&cloud, &project, &["destroy", "--yes"]);
     // Log groups, roles and functions of two functions, the mapping, the
-    // connections table and the delivery ledger, both queues, the API, the
-    // bucket, the distribution and the OAC; routes, policies, permissions and
-    // the bucket's policy and files go with them.
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 15, "{report:#}");
+    // connections table, the delivery ledger and the messages, both queues,
+    // the API, the bucket, the distribution and the OAC; routes, policies,
+    // permissions and the bucket's policy and files go with them.
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 16, "{report:#}");
     let inv = Inventory::read(&aws, "lc-destroy", "dev").await;
     assert!(inv.is_empty(), "left behind: {inv:#?}");
     assert_eq!(inv.deliveries, None, "the delivery ledger is left");
+    assert_eq!(inv.messages, None, "the messages table is left");
     let api = aws.apigatewayv2().get_api().api_id(&api_id).send().await;
     assert!(api.is_err_and(|e| e.into_service_error().is_not_found_exception()), "the API is still there");
     assert_eq!(Inventory::read(&aws, "lc-destroy", "dev-x").await, neighbour_before, "destroy touched another stage");
@@ -604,8 +627,8 @@ async fn a_new_max_concurrency_reaches_the_mapping_in_one_deploy_and_then_nothin
     let before = Inventory::read(&aws, "lc-scale", "dev").await;
     assert_eq!(before.mappings["notify"][0]["maximum_concurrency"], 10);
 
-    assert!(!project.stack().contains("\nchat:"), "the shipped stack.yaml changed shape");
-    project.write_stack(&format!("{}\nchat:\n  max_concurrency: 25\n", project.stack()));
+    assert!(project.stack().contains("\nchat:\n"), "the shipped stack.yaml changed shape");
+    project.write_stack(&project.stack().replace("\nchat:\n", "\nchat:\n  max_concurrency: 25\n"));
     let plan = json(&cloud, &project, &["plan"]);
     // The mapping's ScalingConfig, and the variable the consumer paces by.
     let expected = ["update function notify", "update mapping notify"];
@@ -650,7 +673,7 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     // From empty, every resource is created.
-    assert_eq!(nodes.len(), 36, "{dot}");
+    assert_eq!(nodes.len(), 39, "{dot}");
     assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     for (from, to) in &edges {
@@ -695,4 +718,41 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     ] {
         assert!(!edges.iter().any(|(f, _)| f == root), "{root} has an edge: {dot}");
     }
+}
+
+#[tokio::test]
+async fn history_off_deletes_the_messages_table_and_the_access_to_it_and_on_brings_them_back() {
+    let cloud = Cloud::shared();
+    let project = Project::new("lc-history");
+    let on = project.stack();
+    assert!(on.contains("\n  history: { messages: 50, days: 7 }\n"), "the shipped stack.yaml changed shape");
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
+    let p = "lc-history-dev";
+    let messages_arn = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{p}-messages");
+    let before = Inventory::read(&aws, "lc-history", "dev").await;
+    assert!(before.messages.is_some());
+    assert!(before.roles[&format!("{p}-chat")].to_string().contains(&messages_arn));
+
+    project.write_stack(&on.replace("\n  history: { messages: 50, days: 7 }\n", "\n  history: false\n"));
+    let off = deploy(&cloud, &project);
+    assert_eq!(changes(&off), ["delete table messages", "update function chat", "update role_policy chat"], "{off:#}");
+    let after = Inventory::read(&aws, "lc-history", "dev").await;
+    assert_eq!(after.messages, None, "the messages table is left");
+    let chat = &after.functions["chat"]["environment"];
+    for var in ["WSCHAT_MESSAGES_TABLE", "WSCHAT_HISTORY_MESSAGES", "WSCHAT_HISTORY_DAYS"] {
+        assert!(chat.get(var).is_none(), "{var} is left on the chat function: {chat:#}");
+    }
+    assert!(!after.roles[&format!("{p}-chat")].to_string().contains("-messages"), "{:#?}", after.roles);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "history off converged in one deploy");
+
+    project.write_stack(
+        &on.replace("\n  history: { messages: 50, days: 7 }\n", "\n  history: { messages: 20, days: 2 }\n"),
+    );
+    deploy(&cloud, &project);
+    let again = Inventory::read(&aws, "lc-history", "dev").await;
+    assert_eq!(again.messages.as_ref().map(|t| &t["keys"]), before.messages.as_ref().map(|t| &t["keys"]));
+    let chat = &again.functions["chat"]["environment"];
+    assert_eq!((&chat["WSCHAT_HISTORY_MESSAGES"], &chat["WSCHAT_HISTORY_DAYS"]), (&json!("20"), &json!("2")));
+    assert!(again.roles[&format!("{p}-chat")].to_string().contains(&messages_arn));
 }

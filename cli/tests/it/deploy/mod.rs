@@ -10,6 +10,7 @@
 //! of their own. What the tool did is read back with SDK calls of the test's
 //! own, straight from moto ([`Inventory`]), not through the code under test.
 
+mod domain;
 mod faults;
 mod lifecycle;
 mod realism;
@@ -203,6 +204,8 @@ pub struct Inventory {
     pub table: Option<Value>,
     /// The delivery ledger table.
     pub deliveries: Option<Value>,
+    /// The chat's history.
+    pub messages: Option<Value>,
     pub queue: Option<Value>,
     pub dlq: Option<Value>,
     /// Function name -> configuration summary.
@@ -239,6 +242,7 @@ impl Inventory {
         let ddb = aws.dynamodb();
         inv.table = read_table(&ddb, &format!("{prefix}-connections")).await;
         inv.deliveries = read_table(&ddb, &format!("{prefix}-deliveries")).await;
+        inv.messages = read_table(&ddb, &format!("{prefix}-messages")).await;
 
         let sqs = aws.sqs();
         for (slot, queue) in

@@ -154,7 +154,7 @@ async fn a_conflict_with_another_writer_is_retried() {
     assert!(refused(&cloud, "ConflictException") >= 3, "{:#?}", cloud.realism.stats());
     let inv = Inventory::read(&sdk(&cloud).await, "rl-foreign", "dev").await;
     inv.assert_no_duplicates();
-    assert_eq!(inv.route_keys().len(), 13, "{report:#}");
+    assert_eq!(inv.route_keys().len(), 15, "{report:#}");
 }
 
 #[tokio::test]
@@ -388,7 +388,7 @@ async fn reads_right_after_a_create_may_miss_it_and_deploy_waits() {
     let cloud = Cloud::with(only(|b| b.consistency_ms = Some(1_500)));
     let project = Project::new("rl-consistency");
     let report = deploy(&cloud, &project);
-    assert_eq!(report["counts"]["create"], 36, "{report:#}");
+    assert_eq!(report["counts"]["create"], 39, "{report:#}");
     let log = cloud.realism.log();
     // The waits after CreateFunction and CreateTable saw "not found" first.
     let missed = log.iter().filter(|r| r.status == 404 || (r.operation == "DescribeTable" && r.status == 400)).count();

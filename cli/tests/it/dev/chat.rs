@@ -232,7 +232,8 @@ async fn a_sharded_broadcast_reaches_everyone_once() {
     let dir = super::stack_copy();
     let file = dir.path().join("stack.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, format!("{yaml}\nchat:\n  shard_size: 2\n")).unwrap();
+    assert!(yaml.contains("\nchat:\n"), "the shipped stack.yaml has a `chat:` section:\n{yaml}");
+    std::fs::write(&file, yaml.replace("\nchat:\n", "\nchat:\n  shard_size: 2\n")).unwrap();
     let server = Server::start_in(dir.path(), &[]);
     let mut clients = Vec::new();
     for i in 0..7 {

@@ -3,6 +3,7 @@
 
 mod aws_store;
 mod chat;
+mod history;
 mod limits;
 mod management;
 mod models;
@@ -13,6 +14,7 @@ mod throttle;
 mod timeout;
 mod wscat;
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
@@ -207,7 +209,15 @@ pub struct Client {
     pub id: String,
     /// When the connection opened.
     pub opened: Instant,
+    /// The history frame a JSON client got after its welcome, if any.
+    pub history: Option<Value>,
+    /// Frames read while looking for the history, not yet taken.
+    ahead: VecDeque<Message>,
 }
+
+/// How long [`Client::join`] waits after a JSON welcome for the history frame
+/// that follows it in the same fan-out (when the stack keeps a history).
+const HISTORY_WAIT: Duration = Duration::from_millis(500);
 
 impl Client {
     /// Connects with `query` (`username=alice&format=json`) and waits for the welcome.
@@ -215,6 +225,16 @@ impl Client {
         let mut client = Client::open(server, query).await;
         let welcome = client.next().await;
         client.id = welcome_id(&welcome).unwrap_or_else(|| panic!("expected a welcome, got {welcome}"));
+        if welcome.starts_with('{')
+            && let Ok(Some(Ok(frame))) = tokio::time::timeout(HISTORY_WAIT, client.ws.next()).await
+        {
+            let history = frame.to_text().ok().and_then(|t| serde_json::from_str::<Value>(t).ok());
+            match history {
+                Some(history) if history["type"] == "history" => client.history = Some(history),
+                _ if matches!(frame, Message::Ping(_) | Message::Pong(_)) => {}
+                _ => client.ahead.push_back(frame),
+            }
+        }
         client
     }
 
@@ -224,7 +244,7 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(server.url(query))
             .await
             .unwrap_or_else(|e| panic!("connecting to {}: {e}", server.url(query)));
-        Client { ws, id: String::new(), opened }
+        Client { ws, id: String::new(), opened, history: None, ahead: VecDeque::new() }
     }
 
     pub async fn send(&mut self, text: &str) {
@@ -252,6 +272,9 @@ impl Client {
 
     /// The next frame that is not a ping or pong.
     pub async fn next_message(&mut self) -> Message {
+        if let Some(frame) = self.ahead.pop_front() {
+            return frame;
+        }
         loop {
             let frame = tokio::time::timeout(FRAME_WAIT, self.ws.next())
                 .await
@@ -266,6 +289,9 @@ impl Client {
 
     /// Asserts that no data frame arrives within `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(frame) = self.ahead.front() {
+            panic!("expected nothing on {}, got {frame:?}", self.id);
+        }
         if let Ok(frame) = tokio::time::timeout(wait, self.ws.next()).await {
             panic!("expected nothing on {}, got {frame:?}", self.id);
         }

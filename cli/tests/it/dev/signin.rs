@@ -48,6 +48,9 @@ async fn welcomed(server: &Server, query: &str) -> (Client, Value) {
     let welcome = client.next_json().await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     client.id = welcome["connectionId"].as_str().unwrap().to_string();
+    // A JSON client's welcome is followed by everyone's history (chat.history is on).
+    let history = client.next_json().await;
+    assert_eq!(history["type"], "history", "{history}");
     (client, welcome)
 }
 

@@ -187,6 +187,10 @@ impl ConnectionStore for SimStore {
         self.read(out.0.len(), false);
         Ok(out)
     }
+    async fn mark_typing(&self, id: &str, now: i64, every_ms: i64) -> PortResult<bool> {
+        tokio::time::sleep(CALL_LATENCY).await;
+        self.rows.mark_typing(id, now, every_ms).await
+    }
 }
 
 /// The delivery ledger table, with DynamoDB's latency.
@@ -378,7 +382,7 @@ async fn broadcast(connections: usize, code: Code, model: &Model, settings: &Set
     let ledger = SimLedger::default();
     let queue = SimQueue::default();
     let poster = SimPoster::new(model, connections);
-    let ports = Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger };
+    let ports = Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None };
     let timeout = match code {
         // Lambda's longest: the one invocation needs every second of it.
         Code::Baseline => Duration::from_secs(900),

@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
-use chat_core::aws::{DynamoLedger, DynamoStore, SqsNotifier};
-use chat_core::ports::{Connection, ConnectionStore, Format, Ledger, Notifier, PortError, ScanPage};
+use chat_core::aws::{DynamoLedger, DynamoMessages, DynamoStore, SqsNotifier};
+use chat_core::ports::{
+    ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, Put, ScanPage, Window,
+};
 
 use crate::support::Aws;
 
@@ -240,6 +242,138 @@ async fn a_missing_queue_is_an_error_naming_it() {
     let notifier = SqsNotifier::new(aws.sqs(), &url);
     let PortError::Failed(message) = notifier.send("x".into(), 0).await.unwrap_err() else { panic!("expected Failed") };
     assert!(message.contains(&url), "{message}");
+}
+
+fn message(conversation: &str, at: i64, text: &str, client_id: Option<&str>) -> ChatMessage {
+    let now = chat_core::now_millis() / 1000;
+    ChatMessage {
+        conversation: conversation.into(),
+        id: chat_core::history::new_message_id(at),
+        action: "send".into(),
+        from: "alice".into(),
+        sub: None,
+        connection_id: "a=".into(),
+        text: text.into(),
+        timestamp: at,
+        client_id: client_id.map(str::to_string),
+        expires_at: now + 7 * 86_400,
+    }
+}
+
+#[tokio::test]
+async fn messages_are_stored_with_their_ttl_and_read_back_in_pages() {
+    let aws = Aws::new().await;
+    let table = aws.messages_table("history").await;
+    let store = DynamoMessages::new(aws.dynamodb(), &table);
+    let t0 = 1764614400000;
+    let mut written = Vec::new();
+    for i in 0..7 {
+        let m = ChatMessage {
+            sub: (i == 0).then(|| "sub-a".into()),
+            ..message("everyone", t0 + i, &format!("m{i}"), None)
+        };
+        assert_eq!(store.put(&m).await.unwrap(), Put::Stored);
+        written.push(m);
+    }
+    store.put(&message("room:0a1b2c3d", t0, "elsewhere", None)).await.unwrap();
+
+    // The raw item, as DynamoDB holds it: every attribute, and the TTL days on.
+    let item = aws
+        .dynamodb()
+        .get_item()
+        .table_name(&table)
+        .key("conversation", AttributeValue::S("everyone".into()))
+        .key("id", AttributeValue::S(written[0].id.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let s = |k: &str| item[k].as_s().unwrap().as_str();
+    assert_eq!(
+        (s("from"), s("text"), s("action"), s("sub"), s("connectionId")),
+        ("alice", "m0", "send", "sub-a", "a=")
+    );
+    assert_eq!(item["timestamp"].as_n().unwrap(), &t0.to_string());
+    let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+    let now = chat_core::now_millis() / 1000;
+    assert!((now + 7 * 86_400 - 60..=now + 7 * 86_400 + 60).contains(&expires), "{expires} vs {now}");
+
+    let texts = |page: &[ChatMessage]| page.iter().map(|m| m.text.clone()).collect::<Vec<_>>();
+    let (latest, more) = store.page("everyone", Window::Latest, 3).await.unwrap();
+    assert_eq!((texts(&latest), more), (vec!["m4".to_string(), "m5".into(), "m6".into()], true));
+    assert_eq!(latest[2], written[6], "read back whole");
+    let (before, more) = store.page("everyone", Window::Before(&written[4].id), 3).await.unwrap();
+    assert_eq!((texts(&before), more), (vec!["m1".to_string(), "m2".into(), "m3".into()], true));
+    let (oldest, more) = store.page("everyone", Window::Before(&written[1].id), 3).await.unwrap();
+    assert_eq!((texts(&oldest), more), (vec!["m0".to_string()], false));
+    let (since, more) = store.page("everyone", Window::Since(&written[1].id), 3).await.unwrap();
+    assert_eq!((texts(&since), more), (vec!["m2".to_string(), "m3".into(), "m4".into()], true));
+    let (rest, more) = store.page("everyone", Window::Since(&written[4].id), 3).await.unwrap();
+    assert_eq!((texts(&rest), more), (vec!["m5".to_string(), "m6".into()], false));
+    let (other, _) = store.page("room:0a1b2c3d", Window::Latest, 50).await.unwrap();
+    assert_eq!(texts(&other), ["elsewhere"]);
+}
+
+#[tokio::test]
+async fn a_client_id_is_stored_once_per_conversation_in_one_transaction() {
+    let aws = Aws::new().await;
+    let table = aws.messages_table("dedupe").await;
+    let store = DynamoMessages::new(aws.dynamodb(), &table);
+    let first = message("everyone", 1764614400000, "once", Some("k1"));
+    assert_eq!(store.put(&first).await.unwrap(), Put::Stored);
+    let resend = message("everyone", 1764614460000, "once", Some("k1"));
+    assert_eq!(store.put(&resend).await.unwrap(), Put::Duplicate { id: first.id.clone(), timestamp: first.timestamp });
+    assert_eq!(store.put(&message("room:0a1b2c3d", 1764614460000, "once", Some("k1"))).await.unwrap(), Put::Stored);
+
+    let (page, more) = store.page("everyone", Window::Latest, 50).await.unwrap();
+    assert_eq!((page, more), (vec![first.clone()], false), "the de-duplication record is no message");
+    let (since, _) = store.page("everyone", Window::Since(&first.id), 50).await.unwrap();
+    assert!(since.is_empty(), "{since:?}");
+    // What DynamoDB holds: the message and its record, each with the TTL.
+    let items = aws
+        .dynamodb()
+        .query()
+        .table_name(&table)
+        .key_condition_expression("conversation = :c")
+        .expression_attribute_values(":c", AttributeValue::S("everyone".into()))
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = items.items().iter().map(|i| i["id"].as_s().unwrap().as_str()).collect();
+    assert_eq!(ids, [first.id.as_str(), "dedupe#k1"]);
+    let record = &items.items()[1];
+    assert_eq!(record["messageId"].as_s().unwrap(), &first.id);
+    assert_eq!(record["expiresAt"].as_n().unwrap(), &first.expires_at.to_string());
+}
+
+#[tokio::test]
+async fn typing_is_marked_at_most_once_per_interval_on_the_row() {
+    let aws = Aws::new().await;
+    let table = aws.table("typing").await;
+    let store = DynamoStore::new(aws.dynamodb(), &table, "expiresAt");
+    store.put(&row("a=", "alice", None)).await.unwrap();
+    let t0 = 1764614400000;
+    let marks = [t0, t0 + 1000, t0 + 2999, t0 + 3000, t0 + 3001, t0 + 6500];
+    let mut marked = Vec::new();
+    for at in marks {
+        marked.push(store.mark_typing("a=", at, 3000).await.unwrap());
+    }
+    assert_eq!(marked, [true, false, false, true, false, true]);
+    let item = aws
+        .dynamodb()
+        .get_item()
+        .table_name(&table)
+        .key("connectionId", AttributeValue::S("a=".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["typingAt"].as_n().unwrap(), &(t0 + 6500).to_string());
+    assert_eq!(store.get("a=").await.unwrap().unwrap().name, "alice", "the row is otherwise untouched");
+    assert!(!store.mark_typing("nobody=", t0, 3000).await.unwrap(), "no row, no mark");
+    assert_eq!(store.get("nobody=").await.unwrap(), None, "and no row made");
 }
 
 /// The table `wschat deploy` creates: `connectionId` hash key, and the

@@ -153,7 +153,8 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
     let gateway = Arc::new(Gateway { gone: gone.clone(), bare_gone: bare_gone.clone(), ..Gateway::default() });
     let rig = Rig::new("fanout", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
+    let ports =
+        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
     let settings = Settings { fanout_concurrency: 5, welcome_delay: 1, ..Settings::default() };
 
     let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")]), None).await;
@@ -174,7 +175,8 @@ async fn a_bound_of_one_posts_one_at_a_time_per_record_and_each_recipient_in_ord
     let gateway = Arc::new(Gateway::default());
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
+    let ports =
+        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
     let settings = Settings { fanout_concurrency: 1, welcome_delay: 1, ..Settings::default() };
     let bodies = [notice_to_all("one"), notice_to_all("two")];
     assert!(handle_sqs(ports, &settings, &sqs_event(&bodies), None).await.batch_item_failures.is_empty());
@@ -190,7 +192,8 @@ async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
     let gateway = Arc::new(Gateway { failing: Mutex::new(HashSet::from([all[2].clone()])), ..Gateway::default() });
     let rig = Rig::new("failing", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger };
+    let ports =
+        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
     let settings = Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() };
     let direct =
         Notice::new(Target::Connection(all[0].clone()), None, Payload { compat: "just you".into(), json: "{}".into() });
@@ -311,7 +314,7 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let rig = Rig::new("sharded", gateway.clone(), &all).await;
     let ledger = DynamoLedger::new(rig.aws.dynamodb(), rig.aws.ledger_table("sharded").await);
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &ledger };
+    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &ledger, messages: None };
     let settings = Settings { shard_size: 25, fanout_concurrency: 4, ..Settings::default() };
     rig.notifier.send(notice_to_all("to everyone"), 0).await.unwrap();
 

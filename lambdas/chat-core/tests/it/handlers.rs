@@ -96,13 +96,16 @@ async fn json_connections_get_envelopes_and_compat_ones_do_not() {
     chat.deliver().await;
     assert_eq!(
         chat.received_json(B),
-        [json!({
-            "type": "welcome",
-            "text": format!("Welcome! - connected on {B}"),
-            "connectionId": B,
-            "name": "bob",
-            "timestamp": 1732262400012_i64
-        })]
+        [
+            json!({
+                "type": "welcome",
+                "text": format!("Welcome! - connected on {B}"),
+                "connectionId": B,
+                "name": "bob",
+                "timestamp": 1732262400012_i64
+            }),
+            json!({"type": "history", "conversation": "everyone", "messages": [], "more": false})
+        ]
     );
     assert_eq!(chat.received(A), [r##"{"action":"message","from":"#host","text":"bob joined"}"##]);
 }
@@ -196,11 +199,14 @@ async fn send_reaches_everyone_sender_included_each_in_its_format() {
     let compat = r#"{"action":"message","from":"alice","text":"hello"}"#;
     assert_eq!(chat.received(A), [compat]);
     assert_eq!(chat.received(C), [compat]);
+    let received = chat.received_json(B);
+    let id = received[0]["id"].as_str().unwrap_or_default();
+    assert!(chat_core::history::is_message_id(id) && id.starts_with("1732262405301-"), "{received:?}");
     assert_eq!(
-        chat.received_json(B),
+        received,
         [json!({
             "type": "message", "action": "send", "from": "alice", "text": "hello", "room": null,
-            "connectionId": A, "timestamp": 1732262405301_i64
+            "connectionId": A, "timestamp": 1732262405301_i64, "id": id, "conversation": "everyone"
         })]
     );
 }
@@ -259,11 +265,15 @@ async fn chat_reaches_the_target_only() {
 
     let frame = json!({"action": "chat", "connection": B, "message": "psst"}).to_string();
     chat.send(A, &frame).await;
+    let received = chat.received_json(B);
+    let id = received[0]["id"].as_str().unwrap_or_default();
+    assert!(chat_core::history::is_message_id(id) && id.starts_with("1732262405301-"), "{received:?}");
     assert_eq!(
-        chat.received_json(B),
-        [
-            json!({"type": "direct", "action": "chat", "from": "alice", "text": "psst", "connectionId": A, "timestamp": 1732262405301_i64})
-        ]
+        received,
+        [json!({
+            "type": "direct", "action": "chat", "from": "alice", "text": "psst", "connectionId": A,
+            "timestamp": 1732262405301_i64, "id": id, "conversation": format!("dm:conn:{B}:conn:{A}")
+        })]
     );
 }
 
@@ -607,13 +617,22 @@ impl ConnectionStore for ScanlessStore {
     async fn scan_page(&self, _page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)> {
         Err(PortError::Failed("Scan throttled".into()))
     }
+    async fn mark_typing(&self, id: &str, now: i64, every_ms: i64) -> PortResult<bool> {
+        self.0.mark_typing(id, now, every_ms).await
+    }
 }
 
 #[tokio::test]
 async fn a_failing_table_answers_500_and_tells_the_caller() {
     let store = ScanlessStore(MemoryStore::new());
     let (queue, gateway) = (Queue::default(), Gateway::default());
-    let ports = Ports { store: &store, notifier: &queue, poster: &gateway, ledger: &chat_core::ports::NoLedger };
+    let ports = Ports {
+        store: &store,
+        notifier: &queue,
+        poster: &gateway,
+        ledger: &chat_core::ports::NoLedger,
+        messages: None,
+    };
     let settings = chat_core::Settings { fanout_concurrency: 2, welcome_delay: 0, ..chat_core::Settings::default() };
     let connect = crate::support::connect_event(A, &[]);
     assert_eq!(handle_websocket(ports, &settings, &connect).await.status_code, 200);

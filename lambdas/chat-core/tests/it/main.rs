@@ -9,6 +9,9 @@
 //!   against a local HTTP server that answers 410 for chosen connections;
 //! - `signed_in`: connections that came through the authorizer: the name
 //!   and `sub` of the token, `rename` refused, the subprotocol answered;
+//! - `history`: stored messages, acks and de-duplication, `history` pages
+//!   and who may read them, the history after a welcome or a join, typing
+//!   and its throttle, over memory ports;
 //! - `sharding`: large notices split across the queue, per-recipient
 //!   retries, the delivery ledger, pacing and deadlines, over memory ports.
 
@@ -16,6 +19,7 @@ mod adapters;
 mod auth;
 mod fanout;
 mod handlers;
+mod history;
 mod oidc;
 mod sharding;
 mod signed_in;

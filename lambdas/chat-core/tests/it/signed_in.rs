@@ -124,3 +124,39 @@ async fn connect_answers_the_subprotocol_the_client_offered() {
         assert_eq!(wire.get("headers").is_some(), chosen.is_some(), "{wire}");
     }
 }
+
+#[tokio::test]
+async fn a_signed_in_pair_keeps_its_direct_messages_across_reconnects_and_nobody_else_reads_them() {
+    let chat = Chat::new();
+    let json = [("format", "json")];
+    connect(&chat, signed_in(A, "sub-grace", "Grace", &json)).await;
+    connect(&chat, signed_in(B, "sub-ada", "Ada", &json)).await;
+    chat.deliver().await;
+    chat.gateway.inbox.lock().unwrap().clear();
+    chat.send(A, &json!({"action": "chat", "connection": B, "message": "for Ada"}).to_string()).await;
+    let pair = "dm:sub:sub-ada:sub:sub-grace";
+    assert_eq!(chat.received_json(B)[0]["conversation"], pair);
+
+    // Grace comes back on a new connection: the pair is the same.
+    chat.disconnect(A).await;
+    let again = "Again00000000000=";
+    connect(&chat, signed_in(again, "sub-grace", "Grace", &json)).await;
+    chat.send(again, &json!({"action": "history", "conversation": pair}).to_string()).await;
+    let page = chat.received_json(again).pop().unwrap();
+    assert_eq!(page["messages"][0]["text"], "for Ada", "{page}");
+
+    // Typing to the pair reaches Ada's connection, not Grace's own.
+    chat.send(again, &json!({"action": "typing", "conversation": pair}).to_string()).await;
+    assert_eq!(chat.received_json(B).last().unwrap()["type"], "typing");
+    assert!(chat.received(again).is_empty());
+
+    // Mallory, signed in as someone else, and an anonymous connection cannot read it.
+    let mallory = "Mallory000000000=";
+    connect(&chat, signed_in(mallory, "sub-mallory", "Mallory", &json)).await;
+    chat.join("Anon000000000000=", &json).await;
+    for id in [mallory, "Anon000000000000="] {
+        chat.received(id);
+        chat.send(id, &json!({"action": "history", "conversation": pair}).to_string()).await;
+        assert_eq!(chat.received_json(id).pop().unwrap()["error"], "you are not in this conversation", "{id}");
+    }
+}

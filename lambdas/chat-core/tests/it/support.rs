@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
-use chat_core::memory::{MemoryLedger, MemoryStore};
+use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryStore};
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, handle_sqs, handle_websocket};
 use serde_json::{Value, json};
@@ -144,6 +144,9 @@ impl Poster for Gateway {
 pub struct Chat {
     pub store: MemoryStore,
     pub ledger: MemoryLedger,
+    /// The history, used when `history` is on (as `chat.history` is by default).
+    pub messages: MemoryMessages,
+    pub history: bool,
     pub queue: Queue,
     pub gateway: Gateway,
     pub settings: Settings,
@@ -161,6 +164,8 @@ impl Chat {
         Chat {
             store: MemoryStore::new(),
             ledger: MemoryLedger::new(),
+            messages: MemoryMessages::new(),
+            history: true,
             queue: Queue::default(),
             gateway: Gateway::default(),
             settings: Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() },
@@ -169,7 +174,8 @@ impl Chat {
     }
 
     pub fn ports(&self) -> Ports<'_> {
-        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway, ledger: &self.ledger }
+        let messages = self.history.then_some(&self.messages as &dyn chat_core::ports::MessageStore);
+        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway, ledger: &self.ledger, messages }
     }
 
     pub async fn handle(&self, event: &WebSocketEvent) -> WebSocketResponse {
@@ -196,6 +202,14 @@ impl Chat {
     pub async fn send(&self, id: &str, body: &str) -> WebSocketResponse {
         let route = route_for(&self.routes, body);
         self.handle(&message_event(id, &route, body)).await
+    }
+
+    /// Sends one frame from `id` at `at` (the event's `requestTimeEpoch`, epoch ms).
+    pub async fn send_at(&self, id: &str, body: &str, at: i64) -> WebSocketResponse {
+        let route = route_for(&self.routes, body);
+        let mut event = message_event(id, &route, body);
+        event.request_context.request_time_epoch = at;
+        self.handle(&event).await
     }
 
     pub async fn disconnect(&self, id: &str) -> WebSocketResponse {
@@ -351,6 +365,31 @@ impl Aws {
             .send()
             .await
             .expect("creating a ledger table in moto");
+        name
+    }
+
+    /// A fresh messages table, as `wschat deploy` creates it: hash key
+    /// `conversation` (S), range key `id` (S).
+    pub async fn messages_table(&self, label: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let name = format!("{label}-{}-messages", unique());
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let attribute = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+        };
+        self.dynamodb()
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("conversation"))
+            .attribute_definitions(attribute("id"))
+            .key_schema(key("conversation", KeyType::Hash))
+            .key_schema(key("id", KeyType::Range))
+            .send()
+            .await
+            .expect("creating a messages table in moto");
         name
     }
 

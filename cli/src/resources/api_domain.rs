@@ -1,0 +1,229 @@
+//! The API Gateway custom domain of the WebSocket endpoint
+//! (`domain.websocket`): REGIONAL, TLS 1.2, with the certificate in the
+//! stack's region. The instance is named by the domain name, so a new name
+//! is a new domain and the old one is deleted (its API mappings with it).
+//!
+//! It is created only once the certificate is ISSUED: API Gateway refuses a
+//! certificate that is not. Its regional target (`d-….execute-api…`) is
+//! what the DNS records point at.
+
+use anyhow::{Context, Result};
+use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, SecurityPolicy};
+
+use super::dns_record::{AliasTarget, plain};
+use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, tags_field};
+use crate::aws::{Sent, Tagged, paginate, retag};
+use crate::diff::FieldChange;
+
+pub const ENDPOINT_TYPE: &str = "REGIONAL";
+pub const SECURITY_POLICY: &str = "TLS_1_2";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub certificate: Ref<String>,
+    pub certificate_region: String,
+    /// With a zone: its validation records, which must be there first.
+    pub validation: Option<Reference>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub name: String,
+    pub arn: String,
+    pub certificate_arn: String,
+    pub endpoint_type: String,
+    pub security_policy: String,
+    /// `AVAILABLE`, `UPDATING`...
+    pub status: String,
+    pub target: Option<AliasTarget>,
+    pub tags: Tags,
+}
+
+fn found(d: &aws_sdk_apigatewayv2::types::DomainName, arn: String) -> Option<Found> {
+    let name = d.domain_name.clone()?;
+    let config = d.domain_name_configurations().first();
+    let target = config.and_then(|c| {
+        Some(AliasTarget { dns_name: plain(c.api_gateway_domain_name()?), zone_id: c.hosted_zone_id()?.to_string() })
+    });
+    Some(Found {
+        name,
+        arn,
+        certificate_arn: config.and_then(|c| c.certificate_arn()).unwrap_or_default().to_string(),
+        endpoint_type: config.and_then(|c| c.endpoint_type()).map(|e| e.as_str().to_string()).unwrap_or_default(),
+        security_policy: config.and_then(|c| c.security_policy()).map(|p| p.as_str().to_string()).unwrap_or_default(),
+        status: config.and_then(|c| c.domain_name_status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+        target,
+        tags: d.tags().cloned().unwrap_or_default().into_iter().collect(),
+    })
+}
+
+/// The stack's API Gateway domains, by their tags.
+pub async fn find_api_domains(clients: &Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let all = paginate(|token| async {
+        let page = clients
+            .apigw
+            .get_domain_names()
+            .set_next_token(token)
+            .send()
+            .done(|| "listing API Gateway domain names".to_string())
+            .await?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    Ok(all
+        .iter()
+        .filter(|d| d.tags().is_some_and(|t| env.owns(&t.clone().into_iter().collect())))
+        .filter_map(|d| {
+            let arn = d.domain_name_arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:{}:apigateway:{}::/domainnames/{}",
+                    env.account.partition,
+                    env.region,
+                    d.domain_name.as_deref().unwrap_or_default()
+                )
+            });
+            found(d, arn)
+        })
+        .map(|f| FoundItem::new(f.name.clone(), f.name.clone(), None, super::Found::ApiDomain(f)))
+        .collect())
+}
+
+fn configuration(spec: &Spec) -> Result<DomainNameConfiguration> {
+    Ok(DomainNameConfiguration::builder()
+        .certificate_arn(spec.certificate.get()?)
+        .endpoint_type(EndpointType::from(ENDPOINT_TYPE))
+        .security_policy(SecurityPolicy::from(SECURITY_POLICY))
+        .build())
+}
+
+/// The WebSocket's custom domain.
+pub struct ApiDomain;
+
+impl Resource for ApiDomain {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        let (Some(domain), Some((certificate, region))) = (&env.stack.domain, super::certificate::for_api(env)) else {
+            return Vec::new();
+        };
+        let name = domain.websocket_name().to_string();
+        let spec = Spec {
+            name: name.clone(),
+            certificate: ids.of(Kind::Certificate, &certificate),
+            certificate_region: region,
+            validation: env.zone.as_ref().map(|_| Reference::exists(Kind::ValidationRecord, &certificate)),
+            tags: env.tags(),
+        };
+        vec![Want::new(&name, name.clone(), spec)]
+    }
+
+    fn references(spec: &Spec) -> Vec<Reference> {
+        let mut references = vec![spec.certificate.reference()];
+        references.extend(spec.validation.clone());
+        references
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if let Some(arn) = spec.certificate.known()
+            && *arn != found.certificate_arn
+        {
+            fields.push(FieldChange::new("certificate", &found.certificate_arn, arn));
+        }
+        for (field, have, want) in [
+            ("endpoint type", &found.endpoint_type, ENDPOINT_TYPE),
+            ("security policy", &found.security_policy, SECURITY_POLICY),
+        ] {
+            if have != want {
+                fields.push(FieldChange::new(field, have, want));
+            }
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.get()?).await?;
+        op.clients
+            .apigw
+            .create_domain_name()
+            .domain_name(&spec.name)
+            .domain_name_configurations(configuration(spec)?)
+            .set_tags(Some(super::tags_to_map(&spec.tags)))
+            .send()
+            .done(|| format!("creating API Gateway domain `{}`", spec.name))
+            .await?;
+        Ok(spec.name.clone())
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let config_differs = spec.certificate.known() != Some(&found.certificate_arn)
+            || found.endpoint_type != ENDPOINT_TYPE
+            || found.security_policy != SECURITY_POLICY;
+        if config_differs {
+            super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.get()?).await?;
+            op.clients
+                .apigw
+                .update_domain_name()
+                .domain_name(&spec.name)
+                .domain_name_configurations(configuration(spec)?)
+                .send()
+                .done(|| format!("updating API Gateway domain `{}`", spec.name))
+                .await?;
+        }
+        let what = format!("API Gateway domain `{}`", found.name);
+        retag(Tagged::ApiGateway(&op.clients.apigw, &found.arn), &what, &spec.tags, &found.tags).await
+    }
+
+    /// Its API mappings go with it.
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let doing = || format!("deleting API Gateway domain `{}`", found.name);
+        op.clients.apigw.delete_domain_name().domain_name(&found.name).send().gone(doing).await
+    }
+
+    fn describe(found: &Found) -> Option<String> {
+        let target = found.target.as_ref().map_or("(no target yet)".to_string(), |t| t.dns_name.clone());
+        Some(format!("{} {} {}, target {target}", found.endpoint_type, found.security_policy, found.status))
+    }
+}
+
+/// The domain's regional target, for the alias records and for people.
+pub fn target_of(found: &Found) -> Result<&AliasTarget> {
+    found.target.as_ref().with_context(|| format!("API Gateway domain `{}` has no regional target", found.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Address;
+
+    #[test]
+    fn the_domain_is_regional_tls_1_2_with_the_regional_certificate() {
+        let env = crate::resources::tests::shipped_with_domain(Some("example.com"));
+        let mut ids = Ids::default();
+        let certificate = super::super::certificate::for_api(&env).unwrap().0;
+        ids.record(&Address::new(Kind::Certificate, &certificate), "arn:aws:acm:us-east-1:1:certificate/c1");
+        let want = ApiDomain::desired(&env, &ids).remove(0);
+        assert_eq!(want.name, "ws.chat.example.com");
+        let config = configuration(&want.spec).unwrap();
+        assert_eq!(config.endpoint_type().map(|e| e.as_str()), Some("REGIONAL"));
+        assert_eq!(config.security_policy().map(|p| p.as_str()), Some("TLS_1_2"));
+        let refs = ApiDomain::references(&want.spec);
+        assert!(refs.iter().any(|r| r.to.kind == Kind::ValidationRecord), "{refs:?}");
+        let found = Found {
+            name: want.name.clone(),
+            arn: "arn".into(),
+            certificate_arn: "arn:aws:acm:us-east-1:1:certificate/c1".into(),
+            endpoint_type: "REGIONAL".into(),
+            security_policy: "TLS_1_0".into(),
+            status: "AVAILABLE".into(),
+            target: None,
+            tags: want.spec.tags.clone(),
+        };
+        let fields = ApiDomain::diff(&want.spec, &found);
+        assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["security policy"]);
+    }
+}
