@@ -79,6 +79,10 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
         }
     }
     let clients = Clients::new(&aws);
+    // The user's certificates that cover the names; destroy uses none.
+    if env.stack.domain.is_some() && !destroying {
+        env.user_certificates = resources::certificate::find_user_certificates(&clients, &env).await?;
+    }
     let task = progress.task(
         "reading",
         &format!(
@@ -94,6 +98,12 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
         }
     };
     task.finish("read");
+    let ids = found.ids();
+    for wanted in resources::certificate::wanted(&env) {
+        if let Some(user) = resources::certificate::user_certificate(&env, &ids, &wanted.name) {
+            progress.println(&user.note(&wanted.name));
+        }
+    }
     for note in &found.notes {
         tracing::debug!("{note}");
     }

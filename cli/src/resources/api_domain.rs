@@ -10,8 +10,9 @@
 use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, SecurityPolicy};
 
+use super::certificate::Served;
 use super::dns_record::{AliasTarget, plain};
-use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, tags_field};
+use super::{Clients, Env, FoundItem, Ids, Kind, Op, Reference, Resource, Tags, Want, tags_field};
 use crate::aws::{Sent, Tagged, paginate, retag};
 use crate::diff::FieldChange;
 
@@ -21,7 +22,7 @@ pub const SECURITY_POLICY: &str = "TLS_1_2";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
-    pub certificate: Ref<String>,
+    pub certificate: Served,
     pub certificate_region: String,
     /// With a zone: its validation records, which must be there first.
     pub validation: Option<Reference>,
@@ -90,9 +91,21 @@ pub async fn find_api_domains(clients: &Clients, env: &Env) -> Result<Vec<FoundI
         .collect())
 }
 
+/// The stack's tags, and with a zone [`TAG_ZONE`](super::certificate::TAG_ZONE):
+/// the domain remembers the zone of the alias records, as the stack's
+/// certificate does, so that removing `domain:` still finds them when the
+/// certificate is the user's.
+fn tags(env: &Env) -> Tags {
+    let mut tags = env.tags();
+    if let Some(zone) = &env.zone {
+        tags.insert(super::certificate::TAG_ZONE.to_string(), zone.id.clone());
+    }
+    tags
+}
+
 fn configuration(spec: &Spec) -> Result<DomainNameConfiguration> {
     Ok(DomainNameConfiguration::builder()
-        .certificate_arn(spec.certificate.get()?)
+        .certificate_arn(spec.certificate.arn.get()?)
         .endpoint_type(EndpointType::from(ENDPOINT_TYPE))
         .security_policy(SecurityPolicy::from(SECURITY_POLICY))
         .build())
@@ -110,25 +123,27 @@ impl Resource for ApiDomain {
             return Vec::new();
         };
         let name = domain.websocket_name().to_string();
+        let served = super::certificate::served(env, ids, &certificate);
+        let validation = env.zone.as_ref().filter(|_| !served.yours);
         let spec = Spec {
             name: name.clone(),
-            certificate: ids.of(Kind::Certificate, &certificate),
+            certificate: served,
             certificate_region: region,
-            validation: env.zone.as_ref().map(|_| Reference::exists(Kind::ValidationRecord, &certificate)),
-            tags: env.tags(),
+            validation: validation.map(|_| Reference::exists(Kind::ValidationRecord, &certificate)),
+            tags: tags(env),
         };
         vec![Want::new(&name, name.clone(), spec)]
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {
-        let mut references = vec![spec.certificate.reference()];
+        let mut references: Vec<Reference> = spec.certificate.reference().into_iter().collect();
         references.extend(spec.validation.clone());
         references
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
         let mut fields = Vec::new();
-        if let Some(arn) = spec.certificate.known()
+        if let Some(arn) = spec.certificate.arn.known()
             && *arn != found.certificate_arn
         {
             fields.push(FieldChange::new("certificate", &found.certificate_arn, arn));
@@ -146,7 +161,7 @@ impl Resource for ApiDomain {
     }
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
-        super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.get()?).await?;
+        super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.arn.get()?).await?;
         op.clients
             .apigw
             .create_domain_name()
@@ -160,11 +175,11 @@ impl Resource for ApiDomain {
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
-        let config_differs = spec.certificate.known() != Some(&found.certificate_arn)
+        let config_differs = spec.certificate.arn.known() != Some(&found.certificate_arn)
             || found.endpoint_type != ENDPOINT_TYPE
             || found.security_policy != SECURITY_POLICY;
         if config_differs {
-            super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.get()?).await?;
+            super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.arn.get()?).await?;
             op.clients
                 .apigw
                 .update_domain_name()

@@ -14,17 +14,27 @@
 //! discovery finds it, and RequestCertificate carries an idempotency token
 //! (ACM answers a repeated request within an hour with the same ARN), so a
 //! deploy killed right after the request does not make a second one.
+//!
+//! A certificate the user already has is used instead of requesting one:
+//! before planning, [`find_user_certificates`] looks in ACM for an ISSUED,
+//! unexpired certificate that no wschat stack tagged and whose names cover
+//! every name a wanted certificate needs ([`covers`]). The plan reads the
+//! result from `Env::user_certificates`, like `Env::zone`: such a
+//! certificate is no instance of this kind (never requested, validated,
+//! tagged or deleted); the API domain and the distribution reference its
+//! ARN ([`served`]). The stack's own certificate, once it has one, is kept.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_acm::error::SdkError;
 use aws_sdk_acm::operation::delete_certificate::DeleteCertificateError;
-use aws_sdk_acm::types::{CertificateStatus, ValidationMethod};
+use aws_sdk_acm::types::{CertificateStatus, CertificateType, Filters, KeyAlgorithm, ValidationMethod};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use sha2::{Digest, Sha256};
 
-use super::{Clients, Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field};
+use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, tags_field};
 use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
@@ -93,6 +103,185 @@ pub fn for_site(env: &Env) -> Option<String> {
 /// The instance name of the certificate the API Gateway domain uses.
 pub fn for_api(env: &Env) -> Option<(String, String)> {
     wanted(env).into_iter().find(|w| w.region == env.region).map(|w| (w.name, w.region))
+}
+
+/// Whether certificate name `pattern` (a SAN or the domain name) covers the
+/// host `name`: equal, or a wildcard `*.rest` standing for exactly one
+/// label before `rest`. Case-insensitive, a trailing dot ignored.
+///
+/// RFC 6125 §6.4.3: the wildcard is the whole left-most label and matches
+/// one label only; ACM's User Guide ("ACM certificate characteristics",
+/// Wildcard names): `*.example.com` protects `login.example.com` but not
+/// `test.login.example.com`, nor the bare `example.com`.
+pub fn covers(pattern: &str, name: &str) -> bool {
+    let normal = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let (pattern, name) = (normal(pattern), normal(name));
+    if pattern == name {
+        return true;
+    }
+    match (pattern.strip_prefix("*."), name.split_once('.')) {
+        (Some(rest), Some((label, parent))) => !rest.is_empty() && !label.is_empty() && rest == parent,
+        _ => false,
+    }
+}
+
+/// Whether a certificate with `names` (its domain name and SANs) covers every one of `wanted`.
+pub fn covers_all(names: &[String], wanted: &[String]) -> bool {
+    wanted.iter().all(|w| names.iter().any(|n| covers(n, w)))
+}
+
+/// A certificate of the user's (no wschat stack tagged it) that covers the
+/// names of a wanted certificate: used, never owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserCertificate {
+    pub arn: String,
+    pub region: String,
+    /// Its domain name first, then its other names.
+    pub domains: Vec<String>,
+    /// When it expires, seconds since the epoch.
+    pub not_after: i64,
+    /// How many of the user's certificates covered the names (the one that expires last is used).
+    pub candidates: usize,
+}
+
+impl UserCertificate {
+    /// What plan, deploy and status say about it.
+    pub fn note(&self, names: &str) -> String {
+        let expires = aws_smithy_types::DateTime::from_secs(self.not_after)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        let which = if self.candidates > 1 {
+            format!("; of {} that cover them, the one that expires last", self.candidates)
+        } else {
+            String::new()
+        };
+        format!(
+            "certificate: using {} for {} (yours, not managed by wschat; expires {expires}{which})",
+            self.arn,
+            names.replace(',', ", ")
+        )
+    }
+}
+
+/// The user's certificate that serves wanted certificate `name`: none once
+/// discovery found the stack's own (it is kept, so nothing churns).
+pub fn user_certificate<'a>(env: &'a Env, ids: &Ids, name: &str) -> Option<&'a UserCertificate> {
+    if ids.of(Kind::Certificate, name).value.is_some() {
+        return None;
+    }
+    env.user_certificates.get(name)
+}
+
+/// The certificate a custom domain or the distribution serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    /// Its ARN: the stack's certificate's (known once it exists), or the user's.
+    pub arn: Ref<String>,
+    /// The user's: nothing of the stack has to exist first.
+    pub yours: bool,
+}
+
+impl Served {
+    /// What a spec serving it references: the stack's certificate, or nothing.
+    pub fn reference(&self) -> Option<Reference> {
+        (!self.yours).then(|| self.arn.reference())
+    }
+}
+
+/// The certificate that serves wanted certificate `name`.
+pub fn served(env: &Env, ids: &Ids, name: &str) -> Served {
+    match user_certificate(env, ids, name) {
+        Some(user) => {
+            Served { arn: Ref::new(Address::new(Kind::Certificate, name), Some(user.arn.clone())), yours: true }
+        }
+        None => Served { arn: ids.of(Kind::Certificate, name), yours: false },
+    }
+}
+
+/// The key types asked for. ListCertificates "returns only RSA_2048
+/// certificates" unless `Includes.keyTypes` says otherwise (ACM API
+/// Reference, ListCertificates; terraform-provider-aws's `aws_acm_certificate`
+/// data source has a `key_types` argument for the same reason). These are the
+/// RSA sizes and the ECDSA P-256 curve that CloudFront and API Gateway serve.
+const KEY_TYPES: [KeyAlgorithm; 4] =
+    [KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096, KeyAlgorithm::EcPrime256v1];
+
+/// Before planning: for each certificate the stack wants (by its instance
+/// name), the user's certificate that covers its names, if any. Reads only:
+/// ListCertificates (ISSUED, every page) in each region, DescribeCertificate
+/// for what the summary cannot rule out (the summary lists at most 100 SANs,
+/// and moto lists none), ListTagsForCertificate for those that cover. Of
+/// several, the one that expires last, as terraform-provider-aws's
+/// `aws_acm_certificate` data source picks with `most_recent` among the
+/// ISSUED ones that match its `domain`.
+pub async fn find_user_certificates(clients: &Clients, env: &Env) -> Result<BTreeMap<String, UserCertificate>> {
+    let wanted = wanted(env);
+    let mut out = BTreeMap::new();
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
+    for region in regions(env) {
+        let here: Vec<&Wanted> = wanted.iter().filter(|w| w.region == region).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let acm = clients.acm(&region);
+        let summaries = acm
+            .list_certificates()
+            .certificate_statuses(CertificateStatus::Issued)
+            .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .aws_context(|| format!("listing the ISSUED ACM certificates in {region}"))?;
+        let read = summaries.into_iter().filter_map(|s| {
+            let arn = s.certificate_arn.clone()?;
+            let mut listed: Vec<String> = s.domain_name.iter().cloned().collect();
+            listed.extend(s.subject_alternative_name_summaries().iter().cloned());
+            let complete = s.has_additional_subject_alternative_names == Some(false) && listed.len() > 1;
+            if complete && !here.iter().any(|w| covers_all(&listed, &w.domains)) {
+                return None;
+            }
+            let region = region.clone();
+            let here = &here;
+            Some(async move {
+                let doing = || format!("reading ACM certificate `{arn}`");
+                let got = acm.describe_certificate().certificate_arn(&arn).send().found(doing).await?;
+                let Some(c) = got.and_then(|g| g.certificate) else { return Ok::<_, anyhow::Error>(None) };
+                let not_after = c.not_after.map(|t| t.secs()).unwrap_or(0);
+                // A PRIVATE one (from AWS Private CA) is trusted by no browser.
+                let private = c.r#type == Some(CertificateType::Private);
+                if c.status != Some(CertificateStatus::Issued) || not_after <= now || private {
+                    return Ok(None);
+                }
+                let primary = c.domain_name.clone().unwrap_or_default();
+                let mut domains = vec![primary.clone()];
+                domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+                if !here.iter().any(|w| covers_all(&domains, &w.domains)) {
+                    return Ok(None);
+                }
+                let doing = || format!("reading the tags of ACM certificate `{arn}`");
+                let Some(tags) = acm.list_tags_for_certificate().certificate_arn(&arn).send().found(doing).await?
+                else {
+                    return Ok(None);
+                };
+                if tags.tags().iter().any(|t| t.key == crate::stack::TAG_STACK) {
+                    return Ok(None);
+                }
+                Ok(Some(UserCertificate { arn, region, domains, not_after, candidates: 0 }))
+            })
+        });
+        let covering: Vec<UserCertificate> = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
+        for w in here {
+            let fits: Vec<&UserCertificate> = covering.iter().filter(|c| covers_all(&c.domains, &w.domains)).collect();
+            // The one that expires last; of equals, the first ARN, so that runs agree.
+            let best = fits.iter().max_by(|a, b| a.not_after.cmp(&b.not_after).then(b.arn.cmp(&a.arn)));
+            if let Some(best) = best {
+                out.insert(w.name.clone(), UserCertificate { candidates: fits.len(), ..(*best).clone() });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -300,8 +489,13 @@ impl Resource for Certificate {
         }
     }
 
-    fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
-        wanted(env).iter().map(|w| Want::new(&w.name, None, spec(env, w))).collect()
+    /// What the user's certificates cover is not the stack's to request.
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        wanted(env)
+            .iter()
+            .filter(|w| user_certificate(env, ids, &w.name).is_none())
+            .map(|w| Want::new(&w.name, None, spec(env, w)))
+            .collect()
     }
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
@@ -410,6 +604,86 @@ mod tests {
             [("us-east-1", "chat.example.com".to_string()), ("eu-west-1", "ws.chat.example.com".to_string())]
         );
         assert_eq!(for_api(&env), Some(("ws.chat.example.com".to_string(), "eu-west-1".to_string())));
+    }
+
+    #[test]
+    fn a_name_is_covered_exactly_or_by_a_wildcard_of_one_label() {
+        assert!(covers("chat.example.com", "chat.example.com"));
+        assert!(covers("*.example.com", "chat.example.com"));
+        assert!(!covers("*.example.com", "ws.chat.example.com"), "a wildcard stands for one label only");
+        assert!(!covers("*.example.com", "example.com"), "nor for none");
+        assert!(!covers("*.chat.example.com", "chat.example.com"));
+        assert!(covers("*.chat.example.com", "ws.chat.example.com"));
+        assert!(covers("CHAT.Example.COM", "chat.example.com"), "DNS names are case-insensitive");
+        assert!(covers("*.EXAMPLE.com", "Chat.example.com"));
+        assert!(covers("chat.example.com.", "chat.example.com"), "a trailing dot is the same name");
+        assert!(covers("*.example.com", "chat.example.com."));
+        assert!(!covers("chat.example.com", "chatXexample.com"));
+        assert!(!covers("*example.com", "chat.example.com"), "a partial wildcard is not one");
+        assert!(!covers("ws.*.example.com", "ws.chat.example.com"), "only the left-most label");
+        assert!(!covers("*.", "com"));
+        let names = ["*.example.com".to_string(), "example.com".to_string()];
+        assert!(covers_all(&names, &["chat.example.com".into(), "example.com".into()]));
+        assert!(!covers_all(&names, &["chat.example.com".into(), "ws.chat.example.com".into()]));
+    }
+
+    fn user(arn: &str, domains: &[&str]) -> UserCertificate {
+        UserCertificate {
+            arn: arn.into(),
+            region: CLOUDFRONT_REGION.into(),
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            not_after: 2_000_000_000,
+            candidates: 1,
+        }
+    }
+
+    #[test]
+    fn a_user_certificate_is_served_and_not_requested_validated_or_referenced() {
+        use crate::resources::{Spec as AnySpec, desired, references};
+        let mut env = crate::resources::tests::shipped_with_domain(Some("example.com"));
+        let name = wanted(&env)[0].name.clone();
+        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/yours";
+        env.user_certificates.insert(name.clone(), user(arn, &["*.example.com", "*.chat.example.com"]));
+        let wants = desired(&env, &Ids::default());
+        let count = |kind: Kind| wants.iter().filter(|w| w.address.kind == kind).count();
+        assert_eq!([Kind::Certificate, Kind::ValidationRecord].map(count), [0, 0]);
+        for want in &wants {
+            let refs = references(&want.spec);
+            assert!(
+                refs.iter().all(|r| !matches!(r.to.kind, Kind::Certificate | Kind::ValidationRecord)),
+                "{}: {refs:?}",
+                want.address
+            );
+            match &want.spec {
+                AnySpec::ApiDomain(d) => assert_eq!(
+                    (d.certificate.arn.known().map(String::as_str), d.validation.is_none()),
+                    (Some(arn), true)
+                ),
+                AnySpec::Distribution(d) => {
+                    let served = d.certificate.as_ref().unwrap();
+                    assert_eq!((served.arn.known().map(String::as_str), d.validation.is_none()), (Some(arn), true));
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            user_certificate(&env, &Ids::default(), &name)
+                .unwrap()
+                .note(&name)
+                .contains("yours, not managed by wschat")
+        );
+
+        // The stack's own certificate, once found, is kept: no churn.
+        let mut ids = Ids::default();
+        ids.record(&Address::new(Kind::Certificate, &name), "arn:aws:acm:us-east-1:1:certificate/own");
+        assert!(user_certificate(&env, &ids, &name).is_none());
+        let wants = desired(&env, &ids);
+        assert_eq!(wants.iter().filter(|w| w.address.kind == Kind::Certificate).count(), 1);
+        let served = served(&env, &ids, &name);
+        assert_eq!(
+            (served.arn.known().map(String::as_str), served.yours),
+            (Some("arn:aws:acm:us-east-1:1:certificate/own"), false)
+        );
     }
 
     #[test]

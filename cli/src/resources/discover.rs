@@ -86,7 +86,10 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         Ok::<_, anyhow::Error>(items)
     };
     // `domain:`: the certificates first (their tags name the zone and the
-    // names the records are under), then the records and the API domains.
+    // names the validation records are under), then those records and the
+    // API domains. The alias records come last, once the API domains and the
+    // distribution are known: with the user's certificate, only they say
+    // which zone and names the stack had.
     let domain_part = async {
         let certificates = certificate::find_certificates(clients, env).await?;
         let domains = async {
@@ -94,16 +97,12 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
             let mappings = api_mapping::find_api_mappings(clients, &domains).await?;
             Ok::<_, anyhow::Error>((domains, mappings))
         };
-        let (validation, records, (domains, mappings)) = tokio::try_join!(
-            validation_record::find_validation_records(clients, env, &certificates),
-            dns_record::find_dns_records(clients, env, &certificates),
-            domains,
-        )?;
+        let validation = validation_record::find_validation_records(clients, env, &certificates);
+        let (validation, (domains, mappings)) = tokio::try_join!(validation, domains)?;
         let mut items = certificates;
         items.extend(validation);
         items.extend(domains);
         items.extend(mappings);
-        items.extend(records);
         Ok::<_, anyhow::Error>(items)
     };
     let (api_part, per_function, orphans, website, table, dlq, queue, log_groups, domain) = tokio::try_join!(
@@ -129,5 +128,7 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     items.extend(children);
     items.extend(website);
     items.extend(domain);
+    let records = dns_record::find_dns_records(clients, env, &items).await?;
+    items.extend(records);
     Ok(FoundSet { items, notes })
 }

@@ -75,7 +75,7 @@ pub struct Spec {
     /// With `domain:`, the website's name.
     pub aliases: Vec<String>,
     /// With `domain:`, the us-east-1 certificate of the alias.
-    pub certificate: Option<Ref<String>>,
+    pub certificate: Option<crate::resources::certificate::Served>,
     /// With `domain.zone`: the certificate's validation records, which must be there first.
     pub validation: Option<Reference>,
     /// The stack's tags, without [`TAG_CONFIG`].
@@ -119,11 +119,11 @@ pub fn spec(env: &Env, ids: &Ids) -> Spec {
     let price_class = stack.website.price_class.as_str().to_string();
     let aliases: Vec<String> = stack.domain.iter().map(|d| d.name.clone()).collect();
     let site_certificate = crate::resources::certificate::for_site(env);
-    let certificate = site_certificate.as_ref().map(|name| ids.of(crate::resources::Kind::Certificate, name));
+    let certificate = site_certificate.as_ref().map(|name| crate::resources::certificate::served(env, ids, name));
     let validation = site_certificate
-        .filter(|_| env.zone.is_some())
+        .filter(|_| env.zone.is_some() && !certificate.as_ref().is_some_and(|c| c.yours))
         .map(|name| Reference::exists(crate::resources::Kind::ValidationRecord, name));
-    let certificate_arn = certificate.as_ref().map(|c| c.value.clone().unwrap_or_default()).unwrap_or_default();
+    let certificate_arn = certificate.as_ref().map(|c| c.arn.value.clone().unwrap_or_default()).unwrap_or_default();
     let alias_list = aliases.join(",");
     let hash = oac_id.map(|oac_id| {
         let mut settings: Vec<(&str, &str)> = vec![
@@ -245,7 +245,7 @@ fn config_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     check("compress", &found.compress.to_string(), "true");
     check("cache policy", &found.cache_policy, CACHE_POLICY);
     check("aliases", &found.aliases.join(","), &spec.aliases.join(","));
-    if let Some(arn) = spec.certificate.as_ref().and_then(|c| c.known()) {
+    if let Some(arn) = spec.certificate.as_ref().and_then(|c| c.arn.known()) {
         check("certificate", found.certificate_arn.as_deref().unwrap_or("(CloudFront's)"), arn);
         check("minimum TLS", &found.minimum_protocol, MINIMUM_PROTOCOL);
     } else if spec.certificate.is_none() && found.certificate_arn.is_some() {
@@ -288,8 +288,8 @@ fn distribution_config(spec: &Spec, caller_reference: &str) -> Result<Distributi
         .set_items((!spec.aliases.is_empty()).then(|| spec.aliases.clone()))
         .build()?;
     let viewer_certificate = match &spec.certificate {
-        Some(arn) => ViewerCertificate::builder()
-            .acm_certificate_arn(arn.get()?)
+        Some(served) => ViewerCertificate::builder()
+            .acm_certificate_arn(served.arn.get()?)
             .ssl_support_method(SslSupportMethod::from(SSL_SUPPORT))
             .minimum_protocol_version(MinimumProtocolVersion::from(MINIMUM_PROTOCOL))
             .build(),
@@ -370,9 +370,9 @@ pub async fn read(clients: &Clients, id: &str) -> Result<(String, String)> {
 /// CloudFront takes only an ISSUED certificate (`InvalidViewerCertificate`).
 async fn wait_certificate(op: &Op<'_>, spec: &Spec) -> Result<()> {
     match &spec.certificate {
-        Some(arn) => {
+        Some(served) => {
             let region = crate::resources::certificate::CLOUDFRONT_REGION;
-            crate::resources::certificate::wait_issued(op, region, arn.get()?).await
+            crate::resources::certificate::wait_issued(op, region, served.arn.get()?).await
         }
         None => Ok(()),
     }
@@ -392,7 +392,7 @@ impl Resource for Distribution {
 
     fn references(spec: &Spec) -> Vec<Reference> {
         let mut references = vec![spec.oac_id.reference()];
-        references.extend(spec.certificate.as_ref().map(Ref::reference));
+        references.extend(spec.certificate.as_ref().and_then(|c| c.reference()));
         references.extend(spec.validation.clone());
         references
     }

@@ -83,12 +83,17 @@ pub async fn list_records(clients: &Clients, zone_id: &str) -> Result<Vec<Resour
 }
 
 /// The zones the stack's records may be in: `domain.zone`'s, and those its
-/// certificates remember.
-pub fn zones(env: &Env, certificates: &[FoundItem]) -> Vec<String> {
+/// certificates and API Gateway domains remember (of the two, only the
+/// domain is the stack's when the certificate is the user's).
+pub fn zones(env: &Env, found: &[FoundItem]) -> Vec<String> {
     let mut zones: Vec<String> = env.zone.iter().map(|z| z.id.clone()).collect();
-    for item in certificates {
-        if let super::Found::Certificate(c) = &item.found
-            && let Some(zone) = c.tags.get(super::certificate::TAG_ZONE)
+    for item in found {
+        let tags = match &item.found {
+            super::Found::Certificate(c) => &c.tags,
+            super::Found::ApiDomain(d) => &d.tags,
+            _ => continue,
+        };
+        if let Some(zone) = tags.get(super::certificate::TAG_ZONE)
             && !zones.contains(zone)
         {
             zones.push(zone.clone());
@@ -175,16 +180,21 @@ pub struct Found {
     pub target: AliasTarget,
 }
 
-/// The alias records of the stack's names in its zones.
-pub async fn find_dns_records(clients: &Clients, env: &Env, certificates: &[FoundItem]) -> Result<Vec<FoundItem>> {
+/// The alias records of the stack's names in its zones: the names of
+/// stack.yaml, of the stack's certificates, API Gateway domains and
+/// distribution aliases (`found`, everything else discovery found).
+pub async fn find_dns_records(clients: &Clients, env: &Env, found: &[FoundItem]) -> Result<Vec<FoundItem>> {
     let mut names: Vec<String> = env.stack.domain.iter().flat_map(|d| d.names().map(str::to_string)).collect();
-    for item in certificates {
-        if let super::Found::Certificate(c) = &item.found {
-            names.extend(c.domains.iter().cloned());
+    for item in found {
+        match &item.found {
+            super::Found::Certificate(c) => names.extend(c.domains.iter().cloned()),
+            super::Found::ApiDomain(d) => names.push(d.name.clone()),
+            super::Found::Distribution(d) => names.extend(d.aliases.iter().cloned()),
+            _ => {}
         }
     }
     let mut items = Vec::new();
-    for zone in zones(env, certificates) {
+    for zone in zones(env, found) {
         for set in list_records(clients, &zone).await? {
             let name = plain(&set.name);
             let kind = set.r#type.as_str().to_string();

@@ -440,6 +440,10 @@ pub struct Env {
     pub page_auth: Option<crate::website::PageAuth>,
     /// With `domain.zone`, the Route 53 hosted zone (looked up before planning).
     pub zone: Option<Zone>,
+    /// With `domain:`, the user's ACM certificates that cover the names of
+    /// the certificates the stack wants, by their instance name (looked up
+    /// before planning; [`certificate::find_user_certificates`]).
+    pub user_certificates: BTreeMap<String, certificate::UserCertificate>,
     /// `destroy`: nothing of stack.yaml is wanted any more.
     pub destroying: bool,
 }
@@ -457,7 +461,18 @@ impl Env {
     pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
         let schemas = model::read_schemas(&stack)?;
         let site = site::read_source(&stack.dir.join(&stack.website.source))?;
-        Ok(Env { stack, region, account, artifacts, schemas, site, page_auth: None, zone: None, destroying: false })
+        Ok(Env {
+            stack,
+            region,
+            account,
+            artifacts,
+            schemas,
+            site,
+            page_auth: None,
+            zone: None,
+            user_certificates: BTreeMap::new(),
+            destroying: false,
+        })
     }
 
     pub fn arns(&self) -> Arns<'_> {

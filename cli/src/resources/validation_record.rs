@@ -93,6 +93,7 @@ impl Resource for ValidationRecord {
         let Some(zone) = &env.zone else { return Vec::new() };
         certificate::wanted(env)
             .into_iter()
+            .filter(|w| certificate::user_certificate(env, ids, &w.name).is_none())
             .map(|w| {
                 let certificate = ids.of(Kind::Certificate, &w.name);
                 let records = ids.validation.get(&certificate.to).cloned().filter(|r| !r.is_empty());

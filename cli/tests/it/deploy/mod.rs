@@ -11,6 +11,7 @@
 //! own, straight from moto ([`Inventory`]), not through the code under test.
 
 mod domain;
+mod domain_reuse;
 mod faults;
 mod lifecycle;
 mod realism;
