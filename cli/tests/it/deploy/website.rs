@@ -338,7 +338,10 @@ fn position(log: &[String], op: &str) -> usize {
 }
 
 /// On its own moto, where a new distribution stays InProgress for a while
-/// (moto's state manager), as on AWS: `deploy --wait` waits for it, and
+/// (moto's state manager; 15 s, so that the quick stack below is still
+/// InProgress when its destroy starts on a loaded machine: moto's
+/// UpdateDistribution does not make a Deployed one InProgress again, as
+/// CloudFront's does, and then destroy rightly has nothing to wait for), as on AWS: `deploy --wait` waits for it, and
 /// destroy disables it, waits until it is Deployed, deletes it with its
 /// ETag and only then deletes the OAC, even though moto would delete an
 /// enabled distribution at once. A destroy killed after the disable finishes
@@ -348,7 +351,7 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
     let cloud = Cloud::own(std::sync::Arc::new(test_support::Moto::start()), super::behaviours());
     let reply = cloud.moto().post(
         "/moto-api/state-manager/set-transition",
-        r#"{"model_name": "cloudfront::distribution", "transition": {"progression": "time", "seconds": 6}}"#,
+        r#"{"model_name": "cloudfront::distribution", "transition": {"progression": "time", "seconds": 15}}"#,
     );
     assert_eq!(reply.status, 201, "{reply:?}");
     let aws = sdk(&cloud).await;
