@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use chat_core::aws::{DynamoMessages, DynamoStore, SqsNotifier};
-use chat_core::memory::{MemoryMessages, MemoryStore};
-use chat_core::ports::{ConnectionStore, MessageStore, Notifier};
+use chat_core::memory::{MemoryMessages, MemoryPresence, MemoryStore};
+use chat_core::ports::{ConnectionStore, MessageStore, Notifier, Presence};
 use tracing::info;
 
 use super::gateway::Gateway;
@@ -33,6 +33,8 @@ pub struct Backend {
     pub notifier: Arc<dyn Notifier>,
     /// The history; `None` with `chat.history: false`.
     pub messages: Option<Arc<dyn MessageStore>>,
+    /// The count online and the presence digests.
+    pub presence: Arc<dyn Presence>,
     pub consumer: Consumer,
 }
 
@@ -66,6 +68,7 @@ fn memory(stack: &Stack) -> Backend {
         store: Arc::new(MemoryStore::new()),
         notifier: queue.clone(),
         messages: stack.chat.history.is_some().then(|| Arc::new(MemoryMessages::new()) as Arc<dyn MessageStore>),
+        presence: Arc::new(MemoryPresence::new()),
         consumer: Consumer::Memory { queue, settings },
     }
 }
@@ -115,6 +118,7 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
         store: Arc::new(DynamoStore::new(aws.dynamodb(), table, &stack.table.ttl_attribute)),
         notifier: Arc::new(SqsNotifier::new(aws.sqs(), &queue_url)),
         messages,
+        presence: Arc::new(MemoryPresence::new()),
         consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url, settings },
     })
 }

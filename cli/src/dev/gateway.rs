@@ -49,7 +49,7 @@ use chat_core::event::{
     AuthorizerEvent, PolicyDocument, SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse,
 };
 use chat_core::oidc::OidcKeys;
-use chat_core::ports::{ConnectionStore, MessageStore, Notifier, PortError, PortResult, Poster};
+use chat_core::ports::{ConnectionStore, MessageStore, Notifier, PortError, PortResult, Poster, Presence};
 use chat_core::{Ports, Settings, now_millis};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
@@ -174,6 +174,8 @@ pub struct Setup<'a> {
     pub notifier: Arc<dyn Notifier>,
     /// The history; `None` with `chat.history: false`.
     pub messages: Option<Arc<dyn MessageStore>>,
+    /// The count online and the presence digests.
+    pub presence: Arc<dyn Presence>,
     /// Becomes `true` when the server shuts down: every connection closes.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -193,6 +195,7 @@ pub struct Gateway {
     store: Arc<dyn ConnectionStore>,
     notifier: Arc<dyn Notifier>,
     messages: Option<Arc<dyn MessageStore>>,
+    presence: Arc<dyn Presence>,
     /// The delivery ledger is in memory even with `--aws-store`: it only has
     /// to outlive redeliveries, which `dev` makes itself.
     ledger: chat_core::memory::MemoryLedger,
@@ -233,6 +236,7 @@ impl Gateway {
             store: setup.store,
             notifier: setup.notifier,
             messages: setup.messages,
+            presence: setup.presence,
             ledger: chat_core::memory::MemoryLedger::new(),
             connections: Connections::default(),
             shutdown: setup.shutdown,
@@ -247,6 +251,7 @@ impl Gateway {
             poster: &self.connections,
             ledger: &self.ledger,
             messages: self.messages.as_deref(),
+            presence: Some(self.presence.as_ref()),
         }
     }
 

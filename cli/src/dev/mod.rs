@@ -99,6 +99,7 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
         store: backend.store,
         notifier: backend.notifier,
         messages: backend.messages,
+        presence: backend.presence,
         shutdown: shutdown_rx.clone(),
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));

@@ -36,6 +36,15 @@
 //! | `clientId` | S | optional: the sender's id for it |
 //! | `expiresAt` | N | epoch seconds, `chat.history.days` on: the TTL removes the item |
 //!
+//! Items of the presence table (`{name}-{stage}-presence`, docs/presence.md):
+//!
+//! | `key` (S, hash) | `part` (N, range) | attributes |
+//! |---|---|---|
+//! | `online` | the minute rows expire in (epoch s) | `n`: connections counted in it |
+//! | `digest#<seconds>` | the window's index | `events`, `joined`, `left` (N); `j1`..`j10`, `l1`..`l10` (M: `id`, `name`) |
+//!
+//! Both carry `expiresAt`, an hour after they stop mattering.
+//!
 //! A message with a `clientId` has a de-duplication record beside it, written
 //! in the same transaction: sort key `dedupe#<clientId>` (above every message
 //! id), `messageId`, `timestamp` and `expiresAt`. The transaction's condition
@@ -57,9 +66,10 @@ use tracing::warn;
 use crate::ROOM_INDEX;
 use crate::history::ID_END;
 use crate::ports::{
-    ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
-    Progress, Put, ScanPage, Window,
+    Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
+    Notifier, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
 };
+use crate::presence::{BUCKET_SECONDS, DIGEST_NAMES, bucket, live_from};
 
 /// How long a table's `ItemCount` is trusted before `DescribeTable` is asked
 /// again. DynamoDB itself refreshes it about every six hours.
@@ -476,6 +486,179 @@ impl MessageStore for DynamoMessages {
             taken.reverse();
         }
         Ok((taken, more))
+    }
+}
+
+/// The presence table in DynamoDB (see the module's docs for its items).
+#[derive(Debug, Clone)]
+pub struct DynamoPresence {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// The partition of the count's buckets.
+const ONLINE: &str = "online";
+/// How long an item outlives the minute or window it is about.
+const PRESENCE_TTL_SECONDS: i64 = 60 * 60;
+
+impl DynamoPresence {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoPresence { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn failed(&self, operation: &str, error: impl std::error::Error) -> PortError {
+        PortError::Failed(format!("DynamoDB {operation} on table `{}`: {}", self.table, DisplayErrorContext(error)))
+    }
+
+    /// `ADD n` to the bucket of the minute `connection`'s row expires in.
+    async fn add(&self, connection: &Connection, n: i64) -> PortResult<()> {
+        let minute = bucket(connection.expires_at);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("key", AttributeValue::S(ONLINE.to_string()))
+            .key("part", AttributeValue::N(minute.to_string()))
+            .update_expression("ADD #n :n SET #expires = :expires")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#expires", "expiresAt")
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N((minute + BUCKET_SECONDS + PRESENCE_TTL_SECONDS).to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| self.failed("UpdateItem", e))?;
+        Ok(())
+    }
+
+    fn window_key(window: DigestWindow) -> [(String, AttributeValue); 2] {
+        [
+            ("key".to_string(), AttributeValue::S(format!("digest#{}", window.seconds))),
+            ("part".to_string(), AttributeValue::N(window.index.to_string())),
+        ]
+    }
+}
+
+/// The attribute of the `n`-th name (from 1) of a digest's joins or leaves.
+fn slot(change: Change, n: u64) -> String {
+    match change {
+        Change::Joined => format!("j{n}"),
+        Change::Left => format!("l{n}"),
+    }
+}
+
+#[async_trait]
+impl Presence for DynamoPresence {
+    async fn arrive(&self, connection: &Connection) -> PortResult<()> {
+        self.add(connection, 1).await
+    }
+
+    async fn depart(&self, connection: &Connection) -> PortResult<()> {
+        self.add(connection, -1).await
+    }
+
+    /// One Query of the buckets still to come: at most 181 items of a few
+    /// dozen bytes, eventually consistent (half a read unit per 4 KB).
+    async fn count(&self, now: i64) -> PortResult<u64> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#key = :online AND #part >= :from")
+            .expression_attribute_names("#key", "key")
+            .expression_attribute_names("#part", "part")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":online", AttributeValue::S(ONLINE.to_string()))
+            .expression_attribute_values(":from", AttributeValue::N(live_from(now).to_string()))
+            .projection_expression("#n")
+            .into_paginator()
+            .send();
+        let mut sum: i64 = 0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("Query", e))?;
+            sum += page.items().iter().filter_map(|item| item.get("n")?.as_n().ok()?.parse::<i64>().ok()).sum::<i64>();
+        }
+        Ok(sum.max(0) as u64)
+    }
+
+    /// One UpdateItem that counts the event and returns the window's counts,
+    /// and, for the first [`DIGEST_NAMES`] of each kind, one that names it.
+    async fn note(&self, window: DigestWindow, change: Change, who: &Member) -> PortResult<bool> {
+        let counted = match change {
+            Change::Joined => "joined",
+            Change::Left => "left",
+        };
+        let expires = window.end_ms() / 1000 + PRESENCE_TTL_SECONDS;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::window_key(window).into()))
+            .update_expression("ADD #events :one, #counted :one SET #expires = :expires")
+            .expression_attribute_names("#events", "events")
+            .expression_attribute_names("#counted", counted)
+            .expression_attribute_names("#expires", "expiresAt")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| self.failed("UpdateItem", e))?;
+        let number = |name: &str| {
+            out.attributes().and_then(|a| a.get(name)?.as_n().ok()?.parse::<u64>().ok()).unwrap_or_default()
+        };
+        let (events, nth) = (number("events"), number(counted));
+        if (1..=DIGEST_NAMES as u64).contains(&nth) {
+            let member = HashMap::from([
+                ("id".to_string(), AttributeValue::S(who.connection_id.clone())),
+                ("name".to_string(), AttributeValue::S(who.name.clone())),
+            ]);
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::window_key(window).into()))
+                .update_expression("SET #slot = :who")
+                .expression_attribute_names("#slot", slot(change, nth))
+                .expression_attribute_values(":who", AttributeValue::M(member))
+                .send()
+                .await
+                .map_err(|e| self.failed("UpdateItem", e))?;
+        }
+        Ok(events == 1)
+    }
+
+    async fn digest(&self, window: DigestWindow) -> PortResult<Digest> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::window_key(window).into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", e))?;
+        let item = out.item.unwrap_or_default();
+        let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()?.parse::<u64>().ok()).unwrap_or_default();
+        let names = |change: Change| -> Vec<Member> {
+            (1..=DIGEST_NAMES as u64)
+                .filter_map(|n| {
+                    let member = item.get(&slot(change, n))?.as_m().ok()?;
+                    let text = |key: &str| member.get(key)?.as_s().ok().cloned();
+                    Some(Member { connection_id: text("id")?, name: text("name")? })
+                })
+                .collect()
+        };
+        Ok(Digest {
+            joined: names(Change::Joined),
+            left: names(Change::Left),
+            joined_count: number("joined"),
+            left_count: number("left"),
+        })
     }
 }
 

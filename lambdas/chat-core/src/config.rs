@@ -18,6 +18,8 @@
 //! | `WSCHAT_MESSAGES_TABLE` | the messages table, the chat's history (`chat.history`) | none: history off |
 //! | `WSCHAT_HISTORY_MESSAGES` | messages a history frame carries at most, 1..=200 | 50 |
 //! | `WSCHAT_HISTORY_DAYS` | days a message is kept (its TTL), 1..=365 | 7 |
+//! | `WSCHAT_PRESENCE_TABLE` | the presence table: the count online and the digests | none: no count, no digests |
+//! | `WSCHAT_PRESENCE` | people online above which joins and leaves go out as digests, 0..=100000 | 100 |
 //!
 //! `AWS_ENDPOINT_URL` (standard, read by aws-config) sends every AWS call elsewhere.
 //!
@@ -42,6 +44,8 @@ pub mod vars {
     pub const MESSAGES_TABLE: &str = "WSCHAT_MESSAGES_TABLE";
     pub const HISTORY_MESSAGES: &str = "WSCHAT_HISTORY_MESSAGES";
     pub const HISTORY_DAYS: &str = "WSCHAT_HISTORY_DAYS";
+    pub const PRESENCE_TABLE: &str = "WSCHAT_PRESENCE_TABLE";
+    pub const PRESENCE: &str = "WSCHAT_PRESENCE";
     pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
     pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
@@ -88,6 +92,8 @@ pub const DEFAULT_WELCOME_DELAY: u32 = 1;
 pub const DEFAULT_HISTORY_MESSAGES: u32 = 50;
 /// Days a message is kept (`WSCHAT_HISTORY_DAYS`).
 pub const DEFAULT_HISTORY_DAYS: u32 = 7;
+/// People online above which joins and leaves go out as digests (`WSCHAT_PRESENCE`).
+pub const DEFAULT_PRESENCE: u32 = 100;
 pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// A variable that is missing or malformed.
@@ -110,6 +116,8 @@ pub struct Config {
     pub deliveries_table: Option<String>,
     /// The chat's history; without it nothing is stored.
     pub messages_table: Option<String>,
+    /// The presence table; without it there is no count and no digest.
+    pub presence_table: Option<String>,
     pub settings: Settings,
 }
 
@@ -168,6 +176,7 @@ impl Config {
                 "a whole number in 1..=200",
             )? as usize,
             history_days: number(vars::HISTORY_DAYS, d.history_days.into(), 1, 365, "days in 1..=365")? as u32,
+            presence: number(vars::PRESENCE, d.presence.into(), 0, 100_000, "people in 0..=100000")? as u32,
             ..d
         };
         Ok(Config {
@@ -177,6 +186,7 @@ impl Config {
             management_endpoint: var(vars::MANAGEMENT_ENDPOINT).map(|e| e.trim_end_matches('/').to_string()),
             deliveries_table: var(vars::DELIVERIES_TABLE),
             messages_table: var(vars::MESSAGES_TABLE),
+            presence_table: var(vars::PRESENCE_TABLE),
             settings,
         })
     }
@@ -227,6 +237,11 @@ mod tests {
         assert_eq!(c.deliveries_table, None);
         assert_eq!(c.messages_table, None, "history is off without its table");
         assert_eq!((c.settings.history_messages, c.settings.history_days), (50, 7));
+        assert_eq!(
+            (c.presence_table.as_deref(), c.settings.presence),
+            (None, 100),
+            "no count without the presence table"
+        );
         assert_eq!(c.queue_url, None);
         assert!(c.require_queue_url().unwrap_err().to_string().contains("WSCHAT_QUEUE_URL is not set"));
         assert!(c.require_management_endpoint().unwrap_err().to_string().contains("WSCHAT_MANAGEMENT_ENDPOINT"));
@@ -249,9 +264,12 @@ mod tests {
             ("WSCHAT_MESSAGES_TABLE", "wschat-dev-messages"),
             ("WSCHAT_HISTORY_MESSAGES", "200"),
             ("WSCHAT_HISTORY_DAYS", "30"),
+            ("WSCHAT_PRESENCE_TABLE", "wschat-dev-presence"),
+            ("WSCHAT_PRESENCE", "0"),
         ])
         .unwrap();
         assert_eq!(c.messages_table.as_deref(), Some("wschat-dev-messages"));
+        assert_eq!(c.presence_table.as_deref(), Some("wschat-dev-presence"));
         assert_eq!(c.queue_url.as_deref(), Some("http://q"));
         assert_eq!(c.deliveries_table.as_deref(), Some("wschat-dev-deliveries"));
         assert_eq!(
@@ -265,6 +283,7 @@ mod tests {
                 batch_size: 3,
                 history_messages: 200,
                 history_days: 30,
+                presence: 0,
                 ..Settings::default()
             }
         );
@@ -320,6 +339,8 @@ mod tests {
             ("WSCHAT_HISTORY_MESSAGES", "201"),
             ("WSCHAT_HISTORY_DAYS", "0"),
             ("WSCHAT_HISTORY_DAYS", "366"),
+            ("WSCHAT_PRESENCE", "100001"),
+            ("WSCHAT_PRESENCE", "-1"),
         ] {
             let err = config(&[("WSCHAT_TABLE", "t"), (name, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name}=`{value}` is not valid")), "{err}");

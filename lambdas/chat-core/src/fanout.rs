@@ -295,21 +295,16 @@ impl Planner<'_> {
     async fn recipients(&self, record: &mut Record) -> PortResult<Vec<Recipient>> {
         let shard_size = self.settings.shard_size.max(1);
         match record.notice.target.clone() {
-            Target::All => {
-                let estimate = *self.estimate.get_or_try_init(|| self.ports.store.estimate()).await?;
-                let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
-                if of > 1 {
-                    let shards = (1..of)
-                        .map(|index| {
-                            let segment = Target::Segment(Segment { index, of, after: None });
-                            (record.notice.part(segment, format!("s{index}.{of}"), of, 0).to_body(), 0)
-                        })
-                        .collect();
-                    self.ports.notifier.send_many(shards).await?;
-                    info!(message = %record.message_id, estimate, segments = of, "sharded a notice to everyone");
-                }
-                record.notice.shards = of;
-                self.segment(record, 0, of, None).await
+            Target::All => self.everyone(record).await,
+            Target::Digest(window) => {
+                let presence = self.ports.presence.ok_or_else(|| {
+                    PortError::Failed("a presence digest, but this function has no presence table".into())
+                })?;
+                let digest = presence.digest(window).await?;
+                let count = crate::presence::count(self.ports, now_millis()).await;
+                record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
+                info!(message = %record.message_id, joined = digest.joined_count, left = digest.left_count, count, "rendered a presence digest");
+                self.everyone(record).await
             }
             Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,
             Target::Room(code) => {
@@ -339,6 +334,27 @@ impl Planner<'_> {
             Target::Connection(id) => Ok(self.ports.store.get(&id).await?.into_iter().map(recipient).collect()),
             Target::Recipients(recipients) => Ok(recipients),
         }
+    }
+
+    /// Everyone: one segment of a parallel scan per `shard_size` rows of the
+    /// table (by DynamoDB's `ItemCount`, so no scan is needed to plan); the
+    /// other segments go to the queue, and this invocation delivers the first.
+    async fn everyone(&self, record: &mut Record) -> PortResult<Vec<Recipient>> {
+        let shard_size = self.settings.shard_size.max(1);
+        let estimate = *self.estimate.get_or_try_init(|| self.ports.store.estimate()).await?;
+        let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
+        if of > 1 {
+            let shards = (1..of)
+                .map(|index| {
+                    let segment = Target::Segment(Segment { index, of, after: None });
+                    (record.notice.part(segment, format!("s{index}.{of}"), of, 0).to_body(), 0)
+                })
+                .collect();
+            self.ports.notifier.send_many(shards).await?;
+            info!(message = %record.message_id, estimate, segments = of, "sharded a notice to everyone");
+        }
+        record.notice.shards = of;
+        self.segment(record, 0, of, None).await
     }
 
     /// A page of segment `index` of `of`; the rest of the segment, if any, is
@@ -525,7 +541,7 @@ impl Delivery<'_> {
                     if young {
                         warn!(connection = %connection, "a connection younger than 10 s is gone; keeping its row");
                     } else {
-                        delete_stale(self.ports.store, &connection).await;
+                        delete_stale(self.ports, self.settings, &connection, self.now).await;
                     }
                     self.tally(*record, |t| t.gone += 1);
                     Next::Stop

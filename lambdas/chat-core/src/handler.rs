@@ -23,8 +23,9 @@ use crate::history::{self, Conversation};
 use crate::notice::{Notice, Target};
 use crate::ports::{
     ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
-    Put, Window,
+    Presence, Put, Window,
 };
+use crate::presence;
 use crate::protocol::{self, Action, Frame, Payload, Request};
 
 /// Settings from stack.yaml (through environment variables on Lambda).
@@ -51,6 +52,9 @@ pub struct Settings {
     pub history_messages: usize,
     /// Days a stored message is kept (`chat.history.days`).
     pub history_days: u32,
+    /// People online above which joins and leaves go out as digests
+    /// (`chat.presence`, [`crate::presence`]).
+    pub presence: u32,
 }
 
 impl Default for Settings {
@@ -66,6 +70,7 @@ impl Default for Settings {
             post_timeout: DEFAULT_POST_TIMEOUT,
             history_messages: DEFAULT_HISTORY_MESSAGES as usize,
             history_days: DEFAULT_HISTORY_DAYS,
+            presence: DEFAULT_PRESENCE,
         }
     }
 }
@@ -80,6 +85,9 @@ pub struct Ports<'a> {
     pub ledger: &'a dyn Ledger,
     /// The chat's history; `None` when `chat.history` is off.
     pub messages: Option<&'a dyn MessageStore>,
+    /// The presence table; `None` keeps no count and announces every join
+    /// and leave one by one.
+    pub presence: Option<&'a dyn Presence>,
 }
 
 /// How long a row outlives its connection's start: API Gateway closes every
@@ -181,24 +189,37 @@ impl Call<'_> {
             error!(connection = self.id, error = %e, "storing the new connection");
             return status(500, "internal error");
         }
-        let id = || row.connection_id.clone();
+        let (count, joined) = presence::arrived(self.ports, self.settings, &row, self.now).await;
         let history = match row.format {
             Format::Json => self.history_after(Conversation::Everyone).await,
             Format::Compat => None,
         };
-        let welcome = Notice::new(Target::Connection(id()), None, protocol::welcome(&row, self.now))
-            .then(history.into_iter().collect())
-            .at(self.now);
-        let joined = Notice::new(Target::All, Some(id()), protocol::joined(&row, self.now)).at(self.now);
-        let delay = self.settings.welcome_delay;
+        let welcome =
+            Notice::new(Target::Connection(row.connection_id.clone()), None, protocol::welcome(&row, count, self.now))
+                .then(history.into_iter().collect())
+                .at(self.now);
         let notifier = self.ports.notifier;
-        let sent = futures::join!(notifier.send(welcome.to_body(), delay), notifier.send(joined.to_body(), delay));
+        let joined = async {
+            match joined {
+                Some((body, delay)) => notifier.send(body, delay).await,
+                None => Ok(()),
+            }
+        };
+        let sent = futures::join!(notifier.send(welcome.to_body(), self.settings.welcome_delay), joined);
         if let (Err(e), _) | (_, Err(e)) = sent {
             // Without its welcome the connection would look dead to the
             // client: refuse it whole, so that the client retries.
             error!(connection = self.id, error = %e, "queueing the welcome and join notice");
-            if let Err(e) = self.ports.store.delete(self.id).await {
-                warn!(connection = self.id, error = %e, "removing the refused connection; its TTL will");
+            match self.ports.store.delete(self.id).await {
+                Ok(Some(row)) => {
+                    if let Some(presence) = self.ports.presence
+                        && let Err(e) = presence.depart(&row).await
+                    {
+                        warn!(connection = self.id, error = %e, "counting the refused connection out; its row's expiry will");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!(connection = self.id, error = %e, "removing the refused connection; its TTL will"),
             }
             return status(500, "internal error");
         }
@@ -227,12 +248,7 @@ impl Call<'_> {
     async fn disconnect(&self) -> WebSocketResponse {
         match self.ports.store.delete(self.id).await {
             Ok(Some(row)) => {
-                let left = Notice::new(Target::All, Some(row.connection_id.clone()), protocol::left(&row, self.now))
-                    .at(self.now);
-                let delay = leave_delay(row.connected_at, self.now, self.settings.welcome_delay);
-                if let Err(e) = self.ports.notifier.send(left.to_body(), delay).await {
-                    error!(connection = self.id, error = %e, "queueing the leave notice");
-                }
+                presence::departed(self.ports, self.settings, &row, self.now).await;
                 info!(connection = self.id, name = %row.name, "disconnected");
                 status(200, "")
             }
@@ -303,9 +319,9 @@ impl Call<'_> {
                     self.enqueue(Target::All, None, protocol::message(&message)).await?;
                 }
             }
-            Request::List => {
-                let everyone = store.all().await?;
-                self.reply(Some(sender), &protocol::list(&everyone)).await?;
+            Request::List { cursor } => {
+                let reply = presence::list_reply(self.ports, sender, cursor.as_deref(), self.now).await?;
+                self.post_to_caller(reply.as_bytes()).await?;
             }
             Request::Chat { connection, message } => {
                 let no_connection = || ChatError::Refused(format!("no connection {connection}"));
@@ -317,7 +333,7 @@ impl Call<'_> {
                 match self.ports.poster.post(&target.connection_id, frame.render(target.format).as_bytes()).await {
                     Ok(()) => {}
                     Err(PortError::Gone) => {
-                        delete_stale(store, &target.connection_id).await;
+                        self.delete_stale(&target.connection_id).await;
                         return Err(no_connection());
                     }
                     Err(e) => return Err(e.into()),
@@ -367,7 +383,8 @@ impl Call<'_> {
                 }
                 let renamed = Connection { name, ..sender.clone() };
                 store.put(&renamed).await?;
-                self.enqueue(Target::All, None, protocol::renamed(&sender.name, &renamed, self.now)).await?;
+                let count = presence::count(self.ports, self.now).await;
+                self.enqueue(Target::All, None, protocol::renamed(&sender.name, &renamed, count, self.now)).await?;
             }
             Request::History { conversation, before, since } => {
                 let messages =
@@ -414,7 +431,7 @@ impl Call<'_> {
         for target in json {
             match self.ports.poster.post(&target.connection_id, frame.json.as_bytes()).await {
                 Ok(()) => {}
-                Err(PortError::Gone) => delete_stale(store, &target.connection_id).await,
+                Err(PortError::Gone) => self.delete_stale(&target.connection_id).await,
                 Err(e) => warn!(connection = %target.connection_id, error = %e, "posting to a pair; dropping it"),
             }
         }
@@ -504,11 +521,15 @@ impl Call<'_> {
     async fn post_to_caller(&self, data: &[u8]) -> PortResult<()> {
         match self.ports.poster.post(self.id, data).await {
             Err(PortError::Gone) => {
-                delete_stale(self.ports.store, self.id).await;
+                self.delete_stale(self.id).await;
                 Ok(())
             }
             other => other,
         }
+    }
+
+    async fn delete_stale(&self, connection_id: &str) {
+        delete_stale(self.ports, self.settings, connection_id, self.now).await
     }
 
     /// A port failed: log it, tell the caller if possible, and answer 500.
@@ -563,11 +584,17 @@ pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-/// Deletes the row of a connection API Gateway reported gone. A failure only
-/// leaves the row to the next fan-out or to the TTL.
-pub(crate) async fn delete_stale(store: &dyn ConnectionStore, connection_id: &str) {
-    match store.delete(connection_id).await {
-        Ok(_) => info!(connection = connection_id, "deleted the row of a gone connection"),
+/// Deletes the row of a connection API Gateway reported gone, and, when this
+/// call is what deleted it (its `$disconnect` never ran, or has not yet),
+/// counts it out and tells the others it left. A failure only leaves the
+/// row to the next fan-out or to the TTL.
+pub(crate) async fn delete_stale(ports: Ports<'_>, settings: &Settings, connection_id: &str, now: i64) {
+    match ports.store.delete(connection_id).await {
+        Ok(Some(row)) => {
+            info!(connection = connection_id, "deleted the row of a gone connection");
+            presence::departed(ports, settings, &row, now).await;
+        }
+        Ok(None) => {}
         Err(e) => warn!(connection = connection_id, error = %e, "deleting the row of a gone connection"),
     }
 }

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use async_trait::async_trait;
 
-use crate::aws::{DynamoLedger, DynamoMessages, DynamoStore, ManagementPoster, SqsNotifier};
+use crate::aws::{DynamoLedger, DynamoMessages, DynamoPresence, DynamoStore, ManagementPoster, SqsNotifier};
 use crate::config::{Config, vars};
 use crate::event::RequestContext;
 use crate::ports::{Ledger, NoLedger, Notifier, PortError, PortResult};
@@ -52,6 +52,13 @@ pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
 pub fn message_store(sdk: &SdkConfig, config: &Config) -> Option<DynamoMessages> {
     let table = config.messages_table.as_ref()?;
     Some(DynamoMessages::new(aws_sdk_dynamodb::Client::new(sdk), table))
+}
+
+/// The presence table, or none when `WSCHAT_PRESENCE_TABLE` is unset (no
+/// count, and every join and leave announced one by one).
+pub fn presence(sdk: &SdkConfig, config: &Config) -> Option<DynamoPresence> {
+    let table = config.presence_table.as_ref()?;
+    Some(DynamoPresence::new(aws_sdk_dynamodb::Client::new(sdk), table))
 }
 
 /// The delivery ledger, or none when `WSCHAT_DELIVERIES_TABLE` is unset

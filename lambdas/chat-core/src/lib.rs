@@ -23,6 +23,7 @@ pub mod notice;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 pub mod ports;
+pub mod presence;
 pub mod protocol;
 
 pub mod fanout;

@@ -1,5 +1,6 @@
 //! In-memory ports, for `wschat dev`, the fan-out benchmark and fast unit
-//! tests: a [`ConnectionStore`], a [`Ledger`] and a [`MessageStore`].
+//! tests: a [`ConnectionStore`], a [`Ledger`], a [`MessageStore`] and a
+//! [`Presence`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -9,8 +10,10 @@ use async_trait::async_trait;
 
 use crate::history::ID_END;
 use crate::ports::{
-    ChatMessage, Connection, ConnectionStore, Ledger, MessageStore, PortResult, Progress, Put, ScanPage, Window,
+    Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, PortResult,
+    Presence, Progress, Put, ScanPage, Window,
 };
+use crate::presence::{DIGEST_NAMES, bucket, live_from};
 
 /// Connections ordered as DynamoDB orders a scan: by a hash of the partition
 /// key. A parallel scan's segment `i` of `n` is the `i`-th of `n` equal
@@ -182,6 +185,66 @@ impl MessageStore for MemoryMessages {
             taken.reverse();
         }
         Ok((taken, more))
+    }
+}
+
+/// The presence table in maps: the count by the minute rows expire in, and
+/// the digests by window, as the DynamoDB items hold them.
+#[derive(Debug, Default)]
+pub struct MemoryPresence {
+    buckets: Mutex<BTreeMap<i64, i64>>,
+    digests: Mutex<HashMap<DigestWindow, Digest>>,
+}
+
+impl MemoryPresence {
+    pub fn new() -> MemoryPresence {
+        MemoryPresence::default()
+    }
+
+    fn add(&self, connection: &Connection, n: i64) {
+        *lock(&self.buckets).entry(bucket(connection.expires_at)).or_default() += n;
+    }
+}
+
+#[async_trait]
+impl Presence for MemoryPresence {
+    async fn arrive(&self, connection: &Connection) -> PortResult<()> {
+        self.add(connection, 1);
+        Ok(())
+    }
+
+    async fn depart(&self, connection: &Connection) -> PortResult<()> {
+        self.add(connection, -1);
+        Ok(())
+    }
+
+    async fn count(&self, now: i64) -> PortResult<u64> {
+        let mut buckets = lock(&self.buckets);
+        // What DynamoDB's TTL does to the items: gone an hour after their minute.
+        let from = live_from(now);
+        buckets.retain(|minute, _| *minute >= from - 3600);
+        let sum: i64 = buckets.range(from..).map(|(_, n)| n).sum();
+        Ok(sum.max(0) as u64)
+    }
+
+    async fn note(&self, window: DigestWindow, change: Change, who: &Member) -> PortResult<bool> {
+        let mut digests = lock(&self.digests);
+        digests.retain(|w, _| w.end_ms() > window.end_ms() - 3_600_000);
+        let digest = digests.entry(window).or_default();
+        let first = digest.joined_count + digest.left_count == 0;
+        let (count, names) = match change {
+            Change::Joined => (&mut digest.joined_count, &mut digest.joined),
+            Change::Left => (&mut digest.left_count, &mut digest.left),
+        };
+        *count += 1;
+        if names.len() < DIGEST_NAMES {
+            names.push(who.clone());
+        }
+        Ok(first)
+    }
+
+    async fn digest(&self, window: DigestWindow) -> PortResult<Digest> {
+        Ok(lock(&self.digests).get(&window).cloned().unwrap_or_default())
     }
 }
 

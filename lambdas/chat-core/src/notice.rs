@@ -13,6 +13,7 @@
 //! {"id":"6f1c…","target":{"segment":{"index":3,"of":16,"after":"xyz="}},"shard":"s3.16>xyz=","shards":16,"exclude":"abc=","payload":{...}}
 //! {"id":"6f1c…","target":{"recipients":[{"connection":"abc=","format":"json","connectedAt":1732262400000}]},"shard":"s3.16~1","shards":16,"attempt":1,"payload":{...}}
 //! {"id":"6f1c…","target":{"connection":"abc="},"payload":{...},"then":[{"compat":"","json":"{\"type\":\"history\",...}"}]}
+//! {"id":"6f1c…","target":{"digest":{"seconds":5,"index":352922880}},"payload":{"compat":"","json":""},"at":1764614405000}
 //! ```
 //!
 //! - `id`: the notice's id, chosen when it is first enqueued and kept by
@@ -24,7 +25,10 @@
 //!   (one connection; nothing happens if it is gone), and for shards
 //!   `{"segment":...}` (segment `index` of `of` of a parallel scan of the
 //!   table, from after the connection `after` if given) or `{"recipients":[...]}`
-//!   (these connections, in the format each asked for).
+//!   (these connections, in the format each asked for). `{"digest":window}`
+//!   is the presence digest of a window (`crate::presence`): everyone
+//!   receives it, and its payload is rendered when it is delivered, from
+//!   what the window gathered and the count then.
 //! - `exclude`: optional; this connection does not receive the frame.
 //! - `payload`: the frame rendered for each format; every recipient gets the
 //!   one its row asks for (`compat` or `json`), so rendering happens once, in
@@ -46,11 +50,12 @@
 //!   receive it, though a shard may read the table after it connected.
 //!   Optional: without it, everyone found receives it.
 //!
-//! The frame is final: the notify function neither parses nor rewrites it.
+//! The frame is final, but for a digest's: the notify function neither
+//! parses nor rewrites it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::Format;
+use crate::ports::{DigestWindow, Format};
 use crate::protocol::Payload;
 
 /// Who receives a notice.
@@ -62,6 +67,7 @@ pub enum Target {
     Connection(String),
     Segment(Segment),
     Recipients(Vec<Recipient>),
+    Digest(DigestWindow),
 }
 
 /// A part of a parallel scan of the connections table.
@@ -217,6 +223,12 @@ mod tests {
             retry.to_body()
         );
         assert!(retry.to_body().ends_with(r#""shard":"~1","attempt":1}"#), "{}", retry.to_body());
+        let digest = plain(Target::Digest(DigestWindow { seconds: 5, index: 352922880 }), None);
+        assert!(
+            digest.to_body().starts_with(r#"{"target":{"digest":{"seconds":5,"index":352922880}},"payload":"#),
+            "{}",
+            digest.to_body()
+        );
         let dated = plain(Target::All, None).at(1732262400000);
         assert!(dated.to_body().ends_with(r#","at":1732262400000}"#), "{}", dated.to_body());
         let history = Payload { compat: String::new(), json: r#"{"type":"history"}"#.into() };
@@ -226,7 +238,7 @@ mod tests {
             r#"{"target":{"connection":"x"},"payload":{"compat":"hi","json":"{\"type\":\"message\"}"},"then":[{"compat":"","json":"{\"type\":\"history\"}"}]}"#
         );
         assert!(dated.predates(1732262400001) && !dated.predates(1732262400000) && !retry.predates(i64::MAX));
-        for notice in [all, room, one, shard, retry, dated, followed] {
+        for notice in [all, room, one, shard, retry, digest, dated, followed] {
             assert_eq!(Notice::from_body(&notice.to_body()).unwrap(), notice);
         }
     }

@@ -6,7 +6,10 @@
 //! - [`Ledger`]: what each queue record has delivered, so that a record SQS
 //!   delivers again posts nothing twice;
 //! - [`MessageStore`]: the chat's history, the messages table (DynamoDB on
-//!   AWS, memory in `wschat dev`), see [`crate::history`].
+//!   AWS, memory in `wschat dev`), see [`crate::history`];
+//! - [`Presence`]: how many are online, and the digests of joins and leaves,
+//!   the presence table (DynamoDB on AWS, memory in `wschat dev`), see
+//!   [`crate::presence`].
 
 use std::collections::HashSet;
 
@@ -209,4 +212,68 @@ pub trait MessageStore: Send + Sync {
     /// At most `limit` messages of `window`, oldest first, and whether more
     /// lie beyond them (older for `Latest` and `Before`, newer for `Since`).
     async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)>;
+}
+
+/// Someone in a presence frame or a list: a connection and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub connection_id: String,
+    pub name: String,
+}
+
+impl Member {
+    pub fn of(connection: &Connection) -> Member {
+        Member { connection_id: connection.connection_id.clone(), name: connection.name.clone() }
+    }
+}
+
+/// A join or a leave, as a digest gathers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Joined,
+    Left,
+}
+
+/// One window of the presence digest: `index` counts windows of `seconds`
+/// from the epoch, so the window starts at `index * seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestWindow {
+    pub seconds: u32,
+    pub index: i64,
+}
+
+impl DigestWindow {
+    /// When the window ends, in epoch milliseconds.
+    pub fn end_ms(&self) -> i64 {
+        (self.index + 1) * i64::from(self.seconds) * 1000
+    }
+}
+
+/// What a digest window gathered: the first few who joined and who left
+/// (at most [`crate::presence::DIGEST_NAMES`] of each), and how many in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digest {
+    pub joined: Vec<Member>,
+    pub left: Vec<Member>,
+    pub joined_count: u64,
+    pub left_count: u64,
+}
+
+/// The presence table: who is online, counted without reading the
+/// connections, and the digests of joins and leaves.
+#[async_trait]
+pub trait Presence: Send + Sync {
+    /// Counts a connection whose row `$connect` has just written.
+    async fn arrive(&self, connection: &Connection) -> PortResult<()>;
+    /// Stops counting a connection whose row was just deleted (by this caller).
+    async fn depart(&self, connection: &Connection) -> PortResult<()>;
+    /// How many connections are online at `now` (epoch ms): those counted
+    /// whose rows have not expired.
+    async fn count(&self, now: i64) -> PortResult<u64>;
+    /// Notes a join or a leave in a digest window; `true` when it is the
+    /// window's first event, whose caller enqueues the digest.
+    async fn note(&self, window: DigestWindow, change: Change, who: &Member) -> PortResult<bool>;
+    /// What a window gathered.
+    async fn digest(&self, window: DigestWindow) -> PortResult<Digest>;
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::history::{self, Conversation, MAX_HISTORY_BYTES};
-use crate::ports::{ChatMessage, Connection, Format};
+use crate::ports::{ChatMessage, Connection, Digest, Format};
 
 /// The sender of the chat's own notices (joins, leaves, renames).
 pub const HOST: &str = "#host";
@@ -23,6 +23,13 @@ pub const HOST: &str = "#host";
 pub const MAX_TEXT_BYTES: usize = 4096;
 /// The longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
+/// The longest `cursor` a `list` takes, in characters.
+pub const MAX_CURSOR_CHARS: usize = 256;
+/// The most bytes of members one JSON list frame carries: API Gateway
+/// delivers at most 128 KiB a message.
+pub const MAX_LIST_BYTES: usize = 96 * 1024;
+/// The most bytes of a compat list frame (`connections: ...`).
+pub const MAX_COMPAT_LIST_BYTES: usize = 120 * 1024;
 
 /// Every action of the protocol, each its own API Gateway route key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +42,7 @@ pub enum Action {
     Post,
     /// `broadcast`: the raw `message` to all.
     Broadcast,
-    /// `list`: every connection id, to the caller.
+    /// `list`: a page of who is online, to the caller.
     List,
     /// `chat`: the raw `message` to one connection.
     Chat,
@@ -98,7 +105,7 @@ impl Action {
             Action::Send => &["text"],
             Action::SendData | Action::Post => &["data"],
             Action::Broadcast | Action::RoomMessage => &["message"],
-            Action::List => &[],
+            Action::List => &["cursor"],
             Action::Chat => &["connection", "message"],
             Action::CreateRoom | Action::Rename => &["name"],
             Action::JoinRoom => &["name", "roomCode"],
@@ -125,7 +132,10 @@ pub enum Request {
         action: Action,
         text: String,
     },
-    List,
+    /// The first page, or the page after `cursor` (a list reply's `more`).
+    List {
+        cursor: Option<String>,
+    },
     Chat {
         connection: String,
         message: String,
@@ -215,7 +225,14 @@ fn parse(action: Action, object: &Map<String, Value>) -> Result<Request, String>
             let text = field(name)?.ok_or(missing)?;
             Request::Broadcast { action, text: check_text(name, text)? }
         }
-        Action::List => Request::List,
+        Action::List => {
+            let cursor = match field("cursor")? {
+                None => None,
+                Some(c) if c.chars().count() <= MAX_CURSOR_CHARS => Some(c.to_string()),
+                Some(_) => return Err("`cursor` must be the `more` of a list reply".into()),
+            };
+            Request::List { cursor }
+        }
         Action::Chat => {
             let connection = field("connection")?.ok_or("chat needs a target connection")?;
             let message = field("message")?.ok_or("chat needs a message")?;
@@ -365,7 +382,7 @@ pub fn anonymous_name() -> String {
 }
 
 /// One frame in both formats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     pub compat: String,
     pub json: String,
@@ -415,7 +432,26 @@ struct Envelope<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     messages: Option<Vec<Envelope<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    more: Option<bool>,
+    more: Option<More<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined: Option<Vec<Member<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    left: Option<Vec<Member<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    left_count: Option<u64>,
+    /// People online (after the event, for a presence frame).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+}
+
+/// `more`: whether a history page stopped at a limit, or where a list goes on.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum More<'a> {
+    Flag(bool),
+    Cursor(&'a str),
 }
 
 impl Envelope<'_> {
@@ -578,7 +614,7 @@ pub fn history(conversation: &str, messages: &[ChatMessage], more: bool, older: 
         kind: "history",
         conversation: Some(conversation),
         messages: Some(kept),
-        more: Some(more || cut),
+        more: Some(More::Flag(more || cut)),
         ..Envelope::default()
     }
     .to_json()
@@ -613,8 +649,8 @@ pub fn room_joined(action: Action, member: &Connection, room: &str, at: i64) -> 
     Payload { compat: to_json(&CompatNotice { message: &text, kind: "info" }), json: json.to_json() }
 }
 
-/// The welcome a new connection receives.
-pub fn welcome(connection: &Connection, at: i64) -> Payload {
+/// The welcome a new connection receives; `count`: who is online, it included.
+pub fn welcome(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
     let text = format!("Welcome! - connected on {}", connection.connection_id);
     let json = Envelope {
         kind: "welcome",
@@ -622,13 +658,14 @@ pub fn welcome(connection: &Connection, at: i64) -> Payload {
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
+        count,
         ..Envelope::default()
     };
     Payload { compat: text.clone(), json: json.to_json() }
 }
 
-/// `<name> joined` or `<name> left`, from [`HOST`].
-fn presence(kind: &'static str, verb: &str, connection: &Connection, at: i64) -> Payload {
+/// `<name> joined` or `<name> left`, from [`HOST`], with who is online after it.
+fn presence(kind: &'static str, verb: &str, connection: &Connection, count: Option<u64>, at: i64) -> Payload {
     let text = format!("{} {verb}", connection.name);
     let json = Envelope {
         kind,
@@ -637,23 +674,73 @@ fn presence(kind: &'static str, verb: &str, connection: &Connection, at: i64) ->
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
+        count,
         ..Envelope::default()
     };
     Payload { compat: host_says(&text), json: json.to_json() }
 }
 
 /// The notice to everyone else when `connection` connects.
-pub fn joined(connection: &Connection, at: i64) -> Payload {
-    presence("joined", "joined", connection, at)
+pub fn joined(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+    presence("joined", "joined", connection, count, at)
 }
 
 /// The notice to everyone when `connection` disconnects.
-pub fn left(connection: &Connection, at: i64) -> Payload {
-    presence("left", "left", connection, at)
+pub fn left(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+    presence("left", "left", connection, count, at)
+}
+
+/// The digest of a window's joins and leaves (`docs/presence.md`), to
+/// everyone: "Grace, Ada and 40 others joined; Bob left".
+pub fn digest(digest: &Digest, count: Option<u64>, at: i64) -> Payload {
+    let mut parts = Vec::new();
+    if digest.joined_count > 0 {
+        parts.push(format!("{} joined", some_of(&digest.joined, digest.joined_count)));
+    }
+    if digest.left_count > 0 {
+        parts.push(format!("{} left", some_of(&digest.left, digest.left_count)));
+    }
+    let text = parts.join("; ");
+    let json = Envelope {
+        kind: "presence",
+        from: Some(HOST),
+        text: Some(&text),
+        timestamp: Some(at),
+        joined: Some(members(&digest.joined)),
+        left: Some(members(&digest.left)),
+        joined_count: Some(digest.joined_count),
+        left_count: Some(digest.left_count),
+        count,
+        ..Envelope::default()
+    };
+    Payload { compat: host_says(&text), json: json.to_json() }
+}
+
+fn members(list: &[crate::ports::Member]) -> Vec<Member<'_>> {
+    list.iter().map(|m| Member { connection_id: &m.connection_id, name: &m.name }).collect()
+}
+
+/// "Grace", "Grace and Ada", "Grace, Ada and Bob", "Grace, Ada and 40
+/// others": up to three names of `total`, of which `named` are known.
+fn some_of(named: &[crate::ports::Member], total: u64) -> String {
+    let names: Vec<&str> = named.iter().map(|m| m.name.as_str()).collect();
+    let total = total.max(names.len() as u64);
+    match (names.as_slice(), total) {
+        ([], n) => format!("{n} {}", if n == 1 { "person" } else { "people" }),
+        ([one], 1) => one.to_string(),
+        ([a, b], 2) => format!("{a} and {b}"),
+        ([a, b, c], 3) => format!("{a}, {b} and {c}"),
+        ([a], n) => format!("{a} and {} {}", n - 1, others(n - 1)),
+        ([a, b, ..], n) => format!("{a}, {b} and {} {}", n - 2, others(n - 2)),
+    }
+}
+
+fn others(n: u64) -> &'static str {
+    if n == 1 { "other" } else { "others" }
 }
 
 /// `<old> is now <new>`, from [`HOST`]; `connection` carries the new name.
-pub fn renamed(old: &str, connection: &Connection, at: i64) -> Payload {
+pub fn renamed(old: &str, connection: &Connection, count: Option<u64>, at: i64) -> Payload {
     let text = format!("{old} is now {}", connection.name);
     let json = Envelope {
         kind: "renamed",
@@ -663,18 +750,52 @@ pub fn renamed(old: &str, connection: &Connection, at: i64) -> Payload {
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
+        count,
         ..Envelope::default()
     };
     Payload { compat: host_says(&text), json: json.to_json() }
 }
 
-/// The reply to `list`: every connection, in the order given.
-pub fn list(connections: &[Connection]) -> Payload {
-    let ids: Vec<&str> = connections.iter().map(|c| c.connection_id.as_str()).collect();
-    let members = connections.iter().map(|c| Member { connection_id: &c.connection_id, name: &c.name }).collect();
-    let json =
-        Envelope { kind: "list", action: Some(Action::List.name()), connections: Some(members), ..Envelope::default() };
-    Payload { compat: format!("connections: {}", ids.join(" ")), json: json.to_json() }
+/// A JSON reply to `list`: a page of `connections`, in the order given, and
+/// where the next page starts if more remain. The page is cut where its
+/// members pass [`MAX_LIST_BYTES`], and `more` then names the last one kept.
+pub fn list_page(connections: &[Connection], count: Option<u64>, more: Option<&str>) -> String {
+    let mut bytes = 0;
+    let mut kept = Vec::new();
+    for c in connections {
+        let member = Member { connection_id: &c.connection_id, name: &c.name };
+        bytes += to_json(&member).len() + 1;
+        if bytes > MAX_LIST_BYTES {
+            break;
+        }
+        kept.push(member);
+    }
+    let more = match kept.len() < connections.len() {
+        true => kept.last().map(|m| m.connection_id),
+        false => more,
+    };
+    Envelope {
+        kind: "list",
+        action: Some(Action::List.name()),
+        connections: Some(kept),
+        count,
+        more: more.map(More::Cursor),
+        ..Envelope::default()
+    }
+    .to_json()
+}
+
+/// The compat reply to `list`, go-apigw-webchat's: `connections: <id> <id>
+/// ...`, and ` ... and N more` when `remaining` (`Some(n)`) were left out
+/// (`Some(0)`: some were, how many is unknown).
+pub fn compat_list(ids: &[&str], remaining: Option<u64>) -> String {
+    let mut text = format!("connections: {}", ids.join(" "));
+    match remaining {
+        None => {}
+        Some(0) => text.push_str(" ... and more"),
+        Some(n) => text.push_str(&format!(" ... and {n} more")),
+    }
+    text
 }
 
 /// The echo of a frame `$default` does not understand. Compat echoes the

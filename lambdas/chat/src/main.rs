@@ -1,12 +1,13 @@
 //! The `chat` Lambda function: every WebSocket route of the API (`$connect`,
 //! `$disconnect`, `$default` and each action of the protocol). The logic is
 //! all in chat-core; this only builds the adapters once per cold start (the
-//! messages table's only while `WSCHAT_MESSAGES_TABLE` is set) and
+//! messages table's only while `WSCHAT_MESSAGES_TABLE` is set, the presence
+//! table's while `WSCHAT_PRESENCE_TABLE` is) and
 //! hands each event to [`chat_core::handle_websocket`].
 
 use chat_core::config::Config;
 use chat_core::event::{WebSocketEvent, WebSocketResponse};
-use chat_core::ports::{MessageStore, NoLedger};
+use chat_core::ports::{MessageStore, NoLedger, Presence};
 use chat_core::{Ports, handle_websocket, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -20,14 +21,16 @@ async fn main() -> Result<(), Error> {
     let store = lambda::dynamo_store(&sdk, &config);
     let notifier = lambda::sqs_notifier(&sdk, queue_url);
     let messages = lambda::message_store(&sdk, &config);
+    let presence = lambda::presence(&sdk, &config);
     let posters = lambda::Posters::new(sdk, config.clone());
     let settings = &config.settings;
     lambda_runtime::run(service_fn(|event: LambdaEvent<WebSocketEvent>| {
         let (store, notifier, posters) = (&store, &notifier, &posters);
         let messages = messages.as_ref().map(|m| m as &dyn MessageStore);
+        let presence = presence.as_ref().map(|p| p as &dyn Presence);
         async move {
             let poster = posters.for_event(&event.payload.request_context);
-            let ports = Ports { store, notifier, poster: poster.as_ref(), ledger: &NoLedger, messages };
+            let ports = Ports { store, notifier, poster: poster.as_ref(), ledger: &NoLedger, messages, presence };
             Ok::<WebSocketResponse, Error>(handle_websocket(ports, settings, &event.payload).await)
         }
     }))

@@ -5,7 +5,7 @@
 
 use chat_core::config::Config;
 use chat_core::event::{SqsBatchResponse, SqsEvent};
-use chat_core::ports::Notifier;
+use chat_core::ports::{Notifier, Presence};
 use chat_core::{Ports, handle_sqs, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -26,6 +26,9 @@ async fn main() -> Result<(), Error> {
         None => Box::new(lambda::NoQueue),
     };
     let ledger = lambda::ledger(&sdk, &config);
+    // The count and the digests: a gone connection is counted out, and a
+    // digest is rendered when it is delivered.
+    let presence = lambda::presence(&sdk, &config);
     let settings = &config.settings;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         // The fan-out reads no history.
@@ -35,6 +38,7 @@ async fn main() -> Result<(), Error> {
             poster: &poster,
             ledger: ledger.as_ref(),
             messages: None,
+            presence: presence.as_ref().map(|p| p as &dyn Presence),
         };
         let deadline = lambda::deadline(event.context.deadline);
         async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload, Some(deadline)).await) }

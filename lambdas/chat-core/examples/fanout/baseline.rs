@@ -42,7 +42,8 @@ pub async fn handle_sqs(ports: Ports<'_>, settings: &Settings, event: &SqsEvent)
                 }),
             },
             Target::Connection(id) => ports.store.get(id).await.map(|row| row.into_iter().collect()),
-            Target::Segment(_) | Target::Recipients(_) => Ok(Vec::new()),
+            // Shards and digests came after it.
+            Target::Segment(_) | Target::Recipients(_) | Target::Digest(_) => Ok(Vec::new()),
         };
         let Ok(recipients) = recipients else {
             failed.insert(*index);

@@ -382,7 +382,8 @@ async fn broadcast(connections: usize, code: Code, model: &Model, settings: &Set
     let ledger = SimLedger::default();
     let queue = SimQueue::default();
     let poster = SimPoster::new(model, connections);
-    let ports = Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None };
+    let ports =
+        Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None, presence: None };
     let timeout = match code {
         // Lambda's longest: the one invocation needs every second of it.
         Code::Baseline => Duration::from_secs(900),

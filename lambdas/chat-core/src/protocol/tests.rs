@@ -56,7 +56,13 @@ fn routed_frames_are_read_by_their_route() {
         request("joinRoom", r#"{"action":"joinRoom","name":" bob ","roomCode":"0a1b2c3d"}"#),
         Request::JoinRoom { name: "bob".into(), room_code: "0a1b2c3d".into() }
     );
-    assert_eq!(request("list", r#"{"action":"list"}"#), Request::List);
+    assert_eq!(request("list", r#"{"action":"list"}"#), Request::List { cursor: None });
+    assert_eq!(request("list", r#"{"action":"list","cursor":"b="}"#), Request::List { cursor: Some("b=".into()) });
+    assert_eq!(
+        refused("list", &json!({"action": "list", "cursor": "x".repeat(257)}).to_string()),
+        "`cursor` must be the `more` of a list reply"
+    );
+    assert_eq!(refused("list", r#"{"action":"list","cursor":7}"#), "`cursor` on list must be a string, not a number");
 }
 
 #[test]
@@ -103,7 +109,7 @@ fn missing_fields_get_the_samples_reasons() {
 #[test]
 fn fields_outside_the_schema_are_refused() {
     assert_eq!(refused("send", r#"{"action":"send","text":"hi","to":"bob"}"#), "unknown field `to`: send takes `text`");
-    assert_eq!(refused("list", r#"{"action":"list","all":true}"#), "unknown field `all`: list takes no fields");
+    assert_eq!(refused("list", r#"{"action":"list","all":true}"#), "unknown field `all`: list takes `cursor`");
     assert_eq!(
         refused("chat", r#"{"action":"chat","connectionId":"x","message":"m"}"#),
         "unknown field `connectionId`: chat takes `connection` and `message`"
@@ -180,12 +186,17 @@ fn compat_frames_are_the_samples_exact_shapes() {
         room_joined(Action::JoinRoom, &a, "0a1b2c3d", 0).compat,
         r#"{"message":"You are now connected to room 0a1b2c3d","type":"info"}"#
     );
-    assert_eq!(welcome(&a, 0).compat, "Welcome! - connected on L0SM9cOFvHcCIhw=");
-    assert_eq!(joined(&a, 0).compat, r##"{"action":"message","from":"#host","text":"alice joined"}"##);
-    assert_eq!(left(&a, 0).compat, r##"{"action":"message","from":"#host","text":"alice left"}"##);
-    assert_eq!(renamed("al", &a, 0).compat, r##"{"action":"message","from":"#host","text":"al is now alice"}"##);
-    let bob = Connection { connection_id: "b=".into(), name: "bob".into(), ..a.clone() };
-    assert_eq!(list(&[a.clone(), bob]).compat, "connections: L0SM9cOFvHcCIhw= b=");
+    // The count changes no compat frame.
+    assert_eq!(welcome(&a, Some(3), 0).compat, "Welcome! - connected on L0SM9cOFvHcCIhw=");
+    assert_eq!(joined(&a, Some(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice joined"}"##);
+    assert_eq!(left(&a, Some(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice left"}"##);
+    assert_eq!(
+        renamed("al", &a, Some(3), 0).compat,
+        r##"{"action":"message","from":"#host","text":"al is now alice"}"##
+    );
+    assert_eq!(compat_list(&["L0SM9cOFvHcCIhw=", "b="], None), "connections: L0SM9cOFvHcCIhw= b=");
+    assert_eq!(compat_list(&["a=", "b="], Some(40)), "connections: a= b= ... and 40 more");
+    assert_eq!(compat_list(&["a="], Some(0)), "connections: a= ... and more");
     assert_eq!(echo("anything").compat, "anything");
     assert_eq!(error(Some(Action::CreateRoom), "nope").compat, r#"{"message":"nope","type":"err"}"#);
 }
@@ -210,24 +221,33 @@ fn json_frames_are_envelopes_without_unused_fields() {
         r#"{"type":"info","action":"createRoom","text":"You are now connected to room 0a1b2c3d","room":"0a1b2c3d","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"#
     );
     assert_eq!(
-        welcome(&a, 5).json,
-        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"#
+        welcome(&a, Some(7), 5).json,
+        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7}"#
     );
     assert_eq!(
-        joined(&a, 5).json,
-        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"##
+        joined(&a, Some(7), 5).json,
+        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7}"##
     );
     assert_eq!(
-        left(&a, 5).json,
-        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"##
+        left(&a, Some(6), 5).json,
+        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6}"##
     );
     assert_eq!(
-        renamed("al", &a, 5).json,
-        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"##
+        renamed("al", &a, Some(6), 5).json,
+        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6}"##
     );
     assert_eq!(
-        list(std::slice::from_ref(&a)).json,
-        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}]}"#
+        joined(&a, None, 5).json,
+        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"##,
+        "no count without the presence table"
+    );
+    assert_eq!(
+        list_page(std::slice::from_ref(&a), Some(1), None),
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"count":1}"#
+    );
+    assert_eq!(
+        list_page(std::slice::from_ref(&a), Some(900), Some("L0SM9cOFvHcCIhw=")),
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"more":"L0SM9cOFvHcCIhw=","count":900}"#
     );
     assert_eq!(echo("x\"y").json, r#"{"type":"echo","text":"x\"y"}"#);
     assert_eq!(
@@ -235,4 +255,52 @@ fn json_frames_are_envelopes_without_unused_fields() {
         r#"{"type":"error","action":"chat","error":"no connection x"}"#
     );
     assert_eq!(Payload { compat: "c".into(), json: "j".into() }.render(Format::Json), "j");
+}
+
+#[test]
+fn a_list_page_is_cut_under_the_frame_limit_and_says_where_to_go_on() {
+    // 32 four-byte characters: the longest name, in bytes.
+    let name: String = "😀".repeat(32);
+    let rows: Vec<Connection> = (0..1000)
+        .map(|i| Connection { connection_id: format!("conn{i:012}="), name: name.clone(), ..alice() })
+        .collect();
+    let page = list_page(&rows, Some(1000), None);
+    assert!(page.len() < 128 * 1024, "{} bytes", page.len());
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    let kept = page["connections"].as_array().unwrap();
+    assert!(kept.len() > 100 && kept.len() < 1000, "{}", kept.len());
+    assert_eq!(page["more"], kept.last().unwrap()["connectionId"], "the next page starts after the last kept");
+}
+
+#[test]
+fn digests_name_a_few_and_count_the_rest() {
+    use crate::ports::{Digest, Member};
+    let member = |n: &str| Member { connection_id: format!("{n}="), name: n.to_string() };
+    let digest = |joined: &[&str], joined_count, left: &[&str], left_count| Digest {
+        joined: joined.iter().map(|n| member(n)).collect(),
+        left: left.iter().map(|n| member(n)).collect(),
+        joined_count,
+        left_count,
+    };
+    let text = |d: Digest| {
+        let payload = crate::protocol::digest(&d, Some(10), 5);
+        let json: serde_json::Value = serde_json::from_str(&payload.json).unwrap();
+        assert_eq!(payload.compat, host_said(json["text"].as_str().unwrap()), "compat: the seeds' #host shape");
+        json["text"].as_str().unwrap().to_string()
+    };
+    assert_eq!(text(digest(&["Grace"], 1, &[], 0)), "Grace joined");
+    assert_eq!(text(digest(&["Grace", "Ada"], 2, &[], 0)), "Grace and Ada joined");
+    assert_eq!(text(digest(&["Grace", "Ada", "Bob"], 3, &[], 0)), "Grace, Ada and Bob joined");
+    assert_eq!(text(digest(&["Grace", "Ada", "Bob"], 42, &["Eve"], 1)), "Grace, Ada and 40 others joined; Eve left");
+    assert_eq!(text(digest(&["Grace", "Ada"], 3, &["Eve"], 2)), "Grace, Ada and 1 other joined; Eve and 1 other left");
+    assert_eq!(text(digest(&[], 0, &[], 5)), "5 people left", "names that could not be noted");
+    let payload = crate::protocol::digest(&digest(&["Grace"], 2, &["Eve"], 1), Some(1234), 5);
+    assert_eq!(
+        payload.json,
+        r##"{"type":"presence","from":"#host","text":"Grace and 1 other joined; Eve left","timestamp":5,"joined":[{"connectionId":"Grace=","name":"Grace"}],"left":[{"connectionId":"Eve=","name":"Eve"}],"joinedCount":2,"leftCount":1,"count":1234}"##
+    );
+}
+
+fn host_said(text: &str) -> String {
+    serde_json::json!({"action": "message", "from": "#host", "text": text}).to_string()
 }

@@ -153,8 +153,14 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
     let gateway = Arc::new(Gateway { gone: gone.clone(), bare_gone: bare_gone.clone(), ..Gateway::default() });
     let rig = Rig::new("fanout", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports =
-        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
+    let ports = Ports {
+        store: &rig.store,
+        notifier: &rig.notifier,
+        poster: &poster,
+        ledger: &NoLedger,
+        messages: None,
+        presence: None,
+    };
     let settings = Settings { fanout_concurrency: 5, welcome_delay: 1, ..Settings::default() };
 
     let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")]), None).await;
@@ -175,8 +181,14 @@ async fn a_bound_of_one_posts_one_at_a_time_per_record_and_each_recipient_in_ord
     let gateway = Arc::new(Gateway::default());
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
-    let ports =
-        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
+    let ports = Ports {
+        store: &rig.store,
+        notifier: &rig.notifier,
+        poster: &poster,
+        ledger: &NoLedger,
+        messages: None,
+        presence: None,
+    };
     let settings = Settings { fanout_concurrency: 1, welcome_delay: 1, ..Settings::default() };
     let bodies = [notice_to_all("one"), notice_to_all("two")];
     assert!(handle_sqs(ports, &settings, &sqs_event(&bodies), None).await.batch_item_failures.is_empty());
@@ -192,8 +204,14 @@ async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
     let gateway = Arc::new(Gateway { failing: Mutex::new(HashSet::from([all[2].clone()])), ..Gateway::default() });
     let rig = Rig::new("failing", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports =
-        Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &NoLedger, messages: None };
+    let ports = Ports {
+        store: &rig.store,
+        notifier: &rig.notifier,
+        poster: &poster,
+        ledger: &NoLedger,
+        messages: None,
+        presence: None,
+    };
     let settings = Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() };
     let direct =
         Notice::new(Target::Connection(all[0].clone()), None, Payload { compat: "just you".into(), json: "{}".into() });
@@ -314,7 +332,14 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let rig = Rig::new("sharded", gateway.clone(), &all).await;
     let ledger = DynamoLedger::new(rig.aws.dynamodb(), rig.aws.ledger_table("sharded").await);
     let poster = rig.poster();
-    let ports = Ports { store: &rig.store, notifier: &rig.notifier, poster: &poster, ledger: &ledger, messages: None };
+    let ports = Ports {
+        store: &rig.store,
+        notifier: &rig.notifier,
+        poster: &poster,
+        ledger: &ledger,
+        messages: None,
+        presence: None,
+    };
     let settings = Settings { shard_size: 25, fanout_concurrency: 4, ..Settings::default() };
     rig.notifier.send(notice_to_all("to everyone"), 0).await.unwrap();
 
@@ -329,7 +354,11 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let live: BTreeSet<String> = all.iter().filter(|id| !gone.contains(*id)).cloned().collect();
     let reached: BTreeSet<String> = live.iter().filter(|id| **id != forbidden).cloned().collect();
     assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), reached, "every live connection but the refused one");
-    assert!(received.values().all(|frames| frames == &["to everyone"]), "each exactly once");
+    // Besides the broadcast, each hears that the gone ones left (their `$disconnect` never came).
+    let broadcast = |frames: &Vec<String>| frames.iter().filter(|f| !f.contains("#host")).cloned().collect::<Vec<_>>();
+    assert!(received.values().all(|frames| broadcast(frames) == ["to everyone"]), "each exactly once");
+    let notices = received.values().next().unwrap().iter().filter(|f| f.contains(" left")).count();
+    assert_eq!(notices, gone.len(), "one leave notice per gone connection");
     assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "the gone rows are deleted, the refused one kept");
     let retried_refused = handled.iter().any(|body| {
         matches!(Notice::from_body(body).unwrap().target, Target::Recipients(r) if r.iter().any(|r| r.connection == forbidden))

@@ -102,7 +102,8 @@ async fn json_connections_get_envelopes_and_compat_ones_do_not() {
                 "text": format!("Welcome! - connected on {B}"),
                 "connectionId": B,
                 "name": "bob",
-                "timestamp": 1732262400012_i64
+                "timestamp": 1732262400012_i64,
+                "count": 2
             }),
             json!({"type": "history", "conversation": "everyone", "messages": [], "more": false})
         ]
@@ -292,7 +293,13 @@ async fn chat_to_no_one_is_an_error_and_a_gone_target_loses_its_row() {
     assert_eq!(chat.received(A), [err(&format!("no connection {C}"))]);
     assert_eq!(chat.row(C).await, None, "the stale target's row is deleted");
     assert!(chat.row(A).await.is_some(), "the sender's row is kept");
-    assert!(chat.take_queue().is_empty());
+    // Its `$disconnect` never came: the others hear it left, from whoever found it gone.
+    let queued = chat.take_queue();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let left = chat_core::notice::Notice::from_body(&queued[0].0).unwrap();
+    assert_eq!(left.target, chat_core::notice::Target::All);
+    assert_eq!(left.payload.compat, r##"{"action":"message","from":"#host","text":"carol left"}"##);
+    assert_eq!(serde_json::from_str::<Value>(&left.payload.json).unwrap()["count"], 2, "alice and bob remain");
 }
 
 #[tokio::test]
@@ -632,6 +639,7 @@ async fn a_failing_table_answers_500_and_tells_the_caller() {
         poster: &gateway,
         ledger: &chat_core::ports::NoLedger,
         messages: None,
+        presence: None,
     };
     let settings = chat_core::Settings { fanout_concurrency: 2, welcome_delay: 0, ..chat_core::Settings::default() };
     let connect = crate::support::connect_event(A, &[]);

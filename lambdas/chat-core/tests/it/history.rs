@@ -107,7 +107,7 @@ async fn a_bad_client_id_is_refused() {
     assert!(chat.take_queue().is_empty() && chat.messages.is_empty());
     // Only message actions take one.
     chat.send(A, &json!({"action": "list", "clientId": "k"}).to_string()).await;
-    assert_eq!(chat.received_json(A)[0]["error"], "unknown field `clientId`: list takes no fields");
+    assert_eq!(chat.received_json(A)[0]["error"], "unknown field `clientId`: list takes `cursor`");
 }
 
 #[tokio::test]

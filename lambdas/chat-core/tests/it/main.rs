@@ -12,6 +12,8 @@
 //! - `history`: stored messages, acks and de-duplication, `history` pages
 //!   and who may read them, the history after a welcome or a join, typing
 //!   and its throttle, over memory ports;
+//! - `presence`: the count, joins and leaves with it, digests above
+//!   `chat.presence`, the paged online list, over memory ports and moto;
 //! - `sharding`: large notices split across the queue, per-recipient
 //!   retries, the delivery ledger, pacing and deadlines, over memory ports.
 
@@ -21,6 +23,7 @@ mod fanout;
 mod handlers;
 mod history;
 mod oidc;
+mod presence;
 mod sharding;
 mod signed_in;
 mod support;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
-use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryStore};
+use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
 use chat_core::{Ports, Settings, handle_sqs, handle_websocket};
 use serde_json::{Value, json};
@@ -147,6 +147,9 @@ pub struct Chat {
     /// The history, used when `history` is on (as `chat.history` is by default).
     pub messages: MemoryMessages,
     pub history: bool,
+    /// The count and the digests, used when `counting` is on (as deploy sets it).
+    pub presence: MemoryPresence,
+    pub counting: bool,
     pub queue: Queue,
     pub gateway: Gateway,
     pub settings: Settings,
@@ -166,6 +169,8 @@ impl Chat {
             ledger: MemoryLedger::new(),
             messages: MemoryMessages::new(),
             history: true,
+            presence: MemoryPresence::new(),
+            counting: true,
             queue: Queue::default(),
             gateway: Gateway::default(),
             settings: Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() },
@@ -175,7 +180,15 @@ impl Chat {
 
     pub fn ports(&self) -> Ports<'_> {
         let messages = self.history.then_some(&self.messages as &dyn chat_core::ports::MessageStore);
-        Ports { store: &self.store, notifier: &self.queue, poster: &self.gateway, ledger: &self.ledger, messages }
+        let presence = self.counting.then_some(&self.presence as &dyn chat_core::ports::Presence);
+        Ports {
+            store: &self.store,
+            notifier: &self.queue,
+            poster: &self.gateway,
+            ledger: &self.ledger,
+            messages,
+            presence,
+        }
     }
 
     pub async fn handle(&self, event: &WebSocketEvent) -> WebSocketResponse {
@@ -189,6 +202,26 @@ impl Chat {
             self.gateway.open.lock().unwrap().insert(id.to_string());
         }
         response
+    }
+
+    /// Connects `id` at `at` (epoch ms: the event's `connectedAt` and `requestTimeEpoch`).
+    pub async fn connect_at(&self, id: &str, query: &[(&str, &str)], at: i64) -> WebSocketResponse {
+        let mut event = connect_event(id, query);
+        event.request_context.connected_at = at;
+        event.request_context.request_time_epoch = at;
+        let response = self.handle(&event).await;
+        if (200..300).contains(&response.status_code) {
+            self.gateway.open.lock().unwrap().insert(id.to_string());
+        }
+        response
+    }
+
+    /// `$disconnect` of `id` at `at` (epoch ms).
+    pub async fn disconnect_at(&self, id: &str, at: i64) -> WebSocketResponse {
+        self.gateway.open.lock().unwrap().remove(id);
+        let mut event = disconnect_event(id);
+        event.request_context.request_time_epoch = at;
+        self.handle(&event).await
     }
 
     /// Connects, delivers the welcome and join notices, and empties every inbox.
@@ -263,9 +296,10 @@ impl Chat {
                 format: if i % 2 == 0 { chat_core::ports::Format::Compat } else { chat_core::ports::Format::Json },
                 room: room.map(str::to_string),
                 connected_at: 1,
-                expires_at: 0,
+                expires_at: chat_core::now_millis() / 1000 + chat_core::CONNECTION_TTL_SECONDS,
             };
             self.store.put(&row).await.unwrap();
+            chat_core::ports::Presence::arrive(&self.presence, &row).await.unwrap();
             self.gateway.open.lock().unwrap().insert(id.clone());
             ids.push(id);
         }
@@ -390,6 +424,31 @@ impl Aws {
             .send()
             .await
             .expect("creating a messages table in moto");
+        name
+    }
+
+    /// A fresh presence table, as `wschat deploy` creates it: hash key `key`
+    /// (S), range key `part` (N).
+    pub async fn presence_table(&self, label: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let name = format!("{label}-{}-presence", unique());
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let attribute = |name: &str, kind| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()
+        };
+        self.dynamodb()
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("key", ScalarAttributeType::S))
+            .attribute_definitions(attribute("part", ScalarAttributeType::N))
+            .key_schema(key("key", KeyType::Hash))
+            .key_schema(key("part", KeyType::Range))
+            .send()
+            .await
+            .expect("creating a presence table in moto");
         name
     }
 

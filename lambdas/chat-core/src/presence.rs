@@ -1,0 +1,249 @@
+//! Who is online (`docs/presence.md`), at a cost per event that does not grow
+//! with the crowd:
+//!
+//! - **The count** is kept in the presence table ([`Presence`]), one counter
+//!   per minute in which connections' rows expire: `$connect` adds one to
+//!   its row's minute, and whoever deletes a row takes one off. The count
+//!   is the sum of the minutes still to come, one small Query, so a
+//!   connection that vanished without `$disconnect` stops counting when its
+//!   row expires, as the TTL removes it, and a lost update heals within the
+//!   rows' three hours.
+//! - **Joins and leaves** go to everyone one by one while at most
+//!   `chat.presence` people are online (the seeds' texts, with `count` for
+//!   JSON clients). Above it each is noted in the current digest window, and
+//!   the window's first event enqueues the digest, delayed to just after the
+//!   window ends: the notify function renders it then ([`crate::fanout`]).
+//!   A window is long enough that digests take at most a tenth of
+//!   `chat.post_rate`: 5 s up to 4,500 people at 9,000 posts a second, 115 s
+//!   at 100,000.
+//! - **The online list** is served a page at a time (one Scan page, never
+//!   the whole table), with the count and a cursor to the next page.
+
+use tracing::warn;
+
+use crate::handler::{Ports, Settings, leave_delay};
+use crate::notice::{Notice, Target};
+use crate::ports::{Change, Connection, DigestWindow, Format, Member, PortResult, ScanPage};
+use crate::protocol::{self, MAX_COMPAT_LIST_BYTES, Payload};
+
+/// The width of a count bucket, in seconds.
+pub const BUCKET_SECONDS: i64 = 60;
+/// People a digest names of those who joined, and of those who left.
+pub const DIGEST_NAMES: usize = 10;
+/// The shortest digest window, in seconds.
+pub const MIN_WINDOW_SECONDS: u32 = 5;
+/// The longest digest window: SQS delays a message at most 15 minutes.
+pub const MAX_WINDOW_SECONDS: u32 = 900;
+/// The share of `chat.post_rate` that digests may take, in percent.
+pub const DIGEST_SHARE_PERCENT: u64 = 10;
+/// Seconds after its window ends that a digest goes out, for events noted
+/// at the last moment (and clocks a little apart) to make it.
+pub const DIGEST_LAG_SECONDS: i64 = 2;
+/// People one JSON list page holds at most.
+pub const LIST_PAGE: usize = 200;
+/// Rows a compat list reads per Scan page.
+const COMPAT_PAGE: usize = 1000;
+
+/// The count bucket of a row that expires at `expires_at` (epoch seconds).
+pub fn bucket(expires_at: i64) -> i64 {
+    expires_at.div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS
+}
+
+/// The first bucket still counted at `now` (epoch ms).
+pub fn live_from(now: i64) -> i64 {
+    bucket(now.div_euclid(1000))
+}
+
+/// The digest window's length for `count` people online: the shortest
+/// multiple of 5 s in which one digest to all of them stays within
+/// [`DIGEST_SHARE_PERCENT`] of `post_rate`, between 5 s and 15 minutes.
+pub fn window_seconds(count: u64, post_rate: u32) -> u32 {
+    let budget = (u64::from(post_rate.max(1)) * DIGEST_SHARE_PERCENT / 100).max(1);
+    let seconds = count.div_ceil(budget).div_ceil(5) * 5;
+    seconds.clamp(MIN_WINDOW_SECONDS.into(), MAX_WINDOW_SECONDS.into()) as u32
+}
+
+/// The window an event at `now` (epoch ms) belongs to.
+pub fn window_at(now: i64, count: u64, post_rate: u32) -> DigestWindow {
+    let seconds = window_seconds(count, post_rate);
+    DigestWindow { seconds, index: now.div_euclid(i64::from(seconds) * 1000) }
+}
+
+/// Seconds from `now` (epoch ms) until a window's digest is due.
+pub fn digest_delay(window: DigestWindow, now: i64) -> u32 {
+    let due = window.end_ms() + DIGEST_LAG_SECONDS * 1000;
+    ((due - now).max(0) + 999).div_euclid(1000).min(i64::from(MAX_WINDOW_SECONDS)) as u32
+}
+
+/// How many are online at `now`, if the chat keeps a count; a failure to
+/// read it only leaves it out.
+pub(crate) async fn count(ports: Ports<'_>, now: i64) -> Option<u64> {
+    let presence = ports.presence?;
+    match presence.count(now).await {
+        Ok(count) => Some(count),
+        Err(e) => {
+            warn!(error = %e, "reading how many are online; leaving the count out");
+            None
+        }
+    }
+}
+
+/// Counts in the connection `$connect` has just stored, and says how its
+/// join goes out: the count after it, for its welcome, and the queue message
+/// that announces it (none when a digest already is on its way).
+pub(crate) async fn arrived(
+    ports: Ports<'_>,
+    settings: &Settings,
+    row: &Connection,
+    now: i64,
+) -> (Option<u64>, Option<(String, u32)>) {
+    if let Some(presence) = ports.presence
+        && let Err(e) = presence.arrive(row).await
+    {
+        warn!(connection = %row.connection_id, error = %e, "counting a new connection; the count is one short until its row expires");
+    }
+    let count = count(ports, now).await;
+    (count, announce(ports, settings, Change::Joined, row, count, now).await)
+}
+
+/// Counts out a connection whose row the caller has just deleted, and
+/// announces that it left. Failures are logged: the row is gone either way.
+pub(crate) async fn departed(ports: Ports<'_>, settings: &Settings, row: &Connection, now: i64) {
+    if let Some(presence) = ports.presence
+        && let Err(e) = presence.depart(row).await
+    {
+        warn!(connection = %row.connection_id, error = %e, "counting a connection out; the count is one over until its row expires");
+    }
+    let count = count(ports, now).await;
+    if let Some((body, delay)) = announce(ports, settings, Change::Left, row, count, now).await
+        && let Err(e) = ports.notifier.send(body, delay).await
+    {
+        warn!(connection = %row.connection_id, error = %e, "queueing the leave notice");
+    }
+}
+
+/// The queue message that announces a join or a leave: the notice itself
+/// while at most `chat.presence` are online (or the count is unknown), else
+/// the window's digest, if this is the window's first event.
+async fn announce(
+    ports: Ports<'_>,
+    settings: &Settings,
+    change: Change,
+    row: &Connection,
+    count: Option<u64>,
+    now: i64,
+) -> Option<(String, u32)> {
+    if let (Some(presence), Some(online)) = (ports.presence, count)
+        && online > u64::from(settings.presence)
+    {
+        let window = window_at(now, online, settings.post_rate);
+        return match presence.note(window, change, &Member::of(row)).await {
+            Ok(true) => {
+                let trigger = Notice::new(Target::Digest(window), None, Payload::default()).at(window.end_ms());
+                Some((trigger.to_body(), digest_delay(window, now)))
+            }
+            Ok(false) => None,
+            Err(e) => {
+                warn!(connection = %row.connection_id, error = %e, "noting a join or leave in the digest; it goes unannounced");
+                None
+            }
+        };
+    }
+    let id = Some(row.connection_id.clone());
+    Some(match change {
+        Change::Joined => {
+            let notice = Notice::new(Target::All, id, protocol::joined(row, count, now)).at(now);
+            (notice.to_body(), settings.welcome_delay)
+        }
+        Change::Left => {
+            let notice = Notice::new(Target::All, id, protocol::left(row, count, now)).at(now);
+            (notice.to_body(), leave_delay(row.connected_at, now, settings.welcome_delay))
+        }
+    })
+}
+
+/// The reply to `list` for `caller`, from the page after `cursor`.
+///
+/// JSON: one Scan page of at most [`LIST_PAGE`] rows, with the count and the
+/// cursor of the next page. Compat: go-apigw-webchat's `connections: ...`,
+/// read a page at a time until it would pass [`MAX_COMPAT_LIST_BYTES`], then
+/// cut with ` ... and N more`. Neither reads the whole table.
+pub(crate) async fn list_reply(
+    ports: Ports<'_>,
+    caller: &Connection,
+    cursor: Option<&str>,
+    now: i64,
+) -> PortResult<String> {
+    let store = ports.store;
+    let count = count(ports, now).await;
+    // DynamoDB's TTL removes an expired row within days, not at once: its
+    // connection is long gone (API Gateway closes every one after 2 hours).
+    let live = |row: &Connection| row.expires_at <= 0 || row.expires_at > now.div_euclid(1000);
+    if caller.format == Format::Json {
+        let (mut rows, next) = store.scan_page(ScanPage { segment: 0, of: 1, after: cursor, limit: LIST_PAGE }).await?;
+        rows.retain(live);
+        return Ok(protocol::list_page(&rows, count, next.as_deref()));
+    }
+    let prefix = "connections: ".len();
+    let mut ids: Vec<String> = Vec::new();
+    let mut bytes = prefix;
+    let mut after = cursor.map(str::to_string);
+    let mut cut = false;
+    'pages: loop {
+        let page = ScanPage { segment: 0, of: 1, after: after.as_deref(), limit: COMPAT_PAGE };
+        let (rows, next) = store.scan_page(page).await?;
+        for row in rows.into_iter().filter(live) {
+            // The id, a space before it, and room for the cut's own words.
+            if bytes + row.connection_id.len() + 1 + " ... and 1000000000 more".len() > MAX_COMPAT_LIST_BYTES {
+                cut = true;
+                break 'pages;
+            }
+            bytes += row.connection_id.len() + 1;
+            ids.push(row.connection_id);
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let remaining = cut.then(|| count.map_or(0, |c| c.saturating_sub(ids.len() as u64).max(1)));
+    Ok(protocol::compat_list(&ids, remaining))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_count_in_the_minute_they_expire() {
+        assert_eq!(bucket(1_764_614_459), 1_764_614_400);
+        assert_eq!(bucket(1_764_614_460), 1_764_614_460);
+        assert_eq!(live_from(1_764_614_459_999), 1_764_614_400);
+        assert_eq!(bucket(-1), -60, "before the epoch, still a whole minute");
+    }
+
+    #[test]
+    fn windows_keep_digests_within_a_tenth_of_the_post_rate() {
+        assert_eq!(window_seconds(0, 9000), 5);
+        assert_eq!(window_seconds(101, 9000), 5);
+        assert_eq!(window_seconds(4500, 9000), 5);
+        assert_eq!(window_seconds(4501, 9000), 10);
+        assert_eq!(window_seconds(100_000, 9000), 115);
+        assert_eq!(window_seconds(10_000_000, 9000), 900, "at most SQS's longest delay");
+        for (count, rate) in [(1_000, 9000), (10_000, 9000), (100_000, 9000), (50_000, 2250), (9, 90)] {
+            let seconds = window_seconds(count, rate);
+            let posts_per_second = count as f64 / f64::from(seconds);
+            assert!(posts_per_second <= f64::from(rate) / 10.0 || seconds == 900, "{count} at {rate}: {seconds} s");
+        }
+    }
+
+    #[test]
+    fn a_digest_is_due_two_seconds_after_its_window() {
+        let window = window_at(1_764_614_401_500, 100, 9000);
+        assert_eq!(window, DigestWindow { seconds: 5, index: 352_922_880 });
+        assert_eq!(window.end_ms(), 1_764_614_405_000);
+        assert_eq!(digest_delay(window, 1_764_614_401_500), 6, "3.5 s to the end, 2 s after it, rounded up");
+        assert_eq!(digest_delay(window, 1_764_614_410_000), 0);
+    }
+}
