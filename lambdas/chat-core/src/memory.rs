@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::history::ID_END;
+use crate::limits::{Admission, Bucket, Rate, gcra};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, PortResult,
     Presence, Progress, Put, ScanPage, Window,
@@ -194,6 +195,11 @@ impl MessageStore for MemoryMessages {
 pub struct MemoryPresence {
     buckets: Mutex<BTreeMap<i64, i64>>,
     digests: Mutex<HashMap<DigestWindow, Digest>>,
+    /// Rate buckets by who and bucket, and each who's strikes.
+    limits: Mutex<HashMap<(String, Bucket), i64>>,
+    strikes: Mutex<HashMap<String, u32>>,
+    /// Bans by who, until when (epoch ms).
+    bans: Mutex<HashMap<String, i64>>,
 }
 
 impl MemoryPresence {
@@ -245,6 +251,34 @@ impl Presence for MemoryPresence {
 
     async fn digest(&self, window: DigestWindow) -> PortResult<Digest> {
         Ok(lock(&self.digests).get(&window).cloned().unwrap_or_default())
+    }
+
+    async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission> {
+        // The buckets' lock first, then the strikes', as everywhere.
+        let mut limits = lock(&self.limits);
+        let key = (who.to_string(), bucket);
+        let mut strikes = lock(&self.strikes);
+        match gcra(limits.get(&key).copied(), now, rate) {
+            Ok(at) => {
+                limits.insert(key, at);
+                strikes.remove(who);
+                Ok(Admission::Admitted)
+            }
+            Err(retry_after_ms) => {
+                let count = strikes.entry(who.to_string()).or_default();
+                *count += 1;
+                Ok(Admission::Refused { strikes: *count, retry_after_ms })
+            }
+        }
+    }
+
+    async fn ban(&self, who: &str, until: i64) -> PortResult<()> {
+        lock(&self.bans).insert(who.to_string(), until);
+        Ok(())
+    }
+
+    async fn banned(&self, who: &str, now: i64) -> PortResult<Option<i64>> {
+        Ok(lock(&self.bans).get(who).copied().filter(|until| *until > now))
     }
 }
 

@@ -82,7 +82,7 @@ async fn a_resend_with_the_same_client_id_posts_nothing_and_gets_the_same_ack() 
 
     // The same clientId elsewhere is another message: de-duplication is per conversation.
     let dm = json!({"action": "chat", "connection": B, "message": "psst", "clientId": "k-1"}).to_string();
-    chat.send_at(A, &dm, T0 + 1).await;
+    chat.send_at(A, &dm, T0 + 60_001).await;
     let ack = chat.received_json(A).remove(0);
     assert_eq!(ack["conversation"], format!("dm:conn:{B}:conn:{A}"));
     assert_eq!(chat.received_json(B)[0]["id"], ack["id"]);
@@ -90,7 +90,7 @@ async fn a_resend_with_the_same_client_id_posts_nothing_and_gets_the_same_ack() 
 
     // A compat client that sends a clientId gets its ack in JSON too.
     let frame = json!({"action": "broadcast", "message": "raw", "clientId": "c1"}).to_string();
-    chat.send_at(C, &frame, T0 + 2).await;
+    chat.send_at(C, &frame, T0 + 60_002).await;
     assert_eq!(chat.received_json(C)[0]["type"], "ack");
 }
 
@@ -157,7 +157,9 @@ async fn since_and_before_page_through_the_history() {
 
 #[tokio::test]
 async fn a_history_frame_stops_at_96_kib_and_says_more() {
-    let chat = Chat::new();
+    let mut chat = Chat::new();
+    // Forty messages within 40 ms: more than `chat.limits` lets a person send.
+    chat.settings.limits.messages = chat_core::limits::Rate { per_second: 1000.0, burst: 100 };
     chat.join(A, &[("username", "alice"), ("format", "json")]).await;
     for i in 0..40 {
         chat.send_at(A, &send(&format!("{i:02}{}", "x".repeat(4000))), T0 + i).await;
