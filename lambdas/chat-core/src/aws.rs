@@ -67,7 +67,7 @@ use futures::StreamExt;
 use tracing::warn;
 
 use crate::ROOM_INDEX;
-use crate::history::ID_END;
+use crate::history::{ID_END, dedupe_scope, repeats};
 use crate::limits::{Admission, Bucket, Rate};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
@@ -368,22 +368,23 @@ impl DynamoMessages {
         })
     }
 
-    /// The message a `clientId` was first seen with: its id and timestamp.
-    async fn seen(&self, conversation: &str, client_id: &str) -> PortResult<Option<(String, i64)>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("conversation", AttributeValue::S(conversation.to_string()))
-            .key("id", AttributeValue::S(format!("{DEDUPE}{client_id}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.failed("GetItem", e))?;
-        let item = out.item.unwrap_or_default();
-        let id = item.get("messageId").and_then(|v| v.as_s().ok()).cloned();
-        let timestamp = item.get("timestamp").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-        Ok(id.zip(timestamp))
+    /// The message a de-duplication record names, if the record is there.
+    async fn seen(&self, conversation: &str, scope: &str) -> PortResult<Option<ChatMessage>> {
+        let get = |id: String| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key("conversation", AttributeValue::S(conversation.to_string()))
+                .key("id", AttributeValue::S(id))
+                .consistent_read(true)
+                .send()
+        };
+        let record = get(format!("{DEDUPE}{scope}")).await.map_err(|e| self.failed("GetItem", e))?;
+        let Some(id) = record.item().and_then(|item| item.get("messageId")?.as_s().ok().cloned()) else {
+            return Ok(None);
+        };
+        let first = get(id).await.map_err(|e| self.failed("GetItem", e))?;
+        Ok(first.item().and_then(Self::message))
     }
 }
 
@@ -399,6 +400,18 @@ impl MessageStore for DynamoMessages {
                 .build()
                 .expect("table and item are set")
         };
+        // A record past its expiry that the TTL has not removed yet counts for nothing.
+        let record = |item| {
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#id) OR #expires <= :now")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":now", AttributeValue::N((message.timestamp / 1000).to_string()))
+                .build()
+                .expect("table and item are set")
+        };
         let Some(client_id) = &message.client_id else {
             let item = Self::item(message);
             self.client
@@ -411,9 +424,10 @@ impl MessageStore for DynamoMessages {
             return Ok(Put::Stored);
         };
         let s = |v: &str| AttributeValue::S(v.to_string());
-        let record = HashMap::from([
+        let scope = dedupe_scope(message);
+        let dedupe = HashMap::from([
             ("conversation".to_string(), s(&message.conversation)),
-            ("id".to_string(), s(&format!("{DEDUPE}{client_id}"))),
+            ("id".to_string(), s(&format!("{DEDUPE}{scope}"))),
             ("messageId".to_string(), s(&message.id)),
             ("timestamp".to_string(), AttributeValue::N(message.timestamp.to_string())),
             ("expiresAt".to_string(), AttributeValue::N(message.expires_at.to_string())),
@@ -422,7 +436,7 @@ impl MessageStore for DynamoMessages {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(new(Self::item(message))).build())
-            .transact_items(TransactWriteItem::builder().put(new(record)).build())
+            .transact_items(TransactWriteItem::builder().put(record(dedupe)).build())
             .send()
             .await;
         let error = match sent {
@@ -440,8 +454,9 @@ impl MessageStore for DynamoMessages {
         if !duplicate {
             return Err(self.failed("TransactWriteItems", error));
         }
-        match self.seen(&message.conversation, client_id).await? {
-            Some((id, timestamp)) => Ok(Put::Duplicate { id, timestamp }),
+        match self.seen(&message.conversation, &scope).await? {
+            Some(first) if repeats(&first, message) => Ok(Put::Duplicate { id: first.id, timestamp: first.timestamp }),
+            Some(_) => Ok(Put::Conflict),
             // Its TTL removed it between the two calls.
             None => Err(PortError::Failed(format!(
                 "the de-duplication record of clientId `{client_id}` in `{}` vanished; try again",
@@ -450,7 +465,13 @@ impl MessageStore for DynamoMessages {
         }
     }
 
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)> {
         // BETWEEN is inclusive: the `since` message itself is dropped below.
         let (condition, end, since, forward) = match window {
             Window::Latest => ("#c = :c AND #id < :end", ID_END, None, false),
@@ -470,6 +491,10 @@ impl MessageStore for DynamoMessages {
                 .expression_attribute_names("#id", "id")
                 .expression_attribute_values(":c", AttributeValue::S(conversation.to_string()))
                 .expression_attribute_values(":end", AttributeValue::S(end.to_string()))
+                // Expired, not yet removed: DynamoDB's TTL works within days.
+                .filter_expression("#expires > :now")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .scan_index_forward(forward)
                 .consistent_read(true)
                 .limit((want + 1).min(i32::MAX as usize) as i32)

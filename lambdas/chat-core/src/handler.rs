@@ -481,7 +481,8 @@ impl Call<'_> {
                     _ => Window::Latest,
                 };
                 let name = conversation.to_string();
-                let (page, more) = messages.page(&name, window, self.settings.history_messages).await?;
+                let (page, more) =
+                    messages.page(&name, window, self.settings.history_messages, self.now / 1000).await?;
                 let older = !matches!(window, Window::Since(_));
                 self.post_to_caller(protocol::history(&name, &page, more, older).as_bytes()).await?;
             }
@@ -546,6 +547,13 @@ impl Call<'_> {
         let (id, timestamp) = match &stored {
             Put::Stored => (message.id.as_str(), message.timestamp),
             Put::Duplicate { id, timestamp } => (id.as_str(), *timestamp),
+            Put::Conflict => {
+                let client_id = message.client_id.as_deref().unwrap_or_default();
+                return Err(ChatError::Refused(format!(
+                    "clientId `{client_id}` was already used for another message in {}; a new message needs a new clientId",
+                    message.conversation
+                )));
+            }
         };
         if let Some(client_id) = &message.client_id {
             let ack = protocol::ack(new.action, client_id, id, &message.conversation, timestamp);
@@ -559,7 +567,7 @@ impl Call<'_> {
     async fn history_after(&self, conversation: Conversation) -> Option<Payload> {
         let messages = self.ports.messages?;
         let name = conversation.to_string();
-        match messages.page(&name, Window::Latest, self.settings.history_messages).await {
+        match messages.page(&name, Window::Latest, self.settings.history_messages, self.now / 1000).await {
             Ok((page, more)) => {
                 Some(Payload { compat: String::new(), json: protocol::history(&name, &page, more, true) })
             }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::history::ID_END;
+use crate::history::{ID_END, dedupe_scope, repeats};
 use crate::limits::{Admission, Bucket, Rate, gcra};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, PortResult,
@@ -133,7 +133,7 @@ pub struct MemoryMessages {
 #[derive(Debug, Default)]
 struct Messages {
     messages: BTreeMap<(String, String), ChatMessage>,
-    /// (conversation, clientId) to (id, timestamp).
+    /// (conversation, [`dedupe_scope`]) to the message id and its expiry.
     seen: HashMap<(String, String), (String, i64)>,
 }
 
@@ -156,18 +156,32 @@ impl MemoryMessages {
 impl MessageStore for MemoryMessages {
     async fn put(&self, message: &ChatMessage) -> PortResult<Put> {
         let mut tables = lock(&self.tables);
-        if let Some(client_id) = &message.client_id {
-            let seen = (message.conversation.clone(), client_id.clone());
-            if let Some((id, timestamp)) = tables.seen.get(&seen) {
-                return Ok(Put::Duplicate { id: id.clone(), timestamp: *timestamp });
+        if message.client_id.is_some() {
+            let seen = (message.conversation.clone(), dedupe_scope(message));
+            let now = message.timestamp / 1000;
+            if let Some((id, expires_at)) = tables.seen.get(&seen).filter(|(_, expires_at)| *expires_at > now) {
+                let _ = expires_at;
+                let first = tables.messages.get(&(message.conversation.clone(), id.clone()));
+                return Ok(match first {
+                    Some(first) if repeats(first, message) => {
+                        Put::Duplicate { id: first.id.clone(), timestamp: first.timestamp }
+                    }
+                    _ => Put::Conflict,
+                });
             }
-            tables.seen.insert(seen, (message.id.clone(), message.timestamp));
+            tables.seen.insert(seen, (message.id.clone(), message.expires_at));
         }
         tables.messages.insert((message.conversation.clone(), message.id.clone()), message.clone());
         Ok(Put::Stored)
     }
 
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)> {
         let tables = lock(&self.tables);
         let at = |id: &str| (conversation.to_string(), id.to_string());
         let (start, end) = match window {
@@ -175,7 +189,7 @@ impl MessageStore for MemoryMessages {
             Window::Before(id) => (Bound::Included(at("")), Bound::Excluded(at(id))),
             Window::Since(id) => (Bound::Excluded(at(id)), Bound::Excluded(at(ID_END))),
         };
-        let range = tables.messages.range((start, end)).map(|(_, m)| m);
+        let range = tables.messages.range((start, end)).map(|(_, m)| m).filter(|m| m.expires_at > now);
         let mut taken: Vec<ChatMessage> = match window {
             Window::Since(_) => range.take(limit + 1).cloned().collect(),
             _ => range.rev().take(limit + 1).cloned().collect(),

@@ -187,12 +187,16 @@ pub struct ChatMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
     Stored,
-    /// The conversation already holds a message with this `clientId`: nothing
+    /// The sender already sent this message with this `clientId`: nothing
     /// was written, and this is the earlier message's id and timestamp.
     Duplicate {
         id: String,
         timestamp: i64,
     },
+    /// The sender's `clientId` names another message (another text or
+    /// action): nothing was written. An idempotency key belongs to one
+    /// request (the IETF Idempotency-Key draft answers such a reuse with 422).
+    Conflict,
 }
 
 /// Which messages of a conversation [`MessageStore::page`] reads.
@@ -209,13 +213,22 @@ pub enum Window<'a> {
 /// The chat's history: the messages table.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores a message, unless the conversation already holds one with its
-    /// `client_id`. Atomic: the message and its de-duplication record are
-    /// written together or not at all.
+    /// Stores a message, unless its sender already sent one with its
+    /// `client_id` in the conversation ([`crate::history::dedupe_scope`]).
+    /// Atomic: the message and its de-duplication record are written
+    /// together or not at all. A record past its expiry counts for nothing.
     async fn put(&self, message: &ChatMessage) -> PortResult<Put>;
     /// At most `limit` messages of `window`, oldest first, and whether more
     /// lie beyond them (older for `Latest` and `Before`, newer for `Since`).
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)>;
+    /// Messages expired at `now` (epoch seconds) are left out: DynamoDB's
+    /// TTL takes days to remove them.
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)>;
 }
 
 /// Someone in a presence frame or a list: a connection and its name.

@@ -292,3 +292,21 @@ async fn typing_reaches_the_others_at_most_every_three_seconds() {
     assert_eq!(chat.received_json(A)[0]["conversation"], pair);
     assert!(chat.received(B).is_empty() && chat.received(C).is_empty());
 }
+
+#[tokio::test]
+async fn someone_elses_client_id_gets_neither_their_ack_nor_silence() {
+    let chat = three().await;
+    chat.send_at(A, &json!({"action": "send", "text": "alpha", "clientId": "k-1"}).to_string(), T0).await;
+    let alices = chat.received_json(A).remove(0);
+    // Bob (anonymous) reuses Alice's key for his own words: an error, not her ack.
+    chat.send_at(B, &json!({"action": "send", "text": "beta", "clientId": "k-1"}).to_string(), T0 + 1).await;
+    let answer = chat.received_json(B).remove(0);
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert!(answer["error"].as_str().unwrap().starts_with("clientId `k-1` was already used for another message"));
+    assert_ne!(answer["id"], alices["id"]);
+    assert_eq!(chat.messages.len(), 1, "nothing stored for Bob, and Alice's message kept");
+    // With a key of his own, his message goes.
+    chat.send_at(B, &json!({"action": "send", "text": "beta", "clientId": "k-2"}).to_string(), T0 + 2).await;
+    assert_eq!(chat.received_json(B).remove(0)["type"], "ack");
+    assert_eq!(chat.messages.len(), 2);
+}
