@@ -531,12 +531,9 @@ async fn authorize_page(
 
 /// `POST /authorize`: the form's name signs in.
 async fn authorize_form(State(issuer): State<Arc<Issuer>>, headers: HeaderMap, body: String) -> Response {
-    // A form on another site may not sign this browser in.
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-        && origin != issuer.origin
-        && origin != "null"
-    {
-        return refusal(Refused::Here(format!("A form on {origin} may not sign in here.")));
+    // A form on another site may not sign this browser in (login CSRF).
+    if let Err(reason) = same_origin(&headers, &issuer.origin) {
+        return refusal(Refused::Here(reason));
     }
     let params = match parameters(form_pairs(&body)) {
         Ok(params) => params,
@@ -556,6 +553,25 @@ async fn authorize_form(State(issuer): State<Arc<Issuer>>, headers: HeaderMap, b
         (StatusCode::SEE_OTHER, [(header::LOCATION, location), (header::SET_COOKIE, session_cookie(&name))])
             .into_response(),
     )
+}
+
+/// Whether a form post comes from this issuer's own page. Browsers say so in
+/// `Sec-Fetch-Site` (`same-origin`); this page's `no-referrer` policy makes
+/// them send `Origin: null`, which a cross-site form can send too, so `null`
+/// alone proves nothing. A request with neither header is no browser's.
+fn same_origin(headers: &HeaderMap, own: &str) -> Result<(), String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return match site {
+            "same-origin" => Ok(()),
+            other => Err(format!("A form from another site ({other}) may not sign in here.")),
+        };
+    }
+    match header("origin") {
+        None => Ok(()),
+        Some(origin) if origin == own => Ok(()),
+        Some(origin) => Err(format!("A form on {origin} may not sign in here.")),
+    }
 }
 
 /// `POST /token`.

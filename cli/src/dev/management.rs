@@ -59,13 +59,20 @@ impl Access {
 /// API Gateway developer guide, "Set up a gateway response using the
 /// console"), and `@connections` uses IAM authorization ("Use @connections
 /// commands in your backend service").
+///
+/// A request from a browser is refused the same way, wherever it comes
+/// from: a web page the developer has open could otherwise post frames to
+/// every connection (a `text/plain` POST needs no CORS preflight). The SDK
+/// sends neither `Origin` nor `Sec-Fetch-Site`; browsers send them (Vite,
+/// CVE-2025-24010, and esbuild closed the same hole by checking them).
 pub async fn guard(
     State(access): State<Access>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    if access.allows(peer.ip()) {
+    let browser = browser_request(request.headers());
+    if access.allows(peer.ip()) && browser.is_none() {
         return next.run(request).await;
     }
     let mut response =
@@ -75,12 +82,19 @@ pub async fn guard(
         HeaderValue::from_static("MissingAuthenticationTokenException"),
     );
     let path = percent_encoding::percent_decode_str(request.uri().path()).decode_utf8_lossy();
-    info!(
-        "management {} {path} from {} -> 403: not from this machine (--open-management opens it)",
-        request.method(),
-        peer.ip()
-    );
+    let why = browser.unwrap_or_else(|| "not from this machine (--open-management opens it)".into());
+    info!("management {} {path} from {} -> 403: {why}", request.method(), peer.ip());
     response
+}
+
+/// Why a request comes from a browser page, if it does: it carries `Origin`,
+/// or `Sec-Fetch-Site` other than `none` (typed into the address bar).
+fn browser_request(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return Some(format!("a browser request (Origin: {})", origin.to_str().unwrap_or("?")));
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())?;
+    (site != "none").then(|| format!("a browser request (Sec-Fetch-Site: {site})"))
 }
 
 /// `PostToConnection`.

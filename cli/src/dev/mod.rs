@@ -114,6 +114,9 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
     if let Some(local) = local_issuer {
         app = app.nest(issuer::PATH, issuer::routes(local));
     }
+    if is_loopback(&dev.host) {
+        app = app.layer(axum::middleware::from_fn(loopback_host));
+    }
 
     eprintln!("website:   {}", urls.website);
     eprintln!("websocket: {}", urls.websocket);
@@ -232,6 +235,34 @@ fn management_access(dev: &DevArgs) -> management::Access {
     }
 }
 
+/// On a loopback address, answers only requests whose `Host` is a loopback
+/// name: a site whose name resolves to 127.0.0.1 (DNS rebinding) could
+/// otherwise read and post here from the developer's browser. Vite answers
+/// the same way since CVE-2025-24010.
+async fn loopback_host(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    if is_loopback_name(host) {
+        return next.run(request).await;
+    }
+    info!("refused a request for Host `{host}`: on the loopback, wschat dev answers localhost only");
+    let body = format!(
+        "wschat dev answers requests for localhost, 127.0.0.1 and [::1] only, not `{host}`;          use --host to serve other names\n"
+    );
+    (axum::http::StatusCode::FORBIDDEN, body).into_response()
+}
+
+/// Whether a `Host` header (with or without a port) names this machine's loopback.
+fn is_loopback_name(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // `[::1]:8080`, `127.0.0.1:8080`, `localhost:8080`; a bare `::1` is no Host.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => host,
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || is_loopback(&name)
+}
+
 /// Whether `host` is reachable from this machine only.
 fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -336,6 +367,16 @@ mod tests {
     fn only_loopback_hosts_count_as_this_machine() {
         assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("[::1]") && is_loopback("localhost"));
         assert!(!is_loopback("0.0.0.0") && !is_loopback("192.168.1.5") && !is_loopback("chat.example"));
+        for host in
+            ["localhost", "localhost:8080", "127.0.0.1:1", "127.9.9.9", "[::1]:80", "[::1]", "app.localhost:3000"]
+        {
+            assert!(is_loopback_name(host), "{host}");
+        }
+        for host in
+            ["evil.example", "evil.example:8080", "127.0.0.1.nip.io", "localhost.evil.example", "0.0.0.0:80", ""]
+        {
+            assert!(!is_loopback_name(host), "{host}");
+        }
     }
 
     #[test]

@@ -32,11 +32,15 @@ impl Site {
         &self.root
     }
 
-    /// The file a URL path names, if it stays inside the folder.
+    /// The file a URL path names, if it stays inside the folder and no part
+    /// of it starts with `.`: `wschat deploy` uploads no dot file, and one
+    /// such as `.env` or `.git/config` is no business of a browser's, least
+    /// of all with `--host 0.0.0.0`.
     fn file_for(&self, path: &str) -> Option<PathBuf> {
         let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
         let relative = Path::new(decoded.trim_start_matches('/'));
-        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        let plain = |c: Component<'_>| matches!(c, Component::Normal(name) if !name.to_string_lossy().starts_with('.'));
+        if !relative.components().all(plain) {
             return None;
         }
         let file = self.root.join(relative);
@@ -87,6 +91,9 @@ mod tests {
         assert_eq!(site.file_for("/a%20b.css"), Some(PathBuf::from("/nonexistent/www/a b.css")));
         assert_eq!(site.file_for("/../etc/passwd"), None);
         assert_eq!(site.file_for("/a/%2e%2e/%2e%2e/etc/passwd"), None);
+        for dotted in ["/.env", "/.git/config", "/a/.secret/b.js", "/%2egit/HEAD", "/.well-known/x"] {
+            assert_eq!(site.file_for(dotted), None, "{dotted}");
+        }
         let config: serde_json::Value = serde_json::from_str(&site.config).unwrap();
         assert_eq!(config, serde_json::json!({ "websocketUrl": "ws://x/dev", "server": "ws://x/dev" }));
     }

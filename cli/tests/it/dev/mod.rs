@@ -8,6 +8,7 @@ mod limits;
 mod management;
 mod models;
 mod presence;
+mod security;
 mod seeds;
 mod server;
 mod signin;
@@ -334,6 +335,34 @@ impl Client {
         let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.ws.next().await.is_some() {} }).await;
     }
+}
+
+/// One HTTP/1.1 request with extra headers (`test_support::http_request`
+/// sends none): cookies, a form body, another `Host`.
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> test_support::HttpReply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    test_support::HttpReply { status, headers, body: raw[split + 4..].to_vec() }
 }
 
 /// The HTTP answer to an upgrade that must be refused: status, body and `x-amzn-ErrorType`.

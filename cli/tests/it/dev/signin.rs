@@ -3,17 +3,13 @@
 //! reached), names from the token, the local issuer's code flow with PKCE
 //! over plain HTTP, and the subprotocol `$connect` answers.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use test_support::{HttpReply, http_request};
+use test_support::http_request;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::{Client, Server, refused_upgrade, stack_copy};
+use super::{Client, Server, http, refused_upgrade, stack_copy};
 
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 
@@ -62,30 +58,6 @@ async fn next_of(client: &mut Client, kind: &str) -> Value {
             return frame;
         }
     }
-}
-
-/// One HTTP/1.1 request with extra headers (`test_support::http_request`
-/// sends none): cookies, a form body.
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpReply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    HttpReply { status, headers, body: raw[split + 4..].to_vec() }
 }
 
 fn encode(value: &str) -> String {
@@ -278,6 +250,26 @@ async fn the_code_flow_with_pkce_over_plain_http() {
     let out = http(server.port, "GET", &logout, &[("Cookie", cookie.as_str())], "");
     assert_eq!((out.status, out.header("location")), (302, Some(page.as_str())));
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+
+    // A form from another site cannot sign this browser in (login CSRF),
+    // though this page's no-referrer policy makes a browser send `Origin: null`.
+    let cross_site = [
+        vec![("Origin", "null"), ("Sec-Fetch-Site", "cross-site")],
+        vec![("Origin", "null")],
+        vec![("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")],
+        vec![("Sec-Fetch-Site", "same-site")],
+    ];
+    for extra in cross_site {
+        let headers = [&[("Content-Type", "application/x-www-form-urlencoded")][..], &extra].concat();
+        let forged = http(server.port, "POST", "/issuer/authorize", &headers, &typed);
+        assert_eq!(forged.status, 400, "{extra:?}: {}", forged.text());
+        assert!(forged.text().contains("may not sign in here"), "{}", forged.text());
+        assert_eq!(forged.header("set-cookie"), None, "{extra:?}");
+    }
+    // Chromium's own form post on this page: `Origin: null`, `Sec-Fetch-Site: same-origin`.
+    let own =
+        [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "null"), ("Sec-Fetch-Site", "same-origin")];
+    assert_eq!(http(server.port, "POST", "/issuer/authorize", &own, &typed).status, 303);
 
     // Codes go only to this origin or the loopback, never elsewhere.
     let evil = authorize.replace(&encode(&page), &encode("https://evil.example/"));
