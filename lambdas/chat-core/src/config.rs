@@ -42,6 +42,8 @@ pub mod vars {
     pub const MESSAGES_TABLE: &str = "WSCHAT_MESSAGES_TABLE";
     pub const HISTORY_MESSAGES: &str = "WSCHAT_HISTORY_MESSAGES";
     pub const HISTORY_DAYS: &str = "WSCHAT_HISTORY_DAYS";
+    pub const PRESENCE_TABLE: &str = "WSCHAT_PRESENCE_TABLE";
+    pub const PRESENCE: &str = "WSCHAT_PRESENCE";
     pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
     pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
