@@ -801,3 +801,106 @@ async fn history_off_deletes_the_messages_table_and_the_access_to_it_and_on_brin
     assert_eq!((&chat["WSCHAT_HISTORY_MESSAGES"], &chat["WSCHAT_HISTORY_DAYS"]), (&json!("20"), &json!("2")));
     assert!(again.roles[&format!("{p}-chat")].to_string().contains(&messages_arn));
 }
+
+/// `ping` as the shipped stack has it: MOCK, answered by API Gateway.
+const PING_MOCK: &str = "    ping:        { mock: '{\"type\":\"pong\"}' }\n";
+
+/// What the inventory says about route `ping`: its integration's type, its
+/// route response selection, the bodies of its integration responses and
+/// the keys of its route responses.
+fn ping(inv: &Inventory) -> (Value, Value, Vec<Value>, Vec<Value>) {
+    let integration = inv.target_of("ping");
+    let bodies = integration["responses"]
+        .as_array()
+        .map(|r| r.iter().map(|r| r["templates"]["$default"].clone()).collect())
+        .unwrap_or_default();
+    let keys =
+        inv.route_responses.get("ping").map(|r| r.iter().map(|r| r["key"].clone()).collect()).unwrap_or_default();
+    (integration["type"].clone(), inv.route("ping")["response_selection"].clone(), bodies, keys)
+}
+
+#[tokio::test]
+async fn a_mock_route_switched_to_a_function_and_back_converges_and_removing_it_leaves_nothing() {
+    let cloud = Cloud::shared();
+    let project = Project::new("lc-mock");
+    let shipped = project.stack();
+    assert!(shipped.contains(PING_MOCK), "the shipped stack.yaml changed shape");
+    deploy(&cloud, &project);
+    let (aws, proxied) = (sdk(&cloud).await, cloud.through_proxy().await);
+    let read = || async {
+        let mut inv = Inventory::read(&aws, "lc-mock", "dev").await;
+        inv.read_route_responses(&proxied, &aws).await;
+        inv.assert_no_duplicates();
+        inv
+    };
+    let mocked = (json!("MOCK"), json!("$default"), vec![json!(r#"{"type":"pong"}"#)], vec![json!("$default")]);
+    let before = read().await;
+    assert_eq!(ping(&before), mocked);
+
+    // To the chat function: a one-way route on chat's integration, re-created
+    // (DeleteRoute takes its route response), and the MOCK integration and
+    // its response deleted.
+    project.write_stack(&shipped.replace(PING_MOCK, "    ping:        chat\n"));
+    let plan = json(&cloud, &project, &["plan"]);
+    let expected = [
+        "delete integration_response ping",
+        "delete mock_integration ping",
+        "delete route_response ping",
+        "replace route ping",
+    ];
+    assert_eq!(changes(&plan), expected, "{plan:#}");
+    let applied = deploy(&cloud, &project);
+    assert_eq!(changes(&applied), expected, "{applied:#}");
+    let function = read().await;
+    assert_eq!(function.route("ping")["target"], before.route("send")["target"]);
+    assert_eq!(function.route("ping")["response_selection"], Value::Null);
+    assert_eq!(function.integrations_of("MOCK"), Vec::<&Value>::new());
+    assert_eq!(function.route_responses, Default::default());
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
+
+    // And back: the route is updated in place once its integration answers.
+    project.write_stack(&shipped);
+    let applied = deploy(&cloud, &project);
+    assert_eq!(
+        changes(&applied),
+        [
+            "create integration_response ping",
+            "create mock_integration ping",
+            "create route_response ping",
+            "update route ping",
+        ],
+        "{applied:#}"
+    );
+    let back = read().await;
+    assert_eq!(ping(&back), mocked);
+    assert_eq!(back.route("ping")["id"], function.route("ping")["id"]);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
+
+    // A new body is one update of the integration response.
+    let v2 = "    ping:        { mock: '{\"type\":\"pong\",\"v\":2}' }\n";
+    project.write_stack(&shipped.replace(PING_MOCK, v2));
+    let applied = deploy(&cloud, &project);
+    assert_eq!(changes(&applied), ["update integration_response ping"], "{applied:#}");
+    assert_eq!(mutating(&applied), 1, "{applied:#}");
+    assert_eq!(ping(&read().await).2, [json!(r#"{"type":"pong","v":2}"#)]);
+
+    // Without `ping`: nothing of it is left.
+    project.write_stack(&shipped.replace(PING_MOCK, ""));
+    let applied = deploy(&cloud, &project);
+    assert_eq!(
+        changes(&applied),
+        [
+            "delete integration_response ping",
+            "delete mock_integration ping",
+            "delete route ping",
+            "delete route_response ping",
+        ],
+        "{applied:#}"
+    );
+    let gone = read().await;
+    assert!(!gone.route_keys().contains(&"ping".to_string()));
+    assert_eq!(gone.integrations_of("MOCK"), Vec::<&Value>::new());
+    assert_eq!(gone.route_responses, Default::default());
+    assert_eq!(gone.integrations.len(), 1, "{:#?}", gone.integrations);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
+}
