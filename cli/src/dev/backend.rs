@@ -3,9 +3,9 @@
 //! DynamoDB tables and SQS queue at `--endpoint-url` (or AWS), through
 //! chat-core's own adapters. With `chat.history: false` there is no history.
 //!
-//! With `--aws-store`, the tables, the queue and its dead-letter queue are
-//! found by their physical names for `--stage`, and created (as `wschat
-//! deploy` would) when missing. This process consumes the queue itself, so
+//! With `--aws-store`, the tables (connections, messages, presence), the
+//! queue and its dead-letter queue are found by their physical names for
+//! `--stage`, and created (as `wschat deploy` would) when missing. This process consumes the queue itself, so
 //! the stage must not also be deployed with its `notify` function: that
 //! function would take the notifications and post them to an API that has
 //! none of these connections.
@@ -107,6 +107,14 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
         }
         None => None,
     };
+    // Presence at scale (docs/presence.md): the count of people online and
+    // the digests, whatever `chat.presence` says.
+    let presence = stack.presence_table_name();
+    if resources::table::find_presence_table(&clients, &env).await?.is_none() {
+        info!("creating DynamoDB table {presence}");
+        <resources::table::Table as Resource>::create(&op, &resources::table::presence_spec(&env)).await?;
+    }
+    info!("presence in DynamoDB table {presence}");
     let where_ = aws.endpoint_url().unwrap_or("AWS");
     info!("connections in DynamoDB table {table}, notifications in SQS queue {queue_url} ({where_})");
 
