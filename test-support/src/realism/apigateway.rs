@@ -1,7 +1,8 @@
 //! API Gateway v2: one writer per API, and AutoDeploy's deployments.
 //!
 //! - **One writer.** API Gateway refuses a write to an API while another
-//!   write to it is in flight: 409 `ConflictException`, "Unable to complete
+//!   write to it (to anything under `/v2/apis/{apiId}`: its routes,
+//!   integrations and their responses too) is in flight: 409 `ConflictException`, "Unable to complete
 //!   operation due to concurrent modification. Please try again later."
 //!   terraform-provider-aws retries exactly that on every apigatewayv2 call
 //!   (`internal/service/apigatewayv2/service_package.go`, PR #29735; issues
