@@ -20,10 +20,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef, InterceptorContext,
 };
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -413,6 +414,34 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+}
+
+/// Keeps the SDK from retrying a 500 from a listing that some endpoints do
+/// not implement (moto answers GetModels and GetRouteResponses so): there it
+/// means "not implemented", and a retry only waits before the same answer.
+/// Throttling is still retried. Set it on the call with
+/// `.customize().config_override(Builder::default().retry_classifier(NotImplemented))`,
+/// and tell the answer with [`is_not_implemented`].
+#[derive(Debug)]
+pub struct NotImplemented;
+
+impl ClassifyRetry for NotImplemented {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if r.status().as_u16() == 500 => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "wschat::ListingNotImplemented"
+    }
+}
+
+/// Whether a listing failed with a server error: the endpoint does not
+/// implement it (see [`NotImplemented`]).
+pub fn is_not_implemented<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.raw_response().is_some_and(|r| r.status().is_server_error())
 }
 
 /// A taggable resource, as its service's tagging calls name it.

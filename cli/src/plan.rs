@@ -305,6 +305,8 @@ mod tests {
                 authorizer: None,
                 model: model.map(str::to_string),
                 model_selection: model.map(|_| "$request.body.action".to_string()),
+                mock: None,
+                response_selection: None,
             }),
         }
     }
@@ -323,6 +325,7 @@ mod tests {
                 authorizer_id: None,
                 model: model.map(str::to_string),
                 model_selection: model.map(|_| "$request.body.action".to_string()),
+                response_selection: None,
             }),
         }
     }

@@ -194,14 +194,60 @@ impl Api {
     }
 }
 
-/// One route: the function it invokes and, optionally, a JSON schema
-/// (draft 4) that API Gateway validates message bodies against.
+/// One route: what answers it (a function, or API Gateway itself) and,
+/// optionally, a JSON schema (draft 4) that API Gateway validates message
+/// bodies against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    pub function: String,
+    pub target: Target,
     /// Path relative to stack.yaml.
     pub schema: Option<PathBuf>,
 }
+
+/// What answers a route's frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The function (by its stack.yaml name), through its AWS_PROXY integration.
+    Function(String),
+    /// `{ mock: '<body>' }`: API Gateway answers every frame with this body
+    /// itself (a MOCK integration, its integration response and the route's
+    /// route response); no function runs.
+    Mock(String),
+}
+
+impl Route {
+    /// A route on `function`, without a schema.
+    pub fn on(function: &str) -> Route {
+        Route { target: Target::Function(function.to_string()), schema: None }
+    }
+
+    /// The function it invokes; `None` for a mock route.
+    pub fn function(&self) -> Option<&str> {
+        match &self.target {
+            Target::Function(f) => Some(f),
+            Target::Mock(_) => None,
+        }
+    }
+
+    /// The body API Gateway answers with, for a mock route.
+    pub fn mock(&self) -> Option<&str> {
+        match &self.target {
+            Target::Mock(body) => Some(body),
+            Target::Function(_) => None,
+        }
+    }
+}
+
+/// The keepalive route of the default routes and the shipped stack.yaml:
+/// `ping`, answered `{"type":"pong"}` by API Gateway itself (docs/presence.md).
+pub const PING_ROUTE: &str = "ping";
+pub const PONG: &str = r#"{"type":"pong"}"#;
+
+/// The longest body a mock route may answer with: the largest frame API
+/// Gateway takes from a client (32 KiB), and the length a template may have
+/// ("Length between [0-32768]", terraform-provider-aws
+/// `internal/service/apigatewayv2/integration.go`, `request_templates`).
+pub const MAX_MOCK_BYTES: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -396,6 +442,10 @@ pub struct Chat {
     /// defaults.
     #[serde(default = "defaults::history", deserialize_with = "history")]
     pub history: Option<History>,
+    /// People online above which joins and leaves go out as a digest, not
+    /// one by one, 0..=100000 (0: always digests). docs/presence.md.
+    #[serde(default = "defaults::presence")]
+    pub presence: i32,
 }
 
 impl Default for Chat {
@@ -407,6 +457,7 @@ impl Default for Chat {
             max_concurrency: defaults::max_concurrency(),
             post_rate: None,
             history: defaults::history(),
+            presence: defaults::presence(),
         }
     }
 }
@@ -523,6 +574,9 @@ mod defaults {
     pub fn history() -> Option<super::History> {
         Some(super::History::default())
     }
+    pub fn presence() -> i32 {
+        100
+    }
     pub fn history_messages() -> i32 {
         chat_core::config::DEFAULT_HISTORY_MESSAGES as i32
     }
@@ -591,23 +645,33 @@ impl<'de> Deserialize<'de> for Route {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Full {
-            function: String,
+            #[serde(default)]
+            function: Option<String>,
             #[serde(default)]
             schema: Option<PathBuf>,
+            #[serde(default)]
+            mock: Option<String>,
         }
 
         struct RouteVisitor;
         impl<'de> Visitor<'de> for RouteVisitor {
             type Value = Route;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a function name, or a map with `function` and optional `schema`")
+                f.write_str("a function name, a map with `function` and optional `schema`, or `{ mock: '<body>' }`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Route, E> {
-                Ok(Route { function: v.to_string(), schema: None })
+                Ok(Route::on(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Route, A::Error> {
                 let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Route { function: full.function, schema: full.schema })
+                // `function` beside `mock` is refused with its position by
+                // the semantic checks, which see it in the source map.
+                let target = match (full.mock, full.function) {
+                    (Some(body), _) => Target::Mock(body),
+                    (None, Some(function)) => Target::Function(function),
+                    (None, None) => return Err(de::Error::missing_field("function")),
+                };
+                Ok(Route { target, schema: full.schema })
             }
         }
         deserializer.deserialize_any(RouteVisitor)
@@ -707,13 +771,16 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
     if checks.errors.is_empty() { Ok(stack) } else { Err(fail(checks.errors)) }
 }
 
-/// Every protocol route on one function: the default when stack.yaml has no `api.routes`.
+/// Every protocol route on one function, and the keepalive `ping` answered
+/// by API Gateway itself: the default when stack.yaml has no `api.routes`.
 pub fn default_routes(function: &str) -> BTreeMap<String, Route> {
-    chat_core::SPECIAL_ROUTES
+    let mut routes: BTreeMap<String, Route> = chat_core::SPECIAL_ROUTES
         .iter()
         .chain(chat_core::ACTIONS)
-        .map(|key| (key.to_string(), Route { function: function.to_string(), schema: None }))
-        .collect()
+        .map(|key| (key.to_string(), Route::on(function)))
+        .collect();
+    routes.insert(PING_ROUTE.to_string(), Route { target: Target::Mock(PONG.to_string()), schema: None });
+    routes
 }
 
 /// Turns a serde error into a positioned one. serde_norway puts the dotted
@@ -794,6 +861,13 @@ impl Checks<'_> {
             self.range(&["chat", "history", "messages"], h.messages.into(), 1, 200, "the history sent per request");
             self.range(&["chat", "history", "days"], h.days.into(), 1, 365, "the days messages are kept");
         }
+        self.range(
+            &["chat", "presence"],
+            c.presence.into(),
+            0,
+            100_000,
+            "the people online above which joins and leaves go out as digests",
+        );
     }
 
     /// Tags go on every resource, so they must pass the strictest of the
@@ -1010,7 +1084,7 @@ impl Checks<'_> {
             );
         }
         for (key, route) in &s.api.routes {
-            if route.function == name {
+            if route.function() == Some(name) {
                 self.error(
                     &["api", "routes", key],
                     "the `authorizer` function runs the sign-in check of `api.auth.jwt`; route to another function",
@@ -1032,14 +1106,20 @@ impl Checks<'_> {
                 "route keys are `$connect`, `$disconnect`, `$default` or an action name (1..=128 characters)",
             );
         }
-        if !s.functions.contains_key(&route.function) {
+        if let Some(body) = route.mock() {
+            self.mock(key, body);
+            return;
+        }
+        if let Some(function) = route.function()
+            && !s.functions.contains_key(function)
+        {
             let known: Vec<&str> = s.functions.keys().map(String::as_str).collect();
             let path = if self.map.find(&["api", "routes", key, "function"]).is_some() {
                 vec!["api", "routes", key, "function"]
             } else {
                 here.to_vec()
             };
-            self.error(&path, format!("no function `{}`; defined functions: {}", route.function, known.join(", ")));
+            self.error(&path, format!("no function `{function}`; defined functions: {}", known.join(", ")));
         }
         if let Some(schema) = &route.schema {
             let path = ["api", "routes", key, "schema"];
@@ -1062,6 +1142,44 @@ impl Checks<'_> {
                     },
                 }
             }
+        }
+    }
+
+    /// `{ mock: '<body>' }`: a route API Gateway answers itself. Only a
+    /// message route can be one (`$connect` and `$disconnect` carry no frame
+    /// to answer), with nothing beside `mock`, and a body API Gateway sends as
+    /// written: 1..=32 KiB, without `$` or `#`, which its response template
+    /// (Apache Velocity) would read as references and directives (API Gateway
+    /// developer guide, "API Gateway mapping template and access logging
+    /// variable reference for WebSocket APIs").
+    fn mock(&mut self, key: &str, body: &str) {
+        let here = ["api", "routes", key, "mock"];
+        if key == "$connect" || key == "$disconnect" {
+            self.error(
+                &here,
+                format!("`{key}` carries no frame to answer; `mock` belongs on message routes such as `ping`"),
+            );
+        }
+        for beside in ["function", "schema"] {
+            if self.map.find(&["api", "routes", key, beside]).is_some() {
+                self.error(
+                    &["api", "routes", key, beside],
+                    format!("a `mock` route is answered by API Gateway itself; remove `{beside}` or `mock`"),
+                );
+            }
+        }
+        if body.is_empty() {
+            self.error(&here, "an empty body; write the frame API Gateway answers with, e.g. '{\"type\":\"pong\"}'");
+        } else if body.len() > MAX_MOCK_BYTES {
+            self.error(&here, format!("{} bytes; a mock body is at most {MAX_MOCK_BYTES} bytes (32 KiB)", body.len()));
+        } else if let Some(bad) = body.chars().find(|c| matches!(c, '$' | '#')) {
+            self.error(
+                &here,
+                format!(
+                    "has `{bad}`, which API Gateway's response template (Apache Velocity) would not send as written; \
+                     leave `$` and `#` out of a mock body"
+                ),
+            );
         }
     }
 
@@ -1237,6 +1355,12 @@ impl Stack {
         format!("{}-messages", self.prefix())
     }
 
+    /// Presence at scale (docs/presence.md): count buckets of the people
+    /// online, and the digests of joins and leaves.
+    pub fn presence_table_name(&self) -> String {
+        format!("{}-presence", self.prefix())
+    }
+
     /// The GSI the room fan-out queries.
     pub fn room_index_name(&self) -> &'static str {
         chat_core::ROOM_INDEX
@@ -1386,6 +1510,16 @@ impl Arns<'_> {
             self.region,
             self.account,
             self.stack.messages_table_name()
+        )
+    }
+
+    pub fn presence_table(&self) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.presence_table_name()
         )
     }
 

@@ -207,6 +207,11 @@ async function conversations() {
   if (!ANONYMOUS.test(secondName) || joined.action !== 'message') throw new Failure(`join notice ${JSON.stringify(joined)}`);
   ok('connect', `two clients welcomed (${first.id}, ${second.id}); the first told "${secondName} joined"`);
 
+  // The page's keepalive: API Gateway answers `ping` itself (a MOCK integration).
+  first.send('{"action":"ping"}');
+  await first.expect('the pong', '{"type":"pong"}');
+  ok('keepalive', 'ping is answered {"type":"pong"}, by API Gateway itself');
+
   // go-apigw-webchat (001) first: its `list` must name these two alone.
   let sample = 'go-apigw-webchat';
   first.send('{"action":"broadcast","message":"Anybody home?"}');

@@ -170,6 +170,11 @@ mod tests {
         assert_eq!(written_api("DELETE", "/v2/apis/abc123").as_deref(), Some("abc123"));
         assert_eq!(written_api("GET", "/v2/apis/abc123/routes"), None);
         assert_eq!(written_api("POST", "/v2/apis"), None);
+        // A mock route's parts are writes to its API like any other.
+        assert_eq!(written_api("POST", "/v2/apis/abc123/routes/r1/routeresponses").as_deref(), Some("abc123"));
+        let response = "/v2/apis/abc123/integrations/i1/integrationresponses/ir1";
+        assert_eq!(written_api("PATCH", response).as_deref(), Some("abc123"));
+        assert_eq!(written_api("GET", "/v2/apis/abc123/routes/r1/routeresponses"), None);
         let tag = "/v2/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Fapis%2Fabc123%2Fstages%2Fdev";
         assert_eq!(written_api("POST", tag).as_deref(), Some("abc123"));
     }
@@ -178,6 +183,8 @@ mod tests {
     fn only_changes_to_what_a_deployment_holds_need_a_deployment() {
         assert!(deploys("POST", "/v2/apis/abc/routes"));
         assert!(deploys("DELETE", "/v2/apis/abc/integrations/i1"));
+        assert!(deploys("POST", "/v2/apis/abc/integrations/i1/integrationresponses"));
+        assert!(deploys("DELETE", "/v2/apis/abc/routes/r1/routeresponses/rr1"));
         assert!(deploys("PATCH", "/v2/apis/abc"));
         assert!(deploys("POST", "/v2/apis/abc/stages"));
         assert!(!deploys("PATCH", "/v2/apis/abc/stages/dev"));

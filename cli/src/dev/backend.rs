@@ -3,9 +3,9 @@
 //! DynamoDB tables and SQS queue at `--endpoint-url` (or AWS), through
 //! chat-core's own adapters. With `chat.history: false` there is no history.
 //!
-//! With `--aws-store`, the tables, the queue and its dead-letter queue are
-//! found by their physical names for `--stage`, and created (as `wschat
-//! deploy` would) when missing. This process consumes the queue itself, so
+//! With `--aws-store`, the tables (connections, messages, presence), the
+//! queue and its dead-letter queue are found by their physical names for
+//! `--stage`, and created (as `wschat deploy` would) when missing. This process consumes the queue itself, so
 //! the stage must not also be deployed with its `notify` function: that
 //! function would take the notifications and post them to an API that has
 //! none of these connections.
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use chat_core::aws::{DynamoMessages, DynamoStore, SqsNotifier};
+use chat_core::aws::{DynamoMessages, DynamoPresence, DynamoStore, SqsNotifier};
 use chat_core::memory::{MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{ConnectionStore, MessageStore, Notifier, Presence};
 use tracing::info;
@@ -110,6 +110,14 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
         }
         None => None,
     };
+    // Presence at scale (docs/presence.md): the count of people online and
+    // the digests, whatever `chat.presence` says.
+    let presence = stack.presence_table_name();
+    if resources::table::find_presence_table(&clients, &env).await?.is_none() {
+        info!("creating DynamoDB table {presence}");
+        <resources::table::Table as Resource>::create(&op, &resources::table::presence_spec(&env)).await?;
+    }
+    info!("presence in DynamoDB table {presence}");
     let where_ = aws.endpoint_url().unwrap_or("AWS");
     info!("connections in DynamoDB table {table}, notifications in SQS queue {queue_url} ({where_})");
 
@@ -118,7 +126,7 @@ async fn aws(args: &Args, stack: &Stack) -> Result<Backend> {
         store: Arc::new(DynamoStore::new(aws.dynamodb(), table, &stack.table.ttl_attribute)),
         notifier: Arc::new(SqsNotifier::new(aws.sqs(), &queue_url)),
         messages,
-        presence: Arc::new(MemoryPresence::new()),
+        presence: Arc::new(DynamoPresence::new(aws.dynamodb(), presence)),
         consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url, settings },
     })
 }

@@ -16,6 +16,10 @@
 //!   the handler, and the connection stays open;
 //! - a frame that does not match its route's model (the route's JSON schema)
 //!   gets API Gateway's `Invalid request body` frame instead of the handler;
+//! - a frame on a mock route (`{ mock: '<body>' }`) is answered with the body
+//!   by the gateway itself, as API Gateway answers it through the route's
+//!   MOCK integration, its `$default` integration response and route
+//!   response: no handler runs (the stage throttle still counts it);
 //! - a handler that runs past the integration timeout (29 s) is answered for:
 //!   `$connect` with 504 at the upgrade, a frame with API Gateway's
 //!   `Endpoint request timed out` frame; its late result is dropped;
@@ -479,6 +483,13 @@ impl Gateway {
             let _ = self.connections.deliver(id, gateway_frame("Forbidden", id).as_bytes());
             return;
         };
+        if let Some(body) = self.routes.mocks.get(&route) {
+            // API Gateway answers itself: the MOCK integration's `$default`
+            // integration response, sent back by the route's route response.
+            info!("route      {id} {route} -> MOCK");
+            let _ = self.connections.deliver(id, body.as_bytes());
+            return;
+        }
         if let Some(model) = self.routes.models.get(&route)
             && let Err(refusal) = model.check_body(data)
         {
@@ -655,13 +666,16 @@ fn multi<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     Value::Object(map)
 }
 
-/// The stack's route keys, its route selection expression and its route models.
+/// The stack's route keys, its route selection expression, its route models
+/// and its mock routes.
 struct Routes {
     keys: BTreeSet<String>,
     /// The path into the body that selects the route: `["action"]` for `$request.body.action`.
     selection: Vec<String>,
     /// Route key -> the model its frames must match.
     models: BTreeMap<String, Model>,
+    /// Route key -> the body the gateway answers a mock route's frames with.
+    mocks: BTreeMap<String, String>,
 }
 
 impl Routes {
@@ -683,6 +697,7 @@ impl Routes {
             keys: stack.api.routes.keys().cloned().collect(),
             selection: path.split('.').map(str::to_string).collect(),
             models: loaded.models,
+            mocks: stack.api.routes.iter().filter_map(|(k, r)| Some((k.clone(), r.mock()?.to_string()))).collect(),
         })
     }
 
@@ -1100,6 +1115,7 @@ mod tests {
             keys: keys.iter().map(|k| k.to_string()).collect(),
             selection: vec!["action".into()],
             models: BTreeMap::new(),
+            mocks: BTreeMap::new(),
         }
     }
 
@@ -1117,6 +1133,7 @@ mod tests {
             keys: ["go".to_string()].into(),
             selection: vec!["a".into(), "b".into()],
             models: BTreeMap::new(),
+            mocks: BTreeMap::new(),
         };
         assert_eq!(nested.select(br#"{"a":{"b":"go"}}"#, false).as_deref(), Some("go"));
     }

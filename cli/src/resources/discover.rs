@@ -5,13 +5,15 @@ use anyhow::Result;
 
 use super::{
     Clients, Env, FoundItem, FoundSet, Kind, api, api_domain, api_mapping, authorizer, bucket, bucket_policy,
-    certificate, distribution, dns_record, function, integration, log_group, mapping, model, origin_access_control,
-    permission, queue, role, role_policy, route, site, stage, table, validation_record,
+    certificate, distribution, dns_record, function, integration, integration_response, log_group, mapping,
+    mock_integration, model, origin_access_control, permission, queue, role, role_policy, route, route_response, site,
+    stage, table, validation_record,
 };
 
 /// Reads every resource of the stack. Independent reads run at once; the
 /// API's routes, integrations, models and stages follow as soon as the API
-/// is found.
+/// is found, and the responses of its MOCK integrations and two-way routes
+/// once those are.
 pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
     let functions: Vec<&String> = env.stack.functions.keys().collect();
     let api_part = async {
@@ -20,16 +22,26 @@ pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
         let api_id = api.id.clone();
         let (routes, integrations, models, stages, authorizers) = tokio::try_join!(
             route::find_routes(clients, env, &api_id),
-            integration::find_integrations(clients, env, &api_id),
+            integration::list_integrations(clients, &api_id),
             model::find_models(clients, env, &api_id),
             stage::find_stages(clients, env, &api_id),
             authorizer::find_authorizers(clients, env, &api_id),
         )?;
-        let (models, notes) = models;
+        let mocks = mock_integration::found_mock_integrations(&api_id, &integrations, &routes);
+        let integrations = integration::found_integrations(env, &api_id, &integrations);
+        let (integration_responses, (route_responses, route_notes)) = tokio::try_join!(
+            integration_response::find_integration_responses(clients, &mocks),
+            route_response::find_route_responses(clients, &routes),
+        )?;
+        let (models, mut notes) = models;
+        notes.extend(route_notes);
         let mut children = Vec::new();
         children.extend(integration::referenced_first(integrations, &routes));
+        children.extend(mocks);
+        children.extend(integration_responses);
         children.extend(model::with_referenced(env, models, &routes));
         children.extend(routes);
+        children.extend(route_responses);
         children.extend(stages);
         children.extend(authorizers);
         Ok((apis, children, notes))

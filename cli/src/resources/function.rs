@@ -159,11 +159,17 @@ fn chat_environment(env: &Env, function: &str, ids: &Ids) -> (BTreeMap<String, S
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
-    let serves_routes = stack.api.routes.values().any(|r| r.function == function);
+    let serves_routes = stack.api.routes.values().any(|r| r.function() == Some(function));
     if let (Some(history), true) = (&stack.chat.history, serves_routes) {
         set(&mut environment, vars::MESSAGES_TABLE, stack.messages_table_name());
         set(&mut environment, vars::HISTORY_MESSAGES, history.messages.to_string());
         set(&mut environment, vars::HISTORY_DAYS, history.days.to_string());
+    }
+    // Presence (docs/presence.md): the route handler counts joins and
+    // leaves and gathers digests; the consumer renders and fans them out.
+    if serves_routes || f.queue.is_some() {
+        set(&mut environment, vars::PRESENCE_TABLE, stack.presence_table_name());
+        set(&mut environment, vars::PRESENCE, stack.chat.presence.to_string());
     }
     if f.queue.is_some() {
         // Only the queue's consumer fans out: it shards, paces, takes batches
@@ -640,6 +646,21 @@ mod tests {
         env.stack.chat.history = None;
         let chat = super::spec(&env, "chat", &Ids::default()).environment;
         assert!(history.iter().all(|var| !chat.contains_key(*var)), "{chat:?}");
+    }
+
+    #[test]
+    fn both_chat_handlers_get_the_presence_table_and_threshold_and_the_authorizer_does_not() {
+        let mut env = crate::resources::tests::shipped();
+        for function in ["chat", "notify"] {
+            let environment = super::spec(&env, function, &Ids::default()).environment;
+            assert_eq!(environment[vars::PRESENCE_TABLE], "wschat-dev-presence", "{function}");
+            assert_eq!(environment[vars::PRESENCE], "100", "{function}: chat.presence's default");
+        }
+        env.stack.chat.presence = 0;
+        assert_eq!(super::spec(&env, "notify", &Ids::default()).environment[vars::PRESENCE], "0");
+        let env = crate::resources::tests::shipped_with_sign_in();
+        let authorizer = super::spec(&env, "authorizer", &Ids::default()).environment;
+        assert!(!authorizer.contains_key(vars::PRESENCE_TABLE) && !authorizer.contains_key(vars::PRESENCE));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The AWS_PROXY integration of each function that serves routes. An
 //! integration is found by its URI, which names the function; duplicates and
 //! integrations of functions the stack no longer routes to are deleted once
-//! no route points at them.
+//! no route points at them. MOCK integrations (mock routes) are a kind of
+//! their own, [`super::mock_integration`]: they name no function, answer one
+//! route each, and cannot become AWS_PROXY in place.
 
 use anyhow::Result;
-use aws_sdk_apigatewayv2::types::IntegrationType;
+use aws_sdk_apigatewayv2::types::{Integration as ApiIntegration, IntegrationType};
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
@@ -34,16 +36,25 @@ pub fn spec(env: &Env, function: &str, api_id: Ref<String>) -> Spec {
     Spec { api_id, function: function.to_string(), uri: env.arns().integration_uri(function) }
 }
 
-pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str) -> Result<Vec<FoundItem>> {
-    let integrations = crate::aws::paginate(|token| async move {
+/// Every integration of the API: the AWS_PROXY ones are this kind's
+/// ([`found_integrations`]), the MOCK ones [`super::mock_integration`]'s.
+pub async fn list_integrations(clients: &super::Clients, api_id: &str) -> Result<Vec<ApiIntegration>> {
+    crate::aws::paginate(|token| async move {
         let doing = || format!("listing the integrations of WebSocket API `{api_id}`");
         let page = clients.apigw.get_integrations().api_id(api_id).set_next_token(token).send().done(doing).await?;
         Ok((page.items.unwrap_or_default(), page.next_token))
     })
-    .await?;
+    .await
+}
+
+/// The integrations of `listed` that are not MOCK, each named after the
+/// function its URI names; one that names no function of the stack is left
+/// over.
+pub fn found_integrations(env: &Env, api_id: &str, listed: &[ApiIntegration]) -> Vec<FoundItem> {
     let arns = env.arns();
-    Ok(integrations
-        .into_iter()
+    listed
+        .iter()
+        .filter(|i| i.integration_type() != Some(&IntegrationType::Mock))
         .filter_map(|i| {
             let found = Found {
                 api_id: api_id.to_string(),
@@ -61,7 +72,7 @@ pub async fn find_integrations(clients: &super::Clients, env: &Env, api_id: &str
                 super::Found::Integration(found),
             ))
         })
-        .collect())
+        .collect()
 }
 
 /// Orders integrations so that, among duplicates, the one routes already

@@ -31,8 +31,10 @@ pub mod distribution;
 pub mod dns_record;
 pub mod function;
 pub mod integration;
+pub mod integration_response;
 pub mod log_group;
 pub mod mapping;
+pub mod mock_integration;
 pub mod model;
 pub mod origin_access_control;
 pub mod permission;
@@ -40,6 +42,7 @@ pub mod queue;
 pub mod role;
 pub mod role_policy;
 pub mod route;
+pub mod route_response;
 pub mod site;
 pub mod stage;
 pub mod table;
@@ -369,10 +372,13 @@ kinds! {
     Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
     BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
     Integration: integration::Integration, "integration", "integration", after [Api, Function];
+    MockIntegration: mock_integration::MockIntegration, "mock_integration", "MOCK integration", after [Api];
+    IntegrationResponse: integration_response::IntegrationResponse, "integration_response", "integration response", after [Api, MockIntegration];
     Authorizer: authorizer::Authorizer, "authorizer", "authorizer", after [Api, Function];
     Permission: permission::Permission, "permission", "invoke permission", after [Api, Function, Authorizer];
     Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy];
-    Route: route::Route, "route", "route", after [Api, Integration, Model, Authorizer];
+    Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer];
+    RouteResponse: route_response::RouteResponse, "route_response", "route response", after [Api, Route];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -493,7 +499,7 @@ impl Env {
     /// The functions that serve routes (and so have an integration and an
     /// invoke permission).
     pub fn route_functions(&self) -> impl Iterator<Item = &String> {
-        self.stack.functions.keys().filter(|f| self.stack.api.routes.values().any(|r| &r.function == *f))
+        self.stack.functions.keys().filter(|f| self.stack.api.routes.values().any(|r| r.function() == Some(f.as_str())))
     }
 }
 
@@ -697,6 +703,8 @@ mod tests {
         ids.record(&Address::new(Kind::Api, "api"), "a1");
         ids.record(&Address::new(Kind::Queue, &shipped().stack.queue.name), "https://q");
         ids.record(&Address::new(Kind::Integration, "chat"), "i1");
+        ids.record(&Address::new(Kind::MockIntegration, "ping"), "m1");
+        ids.record(&Address::new(Kind::Route, "ping"), "r1");
         ids.record(&Address::new(Kind::OriginAccessControl, "site"), "E1");
         ids.record(&Address::new(Kind::Distribution, "site"), "D1");
         ids
@@ -865,6 +873,44 @@ mod tests {
     }
 
     #[test]
+    fn a_mock_route_gets_its_mock_integration_integration_response_and_route_response() {
+        let env = shipped();
+        let wants = desired(&env, &all_known());
+        let spec = |kind: Kind, name: &str| {
+            wants.iter().find(|w| w.address == Address::new(kind, name)).map(|w| w.spec.clone())
+        };
+        let Some(Spec::Route(ping)) = spec(Kind::Route, "ping") else { panic!("no route ping") };
+        let refs: Vec<Address> = references(&Spec::Route(ping.clone())).into_iter().map(|r| r.to).collect();
+        assert!(refs.contains(&Address::new(Kind::MockIntegration, "ping")), "{refs:?}");
+        assert!(refs.contains(&Address::new(Kind::IntegrationResponse, "ping")), "{refs:?}");
+        assert_eq!(ping.target.known().map(String::as_str), Some("integrations/m1"));
+        assert_eq!(ping.response_selection.as_deref(), Some("$default"));
+        assert_eq!((ping.model, ping.authorization.as_str()), (None, "NONE"));
+        // A function's route is one-way, as before.
+        let Some(Spec::Route(send)) = spec(Kind::Route, "send") else { panic!("no route send") };
+        assert_eq!((send.target.known().map(String::as_str), send.response_selection), (Some("integrations/i1"), None));
+
+        let Some(Spec::IntegrationResponse(response)) = spec(Kind::IntegrationResponse, "ping") else {
+            panic!("no integration response")
+        };
+        assert_eq!(
+            (response.body.as_str(), response.integration_id.known().map(String::as_str)),
+            (r#"{"type":"pong"}"#, Some("m1"))
+        );
+        let Some(Spec::RouteResponse(route_response)) = spec(Kind::RouteResponse, "ping") else {
+            panic!("no route response")
+        };
+        assert_eq!(route_response.route_id.known().map(String::as_str), Some("r1"));
+        assert!(spec(Kind::MockIntegration, "ping").is_some());
+        // One of each, for the one mock route; no function serves it.
+        let count = |kind: Kind| wants.iter().filter(|w| w.address.kind == kind).count();
+        assert_eq!(
+            [Kind::MockIntegration, Kind::IntegrationResponse, Kind::RouteResponse, Kind::Integration].map(count),
+            [1, 1, 1, 1]
+        );
+    }
+
+    #[test]
     fn values_aws_assigns_are_known_after_apply_until_then() {
         let env = shipped();
         let unknown = desired(&env, &Ids::default());
@@ -890,7 +936,8 @@ mod tests {
             }
         }
         assert_eq!(Kind::Route.wave(), 5);
-        assert_eq!(Kind::last_wave(), 5);
+        assert_eq!(Kind::RouteResponse.wave(), 6);
+        assert_eq!(Kind::last_wave(), 6);
     }
 
     #[test]

@@ -11,12 +11,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::Model as ApiModel;
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
-use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use sha2::{Digest, Sha256};
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
-use crate::aws::{AwsContext, Sent};
+use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
 use crate::diff::FieldChange;
 use crate::stack::Stack;
 
@@ -100,13 +98,11 @@ pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> 
             .api_id(api_id)
             .set_next_token(token)
             .customize()
-            // A 500 here means "not implemented" (moto): retrying it only
-            // waits. Throttling is still retried.
             .config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_classifier(NotImplemented))
             .send()
             .await;
         let page = match page {
-            Err(e) if e.raw_response().is_some_and(|r| r.status().is_server_error()) => {
+            Err(e) if is_not_implemented(&e) => {
                 let note = "this endpoint cannot list API Gateway models (GetModels fails, as on moto): \
                             models no longer used stay until `wschat destroy`"
                     .to_string();
@@ -132,24 +128,6 @@ pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> 
         })
         .collect();
     Ok((items, Vec::new()))
-}
-
-/// Forbids retrying a 500 from `GetModels`: on moto it means "not
-/// implemented", and the SDK's retry would only wait before the same answer.
-#[derive(Debug)]
-struct NotImplemented;
-
-impl ClassifyRetry for NotImplemented {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        match ctx.response() {
-            Some(r) if r.status().as_u16() == 500 => RetryAction::RetryForbidden,
-            _ => RetryAction::NoActionIndicated,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "wschat::GetModelsNotImplemented"
-    }
 }
 
 /// Adds the models routes reference that the listing did not show (because

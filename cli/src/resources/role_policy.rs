@@ -1,8 +1,8 @@
 //! The inline, least-privilege policy of a function's role.
 //!
 //! Every statement names exact ARNs: the connections table and its room
-//! index, the delivery ledger, the queue, the stage's `@connections`, and
-//! the function's own log group. What a function gets depends on what it
+//! index, the delivery ledger, the messages, the presence table, the queue,
+//! the stage's `@connections`, and the function's own log group. What a function gets depends on what it
 //! does: route handlers send to the queue; the queue's consumer receives
 //! from it, sends shards of big broadcasts back to it, sizes its parallel
 //! scans by the connections table's item count, and keeps the delivery
@@ -58,7 +58,7 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
         // touches nothing of the stack's: it may only write its log.
         return serde_json::json!({ "Version": "2012-10-17", "Statement": [logs] });
     }
-    let serves_routes = stack.api.routes.values().any(|r| r.function == function);
+    let serves_routes = stack.api.routes.values().any(|r| r.function() == Some(function));
     let consumes = stack.functions.get(function).is_some_and(|f| f.queue.is_some());
     // Route handlers write a connection's row ($connect, a rename, a room
     // join); the queue's consumer only reads rows and deletes stale ones,
@@ -100,6 +100,17 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
             "Effect": "Allow",
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
             "Resource": [arns.messages_table()],
+        }));
+    }
+    // Presence (docs/presence.md): both chat handlers read and add to the
+    // count buckets and digests (GetItem, UpdateItem's `ADD`) and sum the
+    // buckets (Query). Nothing else touches the table.
+    if serves_routes || consumes {
+        statements.push(serde_json::json!({
+            "Sid": "Presence",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "Resource": [arns.presence_table()],
         }));
     }
     // Route handlers enqueue notifications; the consumer enqueues the shards
@@ -244,6 +255,7 @@ mod tests {
             [
                 "Connections",
                 "Rooms",
+                "Presence",
                 "SendNotifications",
                 "ConsumeNotifications",
                 "Deliveries",
@@ -279,7 +291,10 @@ mod tests {
     fn the_route_handler_gets_nothing_on_the_ledger_and_does_not_describe_the_table() {
         let env = crate::resources::tests::shipped();
         let doc = document(&env, "chat", "a1");
-        assert_eq!(sids(&doc), ["Connections", "Rooms", "Messages", "SendNotifications", "PostToConnections", "Logs"]);
+        assert_eq!(
+            sids(&doc),
+            ["Connections", "Rooms", "Messages", "Presence", "SendNotifications", "PostToConnections", "Logs"]
+        );
         assert_eq!(
             statement(&doc, "Connections").unwrap()["Action"],
             json!([
@@ -310,6 +325,37 @@ mod tests {
         for function in ["chat", "notify"] {
             assert!(!document(&env, function, "a1").to_string().contains("messages"), "{function}");
         }
+    }
+
+    #[test]
+    fn both_chat_handlers_may_read_and_update_presence_and_nothing_else_on_it() {
+        let env = crate::resources::tests::shipped();
+        let presence = format!("{ARN}/wschat-dev-presence");
+        for function in ["chat", "notify"] {
+            let doc = document(&env, function, "a1");
+            assert_eq!(
+                statement(&doc, "Presence").unwrap(),
+                &json!({
+                    "Sid": "Presence",
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+                    "Resource": [presence],
+                }),
+                "{function}"
+            );
+            // No other statement names the table.
+            let naming: Vec<&str> = doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Resource"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("presence")))
+                .map(|s| s["Sid"].as_str().unwrap())
+                .collect();
+            assert_eq!(naming, ["Presence"], "{function}");
+        }
+        // The authorizer touches nothing of the chat.
+        let env = crate::resources::tests::shipped_with_sign_in();
+        assert!(!document(&env, "authorizer", "a1").to_string().contains("presence"));
     }
 
     #[test]

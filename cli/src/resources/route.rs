@@ -1,8 +1,12 @@
 //! Routes: one per route key in stack.yaml, pointing at its function's
 //! integration, with the route's model when it has a schema, and on
 //! `$connect` `AWS_IAM` when `auth: iam` or the JWT authorizer (`CUSTOM`)
-//! when `auth: jwt`. Routes are found by key; routes whose key
-//! left stack.yaml, and duplicates (moto accepts them), are deleted.
+//! when `auth: jwt`. A mock route (`{ mock: '<body>' }`) points at its MOCK
+//! integration and is two-way: its `RouteResponseSelectionExpression` is
+//! `$default`, so that API Gateway sends the integration's answer back
+//! through the route's `$default` route response. Routes are found by key;
+//! routes whose key left stack.yaml, and duplicates (moto accepts them), are
+//! deleted.
 
 use std::collections::HashMap;
 
@@ -12,7 +16,7 @@ use aws_sdk_apigatewayv2::types::AuthorizationType;
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
 use crate::diff::FieldChange;
-use crate::stack::Auth;
+use crate::stack::{Auth, Target};
 
 /// The key of `RequestModels` that applies whatever the selection expression yields.
 const DEFAULT_MODEL_KEY: &str = "$default";
@@ -29,6 +33,11 @@ pub struct Spec {
     pub authorizer: Option<Ref<String>>,
     pub model: Option<String>,
     pub model_selection: Option<String>,
+    /// A mock route's route key: its integration response must exist
+    /// before the route sends frames to the integration.
+    pub mock: Option<String>,
+    /// `$default` on a mock route (two-way), none otherwise.
+    pub response_selection: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +51,16 @@ pub struct Found {
     pub authorizer_id: Option<String>,
     pub model: Option<String>,
     pub model_selection: Option<String>,
+    /// `RouteResponseSelectionExpression`; an empty one is none.
+    pub response_selection: Option<String>,
 }
+
+/// The route response selection expression of a two-way route: the only
+/// route response a WebSocket API may have is `$default` ("You can only
+/// define the $default route response for WebSocket APIs", API Gateway
+/// developer guide, "Set up route responses for WebSocket APIs"), and this
+/// selects it.
+pub const RESPONSE_SELECTION: &str = "$default";
 
 /// A route's `Target` for an integration.
 pub fn target(integration_id: &str) -> String {
@@ -51,7 +69,12 @@ pub fn target(integration_id: &str) -> String {
 
 pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     let stack = &env.stack;
-    let function = &stack.api.routes[key].function;
+    let route = &stack.api.routes[key];
+    let integration = match &route.target {
+        Target::Function(function) => ids.integration(function),
+        Target::Mock(_) => ids.of(Kind::MockIntegration, key),
+    };
+    let mock = route.mock().map(|_| key.to_string());
     let model = super::model::name_for(env, key);
     let connect = key == "$connect";
     let (authorization, authorizer) = match &stack.api.auth {
@@ -62,11 +85,13 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     Spec {
         api_id: ids.api(),
         key: key.to_string(),
-        target: ids.integration(function).map(|id| target(id)),
+        target: integration.map(|id| target(id)),
         authorization: authorization.as_str().to_string(),
         authorizer,
         model_selection: model.as_ref().map(|_| stack.api.route_selection.clone()),
         model,
+        response_selection: mock.as_ref().map(|_| RESPONSE_SELECTION.to_string()),
+        mock,
     }
 }
 
@@ -89,6 +114,10 @@ pub async fn find_routes(clients: &super::Clients, _env: &Env, api_id: &str) -> 
                 authorizer_id: r.authorizer_id().map(str::to_string),
                 model: r.request_models().and_then(|m| m.get(DEFAULT_MODEL_KEY)).cloned(),
                 model_selection: r.model_selection_expression().map(str::to_string),
+                response_selection: r
+                    .route_response_selection_expression()
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string),
             };
             Some(FoundItem::new(
                 found.key.clone(),
@@ -133,6 +162,7 @@ impl Resource for Route {
         let mut refs = vec![spec.api_id.reference(), spec.target.reference()];
         refs.extend(spec.authorizer.iter().map(Ref::reference));
         refs.extend(spec.model.iter().map(|m| Reference::exists(Kind::Model, m)));
+        refs.extend(spec.mock.iter().map(|key| Reference::exists(Kind::IntegrationResponse, key)));
         refs
     }
 
@@ -176,6 +206,13 @@ impl Resource for Route {
                 spec.model_selection.clone().unwrap_or_else(none),
             ));
         }
+        if spec.response_selection != found.response_selection {
+            fields.push(FieldChange::new(
+                "route response selection",
+                found.response_selection.clone().unwrap_or_else(none),
+                spec.response_selection.clone().unwrap_or_else(none),
+            ));
+        }
         fields
     }
 
@@ -192,6 +229,7 @@ impl Resource for Route {
             .set_authorizer_id(authorizer_id(spec)?)
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
+            .set_route_response_selection_expression(spec.response_selection.clone())
             .send()
             .done(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))
             .await?;
@@ -210,6 +248,7 @@ impl Resource for Route {
             .set_authorizer_id(authorizer_id(spec)?.or_else(|| clear_authorizer(found)))
             .set_request_models(request_models(spec))
             .set_model_selection_expression(spec.model_selection.clone())
+            .set_route_response_selection_expression(spec.response_selection.clone())
             .send()
             .done(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))
             .await?;
@@ -223,8 +262,14 @@ impl Resource for Route {
     }
 
     /// UpdateRoute merges RequestModels and cannot take a model away: a route
-    /// that loses its schema is re-created without one.
+    /// that loses its schema is re-created without one. A route that stops
+    /// being two-way (a mock route that goes back to a function) is
+    /// re-created too, and DeleteRoute takes its route responses with it: its
+    /// route response can then never outlive the selection expression that
+    /// makes discovery look for it (route responses are listed only on
+    /// two-way routes).
     fn replaces(spec: &Spec, found: &Found) -> bool {
-        found.model.is_some() && spec.model.is_none()
+        (found.model.is_some() && spec.model.is_none())
+            || (found.response_selection.is_some() && spec.response_selection.is_none())
     }
 }

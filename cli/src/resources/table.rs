@@ -7,7 +7,10 @@
 //!   hash key, `part` (N) range key, no index, TTL on `expiresAt`;
 //! - `messages`, the chat's history while `chat.history` is on:
 //!   `conversation` (S) hash key, `id` (S) range key (the time, then a
-//!   random part), no index, TTL on `expiresAt`.
+//!   random part), no index, TTL on `expiresAt`;
+//! - `presence`, the count of people online and the digests of joins and
+//!   leaves (docs/presence.md): `key` (S) hash key, `part` (N) range key, no
+//!   index, TTL on `expiresAt`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +44,13 @@ pub const CONVERSATION: &str = "conversation";
 pub const MESSAGE_ID: &str = "id";
 /// The messages table's TTL attribute (epoch seconds): `chat.history.days` on.
 pub const MESSAGES_TTL: &str = "expiresAt";
+/// The presence table's hash key (S): `online` (the count buckets) or
+/// `digest#<window>`.
+pub const PRESENCE_KEY: &str = "key";
+/// The presence table's range key (N): a count bucket's minute, a digest's window.
+pub const PRESENCE_PART: &str = "part";
+/// The presence table's TTL attribute (epoch seconds).
+pub const PRESENCE_TTL: &str = "expiresAt";
 
 /// One key attribute: its name, its role in the key and its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,11 +196,38 @@ pub fn messages_spec(env: &Env) -> Spec {
     }
 }
 
+/// Presence at scale: the count buckets and the digests. Both chat handlers'
+/// roles read and update it, and nothing else.
+pub fn presence_spec(env: &Env) -> Spec {
+    use ScalarAttributeType::{N, S};
+    Spec {
+        name: env.stack.presence_table_name(),
+        arn: env.arns().presence_table(),
+        keys: vec![Key::hash(PRESENCE_KEY, S), Key::range(PRESENCE_PART, N)],
+        index: None,
+        ttl_attribute: PRESENCE_TTL.to_string(),
+        tags: env.tags(),
+    }
+}
+
 /// Every table a stack may have, each with its name within the kind: the
 /// ones it wants, and the messages table also when `chat.history` is off, so
 /// that discovery finds it and the plan deletes it.
-fn tables(env: &Env) -> [(&'static str, Spec); 3] {
-    [("connections", spec(env)), ("deliveries", deliveries_spec(env)), (MESSAGES, messages_spec(env))]
+fn tables(env: &Env) -> [(&'static str, Spec); 4] {
+    [
+        ("connections", spec(env)),
+        ("deliveries", deliveries_spec(env)),
+        (MESSAGES, messages_spec(env)),
+        (PRESENCE, presence_spec(env)),
+    ]
+}
+
+/// The presence table's name within the kind.
+const PRESENCE: &str = "presence";
+
+/// The presence table, as AWS has it (`wschat dev --aws-store` creates it when missing).
+pub async fn find_presence_table(clients: &super::Clients, env: &Env) -> Result<Option<FoundItem>> {
+    find(clients, PRESENCE, &presence_spec(env)).await
 }
 
 /// The messages table's name within the kind.
@@ -418,7 +455,8 @@ pub async fn wait_table_deleted(op: &Op<'_>, name: &str) -> Result<()> {
     .await
 }
 
-/// The stack's DynamoDB tables: the connections table and the delivery ledger.
+/// The stack's DynamoDB tables: the connections table, the delivery ledger,
+/// the messages (with `chat.history`) and presence.
 pub struct Table;
 
 impl Resource for Table {
@@ -594,6 +632,23 @@ mod tests {
     }
 
     #[test]
+    fn the_presence_table_is_keyed_by_key_and_part_and_expires() {
+        let env = crate::resources::tests::shipped();
+        let wants = Table::desired(&env, &Ids::default());
+        let presence = wants.iter().find(|w| w.name == "presence").expect("always wanted");
+        assert_eq!(presence.id.as_deref(), Some("wschat-dev-presence"));
+        let spec = &presence.spec;
+        assert_eq!(spec.key_schema(), "key HASH (S), part RANGE (N)");
+        assert_eq!(spec.index, None);
+        assert_eq!(spec.ttl_attribute, "expiresAt");
+        assert_eq!(spec.arn, "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-dev-presence");
+        assert_eq!(spec.tags, env.tags());
+        let mut off = crate::resources::tests::shipped();
+        off.stack.chat.history = None;
+        assert!(Table::desired(&off, &Ids::default()).iter().any(|w| w.name == "presence"), "whatever history says");
+    }
+
+    #[test]
     fn the_stack_has_the_connections_table_the_delivery_ledger_and_the_messages() {
         let env = crate::resources::tests::shipped();
         let wants = Table::desired(&env, &Ids::default());
@@ -603,7 +658,8 @@ mod tests {
             [
                 ("connections", Some("wschat-dev-connections")),
                 ("deliveries", Some("wschat-dev-deliveries")),
-                ("messages", Some("wschat-dev-messages"))
+                ("messages", Some("wschat-dev-messages")),
+                ("presence", Some("wschat-dev-presence"))
             ]
         );
         let connections = &wants[0].spec;
@@ -634,10 +690,10 @@ mod tests {
         let mut env = crate::resources::tests::shipped();
         env.stack.chat.history = None;
         let wants: Vec<String> = Table::desired(&env, &Ids::default()).into_iter().map(|w| w.name).collect();
-        assert_eq!(wants, ["connections", "deliveries"]);
+        assert_eq!(wants, ["connections", "deliveries", "presence"]);
         // So that a table left from when it was on is found, and deleted.
         let looked_for: Vec<&str> = tables(&env).iter().map(|(name, _)| *name).collect();
-        assert_eq!(looked_for, ["connections", "deliveries", "messages"]);
+        assert_eq!(looked_for, ["connections", "deliveries", "messages", "presence"]);
     }
 
     #[test]
@@ -654,12 +710,13 @@ mod tests {
         assert_eq!(defined(&spec(&env)), [pair("connectionId", "S"), pair("room", "S")]);
         assert_eq!(defined(&deliveries_spec(&env)), [pair("shard", "S"), pair("part", "N")]);
         assert_eq!(defined(&messages_spec(&env)), [pair("conversation", "S"), pair("id", "S")]);
+        assert_eq!(defined(&presence_spec(&env)), [pair("key", "S"), pair("part", "N")]);
     }
 
     #[test]
     fn a_table_as_deployed_has_no_diff() {
         let env = crate::resources::tests::shipped();
-        for spec in [spec(&env), deliveries_spec(&env), messages_spec(&env)] {
+        for spec in [spec(&env), deliveries_spec(&env), messages_spec(&env), presence_spec(&env)] {
             assert_eq!(Table::diff(&spec, &found(&spec)), Vec::new(), "{}", spec.name);
         }
     }

@@ -60,8 +60,8 @@ fn a_minimal_stack_gets_defaults() {
     assert_eq!(stack.table.ttl_attribute, "expiresAt");
     assert_eq!(stack.api.route_selection, "$request.body.action");
     assert_eq!(stack.api_stage(), "dev", "the API stage defaults to --stage");
-    assert_eq!(stack.api.routes.len(), 15, "every protocol route (history and typing included), on `chat`");
-    assert!(stack.api.routes.values().all(|r| r.function == "chat"));
+    assert_eq!(stack.api.routes.len(), 16, "every protocol route (history and typing included) on `chat`, and `ping`");
+    assert!(stack.api.routes.iter().all(|(k, r)| r.function() == Some("chat") || k == PING_ROUTE));
     assert!(stack.website.cdn);
     assert_eq!(stack.website.price_class, PriceClass::PriceClass100);
 }
@@ -572,4 +572,104 @@ fn dns_names_follow_the_rules_acm_and_route_53_share() {
     }
     assert!(in_zone("chat.example.com", "example.com") && in_zone("example.com", "example.com"));
     assert!(!in_zone("chatexample.com", "example.com"));
+}
+
+#[test]
+fn ping_is_answered_by_api_gateway_by_default_and_in_the_shipped_stack() {
+    let pong = Route { target: Target::Mock(r#"{"type":"pong"}"#.into()), schema: None };
+    assert_eq!(Project::new().parse(MINIMAL).unwrap().api.routes[PING_ROUTE], pong);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let shipped = load(&root.join("stack.yaml"), "dev").unwrap();
+    assert_eq!(shipped.api.routes[PING_ROUTE], pong);
+    assert_eq!((pong.function(), pong.mock()), (None, Some(r#"{"type":"pong"}"#)));
+}
+
+/// A stack whose routes are `$connect: chat` and `line` (the 8th line).
+fn with_route(line: &str) -> String {
+    format!("{MINIMAL}api:\n  routes:\n    $connect: chat\n{line}\n")
+}
+
+#[test]
+fn a_mock_route_takes_its_body_as_written() {
+    let stack =
+        Project::new().parse(&with_route(r#"    ping: { mock: 'pong #1' }"#.replace('#', "n").as_str())).unwrap();
+    assert_eq!(stack.api.routes["ping"].mock(), Some("pong n1"));
+    let body = "x".repeat(MAX_MOCK_BYTES);
+    let stack = Project::new().parse(&with_route(&format!("    $default: {{ mock: '{body}' }}"))).unwrap();
+    assert_eq!(stack.api.routes["$default"].mock().map(str::len), Some(32 * 1024));
+}
+
+#[test]
+fn a_mock_route_is_refused_on_connect_beside_a_function_or_schema_or_with_a_bad_body() {
+    let project = Project::new();
+    // Each error is at the value it is about (`at`, in the line).
+    for (line, at, field, says) in [
+        ("    $disconnect: { mock: 'bye' }", "'bye'", "api.routes.$disconnect.mock", "carries no frame to answer"),
+        ("    ping: { function: chat, mock: 'x' }", "chat", "api.routes.ping.function", "remove `function` or `mock`"),
+        (
+            "    ping: { mock: 'x', schema: schemas/send.json }",
+            "schemas/",
+            "api.routes.ping.schema",
+            "remove `schema` or `mock`",
+        ),
+        ("    ping: { mock: '' }", "''", "api.routes.ping.mock", "an empty body"),
+        ("    ping: { mock: '{\"n\": \"$x\"}' }", "'{", "api.routes.ping.mock", "has `$`"),
+        ("    ping: { mock: '#set' }", "'#", "api.routes.ping.mock", "has `#`"),
+    ] {
+        let e = project.error(&with_route(line));
+        let column = line.find(at).unwrap() + 1;
+        assert_eq!((e.line, e.column, e.field.as_str()), (8, column, field), "{line}: {e:?}");
+        assert!(e.message.contains(says), "{line}: {e:?}");
+    }
+    let long = format!("    ping: {{ mock: '{}' }}", "x".repeat(MAX_MOCK_BYTES + 1));
+    let e = project.error(&with_route(&long));
+    assert_eq!((e.line, e.field.as_str()), (8, "api.routes.ping.mock"));
+    assert!(e.message.contains("32769 bytes") && e.message.contains("at most 32768"), "{e:?}");
+    // Neither a function nor a body: serde says what is missing, where.
+    let e = project.error(&with_route("    ping: { schema: schemas/send.json }"));
+    assert_eq!(e.line, 8, "{e:?}");
+    assert!(e.message.contains("missing required field `function`"), "{e:?}");
+}
+
+#[test]
+fn a_function_that_serves_only_a_queue_beside_mock_routes_is_still_valid() {
+    let text = format!(
+        "{MINIMAL}api:\n  routes:\n    $connect: chat\n    $default: chat\n    ping: {{ mock: '{{\"type\":\"pong\"}}' }}\n"
+    );
+    let stack = Project::new().parse(&text).unwrap();
+    let functions: Vec<Option<&str>> = stack.api.routes.values().map(Route::function).collect();
+    assert_eq!(functions, [Some("chat"), Some("chat"), None]);
+}
+
+#[test]
+fn presence_defaults_to_100_and_is_checked_with_its_position() {
+    let project = Project::new();
+    assert_eq!(project.parse(MINIMAL).unwrap().chat.presence, 100);
+    for (value, ok) in [(0, true), (100_000, true), (-1, false), (100_001, false)] {
+        let text = format!("{MINIMAL}chat:\n  presence: {value}\n");
+        match project.parse(&text) {
+            Ok(stack) => {
+                assert!(ok, "{value} passed");
+                assert_eq!(stack.chat.presence, value);
+            }
+            Err(errors) => {
+                assert!(!ok, "{value}: {errors}");
+                let e = &errors.errors[0];
+                assert_eq!((e.line, e.column, e.field.as_str()), (6, 13, "chat.presence"), "{e:?}");
+                assert!(e.message.contains("0..=100000"), "{e:?}");
+            }
+        }
+    }
+    let e = project.error(&format!("{MINIMAL}chat:\n  presence: many\n"));
+    assert_eq!((e.line, e.field.as_str()), (6, "chat.presence"), "{e:?}");
+}
+
+#[test]
+fn the_presence_table_is_named_after_the_stack_and_stage() {
+    let stack = Project::new().parse(MINIMAL).unwrap();
+    assert_eq!(stack.presence_table_name(), "wschat-dev-presence");
+    assert_eq!(
+        stack.arns("aws", "eu-west-1", "123456789012").presence_table(),
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/wschat-dev-presence"
+    );
 }

@@ -1,7 +1,8 @@
 //! API Gateway v2: one writer per API, and AutoDeploy's deployments.
 //!
 //! - **One writer.** API Gateway refuses a write to an API while another
-//!   write to it is in flight: 409 `ConflictException`, "Unable to complete
+//!   write to it (to anything under `/v2/apis/{apiId}`: its routes,
+//!   integrations and their responses too) is in flight: 409 `ConflictException`, "Unable to complete
 //!   operation due to concurrent modification. Please try again later."
 //!   terraform-provider-aws retries exactly that on every apigatewayv2 call
 //!   (`internal/service/apigatewayv2/service_package.go`, PR #29735; issues
@@ -18,6 +19,28 @@
 //!   API Gateway gets to it, after the last change of a burst, so it holds
 //!   every change before it. What AWS says while one is pending is not
 //!   documented: the stage shows the previous deployment.
+//! - **Route responses.** moto keeps route responses (Create, Get and
+//!   DeleteRouteResponse) but cannot list them: GetRouteResponses
+//!   (`GET /v2/apis/{apiId}/routes/{routeId}/routeresponses`, API Gateway v2
+//!   API reference, "RouteResponses") answers 500. The proxy remembers the
+//!   route responses made through it, and answers the listing as AWS does:
+//!   404 `NotFoundException` for a route that does not exist, else `items`,
+//!   each read back from moto with GetRouteResponse. And "you can only
+//!   define the $default route response for WebSocket APIs" (developer
+//!   guide, "Set up route responses for WebSocket APIs"), once per route:
+//!   another key is 400 `BadRequestException` ("The request is not valid"),
+//!   a second `$default` 409 `ConflictException` ("would cause a conflict
+//!   with the current state of a service resource"), both among
+//!   CreateRouteResponse's errors in the API reference. AWS's texts for these
+//!   are not documented; the conflict's follows the one AWS gives a second
+//!   route of a key ("Route with key $default already exists for this API",
+//!   serverless/serverless#6507). moto takes both.
+//! - **Deleting what is gone.** DeleteIntegrationResponse and
+//!   DeleteRouteResponse answer 404 `NotFoundException` for a response that
+//!   does not exist (API reference, "IntegrationResponse" and
+//!   "RouteResponse", DELETE); moto answers the first with a 500 (a
+//!   `KeyError`) and the second with 200. The proxy reads the response first
+//!   and answers moto's 404 when it is gone.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
@@ -51,6 +74,9 @@ pub struct State {
     /// Routes of the APIs created through the proxy.
     routes: HashMap<String, usize>,
     counter: u64,
+    /// The route responses made through the proxy, by (API id, route id):
+    /// (id, key) of each.
+    route_responses: HashMap<(String, String), Vec<(String, String)>>,
 }
 
 #[derive(Debug)]
@@ -94,8 +120,11 @@ pub fn written_api(call: &Call, request: &Request) -> Option<String> {
 }
 
 /// Answers what moto cannot: `GetDeployment` and `GetDeployments` of the
-/// deployments the proxy made.
+/// deployments the proxy made; and refuses a route response AWS refuses.
 pub fn answer(world: &mut World, call: &Call, request: &Request, now: Instant) -> Option<Reply> {
+    if let Some(refusal) = one_route_response(world, call, request) {
+        return Some(refusal);
+    }
     world.behaviours.auto_deploy_ms?;
     if call.service != "apigateway" {
         return None;
@@ -161,9 +190,11 @@ fn settle(state: &mut State, now: Instant) {
     }
 }
 
-/// Learns from a forwarded call: routes, stages and the changes that make
-/// AutoDeploy deploy again; and shows deployments in `GetStage(s)`.
+/// Learns from a forwarded call: route responses, routes, stages and the
+/// changes that make AutoDeploy deploy again; and shows deployments in
+/// `GetStage(s)`.
 pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, now: Instant) {
+    learn_route_responses(&mut world.api, call, request, reply);
     let Some(delay) = world.window(world.behaviours.auto_deploy_ms) else { return };
     if call.service != "apigateway" || !reply.is_success() {
         return;
@@ -251,4 +282,152 @@ fn show(state: &State, api: &str, name: &str, body: &mut Value) {
         fields.insert("lastDeploymentStatusMessage".into(), Value::String(message.clone()));
     }
     fields.insert("lastUpdatedDate".into(), Value::String(timestamp(stage.updated)));
+}
+
+/// The one route response key of a WebSocket route.
+const ROUTE_RESPONSE_KEY: &str = "$default";
+
+/// CreateRouteResponse with another key than `$default`, or on a route that
+/// has its `$default` already: AWS's refusals (see the module's doc).
+fn one_route_response(world: &World, call: &Call, request: &Request) -> Option<Reply> {
+    if !world.behaviours.one_route_response || call.service != "apigateway" || call.operation != "CreateRouteResponse" {
+        return None;
+    }
+    let segments = request.segments();
+    let ["v2", "apis", api, "routes", route, "routeresponses"] =
+        segments.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    else {
+        return None;
+    };
+    let key = request.json_str("routeResponseKey").unwrap_or_default();
+    if key != ROUTE_RESPONSE_KEY {
+        return Some(wire::rest_json_error(
+            400,
+            "BadRequestException",
+            &format!("Route response key {key} is not supported for WebSocket APIs: only $default is"),
+        ));
+    }
+    let existing = world.api.route_responses.get(&(api.to_string(), route.to_string()));
+    existing.is_some_and(|responses| responses.iter().any(|(_, k)| k == ROUTE_RESPONSE_KEY)).then(|| {
+        wire::rest_json_error(
+            409,
+            "ConflictException",
+            &format!("Route response with key {ROUTE_RESPONSE_KEY} already exists for this route"),
+        )
+    })
+}
+
+/// Keeps [`State::route_responses`] as moto's are: made, rekeyed, deleted,
+/// and gone with their route or API.
+fn learn_route_responses(state: &mut State, call: &Call, request: &Request, reply: &Reply) {
+    if call.service != "apigateway" || !reply.is_success() {
+        return;
+    }
+    let segments = request.segments();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let of = |api: &str, route: &str| (api.to_string(), route.to_string());
+    match (call.operation.as_str(), &s[..]) {
+        ("CreateRouteResponse", ["v2", "apis", api, "routes", route, "routeresponses"]) => {
+            if let Some(id) = reply.json_str("routeResponseId") {
+                let key = request.json_str("routeResponseKey").unwrap_or_default();
+                state.route_responses.entry(of(api, route)).or_default().push((id, key));
+            }
+        }
+        ("UpdateRouteResponse", ["v2", "apis", api, "routes", route, "routeresponses", id]) => {
+            if let Some(key) = request.json_str("routeResponseKey")
+                && let Some(responses) = state.route_responses.get_mut(&of(api, route))
+            {
+                for (_, k) in responses.iter_mut().filter(|(known, _)| known == id) {
+                    *k = key.clone();
+                }
+            }
+        }
+        ("DeleteRouteResponse", ["v2", "apis", api, "routes", route, "routeresponses", id]) => {
+            if let Some(responses) = state.route_responses.get_mut(&of(api, route)) {
+                responses.retain(|(known, _)| known != id);
+            }
+        }
+        ("DeleteRoute", ["v2", "apis", api, "routes", route]) => {
+            state.route_responses.remove(&of(api, route));
+        }
+        ("DeleteApi", ["v2", "apis", api]) => state.route_responses.retain(|(a, _), _| a != api),
+        _ => {}
+    }
+}
+
+/// A call moto lacks or gets wrong, that the proxy completes from moto's own reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// GetRouteResponses: moto has no listing.
+    ListRouteResponses,
+    /// DeleteIntegrationResponse and DeleteRouteResponse: 404 when it is gone.
+    DeleteIfThere,
+}
+
+/// Whether the proxy completes `call` instead of forwarding it as it is.
+pub fn completed(call: &Call) -> Option<Completion> {
+    if call.service != "apigateway" {
+        return None;
+    }
+    match call.operation.as_str() {
+        "GetRouteResponses" => Some(Completion::ListRouteResponses),
+        "DeleteIntegrationResponse" | "DeleteRouteResponse" => Some(Completion::DeleteIfThere),
+        _ => None,
+    }
+}
+
+/// `request`, sent to moto as a GET of `path`.
+async fn read(shared: &super::Shared, request: &Request, path: String) -> Result<Reply, String> {
+    let get = Request {
+        method: http::Method::GET,
+        path,
+        query: String::new(),
+        headers: request.headers.clone(),
+        body: bytes::Bytes::new(),
+    };
+    super::forward(shared, &get).await
+}
+
+/// Answers `request` as AWS would, from what moto holds (see [`Completion`]).
+pub async fn complete(shared: &super::Shared, request: &Request, completion: Completion) -> Result<Reply, String> {
+    let path = request.path.split('?').next().unwrap_or(&request.path).trim_end_matches('/').to_string();
+    match completion {
+        Completion::DeleteIfThere => {
+            let there = read(shared, request, path).await?;
+            if there.status == http::StatusCode::NOT_FOUND {
+                return Ok(there);
+            }
+            super::forward(shared, request).await
+        }
+        Completion::ListRouteResponses => {
+            let segments = request.segments();
+            let ["v2", "apis", api, "routes", route, "routeresponses"] =
+                segments.iter().map(String::as_str).collect::<Vec<_>>()[..]
+            else {
+                return super::forward(shared, request).await;
+            };
+            let route_path = path.trim_end_matches("/routeresponses").to_string();
+            let found = read(shared, request, route_path).await?;
+            if !found.is_success() {
+                return Ok(found);
+            }
+            let ids: Vec<String> = shared
+                .world()
+                .api
+                .route_responses
+                .get(&(api.to_string(), route.to_string()))
+                .map(|responses| responses.iter().map(|(id, _)| id.clone()).collect())
+                .unwrap_or_default();
+            let mut items = Vec::new();
+            for id in ids {
+                let got = read(shared, request, format!("{path}/{id}")).await?;
+                match got.json() {
+                    Some(item) if got.is_success() => items.push(item),
+                    _ if got.status == http::StatusCode::NOT_FOUND => {}
+                    _ => return Ok(got),
+                }
+            }
+            Ok(Reply::ok_json(&serde_json::json!({ "items": items })))
+        }
+    }
 }

@@ -290,6 +290,14 @@ mod tests {
         assert_eq!(op(Method::DELETE, "/v2/domainnames/ws.example.com"), "DeleteDomainName");
         assert_eq!(op(Method::POST, "/v2/domainnames/ws.example.com/apimappings"), "CreateApiMapping");
         assert_eq!(op(Method::GET, "/v2/domainnames/ws.example.com/apimappings"), "GetApiMappings");
+        assert_eq!(op(Method::GET, "/v2/apis/abc/routes/r1/routeresponses"), "GetRouteResponses");
+        assert_eq!(op(Method::POST, "/v2/apis/abc/routes/r1/routeresponses"), "CreateRouteResponse");
+        assert_eq!(op(Method::DELETE, "/v2/apis/abc/routes/r1/routeresponses/rr1"), "DeleteRouteResponse");
+        assert_eq!(op(Method::GET, "/v2/apis/abc/integrations/i1/integrationresponses"), "GetIntegrationResponses");
+        assert_eq!(
+            op(Method::PATCH, "/v2/apis/abc/integrations/i1/integrationresponses/ir1"),
+            "UpdateIntegrationResponse"
+        );
         let call = Call::of(&request(Method::POST, "/v2/apis/abc/models", ""));
         assert_eq!(call.service, "apigateway");
         assert!(call.is_mutating());

@@ -95,6 +95,9 @@ pub struct Behaviours {
     pub certificate_release_ms: Option<u64>,
     /// CloudFront refuses an alias another distribution has.
     pub unique_aliases: bool,
+    /// A WebSocket route takes one route response, `$default`: another key
+    /// is 400 `BadRequestException`, a second one 409 `ConflictException`.
+    pub one_route_response: bool,
 }
 
 impl Default for Behaviours {
@@ -120,6 +123,7 @@ impl Default for Behaviours {
             certificate_in_use: false,
             certificate_release_ms: None,
             unique_aliases: false,
+            one_route_response: false,
         }
     }
 }
@@ -149,6 +153,7 @@ impl Behaviours {
             certificate_in_use: true,
             certificate_release_ms: Some(1_500),
             unique_aliases: true,
+            one_route_response: true,
         }
     }
 }
@@ -535,7 +540,11 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
         tokio::time::sleep(Duration::from_millis(hold)).await;
     }
 
-    let forwarded = forward(shared, &request).await;
+    // What moto lacks or gets wrong, answered from moto's own reads.
+    let forwarded = match apigateway::completed(&call) {
+        Some(completion) => apigateway::complete(shared, &request, completion).await,
+        None => forward(shared, &request).await,
+    };
     let mut reply = match forwarded {
         Ok(reply) => reply,
         Err(e) => {

@@ -15,9 +15,21 @@ fn assert_complete(inv: &Inventory, baseline: &Inventory) {
     inv.assert_no_duplicates();
     assert_eq!(inv.apis.len(), 1);
     assert_eq!(inv.route_keys(), baseline.route_keys());
-    assert_eq!(inv.integrations.len(), 1);
-    let target = format!("integrations/{}", inv.integrations[0]["id"].as_str().unwrap());
-    assert!(inv.routes.iter().all(|r| r["target"] == target), "{:#?}", inv.routes);
+    // chat's integration for every route but `ping`, which API Gateway
+    // answers itself: its MOCK integration, with its integration response,
+    // and its route response.
+    assert_eq!(inv.integrations.len(), 2, "{:#?}", inv.integrations);
+    let proxy = inv.integrations_of("AWS_PROXY");
+    assert_eq!(proxy.len(), 1, "{:#?}", inv.integrations);
+    let target = format!("integrations/{}", proxy[0]["id"].as_str().unwrap());
+    assert!(inv.routes.iter().filter(|r| r["key"] != "ping").all(|r| r["target"] == target), "{:#?}", inv.routes);
+    let mock = inv.target_of("ping");
+    assert_eq!(mock["type"], "MOCK");
+    assert_eq!(mock["request_templates"], serde_json::json!({"$default": "{\"statusCode\": 200}"}));
+    assert_eq!(mock["responses"][0]["templates"], serde_json::json!({"$default": "{\"type\":\"pong\"}"}));
+    assert_eq!(inv.route("ping")["response_selection"], "$default");
+    let route_responses: Vec<(&String, usize)> = inv.route_responses.iter().map(|(k, r)| (k, r.len())).collect();
+    assert_eq!(route_responses, [(&"ping".to_string(), 1)], "{:#?}", inv.route_responses);
     let models = |i: &Inventory| i.routes.iter().map(|r| r["models"].clone()).collect::<Vec<_>>();
     assert_eq!(models(inv), models(baseline));
     assert_eq!(inv.stages.len(), 1);
@@ -32,6 +44,9 @@ fn assert_complete(inv: &Inventory, baseline: &Inventory) {
     let ledger = inv.deliveries.as_ref().expect("the delivery ledger table");
     assert_eq!(ledger["keys"], serde_json::json!(["shard HASH", "part RANGE"]));
     assert_eq!(ledger["ttl_status"], "ENABLED");
+    let presence = inv.presence.as_ref().expect("the presence table");
+    assert_eq!(presence["keys"], serde_json::json!(["key HASH", "part RANGE"]));
+    assert_eq!(presence["ttl_status"], "ENABLED");
     assert_eq!(inv.mappings["notify"][0]["maximum_concurrency"], 10);
     let queue_url = &inv.queue.as_ref().unwrap()["url"];
     assert!(inv.functions.values().all(|f| f["environment"]["WSCHAT_QUEUE_URL"] == *queue_url));
@@ -103,7 +118,8 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
                     redone - models_again <= n - k + wschat::apply::CONCURRENCY,
                     "k={k}: the resumed deploy redid work: {redone} mutating calls reached AWS after {k} of {n}"
                 );
-                let inv = Inventory::read(aws, &name, "dev").await;
+                let mut inv = Inventory::read(aws, &name, "dev").await;
+                inv.read_route_responses(&cloud.through_proxy().await, aws).await;
                 assert_complete(&inv, baseline);
 
                 tokio::time::sleep(consistency()).await;

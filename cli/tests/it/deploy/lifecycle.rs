@@ -47,7 +47,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     let project = Project::new("lc-create");
     let report = deploy(&cloud, &project);
     let aws = sdk(&cloud).await;
-    let inv = Inventory::read(&aws, "lc-create", "dev").await;
+    let mut inv = Inventory::read(&aws, "lc-create", "dev").await;
+    inv.read_route_responses(&cloud.through_proxy().await, &aws).await;
     inv.assert_no_duplicates();
     let api = inv.api_id();
     let p = "lc-create-dev";
@@ -55,13 +56,14 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
     // The report: URL, counts, waves.
     assert_eq!(report["urls"]["websocket"], format!("wss://{api}.execute-api.{REGION}.amazonaws.com/dev"));
-    // 34 backend resources (with the three tables and the one route model,
-    // LambdaSharp's `send`), and the website's bucket, files, OAC,
+    // 39 backend resources (with the four tables, the one route model,
+    // LambdaSharp's `send`, and `ping`'s MOCK integration, integration
+    // response and route response), and the website's bucket, files, OAC,
     // distribution and bucket policy.
-    assert_eq!(report["counts"]["create"], 39, "{report:#}");
+    assert_eq!(report["counts"]["create"], 44, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     assert_eq!(report["waves"], 5);
-    assert!(mutating(&report) >= 39);
+    assert!(mutating(&report) >= 44);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -99,6 +101,15 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(messages["ttl_status"], "ENABLED");
     assert_eq!(messages["ttl_attribute"], "expiresAt");
     assert_eq!(messages["tags"], table["tags"]);
+    // Presence: count buckets and digests, by key and part, expiring.
+    let presence = inv.presence.as_ref().expect("the presence table");
+    assert_eq!(presence["billing"], "PAY_PER_REQUEST");
+    assert_eq!(presence["keys"], json!(["key HASH", "part RANGE"]));
+    assert_eq!(presence["attributes"], json!({"key": "S", "part": "N"}));
+    assert_eq!(presence["indexes"], json!([]));
+    assert_eq!(presence["ttl_status"], "ENABLED");
+    assert_eq!(presence["ttl_attribute"], "expiresAt");
+    assert_eq!(presence["tags"], table["tags"]);
 
     // SQS.
     let queue = inv.queue.as_ref().expect("queue");
@@ -130,6 +141,9 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         assert_eq!(env["WSCHAT_FANOUT_CONCURRENCY"], "32");
         assert_eq!(env["WSCHAT_WELCOME_DELAY"], "1");
         assert_eq!(env["WSCHAT_TTL_ATTRIBUTE"], "expiresAt");
+        // Both count and digest presence, with chat.presence's default.
+        assert_eq!(env["WSCHAT_PRESENCE_TABLE"], format!("{p}-presence"));
+        assert_eq!(env["WSCHAT_PRESENCE"], "100");
     }
     // Only the queue's consumer fans out.
     let notify_env = &inv.functions["notify"]["environment"];
@@ -187,9 +201,11 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let connections = arn("dynamodb", &format!("table/{p}-connections"));
         let deliveries = arn("dynamodb", &format!("table/{p}-deliveries"));
         let messages = arn("dynamodb", &format!("table/{p}-messages"));
+        let presence = arn("dynamodb", &format!("table/{p}-presence"));
         let queue = arn("sqs", &format!("{p}-notifications"));
         let mut want = vec![
             connections.clone(),
+            presence.clone(),
             arn("dynamodb", &format!("table/{p}-connections/index/room-index")),
             queue.clone(),
             arn("execute-api", &format!("{api}/dev/POST/@connections/*")),
@@ -227,6 +243,12 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let want_messages: &[&str] =
             if function == "chat" { &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"] } else { &[] };
         assert_eq!(on_messages, want_messages, "{function}: {policy:#}");
+        let on_presence = actions_on(policy, &presence);
+        assert_eq!(
+            on_presence,
+            ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "{function}: {policy:#}"
+        );
     }
 
     // API Gateway.
@@ -234,9 +256,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(inv.apis[0]["protocol"], "WEBSOCKET");
     assert_eq!(inv.apis[0]["route_selection"], "$request.body.action");
     want_tags(&inv.apis[0]["tags"]);
-    assert_eq!(inv.integrations.len(), 1);
-    let integration = &inv.integrations[0];
-    assert_eq!(integration["type"], "AWS_PROXY");
+    assert_eq!(inv.integrations.len(), 2, "chat's, and ping's MOCK: {:#?}", inv.integrations);
+    let integration = inv.integrations_of("AWS_PROXY")[0];
     assert_eq!(integration["method"], "POST");
     assert_eq!(
         integration["uri"],
@@ -253,9 +274,26 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         stack["api"]["routes"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
     keys.sort();
     assert_eq!(inv.route_keys(), keys);
-    for route in &inv.routes {
+    // `ping`: API Gateway answers it itself. Its MOCK integration answers
+    // 200 whatever the frame holds, its integration response sends the
+    // pong, and its route response sends that back: the route is two-way.
+    let mock = inv.target_of("ping");
+    assert_eq!(mock["type"], "MOCK", "{mock:#}");
+    assert_eq!(mock["request_templates"], json!({"$default": "{\"statusCode\": 200}"}));
+    assert_eq!(mock["template_selection"], "\\$default");
+    let responses = mock["responses"].as_array().unwrap();
+    assert_eq!(responses.len(), 1, "{mock:#}");
+    assert_eq!(responses[0]["key"], "$default");
+    assert_eq!(responses[0]["templates"], json!({"$default": "{\"type\":\"pong\"}"}));
+    assert_eq!(responses[0]["template_selection"], "\\$default");
+    assert_eq!(inv.route("ping")["response_selection"], "$default");
+    let route_responses: Vec<(&String, Vec<&Value>)> =
+        inv.route_responses.iter().map(|(k, r)| (k, r.iter().map(|r| &r["key"]).collect())).collect();
+    assert_eq!(route_responses, [(&"ping".to_string(), vec![&json!("$default")])], "only ping is two-way");
+    for route in inv.routes.iter().filter(|r| r["key"] != "ping") {
         let key = route["key"].as_str().unwrap();
         assert_eq!(route["target"], target, "{key}");
+        assert_eq!(route["response_selection"], Value::Null, "{key}: one-way");
         assert_eq!(route["authorization"], "NONE", "{key}");
         let schema = stack["api"]["routes"][key]["schema"].as_str();
         match schema {
@@ -295,7 +333,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 39);
+    assert_eq!(again["counts"]["unchanged"], 44);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -304,7 +342,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 39);
+    assert_eq!(plan["counts"]["unchanged"], 44);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -332,7 +370,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     let stack = project
         .stack()
         .replace("chat:   { crate: lambdas/chat }", "chat:   { crate: lambdas/chat, memory: 512 }")
-        .replace("    list:        chat\n", "    ping:        chat\n")
+        .replace("    list:        chat\n", "    hello:       chat\n")
         .replace("  routes:\n", "  auth: iam\n  routes:\n");
     assert_ne!(stack, project.stack());
     project.write_stack(&stack);
@@ -353,7 +391,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     assert!(new_model.starts_with("send"), "{new_model}");
     let expected = vec![
         format!("create model {new_model}"),
-        "create route ping".to_string(),
+        "create route hello".to_string(),
         "delete route list".to_string(),
         "update function chat".to_string(),
         "update route $connect".to_string(),
@@ -378,9 +416,9 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     after.assert_no_duplicates();
     assert_eq!(after.functions["chat"]["memory"], 512);
     assert_eq!(after.functions["notify"], before.functions["notify"], "notify was not to change");
-    assert!(after.route_keys().contains(&"ping".to_string()));
+    assert!(after.route_keys().contains(&"hello".to_string()));
     assert!(!after.route_keys().contains(&"list".to_string()));
-    assert_eq!(after.route("ping")["target"], before.route("send")["target"]);
+    assert_eq!(after.route("hello")["target"], before.route("send")["target"]);
     assert_eq!(after.route("$connect")["authorization"], "AWS_IAM");
     assert_eq!(after.route("send")["models"]["$default"], new_model.as_str());
     let model_id = &report_ids(&applied, "model")[&new_model];
@@ -503,14 +541,16 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     let api_id = Inventory::read(&aws, "lc-destroy", "dev").await.api_id();
     let report = json(&cloud, &project, &["destroy", "--yes"]);
     // Log groups, roles and functions of two functions, the mapping, the
-    // connections table, the delivery ledger and the messages, both queues,
-    // the API, the bucket, the distribution and the OAC; routes, policies,
-    // permissions and the bucket's policy and files go with them.
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 16, "{report:#}");
+    // connections table, the delivery ledger, the messages and presence,
+    // both queues, the API, the bucket, the distribution and the OAC;
+    // routes, integrations and their responses, policies, permissions and
+    // the bucket's policy and files go with them.
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 17, "{report:#}");
     let inv = Inventory::read(&aws, "lc-destroy", "dev").await;
     assert!(inv.is_empty(), "left behind: {inv:#?}");
     assert_eq!(inv.deliveries, None, "the delivery ledger is left");
     assert_eq!(inv.messages, None, "the messages table is left");
+    assert_eq!(inv.presence, None, "the presence table is left");
     let api = aws.apigatewayv2().get_api().api_id(&api_id).send().await;
     assert!(api.is_err_and(|e| e.into_service_error().is_not_found_exception()), "the API is still there");
     assert_eq!(Inventory::read(&aws, "lc-destroy", "dev-x").await, neighbour_before, "destroy touched another stage");
@@ -673,7 +713,7 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     // From empty, every resource is created.
-    assert_eq!(nodes.len(), 39, "{dot}");
+    assert_eq!(nodes.len(), 44, "{dot}");
     assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     for (from, to) in &edges {
@@ -686,6 +726,11 @@ fn plan_graph_draws_each_resource_and_each_reference() {
         ("route send", "integration chat"),
         ("route send", "route model send"),
         ("route send", "WebSocket API api"),
+        ("route ping", "MOCK integration ping"),
+        ("route ping", "integration response ping"),
+        ("integration response ping", "MOCK integration ping"),
+        ("route response ping", "route ping"),
+        ("MOCK integration ping", "WebSocket API api"),
         ("integration chat", "Lambda function chat"),
         ("Lambda function chat", "IAM role chat"),
         ("Lambda function chat", "log group chat"),
@@ -755,4 +800,107 @@ async fn history_off_deletes_the_messages_table_and_the_access_to_it_and_on_brin
     let chat = &again.functions["chat"]["environment"];
     assert_eq!((&chat["WSCHAT_HISTORY_MESSAGES"], &chat["WSCHAT_HISTORY_DAYS"]), (&json!("20"), &json!("2")));
     assert!(again.roles[&format!("{p}-chat")].to_string().contains(&messages_arn));
+}
+
+/// `ping` as the shipped stack has it: MOCK, answered by API Gateway.
+const PING_MOCK: &str = "    ping:        { mock: '{\"type\":\"pong\"}' }\n";
+
+/// What the inventory says about route `ping`: its integration's type, its
+/// route response selection, the bodies of its integration responses and
+/// the keys of its route responses.
+fn ping(inv: &Inventory) -> (Value, Value, Vec<Value>, Vec<Value>) {
+    let integration = inv.target_of("ping");
+    let bodies = integration["responses"]
+        .as_array()
+        .map(|r| r.iter().map(|r| r["templates"]["$default"].clone()).collect())
+        .unwrap_or_default();
+    let keys =
+        inv.route_responses.get("ping").map(|r| r.iter().map(|r| r["key"].clone()).collect()).unwrap_or_default();
+    (integration["type"].clone(), inv.route("ping")["response_selection"].clone(), bodies, keys)
+}
+
+#[tokio::test]
+async fn a_mock_route_switched_to_a_function_and_back_converges_and_removing_it_leaves_nothing() {
+    let cloud = Cloud::shared();
+    let project = Project::new("lc-mock");
+    let shipped = project.stack();
+    assert!(shipped.contains(PING_MOCK), "the shipped stack.yaml changed shape");
+    deploy(&cloud, &project);
+    let (aws, proxied) = (sdk(&cloud).await, cloud.through_proxy().await);
+    let read = || async {
+        let mut inv = Inventory::read(&aws, "lc-mock", "dev").await;
+        inv.read_route_responses(&proxied, &aws).await;
+        inv.assert_no_duplicates();
+        inv
+    };
+    let mocked = (json!("MOCK"), json!("$default"), vec![json!(r#"{"type":"pong"}"#)], vec![json!("$default")]);
+    let before = read().await;
+    assert_eq!(ping(&before), mocked);
+
+    // To the chat function: a one-way route on chat's integration, re-created
+    // (DeleteRoute takes its route response), and the MOCK integration and
+    // its response deleted.
+    project.write_stack(&shipped.replace(PING_MOCK, "    ping:        chat\n"));
+    let plan = json(&cloud, &project, &["plan"]);
+    let expected = [
+        "delete integration_response ping",
+        "delete mock_integration ping",
+        "delete route_response ping",
+        "replace route ping",
+    ];
+    assert_eq!(changes(&plan), expected, "{plan:#}");
+    let applied = deploy(&cloud, &project);
+    assert_eq!(changes(&applied), expected, "{applied:#}");
+    let function = read().await;
+    assert_eq!(function.route("ping")["target"], before.route("send")["target"]);
+    assert_eq!(function.route("ping")["response_selection"], Value::Null);
+    assert_eq!(function.integrations_of("MOCK"), Vec::<&Value>::new());
+    assert_eq!(function.route_responses, Default::default());
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
+
+    // And back: the route is updated in place once its integration answers.
+    project.write_stack(&shipped);
+    let applied = deploy(&cloud, &project);
+    assert_eq!(
+        changes(&applied),
+        [
+            "create integration_response ping",
+            "create mock_integration ping",
+            "create route_response ping",
+            "update route ping",
+        ],
+        "{applied:#}"
+    );
+    let back = read().await;
+    assert_eq!(ping(&back), mocked);
+    assert_eq!(back.route("ping")["id"], function.route("ping")["id"]);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
+
+    // A new body is one update of the integration response.
+    let v2 = "    ping:        { mock: '{\"type\":\"pong\",\"v\":2}' }\n";
+    project.write_stack(&shipped.replace(PING_MOCK, v2));
+    let applied = deploy(&cloud, &project);
+    assert_eq!(changes(&applied), ["update integration_response ping"], "{applied:#}");
+    assert_eq!(mutating(&applied), 1, "{applied:#}");
+    assert_eq!(ping(&read().await).2, [json!(r#"{"type":"pong","v":2}"#)]);
+
+    // Without `ping`: nothing of it is left.
+    project.write_stack(&shipped.replace(PING_MOCK, ""));
+    let applied = deploy(&cloud, &project);
+    assert_eq!(
+        changes(&applied),
+        [
+            "delete integration_response ping",
+            "delete mock_integration ping",
+            "delete route ping",
+            "delete route_response ping",
+        ],
+        "{applied:#}"
+    );
+    let gone = read().await;
+    assert!(!gone.route_keys().contains(&"ping".to_string()));
+    assert_eq!(gone.integrations_of("MOCK"), Vec::<&Value>::new());
+    assert_eq!(gone.route_responses, Default::default());
+    assert_eq!(gone.integrations.len(), 1, "{:#?}", gone.integrations);
+    assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
 }

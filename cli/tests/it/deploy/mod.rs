@@ -207,6 +207,8 @@ pub struct Inventory {
     pub deliveries: Option<Value>,
     /// The chat's history.
     pub messages: Option<Value>,
+    /// Presence: the count of people online and the digests.
+    pub presence: Option<Value>,
     pub queue: Option<Value>,
     pub dlq: Option<Value>,
     /// Function name -> configuration summary.
@@ -217,7 +219,11 @@ pub struct Inventory {
     pub apis: Vec<Value>,
     /// Of the first API.
     pub routes: Vec<Value>,
+    /// With each MOCK integration's integration responses.
     pub integrations: Vec<Value>,
+    /// Route key -> its route responses, when [`Inventory::read_route_responses`]
+    /// read them (moto cannot list them: through the proxy).
+    pub route_responses: BTreeMap<String, Vec<Value>>,
     pub stages: Vec<Value>,
     pub authorizers: Vec<Value>,
     /// Function name -> statements with this stack's statement id.
@@ -244,6 +250,7 @@ impl Inventory {
         inv.table = read_table(&ddb, &format!("{prefix}-connections")).await;
         inv.deliveries = read_table(&ddb, &format!("{prefix}-deliveries")).await;
         inv.messages = read_table(&ddb, &format!("{prefix}-messages")).await;
+        inv.presence = read_table(&ddb, &format!("{prefix}-presence")).await;
 
         let sqs = aws.sqs();
         for (slot, queue) in
@@ -375,23 +382,42 @@ impl Inventory {
                         "authorizer_id": r.authorizer_id().filter(|id| !id.is_empty()),
                         "models": r.request_models().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
                         "model_selection": r.model_selection_expression(),
+                        "response_selection": r.route_response_selection_expression().filter(|e| !e.is_empty()),
                     })
                 })
                 .collect();
             inv.routes.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
             let integrations = apigw.get_integrations().api_id(&api_id).send().await.unwrap();
-            inv.integrations = integrations
-                .items()
-                .iter()
-                .map(|i| {
-                    serde_json::json!({
-                        "id": i.integration_id(),
-                        "type": i.integration_type().map(|t| t.as_str().to_string()),
-                        "method": i.integration_method(),
-                        "uri": i.integration_uri(),
-                    })
-                })
-                .collect();
+            for i in integrations.items() {
+                let id = i.integration_id().unwrap();
+                let mock = i.integration_type() == Some(&aws_sdk_apigatewayv2::types::IntegrationType::Mock);
+                let mut integration = serde_json::json!({
+                    "id": id,
+                    "type": i.integration_type().map(|t| t.as_str().to_string()),
+                    "method": i.integration_method(),
+                    "uri": i.integration_uri(),
+                });
+                if mock {
+                    let templates = i.request_templates().cloned().unwrap_or_default();
+                    integration["request_templates"] = serde_json::json!(templates);
+                    integration["template_selection"] = serde_json::json!(i.template_selection_expression());
+                    let responses =
+                        apigw.get_integration_responses().api_id(&api_id).integration_id(id).send().await.unwrap();
+                    integration["responses"] = responses
+                        .items()
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "id": r.integration_response_id(),
+                                "key": r.integration_response_key(),
+                                "templates": r.response_templates().cloned().unwrap_or_default(),
+                                "template_selection": r.template_selection_expression(),
+                            })
+                        })
+                        .collect();
+                }
+                inv.integrations.push(integration);
+            }
             let authorizers = apigw.get_authorizers().api_id(&api_id).send().await.unwrap();
             inv.authorizers = authorizers
                 .items()
@@ -565,6 +591,49 @@ impl Inventory {
         &self.distributions[0]
     }
 
+    /// Reads the route responses of every route, through the proxy (`aws`):
+    /// moto has no GetRouteResponses. Each is read again straight from moto
+    /// (`direct`) with GetRouteResponse, so what is recorded is moto's.
+    pub async fn read_route_responses(&mut self, aws: &Aws, direct: &Aws) {
+        let Some(api_id) = self.apis.first().and_then(|a| a["id"].as_str()).map(str::to_string) else { return };
+        let (proxied, direct) = (aws.apigatewayv2(), direct.apigatewayv2());
+        for route in &self.routes {
+            let (key, route_id) = (route["key"].as_str().unwrap(), route["id"].as_str().unwrap());
+            let listed = proxied.get_route_responses().api_id(&api_id).route_id(route_id).send().await.unwrap();
+            let mut responses = Vec::new();
+            for listed in listed.items() {
+                let id = listed.route_response_id().unwrap();
+                let r = direct
+                    .get_route_response()
+                    .api_id(&api_id)
+                    .route_id(route_id)
+                    .route_response_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                responses.push(serde_json::json!({ "id": r.route_response_id(), "key": r.route_response_key() }));
+            }
+            if !responses.is_empty() {
+                self.route_responses.insert(key.to_string(), responses);
+            }
+        }
+    }
+
+    /// The integration each route's target names.
+    pub fn target_of(&self, key: &str) -> &Value {
+        let target = self.route(key)["target"].as_str().unwrap().to_string();
+        let id = target.strip_prefix("integrations/").unwrap_or(&target).to_string();
+        self.integrations
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("route {key} targets {target}, which is not among {:#?}", self.integrations))
+    }
+
+    /// The integrations of one type (`AWS_PROXY`, `MOCK`).
+    pub fn integrations_of(&self, kind: &str) -> Vec<&Value> {
+        self.integrations.iter().filter(|i| i["type"] == kind).collect()
+    }
+
     /// The API id, when there is exactly one API.
     pub fn api_id(&self) -> String {
         assert_eq!(self.apis.len(), 1, "expected one API: {:#?}", self.apis);
@@ -593,7 +662,23 @@ impl Inventory {
         let all = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), all, "duplicate routes: {:#?}", self.routes);
-        assert!(self.integrations.len() <= 1, "duplicate integrations: {:#?}", self.integrations);
+        // One AWS_PROXY integration per function, and one MOCK integration
+        // per route that targets one, with one integration response each.
+        let mut uris: Vec<&str> =
+            self.integrations_of("AWS_PROXY").iter().map(|i| i["uri"].as_str().unwrap_or_default()).collect();
+        let all = uris.len();
+        uris.sort();
+        uris.dedup();
+        assert_eq!(uris.len(), all, "duplicate integrations: {:#?}", self.integrations);
+        for mock in self.integrations_of("MOCK") {
+            let target = format!("integrations/{}", mock["id"].as_str().unwrap());
+            let routes = self.routes.iter().filter(|r| r["target"] == target.as_str()).count();
+            assert_eq!(routes, 1, "a MOCK integration no route (or several) targets: {mock:#}");
+            assert_eq!(mock["responses"].as_array().unwrap().len(), 1, "{mock:#}");
+        }
+        for (key, responses) in &self.route_responses {
+            assert_eq!(responses.len(), 1, "duplicate route responses on {key}: {responses:#?}");
+        }
         assert!(self.stages.len() <= 1, "duplicate stages: {:#?}", self.stages);
         assert!(self.authorizers.len() <= 1, "duplicate authorizers: {:#?}", self.authorizers);
         for (function, statements) in &self.permissions {

@@ -121,6 +121,105 @@ async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
     assert!(busy.is_resource_in_use_exception(), "{busy:?}");
 }
 
+/// moto keeps route responses but cannot list them (GetRouteResponses is a
+/// 500), takes any key and any number of them, and answers a delete of a
+/// gone integration response with a 500: the proxy answers as AWS does.
+#[tokio::test]
+async fn route_responses_are_listed_one_default_per_route_and_a_gone_response_is_not_found() {
+    let cloud = Cloud::with(only(|b| b.one_route_response = true));
+    // Straight to moto without retries: a 500 is answered at once.
+    let direct = aws_sdk_apigatewayv2::Client::from_conf(
+        aws_sdk_apigatewayv2::config::Builder::from(sdk(&cloud).await.sdk_config())
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let proxied = cloud.through_proxy().await.apigatewayv2();
+    let api = direct
+        .create_api()
+        .name("rl-rr")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
+        .route_selection_expression("$request.body.action")
+        .send()
+        .await
+        .unwrap()
+        .api_id
+        .unwrap();
+    let route = |key: &'static str| {
+        proxied.create_route().api_id(&api).route_key(key).route_response_selection_expression("$default").send()
+    };
+    let (ping, other) =
+        (route("ping").await.unwrap().route_id.unwrap(), route("other").await.unwrap().route_id.unwrap());
+    let list = |route: String| proxied.get_route_responses().api_id(&api).route_id(route).send();
+    assert!(list(ping.clone()).await.unwrap().items().is_empty());
+    // The proof that moto cannot list them itself.
+    let unlisted = direct.get_route_responses().api_id(&api).route_id(&ping).send().await.unwrap_err();
+    assert_eq!(unlisted.raw_response().map(|r| r.status().as_u16()), Some(500), "{unlisted:?}");
+
+    let create = |route: &str, key: &str| {
+        proxied.create_route_response().api_id(&api).route_id(route).route_response_key(key).send()
+    };
+    let made = create(&ping, "$default").await.unwrap().route_response_id.unwrap();
+    let listed = list(ping.clone()).await.unwrap();
+    let listed: Vec<(Option<&str>, Option<&str>)> =
+        listed.items().iter().map(|r| (r.route_response_id(), r.route_response_key())).collect();
+    assert_eq!(listed, [(Some(made.as_str()), Some("$default"))]);
+    assert!(list(other.clone()).await.unwrap().items().is_empty(), "another route's are its own");
+
+    // One `$default` per route, and no other key; a conflict that is not
+    // another writer's is not retried.
+    proxied.get_api().api_id(&api).send().await.unwrap();
+    let before = cloud.realism.stats().operations.get("CreateRouteResponse").copied().unwrap_or(0);
+    let second = create(&ping, "$default").await.unwrap_err().into_service_error();
+    assert!(second.is_conflict_exception(), "{second:?}");
+    assert_eq!(cloud.realism.stats().operations["CreateRouteResponse"], before + 1, "retried");
+    let keyed = create(&other, "$other").await.unwrap_err().into_service_error();
+    assert!(keyed.is_bad_request_exception(), "{keyed:?}");
+    assert_eq!(refused(&cloud, "ConflictException") + refused(&cloud, "BadRequestException"), 2);
+    create(&other, "$default").await.unwrap();
+
+    // Deleting what is gone is NotFound, as AWS says it.
+    let delete = || proxied.delete_route_response().api_id(&api).route_id(&ping).route_response_id(&made).send();
+    delete().await.unwrap();
+    let gone = delete().await.unwrap_err().into_service_error();
+    assert!(gone.is_not_found_exception(), "{gone:?}");
+    assert!(list(ping.clone()).await.unwrap().items().is_empty());
+    let mock = proxied
+        .create_integration()
+        .api_id(&api)
+        .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap()
+        .integration_id
+        .unwrap();
+    let response = proxied
+        .create_integration_response()
+        .api_id(&api)
+        .integration_id(&mock)
+        .integration_response_key("$default")
+        .send()
+        .await
+        .unwrap()
+        .integration_response_id
+        .unwrap();
+    let delete = || {
+        proxied
+            .delete_integration_response()
+            .api_id(&api)
+            .integration_id(&mock)
+            .integration_response_id(&response)
+            .send()
+    };
+    delete().await.unwrap();
+    let gone = delete().await.unwrap_err().into_service_error();
+    assert!(gone.is_not_found_exception(), "{gone:?}");
+
+    // A deleted route's listing is NotFound, and its route responses went with it.
+    proxied.delete_route().api_id(&api).route_id(&other).send().await.unwrap();
+    let gone = list(other.clone()).await.unwrap_err().into_service_error();
+    assert!(gone.is_not_found_exception(), "{gone:?}");
+}
+
 #[tokio::test]
 async fn writes_to_one_api_go_one_at_a_time() {
     // Overlapping writes allowed, so that the proxy measures how many wschat sends at once.
@@ -154,7 +253,7 @@ async fn a_conflict_with_another_writer_is_retried() {
     assert!(refused(&cloud, "ConflictException") >= 3, "{:#?}", cloud.realism.stats());
     let inv = Inventory::read(&sdk(&cloud).await, "rl-foreign", "dev").await;
     inv.assert_no_duplicates();
-    assert_eq!(inv.route_keys().len(), 15, "{report:#}");
+    assert_eq!(inv.route_keys().len(), 16, "{report:#}");
 }
 
 #[tokio::test]
@@ -388,7 +487,7 @@ async fn reads_right_after_a_create_may_miss_it_and_deploy_waits() {
     let cloud = Cloud::with(only(|b| b.consistency_ms = Some(1_500)));
     let project = Project::new("rl-consistency");
     let report = deploy(&cloud, &project);
-    assert_eq!(report["counts"]["create"], 39, "{report:#}");
+    assert_eq!(report["counts"]["create"], 44, "{report:#}");
     let log = cloud.realism.log();
     // The waits after CreateFunction and CreateTable saw "not found" first.
     let missed = log.iter().filter(|r| r.status == 404 || (r.operation == "DescribeTable" && r.status == 400)).count();

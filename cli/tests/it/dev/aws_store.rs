@@ -24,13 +24,25 @@ async fn the_chat_runs_over_dynamodb_and_sqs_at_the_endpoint() {
         sqs.get_queue_url().queue_name(queue).send().await.unwrap_or_else(|e| panic!("{queue}: {e:?}"));
     }
 
+    // And the presence table, as deploy makes it: keyed by key and part.
+    let ddb = aws.dynamodb();
+    let presence = ddb.describe_table().table_name("wschat-devaws-presence").send().await.expect("the presence table");
+    let keys: Vec<String> = presence
+        .table()
+        .unwrap()
+        .key_schema()
+        .iter()
+        .map(|k| format!("{} {}", k.attribute_name(), k.key_type().as_str()))
+        .collect();
+    assert_eq!(keys, ["key HASH", "part RANGE"]);
+    server.wait_for_log("presence in DynamoDB table wschat-devaws-presence").await;
+
     // The welcome goes through SQS with its delay.
     let mut alice = Client::join(&server, "username=alice").await;
     assert!(alice.opened.elapsed() >= Duration::from_millis(900));
     let mut bob = Client::join(&server, "username=bob&format=json").await;
     assert_eq!(alice.next().await, r##"{"action":"message","from":"#host","text":"bob joined"}"##);
 
-    let ddb = aws.dynamodb();
     let row = ddb
         .get_item()
         .table_name("wschat-devaws-connections")

@@ -7,6 +7,7 @@ mod history;
 mod limits;
 mod management;
 mod models;
+mod ping;
 mod presence;
 mod security;
 mod seeds;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{Client, Server, refused_upgrade, stack_copy};
 
 /// [`stack_copy`] with `api.throttle` set.
-fn stack_with_throttle(rate: f64, burst: u32) -> tempfile::TempDir {
+pub fn stack_with_throttle(rate: f64, burst: u32) -> tempfile::TempDir {
     let dir = stack_copy();
     let file = dir.path().join("stack.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();

@@ -142,6 +142,16 @@ fn dotnet_template_default_route_parrots_the_message() {
     }
 }
 
+/// The page's keepalive, by hand: API Gateway (here the gateway) answers
+/// `ping` itself, whatever the connection's format.
+#[test]
+fn ping_is_answered_pong() {
+    let server = Server::start(&[]);
+    let mut wscat = Wscat::connect(&server.websocket);
+    wscat.send(r#"{"action":"ping"}"#);
+    assert_eq!(wscat.next(), r#"{"type":"pong"}"#);
+}
+
 /// λ# WebSocketsChat (000): `{"action":"send","text":"<message>"}` reaches
 /// every window as `{"action":"message","from":..,"text":..}`.
 #[test]
