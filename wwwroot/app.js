@@ -1862,8 +1862,9 @@ import { Online } from './online.js';
       return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' });
     });
     ui.onlineCount.textContent = shown ? String(shown) : '';
-    const focused = ui.online.contains(document.activeElement) ? document.activeElement.closest('.person')?.dataset.id : null;
-    const moreFocused = document.activeElement === ui.morePeople;
+    const active = document.activeElement;
+    const focused = ui.online.contains(active) ? active.closest('.person')?.dataset.id : null;
+    const moreFocused = active === ui.morePeople;
     ui.online.replaceChildren(
       ...sorted.map((person) => {
         const mine = person.connectionId === state.me;

@@ -127,9 +127,11 @@ async function waitForPeople(page, count, names, timeout = DELIVERY_MS) {
     )
     .catch(async (error) => {
       const names = (await online(page)).sort();
+      const missing = want.filter((name) => !names.includes(name));
+      const extra = names.filter((name) => !want.includes(name));
       throw new Error(
         `the page shows ${await shownCount(page)} online and ${names.length} names; want ${count} and ${want.length}; ` +
-          `missing ${JSON.stringify(want.filter((n) => !names.includes(n)))}, extra ${JSON.stringify(names.filter((n) => !want.includes(n)))}`,
+          `missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`,
         { cause: error },
       );
     });
@@ -161,7 +163,7 @@ test('a page sends one list while 40 others join and 20 leave, and its list and 
   assert.equal(await statusOf(page), 'online');
 });
 
-test('over 30 minutes of fake time the page keeps its connection with a ping every 9 minutes, never a list', async (t) => {
+test('over 30 minutes of fake time the page keeps its connection with a ping every 9 minutes, never a list; a reconnect starts both over', async (t) => {
   const dev = await devFor(t);
   const start = Date.parse('2026-01-05T09:00:00Z');
   const { page, frames } = await watcher(dev, 'Sleeper', {
@@ -206,6 +208,19 @@ test('over 30 minutes of fake time the page keeps its connection with a ping eve
   assert.deepEqual(frames.sent.filter((frame) => frame.action === 'ping'), Array(3).fill({ action: 'ping' }));
   assert.equal(await statusOf(page), 'online');
   assert.deepEqual(await messages(page), shown, 'the keepalive and its answers show nothing');
+
+  // A new connection asks for the list once more, and its pings count from its welcome:
+  // the old connection's timer (due at minute 36) is gone.
+  await dev.server.kill();
+  await waitForStatus(page, 'reconnecting');
+  await dev.server.restart();
+  await runTo(30 * MINUTE + SECOND); // the backoff's first wait is at most 0.5 s
+  await waitForStatus(page, 'online');
+  await runTo(39 * MINUTE);
+  await expectPings(3, 39);
+  await runTo(39 * MINUTE + 2 * SECOND);
+  await expectPings(4, 39);
+  assert.deepEqual(frames.sent.map((frame) => frame.action), ['list', 'ping', 'ping', 'ping', 'list', 'ping']);
 });
 
 test("the page's ping is answered with pong, as API Gateway's MOCK route answers it, and the page shows nothing", async (t) => {
