@@ -10,7 +10,7 @@
 //! stack.yaml (its event log goes to `target/dev_load.log`), opens the
 //! connections (each waits for its welcome), waits for the join notices to
 //! drain, and then reports:
-//! - connections held (a `list` counts them on the server side);
+//! - connections held (the `count` of a `list` reply, the server's own count);
 //! - the delivery time of one broadcast to every connection, p50/p99/max;
 //! - the dev process's memory (VmRSS, and VmHWM, its peak);
 //! - frames delivered per second over a run of back-to-back broadcasts.
@@ -133,19 +133,23 @@ async fn main() {
 
     // Connections held, counted by the server.
     let held = {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("{url}?username=counter")).await.expect("counter");
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("{url}?username=counter&format=json")).await.expect("counter");
         let (mut sink, mut source) = ws.split();
         sink.send(Message::text(r#"{"action":"list"}"#)).await.expect("list");
-        let list = loop {
+        let count = loop {
             match tokio::time::timeout(Duration::from_secs(10), source.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) if t.starts_with("connections: ") => break t.to_string(),
+                Ok(Some(Ok(Message::Text(t)))) if t.starts_with(r#"{"type":"list""#) => {
+                    let list: serde_json::Value = serde_json::from_str(&t).expect("a list frame");
+                    break list["count"].as_u64().expect("the list's count") as usize;
+                }
                 Ok(Some(Ok(_))) => {}
                 other => panic!("waiting for the list: {other:?}"),
             }
         };
         let _ = sink.close().await;
-        // Every id but the counter's own.
-        list.split(' ').count() - 2
+        // Everyone but the counter.
+        count - 1
     };
     tokio::time::sleep(Duration::from_millis(1500)).await; // the counter's join and leave notices
 

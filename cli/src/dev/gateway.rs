@@ -411,6 +411,12 @@ impl Gateway {
         };
         let started = Instant::now();
         let answer = match chat_core::auth::authorize(verifier, &request).await {
+            Ok(answer) => chat_core::auth::check_ban(self.presence.as_ref(), &answer.principal_id, now_millis())
+                .await
+                .map(|()| answer),
+            Err(refusal) => Err(refusal),
+        };
+        let answer = match answer {
             Ok(answer) => answer,
             Err(refusal) => {
                 info!("authorize  {id} -> 401: {refusal}");
@@ -807,6 +813,12 @@ impl Poster for Connections {
                 "posting to connection `{connection_id}`: {OUTGOING_FRAMES} frames wait for the client already (429)"
             )),
         })
+    }
+
+    async fn close(&self, connection_id: &str) -> PortResult<()> {
+        // A connection that is gone already is closed: DeleteConnection's 410.
+        let _ = self.delete(connection_id);
+        Ok(())
     }
 }
 

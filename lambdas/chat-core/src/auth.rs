@@ -69,6 +69,23 @@ pub enum Refusal {
     Audience { found: Vec<String>, accepted: Vec<String> },
     #[error("the issuer's keys could not be read: {0}")]
     Keys(String),
+    #[error("`{who}` was closed for flooding and may not connect until {until} (epoch ms)")]
+    Banned { who: String, until: i64 },
+}
+
+/// Refuses a signed-in `sub` that [`crate::limits`] closed for flooding, until
+/// its cool-down ends. A failure to read the ban lets the token through: the
+/// chat's `$connect` checks again.
+pub async fn check_ban(bans: &dyn crate::ports::Presence, sub: &str, now: i64) -> Result<(), Refusal> {
+    let who = format!("sub:{sub}");
+    match bans.banned(&who, now).await {
+        Ok(Some(until)) => Err(Refusal::Banned { who, until }),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            tracing::warn!(%who, error = %e, "reading the bans; letting the token through");
+            Ok(())
+        }
+    }
 }
 
 /// Where the issuer's keys come from: its discovery document and `jwks_uri`

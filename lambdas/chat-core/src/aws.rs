@@ -43,7 +43,10 @@
 //! | `online` | the minute rows expire in (epoch s) | `n`: connections counted in it |
 //! | `digest#<seconds>` | the window's index | `events`, `joined`, `left` (N); `j1`..`j10`, `l1`..`l10` (M: `id`, `name`) |
 //!
-//! Both carry `expiresAt`, an hour after they stop mattering.
+//! | `limit#<who>` (`conn:<id>` or `sub:<sub>`) | 0 | `messagesAt`, `framesAt` (N, epoch ms: each rate bucket's time), `strikes` (N) |
+//! | `ban#<who>` (`sub:<sub>` or `ip:<address>`) | 0 | `until` (N, epoch ms) |
+//!
+//! All carry `expiresAt`, an hour after they stop mattering.
 //!
 //! A message with a `clientId` has a de-duplication record beside it, written
 //! in the same transaction: sort key `dedupe#<clientId>` (above every message
@@ -64,7 +67,8 @@ use futures::StreamExt;
 use tracing::warn;
 
 use crate::ROOM_INDEX;
-use crate::history::ID_END;
+use crate::history::{ID_END, dedupe_scope, repeats};
+use crate::limits::{Admission, Bucket, Rate};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
     Notifier, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
@@ -364,22 +368,23 @@ impl DynamoMessages {
         })
     }
 
-    /// The message a `clientId` was first seen with: its id and timestamp.
-    async fn seen(&self, conversation: &str, client_id: &str) -> PortResult<Option<(String, i64)>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("conversation", AttributeValue::S(conversation.to_string()))
-            .key("id", AttributeValue::S(format!("{DEDUPE}{client_id}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.failed("GetItem", e))?;
-        let item = out.item.unwrap_or_default();
-        let id = item.get("messageId").and_then(|v| v.as_s().ok()).cloned();
-        let timestamp = item.get("timestamp").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-        Ok(id.zip(timestamp))
+    /// The message a de-duplication record names, if the record is there.
+    async fn seen(&self, conversation: &str, scope: &str) -> PortResult<Option<ChatMessage>> {
+        let get = |id: String| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key("conversation", AttributeValue::S(conversation.to_string()))
+                .key("id", AttributeValue::S(id))
+                .consistent_read(true)
+                .send()
+        };
+        let record = get(format!("{DEDUPE}{scope}")).await.map_err(|e| self.failed("GetItem", e))?;
+        let Some(id) = record.item().and_then(|item| item.get("messageId")?.as_s().ok().cloned()) else {
+            return Ok(None);
+        };
+        let first = get(id).await.map_err(|e| self.failed("GetItem", e))?;
+        Ok(first.item().and_then(Self::message))
     }
 }
 
@@ -395,6 +400,18 @@ impl MessageStore for DynamoMessages {
                 .build()
                 .expect("table and item are set")
         };
+        // A record past its expiry that the TTL has not removed yet counts for nothing.
+        let record = |item| {
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#id) OR #expires <= :now")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":now", AttributeValue::N((message.timestamp / 1000).to_string()))
+                .build()
+                .expect("table and item are set")
+        };
         let Some(client_id) = &message.client_id else {
             let item = Self::item(message);
             self.client
@@ -407,9 +424,10 @@ impl MessageStore for DynamoMessages {
             return Ok(Put::Stored);
         };
         let s = |v: &str| AttributeValue::S(v.to_string());
-        let record = HashMap::from([
+        let scope = dedupe_scope(message);
+        let dedupe = HashMap::from([
             ("conversation".to_string(), s(&message.conversation)),
-            ("id".to_string(), s(&format!("{DEDUPE}{client_id}"))),
+            ("id".to_string(), s(&format!("{DEDUPE}{scope}"))),
             ("messageId".to_string(), s(&message.id)),
             ("timestamp".to_string(), AttributeValue::N(message.timestamp.to_string())),
             ("expiresAt".to_string(), AttributeValue::N(message.expires_at.to_string())),
@@ -418,7 +436,7 @@ impl MessageStore for DynamoMessages {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(new(Self::item(message))).build())
-            .transact_items(TransactWriteItem::builder().put(new(record)).build())
+            .transact_items(TransactWriteItem::builder().put(record(dedupe)).build())
             .send()
             .await;
         let error = match sent {
@@ -436,8 +454,9 @@ impl MessageStore for DynamoMessages {
         if !duplicate {
             return Err(self.failed("TransactWriteItems", error));
         }
-        match self.seen(&message.conversation, client_id).await? {
-            Some((id, timestamp)) => Ok(Put::Duplicate { id, timestamp }),
+        match self.seen(&message.conversation, &scope).await? {
+            Some(first) if repeats(&first, message) => Ok(Put::Duplicate { id: first.id, timestamp: first.timestamp }),
+            Some(_) => Ok(Put::Conflict),
             // Its TTL removed it between the two calls.
             None => Err(PortError::Failed(format!(
                 "the de-duplication record of clientId `{client_id}` in `{}` vanished; try again",
@@ -446,7 +465,13 @@ impl MessageStore for DynamoMessages {
         }
     }
 
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)> {
         // BETWEEN is inclusive: the `since` message itself is dropped below.
         let (condition, end, since, forward) = match window {
             Window::Latest => ("#c = :c AND #id < :end", ID_END, None, false),
@@ -466,6 +491,10 @@ impl MessageStore for DynamoMessages {
                 .expression_attribute_names("#id", "id")
                 .expression_attribute_values(":c", AttributeValue::S(conversation.to_string()))
                 .expression_attribute_values(":end", AttributeValue::S(end.to_string()))
+                // Expired, not yet removed: DynamoDB's TTL works within days.
+                .filter_expression("#expires > :now")
+                .expression_attribute_names("#expires", "expiresAt")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .scan_index_forward(forward)
                 .consistent_read(true)
                 .limit((want + 1).min(i32::MAX as usize) as i32)
@@ -659,6 +688,107 @@ impl Presence for DynamoPresence {
             joined_count: number("joined"),
             left_count: number("left"),
         })
+    }
+
+    /// GCRA in conditional writes, without a read: a bucket at rest (its
+    /// time past) restarts from now; a running one moves on by an interval
+    /// if that keeps it within its tolerance. A bucket's time only grows, so
+    /// when the first condition fails the second is decided on a time that
+    /// is still ahead of now, whatever runs at once. Both failing is a
+    /// refusal, which counts a strike.
+    async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission> {
+        let key = || {
+            HashMap::from([
+                ("key".to_string(), AttributeValue::S(format!("limit#{who}"))),
+                ("part".to_string(), AttributeValue::N("0".into())),
+            ])
+        };
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        // Kept an hour past the last time it could matter.
+        let expires = (now + rate.tolerance_ms() + rate.interval_ms()) / 1000 + PRESENCE_TTL_SECONDS;
+        let values = |more: &[(&str, i64)]| {
+            let fixed = [(":zero", 0), (":now", now), (":expires", expires)];
+            fixed.iter().chain(more).map(|(name, value)| (name.to_string(), n(*value))).collect::<HashMap<_, _>>()
+        };
+        let attempts = [
+            // At rest: restart from now.
+            (
+                "SET #at = :next, #strikes = :zero, #expires = :expires",
+                "attribute_not_exists(#at) OR #at <= :now",
+                values(&[(":next", now + rate.interval_ms())]),
+            ),
+            // Running: one interval on, within the tolerance.
+            (
+                "SET #at = #at + :interval, #strikes = :zero, #expires = :expires",
+                "#at > :now AND #at <= :latest",
+                values(&[(":interval", rate.interval_ms()), (":latest", now + rate.tolerance_ms())]),
+            ),
+        ];
+        for (update, condition, values) in attempts {
+            let sent = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key()))
+                .update_expression(update)
+                .condition_expression(condition)
+                .expression_attribute_names("#at", bucket.attribute())
+                .expression_attribute_names("#strikes", "strikes")
+                .expression_attribute_names("#expires", "expiresAt")
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(Admission::Admitted),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(self.failed("UpdateItem", e)),
+            }
+        }
+        let struck = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key()))
+            .update_expression("ADD #strikes :one")
+            .expression_attribute_names("#strikes", "strikes")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| self.failed("UpdateItem", e))?;
+        let number = |name: &str| struck.attributes().and_then(|a| a.get(name)?.as_n().ok()?.parse::<i64>().ok());
+        let strikes = number("strikes").unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32;
+        let retry_after_ms = number(bucket.attribute()).map_or(0, |at| (at - now - rate.tolerance_ms()).max(0));
+        Ok(Admission::Refused { strikes, retry_after_ms })
+    }
+
+    async fn ban(&self, who: &str, until: i64) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("key", AttributeValue::S(format!("ban#{who}")))
+            .item("part", AttributeValue::N("0".into()))
+            .item("until", AttributeValue::N(until.to_string()))
+            .item("expiresAt", AttributeValue::N((until / 1000 + PRESENCE_TTL_SECONDS).to_string()))
+            .send()
+            .await
+            .map_err(|e| self.failed("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn banned(&self, who: &str, now: i64) -> PortResult<Option<i64>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("key", AttributeValue::S(format!("ban#{who}")))
+            .key("part", AttributeValue::N("0".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", e))?;
+        let until = out.item().and_then(|i| i.get("until")?.as_n().ok()?.parse::<i64>().ok());
+        Ok(until.filter(|until| *until > now))
     }
 }
 
@@ -862,6 +992,28 @@ impl Poster for ManagementPoster {
                 if gone {
                     Err(PortError::Gone)
                 } else if refused {
+                    Err(PortError::Refused(what()))
+                } else {
+                    Err(PortError::Failed(what()))
+                }
+            }
+        }
+    }
+
+    /// `DeleteConnection`. API reference, DeleteConnection, "Errors":
+    /// 410 `GoneException` (the connection is already closed: done), 403
+    /// `ForbiddenException` (the role lacks `DELETE` on `@connections`: no
+    /// retry helps), 429 `LimitExceededException` (may pass).
+    async fn close(&self, connection_id: &str) -> PortResult<()> {
+        match self.client.delete_connection().connection_id(connection_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let service = e.as_service_error();
+                let what = || format!("closing connection `{connection_id}`: {}", DisplayErrorContext(&e));
+                if service.is_some_and(|s| s.is_gone_exception()) || status == Some(410) {
+                    Ok(())
+                } else if service.is_some_and(|s| s.is_forbidden_exception()) || status == Some(403) {
                     Err(PortError::Refused(what()))
                 } else {
                     Err(PortError::Failed(what()))

@@ -20,6 +20,10 @@
 //! | `WSCHAT_HISTORY_DAYS` | days a message is kept (its TTL), 1..=365 | 7 |
 //! | `WSCHAT_PRESENCE_TABLE` | the presence table: the count online and the digests | none: no count, no digests |
 //! | `WSCHAT_PRESENCE` | people online above which joins and leaves go out as digests, 0..=100000 | 100 |
+//! | `WSCHAT_MESSAGE_RATE`, `WSCHAT_MESSAGE_BURST` | chat messages a client may send a second (0.01..=1000), and at once (1..=10000) | 2, 20 |
+//! | `WSCHAT_FRAME_RATE`, `WSCHAT_FRAME_BURST` | other frames a client may send a second, and at once | 10, 50 |
+//! | `WSCHAT_CLOSE_AFTER` | frames refused in a row before the client is closed, 1..=1000 | 10 |
+//! | `WSCHAT_COOLDOWN` | seconds a closed client may not reconnect, 0..=86400 | 60 |
 //!
 //! `AWS_ENDPOINT_URL` (standard, read by aws-config) sends every AWS call elsewhere.
 //!
@@ -27,6 +31,7 @@
 //! `WSCHAT_JWT_AUDIENCE` (required; comma-separated) and `WSCHAT_JWT_NAME_CLAIM`.
 
 use crate::handler::Settings;
+use crate::limits::{Limits, Rate};
 
 /// The variable names, for `wschat deploy` to set and the binaries to read.
 pub mod vars {
@@ -46,6 +51,12 @@ pub mod vars {
     pub const HISTORY_DAYS: &str = "WSCHAT_HISTORY_DAYS";
     pub const PRESENCE_TABLE: &str = "WSCHAT_PRESENCE_TABLE";
     pub const PRESENCE: &str = "WSCHAT_PRESENCE";
+    pub const MESSAGE_RATE: &str = "WSCHAT_MESSAGE_RATE";
+    pub const MESSAGE_BURST: &str = "WSCHAT_MESSAGE_BURST";
+    pub const FRAME_RATE: &str = "WSCHAT_FRAME_RATE";
+    pub const FRAME_BURST: &str = "WSCHAT_FRAME_BURST";
+    pub const CLOSE_AFTER: &str = "WSCHAT_CLOSE_AFTER";
+    pub const COOLDOWN: &str = "WSCHAT_COOLDOWN";
     pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
     pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
@@ -106,7 +117,7 @@ pub enum ConfigError {
 }
 
 /// Everything a handler binary reads from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub table: String,
     pub queue_url: Option<String>,
@@ -140,6 +151,15 @@ impl Config {
                 expected,
             }),
         };
+        let rate = |name: &'static str, default: f64| match var(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<f64>().ok().filter(|r| (0.01..=1000.0).contains(r)).ok_or(ConfigError::Invalid {
+                name,
+                value: v,
+                expected: "frames a second in 0.01..=1000",
+            }),
+        };
+        const BURST: &str = "frames in 1..=10000";
         let d = Settings::default();
         let settings = Settings {
             fanout_concurrency: number(
@@ -177,6 +197,25 @@ impl Config {
             )? as usize,
             history_days: number(vars::HISTORY_DAYS, d.history_days.into(), 1, 365, "days in 1..=365")? as u32,
             presence: number(vars::PRESENCE, d.presence.into(), 0, 100_000, "people in 0..=100000")? as u32,
+            limits: Limits {
+                messages: Rate {
+                    per_second: rate(vars::MESSAGE_RATE, d.limits.messages.per_second)?,
+                    burst: number(vars::MESSAGE_BURST, d.limits.messages.burst.into(), 1, 10_000, BURST)? as u32,
+                },
+                frames: Rate {
+                    per_second: rate(vars::FRAME_RATE, d.limits.frames.per_second)?,
+                    burst: number(vars::FRAME_BURST, d.limits.frames.burst.into(), 1, 10_000, BURST)? as u32,
+                },
+                close_after: number(vars::CLOSE_AFTER, d.limits.close_after.into(), 1, 1000, "frames in 1..=1000")?
+                    as u32,
+                cooldown_seconds: number(
+                    vars::COOLDOWN,
+                    d.limits.cooldown_seconds.into(),
+                    0,
+                    86_400,
+                    "seconds in 0..=86400",
+                )? as u32,
+            },
             ..d
         };
         Ok(Config {
@@ -266,6 +305,12 @@ mod tests {
             ("WSCHAT_HISTORY_DAYS", "30"),
             ("WSCHAT_PRESENCE_TABLE", "wschat-dev-presence"),
             ("WSCHAT_PRESENCE", "0"),
+            ("WSCHAT_MESSAGE_RATE", "0.5"),
+            ("WSCHAT_MESSAGE_BURST", "5"),
+            ("WSCHAT_FRAME_RATE", "20"),
+            ("WSCHAT_FRAME_BURST", "100"),
+            ("WSCHAT_CLOSE_AFTER", "3"),
+            ("WSCHAT_COOLDOWN", "600"),
         ])
         .unwrap();
         assert_eq!(c.messages_table.as_deref(), Some("wschat-dev-messages"));
@@ -284,6 +329,12 @@ mod tests {
                 history_messages: 200,
                 history_days: 30,
                 presence: 0,
+                limits: Limits {
+                    messages: Rate { per_second: 0.5, burst: 5 },
+                    frames: Rate { per_second: 20.0, burst: 100 },
+                    close_after: 3,
+                    cooldown_seconds: 600,
+                },
                 ..Settings::default()
             }
         );
@@ -341,6 +392,11 @@ mod tests {
             ("WSCHAT_HISTORY_DAYS", "366"),
             ("WSCHAT_PRESENCE", "100001"),
             ("WSCHAT_PRESENCE", "-1"),
+            ("WSCHAT_MESSAGE_RATE", "0"),
+            ("WSCHAT_FRAME_RATE", "fast"),
+            ("WSCHAT_FRAME_BURST", "0"),
+            ("WSCHAT_CLOSE_AFTER", "0"),
+            ("WSCHAT_COOLDOWN", "86401"),
         ] {
             let err = config(&[("WSCHAT_TABLE", "t"), (name, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{name}=`{value}` is not valid")), "{err}");

@@ -53,13 +53,31 @@ pub struct RequestContext {
     pub disconnect_status_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disconnect_reason: Option<String>,
+    /// Who called: the client's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// With a Lambda authorizer: the `context` it answered (each value as
     /// it was, a string here), plus API Gateway's `principalId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<HashMap<String, serde_json::Value>>,
 }
 
+/// The `identity` of a request context.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    #[serde(default)]
+    pub source_ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
 impl RequestContext {
+    /// The client's address, if API Gateway gave it.
+    pub fn source_ip(&self) -> Option<&str> {
+        self.identity.as_ref().map(|i| i.source_ip.as_str()).filter(|ip| !ip.is_empty())
+    }
+
     /// A string the authorizer put in its context.
     pub fn authorizer_value(&self, key: &str) -> Option<&str> {
         self.authorizer.as_ref()?.get(key)?.as_str()

@@ -20,6 +20,7 @@ use tracing::{error, info, warn};
 use crate::error::ChatError;
 use crate::event::{WebSocketEvent, WebSocketResponse};
 use crate::history::{self, Conversation};
+use crate::limits::{self, Admission, Bucket, Limits};
 use crate::notice::{Notice, Target};
 use crate::ports::{
     ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
@@ -29,7 +30,7 @@ use crate::presence;
 use crate::protocol::{self, Action, Frame, Payload, Request};
 
 /// Settings from stack.yaml (through environment variables on Lambda).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Posts in flight at once during a fan-out.
     pub fanout_concurrency: usize,
@@ -55,6 +56,8 @@ pub struct Settings {
     /// People online above which joins and leaves go out as digests
     /// (`chat.presence`, [`crate::presence`]).
     pub presence: u32,
+    /// What one client may send (`chat.limits`, [`crate::limits`]).
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -71,6 +74,7 @@ impl Default for Settings {
             history_messages: DEFAULT_HISTORY_MESSAGES as usize,
             history_days: DEFAULT_HISTORY_DAYS,
             presence: DEFAULT_PRESENCE,
+            limits: limits::DEFAULT_LIMITS,
         }
     }
 }
@@ -152,6 +156,9 @@ impl Call<'_> {
         // Signed in (API Gateway ran the authorizer): the name is the
         // token's, and `?username` is not consulted.
         let sub = context.authorizer_value("sub").map(str::to_string);
+        if let Some(refused) = self.banned(sub.as_deref()).await {
+            return refused;
+        }
         let name = match (&sub, context.authorizer_value("name")) {
             (Some(_), Some(name)) => match protocol::check_name(name) {
                 Ok(name) => name,
@@ -234,10 +241,81 @@ impl Call<'_> {
         answer
     }
 
+    /// Admits the frame against the caller's limit (`chat.limits`): `None`
+    /// when it may go on, else the answer to give, after the error frame (and
+    /// at `close_after` strikes, the close). Without a presence table there
+    /// are no limits; a failure to read the bucket lets the frame through.
+    async fn over_limit(&self, caller: Option<&Connection>, action: Option<Action>) -> Option<WebSocketResponse> {
+        let presence = self.ports.presence?;
+        let limits = &self.settings.limits;
+        let bucket = if action.is_some_and(Action::is_message) { Bucket::Messages } else { Bucket::Frames };
+        let who = caller.map_or_else(|| format!("conn:{}", self.id), limits::bucket_key);
+        let rate = bucket.rate(limits);
+        let (strikes, retry_after_ms) = match presence.admit(&who, bucket, rate, self.now).await {
+            Ok(Admission::Admitted) => return None,
+            Ok(Admission::Refused { strikes, retry_after_ms }) => (strikes, retry_after_ms),
+            Err(e) => {
+                warn!(connection = self.id, error = %e, "reading the caller's limit; letting the frame through");
+                return None;
+            }
+        };
+        let limit = format!("chat.limits.{} allows {rate}", bucket.name());
+        info!(connection = self.id, %who, limit = bucket.name(), strikes, "over the limit");
+        if strikes > limits.close_after {
+            // Closed already, by the frame that reached `close_after`.
+            return Some(status(200, ""));
+        }
+        if strikes < limits.close_after {
+            let wait = (retry_after_ms as f64 / 1000.0).max(0.1);
+            let reason = format!("slow down: {limit}; try again in {wait:.1} s");
+            let frame = protocol::limited(action, &reason, bucket.name(), retry_after_ms);
+            if let Err(e) = self.reply(caller, &frame).await {
+                warn!(connection = self.id, error = %e, "telling the caller about its limit");
+            }
+            return Some(status(200, ""));
+        }
+        let cooldown = i64::from(limits.cooldown_seconds);
+        let until = self.now + cooldown * 1000;
+        let banned = limits::ban_key(caller.and_then(|c| c.sub.as_deref()), self.event.request_context.source_ip());
+        if let Some(banned) = &banned
+            && let Err(e) = presence.ban(banned, until).await
+        {
+            warn!(connection = self.id, who = %banned, error = %e, "banning a flooder; it may reconnect at once");
+        }
+        let reason =
+            format!("closed: {limit}, and {strikes} frames in a row went past it; you may reconnect in {cooldown} s");
+        let frame = protocol::limited(action, &reason, bucket.name(), cooldown * 1000);
+        if let Err(e) = self.reply(caller, &frame).await {
+            warn!(connection = self.id, error = %e, "telling a flooder why it is closed");
+        }
+        match self.ports.poster.close(self.id).await {
+            Ok(()) => warn!(connection = self.id, who = banned.as_deref(), strikes, "closed a flooder"),
+            Err(e) => error!(connection = self.id, error = %e, "closing a flooder"),
+        }
+        Some(status(200, ""))
+    }
+
     /// The `Sec-WebSocket-Protocol` header the client sent, if any.
     fn offered_protocols(&self) -> Option<&str> {
         let headers = self.event.headers.as_ref()?;
         headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Sec-WebSocket-Protocol")).map(|(_, v)| v.as_str())
+    }
+
+    /// The answer to a `$connect` of someone closed for flooding, during its
+    /// cool-down: 429 with the time left. A failure to read the ban lets it in.
+    async fn banned(&self, sub: Option<&str>) -> Option<WebSocketResponse> {
+        let presence = self.ports.presence?;
+        let who = limits::ban_key(sub, self.event.request_context.source_ip())?;
+        let until = match presence.banned(&who, self.now).await {
+            Ok(until) => until?,
+            Err(e) => {
+                warn!(connection = self.id, %who, error = %e, "reading the bans; letting the connection in");
+                return None;
+            }
+        };
+        let seconds = (until - self.now + 999) / 1000;
+        warn!(connection = self.id, %who, seconds, "refusing a flooder in its cool-down");
+        Some(status(429, &format!("closed for flooding; you may reconnect in {seconds} s")))
     }
 
     fn refuse_connection(&self, reason: String) -> WebSocketResponse {
@@ -271,6 +349,13 @@ impl Call<'_> {
             Ok(caller) => caller,
             Err(e) => return self.failed(None, None, e).await,
         };
+        let action = match &frame {
+            Frame::Action(action, _) => Some(*action),
+            Frame::Echo => None,
+        };
+        if let Some(refused) = self.over_limit(caller.as_ref(), action).await {
+            return refused;
+        }
         let (action, request) = match frame {
             Frame::Echo => {
                 let format = caller.as_ref().map(|c| c.format).unwrap_or_default();
@@ -396,7 +481,8 @@ impl Call<'_> {
                     _ => Window::Latest,
                 };
                 let name = conversation.to_string();
-                let (page, more) = messages.page(&name, window, self.settings.history_messages).await?;
+                let (page, more) =
+                    messages.page(&name, window, self.settings.history_messages, self.now / 1000).await?;
                 let older = !matches!(window, Window::Since(_));
                 self.post_to_caller(protocol::history(&name, &page, more, older).as_bytes()).await?;
             }
@@ -461,6 +547,13 @@ impl Call<'_> {
         let (id, timestamp) = match &stored {
             Put::Stored => (message.id.as_str(), message.timestamp),
             Put::Duplicate { id, timestamp } => (id.as_str(), *timestamp),
+            Put::Conflict => {
+                let client_id = message.client_id.as_deref().unwrap_or_default();
+                return Err(ChatError::Refused(format!(
+                    "clientId `{client_id}` was already used for another message in {}; a new message needs a new clientId",
+                    message.conversation
+                )));
+            }
         };
         if let Some(client_id) = &message.client_id {
             let ack = protocol::ack(new.action, client_id, id, &message.conversation, timestamp);
@@ -474,7 +567,7 @@ impl Call<'_> {
     async fn history_after(&self, conversation: Conversation) -> Option<Payload> {
         let messages = self.ports.messages?;
         let name = conversation.to_string();
-        match messages.page(&name, Window::Latest, self.settings.history_messages).await {
+        match messages.page(&name, Window::Latest, self.settings.history_messages, self.now / 1000).await {
             Ok((page, more)) => {
                 Some(Payload { compat: String::new(), json: protocol::history(&name, &page, more, true) })
             }

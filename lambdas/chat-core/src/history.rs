@@ -124,6 +124,25 @@ pub fn is_client_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// What a message's `clientId` is unique within, besides its conversation:
+/// the signed-in sender's `sub`, so that nobody else's key can collide with
+/// theirs; anonymous senders, who have no identity that outlives a
+/// connection, share the conversation's keys, and a reuse is a duplicate
+/// only when it repeats the same message (a resend after a reconnect), and
+/// a conflict otherwise.
+pub fn dedupe_scope(message: &crate::ports::ChatMessage) -> String {
+    let client_id = message.client_id.as_deref().unwrap_or_default();
+    match &message.sub {
+        Some(sub) => format!("sub:{sub}#{client_id}"),
+        None => client_id.to_string(),
+    }
+}
+
+/// Whether `resent` repeats `first`: the same sender's same words.
+pub fn repeats(first: &crate::ports::ChatMessage, resent: &crate::ports::ChatMessage) -> bool {
+    first.action == resent.action && first.text == resent.text && first.sub == resent.sub
+}
+
 /// Above every message id (`<digits>-<hex>`, and `:` follows the digits in
 /// byte order): a conversation's messages sort below it, the messages table's
 /// de-duplication records (`dedupe#<clientId>`) above it.

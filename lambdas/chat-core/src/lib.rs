@@ -29,6 +29,7 @@ pub mod protocol;
 pub mod fanout;
 mod handler;
 pub mod history;
+pub mod limits;
 pub use fanout::handle_sqs;
 pub use handler::{CONNECTION_TTL_SECONDS, Ports, SIGNED_IN_NAME, Settings, handle_websocket, leave_delay, now_millis};
 

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::history::ID_END;
+use crate::history::{ID_END, dedupe_scope, repeats};
+use crate::limits::{Admission, Bucket, Rate, gcra};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, PortResult,
     Presence, Progress, Put, ScanPage, Window,
@@ -132,7 +133,7 @@ pub struct MemoryMessages {
 #[derive(Debug, Default)]
 struct Messages {
     messages: BTreeMap<(String, String), ChatMessage>,
-    /// (conversation, clientId) to (id, timestamp).
+    /// (conversation, [`dedupe_scope`]) to the message id and its expiry.
     seen: HashMap<(String, String), (String, i64)>,
 }
 
@@ -155,18 +156,32 @@ impl MemoryMessages {
 impl MessageStore for MemoryMessages {
     async fn put(&self, message: &ChatMessage) -> PortResult<Put> {
         let mut tables = lock(&self.tables);
-        if let Some(client_id) = &message.client_id {
-            let seen = (message.conversation.clone(), client_id.clone());
-            if let Some((id, timestamp)) = tables.seen.get(&seen) {
-                return Ok(Put::Duplicate { id: id.clone(), timestamp: *timestamp });
+        if message.client_id.is_some() {
+            let seen = (message.conversation.clone(), dedupe_scope(message));
+            let now = message.timestamp / 1000;
+            if let Some((id, expires_at)) = tables.seen.get(&seen).filter(|(_, expires_at)| *expires_at > now) {
+                let _ = expires_at;
+                let first = tables.messages.get(&(message.conversation.clone(), id.clone()));
+                return Ok(match first {
+                    Some(first) if repeats(first, message) => {
+                        Put::Duplicate { id: first.id.clone(), timestamp: first.timestamp }
+                    }
+                    _ => Put::Conflict,
+                });
             }
-            tables.seen.insert(seen, (message.id.clone(), message.timestamp));
+            tables.seen.insert(seen, (message.id.clone(), message.expires_at));
         }
         tables.messages.insert((message.conversation.clone(), message.id.clone()), message.clone());
         Ok(Put::Stored)
     }
 
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)> {
         let tables = lock(&self.tables);
         let at = |id: &str| (conversation.to_string(), id.to_string());
         let (start, end) = match window {
@@ -174,7 +189,7 @@ impl MessageStore for MemoryMessages {
             Window::Before(id) => (Bound::Included(at("")), Bound::Excluded(at(id))),
             Window::Since(id) => (Bound::Excluded(at(id)), Bound::Excluded(at(ID_END))),
         };
-        let range = tables.messages.range((start, end)).map(|(_, m)| m);
+        let range = tables.messages.range((start, end)).map(|(_, m)| m).filter(|m| m.expires_at > now);
         let mut taken: Vec<ChatMessage> = match window {
             Window::Since(_) => range.take(limit + 1).cloned().collect(),
             _ => range.rev().take(limit + 1).cloned().collect(),
@@ -194,6 +209,11 @@ impl MessageStore for MemoryMessages {
 pub struct MemoryPresence {
     buckets: Mutex<BTreeMap<i64, i64>>,
     digests: Mutex<HashMap<DigestWindow, Digest>>,
+    /// Rate buckets by who and bucket, and each who's strikes.
+    limits: Mutex<HashMap<(String, Bucket), i64>>,
+    strikes: Mutex<HashMap<String, u32>>,
+    /// Bans by who, until when (epoch ms).
+    bans: Mutex<HashMap<String, i64>>,
 }
 
 impl MemoryPresence {
@@ -245,6 +265,34 @@ impl Presence for MemoryPresence {
 
     async fn digest(&self, window: DigestWindow) -> PortResult<Digest> {
         Ok(lock(&self.digests).get(&window).cloned().unwrap_or_default())
+    }
+
+    async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission> {
+        // The buckets' lock first, then the strikes', as everywhere.
+        let mut limits = lock(&self.limits);
+        let key = (who.to_string(), bucket);
+        let mut strikes = lock(&self.strikes);
+        match gcra(limits.get(&key).copied(), now, rate) {
+            Ok(at) => {
+                limits.insert(key, at);
+                strikes.remove(who);
+                Ok(Admission::Admitted)
+            }
+            Err(retry_after_ms) => {
+                let count = strikes.entry(who.to_string()).or_default();
+                *count += 1;
+                Ok(Admission::Refused { strikes: *count, retry_after_ms })
+            }
+        }
+    }
+
+    async fn ban(&self, who: &str, until: i64) -> PortResult<()> {
+        lock(&self.bans).insert(who.to_string(), until);
+        Ok(())
+    }
+
+    async fn banned(&self, who: &str, now: i64) -> PortResult<Option<i64>> {
+        Ok(lock(&self.bans).get(who).copied().filter(|until| *until > now))
     }
 }
 

@@ -16,6 +16,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{Admission, Bucket, Rate};
+
 /// How a connection wants its frames: each action in its sample's own shape,
 /// or everything in the JSON envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -116,6 +118,8 @@ pub trait Notifier: Send + Sync {
 pub trait Poster: Send + Sync {
     /// Delivers one frame to one connection; `Err(PortError::Gone)` on 410.
     async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()>;
+    /// Closes a connection (`DELETE @connections/{id}`); a gone one is `Ok`.
+    async fn close(&self, connection_id: &str) -> PortResult<()>;
 }
 
 /// What a ledger holds about one queue record (a notice or a shard of one).
@@ -183,12 +187,16 @@ pub struct ChatMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
     Stored,
-    /// The conversation already holds a message with this `clientId`: nothing
+    /// The sender already sent this message with this `clientId`: nothing
     /// was written, and this is the earlier message's id and timestamp.
     Duplicate {
         id: String,
         timestamp: i64,
     },
+    /// The sender's `clientId` names another message (another text or
+    /// action): nothing was written. An idempotency key belongs to one
+    /// request (the IETF Idempotency-Key draft answers such a reuse with 422).
+    Conflict,
 }
 
 /// Which messages of a conversation [`MessageStore::page`] reads.
@@ -205,13 +213,22 @@ pub enum Window<'a> {
 /// The chat's history: the messages table.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores a message, unless the conversation already holds one with its
-    /// `client_id`. Atomic: the message and its de-duplication record are
-    /// written together or not at all.
+    /// Stores a message, unless its sender already sent one with its
+    /// `client_id` in the conversation ([`crate::history::dedupe_scope`]).
+    /// Atomic: the message and its de-duplication record are written
+    /// together or not at all. A record past its expiry counts for nothing.
     async fn put(&self, message: &ChatMessage) -> PortResult<Put>;
     /// At most `limit` messages of `window`, oldest first, and whether more
     /// lie beyond them (older for `Latest` and `Before`, newer for `Since`).
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)>;
+    /// Messages expired at `now` (epoch seconds) are left out: DynamoDB's
+    /// TTL takes days to remove them.
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)>;
 }
 
 /// Someone in a presence frame or a list: a connection and its name.
@@ -261,7 +278,8 @@ pub struct Digest {
 }
 
 /// The presence table: who is online, counted without reading the
-/// connections, and the digests of joins and leaves.
+/// connections, the digests of joins and leaves, and who may send how much
+/// ([`crate::limits`]): the rate buckets and the bans.
 #[async_trait]
 pub trait Presence: Send + Sync {
     /// Counts a connection whose row `$connect` has just written.
@@ -276,4 +294,13 @@ pub trait Presence: Send + Sync {
     async fn note(&self, window: DigestWindow, change: Change, who: &Member) -> PortResult<bool>;
     /// What a window gathered.
     async fn digest(&self, window: DigestWindow) -> PortResult<Digest>;
+    /// Admits one frame against `who`'s `bucket` at `rate` at `now` (epoch
+    /// ms), or refuses it and counts a strike; an admitted frame clears the
+    /// strikes. Atomic (DynamoDB: conditional writes), so that the limit
+    /// holds across Lambda invocations.
+    async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission>;
+    /// Refuses `who` (`sub:<sub>` or `ip:<address>`) at `$connect` until `until` (epoch ms).
+    async fn ban(&self, who: &str, until: i64) -> PortResult<()>;
+    /// Until when `who` is refused, if it is at `now`.
+    async fn banned(&self, who: &str, now: i64) -> PortResult<Option<i64>>;
 }

@@ -308,24 +308,74 @@ fn check_text(field: &str, text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// Checks a display name (query string `username`, or a `name` field) and
-/// returns it without surrounding spaces.
+/// Checks a display name (query string `username`, a `name` field, or a
+/// token's name) and returns it as it is kept: NFKC-normalized, without
+/// surrounding spaces.
+///
+/// RFC 8266 (PRECIS nicknames) normalizes with NFKC, so that `＃host`
+/// (fullwidth) is `#host`. A name may not hold controls, format characters
+/// (zero-width spaces, the bidi overrides of CVE-2021-42574 that make text
+/// display as something else), other default-ignorable characters, private
+/// use or unassigned code points, or line and paragraph separators; an
+/// emoji's joiner and presentation selector are kept between emoji. A name
+/// may not read as the chat's own (`#…`).
 pub fn check_name(name: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = name.nfkc().collect();
     let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.is_empty() {
         return Err("a name needs at least one character".into());
     }
-    if chars > MAX_NAME_CHARS {
-        return Err(format!("name is too long: {chars} characters; the limit is {MAX_NAME_CHARS}"));
+    if chars.len() > MAX_NAME_CHARS {
+        return Err(format!("name is too long: {} characters; the limit is {MAX_NAME_CHARS}", chars.len()));
     }
-    if name.chars().any(char::is_control) {
+    if chars.iter().any(|c| c.is_control()) {
         return Err("a name cannot contain control characters".into());
+    }
+    if let Some((_, c)) = chars.iter().enumerate().find(|(i, c)| invisible(&chars, *i, **c)) {
+        return Err(format!(
+            "a name cannot contain U+{:04X}: invisible and formatting characters could make it pass for another",
+            u32::from(*c)
+        ));
     }
     if name.starts_with('#') {
         return Err(format!("names starting with `#` are reserved for the chat itself ({HOST})"));
     }
     Ok(name.to_string())
+}
+
+/// Whether `c`, at `i` in `name`, is a character a name may not hold.
+fn invisible(name: &[char], i: usize, c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as G, get_general_category as category};
+    let emoji = |j: Option<usize>| {
+        j.and_then(|j| name.get(j))
+            .is_some_and(|c| matches!(category(*c), G::OtherSymbol | G::ModifierSymbol) || matches!(*c, '\u{FE0F}'))
+    };
+    match c {
+        // The zero-width joiner, between two emoji (👩‍💻).
+        '\u{200D}' => !(emoji(i.checked_sub(1)) && emoji(Some(i + 1))),
+        // Text and emoji presentation selectors, after a symbol.
+        '\u{FE0E}' | '\u{FE0F}' => !emoji(i.checked_sub(1)),
+        // Default-ignorable code points outside the format category (Unicode's
+        // DerivedCoreProperties.txt): the combining grapheme joiner, the
+        // Hangul fillers, Khmer's inherent vowels, the Mongolian and other
+        // variation selectors.
+        '\u{034F}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0D}'
+        | '\u{FFA0}'
+        | '\u{E0100}'..='\u{E01EF}' => true,
+        _ => matches!(
+            category(c),
+            G::Format | G::Surrogate | G::PrivateUse | G::Unassigned | G::LineSeparator | G::ParagraphSeparator
+        ),
+    }
 }
 
 /// The subprotocol a `$connect` accepts of those a client offered (its
@@ -444,6 +494,12 @@ struct Envelope<'a> {
     /// People online (after the event, for a presence frame).
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<u64>,
+    /// The limit of `chat.limits` an error frame is about (`messages`, `frames`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'a str>,
+    /// Milliseconds until the limit admits a frame again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<i64>,
 }
 
 /// `more`: whether a history page stopped at a limit, or where a list goes on.
@@ -803,6 +859,20 @@ pub fn compat_list(ids: &[&str], remaining: Option<u64>) -> String {
 pub fn echo(frame: &str) -> Payload {
     let json = Envelope { kind: "echo", text: Some(frame), ..Envelope::default() };
     Payload { compat: frame.to_string(), json: json.to_json() }
+}
+
+/// The error frame of a frame over a limit of `chat.limits`, or of the
+/// connection closed for going on past it.
+pub fn limited(action: Option<Action>, reason: &str, limit: &str, retry_after_ms: i64) -> Payload {
+    let json = Envelope {
+        kind: "error",
+        action: action.map(Action::name),
+        error: Some(reason),
+        limit: Some(limit),
+        retry_after: Some(retry_after_ms),
+        ..Envelope::default()
+    };
+    Payload { compat: to_json(&CompatNotice { message: reason, kind: "err" }), json: json.to_json() }
 }
 
 /// The one error frame a refused request gets.

@@ -7,6 +7,7 @@ mod history;
 mod limits;
 mod management;
 mod models;
+mod presence;
 mod seeds;
 mod server;
 mod signin;
@@ -272,13 +273,26 @@ impl Client {
 
     /// The next frame that is not a ping or pong.
     pub async fn next_message(&mut self) -> Message {
+        self.next_message_within(FRAME_WAIT).await
+    }
+
+    /// The next data frame, parsed as JSON, waiting up to `wait` for it.
+    pub async fn next_json_within(&mut self, wait: Duration) -> Value {
+        match self.next_message_within(wait).await {
+            Message::Text(text) => serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}")),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame that is not a ping or pong, within `wait`.
+    pub async fn next_message_within(&mut self, wait: Duration) -> Message {
         if let Some(frame) = self.ahead.pop_front() {
             return frame;
         }
         loop {
-            let frame = tokio::time::timeout(FRAME_WAIT, self.ws.next())
+            let frame = tokio::time::timeout(wait, self.ws.next())
                 .await
-                .unwrap_or_else(|_| panic!("no frame within {FRAME_WAIT:?} on {}", self.id))
+                .unwrap_or_else(|_| panic!("no frame within {wait:?} on {}", self.id))
                 .unwrap_or_else(|| panic!("the connection {} ended", self.id))
                 .unwrap_or_else(|e| panic!("reading from {}: {e}", self.id));
             if !matches!(frame, Message::Ping(_) | Message::Pong(_)) {

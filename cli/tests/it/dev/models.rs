@@ -80,7 +80,7 @@ async fn routes_without_a_model_and_frames_that_are_not_json_reach_the_handler()
     let mut alice = Client::join(&server, "username=alice").await;
     // `list` has no model, so its handler answers this one.
     alice.send(r#"{"action":"list","extra":true}"#).await;
-    assert_eq!(alice.next_json().await, json!({"message":"unknown field `extra`: list takes no fields","type":"err"}));
+    assert_eq!(alice.next_json().await, json!({"message":"unknown field `extra`: list takes `cursor`","type":"err"}));
     alice.send("not json").await;
     assert_eq!(alice.next().await, "not json");
     alice.send(r#"{"action":"nosuchroute","x":1}"#).await;

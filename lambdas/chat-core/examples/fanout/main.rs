@@ -327,6 +327,10 @@ impl SimPoster {
 
 #[async_trait]
 impl Poster for SimPoster {
+    async fn close(&self, _connection_id: &str) -> PortResult<()> {
+        Ok(())
+    }
+
     async fn post(&self, connection_id: &str, _data: &[u8]) -> PortResult<()> {
         self.posts.fetch_add(1, Ordering::Relaxed);
         if !self.admit() {

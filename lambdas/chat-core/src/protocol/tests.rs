@@ -304,3 +304,33 @@ fn digests_name_a_few_and_count_the_rest() {
 fn host_said(text: &str) -> String {
     serde_json::json!({"action": "message", "from": "#host", "text": text}).to_string()
 }
+
+#[test]
+fn names_are_nfkc_and_cannot_hide_or_pass_for_the_chat() {
+    // Normalized as RFC 8266 says.
+    assert_eq!(check_name(" ﬁona\u{00A0}Ｋ ").unwrap(), "fiona K");
+    assert_eq!(check_name("👩\u{200D}💻 Grace").unwrap(), "👩\u{200D}💻 Grace", "an emoji's joiner is kept");
+    assert_eq!(check_name("❤\u{FE0F}").unwrap(), "❤\u{FE0F}");
+    assert_eq!(check_name("Zoë").unwrap(), "Zoë");
+    // What passed for the chat itself before.
+    let reserved = "names starting with `#` are reserved for the chat itself (#host)";
+    assert_eq!(check_name("＃host").unwrap_err(), reserved, "fullwidth");
+    assert_eq!(check_name("﹟host").unwrap_err(), reserved, "small");
+    for (name, code) in [
+        ("\u{200B}#host", "U+200B"),
+        ("\u{202E}tsoh#", "U+202E"),
+        ("ho\u{2066}st", "U+2066"),
+        ("a\u{200D}b", "U+200D"),
+        ("\u{FEFF}bob", "U+FEFF"),
+        ("bob\u{E0001}", "U+E0001"),
+        ("\u{3164}", "U+1160"), // NFKC makes the Hangul filler another filler
+        ("x\u{FE0F}", "U+FE0F"),
+        ("line\u{2028}break", "U+2028"),
+        ("\u{E000}", "U+E000"),
+    ] {
+        let refused = check_name(name).unwrap_err();
+        assert!(refused.starts_with(&format!("a name cannot contain {code}")), "{name:?}: {refused}");
+    }
+    // The length is counted after normalizing.
+    assert!(check_name(&"ﬁ".repeat(17)).unwrap_err().starts_with("name is too long: 34 characters"));
+}

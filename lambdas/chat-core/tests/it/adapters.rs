@@ -244,6 +244,10 @@ async fn a_missing_queue_is_an_error_naming_it() {
     assert!(message.contains(&url), "{message}");
 }
 
+fn now_s() -> i64 {
+    chat_core::now_millis() / 1000
+}
+
 fn message(conversation: &str, at: i64, text: &str, client_id: Option<&str>) -> ChatMessage {
     let now = chat_core::now_millis() / 1000;
     ChatMessage {
@@ -300,18 +304,18 @@ async fn messages_are_stored_with_their_ttl_and_read_back_in_pages() {
     assert!((now + 7 * 86_400 - 60..=now + 7 * 86_400 + 60).contains(&expires), "{expires} vs {now}");
 
     let texts = |page: &[ChatMessage]| page.iter().map(|m| m.text.clone()).collect::<Vec<_>>();
-    let (latest, more) = store.page("everyone", Window::Latest, 3).await.unwrap();
+    let (latest, more) = store.page("everyone", Window::Latest, 3, now_s()).await.unwrap();
     assert_eq!((texts(&latest), more), (vec!["m4".to_string(), "m5".into(), "m6".into()], true));
     assert_eq!(latest[2], written[6], "read back whole");
-    let (before, more) = store.page("everyone", Window::Before(&written[4].id), 3).await.unwrap();
+    let (before, more) = store.page("everyone", Window::Before(&written[4].id), 3, now_s()).await.unwrap();
     assert_eq!((texts(&before), more), (vec!["m1".to_string(), "m2".into(), "m3".into()], true));
-    let (oldest, more) = store.page("everyone", Window::Before(&written[1].id), 3).await.unwrap();
+    let (oldest, more) = store.page("everyone", Window::Before(&written[1].id), 3, now_s()).await.unwrap();
     assert_eq!((texts(&oldest), more), (vec!["m0".to_string()], false));
-    let (since, more) = store.page("everyone", Window::Since(&written[1].id), 3).await.unwrap();
+    let (since, more) = store.page("everyone", Window::Since(&written[1].id), 3, now_s()).await.unwrap();
     assert_eq!((texts(&since), more), (vec!["m2".to_string(), "m3".into(), "m4".into()], true));
-    let (rest, more) = store.page("everyone", Window::Since(&written[4].id), 3).await.unwrap();
+    let (rest, more) = store.page("everyone", Window::Since(&written[4].id), 3, now_s()).await.unwrap();
     assert_eq!((texts(&rest), more), (vec!["m5".to_string(), "m6".into()], false));
-    let (other, _) = store.page("room:0a1b2c3d", Window::Latest, 50).await.unwrap();
+    let (other, _) = store.page("room:0a1b2c3d", Window::Latest, 50, now_s()).await.unwrap();
     assert_eq!(texts(&other), ["elsewhere"]);
 }
 
@@ -326,9 +330,9 @@ async fn a_client_id_is_stored_once_per_conversation_in_one_transaction() {
     assert_eq!(store.put(&resend).await.unwrap(), Put::Duplicate { id: first.id.clone(), timestamp: first.timestamp });
     assert_eq!(store.put(&message("room:0a1b2c3d", 1764614460000, "once", Some("k1"))).await.unwrap(), Put::Stored);
 
-    let (page, more) = store.page("everyone", Window::Latest, 50).await.unwrap();
+    let (page, more) = store.page("everyone", Window::Latest, 50, now_s()).await.unwrap();
     assert_eq!((page, more), (vec![first.clone()], false), "the de-duplication record is no message");
-    let (since, _) = store.page("everyone", Window::Since(&first.id), 50).await.unwrap();
+    let (since, _) = store.page("everyone", Window::Since(&first.id), 50, now_s()).await.unwrap();
     assert!(since.is_empty(), "{since:?}");
     // What DynamoDB holds: the message and its record, each with the TTL.
     let items = aws
@@ -345,6 +349,40 @@ async fn a_client_id_is_stored_once_per_conversation_in_one_transaction() {
     let record = &items.items()[1];
     assert_eq!(record["messageId"].as_s().unwrap(), &first.id);
     assert_eq!(record["expiresAt"].as_n().unwrap(), &first.expires_at.to_string());
+}
+
+#[tokio::test]
+async fn a_client_id_belongs_to_its_sender_and_expired_messages_are_not_history() {
+    let aws = Aws::new().await;
+    let table = aws.messages_table("scoped").await;
+    let store = DynamoMessages::new(aws.dynamodb(), &table);
+    let alice = ChatMessage { sub: Some("alice".into()), ..message("everyone", 1764614400000, "mine", Some("k1")) };
+    assert_eq!(store.put(&alice).await.unwrap(), Put::Stored);
+    // Bob signed in, with Alice's clientId: his own key, his message stored.
+    let bob = ChatMessage { sub: Some("bob".into()), ..message("everyone", 1764614401000, "his", Some("k1")) };
+    assert_eq!(store.put(&bob).await.unwrap(), Put::Stored);
+    // Alice reusing her key for other words: refused, nothing written.
+    let other = ChatMessage { sub: Some("alice".into()), ..message("everyone", 1764614402000, "other", Some("k1")) };
+    assert_eq!(store.put(&other).await.unwrap(), Put::Conflict);
+    // Anonymous: the same words again are a resend, other words a conflict.
+    let anon = message("everyone", 1764614403000, "hello", Some("k2"));
+    assert_eq!(store.put(&anon).await.unwrap(), Put::Stored);
+    let resent =
+        ChatMessage { connection_id: "reconnected=".into(), ..message("everyone", 1764614404000, "hello", Some("k2")) };
+    assert_eq!(store.put(&resent).await.unwrap(), Put::Duplicate { id: anon.id.clone(), timestamp: anon.timestamp });
+    assert_eq!(store.put(&message("everyone", 1764614405000, "not hello", Some("k2"))).await.unwrap(), Put::Conflict);
+    let (page, _) = store.page("everyone", Window::Latest, 50, now_s()).await.unwrap();
+    let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["mine", "his", "hello"]);
+
+    // A message past its expiry is not history, though the TTL has not removed it,
+    // and its de-duplication record no longer holds its key.
+    let old = ChatMessage { expires_at: now_s() - 10, ..message("room:0a1b2c3d", 1764614400000, "old", Some("k3")) };
+    assert_eq!(store.put(&old).await.unwrap(), Put::Stored);
+    let (page, more) = store.page("room:0a1b2c3d", Window::Latest, 50, now_s()).await.unwrap();
+    assert_eq!((page.len(), more), (0, false));
+    let again = message("room:0a1b2c3d", chat_core::now_millis(), "new words", Some("k3"));
+    assert_eq!(store.put(&again).await.unwrap(), Put::Stored, "an expired key is free again");
 }
 
 #[tokio::test]

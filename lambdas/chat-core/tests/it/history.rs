@@ -82,7 +82,7 @@ async fn a_resend_with_the_same_client_id_posts_nothing_and_gets_the_same_ack() 
 
     // The same clientId elsewhere is another message: de-duplication is per conversation.
     let dm = json!({"action": "chat", "connection": B, "message": "psst", "clientId": "k-1"}).to_string();
-    chat.send_at(A, &dm, T0 + 1).await;
+    chat.send_at(A, &dm, T0 + 60_001).await;
     let ack = chat.received_json(A).remove(0);
     assert_eq!(ack["conversation"], format!("dm:conn:{B}:conn:{A}"));
     assert_eq!(chat.received_json(B)[0]["id"], ack["id"]);
@@ -90,7 +90,7 @@ async fn a_resend_with_the_same_client_id_posts_nothing_and_gets_the_same_ack() 
 
     // A compat client that sends a clientId gets its ack in JSON too.
     let frame = json!({"action": "broadcast", "message": "raw", "clientId": "c1"}).to_string();
-    chat.send_at(C, &frame, T0 + 2).await;
+    chat.send_at(C, &frame, T0 + 60_002).await;
     assert_eq!(chat.received_json(C)[0]["type"], "ack");
 }
 
@@ -157,7 +157,9 @@ async fn since_and_before_page_through_the_history() {
 
 #[tokio::test]
 async fn a_history_frame_stops_at_96_kib_and_says_more() {
-    let chat = Chat::new();
+    let mut chat = Chat::new();
+    // Forty messages within 40 ms: more than `chat.limits` lets a person send.
+    chat.settings.limits.messages = chat_core::limits::Rate { per_second: 1000.0, burst: 100 };
     chat.join(A, &[("username", "alice"), ("format", "json")]).await;
     for i in 0..40 {
         chat.send_at(A, &send(&format!("{i:02}{}", "x".repeat(4000))), T0 + i).await;
@@ -289,4 +291,22 @@ async fn typing_reaches_the_others_at_most_every_three_seconds() {
     chat.deliver().await;
     assert_eq!(chat.received_json(A)[0]["conversation"], pair);
     assert!(chat.received(B).is_empty() && chat.received(C).is_empty());
+}
+
+#[tokio::test]
+async fn someone_elses_client_id_gets_neither_their_ack_nor_silence() {
+    let chat = three().await;
+    chat.send_at(A, &json!({"action": "send", "text": "alpha", "clientId": "k-1"}).to_string(), T0).await;
+    let alices = chat.received_json(A).remove(0);
+    // Bob (anonymous) reuses Alice's key for his own words: an error, not her ack.
+    chat.send_at(B, &json!({"action": "send", "text": "beta", "clientId": "k-1"}).to_string(), T0 + 1).await;
+    let answer = chat.received_json(B).remove(0);
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert!(answer["error"].as_str().unwrap().starts_with("clientId `k-1` was already used for another message"));
+    assert_ne!(answer["id"], alices["id"]);
+    assert_eq!(chat.messages.len(), 1, "nothing stored for Bob, and Alice's message kept");
+    // With a key of his own, his message goes.
+    chat.send_at(B, &json!({"action": "send", "text": "beta", "clientId": "k-2"}).to_string(), T0 + 2).await;
+    assert_eq!(chat.received_json(B).remove(0)["type"], "ack");
+    assert_eq!(chat.messages.len(), 2);
 }

@@ -12,6 +12,8 @@
 //! - `history`: stored messages, acks and de-duplication, `history` pages
 //!   and who may read them, the history after a welcome or a join, typing
 //!   and its throttle, over memory ports;
+//! - `limits`: flood control, per connection and per person, refusals,
+//!   the close and the cool-down, over memory ports, and the buckets in moto;
 //! - `presence`: the count, joins and leaves with it, digests above
 //!   `chat.presence`, the paged online list, over memory ports and moto;
 //! - `sharding`: large notices split across the queue, per-recipient
@@ -22,6 +24,7 @@ mod auth;
 mod fanout;
 mod handlers;
 mod history;
+mod limits;
 mod oidc;
 mod presence;
 mod sharding;

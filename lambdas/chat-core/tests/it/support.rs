@@ -110,6 +110,8 @@ pub struct Gateway {
     pub stuck: Mutex<HashSet<String>>,
     pub latency: Mutex<std::time::Duration>,
     pub posts: std::sync::atomic::AtomicUsize,
+    /// The connections closed with `DELETE @connections`, in order.
+    pub closed: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -136,6 +138,12 @@ impl Poster for Gateway {
             return Err(PortError::Gone);
         }
         self.inbox.lock().unwrap().entry(connection_id.to_string()).or_default().push(data.to_vec());
+        Ok(())
+    }
+
+    async fn close(&self, connection_id: &str) -> PortResult<()> {
+        self.open.lock().unwrap().remove(connection_id);
+        self.closed.lock().unwrap().push(connection_id.to_string());
         Ok(())
     }
 }
