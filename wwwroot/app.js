@@ -1,5 +1,6 @@
 // wschat's web page: one WebSocket to the chat, speaking the JSON envelope of
-// protocol.md (`format=json`). Plain script, no build step, no dependencies.
+// protocol.md (`format=json`). An ES module, no build step, no dependencies;
+// what can live without the DOM is a module of its own (online.js).
 //
 // Everything a person typed (messages, names, room codes) reaches the page
 // only through textContent, never innerHTML: HTML in a message shows as text.
@@ -18,7 +19,13 @@
 // `clientId` and shows as "sending" until the chat acknowledges it; until
 // then it is kept (the lobby's in sessionStorage too) and sent again, with
 // the same clientId, on the next connection: the chat posts it once.
-'use strict';
+//
+// Presence (docs/presence.md): the page asks for the online list when a
+// connection starts, a page of it at a time ("Show more"), and from then on
+// the chat's joined, left, renamed and presence frames keep it right; the
+// number shown is the chat's `count`. A `ping` every 9 minutes keeps the
+// connection open; API Gateway answers it itself.
+import { Online } from './online.js';
 
 (() => {
   // Framed with the issuer's answer, this page is only the end of a silent
@@ -42,10 +49,10 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_CAP_MS = 10000;
   /**
-   * API Gateway closes a connection after 10 minutes without a frame; a
-   * `list` every 5 minutes keeps it open and refreshes the online list.
+   * API Gateway closes a connection after 10 minutes without a frame. A
+   * `ping` is answered by API Gateway itself (a MOCK route): no function runs.
    */
-  const HEARTBEAT_MS = 5 * 60 * 1000;
+  const PING_MS = 9 * 60 * 1000;
   /** Online from the welcome; if none comes (a lost notification), from this long after the socket opened. */
   const WELCOME_WAIT_MS = 5000;
   /** Consecutive messages of one sender within this time share one header. */
@@ -112,6 +119,7 @@
     roomError: $('room-error'),
     online: $('online'),
     onlineCount: $('online-count'),
+    morePeople: $('more-people'),
     messages: $('messages'),
     earlier: $('earlier'),
     loadEarlier: $('load-earlier'),
@@ -153,9 +161,8 @@
     attempt: 0,
     retryTimer: 0,
     countdownTimer: 0,
-    heartbeatTimer: 0,
+    pingTimer: 0,
     welcomeTimer: 0,
-    listTimer: 0,
     /** The WebSocket origin the CSP was narrowed to. */
     cspOrigin: null,
     /** Whether a welcome has arrived since the page loaded. */
@@ -166,8 +173,8 @@
     room: null,
     /** A createRoom/joinRoom in flight: { code, auto }. */
     roomRequest: null,
-    /** Everyone online, from the last `list`: [{ connectionId, name }]. */
-    people: [],
+    /** Who is online: the people loaded, the chat's count, the next page's cursor. */
+    online: new Online(),
     /** Conversations by id: the lobby, the room, direct messages. */
     views: new Map(),
     current: LOBBY,
@@ -477,7 +484,7 @@
       state.socket = null;
       state.me = null;
       clearTimeout(state.welcomeTimer);
-      clearInterval(state.heartbeatTimer);
+      clearInterval(state.pingTimer);
       connectionEnded();
       if (wasOnline) {
         addSystem(LOBBY, 'Connection lost. Reconnecting…', Date.now(), 'warning');
@@ -541,12 +548,13 @@
     state.wasOnline = true;
     hideBanner();
     setStatus('online');
-    sendFrame({ action: 'list' });
+    // The whole list once per connection: presence frames keep it right after that.
+    sendFrame(state.online.ask());
     if (state.room) {
       state.roomRequest = { code: state.room, auto: true };
       sendFrame({ action: 'joinRoom', name: state.name, roomCode: state.room });
     }
-    state.heartbeatTimer = setInterval(() => sendFrame({ action: 'list' }), HEARTBEAT_MS);
+    state.pingTimer = setInterval(() => sendFrame({ action: 'ping' }), PING_MS);
   }
 
   function sendFrame(frame) {
@@ -555,10 +563,11 @@
     return true;
   }
 
-  /** Asks for the online list once, however many notices arrive together. */
-  function refreshList() {
-    clearTimeout(state.listTimer);
-    state.listTimer = setTimeout(() => sendFrame({ action: 'list' }), 100);
+  /** "Show more": the next page of the online list. */
+  function showMorePeople() {
+    if (!isOpen()) return;
+    const frame = state.online.askMore();
+    if (frame) sendFrame(frame);
   }
 
   // ---------------------------------------------------------------- sign-in
@@ -882,10 +891,10 @@
     state.socket = null;
     state.me = null;
     clearTimeout(state.welcomeTimer);
-    clearInterval(state.heartbeatTimer);
+    clearInterval(state.pingTimer);
     connectionEnded();
     if (socket) socket.close(1000, 'signed out');
-    state.people = [];
+    state.online.clear();
     renderPeople();
     setStatus('signed out');
     if (state.auth.endSessionEndpoint) {
@@ -955,6 +964,7 @@
         state.attempt = 0;
         if (typeof frame.name === 'string' && frame.name !== state.name) setName(frame.name);
         addSystem(LOBBY, again ? `Back online as ${state.name}.` : `You joined as ${state.name}.`, at);
+        state.online.welcome(frame);
         renderPeople();
         expectHistory(state.views.get(LOBBY), again);
         sendUnsent((view) => view.id === LOBBY);
@@ -962,10 +972,14 @@
       }
       case 'joined':
       case 'left':
-        addSystem(LOBBY, text || `${frame.name} ${frame.type}`, at);
-        if (frame.type === 'left') markPeerGone(frame.connectionId);
-        refreshList();
+      case 'presence': {
+        if (text) addSystem(LOBBY, text, at);
+        else if (frame.type !== 'presence') addSystem(LOBBY, `${frame.name} ${frame.type}`, at);
+        const { left } = state.online.change(frame);
+        for (const connectionId of left) markPeerGone(connectionId);
+        peopleChanged();
         break;
+      }
       case 'renamed':
         addSystem(LOBBY, text, at);
         if (frame.connectionId && frame.connectionId === state.me && frame.name) {
@@ -973,13 +987,15 @@
           setName(frame.name);
         }
         renameDirectView(frame.connectionId, frame.name);
-        refreshList();
+        state.online.change(frame);
+        peopleChanged();
         break;
       case 'list':
-        state.people = Array.isArray(frame.connections) ? frame.connections : [];
-        followPeers();
-        renderPeople();
-        sendUnsent((view) => view.kind === 'direct' && !view.gone);
+        state.online.page(frame);
+        peopleChanged();
+        break;
+      case 'pong':
+        // The keepalive's answer, from API Gateway: nothing to show.
         break;
       case 'message': {
         const viewId = frame.room ? roomViewId(frame.room) : LOBBY;
@@ -1013,8 +1029,9 @@
         serverError(frame.action || null, typeof frame.error === 'string' ? frame.error : 'Something went wrong.');
         break;
       case 'echo':
-        // A chat from before history echoes `history` and `typing`: the page goes on without them.
-        if (historyEcho(text)) break;
+        // A chat from before history echoes `history` and `typing`, and one
+        // from before #23 `ping`: the page goes on without them.
+        if (extraEcho(text)) break;
         addSystem(state.current, `The chat did not understand: ${text}`, at);
         break;
       default:
@@ -1037,6 +1054,10 @@
       return;
     }
     if (action === 'typing') return;
+    if (action === 'list') {
+      state.online.refused();
+      renderPeople();
+    }
     if (MESSAGE_ACTIONS.has(action)) refused(action);
     if (action === 'rename' && state.renameFrom !== null) {
       setName(state.renameFrom);
@@ -1124,34 +1145,46 @@
     }
   }
 
+  /** The online list changed: direct conversations follow it, and it is drawn again. */
+  function peopleChanged() {
+    followPeers();
+    renderPeople();
+    sendUnsent((view) => view.kind === 'direct' && !view.gone);
+  }
+
   /**
    * Connection ids change when someone reconnects. A conversation with a
    * person who is gone follows them when exactly one person online has
-   * their name and no conversation of their own.
+   * their name and no conversation of their own. A person the page has not
+   * loaded (a list with more pages, or a digest that named only some) may
+   * be online all the same: only a complete list says someone is gone, and
+   * only someone known to be gone is followed by name.
    */
   function followPeers() {
-    const online = new Set(state.people.map((p) => p.connectionId));
+    const { people, complete } = state.online;
     const directs = [...state.views.values()].filter((v) => v.kind === 'direct');
     const taken = new Set(directs.map((v) => v.peerId));
     // The sidebar is drawn once, and only when a conversation changed, so that
     // a list refresh does not take the keyboard focus off it for nothing.
     let redraw = false;
     for (const view of directs) {
-      if (online.has(view.peerId)) {
+      if (people.has(view.peerId)) {
         redraw ||= view.gone;
         view.gone = false;
         continue;
       }
-      redraw = true;
-      const namesakes = state.people.filter((p) => p.name === view.peerName && p.connectionId !== state.me);
+      if (!view.gone && !complete) continue;
+      const namesakes = [...people.values()].filter((p) => p.name === view.peerName && p.connectionId !== state.me);
       if (namesakes.length === 1 && !taken.has(namesakes[0].connectionId)) {
         taken.delete(view.peerId);
         view.peerId = namesakes[0].connectionId;
         taken.add(view.peerId);
         if (view.gone) addSystem(view.id, `${view.peerName} is back.`, Date.now());
         view.gone = false;
-      } else {
+        redraw = true;
+      } else if (!view.gone) {
         view.gone = true;
+        redraw = true;
       }
     }
     if (redraw) renderViews();
@@ -1639,6 +1672,8 @@
   function connectionEnded() {
     state.inflight = [];
     state.historyRequests = [];
+    state.online.dropped();
+    renderPeople();
     for (const view of state.views.values()) {
       view.awaitingPush = false;
       view.catchUp = null;
@@ -1649,8 +1684,8 @@
     renderEarlier();
   }
 
-  /** An echo of `history` or `typing` from a chat that has neither: true when `text` is one. */
-  function historyEcho(text) {
+  /** An echo of `history`, `typing` or `ping` from a chat that has no such route: true when `text` is one. */
+  function extraEcho(text) {
     let frame;
     try {
       frame = JSON.parse(text);
@@ -1664,7 +1699,7 @@
       renderEarlier();
       return true;
     }
-    return frame.action === 'typing';
+    return frame.action === 'typing' || frame.action === 'ping';
   }
 
   // ---------------------------------------------------------------- conversations
@@ -1814,15 +1849,24 @@
 
   // ---------------------------------------------------------------- people
 
+  /**
+   * The people loaded, you first, then by name; the chat's count; and "Show
+   * more" while the chat has more pages. The list is drawn anew, so a person's
+   * button that had the keyboard focus gets it back.
+   */
   function renderPeople() {
-    const people = [...state.people].sort((a, b) => {
+    const { people, shown, more } = state.online;
+    const sorted = [...people.values()].sort((a, b) => {
       if (a.connectionId === state.me) return -1;
       if (b.connectionId === state.me) return 1;
       return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' });
     });
-    ui.onlineCount.textContent = people.length ? String(people.length) : '';
+    ui.onlineCount.textContent = shown ? String(shown) : '';
+    const active = document.activeElement;
+    const focused = ui.online.contains(active) ? active.closest('.person')?.dataset.id : null;
+    const moreFocused = active === ui.morePeople;
     ui.online.replaceChildren(
-      ...people.map((person) => {
+      ...sorted.map((person) => {
         const mine = person.connectionId === state.me;
         const content = [
           avatar(person.name, 'avatar-small'),
@@ -1830,11 +1874,11 @@
           mine ? el('span', { class: 'you', text: 'you' }) : null,
         ];
         if (mine) {
-          return el('li', { class: 'person me', dataset: { name: person.name } }, ...content);
+          return el('li', { class: 'person me', dataset: { name: person.name, id: person.connectionId } }, ...content);
         }
         return el(
           'li',
-          { class: 'person', dataset: { name: person.name } },
+          { class: 'person', dataset: { name: person.name, id: person.connectionId } },
           el(
             'button',
             {
@@ -1849,6 +1893,13 @@
         );
       }),
     );
+    ui.morePeople.hidden = more === null;
+    if (focused) {
+      ui.online.querySelector(`.person[data-id="${CSS.escape(focused)}"] button`)?.focus();
+    } else if (moreFocused && ui.morePeople.hidden) {
+      // The last page is in: the keyboard stays in the list, at its end.
+      [...ui.online.querySelectorAll('button')].at(-1)?.focus();
+    }
   }
 
   // ---------------------------------------------------------------- composer
@@ -1990,6 +2041,7 @@
       tellTyping();
     });
     ui.loadEarlier.addEventListener('click', loadEarlier);
+    ui.morePeople.addEventListener('click', showMorePeople);
 
     ui.createRoom.addEventListener('click', createRoom);
     ui.joinForm.addEventListener('submit', joinRoom);

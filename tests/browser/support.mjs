@@ -404,6 +404,30 @@ export async function networkSwitch(context) {
   return control;
 }
 
+/**
+ * The WebSocket frames of `context`'s pages as they crossed the wire, seen
+ * through playwright's `websocket` events (not the page's own code): `sent`
+ * and `received`, parsed when JSON. Call it before the page opens (openPage's
+ * `prepare`).
+ */
+export function watchFrames(context) {
+  const frames = { sent: [], received: [] };
+  const parse = (payload) => {
+    try {
+      return JSON.parse(payload);
+    } catch {
+      return { raw: String(payload) };
+    }
+  };
+  context.on('page', (page) =>
+    page.on('websocket', (socket) => {
+      socket.on('framesent', ({ payload }) => frames.sent.push(parse(payload)));
+      socket.on('framereceived', ({ payload }) => frames.received.push(parse(payload)));
+    }),
+  );
+  return frames;
+}
+
 /** The chat messages in the list: text, id, and whether each is still sending or is the reader's own. */
 export async function shownMessages(page) {
   return byTestId(page, 'messages').evaluate((list) =>
