@@ -26,7 +26,7 @@ mod s3;
 mod sqs;
 pub mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -98,6 +98,12 @@ pub struct Behaviours {
     /// A WebSocket route takes one route response, `$default`: another key
     /// is 400 `BadRequestException`, a second one 409 `ConflictException`.
     pub one_route_response: bool,
+    /// DynamoDB writes to one table reach moto one at a time. On AWS a
+    /// single-item write is atomic, its condition checked and its update made
+    /// at once (Developer Guide, "Condition expressions" and "Atomic
+    /// counters"); moto's server runs requests on threads and can pass the
+    /// same condition twice.
+    pub atomic_items: bool,
 }
 
 impl Default for Behaviours {
@@ -124,6 +130,7 @@ impl Default for Behaviours {
             certificate_release_ms: None,
             unique_aliases: false,
             one_route_response: false,
+            atomic_items: false,
         }
     }
 }
@@ -154,6 +161,7 @@ impl Behaviours {
             certificate_release_ms: Some(1_500),
             unique_aliases: true,
             one_route_response: true,
+            atomic_items: true,
         }
     }
 }
@@ -251,6 +259,8 @@ struct Shared {
     frozen: watch::Sender<bool>,
     moto: String,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// With `atomic_items`: one lock per table, held while a write to it is at moto.
+    tables: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
@@ -281,6 +291,7 @@ impl Realism {
             frozen,
             moto: moto_endpoint.trim_end_matches('/').to_string(),
             client: Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector),
+            tables: Mutex::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
@@ -541,10 +552,19 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
     }
 
     // What moto lacks or gets wrong, answered from moto's own reads.
+    let table = item_write(&call, &request).filter(|_| shared.world().behaviours.atomic_items);
+    let held = match table {
+        Some(table) => {
+            let lock = shared.tables.lock().expect("table locks").entry(table).or_default().clone();
+            Some(lock.lock_owned().await)
+        }
+        None => None,
+    };
     let forwarded = match apigateway::completed(&call) {
         Some(completion) => apigateway::complete(shared, &request, completion).await,
         None => forward(shared, &request).await,
     };
+    drop(held);
     let mut reply = match forwarded {
         Ok(reply) => reply,
         Err(e) => {
@@ -637,6 +657,23 @@ fn refusal_code(reply: &Reply) -> String {
     }
     let text = String::from_utf8_lossy(&reply.body);
     text.split("<Code>").nth(1).and_then(|c| c.split('<').next()).unwrap_or("error").to_string()
+}
+
+/// The table a DynamoDB item write is to (`PutItem`, `UpdateItem`,
+/// `DeleteItem`; a transaction's first table).
+fn item_write(call: &Call, request: &Request) -> Option<String> {
+    if call.service != "dynamodb" {
+        return None;
+    }
+    match call.operation.as_str() {
+        "PutItem" | "UpdateItem" | "DeleteItem" => request.json_str("TableName"),
+        "TransactWriteItems" => {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+            let first = body.get("TransactItems")?.get(0)?.as_object()?.values().next()?;
+            first.get("TableName")?.as_str().map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 async fn forward(shared: &Shared, request: &Request) -> Result<Reply, String> {
