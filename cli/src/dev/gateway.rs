@@ -983,7 +983,17 @@ async fn session(
             _ = shutdown.changed() => break Ending::Gateway(1001, "Going away"),
             () = tokio::time::sleep_until(idle_until) => break Ending::Gateway(1001, "Going away"),
             () = tokio::time::sleep_until(end_of_life) => break Ending::Gateway(1001, "Going away"),
-            () = link.deleted.notified() => break Ending::Gateway(1000, ""),
+            () = link.deleted.notified() => {
+                // What was posted before the delete is delivered first, as
+                // API Gateway delivers a post it answered 200 (the chat
+                // posts why it closes a connection, then closes it).
+                while let Ok(frame) = outgoing.try_recv() {
+                    if socket.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                break Ending::Gateway(1000, "");
+            }
             out = outgoing.recv() => match out {
                 Some(frame) => {
                     if socket.send(frame).await.is_err() {
