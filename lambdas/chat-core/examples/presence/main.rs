@@ -89,6 +89,37 @@ const HISTORY: usize = 50;
 /// every bucket of the hour, so it is the crowd's.
 const EPOCH: i64 = 4_102_444_800_000;
 
+/// What the output rests on (the module's docs say it at length).
+const ASSUMPTIONS: &str = "\
+### The model
+
+- The crowd: N people connect at 500 a second, half the page (JSON), half wscat (compat), names of
+  16 characters; the history holds 50 messages. Then 10 chat messages to everyone, 15 s apart; then a
+  tenth of the crowd leaves, 500 a second. A phase starts when the after side is idle; the hour ends
+  3,600 s after the first join. Nothing fails but what the throttle refuses; nobody vanishes.
+- AWS: DynamoDB calls take 5 ms (Query/Scan page 10 ms) and are billed from the items' real sizes
+  (4 KB a read unit, half when eventually consistent, at least one; 1 KB a write unit, twice in a
+  transaction); SQS 10 ms; a post 20 ms behind one 10,000/s token bucket (burst 5,000; 429 above it);
+  frames over 128 KB refused (413); notify: 10 concurrent invocations, batches of 10, 120 ms cold
+  starts; both functions 256 MB. Time is tokio's paused clock.
+- After: chat-core's handlers run for every event (chat.presence 100). A page sends `list` once, on
+  its welcome, and pings every 9 minutes: API Gateway answers the ping (MOCK), so it is counted (a
+  message in, a message out) and not run.
+- Before: f84f0a9's $connect, send and $disconnect run for every event. Each repeated call (the fan-out
+  of a welcome, a joined, a left and a chat message; a list at the mean table size of its cause) runs
+  once with the real code and is multiplied by the count model's number of them. The page sends list
+  on its welcome (or 5 s after connecting), 100 ms after its last joined/left, and every 5 minutes.
+  Notices queue first-in first-out in front of the 10,000/s throttle; a page receives one whenever the
+  gateway finishes one, at random around that gap, and sends `list` when 100 ms pass without the next
+  (so a burst unthrottled makes one list at its end; past 1,000 people online, nearly every notice
+  makes one). Not modelled: list replies' share of the throttle, and the posts the fan-out gives up on
+  after five tries of 429s (at 1,000, run whole, 40% of posts are lost so; lists and read units are
+  within 11% of the model). Before's cost is what the hour's events cause, though most of it is
+  delivered days later.
+- Prices (us-east-1): API Gateway $1.00/million messages (32 KB increments) and $0.25/million
+  connection-minutes; Lambda $0.20/million invocations + $0.0000166667/GB-s; DynamoDB $0.125/million
+  read units, $0.625/million write units; SQS $0.40/million requests.";
+
 struct Args {
     sizes: Vec<usize>,
     messages: u32,
@@ -121,7 +152,7 @@ fn leavers(n: usize) -> Vec<usize> {
 /// Who says chat message `m`: alternately a page and wscat.
 fn speaker(n: usize, m: u32) -> usize {
     let p = (m as usize * 7919) % n;
-    if sim::is_json(p) == (m % 2 == 0) { p } else { (p + 1) % n }
+    if sim::is_json(p) == m.is_multiple_of(2) { p } else { (p + 1) % n }
 }
 
 async fn seed_history(sim: &Sim) {
@@ -238,6 +269,25 @@ async fn after(n: usize, args: &Args, settings: &Settings) -> After {
         online,
         phases,
     }
+}
+
+/// When the probe, a chat message while the crowd joins, is sent: halfway through.
+fn probe_at(n: usize) -> f64 {
+    n as f64 / JOIN_RATE / 2.0
+}
+
+/// The number of the probe's `msg#`.
+const PROBE: u32 = 999_999;
+
+/// After: how long a chat message sent halfway through the joins takes to
+/// reach everyone (a run of its own, so that it adds nothing to the others).
+async fn after_probe(n: usize, settings: &Settings) -> f64 {
+    let sim = Sim::new(EPOCH, Pages::After);
+    seed_history(&sim).await;
+    let events = join_events(n).chain([(probe_at(n), Event::Send(speaker(n, 0), PROBE))]);
+    sim::run(&sim, Side::After, settings, schedule(&sim, events), true).await;
+    let delivered = sim.poster.message_delivered.lock().unwrap().get(&PROBE).copied();
+    delivered.map_or(f64::INFINITY, |at| (at - sim.start).as_secs_f64() - probe_at(n))
 }
 
 /// The after page's pings in the hour: every 9 minutes from its welcome
@@ -371,6 +421,7 @@ async fn before_run(n: usize, args: &Args, settings: &Settings, phases: &Phases)
         leave_start: phases.leave,
         leavers: leavers(n),
         hour: HOUR,
+        probe: probe_at(n),
     };
     let model = model::before(&timeline);
 
@@ -471,10 +522,13 @@ fn num(x: f64, digits: usize) -> String {
 }
 
 fn ratio(before: f64, after: f64) -> String {
-    match (before, after) {
-        (b, _) if b == 0.0 => "-".into(),
-        (_, a) if a == 0.0 => "∞".into(),
-        (b, a) => format!("{}×", num(b / a, if b / a >= 10.0 { 0 } else { 2 })),
+    if before == 0.0 {
+        "-".into()
+    } else if after == 0.0 {
+        "∞".into()
+    } else {
+        let r = before / after;
+        format!("{}×", num(r, if r >= 10.0 { 0 } else { 2 }))
     }
 }
 
@@ -527,6 +581,7 @@ async fn main() {
     for &n in &args.sizes {
         let wall = std::time::Instant::now();
         let after = after(n, &args, &settings).await;
+        let probe = after_probe(n, &settings).await;
         let after_wall = wall.elapsed();
         let before = before_run(n, &args, &settings, &after.phases).await;
         let before_wall = wall.elapsed() - after_wall;
@@ -606,6 +661,7 @@ async fn main() {
                 format!("{}, {}", after.join.digests, after.leave.digests),
             ),
             text_row("a chat message reaches everyone within", seconds(m.message_delay), seconds(after.message_delay)),
+            text_row("... if sent halfway through the joins", seconds(m.probe_delay), seconds(probe)),
             row("chat function invocations (hour)", before_hour.chat, after_hour.chat, 0),
             row("chat function invocations per join", b.chat / nf, a.chat / nf, 2),
             row("notify function invocations (hour)", before_hour.notify, after_hour.notify, 0),
@@ -732,6 +788,8 @@ async fn main() {
         );
         println!("- Keepalive without Lambda or DynamoDB: by the page's design (a MOCK `ping`), not measured here.");
     }
+    println!();
+    println!("{ASSUMPTIONS}");
     println!();
     println!("wall time: {:.1} s", all_wall.elapsed().as_secs_f64());
 }

@@ -49,6 +49,8 @@ pub struct Timeline {
     /// Who leaves, in the order they leave, at `join_rate`.
     pub leavers: Vec<usize>,
     pub hour: f64,
+    /// A chat message sent while the crowd joins, timed but not counted.
+    pub probe: f64,
 }
 
 impl Timeline {
@@ -140,6 +142,8 @@ pub struct Before {
     pub joins_delivered: f64,
     /// The longest a chat message took to reach everyone, from its send.
     pub message_delay: f64,
+    /// How long the probe took to reach everyone.
+    pub probe_delay: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -147,6 +151,7 @@ enum Queued {
     Welcome(usize),
     Joined(usize),
     Message(usize),
+    Probe,
     Left,
 }
 
@@ -160,6 +165,7 @@ pub fn before(timeline: &Timeline) -> Before {
         queue.push((due, Queued::Joined(person)));
     }
     queue.extend(timeline.messages.iter().enumerate().map(|(m, &at)| (at, Queued::Message(m))));
+    queue.push((timeline.probe, Queued::Probe));
     queue.extend(
         timeline
             .leavers
@@ -179,7 +185,7 @@ pub fn before(timeline: &Timeline) -> Before {
         let (event, exclude) = match queued {
             Queued::Welcome(_) => (due, 0),
             Queued::Joined(_) => (due - timeline.welcome_delay, 1),
-            Queued::Message(_) => (due, 0),
+            Queued::Message(_) | Queued::Probe => (due, 0),
             Queued::Left => (due, 0),
         };
         let posts = match queued {
@@ -189,7 +195,7 @@ pub fn before(timeline: &Timeline) -> Before {
             }
             // Not the joiner itself, nor anyone who connected after it.
             Queued::Joined(person) => timeline.audience(event, start, exclude).min(person as f64),
-            Queued::Message(_) | Queued::Left => timeline.audience(event, start, exclude),
+            Queued::Message(_) | Queued::Probe | Queued::Left => timeline.audience(event, start, exclude),
         };
         free = start + posts / RATE;
         match queued {
@@ -210,6 +216,7 @@ pub fn before(timeline: &Timeline) -> Before {
                 out.messages.recipients += posts;
                 out.message_delay = out.message_delay.max(free - timeline.messages[m]);
             }
+            Queued::Probe => out.probe_delay = free - timeline.probe,
         }
     }
 
