@@ -100,6 +100,8 @@ pub struct Tally {
     pub chat: f64,
     pub chat_gb_s: f64,
     pub notify: f64,
+    /// Queue records the notify function handled.
+    pub records: f64,
     pub notify_gb_s: f64,
     /// Posts API Gateway took (past the throttle), by [`Kind`].
     pub posts: [f64; 6],
@@ -158,6 +160,7 @@ impl Tally {
         t.chat = self.chat + sign * other.chat;
         t.chat_gb_s = self.chat_gb_s + sign * other.chat_gb_s;
         t.notify = self.notify + sign * other.notify;
+        t.records = self.records + sign * other.records;
         t.notify_gb_s = self.notify_gb_s + sign * other.notify_gb_s;
         t.billed = self.billed + sign * other.billed;
         t.throttled = self.throttled + sign * other.throttled;
@@ -178,6 +181,7 @@ impl Tally {
             &mut self.chat,
             &mut self.chat_gb_s,
             &mut self.notify,
+            &mut self.records,
             &mut self.notify_gb_s,
             &mut self.billed,
             &mut self.throttled,
@@ -938,6 +942,7 @@ async fn notify_call(sim: &Sim, side: Side, settings: &Settings, batch: Vec<Mess
     let took = (Instant::now() - began).as_secs_f64();
     meter(&sim.meter, |t| {
         t.notify += 1.0;
+        t.records += batch.len() as f64;
         t.notify_gb_s += took * MEMORY_GB;
         // The mapping's ReceiveMessage and DeleteMessageBatch.
         t.sqs += 2.0;
@@ -1052,6 +1057,8 @@ pub async fn run(sim: &Sim, side: Side, settings: &Settings, mut schedule: Sched
         }
         let wake = wake.unwrap_or(now + Duration::from_secs(3600)).max(now);
         tokio::select! {
+            // In order, not at random: the same run every time.
+            biased;
             Some(()) = calls.next(), if !calls.is_empty() => {}
             Some((batch, failed)) = running.next(), if !running.is_empty() => {
                 for message in batch {
