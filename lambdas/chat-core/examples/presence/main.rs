@@ -90,11 +90,13 @@ const PING_SECONDS: f64 = 540.0;
 const HOUR: f64 = 3600.0;
 /// Earlier messages in the history.
 const HISTORY: usize = 50;
-/// Epoch ms of the first join: 2100-01-01, so that digest windows fall the
-/// same way on every run. The notify function reads the wall clock for the
-/// count it puts in a digest; a count from a time before the crowd's sees
-/// every bucket of the hour, so it is the crowd's.
-const EPOCH: i64 = 4_102_444_800_000;
+/// Epoch ms of the first join, fixed (2100-01-01T00:02:03.457Z) so that
+/// digest windows fall the same way on every run, and not round, so that
+/// timestamps weigh in DynamoDB what real ones do. The notify function
+/// reads the wall clock for the count it puts in a digest: a count read
+/// before the crowd's time sees every bucket of its hour, so it is the
+/// crowd's count.
+const EPOCH: i64 = 4_102_444_923_457;
 
 /// What the output rests on (the module's docs say it at length).
 const ASSUMPTIONS: &str = "\
@@ -120,9 +122,9 @@ const ASSUMPTIONS: &str = "\
   gateway finishes one, at random around that gap, and sends `list` when 100 ms pass without the next
   (so a burst unthrottled makes one list at its end; past 1,000 people online, nearly every notice
   makes one). Not modelled: list replies' share of the throttle, and the posts the fan-out gives up on
-  after five tries of 429s: run whole at 1,000, 40% of the posts are lost so, and the model's lists and
-  read units come out 10% and 4% above the whole run's. Before's cost is what the hour's events cause,
-  though most of it is delivered days later.
+  after five tries of 429s: run whole at 1,000, 40% of the posts are lost so, and the model counts
+  about 10% more lists and read units than the whole run (its line above). Before's cost is what the
+  hour's events cause, though most of it is delivered days later.
 - Prices (us-east-1): API Gateway $1.00/million messages (32 KB increments) and $0.25/million
   connection-minutes; Lambda $0.20/million invocations + $0.0000166667/GB-s; DynamoDB $0.125/million
   read units, $0.625/million write units; SQS $0.40/million requests.";

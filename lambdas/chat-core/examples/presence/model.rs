@@ -28,8 +28,8 @@
 //!   who left.
 //! - Not modelled: the fan-out gives up on a recipient after five tries of
 //!   429s, and at 1,000 a whole run loses 40% of the presence posts so; its
-//!   pages then get fewer, sparser notices, and send 10% fewer `list`s than
-//!   this model says (4% fewer read units).
+//!   pages then get fewer, sparser notices, and send about 10% fewer
+//!   `list`s than this model says (and read about 10% less).
 
 /// The API Gateway account throttle, posts a second.
 const RATE: f64 = crate::sim::ACCOUNT_RATE;
