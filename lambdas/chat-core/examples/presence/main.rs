@@ -36,7 +36,9 @@
 //! 128 KB frame limit (413), the notify function as an event source mapping
 //! (concurrency `chat.max_concurrency`, batches of 10, 120 ms cold starts,
 //! a 10 s timeout). Time is tokio's paused clock. Nothing fails but what the
-//! throttle refuses, and no connection vanishes.
+//! throttle refuses, and no connection vanishes. Each person connects from an
+//! address of their own, so `$connect` reads that address's ban and each
+//! frame writes its rate bucket (`chat.limits`), as on AWS; nobody floods.
 //!
 //! **Before: the real code where it can run, a count model where it cannot.**
 //! f84f0a9's `$connect`, `send` and `$disconnect` run for every event (their
@@ -111,7 +113,8 @@ const ASSUMPTIONS: &str = "\
   transaction); SQS 10 ms; a post 20 ms behind one 10,000/s token bucket (burst 5,000; 429 above it);
   frames over 128 KB refused (413); notify: 10 concurrent invocations, batches of 10, 120 ms cold
   starts; both functions 256 MB. Time is tokio's paused clock.
-- After: chat-core's handlers run for every event (chat.presence 100). A page sends `list` once, on
+- After: chat-core's handlers run for every event (chat.presence 100, chat.limits' defaults: each
+  $connect reads its address's ban, each frame writes its rate bucket). A page sends `list` once, on
   its welcome, and pings every 9 minutes: API Gateway answers the ping (MOCK), so it is counted (a
   message in, a message out) and not run.
 - Before: f84f0a9's $connect, send and $disconnect run for every event. Each repeated call (the fan-out

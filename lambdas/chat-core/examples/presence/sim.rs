@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_core::event::{RequestContext, SqsEvent, SqsRecord, WebSocketEvent};
+use chat_core::event::{Identity, RequestContext, SqsEvent, SqsRecord, WebSocketEvent};
+use chat_core::limits::{Admission, Bucket, Rate};
 use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
@@ -391,10 +392,17 @@ impl MessageStore for SimMessages {
         meter(&self.meter, |t| t.writes[Table::History as usize] += units);
         self.inner.put(m).await
     }
-    /// A consistent Query for `limit + 2` items, as `DynamoMessages::page` asks.
-    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize) -> PortResult<(Vec<ChatMessage>, bool)> {
+    /// A consistent Query for `limit + 2` items, as `DynamoMessages::page`
+    /// asks (its filter on `expiresAt` reads them all the same).
+    async fn page(
+        &self,
+        conversation: &str,
+        window: Window<'_>,
+        limit: usize,
+        now: i64,
+    ) -> PortResult<(Vec<ChatMessage>, bool)> {
         tokio::time::sleep(QUERY).await;
-        let (mut read, _) = self.inner.page(conversation, window, limit + 2).await?;
+        let (mut read, _) = self.inner.page(conversation, window, limit + 2, now).await?;
         let units = read_units(read.iter().map(message_bytes).sum(), true);
         meter(&self.meter, |t| t.reads[Table::History as usize] += units);
         let more = read.len() > limit;
@@ -477,6 +485,31 @@ impl Presence for SimPresence {
         let units = read_units(digest_bytes(window, &digest), true);
         meter(&self.meter, |t| t.reads[Table::Presence as usize] += units);
         Ok(digest)
+    }
+    /// Conditional UpdateItems of an item well under 1 KB: one when the
+    /// frame is admitted at the first try (a bucket full or new, as every
+    /// bucket in this crowd is), three when it is refused (two failed
+    /// conditions, which DynamoDB bills too, and the strike).
+    async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission> {
+        tokio::time::sleep(CALL).await;
+        let admission = self.inner.admit(who, bucket, rate, now).await?;
+        let units = match admission {
+            Admission::Admitted => 1.0,
+            Admission::Refused { .. } => 3.0,
+        };
+        meter(&self.meter, |t| t.writes[Table::Presence as usize] += units);
+        Ok(admission)
+    }
+    async fn ban(&self, who: &str, until: i64) -> PortResult<()> {
+        tokio::time::sleep(CALL).await;
+        meter(&self.meter, |t| t.writes[Table::Presence as usize] += 1.0);
+        self.inner.ban(who, until).await
+    }
+    /// A consistent GetItem of the ban item (absent: still one read unit).
+    async fn banned(&self, who: &str, now: i64) -> PortResult<Option<i64>> {
+        tokio::time::sleep(CALL).await;
+        meter(&self.meter, |t| t.reads[Table::Presence as usize] += read_units(1, true));
+        self.inner.banned(who, now).await
     }
 }
 
@@ -658,6 +691,12 @@ fn marker(frame: &[u8]) -> Option<u32> {
 
 #[async_trait]
 impl Poster for SimPoster {
+    /// Nobody floods here: only a flooder is closed.
+    async fn close(&self, _connection_id: &str) -> PortResult<()> {
+        tokio::time::sleep(POST).await;
+        Ok(())
+    }
+
     async fn post(&self, connection_id: &str, data: &[u8]) -> PortResult<()> {
         if !self.admit() {
             meter(&self.meter, |t| t.throttled += 1.0);
@@ -758,6 +797,11 @@ pub fn person_of(connection_id: &str) -> usize {
 /// Half the crowd uses the page (JSON), half wscat (compat).
 pub fn is_json(person: usize) -> bool {
     person % 2 == 1
+}
+
+/// Everyone connects from an address of their own, as API Gateway reports it.
+fn source_ip(person: usize) -> String {
+    format!("10.{}.{}.{}", person >> 16 & 255, person >> 8 & 255, person & 255)
 }
 
 /// A display name as long as the chat's anonymous ones (16 characters).
@@ -883,6 +927,7 @@ impl Sim {
                 connection_id: connection_id(person),
                 connected_at: if matches!(event, Event::Connect(_)) { now } else { 0 },
                 request_time_epoch: now,
+                identity: Some(Identity { source_ip: source_ip(person), user_agent: None }),
                 ..RequestContext::default()
             },
             body,
