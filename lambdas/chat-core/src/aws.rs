@@ -792,7 +792,10 @@ impl Presence for DynamoPresence {
             .table_name(&self.table)
             .key("key", AttributeValue::S(format!("ban#{who}")))
             .key("part", AttributeValue::N("0".into()))
-            .consistent_read(true)
+            // Eventually consistent, half a read unit at every `$connect`: a
+            // ban is written as the flooder is closed, a second or more before
+            // it can connect again.
+            .consistent_read(false)
             .send()
             .await
             .map_err(|e| self.failed("GetItem", e))?;

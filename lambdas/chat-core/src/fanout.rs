@@ -71,6 +71,9 @@ pub const CHECKPOINT_EVERY: usize = 100;
 /// Most segments one notice is split into.
 const MAX_SEGMENTS: u64 = 100_000;
 
+/// SQS's longest delay, in seconds.
+const MAX_DELAY_SECONDS: u32 = 900;
+
 /// The largest queue message SQS takes, in bytes (256 KiB), less room for
 /// SendMessageBatch's own framing.
 const MAX_BODY: usize = 250_000;
@@ -295,7 +298,7 @@ impl Planner<'_> {
     async fn recipients(&self, record: &mut Record) -> PortResult<Vec<Recipient>> {
         let shard_size = self.settings.shard_size.max(1);
         match record.notice.target.clone() {
-            Target::All => self.everyone(record).await,
+            Target::All => self.everyone(record, None).await,
             Target::Digest(window) => {
                 let presence = self.ports.presence.ok_or_else(|| {
                     PortError::Failed("a presence digest, but this function has no presence table".into())
@@ -305,7 +308,8 @@ impl Planner<'_> {
                 record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
                 let online = count.map(|c| c.online);
                 info!(message = %record.message_id, joined = digest.joined_count, left = digest.left_count, online, "rendered a presence digest");
-                self.everyone(record).await
+                // A digest goes at a tenth of the post rate: the rest is the chat's.
+                self.everyone(record, Some(crate::presence::digest_rate(self.settings.post_rate))).await
             }
             Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,
             Target::Room(code) => {
@@ -340,15 +344,23 @@ impl Planner<'_> {
     /// Everyone: one segment of a parallel scan per `shard_size` rows of the
     /// table (by DynamoDB's `ItemCount`, so no scan is needed to plan); the
     /// other segments go to the queue, and this invocation delivers the first.
-    async fn everyone(&self, record: &mut Record) -> PortResult<Vec<Recipient>> {
+    /// With a `pace` (posts a second), segments are delayed in the queue so
+    /// that the notice reaches everyone at about that rate, within SQS's
+    /// longest delay.
+    async fn everyone(&self, record: &mut Record, pace: Option<u64>) -> PortResult<Vec<Recipient>> {
         let shard_size = self.settings.shard_size.max(1);
         let estimate = *self.estimate.get_or_try_init(|| self.ports.store.estimate()).await?;
         let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
         if of > 1 {
+            let spacing = pace.map_or(0.0, |rate| {
+                let paced = shard_size as f64 / rate.max(1) as f64;
+                paced.min(f64::from(MAX_DELAY_SECONDS) / f64::from(of - 1))
+            });
             let shards = (1..of)
                 .map(|index| {
                     let segment = Target::Segment(Segment { index, of, after: None });
-                    (record.notice.part(segment, format!("s{index}.{of}"), of, 0).to_body(), 0)
+                    let delay = (f64::from(index) * spacing).floor() as u32;
+                    (record.notice.part(segment, format!("s{index}.{of}"), of, 0).to_body(), delay)
                 })
                 .collect();
             self.ports.notifier.send_many(shards).await?;

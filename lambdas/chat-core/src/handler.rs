@@ -680,13 +680,16 @@ pub fn now_millis() -> i64 {
 
 /// Deletes the row of a connection API Gateway reported gone, and, when this
 /// call is what deleted it (its `$disconnect` never ran, or has not yet),
-/// counts it out and tells the others it left. A failure only leaves the
-/// row to the next fan-out or to the TTL.
+/// counts it out and tells the others it left, when the chat keeps a count:
+/// without one there is no digest, and a broadcast per gone connection would
+/// cost the crowd squared.
 pub(crate) async fn delete_stale(ports: Ports<'_>, settings: &Settings, connection_id: &str, now: i64) {
     match ports.store.delete(connection_id).await {
         Ok(Some(row)) => {
             info!(connection = connection_id, "deleted the row of a gone connection");
-            presence::departed(ports, settings, &row, now).await;
+            if ports.presence.is_some() {
+                presence::departed(ports, settings, &row, now).await;
+            }
         }
         Ok(None) => {}
         Err(e) => warn!(connection = connection_id, error = %e, "deleting the row of a gone connection"),

@@ -12,10 +12,12 @@
 //!   `chat.presence` people are online (the seeds' texts, with `count` for
 //!   JSON clients). Above it each is noted in the current digest window, and
 //!   the window's first event enqueues the digest, delayed to just after the
-//!   window ends: the notify function renders it then ([`crate::fanout`]).
-//!   A window is long enough that digests take at most a tenth of
-//!   `chat.post_rate`: 5 s up to 4,500 people at 9,000 posts a second, 115 s
-//!   at 100,000.
+//!   window ends: the notify function renders it then ([`crate::fanout`]),
+//!   and fans it out at a tenth of `chat.post_rate`. A window is long enough
+//!   for that: 5 s up to 4,500 people at 9,000 posts a second, 160 s at
+//!   100,000. Window lengths double (5, 10, 20... 640 s), so a longer window
+//!   holds whole shorter ones: when the crowd grows past a length, one more
+//!   digest goes out, not one per event.
 //! - **The online list** is served a page at a time (one Scan page, never
 //!   the whole table), with the count and a cursor to the next page.
 
@@ -32,8 +34,9 @@ pub const BUCKET_SECONDS: i64 = 60;
 pub const DIGEST_NAMES: usize = 10;
 /// The shortest digest window, in seconds.
 pub const MIN_WINDOW_SECONDS: u32 = 5;
-/// The longest digest window: SQS delays a message at most 15 minutes.
-pub const MAX_WINDOW_SECONDS: u32 = 900;
+/// The longest digest window: 5 s doubled 7 times, within the 15 minutes
+/// SQS delays a message at most.
+pub const MAX_WINDOW_SECONDS: u32 = 640;
 /// The share of `chat.post_rate` that digests may take, in percent.
 pub const DIGEST_SHARE_PERCENT: u64 = 10;
 /// Seconds after its window ends that a digest goes out, for events noted
@@ -54,13 +57,23 @@ pub fn live_from(now: i64) -> i64 {
     bucket(now.div_euclid(1000))
 }
 
-/// The digest window's length for `count` people online: the shortest
-/// multiple of 5 s in which one digest to all of them stays within
-/// [`DIGEST_SHARE_PERCENT`] of `post_rate`, between 5 s and 15 minutes.
+/// Posts a second one digest may make: [`DIGEST_SHARE_PERCENT`] of `post_rate`.
+pub fn digest_rate(post_rate: u32) -> u64 {
+    (u64::from(post_rate.max(1)) * DIGEST_SHARE_PERCENT / 100).max(1)
+}
+
+/// The digest window's length for `count` people online: the shortest of 5,
+/// 10, 20... 640 s in which one digest to all of them, at [`digest_rate`],
+/// is done. Lengths double so that windows nest (each starts at a multiple
+/// of its length): a crowd that grows past one length opens one longer
+/// window, which holds the shorter one it was in.
 pub fn window_seconds(count: u64, post_rate: u32) -> u32 {
-    let budget = (u64::from(post_rate.max(1)) * DIGEST_SHARE_PERCENT / 100).max(1);
-    let seconds = count.div_ceil(budget).div_ceil(5) * 5;
-    seconds.clamp(MIN_WINDOW_SECONDS.into(), MAX_WINDOW_SECONDS.into()) as u32
+    let needed = count.div_ceil(digest_rate(post_rate));
+    let mut seconds = MIN_WINDOW_SECONDS;
+    while u64::from(seconds) < needed && seconds < MAX_WINDOW_SECONDS {
+        seconds *= 2;
+    }
+    seconds
 }
 
 /// The window an event at `now` (epoch ms) belongs to.
@@ -230,13 +243,18 @@ mod tests {
         assert_eq!(window_seconds(101, 9000), 5);
         assert_eq!(window_seconds(4500, 9000), 5);
         assert_eq!(window_seconds(4501, 9000), 10);
-        assert_eq!(window_seconds(100_000, 9000), 115);
-        assert_eq!(window_seconds(10_000_000, 9000), 900, "at most SQS's longest delay");
+        assert_eq!(window_seconds(9001, 9000), 20);
+        assert_eq!(window_seconds(100_000, 9000), 160);
+        assert_eq!(window_seconds(10_000_000, 9000), 640, "within SQS's longest delay");
         for (count, rate) in [(1_000, 9000), (10_000, 9000), (100_000, 9000), (50_000, 2250), (9, 90)] {
             let seconds = window_seconds(count, rate);
             let posts_per_second = count as f64 / f64::from(seconds);
-            assert!(posts_per_second <= f64::from(rate) / 10.0 || seconds == 900, "{count} at {rate}: {seconds} s");
+            assert!(posts_per_second <= f64::from(rate) / 10.0 || seconds == 640, "{count} at {rate}: {seconds} s");
         }
+        // Windows nest: a longer one starts where a shorter one does.
+        let (short, long) = (window_at(1_764_614_455_000, 4000, 9000), window_at(1_764_614_455_000, 8000, 9000));
+        assert_eq!((short.seconds, long.seconds), (5, 10));
+        assert_eq!(long.index * 10, short.index * 5 - 5, "the 10 s window holds the 5 s one");
     }
 
     #[test]

@@ -354,11 +354,9 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let live: BTreeSet<String> = all.iter().filter(|id| !gone.contains(*id)).cloned().collect();
     let reached: BTreeSet<String> = live.iter().filter(|id| **id != forbidden).cloned().collect();
     assert_eq!(received.keys().cloned().collect::<BTreeSet<_>>(), reached, "every live connection but the refused one");
-    // Besides the broadcast, each hears that the gone ones left (their `$disconnect` never came).
-    let broadcast = |frames: &Vec<String>| frames.iter().filter(|f| !f.contains("#host")).cloned().collect::<Vec<_>>();
-    assert!(received.values().all(|frames| broadcast(frames) == ["to everyone"]), "each exactly once");
-    let notices = received.values().next().unwrap().iter().filter(|f| f.contains(" left")).count();
-    assert_eq!(notices, gone.len(), "one leave notice per gone connection");
+    // Without a presence table nobody is told the gone ones left: no digest
+    // could gather them, and a broadcast each would cost the crowd squared.
+    assert!(received.values().all(|frames| frames == &["to everyone"]), "each exactly once");
     assert_eq!(ids_in_table(&rig.aws, &rig.table).await, live, "the gone rows are deleted, the refused one kept");
     let retried_refused = handled.iter().any(|body| {
         matches!(Notice::from_body(body).unwrap().target, Target::Recipients(r) if r.iter().any(|r| r.connection == forbidden))

@@ -411,3 +411,49 @@ async fn the_presence_table_in_dynamodb_counts_by_expiry_minute_and_gathers_dige
     assert_eq!(item["expiresAt"].as_n().unwrap(), &(window.end_ms() / 1000 + 3600).to_string());
     assert!(item.contains_key("j10") && !item.contains_key("j11"));
 }
+
+#[tokio::test]
+async fn a_digest_goes_out_at_a_tenth_of_the_post_rate() {
+    let mut chat = Chat::new();
+    chat.settings.presence = 5;
+    chat.settings.shard_size = 100;
+    let at = now_millis();
+    for i in 0..2000 {
+        let row = row(&format!("q{i:05}="), "someone", at);
+        chat.store.put(&row).await.unwrap();
+        chat.presence.arrive(&row).await.unwrap();
+    }
+    chat.connect_at("late=", &[("username", "late")], at).await;
+    let trigger: Vec<String> = chat
+        .take_queue()
+        .into_iter()
+        .map(|(body, _)| body)
+        .filter(|body| matches!(Notice::from_body(body).unwrap().target, Target::Digest(_)))
+        .collect();
+    assert_eq!(trigger.len(), 1);
+    // The trigger's invocation renders the digest, delivers the first segment,
+    // and writes the others to the queue, spaced so the whole goes at 900/s.
+    let response =
+        chat_core::handle_sqs(chat.ports(), &chat.settings, &crate::support::sqs_event(&trigger), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    let segments: Vec<(u32, u32)> = chat
+        .take_queue()
+        .into_iter()
+        .filter_map(|(body, delay)| match Notice::from_body(&body).unwrap().target {
+            Target::Segment(segment) => Some((segment.index, delay)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(segments.len(), 20, "2,001 rows in segments of 100: {segments:?}");
+    let delays: Vec<u32> = segments.iter().map(|(_, delay)| *delay).collect();
+    assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
+    // 100 posts per segment at 9,000 / 10 = 900 a second: one segment every 0.11 s.
+    assert_eq!(*delays.last().unwrap(), (20.0 * 100.0 / 900.0) as u32, "{delays:?}");
+    // A message to everyone is not held back.
+    chat.send_at("late=", r#"{"action":"send","text":"hi"}"#, at + 1).await;
+    let message = chat.take_queue().remove(0).0;
+    let response =
+        chat_core::handle_sqs(chat.ports(), &chat.settings, &crate::support::sqs_event(&[message]), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(chat.take_queue().iter().all(|(_, delay)| *delay == 0));
+}
