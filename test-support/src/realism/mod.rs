@@ -98,6 +98,9 @@ pub struct Behaviours {
     /// A WebSocket route takes one route response, `$default`: another key
     /// is 400 `BadRequestException`, a second one 409 `ConflictException`.
     pub one_route_response: bool,
+    /// A stage's `RouteSettings` may name only route keys of its API: another
+    /// is 404 `NotFoundException` in CreateStage and UpdateStage.
+    pub route_settings_name_routes: bool,
 }
 
 impl Default for Behaviours {
@@ -124,6 +127,7 @@ impl Default for Behaviours {
             certificate_release_ms: None,
             unique_aliases: false,
             one_route_response: false,
+            route_settings_name_routes: false,
         }
     }
 }
@@ -154,6 +158,7 @@ impl Behaviours {
             certificate_release_ms: Some(1_500),
             unique_aliases: true,
             one_route_response: true,
+            route_settings_name_routes: true,
         }
     }
 }
@@ -541,7 +546,8 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
     }
 
     // What moto lacks or gets wrong, answered from moto's own reads.
-    let forwarded = match apigateway::completed(&call) {
+    let route_settings_name_routes = shared.world().behaviours.route_settings_name_routes;
+    let forwarded = match apigateway::completed(&call, route_settings_name_routes) {
         Some(completion) => apigateway::complete(shared, &request, completion).await,
         None => forward(shared, &request).await,
     };
