@@ -12,9 +12,14 @@
 //! left stack.yaml is cleared with `DeleteRouteSettings`, a 404 meaning it is
 //! gone already, then the others are sent with `UpdateStage`, as
 //! terraform-provider-aws updates `route_settings`
-//! (`internal/service/apigatewayv2/stage.go`, `resourceStageUpdate`). A route
-//! that leaves stack.yaml is deleted after the stage's update (deletes wait
-//! for every update), so its entry is cleared while the route still exists.
+//! (`internal/service/apigatewayv2/stage.go`, `resourceStageUpdate`):
+//! UpdateStage merges, and leaves an entry it does not name as it was
+//! (go-to-k/cdkd PR #1577 probed it). Deleting a route leaves its entry
+//! behind, and API Gateway then refuses every UpdateStage of the stage until
+//! the entry is gone (DianaIonita/serverless-api-gateway-throttling#33), so
+//! the clearing goes first. A route that leaves stack.yaml is deleted after
+//! the stage's update (deletes wait for every update), so its entry is
+//! cleared while the route still exists.
 //!
 //! Every stage of the stack's API is the stack's; one not named in
 //! stack.yaml (after `api.stage` changed) is deleted.

@@ -55,12 +55,20 @@
 //!   answers 204, or 404 `NotFoundException` for a stage or a route key
 //!   without settings (API reference, "RouteSettings"; terraform takes the
 //!   404 as done).
+//!   UpdateStage merges (go-to-k/cdkd PR #1577 probed AWS: an UpdateStage
+//!   that omits a member keeps it, and "`DeleteRouteSettings` clears exactly
+//!   one route key").
 //! - **Route settings name routes.** An entry of a stage's `RouteSettings`
 //!   whose key is not a route key of the API is refused, in CreateStage and
 //!   UpdateStage, with 404 `NotFoundException`, "Unable to find Route by key
 //!   GET /some-route within the provided RouteSettings"
 //!   (terraform-aws-modules/terraform-aws-apigateway-v2 PR #80, a CreateStage;
-//!   serverless-api-gateway-throttling PR #34). moto takes any key.
+//!   serverless-api-gateway-throttling PR #34). Deleting a route leaves its
+//!   entry behind, and an UpdateStage is then refused for it even when its
+//!   body does not name it: the entries the stage would hold are checked
+//!   (serverless-api-gateway-throttling issue #33: after a route was renamed,
+//!   "it failed because API Gateway expected it to include /world throttling
+//!   settings"). moto takes any key, and keeps entries of deleted routes too.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
@@ -511,11 +519,12 @@ pub async fn complete(shared: &super::Shared, request: &Request, completion: Com
                 return Ok(current);
             }
             let update = request.json().unwrap_or_default();
-            if let Some(refusal) = unknown_route_key(shared, request, api, update.get("routeSettings")).await? {
-                return Ok(refusal);
-            }
             let mut stage = current.json().unwrap_or_default();
             apply_update(&mut stage, &update);
+            // Every entry the stage would hold, the ones it kept included.
+            if let Some(refusal) = unknown_route_key(shared, request, api, stage.get("routeSettings")).await? {
+                return Ok(refusal);
+            }
             return recreate(shared, request, api, stage).await;
         }
         (Completion::DeleteRouteSettings, ["v2", "apis", api, "stages", name, "routesettings", key]) => {
