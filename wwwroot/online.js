@@ -8,6 +8,12 @@
 // ten of each, so a big crowd's list holds whom the page has seen: the count
 // the page shows is the chat's, never the length of the list.
 //
+// Presence frames are fanned out concurrently and can arrive out of order.
+// Each count comes with when the chat read it (`countedAt`), and every
+// event is counted before its own count is read, so the count read last
+// holds every event before it: a count is taken only from a frame read at
+// least as late as the one shown.
+//
 // A `list` reply is one page. Its frames do not say which request they
 // answer, so one request is in flight at a time, and the changes that arrive
 // while it is are applied again on top of its page: a page read before a leave
@@ -36,6 +42,8 @@ export class Online {
     this.people = new Map();
     /** How many are online, by the chat's last word; null when it never said. */
     this.count = null;
+    /** When the chat read `count` (`countedAt`; -Infinity: no frame said). */
+    this.countAt = -Infinity;
     /** The cursor of the next page, when the last page said more remain. */
     this.more = null;
     /** This page's own connection, from the welcome: shown whichever page holds it. */
@@ -64,7 +72,7 @@ export class Online {
   /** A new connection's welcome: who we are, and the count. */
   welcome(frame) {
     this.me = personOf(frame);
-    this.count = countOf(frame) ?? this.count;
+    this.#take(frame);
     if (this.me) this.people.set(this.me.connectionId, this.me);
   }
 
@@ -104,7 +112,21 @@ export class Online {
       for (const change of asked.changes) this.#apply(change);
     }
     this.more = typeof frame.more === 'string' && frame.more ? frame.more : null;
-    this.count = countOf(frame) ?? this.count;
+    this.#take(frame);
+  }
+
+  /**
+   * Takes a frame's count unless a more recent frame's is shown. Returns
+   * whether the frame had one (taken or not).
+   */
+  #take(frame) {
+    const count = countOf(frame);
+    if (count === null) return false;
+    const at = Number.isFinite(frame.countedAt) ? frame.countedAt : null;
+    if (at !== null && at < this.countAt) return true;
+    this.count = count;
+    if (at !== null) this.countAt = at;
+    return true;
   }
 
   /**
@@ -126,10 +148,7 @@ export class Online {
     this.#apply(change);
     if (this.asked) this.asked.changes.push(change);
 
-    const count = countOf(frame);
-    if (count !== null) {
-      this.count = count;
-    } else if (this.count !== null) {
+    if (!this.#take(frame) && this.count !== null) {
       // A chat that could not read its count leaves it out: ours moves by the event.
       const total = (value, named) => (Number.isSafeInteger(value) && value >= 0 ? value : named.length);
       this.count = Math.max(0, this.count + total(frame.joinedCount, change.joined) - total(frame.leftCount, change.left));
@@ -155,6 +174,7 @@ export class Online {
   clear() {
     this.people = new Map();
     this.count = null;
+    this.countAt = -Infinity;
     this.more = null;
     this.me = null;
     this.asked = null;

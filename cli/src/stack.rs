@@ -294,39 +294,39 @@ impl Default for Throttle {
 
 /// The route throttles the shipped stack.yaml has, and the default routes
 /// get: sized for a chat of a few thousand people (the README's "Sizing the
-/// throttles" says why each number). Every other route takes `api.throttle`,
-/// 200 a second with a burst of 400.
+/// route throttles" says why each number). Every other route takes
+/// `api.throttle`, 200 a second with a burst of 400.
 ///
 /// - `$connect`: 500 a second, API Gateway's quota of new connections a
 ///   second per account and Region ("Amazon API Gateway quotas", WebSocket
 ///   APIs), with a burst as large: more cannot connect anyway.
 /// - The chat messages to everyone (`send`, `sendmessage`, `post`,
-///   `broadcast`): 30 a second, a burst of 60. Each becomes one post per
+///   `broadcast`): 5 a second, a burst of 100. Each becomes one post per
 ///   person online, and the account allows about 10,000 posts a second
-///   (`chat.post_rate`: 9,000), so at 2,000 people online the fan-out
-///   delivers 9,000 / 2,000 = 4.5 broadcasts a second; more waits in the
-///   queue. The route cannot go lower without undoing `chat.limits`: API
-///   Gateway counts a route, not a client, so one flooder takes the whole
-///   route's budget, and chat-core closes it only once it sees `close_after`
-///   frames refused in a row, which takes more than `messages.rate ×
-///   (close_after + 1)` = 2 × 11 = 22 of its frames a second reaching the
-///   function. Below that, the flooder is never closed and nobody else sends.
-/// - `typing` and `rename` (to everyone, counted as `chat.limits.frames`):
-///   150 a second, burst 150, above `frames.rate × (close_after + 1)` = 110
-///   for the same reason. chat-core sends one typing notice per person every
-///   3 s whatever comes in.
+///   (`chat.post_rate`: 9,000): at 2,000 people online the fan-out delivers
+///   9,000 / 2,000 = 4.5 broadcasts a second. The burst is a lively moment,
+///   and the flood that reaches the route before chat-core closes its sender.
+/// - `typing` and `rename`, to everyone too but counted as
+///   `chat.limits.frames` (10 a second): 15 a second, above that, so that a
+///   flooder's frames keep being refused until it is closed (API Gateway
+///   counts a route, not a client: at or below the client's own rate, one
+///   script would hold the whole route and never be refused). chat-core sends
+///   one typing notice per person every 3 s, as the page sends them.
 /// - Cheap replies to the caller alone: `list` and `history` 500 a second
 ///   (every newcomer asks for both, at `$connect`'s rate), burst 1,000;
 ///   `ping`, answered by API Gateway itself, 1,000, burst 2,000 (a page pings
 ///   every 9 minutes: 2,000 people make 4 a second).
+///
+/// Each burst is at least a client's burst plus `close_after`
+/// (`chat.limits`), so a script's first blast is closed at once.
 pub const SHIPPED_THROTTLES: [(&str, Throttle); 10] = [
     ("$connect", Throttle { rate: 500.0, burst: 500 }),
-    ("send", Throttle { rate: 30.0, burst: 60 }),
-    ("sendmessage", Throttle { rate: 30.0, burst: 60 }),
-    ("post", Throttle { rate: 30.0, burst: 60 }),
-    ("broadcast", Throttle { rate: 30.0, burst: 60 }),
-    ("typing", Throttle { rate: 150.0, burst: 150 }),
-    ("rename", Throttle { rate: 150.0, burst: 150 }),
+    ("send", Throttle { rate: 5.0, burst: 100 }),
+    ("sendmessage", Throttle { rate: 5.0, burst: 100 }),
+    ("post", Throttle { rate: 5.0, burst: 100 }),
+    ("broadcast", Throttle { rate: 5.0, burst: 100 }),
+    ("typing", Throttle { rate: 15.0, burst: 100 }),
+    ("rename", Throttle { rate: 15.0, burst: 100 }),
     ("list", Throttle { rate: 500.0, burst: 1000 }),
     ("history", Throttle { rate: 500.0, burst: 1000 }),
     (PING_ROUTE, Throttle { rate: 1000.0, burst: 2000 }),
@@ -564,7 +564,7 @@ pub struct Limits {
     /// Every other frame.
     #[serde(default)]
     pub frames: LimitRate,
-    /// Frames refused in a row before the client is closed, 1..=1000.
+    /// Frames refused, without a pause, before the client is closed, 1..=1000.
     #[serde(default)]
     pub close_after: Option<i32>,
     /// Seconds a closed client may not reconnect, 0..=86400.
@@ -1031,7 +1031,7 @@ impl Checks<'_> {
             }
         }
         if let Some(n) = l.close_after {
-            let what = "the count of frames refused in a row that closes a client";
+            let what = "the count of frames refused without a pause that closes a client";
             self.range(&["chat", "limits", "close_after"], n.into(), 1, 1000, what);
         }
         if let Some(n) = l.cooldown {

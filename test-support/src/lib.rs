@@ -10,11 +10,15 @@
 //! `test-support/moto/server.py`, which adds the one operation wschat calls
 //! that moto lacks (API Gateway v2's GetAuthorizers), then on `PATH`.
 //!
+//! [`flood`] drives `wschat dev` as people and a script do, each from a
+//! loopback address of its own: the flood tests and the flood benchmark.
+//!
 //! [`realism::Realism`] sits in front of a moto server and answers the way AWS
 //! does where moto is more forgiving (API Gateway's one-writer rule, IAM
 //! propagation, Lambda states, throttling and the rest): deploy tests point
 //! wschat at it instead of at moto.
 
+pub mod flood;
 pub mod realism;
 
 use std::io::{BufRead, BufReader, Read, Write};

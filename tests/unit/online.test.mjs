@@ -175,3 +175,23 @@ test('entries that are not people are skipped; names stay as sent', () => {
   assert.deepEqual(names(online), ['<b>Hi</b>', 'Me']);
   assert.equal(online.shown, 2);
 });
+
+test('frames that arrive out of order keep the count read last', () => {
+  const online = listed([], { countedAt: 100 });
+  // Fanned out concurrently: the notice whose count was read later comes first.
+  online.change({ type: 'joined', ...bob, count: 3, countedAt: 202, timestamp: 150 });
+  online.change({ type: 'joined', ...ada, count: 2, countedAt: 201, timestamp: 160 });
+  assert.equal(online.shown, 3, 'the older count is not taken, though its event is later; its person is');
+  assert.deepEqual(names(online), ['Ada', 'Bob', 'Me']);
+  online.change({ type: 'left', ...bob, count: 2, countedAt: 300 });
+  assert.equal(online.shown, 2);
+  // A list page read before that leave does not bring the count back.
+  online.ask();
+  online.page({ type: 'list', connections: [me, ada, bob], count: 3, countedAt: 250 });
+  assert.equal(online.shown, 2);
+  // Signed out and in again: a new welcome starts over.
+  online.dropped();
+  online.clear();
+  online.welcome({ type: 'welcome', ...me, count: 7, countedAt: 10 });
+  assert.equal(online.shown, 7);
+});

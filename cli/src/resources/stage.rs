@@ -402,7 +402,7 @@ mod tests {
             keys,
             ["$connect", "broadcast", "history", "list", "ping", "post", "rename", "send", "sendmessage", "typing"]
         );
-        assert_eq!(spec.routes["typing"], Throttle { rate: 150.0, burst: 150 });
+        assert_eq!(spec.routes["typing"], Throttle { rate: 15.0, burst: 100 });
         assert_eq!(spec.throttle, Throttle { rate: 200.0, burst: 400 });
         // Each needs its route; the others' route keys are not referenced.
         let references = Stage::references(&spec);
@@ -419,7 +419,7 @@ mod tests {
         changed.routes.insert("typing".into(), Throttle { rate: 20.0, burst: 50 });
         assert_eq!(
             Stage::diff(&changed, &found(&spec)),
-            [FieldChange::new("throttle of route typing", "150/s, burst 150", "20/s, burst 50")]
+            [FieldChange::new("throttle of route typing", "15/s, burst 100", "20/s, burst 50")]
         );
     }
 
@@ -433,7 +433,7 @@ mod tests {
         assert_eq!(
             Stage::diff(&spec, &found),
             [
-                FieldChange::new("throttle of route send", "(none)", "30/s, burst 60"),
+                FieldChange::new("throttle of route send", "(none)", "5/s, burst 100"),
                 FieldChange::new("throttle of route gone", "5/s, burst (none)", "(the stage's default)"),
             ]
         );

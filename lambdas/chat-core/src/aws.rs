@@ -691,11 +691,11 @@ impl Presence for DynamoPresence {
     }
 
     /// GCRA in conditional writes, without a read: a bucket at rest (its
-    /// time past) restarts from now; a running one moves on by an interval
-    /// if that keeps it within its tolerance. A bucket's time only grows, so
-    /// when the first condition fails the second is decided on a time that
-    /// is still ahead of now, whatever runs at once. Both failing is a
-    /// refusal, which counts a strike.
+    /// time past: full) restarts from now and clears the strikes; a running
+    /// one moves on by an interval if that keeps it within its tolerance. A
+    /// bucket's time only grows, so when the first condition fails the
+    /// second is decided on a time that is still ahead of now, whatever runs
+    /// at once. Both failing is a refusal, which counts a strike.
     async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission> {
         let key = || {
             HashMap::from([
@@ -706,22 +706,33 @@ impl Presence for DynamoPresence {
         let n = |v: i64| AttributeValue::N(v.to_string());
         // Kept an hour past the last time it could matter.
         let expires = (now + rate.tolerance_ms() + rate.interval_ms()) / 1000 + PRESENCE_TTL_SECONDS;
-        let values = |more: &[(&str, i64)]| {
-            let fixed = [(":zero", 0), (":now", now), (":expires", expires)];
-            fixed.iter().chain(more).map(|(name, value)| (name.to_string(), n(*value))).collect::<HashMap<_, _>>()
+        // DynamoDB refuses a name or value the expressions do not use.
+        let names = |update: &str| {
+            let mut names = HashMap::from([
+                ("#at".to_string(), bucket.attribute().to_string()),
+                ("#expires".to_string(), "expiresAt".to_string()),
+            ]);
+            if update.contains("#strikes") {
+                names.insert("#strikes".to_string(), "strikes".to_string());
+            }
+            names
+        };
+        let values = |pairs: &[(&str, i64)]| {
+            let expires = [(":expires", expires)];
+            pairs.iter().chain(&expires).map(|(name, value)| (name.to_string(), n(*value))).collect::<HashMap<_, _>>()
         };
         let attempts = [
-            // At rest: restart from now.
+            // At rest (full): restart from now, and forgive the strikes.
             (
                 "SET #at = :next, #strikes = :zero, #expires = :expires",
                 "attribute_not_exists(#at) OR #at <= :now",
-                values(&[(":next", now + rate.interval_ms())]),
+                values(&[(":next", now + rate.interval_ms()), (":zero", 0), (":now", now)]),
             ),
-            // Running: one interval on, within the tolerance.
+            // Running: one interval on, within the tolerance; the strikes stay.
             (
-                "SET #at = #at + :interval, #strikes = :zero, #expires = :expires",
+                "SET #at = #at + :interval, #expires = :expires",
                 "#at > :now AND #at <= :latest",
-                values(&[(":interval", rate.interval_ms()), (":latest", now + rate.tolerance_ms())]),
+                values(&[(":interval", rate.interval_ms()), (":now", now), (":latest", now + rate.tolerance_ms())]),
             ),
         ];
         for (update, condition, values) in attempts {
@@ -732,9 +743,7 @@ impl Presence for DynamoPresence {
                 .set_key(Some(key()))
                 .update_expression(update)
                 .condition_expression(condition)
-                .expression_attribute_names("#at", bucket.attribute())
-                .expression_attribute_names("#strikes", "strikes")
-                .expression_attribute_names("#expires", "expiresAt")
+                .set_expression_attribute_names(Some(names(update)))
                 .set_expression_attribute_values(Some(values))
                 .send()
                 .await;

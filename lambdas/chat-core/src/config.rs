@@ -22,7 +22,7 @@
 //! | `WSCHAT_PRESENCE` | people online above which joins and leaves go out as digests, 0..=100000 | 100 |
 //! | `WSCHAT_MESSAGE_RATE`, `WSCHAT_MESSAGE_BURST` | chat messages a client may send a second (0.01..=1000), and at once (1..=10000) | 2, 20 |
 //! | `WSCHAT_FRAME_RATE`, `WSCHAT_FRAME_BURST` | other frames a client may send a second, and at once | 10, 50 |
-//! | `WSCHAT_CLOSE_AFTER` | frames refused in a row before the client is closed, 1..=1000 | 10 |
+//! | `WSCHAT_CLOSE_AFTER` | frames refused, since the client last paused, before it is closed, 1..=1000 | 10 |
 //! | `WSCHAT_COOLDOWN` | seconds a closed client may not reconnect, 0..=86400 | 60 |
 //!
 //! `AWS_ENDPOINT_URL` (standard, read by aws-config) sends every AWS call elsewhere.

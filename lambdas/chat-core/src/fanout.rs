@@ -303,7 +303,8 @@ impl Planner<'_> {
                 let digest = presence.digest(window).await?;
                 let count = crate::presence::count(self.ports, now_millis()).await;
                 record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
-                info!(message = %record.message_id, joined = digest.joined_count, left = digest.left_count, count, "rendered a presence digest");
+                let online = count.map(|c| c.online);
+                info!(message = %record.message_id, joined = digest.joined_count, left = digest.left_count, online, "rendered a presence digest");
                 self.everyone(record).await
             }
             Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,

@@ -282,8 +282,9 @@ impl Call<'_> {
         {
             warn!(connection = self.id, who = %banned, error = %e, "banning a flooder; it may reconnect at once");
         }
-        let reason =
-            format!("closed: {limit}, and {strikes} frames in a row went past it; you may reconnect in {cooldown} s");
+        let reason = format!(
+            "closed: {limit}, and {strikes} frames went past it without a pause; you may reconnect in {cooldown} s"
+        );
         let frame = protocol::limited(action, &reason, bucket.name(), cooldown * 1000);
         if let Err(e) = self.reply(caller, &frame).await {
             warn!(connection = self.id, error = %e, "telling a flooder why it is closed");

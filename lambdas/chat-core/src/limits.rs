@@ -14,8 +14,10 @@
 //! as one time, when it will next be full), held in the presence table and
 //! updated with conditional writes, so that it holds across Lambda
 //! invocations running at once. A frame over the limit gets an error frame
-//! naming the limit and counts a strike; an admitted frame clears them. At
-//! `close_after` strikes in a row the connection is closed (`DELETE
+//! naming the limit and counts a strike; a frame that finds its bucket full
+//! (the client paused) clears them. A client that keeps sending over its
+//! rate never lets its bucket fill, whatever share of its frames gets in:
+//! at `close_after` strikes its connection is closed (`DELETE
 //! @connections`, after a frame that says why) and its identity, the `sub`
 //! or else the source IP, is refused at `$connect` for `cooldown` seconds.
 
@@ -59,7 +61,8 @@ pub struct Limits {
     pub messages: Rate,
     /// Every other frame.
     pub frames: Rate,
-    /// Frames refused in a row before the connection is closed.
+    /// Frames refused, since the client last let its bucket fill, before
+    /// the connection is closed.
     pub close_after: u32,
     /// Seconds a closed client is refused at `$connect`.
     pub cooldown_seconds: u32,
@@ -111,7 +114,8 @@ impl Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     Admitted,
-    /// Over the limit: the strikes in a row so far, this one included, and
+    /// Over the limit: the strikes so far (since the bucket was last full),
+    /// this one included, and
     /// in how many milliseconds a frame would be admitted.
     Refused {
         strikes: u32,

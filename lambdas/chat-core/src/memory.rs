@@ -272,10 +272,14 @@ impl Presence for MemoryPresence {
         let mut limits = lock(&self.limits);
         let key = (who.to_string(), bucket);
         let mut strikes = lock(&self.strikes);
-        match gcra(limits.get(&key).copied(), now, rate) {
+        let before = limits.get(&key).copied();
+        match gcra(before, now, rate) {
             Ok(at) => {
                 limits.insert(key, at);
-                strikes.remove(who);
+                // A full bucket: the client paused, and its strikes are forgiven.
+                if before.is_none_or(|before| before <= now) {
+                    strikes.remove(who);
+                }
                 Ok(Admission::Admitted)
             }
             Err(retry_after_ms) => {

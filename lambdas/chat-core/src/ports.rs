@@ -295,8 +295,8 @@ pub trait Presence: Send + Sync {
     /// What a window gathered.
     async fn digest(&self, window: DigestWindow) -> PortResult<Digest>;
     /// Admits one frame against `who`'s `bucket` at `rate` at `now` (epoch
-    /// ms), or refuses it and counts a strike; an admitted frame clears the
-    /// strikes. Atomic (DynamoDB: conditional writes), so that the limit
+    /// ms), or refuses it and counts a strike; a frame that finds its bucket
+    /// full (the client paused) clears the strikes. Atomic (DynamoDB: conditional writes), so that the limit
     /// holds across Lambda invocations.
     async fn admit(&self, who: &str, bucket: Bucket, rate: Rate, now: i64) -> PortResult<Admission>;
     /// Refuses `who` (`sub:<sub>` or `ip:<address>`) at `$connect` until `until` (epoch ms).

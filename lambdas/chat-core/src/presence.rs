@@ -24,7 +24,7 @@ use tracing::warn;
 use crate::handler::{Ports, Settings, leave_delay};
 use crate::notice::{Notice, Target};
 use crate::ports::{Change, Connection, DigestWindow, Format, Member, PortResult, ScanPage};
-use crate::protocol::{self, MAX_COMPAT_LIST_BYTES, Payload};
+use crate::protocol::{self, Count, MAX_COMPAT_LIST_BYTES, Payload};
 
 /// The width of a count bucket, in seconds.
 pub const BUCKET_SECONDS: i64 = 60;
@@ -75,12 +75,13 @@ pub fn digest_delay(window: DigestWindow, now: i64) -> u32 {
     ((due - now).max(0) + 999).div_euclid(1000).min(i64::from(MAX_WINDOW_SECONDS)) as u32
 }
 
-/// How many are online at `now`, if the chat keeps a count; a failure to
-/// read it only leaves it out.
-pub(crate) async fn count(ports: Ports<'_>, now: i64) -> Option<u64> {
+/// How many are online at `now`, if the chat keeps a count, and when it was
+/// read (this function's clock, never before `now`); a failure to read it
+/// only leaves it out.
+pub(crate) async fn count(ports: Ports<'_>, now: i64) -> Option<Count> {
     let presence = ports.presence?;
     match presence.count(now).await {
-        Ok(count) => Some(count),
+        Ok(online) => Some(Count { online, at: crate::now_millis().max(now) }),
         Err(e) => {
             warn!(error = %e, "reading how many are online; leaving the count out");
             None
@@ -96,7 +97,7 @@ pub(crate) async fn arrived(
     settings: &Settings,
     row: &Connection,
     now: i64,
-) -> (Option<u64>, Option<(String, u32)>) {
+) -> (Option<Count>, Option<(String, u32)>) {
     if let Some(presence) = ports.presence
         && let Err(e) = presence.arrive(row).await
     {
@@ -130,10 +131,10 @@ async fn announce(
     settings: &Settings,
     change: Change,
     row: &Connection,
-    count: Option<u64>,
+    count: Option<Count>,
     now: i64,
 ) -> Option<(String, u32)> {
-    if let (Some(presence), Some(online)) = (ports.presence, count)
+    if let (Some(presence), Some(Count { online, .. })) = (ports.presence, count)
         && online > u64::from(settings.presence)
     {
         let window = window_at(now, online, settings.post_rate);
@@ -207,7 +208,7 @@ pub(crate) async fn list_reply(
         }
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let remaining = cut.then(|| count.map_or(0, |c| c.saturating_sub(ids.len() as u64).max(1)));
+    let remaining = cut.then(|| count.map_or(0, |c| c.online.saturating_sub(ids.len() as u64).max(1)));
     Ok(protocol::compat_list(&ids, remaining))
 }
 

@@ -431,6 +431,22 @@ pub fn anonymous_name() -> String {
     format!("Anonymous-{suffix}")
 }
 
+/// How many were online, and when that was read (epoch ms). Presence
+/// frames are fanned out concurrently and arrive out of order; each
+/// event's count is read after the event itself is counted, so the count
+/// read last is the one that holds every event before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub online: u64,
+    pub at: i64,
+}
+
+impl Count {
+    fn fields(count: Option<Count>) -> (Option<u64>, Option<i64>) {
+        (count.map(|c| c.online), count.map(|c| c.at))
+    }
+}
+
 /// One frame in both formats.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
@@ -494,6 +510,9 @@ struct Envelope<'a> {
     /// People online (after the event, for a presence frame).
     #[serde(skip_serializing_if = "Option::is_none")]
     count: Option<u64>,
+    /// When `count` was read (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counted_at: Option<i64>,
     /// The limit of `chat.limits` an error frame is about (`messages`, `frames`).
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'a str>,
@@ -706,7 +725,7 @@ pub fn room_joined(action: Action, member: &Connection, room: &str, at: i64) -> 
 }
 
 /// The welcome a new connection receives; `count`: who is online, it included.
-pub fn welcome(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+pub fn welcome(connection: &Connection, count: Option<Count>, at: i64) -> Payload {
     let text = format!("Welcome! - connected on {}", connection.connection_id);
     let json = Envelope {
         kind: "welcome",
@@ -714,14 +733,15 @@ pub fn welcome(connection: &Connection, count: Option<u64>, at: i64) -> Payload 
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
-        count,
+        count: Count::fields(count).0,
+        counted_at: Count::fields(count).1,
         ..Envelope::default()
     };
     Payload { compat: text.clone(), json: json.to_json() }
 }
 
 /// `<name> joined` or `<name> left`, from [`HOST`], with who is online after it.
-fn presence(kind: &'static str, verb: &str, connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+fn presence(kind: &'static str, verb: &str, connection: &Connection, count: Option<Count>, at: i64) -> Payload {
     let text = format!("{} {verb}", connection.name);
     let json = Envelope {
         kind,
@@ -730,25 +750,26 @@ fn presence(kind: &'static str, verb: &str, connection: &Connection, count: Opti
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
-        count,
+        count: Count::fields(count).0,
+        counted_at: Count::fields(count).1,
         ..Envelope::default()
     };
     Payload { compat: host_says(&text), json: json.to_json() }
 }
 
 /// The notice to everyone else when `connection` connects.
-pub fn joined(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+pub fn joined(connection: &Connection, count: Option<Count>, at: i64) -> Payload {
     presence("joined", "joined", connection, count, at)
 }
 
 /// The notice to everyone when `connection` disconnects.
-pub fn left(connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+pub fn left(connection: &Connection, count: Option<Count>, at: i64) -> Payload {
     presence("left", "left", connection, count, at)
 }
 
 /// The digest of a window's joins and leaves (`docs/presence.md`), to
 /// everyone: "Grace, Ada and 40 others joined; Bob left".
-pub fn digest(digest: &Digest, count: Option<u64>, at: i64) -> Payload {
+pub fn digest(digest: &Digest, count: Option<Count>, at: i64) -> Payload {
     let mut parts = Vec::new();
     if digest.joined_count > 0 {
         parts.push(format!("{} joined", some_of(&digest.joined, digest.joined_count)));
@@ -766,7 +787,8 @@ pub fn digest(digest: &Digest, count: Option<u64>, at: i64) -> Payload {
         left: Some(members(&digest.left)),
         joined_count: Some(digest.joined_count),
         left_count: Some(digest.left_count),
-        count,
+        count: Count::fields(count).0,
+        counted_at: Count::fields(count).1,
         ..Envelope::default()
     };
     Payload { compat: host_says(&text), json: json.to_json() }
@@ -796,7 +818,7 @@ fn others(n: u64) -> &'static str {
 }
 
 /// `<old> is now <new>`, from [`HOST`]; `connection` carries the new name.
-pub fn renamed(old: &str, connection: &Connection, count: Option<u64>, at: i64) -> Payload {
+pub fn renamed(old: &str, connection: &Connection, count: Option<Count>, at: i64) -> Payload {
     let text = format!("{old} is now {}", connection.name);
     let json = Envelope {
         kind: "renamed",
@@ -806,16 +828,17 @@ pub fn renamed(old: &str, connection: &Connection, count: Option<u64>, at: i64) 
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
-        count,
+        count: Count::fields(count).0,
+        counted_at: Count::fields(count).1,
         ..Envelope::default()
     };
     Payload { compat: host_says(&text), json: json.to_json() }
 }
 
 /// A JSON reply to `list`: a page of `connections`, in the order given, and
-/// where the next page starts if more remain. The page is cut where its
+/// where the next page starts if more remain, and how many are online. The page is cut where its
 /// members pass [`MAX_LIST_BYTES`], and `more` then names the last one kept.
-pub fn list_page(connections: &[Connection], count: Option<u64>, more: Option<&str>) -> String {
+pub fn list_page(connections: &[Connection], count: Option<Count>, more: Option<&str>) -> String {
     let mut bytes = 0;
     let mut kept = Vec::new();
     for c in connections {
@@ -834,7 +857,8 @@ pub fn list_page(connections: &[Connection], count: Option<u64>, more: Option<&s
         kind: "list",
         action: Some(Action::List.name()),
         connections: Some(kept),
-        count,
+        count: Count::fields(count).0,
+        counted_at: Count::fields(count).1,
         more: more.map(More::Cursor),
         ..Envelope::default()
     }

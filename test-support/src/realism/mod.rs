@@ -26,7 +26,7 @@ mod s3;
 mod sqs;
 pub mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -101,6 +101,12 @@ pub struct Behaviours {
     /// A stage's `RouteSettings` may name only route keys of its API: another
     /// is 404 `NotFoundException` in CreateStage and UpdateStage.
     pub route_settings_name_routes: bool,
+    /// DynamoDB writes to one table reach moto one at a time. On AWS a
+    /// single-item write is atomic, its condition checked and its update made
+    /// at once (Developer Guide, "Condition expressions" and "Atomic
+    /// counters"); moto's server runs requests on threads and can pass the
+    /// same condition twice.
+    pub atomic_items: bool,
 }
 
 impl Default for Behaviours {
@@ -128,6 +134,7 @@ impl Default for Behaviours {
             unique_aliases: false,
             one_route_response: false,
             route_settings_name_routes: false,
+            atomic_items: false,
         }
     }
 }
@@ -159,6 +166,7 @@ impl Behaviours {
             unique_aliases: true,
             one_route_response: true,
             route_settings_name_routes: true,
+            atomic_items: true,
         }
     }
 }
@@ -256,6 +264,8 @@ struct Shared {
     frozen: watch::Sender<bool>,
     moto: String,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// With `atomic_items`: one lock per table, held while a write to it is at moto.
+    tables: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
@@ -286,6 +296,7 @@ impl Realism {
             frozen,
             moto: moto_endpoint.trim_end_matches('/').to_string(),
             client: Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector),
+            tables: Mutex::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
@@ -546,11 +557,20 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
     }
 
     // What moto lacks or gets wrong, answered from moto's own reads.
+    let table = item_write(&call, &request).filter(|_| shared.world().behaviours.atomic_items);
+    let held = match table {
+        Some(table) => {
+            let lock = shared.tables.lock().expect("table locks").entry(table).or_default().clone();
+            Some(lock.lock_owned().await)
+        }
+        None => None,
+    };
     let route_settings_name_routes = shared.world().behaviours.route_settings_name_routes;
     let forwarded = match apigateway::completed(&call, route_settings_name_routes) {
         Some(completion) => apigateway::complete(shared, &request, completion).await,
         None => forward(shared, &request).await,
     };
+    drop(held);
     let mut reply = match forwarded {
         Ok(reply) => reply,
         Err(e) => {
@@ -643,6 +663,23 @@ fn refusal_code(reply: &Reply) -> String {
     }
     let text = String::from_utf8_lossy(&reply.body);
     text.split("<Code>").nth(1).and_then(|c| c.split('<').next()).unwrap_or("error").to_string()
+}
+
+/// The table a DynamoDB item write is to (`PutItem`, `UpdateItem`,
+/// `DeleteItem`; a transaction's first table).
+fn item_write(call: &Call, request: &Request) -> Option<String> {
+    if call.service != "dynamodb" {
+        return None;
+    }
+    match call.operation.as_str() {
+        "PutItem" | "UpdateItem" | "DeleteItem" => request.json_str("TableName"),
+        "TransactWriteItems" => {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+            let first = body.get("TransactItems")?.get(0)?.as_object()?.values().next()?;
+            first.get("TableName")?.as_str().map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 async fn forward(shared: &Shared, request: &Request) -> Result<Reply, String> {

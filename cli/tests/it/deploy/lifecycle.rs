@@ -340,12 +340,12 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         stage["routes"],
         json!({
             "$connect": [500.0, 500],
-            "send": [30.0, 60],
-            "sendmessage": [30.0, 60],
-            "post": [30.0, 60],
-            "broadcast": [30.0, 60],
-            "typing": [150.0, 150],
-            "rename": [150.0, 150],
+            "send": [5.0, 100],
+            "sendmessage": [5.0, 100],
+            "post": [5.0, 100],
+            "broadcast": [5.0, 100],
+            "typing": [15.0, 100],
+            "rename": [15.0, 100],
             "list": [500.0, 1000],
             "history": [500.0, 1000],
             "ping": [1000.0, 2000],
@@ -407,7 +407,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     // Memory, a new route, a removed route (with a throttle of its own), a
     // changed schema, IAM auth on $connect, another throttle for `typing`.
     let list = "    list:        { function: chat, throttle: { rate: 500, burst: 1000 } }";
-    let typing = "    typing:      { function: chat, throttle: { rate: 150, burst: 150 } }";
+    let typing = "    typing:      { function: chat, throttle: { rate: 15, burst: 100 } }";
     let stack = project.stack();
     assert!(stack.contains(list) && stack.contains(typing), "the shipped stack.yaml changed shape");
     let stack = stack
@@ -453,7 +453,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     assert_eq!(
         field("stage", "dev"),
         json!([
-            {"field": "throttle of route typing", "from": "150/s, burst 150", "to": "20/s, burst 50"},
+            {"field": "throttle of route typing", "from": "15/s, burst 100", "to": "20/s, burst 50"},
             {"field": "throttle of route list", "from": "500/s, burst 1000", "to": "(the stage's default)"},
         ])
     );

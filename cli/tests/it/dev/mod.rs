@@ -3,6 +3,7 @@
 
 mod aws_store;
 mod chat;
+mod flood;
 mod history;
 mod limits;
 mod management;

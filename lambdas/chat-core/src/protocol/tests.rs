@@ -16,6 +16,11 @@ fn request(route: &str, body: &str) -> Request {
     }
 }
 
+/// A count read at 9 ms.
+fn c(online: u64) -> Option<Count> {
+    Some(Count { online, at: 9 })
+}
+
 fn alice() -> Connection {
     Connection {
         connection_id: "L0SM9cOFvHcCIhw=".into(),
@@ -187,13 +192,10 @@ fn compat_frames_are_the_samples_exact_shapes() {
         r#"{"message":"You are now connected to room 0a1b2c3d","type":"info"}"#
     );
     // The count changes no compat frame.
-    assert_eq!(welcome(&a, Some(3), 0).compat, "Welcome! - connected on L0SM9cOFvHcCIhw=");
-    assert_eq!(joined(&a, Some(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice joined"}"##);
-    assert_eq!(left(&a, Some(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice left"}"##);
-    assert_eq!(
-        renamed("al", &a, Some(3), 0).compat,
-        r##"{"action":"message","from":"#host","text":"al is now alice"}"##
-    );
+    assert_eq!(welcome(&a, c(3), 0).compat, "Welcome! - connected on L0SM9cOFvHcCIhw=");
+    assert_eq!(joined(&a, c(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice joined"}"##);
+    assert_eq!(left(&a, c(3), 0).compat, r##"{"action":"message","from":"#host","text":"alice left"}"##);
+    assert_eq!(renamed("al", &a, c(3), 0).compat, r##"{"action":"message","from":"#host","text":"al is now alice"}"##);
     assert_eq!(compat_list(&["L0SM9cOFvHcCIhw=", "b="], None), "connections: L0SM9cOFvHcCIhw= b=");
     assert_eq!(compat_list(&["a=", "b="], Some(40)), "connections: a= b= ... and 40 more");
     assert_eq!(compat_list(&["a="], Some(0)), "connections: a= ... and more");
@@ -221,20 +223,20 @@ fn json_frames_are_envelopes_without_unused_fields() {
         r#"{"type":"info","action":"createRoom","text":"You are now connected to room 0a1b2c3d","room":"0a1b2c3d","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5}"#
     );
     assert_eq!(
-        welcome(&a, Some(7), 5).json,
-        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7}"#
+        welcome(&a, c(7), 5).json,
+        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9}"#
     );
     assert_eq!(
-        joined(&a, Some(7), 5).json,
-        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7}"##
+        joined(&a, c(7), 5).json,
+        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9}"##
     );
     assert_eq!(
-        left(&a, Some(6), 5).json,
-        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6}"##
+        left(&a, c(6), 5).json,
+        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9}"##
     );
     assert_eq!(
-        renamed("al", &a, Some(6), 5).json,
-        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6}"##
+        renamed("al", &a, c(6), 5).json,
+        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9}"##
     );
     assert_eq!(
         joined(&a, None, 5).json,
@@ -242,12 +244,12 @@ fn json_frames_are_envelopes_without_unused_fields() {
         "no count without the presence table"
     );
     assert_eq!(
-        list_page(std::slice::from_ref(&a), Some(1), None),
-        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"count":1}"#
+        list_page(std::slice::from_ref(&a), c(1), None),
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"count":1,"countedAt":9}"#
     );
     assert_eq!(
-        list_page(std::slice::from_ref(&a), Some(900), Some("L0SM9cOFvHcCIhw=")),
-        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"more":"L0SM9cOFvHcCIhw=","count":900}"#
+        list_page(std::slice::from_ref(&a), c(900), Some("L0SM9cOFvHcCIhw=")),
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"more":"L0SM9cOFvHcCIhw=","count":900,"countedAt":9}"#
     );
     assert_eq!(echo("x\"y").json, r#"{"type":"echo","text":"x\"y"}"#);
     assert_eq!(
@@ -264,7 +266,7 @@ fn a_list_page_is_cut_under_the_frame_limit_and_says_where_to_go_on() {
     let rows: Vec<Connection> = (0..1000)
         .map(|i| Connection { connection_id: format!("conn{i:012}="), name: name.clone(), ..alice() })
         .collect();
-    let page = list_page(&rows, Some(1000), None);
+    let page = list_page(&rows, c(1000), None);
     assert!(page.len() < 128 * 1024, "{} bytes", page.len());
     let page: serde_json::Value = serde_json::from_str(&page).unwrap();
     let kept = page["connections"].as_array().unwrap();
@@ -283,7 +285,7 @@ fn digests_name_a_few_and_count_the_rest() {
         left_count,
     };
     let text = |d: Digest| {
-        let payload = crate::protocol::digest(&d, Some(10), 5);
+        let payload = crate::protocol::digest(&d, c(10), 5);
         let json: serde_json::Value = serde_json::from_str(&payload.json).unwrap();
         assert_eq!(payload.compat, host_said(json["text"].as_str().unwrap()), "compat: the seeds' #host shape");
         json["text"].as_str().unwrap().to_string()
@@ -294,10 +296,10 @@ fn digests_name_a_few_and_count_the_rest() {
     assert_eq!(text(digest(&["Grace", "Ada", "Bob"], 42, &["Eve"], 1)), "Grace, Ada and 40 others joined; Eve left");
     assert_eq!(text(digest(&["Grace", "Ada"], 3, &["Eve"], 2)), "Grace, Ada and 1 other joined; Eve and 1 other left");
     assert_eq!(text(digest(&[], 0, &[], 5)), "5 people left", "names that could not be noted");
-    let payload = crate::protocol::digest(&digest(&["Grace"], 2, &["Eve"], 1), Some(1234), 5);
+    let payload = crate::protocol::digest(&digest(&["Grace"], 2, &["Eve"], 1), c(1234), 5);
     assert_eq!(
         payload.json,
-        r##"{"type":"presence","from":"#host","text":"Grace and 1 other joined; Eve left","timestamp":5,"joined":[{"connectionId":"Grace=","name":"Grace"}],"left":[{"connectionId":"Eve=","name":"Eve"}],"joinedCount":2,"leftCount":1,"count":1234}"##
+        r##"{"type":"presence","from":"#host","text":"Grace and 1 other joined; Eve left","timestamp":5,"joined":[{"connectionId":"Grace=","name":"Grace"}],"left":[{"connectionId":"Eve=","name":"Eve"}],"joinedCount":2,"leftCount":1,"count":1234,"countedAt":9}"##
     );
 }
 

@@ -94,8 +94,12 @@ async fn json_connections_get_envelopes_and_compat_ones_do_not() {
     chat.connect(B, &[("username", "bob"), ("format", "JSON")]).await;
     assert_eq!(chat.row(B).await.unwrap().format, Format::Json);
     chat.deliver().await;
+    let mut to_bob = chat.received_json(B);
+    // When the count was read: this machine's clock, after the event.
+    let counted_at = to_bob[0].as_object_mut().unwrap().remove("countedAt").unwrap();
+    assert!(counted_at.as_i64().unwrap() >= 1732262400012, "{counted_at}");
     assert_eq!(
-        chat.received_json(B),
+        to_bob,
         [
             json!({
                 "type": "welcome",

@@ -166,7 +166,9 @@ async fn a_person_typing_at_human_speed_for_five_minutes_is_never_refused_by_the
 
 #[tokio::test]
 async fn the_buckets_in_dynamodb_admit_what_memory_admits_and_hold_under_concurrent_frames() {
-    let aws = Aws::new().await;
+    // Writes one at a time, as AWS makes each item's; moto alone can let two
+    // conditional writes pass at once.
+    let aws = Aws::atomic().await;
     let dynamo = DynamoPresence::new(aws.dynamodb(), aws.presence_table("limits").await);
     let memory = MemoryPresence::new();
     let rate = Rate { per_second: 4.0, burst: 3 };

@@ -348,11 +348,25 @@ pub struct Aws {
     pub sdk: aws_config::SdkConfig,
     pub endpoint: String,
     _moto: Arc<Moto>,
+    _realism: Option<test_support::realism::Realism>,
 }
 
 impl Aws {
     pub async fn new() -> Aws {
+        Aws::at(None).await
+    }
+
+    /// Through the realism proxy with its DynamoDB writes one item at a time,
+    /// as AWS makes them (moto's server may pass one condition twice at once).
+    pub async fn atomic() -> Aws {
+        let behaviours = test_support::realism::Behaviours { atomic_items: true, ..Default::default() };
+        Aws::at(Some(behaviours)).await
+    }
+
+    async fn at(realism: Option<test_support::realism::Behaviours>) -> Aws {
         let moto = Moto::shared();
+        let realism = realism.map(|behaviours| test_support::realism::Realism::start(&moto.endpoint(), behaviours));
+        let endpoint = realism.as_ref().map_or_else(|| moto.endpoint(), |r| r.endpoint());
         let credentials = aws_credential_types::Credentials::new(
             test_support::ACCESS_KEY_ID,
             test_support::SECRET_ACCESS_KEY,
@@ -363,10 +377,10 @@ impl Aws {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(test_support::REGION))
             .credentials_provider(credentials)
-            .endpoint_url(moto.endpoint())
+            .endpoint_url(&endpoint)
             .load()
             .await;
-        Aws { sdk, endpoint: moto.endpoint(), _moto: moto }
+        Aws { sdk, endpoint, _moto: moto, _realism: realism }
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
