@@ -154,8 +154,8 @@ pub struct DevArgs {
     /// its maximum for WebSocket integrations).
     #[arg(long, default_value_t = 29, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub integration_timeout: u64,
-    /// Let every connection and message through, whatever `api.throttle` says
-    /// (for load tests).
+    /// Let every connection and message through, whatever `api.throttle`
+    /// and the routes' `throttle` say (for load tests).
     #[arg(long)]
     pub no_throttle: bool,
     /// Answer the Management API (`@connections`) from any address when

@@ -192,16 +192,26 @@ impl Api {
     pub fn stage_name(&self) -> &str {
         self.stage.as_deref().unwrap_or("dev")
     }
+
+    /// The throttle API Gateway applies to route `key`: the route's own,
+    /// else the stage's default (`api.throttle`), which each route has a
+    /// bucket of ([`Throttle`]); `$connect` too when no route names it.
+    pub fn throttle_of(&self, key: &str) -> Throttle {
+        self.routes.get(key).and_then(|r| r.throttle).unwrap_or(self.throttle)
+    }
 }
 
 /// One route: what answers it (a function, or API Gateway itself) and,
 /// optionally, a JSON schema (draft 4) that API Gateway validates message
-/// bodies against.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// bodies against, and a throttle of its own.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     pub target: Target,
     /// Path relative to stack.yaml.
     pub schema: Option<PathBuf>,
+    /// The route's own throttling (the stage's `RouteSettings` for its key);
+    /// `None`: the stage's default, `api.throttle`.
+    pub throttle: Option<Throttle>,
 }
 
 /// What answers a route's frames.
@@ -218,7 +228,12 @@ pub enum Target {
 impl Route {
     /// A route on `function`, without a schema.
     pub fn on(function: &str) -> Route {
-        Route { target: Target::Function(function.to_string()), schema: None }
+        Route { target: Target::Function(function.to_string()), schema: None, throttle: None }
+    }
+
+    /// The same route with a throttle of its own.
+    pub fn throttled(self, rate: f64, burst: i32) -> Route {
+        Route { throttle: Some(Throttle { rate, burst }), ..self }
     }
 
     /// The function it invokes; `None` for a mock route.
@@ -249,6 +264,17 @@ pub const PONG: &str = r#"{"type":"pong"}"#;
 /// `internal/service/apigatewayv2/integration.go`, `request_templates`).
 pub const MAX_MOCK_BYTES: usize = 32 * 1024;
 
+/// A token bucket of API Gateway's route throttling: `burst` tokens,
+/// refilled at `rate` a second, one a request.
+///
+/// `api.throttle` is the stage's `DefaultRouteSettings`, and API Gateway
+/// applies it to each route on its own: "Per-API, per-stage throttling limits
+/// are applied at the API method level for a stage" (API Gateway developer
+/// guide, "Throttle requests to your REST APIs", "How throttling limit
+/// settings are applied"; the WebSocket guide's "Protect your WebSocket APIs",
+/// "Route-level throttling", overrides them "for a specific stage or for
+/// individual routes"). A route's own `throttle` is its entry in the stage's
+/// `RouteSettings`, keyed by route key.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Throttle {
@@ -265,6 +291,46 @@ impl Default for Throttle {
         Throttle { rate: defaults::rate(), burst: defaults::burst() }
     }
 }
+
+/// The route throttles the shipped stack.yaml has, and the default routes
+/// get: sized for a chat of a few thousand people (the README's "Sizing the
+/// route throttles" says why each number). Every other route takes
+/// `api.throttle`, 200 a second with a burst of 400.
+///
+/// - `$connect`: 500 a second, API Gateway's quota of new connections a
+///   second per account and Region ("Amazon API Gateway quotas", WebSocket
+///   APIs), with a burst as large: more cannot connect anyway.
+/// - The chat messages to everyone (`send`, `sendmessage`, `post`,
+///   `broadcast`): 5 a second, a burst of 100. Each becomes one post per
+///   person online, and the account allows about 10,000 posts a second
+///   (`chat.post_rate`: 9,000): at 2,000 people online the fan-out delivers
+///   9,000 / 2,000 = 4.5 broadcasts a second. The burst is a lively moment,
+///   and the flood that reaches the route before chat-core closes its sender.
+/// - `typing` and `rename`, to everyone too but counted as
+///   `chat.limits.frames` (10 a second): 15 a second, above that, so that a
+///   flooder's frames keep being refused until it is closed (API Gateway
+///   counts a route, not a client: at or below the client's own rate, one
+///   script would hold the whole route and never be refused). chat-core sends
+///   one typing notice per person every 3 s, as the page sends them.
+/// - Cheap replies to the caller alone: `list` and `history` 500 a second
+///   (every newcomer asks for both, at `$connect`'s rate), burst 1,000;
+///   `ping`, answered by API Gateway itself, 1,000, burst 2,000 (a page pings
+///   every 9 minutes: 2,000 people make 4 a second).
+///
+/// Each burst is at least a client's burst plus `close_after`
+/// (`chat.limits`), so a script's first blast is closed at once.
+pub const SHIPPED_THROTTLES: [(&str, Throttle); 10] = [
+    ("$connect", Throttle { rate: 500.0, burst: 500 }),
+    ("send", Throttle { rate: 5.0, burst: 100 }),
+    ("sendmessage", Throttle { rate: 5.0, burst: 100 }),
+    ("post", Throttle { rate: 5.0, burst: 100 }),
+    ("broadcast", Throttle { rate: 5.0, burst: 100 }),
+    ("typing", Throttle { rate: 15.0, burst: 100 }),
+    ("rename", Throttle { rate: 15.0, burst: 100 }),
+    ("list", Throttle { rate: 500.0, burst: 1000 }),
+    ("history", Throttle { rate: 500.0, burst: 1000 }),
+    (PING_ROUTE, Throttle { rate: 1000.0, burst: 2000 }),
+];
 
 /// The function that runs the authorizer of `auth: jwt`. Unless stack.yaml
 /// declares a function of this name, it is the shipped crate `lambdas/authorizer`.
@@ -412,7 +478,7 @@ impl PriceClass {
 }
 
 /// Settings of the chat itself, passed to the handlers.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Chat {
     /// Posts in flight at once when a message fans out, 1..=1000.
@@ -446,6 +512,9 @@ pub struct Chat {
     /// one by one, 0..=100000 (0: always digests). docs/presence.md.
     #[serde(default = "defaults::presence")]
     pub presence: i32,
+    /// What one client may send (flood control, chat-core's `limits`).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Default for Chat {
@@ -458,8 +527,59 @@ impl Default for Chat {
             post_rate: None,
             history: defaults::history(),
             presence: defaults::presence(),
+            limits: Limits::default(),
         }
     }
+}
+
+impl Chat {
+    /// `chat.limits` with chat-core's defaults ([`chat_core::limits::DEFAULT_LIMITS`])
+    /// where stack.yaml says nothing.
+    pub fn limits(&self) -> chat_core::limits::Limits {
+        let d = chat_core::limits::DEFAULT_LIMITS;
+        let l = &self.limits;
+        let rate = |r: &LimitRate, d: chat_core::limits::Rate| chat_core::limits::Rate {
+            per_second: r.rate.unwrap_or(d.per_second),
+            burst: r.burst.map_or(d.burst, |b| b.max(0) as u32),
+        };
+        chat_core::limits::Limits {
+            messages: rate(&l.messages, d.messages),
+            frames: rate(&l.frames, d.frames),
+            close_after: l.close_after.map_or(d.close_after, |n| n.max(0) as u32),
+            cooldown_seconds: l.cooldown.map_or(d.cooldown_seconds, |n| n.max(0) as u32),
+        }
+    }
+}
+
+/// `chat.limits`: what one client (a connection, or a signed-in person
+/// across their connections) may send before its frames are refused, and
+/// when it is closed. Unset values are chat-core's defaults
+/// ([`Chat::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Chat messages (`send`, `sendmessage`, `post`, `broadcast`, `chat`, `sendMessage`).
+    #[serde(default)]
+    pub messages: LimitRate,
+    /// Every other frame.
+    #[serde(default)]
+    pub frames: LimitRate,
+    /// Frames refused, without a pause, before the client is closed, 1..=1000.
+    #[serde(default)]
+    pub close_after: Option<i32>,
+    /// Seconds a closed client may not reconnect, 0..=86400.
+    #[serde(default)]
+    pub cooldown: Option<i32>,
+}
+
+/// One rate of `chat.limits`: frames a second (0.01..=1000), and at once (1..=10000).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRate {
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub burst: Option<i32>,
 }
 
 /// `chat.history`: how many messages a conversation's history sends, and
@@ -553,11 +673,12 @@ mod defaults {
     pub fn route_selection() -> String {
         "$request.body.action".into()
     }
+    /// `api.throttle`: every route's own default ([`super::SHIPPED_THROTTLES`]).
     pub fn rate() -> f64 {
-        100.0
+        200.0
     }
     pub fn burst() -> i32 {
-        50
+        400
     }
     pub fn website_source() -> PathBuf {
         "wwwroot".into()
@@ -651,13 +772,27 @@ impl<'de> Deserialize<'de> for Route {
             schema: Option<PathBuf>,
             #[serde(default)]
             mock: Option<String>,
+            #[serde(default)]
+            throttle: Option<RouteThrottle>,
+        }
+
+        /// A route's throttle names both numbers: an entry of `RouteSettings`
+        /// without one falls back to API Gateway's own limits, not to the
+        /// stage's default (terraform-aws-modules/terraform-aws-apigateway-v2#78).
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RouteThrottle {
+            rate: f64,
+            burst: i32,
         }
 
         struct RouteVisitor;
         impl<'de> Visitor<'de> for RouteVisitor {
             type Value = Route;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a function name, a map with `function` and optional `schema`, or `{ mock: '<body>' }`")
+                f.write_str(
+                    "a function name, a map with `function` and optional `schema` and `throttle`, or `{ mock: '<body>' }`",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Route, E> {
                 Ok(Route::on(v))
@@ -671,7 +806,8 @@ impl<'de> Deserialize<'de> for Route {
                     (None, Some(function)) => Target::Function(function),
                     (None, None) => return Err(de::Error::missing_field("function")),
                 };
-                Ok(Route { target, schema: full.schema })
+                let throttle = full.throttle.map(|t| Throttle { rate: t.rate, burst: t.burst });
+                Ok(Route { target, schema: full.schema, throttle })
             }
         }
         deserializer.deserialize_any(RouteVisitor)
@@ -779,7 +915,13 @@ pub fn default_routes(function: &str) -> BTreeMap<String, Route> {
         .chain(chat_core::ACTIONS)
         .map(|key| (key.to_string(), Route::on(function)))
         .collect();
-    routes.insert(PING_ROUTE.to_string(), Route { target: Target::Mock(PONG.to_string()), schema: None });
+    routes
+        .insert(PING_ROUTE.to_string(), Route { target: Target::Mock(PONG.to_string()), schema: None, throttle: None });
+    for (key, throttle) in SHIPPED_THROTTLES {
+        if let Some(route) = routes.get_mut(key) {
+            route.throttle = Some(throttle);
+        }
+    }
     routes
 }
 
@@ -868,6 +1010,33 @@ impl Checks<'_> {
             100_000,
             "the people online above which joins and leaves go out as digests",
         );
+        self.limits(&c.limits);
+    }
+
+    /// `chat.limits`, in the ranges chat-core reads its variables in
+    /// (`chat_core::config`). Only what stack.yaml sets can be wrong.
+    fn limits(&mut self, l: &Limits) {
+        for (name, rate) in [("messages", l.messages), ("frames", l.frames)] {
+            if let Some(per_second) = rate.rate
+                && !(0.01..=1000.0).contains(&per_second)
+            {
+                self.error(
+                    &["chat", "limits", name, "rate"],
+                    format!("{per_second} is out of range; a client's {name} a second are 0.01..=1000"),
+                );
+            }
+            if let Some(burst) = rate.burst {
+                let what = format!("a client's burst of {name}");
+                self.range(&["chat", "limits", name, "burst"], burst.into(), 1, 10_000, &what);
+            }
+        }
+        if let Some(n) = l.close_after {
+            let what = "the count of frames refused without a pause that closes a client";
+            self.range(&["chat", "limits", "close_after"], n.into(), 1, 1000, what);
+        }
+        if let Some(n) = l.cooldown {
+            self.range(&["chat", "limits", "cooldown"], n.into(), 0, 86_400, "the cool-down (seconds)");
+        }
     }
 
     /// Tags go on every resource, so they must pass the strictest of the
@@ -1027,11 +1196,17 @@ impl Checks<'_> {
             self.jwt(jwt);
             self.authorizer(s);
         }
-        self.range(&["api", "throttle", "burst"], api.throttle.burst.into(), 0, 5000, "API Gateway burst");
-        if !(api.throttle.rate > 0.0 && api.throttle.rate <= 10000.0) {
+        self.throttle(&["api", "throttle"], &api.throttle);
+    }
+
+    /// `api.throttle` or a route's `throttle`: what a stage's route settings take.
+    fn throttle(&mut self, path: &[&str], throttle: &Throttle) {
+        let field = |name: &'static str| [path, &[name]].concat();
+        self.range(&field("burst"), throttle.burst.into(), 0, 5000, "API Gateway burst");
+        if !(throttle.rate > 0.0 && throttle.rate <= 10000.0) {
             self.error(
-                &["api", "throttle", "rate"],
-                format!("{} is out of range; API Gateway allows 0 < rate <= 10000", api.throttle.rate),
+                &field("rate"),
+                format!("{} is out of range; API Gateway allows 0 < rate <= 10000", throttle.rate),
             );
         }
     }
@@ -1105,6 +1280,16 @@ impl Checks<'_> {
                 &here,
                 "route keys are `$connect`, `$disconnect`, `$default` or an action name (1..=128 characters)",
             );
+        }
+        if let Some(throttle) = &route.throttle {
+            let path = ["api", "routes", key, "throttle"];
+            if key == "$disconnect" {
+                self.error(
+                    &path,
+                    "`$disconnect` runs once a connection is gone; nothing can refuse it, so it takes no throttle",
+                );
+            }
+            self.throttle(&path, throttle);
         }
         if let Some(body) = route.mock() {
             self.mock(key, body);
@@ -1566,10 +1751,13 @@ impl Arns<'_> {
         )
     }
 
-    /// What `execute-api:ManageConnections` is granted on: posting to this stage's connections.
-    pub fn connections(&self, api_id: &str) -> String {
+    /// What `execute-api:ManageConnections` is granted on: `method` (`POST`
+    /// posts to a connection, `DELETE` closes it, `GET` reads it) on this
+    /// stage's connections (API Gateway developer guide, "Use @connections
+    /// commands in your backend service").
+    pub fn connections(&self, api_id: &str, method: &str) -> String {
         format!(
-            "arn:{}:execute-api:{}:{}:{api_id}/{}/POST/@connections/*",
+            "arn:{}:execute-api:{}:{}:{api_id}/{}/{method}/@connections/*",
             self.partition,
             self.region,
             self.account,

@@ -10,16 +10,17 @@
 //! - each frame is routed by the stack's route selection expression
 //!   (`$request.body.action`), falling back to `$default` for frames that are
 //!   not JSON, binary, or name no route;
-//! - the stage's default route throttling (`api.throttle`) is a token bucket
-//!   shared by every connection: a `$connect` over it is 429 at the upgrade,
-//!   a frame over it gets API Gateway's `Too Many Requests` frame instead of
-//!   the handler, and the connection stays open;
+//! - each route key (`$connect` too) has a token bucket of its own, at the
+//!   route's `throttle` or else the stage's default (`api.throttle`), shared
+//!   by every connection: a `$connect` over its bucket is 429 at the
+//!   upgrade, a frame over its route's bucket gets API Gateway's `Too Many
+//!   Requests` frame instead of the handler, and the connection stays open;
 //! - a frame that does not match its route's model (the route's JSON schema)
 //!   gets API Gateway's `Invalid request body` frame instead of the handler;
 //! - a frame on a mock route (`{ mock: '<body>' }`) is answered with the body
 //!   by the gateway itself, as API Gateway answers it through the route's
 //!   MOCK integration, its `$default` integration response and route
-//!   response: no handler runs (the stage throttle still counts it);
+//!   response: no handler runs (its route's throttle still counts it);
 //! - a handler that runs past the integration timeout (29 s) is answered for:
 //!   `$connect` with 504 at the upgrade, a frame with API Gateway's
 //!   `Endpoint request timed out` frame; its late result is dropped;
@@ -94,18 +95,50 @@ pub struct Limits {
     pub integration: Duration,
 }
 
-/// The stage's default route throttling: a token bucket of `burst` tokens,
-/// refilled at `rate` tokens a second, one token a request, shared by every
-/// connection of the stage.
+/// The stage's route throttling: a token bucket per route key, shared by
+/// every connection of the stage, at the route's own `throttle` (the stage's
+/// `RouteSettings`) or else `api.throttle` (its `DefaultRouteSettings`).
 ///
 /// "API Gateway throttles requests to your API using the token bucket
 /// algorithm, where a token counts for a request" (API Gateway developer
-/// guide, "Protect your WebSocket APIs in API Gateway"; the stage's default
-/// route settings are its "route-level throttling"). `$connect` is one of
-/// the requests: a stage whose throttling is 0 refuses every connection with
-/// 429 (hashicorp/terraform-provider-aws#14742, a WebSocket stage;
-/// terraform-aws-modules/terraform-aws-apigateway-v2#8). `$disconnect` is not
-/// counted: nothing can refuse a closed connection.
+/// guide, "Protect your WebSocket APIs in API Gateway"), and route-level
+/// throttling sets limits "for a specific stage or for individual routes"
+/// (same page). The stage's default is not one bucket for the stage: "Per-API,
+/// per-stage throttling limits are applied at the API method level for a
+/// stage" (developer guide, "Throttle requests to your REST APIs", "How
+/// throttling limit settings are applied"): each route has its own bucket
+/// at the default limits, so a flood on `typing` throttles `typing` alone.
+/// `$connect` is one of the requests: a stage whose throttling is 0 refuses
+/// every connection with 429 (hashicorp/terraform-provider-aws#14742, a
+/// WebSocket stage; terraform-aws-modules/terraform-aws-apigateway-v2#8).
+/// `$disconnect` is not counted: nothing can refuse a closed connection.
+#[derive(Debug)]
+pub struct Throttles {
+    buckets: HashMap<String, Throttle>,
+}
+
+impl Throttles {
+    /// A full bucket for `$connect` and for each route of the stack but `$disconnect`.
+    pub fn new(api: &crate::stack::Api) -> Throttles {
+        let keys = api.routes.keys().map(String::as_str).chain(["$connect"]).filter(|key| *key != "$disconnect");
+        let buckets = keys
+            .map(|key| {
+                let throttle = api.throttle_of(key);
+                (key.to_string(), Throttle::new(throttle.rate, throttle.burst))
+            })
+            .collect();
+        Throttles { buckets }
+    }
+
+    /// Takes a token of route `key`'s bucket for a request arriving now;
+    /// `false` when it is throttled.
+    fn admit(&self, key: &str) -> bool {
+        self.buckets.get(key).is_none_or(Throttle::admit)
+    }
+}
+
+/// One route's token bucket: `burst` tokens, refilled at `rate` tokens a
+/// second, one token a request.
 #[derive(Debug)]
 pub struct Throttle {
     rate: f64,
@@ -172,8 +205,8 @@ pub struct Setup<'a> {
     /// With sign-in: the authorizer's verifier.
     pub sign_in: Option<Verifier<Keys>>,
     pub limits: Limits,
-    /// `api.throttle`; `None` lets every request through.
-    pub throttle: Option<Throttle>,
+    /// The routes' throttles; `None` lets every request through.
+    pub throttles: Option<Throttles>,
     pub store: Arc<dyn ConnectionStore>,
     pub notifier: Arc<dyn Notifier>,
     /// The history; `None` with `chat.history: false`.
@@ -194,7 +227,7 @@ pub struct Gateway {
     sign_in: Option<Verifier<Keys>>,
     routes: Routes,
     limits: Limits,
-    throttle: Option<Throttle>,
+    throttles: Option<Throttles>,
     settings: Settings,
     store: Arc<dyn ConnectionStore>,
     notifier: Arc<dyn Notifier>,
@@ -224,7 +257,7 @@ impl Gateway {
             sign_in: setup.sign_in,
             routes: Routes::new(stack)?,
             limits: setup.limits,
-            throttle: setup.throttle,
+            throttles: setup.throttles,
             settings: Settings {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
@@ -235,6 +268,8 @@ impl Gateway {
                 // Without a history (no `messages` port) these go unused.
                 history_messages: history.messages.max(1) as usize,
                 history_days: history.days.max(1) as u32,
+                presence: stack.chat.presence.max(0) as u32,
+                limits: stack.chat.limits(),
                 ..Settings::default()
             },
             store: setup.store,
@@ -466,23 +501,23 @@ impl Gateway {
         })
     }
 
-    /// One frame from a client: throttle it, route it, check its model and
-    /// run the route's handler.
+    /// One frame from a client: route it, throttle it on its route's
+    /// bucket, check its model and run the route's handler.
     async fn message(self: &Arc<Self>, id: &str, link: &Link, data: &[u8], binary: bool) {
-        if let Some(throttle) = &self.throttle
-            && !throttle.admit()
-        {
-            // API Gateway refuses the frame itself: the function never runs.
-            info!("throttle   {id} -> {TOO_MANY_REQUESTS}");
-            let _ = self.connections.deliver(id, gateway_frame(TOO_MANY_REQUESTS, id).as_bytes());
-            return;
-        }
         let Some(route) = self.routes.select(data, binary) else {
             // No route and no `$default`: API Gateway answers the client itself.
             info!("route      {id} (no route, no $default) -> Forbidden");
             let _ = self.connections.deliver(id, gateway_frame("Forbidden", id).as_bytes());
             return;
         };
+        if let Some(throttles) = &self.throttles
+            && !throttles.admit(&route)
+        {
+            // API Gateway refuses the frame itself: the function never runs.
+            info!("throttle   {id} {route} -> {TOO_MANY_REQUESTS}");
+            let _ = self.connections.deliver(id, gateway_frame(TOO_MANY_REQUESTS, id).as_bytes());
+            return;
+        }
         if let Some(body) = self.routes.mocks.get(&route) {
             // API Gateway answers itself: the MOCK integration's `$default`
             // integration response, sent back by the route's route response.
@@ -878,8 +913,8 @@ pub async fn upgrade(
     // (hashicorp/terraform-provider-aws#14742; the body: pulumi/pulumi-aws#2363).
     // The error type is the one API Gateway's 429s carry elsewhere; no source
     // shows the headers of this one.
-    if let Some(throttle) = &gateway.throttle
-        && !throttle.admit()
+    if let Some(throttles) = &gateway.throttles
+        && !throttles.admit("$connect")
     {
         info!("throttle   {id} $connect -> 429; $connect is not run");
         return aws_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", TOO_MANY_REQUESTS);
@@ -1110,6 +1145,26 @@ mod tests {
         // A burst of 0 lets nothing through, as a stage throttled to 0.
         let closed = Throttle::new(100.0, 0);
         assert!(!closed.admit_at(start + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn each_route_key_has_a_bucket_of_its_own_at_its_throttle_or_the_stages_default() {
+        let mut api = crate::stack::Api {
+            routes: crate::stack::default_routes("chat"),
+            throttle: crate::stack::Throttle { rate: 0.001, burst: 2 },
+            ..crate::stack::Api::default()
+        };
+        api.routes.insert("typing".into(), crate::stack::Route::on("chat").throttled(0.001, 3));
+        let throttles = Throttles::new(&api);
+        let taken = |key: &str| (0..1000).take_while(|_| throttles.admit(key)).count();
+        // `typing`'s own burst, then nothing: the others are untouched.
+        assert_eq!(taken("typing"), 3);
+        assert_eq!(taken("$default"), 2, "the stage's default, a bucket of its own");
+        assert_eq!(taken("createRoom"), 2, "and another");
+        assert_eq!(taken("send"), 100, "the shipped throttle of send");
+        assert_eq!(taken("$connect"), 500, "API Gateway's new connections a second");
+        // `$disconnect` is never throttled, nor a key without a route.
+        assert_eq!((taken("$disconnect"), taken("nothing")), (1000, 1000));
     }
 
     #[test]

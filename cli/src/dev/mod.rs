@@ -87,15 +87,14 @@ pub async fn run(args: &Args, dev: &DevArgs) -> Result<()> {
         lifetime: Duration::from_secs(dev.max_lifetime),
         integration: Duration::from_secs(dev.integration_timeout),
     };
-    let throttle = &stack.api.throttle;
-    let throttle = (!dev.no_throttle).then(|| gateway::Throttle::new(throttle.rate, throttle.burst));
+    let throttles = (!dev.no_throttle).then(|| gateway::Throttles::new(&stack.api));
     let gateway = Arc::new(gateway::Gateway::new(gateway::Setup {
         stack: &stack,
         domain: authority.clone(),
         region: args.region.clone().or_else(|| stack.region.clone()).unwrap_or_else(|| "us-east-1".into()),
         sign_in: verifier,
         limits,
-        throttle,
+        throttles,
         store: backend.store,
         notifier: backend.notifier,
         messages: backend.messages,

@@ -116,7 +116,7 @@ pub fn spec(env: &Env, function: &str, ids: &Ids) -> Spec {
     let f = &stack.functions[function];
     let (environment, assigned) = match &stack.api.auth {
         Auth::Jwt(jwt) if stack.authorizer_function() == Some(function) => {
-            (authorizer_environment(f, jwt), BTreeMap::new())
+            (authorizer_environment(stack, f, jwt), BTreeMap::new())
         }
         _ => chat_environment(env, function, ids),
     };
@@ -138,14 +138,20 @@ fn set(environment: &mut BTreeMap<String, String>, key: &str, value: String) {
     environment.insert(key.to_string(), value);
 }
 
-/// The authorizer knows the issuer and nothing of the chat.
-fn authorizer_environment(f: &crate::stack::Function, jwt: &crate::stack::Jwt) -> BTreeMap<String, String> {
+/// The authorizer knows the issuer, and of the chat only the presence
+/// table, where it reads whether a person is closed for flooding (a ban).
+fn authorizer_environment(
+    stack: &crate::stack::Stack,
+    f: &crate::stack::Function,
+    jwt: &crate::stack::Jwt,
+) -> BTreeMap<String, String> {
     let mut environment = f.environment.clone();
     set(&mut environment, vars::JWT_ISSUER, jwt.issuer.clone());
     set(&mut environment, vars::JWT_AUDIENCE, jwt.audience.join(","));
     if let Some(claim) = &jwt.name_claim {
         set(&mut environment, vars::JWT_NAME_CLAIM, claim.clone());
     }
+    set(&mut environment, vars::PRESENCE_TABLE, stack.presence_table_name());
     environment
 }
 
@@ -160,6 +166,17 @@ fn chat_environment(env: &Env, function: &str, ids: &Ids) -> (BTreeMap<String, S
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
     let serves_routes = stack.api.routes.values().any(|r| r.function() == Some(function));
+    if serves_routes {
+        // Flood control (`chat.limits`): the route handler admits each
+        // frame against the caller's limits.
+        let limits = stack.chat.limits();
+        set(&mut environment, vars::MESSAGE_RATE, limits.messages.per_second.to_string());
+        set(&mut environment, vars::MESSAGE_BURST, limits.messages.burst.to_string());
+        set(&mut environment, vars::FRAME_RATE, limits.frames.per_second.to_string());
+        set(&mut environment, vars::FRAME_BURST, limits.frames.burst.to_string());
+        set(&mut environment, vars::CLOSE_AFTER, limits.close_after.to_string());
+        set(&mut environment, vars::COOLDOWN, limits.cooldown_seconds.to_string());
+    }
     if let (Some(history), true) = (&stack.chat.history, serves_routes) {
         set(&mut environment, vars::MESSAGES_TABLE, stack.messages_table_name());
         set(&mut environment, vars::HISTORY_MESSAGES, history.messages.to_string());
@@ -660,7 +677,45 @@ mod tests {
         assert_eq!(super::spec(&env, "notify", &Ids::default()).environment[vars::PRESENCE], "0");
         let env = crate::resources::tests::shipped_with_sign_in();
         let authorizer = super::spec(&env, "authorizer", &Ids::default()).environment;
-        assert!(!authorizer.contains_key(vars::PRESENCE_TABLE) && !authorizer.contains_key(vars::PRESENCE));
+        // The authorizer reads bans in the presence table, and nothing else of it.
+        assert_eq!(authorizer[vars::PRESENCE_TABLE], "wschat-dev-presence");
+        assert!(!authorizer.contains_key(vars::PRESENCE));
+    }
+
+    #[test]
+    fn the_route_handler_alone_gets_chat_limits_with_chat_cores_defaults() {
+        let limits = [
+            vars::MESSAGE_RATE,
+            vars::MESSAGE_BURST,
+            vars::FRAME_RATE,
+            vars::FRAME_BURST,
+            vars::CLOSE_AFTER,
+            vars::COOLDOWN,
+        ];
+        let mut env = crate::resources::tests::shipped();
+        let chat = super::spec(&env, "chat", &Ids::default()).environment;
+        let got: Vec<&str> = limits.iter().map(|var| chat[*var].as_str()).collect();
+        let d = chat_core::limits::DEFAULT_LIMITS;
+        let want = [
+            d.messages.per_second.to_string(),
+            d.messages.burst.to_string(),
+            d.frames.per_second.to_string(),
+            d.frames.burst.to_string(),
+            d.close_after.to_string(),
+            d.cooldown_seconds.to_string(),
+        ];
+        assert_eq!(got, want);
+        // chat-core reads them back as they were.
+        let read = chat_core::config::Config::from_vars(|name| chat.get(name).cloned()).unwrap();
+        assert_eq!(read.settings.limits, d);
+        let notify = super::spec(&env, "notify", &Ids::default()).environment;
+        assert!(limits.iter().all(|var| !notify.contains_key(*var)), "{notify:?}");
+
+        env.stack.chat.limits.messages.rate = Some(0.5);
+        env.stack.chat.limits.cooldown = Some(600);
+        let chat = super::spec(&env, "chat", &Ids::default()).environment;
+        assert_eq!((chat[vars::MESSAGE_RATE].as_str(), chat[vars::COOLDOWN].as_str()), ("0.5", "600"));
+        assert_eq!(chat[vars::MESSAGE_BURST], d.messages.burst.to_string(), "unset values stay chat-core's");
     }
 
     #[test]

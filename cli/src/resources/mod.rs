@@ -363,12 +363,8 @@ kinds! {
     RolePolicy: role_policy::RolePolicy, "role_policy", "role policy", after [Role, Api];
     Queue: queue::Queue, "queue", "SQS queue", after [DeadLetterQueue];
     Model: model::Model, "model", "route model", after [Api];
-    Stage: stage::Stage, "stage", "API stage", after [Api];
     ApiDomain: api_domain::ApiDomain, "api_domain", "API Gateway domain", after [Certificate, ValidationRecord];
     Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl, Certificate, ValidationRecord];
-    ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage];
-    DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution];
-    Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping];
     Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
     BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
     Integration: integration::Integration, "integration", "integration", after [Api, Function];
@@ -379,6 +375,10 @@ kinds! {
     Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy];
     Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer];
     RouteResponse: route_response::RouteResponse, "route_response", "route response", after [Api, Route];
+    Stage: stage::Stage, "stage", "API stage", after [Api, Route];
+    ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage];
+    DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution];
+    Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -836,15 +836,16 @@ mod tests {
             permission.source_arn.known().unwrap(),
             "arn:aws:execute-api:us-east-1:123456789012:a1/authorizers/au1"
         );
-        // It may write its log, and nothing else.
+        // It may read bans and write its log, and nothing else.
         let Some(Spec::RolePolicy(policy)) = spec(Kind::RolePolicy, "authorizer") else { panic!("no policy") };
         let statements = policy.document.known().unwrap()["Statement"].as_array().unwrap().clone();
-        assert_eq!(statements.len(), 1, "{statements:?}");
-        assert_eq!(statements[0]["Action"], serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
-        // It knows the issuer, and nothing of the chat.
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert_eq!(statements[0]["Action"], serde_json::json!(["dynamodb:GetItem"]));
+        assert_eq!(statements[1]["Action"], serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
+        // It knows the issuer, and of the chat only where bans are.
         let Some(Spec::Function(function)) = spec(Kind::Function, "authorizer") else { panic!("no function") };
         let names: Vec<&str> = function.environment.keys().map(String::as_str).collect();
-        assert_eq!(names, ["WSCHAT_JWT_AUDIENCE", "WSCHAT_JWT_ISSUER"]);
+        assert_eq!(names, ["WSCHAT_JWT_AUDIENCE", "WSCHAT_JWT_ISSUER", "WSCHAT_PRESENCE_TABLE"]);
         assert!(function.assigned.is_empty());
         assert!(spec(Kind::Integration, "authorizer").is_none(), "it serves no route");
         assert!(spec(Kind::LogGroup, "authorizer").is_some());
@@ -937,7 +938,9 @@ mod tests {
         }
         assert_eq!(Kind::Route.wave(), 5);
         assert_eq!(Kind::RouteResponse.wave(), 6);
-        assert_eq!(Kind::last_wave(), 6);
+        // The stage's route settings name routes.
+        assert_eq!(Kind::Stage.wave(), 6);
+        assert_eq!(Kind::last_wave(), 8);
     }
 
     #[test]

@@ -54,9 +54,16 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
         "Resource": [format!("{}:*", arns.log_group(function))],
     });
     if stack.authorizer_function() == Some(function) {
-        // The authorizer reads the issuer's keys over the internet and
-        // touches nothing of the stack's: it may only write its log.
-        return serde_json::json!({ "Version": "2012-10-17", "Statement": [logs] });
+        // The authorizer reads the issuer's keys over the internet, and of
+        // the stack only whether a person is closed for flooding: one ban
+        // item of the presence table, by its key (GetItem).
+        let bans = serde_json::json!({
+            "Sid": "Bans",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem"],
+            "Resource": [arns.presence_table()],
+        });
+        return serde_json::json!({ "Version": "2012-10-17", "Statement": [bans, logs] });
     }
     let serves_routes = stack.api.routes.values().any(|r| r.function() == Some(function));
     let consumes = stack.functions.get(function).is_some_and(|f| f.queue.is_some());
@@ -104,12 +111,19 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
     }
     // Presence (docs/presence.md): both chat handlers read and add to the
     // count buckets and digests (GetItem, UpdateItem's `ADD`) and sum the
-    // buckets (Query). Nothing else touches the table.
+    // buckets (Query). The route handler also keeps flood control's
+    // buckets there (conditional UpdateItems) and bans a flooder it closes
+    // (PutItem), which it and the authorizer read at `$connect` (GetItem).
     if serves_routes || consumes {
+        let mut actions = vec!["dynamodb:GetItem"];
+        if serves_routes {
+            actions.push("dynamodb:PutItem");
+        }
+        actions.extend(["dynamodb:Query", "dynamodb:UpdateItem"]);
         statements.push(serde_json::json!({
             "Sid": "Presence",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "Action": actions,
             "Resource": [arns.presence_table()],
         }));
     }
@@ -143,8 +157,18 @@ fn document(env: &Env, function: &str, api_id: &str) -> serde_json::Value {
         "Sid": "PostToConnections",
         "Effect": "Allow",
         "Action": ["execute-api:ManageConnections"],
-        "Resource": [arns.connections(api_id)],
+        "Resource": [arns.connections(api_id, "POST")],
     }));
+    // The route handler closes a flooder (`DeleteConnection`, `chat.limits`);
+    // the consumer only posts, and never closes anyone.
+    if serves_routes {
+        statements.push(serde_json::json!({
+            "Sid": "CloseConnections",
+            "Effect": "Allow",
+            "Action": ["execute-api:ManageConnections"],
+            "Resource": [arns.connections(api_id, "DELETE")],
+        }));
+    }
     statements.push(logs);
     serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
 }
@@ -293,7 +317,16 @@ mod tests {
         let doc = document(&env, "chat", "a1");
         assert_eq!(
             sids(&doc),
-            ["Connections", "Rooms", "Messages", "Presence", "SendNotifications", "PostToConnections", "Logs"]
+            [
+                "Connections",
+                "Rooms",
+                "Messages",
+                "Presence",
+                "SendNotifications",
+                "PostToConnections",
+                "CloseConnections",
+                "Logs"
+            ]
         );
         assert_eq!(
             statement(&doc, "Connections").unwrap()["Action"],
@@ -328,17 +361,22 @@ mod tests {
     }
 
     #[test]
-    fn both_chat_handlers_may_read_and_update_presence_and_nothing_else_on_it() {
+    fn both_chat_handlers_may_read_and_update_presence_and_only_the_route_handler_bans() {
         let env = crate::resources::tests::shipped();
         let presence = format!("{ARN}/wschat-dev-presence");
         for function in ["chat", "notify"] {
             let doc = document(&env, function, "a1");
+            let actions: &[&str] = if function == "chat" {
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+            } else {
+                &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+            };
             assert_eq!(
                 statement(&doc, "Presence").unwrap(),
                 &json!({
                     "Sid": "Presence",
                     "Effect": "Allow",
-                    "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+                    "Action": actions,
                     "Resource": [presence],
                 }),
                 "{function}"
@@ -353,9 +391,48 @@ mod tests {
                 .collect();
             assert_eq!(naming, ["Presence"], "{function}");
         }
-        // The authorizer touches nothing of the chat.
+    }
+
+    #[test]
+    fn the_authorizer_may_read_bans_and_write_its_log_and_nothing_else() {
         let env = crate::resources::tests::shipped_with_sign_in();
-        assert!(!document(&env, "authorizer", "a1").to_string().contains("presence"));
+        let doc = document(&env, "authorizer", "a1");
+        assert_eq!(sids(&doc), ["Bans", "Logs"]);
+        assert_eq!(
+            statement(&doc, "Bans").unwrap(),
+            &json!({
+                "Sid": "Bans",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem"],
+                "Resource": [format!("{ARN}/wschat-dev-presence")],
+            })
+        );
+    }
+
+    #[test]
+    fn only_the_route_handler_may_close_connections() {
+        let env = crate::resources::tests::shipped();
+        let connections =
+            |method: &str| format!("arn:aws:execute-api:us-east-1:123456789012:a1/dev/{method}/@connections/*");
+        let chat = document(&env, "chat", "a1");
+        assert_eq!(
+            statement(&chat, "CloseConnections").unwrap(),
+            &json!({
+                "Sid": "CloseConnections",
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": [connections("DELETE")],
+            })
+        );
+        for function in ["chat", "notify"] {
+            let doc = document(&env, function, "a1");
+            assert_eq!(statement(&doc, "PostToConnections").unwrap()["Resource"], json!([connections("POST")]));
+        }
+        let notify = document(&env, "notify", "a1");
+        assert!(
+            statement(&notify, "CloseConnections").is_none() && !notify.to_string().contains("DELETE"),
+            "{notify:#}"
+        );
     }
 
     #[test]

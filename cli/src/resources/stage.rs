@@ -1,9 +1,30 @@
 //! The API's stage, with AutoDeploy so that every route change reaches it
-//! without a deployment step, and the stack's throttling.
+//! without a deployment step, and the stack's throttling: `api.throttle` as
+//! the default route settings, which API Gateway applies to each route on
+//! its own, and a route's own `throttle` as its entry in the route settings
+//! ([`crate::stack::Throttle`] cites the sources).
+//!
+//! The route settings hold exactly the routes with a throttle of their own.
+//! An entry must name a route of the API: API Gateway answers one that does
+//! not with 404 `NotFoundException`, "Unable to find Route by key ... within
+//! the provided RouteSettings" (terraform-aws-modules/terraform-aws-apigateway-v2
+//! PR #80, a CreateStage), so the stage waits for those routes. An entry that
+//! left stack.yaml is cleared with `DeleteRouteSettings`, a 404 meaning it is
+//! gone already, then the others are sent with `UpdateStage`, as
+//! terraform-provider-aws updates `route_settings`
+//! (`internal/service/apigatewayv2/stage.go`, `resourceStageUpdate`):
+//! UpdateStage merges, and leaves an entry it does not name as it was
+//! (go-to-k/cdkd PR #1577 probed it). Deleting a route leaves its entry
+//! behind, and API Gateway then refuses every UpdateStage of the stage until
+//! the entry is gone (DianaIonita/serverless-api-gateway-throttling#33), so
+//! the clearing goes first. A route that leaves stack.yaml is deleted after
+//! the stage's update (deletes wait for every update), so its entry is
+//! cleared while the route still exists.
 //!
 //! Every stage of the stack's API is the stack's; one not named in
 //! stack.yaml (after `api.stage` changed) is deleted.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
@@ -15,15 +36,35 @@ use super::{
 use crate::aws::{AwsContext, Sent, Tagged, is_not_found, retag};
 use crate::diff::FieldChange;
 use crate::progress::Task;
+use crate::stack::Throttle;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     /// The API it is part of.
     pub api_id: Ref<String>,
     pub name: String,
-    pub rate: f64,
-    pub burst: i32,
+    /// `api.throttle`: the default route settings.
+    pub throttle: Throttle,
+    /// The routes with a throttle of their own, by route key.
+    pub routes: BTreeMap<String, Throttle>,
     pub tags: Tags,
+}
+
+/// A route's throttling as API Gateway holds it: either number may be unset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoundThrottle {
+    pub rate: Option<f64>,
+    pub burst: Option<i32>,
+}
+
+impl FoundThrottle {
+    fn of(settings: &RouteSettings) -> FoundThrottle {
+        FoundThrottle { rate: settings.throttling_rate_limit(), burst: settings.throttling_burst_limit() }
+    }
+
+    fn is(&self, throttle: &Throttle) -> bool {
+        self.rate == Some(throttle.rate) && self.burst == Some(throttle.burst)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,18 +73,19 @@ pub struct Found {
     pub api_id: String,
     pub name: String,
     pub auto_deploy: bool,
-    pub rate: Option<f64>,
-    pub burst: Option<i32>,
+    pub throttle: FoundThrottle,
+    /// Every entry of the route settings, by route key.
+    pub routes: BTreeMap<String, FoundThrottle>,
     pub tags: Tags,
 }
 
 pub fn spec(env: &Env, api_id: Ref<String>) -> Spec {
-    let throttle = env.stack.api.throttle;
+    let api = &env.stack.api;
     Spec {
         api_id,
         name: env.stack.api_stage().to_string(),
-        rate: throttle.rate,
-        burst: throttle.burst,
+        throttle: api.throttle,
+        routes: api.routes.iter().filter_map(|(key, route)| Some((key.clone(), route.throttle?))).collect(),
         tags: env.tags(),
     }
 }
@@ -58,13 +100,19 @@ pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> 
     Ok(stages
         .into_iter()
         .map(|s| {
-            let settings = s.default_route_settings();
             let found = Found {
                 api_id: api_id.to_string(),
                 name: s.stage_name().unwrap_or_default().to_string(),
                 auto_deploy: s.auto_deploy().unwrap_or(false),
-                rate: settings.and_then(|r| r.throttling_rate_limit()),
-                burst: settings.and_then(|r| r.throttling_burst_limit()),
+                throttle: s
+                    .default_route_settings()
+                    .map_or(FoundThrottle { rate: None, burst: None }, FoundThrottle::of),
+                routes: s
+                    .route_settings()
+                    .into_iter()
+                    .flatten()
+                    .map(|(key, settings)| (key.clone(), FoundThrottle::of(settings)))
+                    .collect(),
                 tags: tags_from_map(s.tags()),
             };
             FoundItem::new(
@@ -77,30 +125,67 @@ pub async fn find_stages(clients: &super::Clients, _env: &Env, api_id: &str) -> 
         .collect())
 }
 
+/// `20/s, burst 50`; `(none)` for an unset number.
+fn shown(throttle: Option<&FoundThrottle>) -> String {
+    match throttle {
+        None => "(none)".into(),
+        Some(t) => format!(
+            "{}/s, burst {}",
+            t.rate.map_or("(none)".into(), |r| r.to_string()),
+            t.burst.map_or("(none)".into(), |b| b.to_string())
+        ),
+    }
+}
+
+fn wanted(throttle: &Throttle) -> FoundThrottle {
+    FoundThrottle { rate: Some(throttle.rate), burst: Some(throttle.burst) }
+}
+
+/// What `UpdateStage` changes: AutoDeploy, the default throttle, and the
+/// route settings to create or change.
 fn settings_fields(spec: &Spec, found: &Found) -> Vec<FieldChange> {
     let mut fields = Vec::new();
     if !found.auto_deploy {
         fields.push(FieldChange::new("auto deploy", "false", "true"));
     }
-    if found.rate != Some(spec.rate) {
+    if found.throttle.rate != Some(spec.throttle.rate) {
         fields.push(FieldChange::new(
             "throttle rate",
-            found.rate.map_or("(none)".into(), |r| r.to_string()),
-            spec.rate.to_string(),
+            found.throttle.rate.map_or("(none)".into(), |r| r.to_string()),
+            spec.throttle.rate.to_string(),
         ));
     }
-    if found.burst != Some(spec.burst) {
+    if found.throttle.burst != Some(spec.throttle.burst) {
         fields.push(FieldChange::new(
             "throttle burst",
-            found.burst.map_or("(none)".into(), |b| b.to_string()),
-            spec.burst.to_string(),
+            found.throttle.burst.map_or("(none)".into(), |b| b.to_string()),
+            spec.throttle.burst.to_string(),
         ));
+    }
+    for (key, throttle) in &spec.routes {
+        let have = found.routes.get(key);
+        if !have.is_some_and(|have| have.is(throttle)) {
+            fields.push(FieldChange::new(
+                format!("throttle of route {key}"),
+                shown(have),
+                shown(Some(&wanted(throttle))),
+            ));
+        }
     }
     fields
 }
 
-fn route_settings(spec: &Spec) -> RouteSettings {
-    RouteSettings::builder().throttling_rate_limit(spec.rate).throttling_burst_limit(spec.burst).build()
+/// The route settings stack.yaml has no throttle for: cleared one by one.
+fn cleared(spec: &Spec, found: &Found) -> Vec<String> {
+    found.routes.keys().filter(|key| !spec.routes.contains_key(*key)).cloned().collect()
+}
+
+fn route_settings(throttle: &Throttle) -> RouteSettings {
+    RouteSettings::builder().throttling_rate_limit(throttle.rate).throttling_burst_limit(throttle.burst).build()
+}
+
+fn routes_settings(spec: &Spec) -> Option<HashMap<String, RouteSettings>> {
+    (!spec.routes.is_empty()).then(|| spec.routes.iter().map(|(key, t)| (key.clone(), route_settings(t))).collect())
 }
 
 /// How long API Gateway may take to deploy a stage after a change.
@@ -210,7 +295,9 @@ impl Resource for Stage {
     type Found = Found;
 
     fn references(spec: &Spec) -> Vec<Reference> {
-        vec![spec.api_id.reference()]
+        // Route settings name routes, which must exist first.
+        let routes = spec.routes.keys().map(|key| Reference::exists(Kind::Route, key));
+        std::iter::once(spec.api_id.reference()).chain(routes).collect()
     }
 
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
@@ -220,6 +307,13 @@ impl Resource for Stage {
 
     fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
         let mut fields = settings_fields(spec, found);
+        for key in cleared(spec, found) {
+            fields.push(FieldChange::new(
+                format!("throttle of route {key}"),
+                shown(found.routes.get(&key)),
+                "(the stage's default)",
+            ));
+        }
         fields.extend(tags_field(&spec.tags, &found.tags));
         fields
     }
@@ -232,7 +326,8 @@ impl Resource for Stage {
             .api_id(api_id)
             .stage_name(&spec.name)
             .auto_deploy(true)
-            .default_route_settings(route_settings(spec))
+            .default_route_settings(route_settings(&spec.throttle))
+            .set_route_settings(routes_settings(spec))
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
             .done(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))
@@ -242,14 +337,28 @@ impl Resource for Stage {
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
+        let apigw = &op.clients.apigw;
+        for key in cleared(spec, found) {
+            let doing = || {
+                format!("clearing the throttle of route `{key}` on stage `{}` of WebSocket API `{api_id}`", spec.name)
+            };
+            apigw
+                .delete_route_settings()
+                .api_id(api_id)
+                .stage_name(&spec.name)
+                .route_key(&key)
+                .send()
+                .gone(doing)
+                .await?;
+        }
         if !settings_fields(spec, found).is_empty() {
-            op.clients
-                .apigw
+            apigw
                 .update_stage()
                 .api_id(api_id)
                 .stage_name(&spec.name)
                 .auto_deploy(true)
-                .default_route_settings(route_settings(spec))
+                .default_route_settings(route_settings(&spec.throttle))
+                .set_route_settings(routes_settings(spec))
                 .send()
                 .done(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))
                 .await?;
@@ -263,5 +372,74 @@ impl Resource for Stage {
         let api_id = found.api_id.as_str();
         let doing = || format!("deleting stage `{}` of WebSocket API `{api_id}`", found.name);
         op.clients.apigw.delete_stage().api_id(api_id).stage_name(&found.name).send().gone(doing).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(spec: &Spec) -> Found {
+        Found {
+            api_id: "a1".into(),
+            name: spec.name.clone(),
+            auto_deploy: true,
+            throttle: wanted(&spec.throttle),
+            routes: spec.routes.iter().map(|(key, t)| (key.clone(), wanted(t))).collect(),
+            tags: spec.tags.clone(),
+        }
+    }
+
+    fn shipped() -> Spec {
+        spec(&crate::resources::tests::shipped(), Ref::new(Address::new(Kind::Api, "api"), Some("a1".to_string())))
+    }
+
+    #[test]
+    fn the_route_settings_are_the_routes_with_a_throttle_of_their_own() {
+        let spec = shipped();
+        let keys: Vec<&str> = spec.routes.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["$connect", "broadcast", "history", "list", "ping", "post", "rename", "send", "sendmessage", "typing"]
+        );
+        assert_eq!(spec.routes["typing"], Throttle { rate: 15.0, burst: 100 });
+        assert_eq!(spec.throttle, Throttle { rate: 200.0, burst: 400 });
+        // Each needs its route; the others' route keys are not referenced.
+        let references = Stage::references(&spec);
+        assert_eq!(references.len(), 1 + keys.len());
+        assert!(references.contains(&Reference::exists(Kind::Route, "typing")));
+        assert!(!references.contains(&Reference::exists(Kind::Route, "$default")));
+    }
+
+    #[test]
+    fn the_same_stage_has_no_diff_and_one_route_changed_is_one_field() {
+        let spec = shipped();
+        assert_eq!(Stage::diff(&spec, &found(&spec)), Vec::new());
+        let mut changed = spec.clone();
+        changed.routes.insert("typing".into(), Throttle { rate: 20.0, burst: 50 });
+        assert_eq!(
+            Stage::diff(&changed, &found(&spec)),
+            [FieldChange::new("throttle of route typing", "15/s, burst 100", "20/s, burst 50")]
+        );
+    }
+
+    #[test]
+    fn a_route_that_lost_its_throttle_is_cleared_and_a_new_one_is_set() {
+        let spec = shipped();
+        let mut found = found(&spec);
+        found.routes.insert("gone".into(), FoundThrottle { rate: Some(5.0), burst: None });
+        found.routes.remove("send");
+        assert_eq!(cleared(&spec, &found), ["gone"]);
+        assert_eq!(
+            Stage::diff(&spec, &found),
+            [
+                FieldChange::new("throttle of route send", "(none)", "5/s, burst 100"),
+                FieldChange::new("throttle of route gone", "5/s, burst (none)", "(the stage's default)"),
+            ]
+        );
+        // Only a cleared entry: no UpdateStage.
+        found.routes.insert("send".into(), wanted(&spec.routes["send"]));
+        assert!(settings_fields(&spec, &found).is_empty());
+        assert_eq!(cleared(&spec, &found), ["gone"]);
     }
 }

@@ -576,7 +576,8 @@ fn dns_names_follow_the_rules_acm_and_route_53_share() {
 
 #[test]
 fn ping_is_answered_by_api_gateway_by_default_and_in_the_shipped_stack() {
-    let pong = Route { target: Target::Mock(r#"{"type":"pong"}"#.into()), schema: None };
+    let pong = Route { target: Target::Mock(r#"{"type":"pong"}"#.into()), schema: None, throttle: None }
+        .throttled(1000.0, 2000);
     assert_eq!(Project::new().parse(MINIMAL).unwrap().api.routes[PING_ROUTE], pong);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let shipped = load(&root.join("stack.yaml"), "dev").unwrap();
@@ -672,4 +673,132 @@ fn the_presence_table_is_named_after_the_stack_and_stage() {
         stack.arns("aws", "eu-west-1", "123456789012").presence_table(),
         "arn:aws:dynamodb:eu-west-1:123456789012:table/wschat-dev-presence"
     );
+}
+
+#[test]
+fn a_route_takes_a_throttle_of_its_own_and_others_take_api_throttle() {
+    let project = Project::new();
+    let stack = project
+        .parse(&with_route("    typing: { function: chat, throttle: { rate: 20, burst: 50 } }\n    list: chat"))
+        .unwrap();
+    assert_eq!(stack.api.routes["typing"].throttle, Some(Throttle { rate: 20.0, burst: 50 }));
+    assert_eq!(stack.api.throttle_of("typing"), Throttle { rate: 20.0, burst: 50 });
+    assert_eq!(stack.api.routes["list"].throttle, None);
+    assert_eq!(stack.api.throttle_of("list"), Throttle { rate: 200.0, burst: 400 }, "api.throttle's default");
+    assert_eq!(stack.api.throttle_of("$connect"), stack.api.throttle);
+    // A mock route takes one too.
+    let stack = project.parse(&with_route("    ping: { mock: 'pong', throttle: { rate: 5, burst: 0 } }")).unwrap();
+    assert_eq!(stack.api.throttle_of("ping"), Throttle { rate: 5.0, burst: 0 });
+}
+
+#[test]
+fn a_routes_throttle_is_checked_like_api_throttle_with_its_position() {
+    let project = Project::new();
+    let e = project.error(&with_route("    typing: { function: chat, throttle: { rate: 0, burst: 50 } }"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (8, 49, "api.routes.typing.throttle.rate"), "{e:?}");
+    assert!(e.message.contains("0 < rate <= 10000"), "{e:?}");
+    let e = project.error(&with_route("    typing: { function: chat, throttle: { rate: 10, burst: 5001 } }"));
+    assert_eq!((e.line, e.field.as_str()), (8, "api.routes.typing.throttle.burst"), "{e:?}");
+    assert!(e.message.contains("0..=5000"), "{e:?}");
+    // Both numbers: an entry without one would take API Gateway's own limits.
+    let e = project.error(&with_route("    typing: { function: chat, throttle: { rate: 10 } }"));
+    assert!(e.message.contains("missing required field `burst`"), "{e:?}");
+    let e = project.error(&with_route("    typing: { function: chat, throttle: { rate: 10, burst: 5, size: 1 } }"));
+    assert!(e.message.contains("unknown field `size`"), "{e:?}");
+    let e = project.error(&with_route("    $disconnect: { function: chat, throttle: { rate: 10, burst: 5 } }"));
+    assert_eq!(e.field, "api.routes.$disconnect.throttle", "{e:?}");
+    assert!(e.message.contains("nothing can refuse it"), "{e:?}");
+}
+
+#[test]
+fn the_shipped_throttles_are_in_stack_yaml_and_the_default_routes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let shipped = load(&root.join("stack.yaml"), "dev").unwrap();
+    let defaults = Project::new().parse(MINIMAL).unwrap();
+    for stack in [&shipped, &defaults] {
+        assert_eq!(stack.api.throttle, Throttle { rate: 200.0, burst: 400 });
+        let own: Vec<(&str, Throttle)> =
+            stack.api.routes.iter().filter_map(|(key, r)| Some((key.as_str(), r.throttle?))).collect();
+        let mut want = SHIPPED_THROTTLES.to_vec();
+        want.sort_by_key(|(key, _)| *key);
+        assert_eq!(own, want);
+    }
+}
+
+/// API Gateway counts a route, not a client: chat-core can close a flooder
+/// only if the route lets more of its frames through than its own limit
+/// admits (else the script holds the route and is never refused), and at
+/// once its first blast if the route's burst holds the client's burst and
+/// `close_after` more. Every shipped route the chat function serves does.
+#[test]
+fn the_shipped_throttles_let_chat_limits_close_a_flooder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let stack = load(&root.join("stack.yaml"), "dev").unwrap();
+    let limits = stack.chat.limits();
+    for key in
+        stack.api.routes.iter().filter(|(key, r)| r.function().is_some() && !key.starts_with('$')).map(|(key, _)| key)
+    {
+        let client = match chat_core::protocol::Action::from_name(key) {
+            Some(action) if action.is_message() => limits.messages,
+            _ => limits.frames,
+        };
+        let throttle = stack.api.throttle_of(key);
+        let burst = client.burst + limits.close_after;
+        assert!(throttle.rate > client.per_second, "{key}: {} a second; a client may send {}", throttle.rate, client);
+        assert!(
+            throttle.burst as u32 >= burst,
+            "{key}: a burst of {}; a blast is closed at once with {burst}",
+            throttle.burst
+        );
+    }
+    // `$default` too (every frame that names no route).
+    assert!(stack.api.throttle_of("$default").rate > limits.frames.per_second);
+}
+
+#[test]
+fn chat_limits_default_to_chat_cores_and_take_each_value() {
+    let project = Project::new();
+    assert_eq!(project.parse(MINIMAL).unwrap().chat.limits(), chat_core::limits::DEFAULT_LIMITS);
+    let text = format!(
+        "{MINIMAL}chat:\n  limits:\n    messages: {{ rate: 0.5 }}\n    frames: {{ rate: 20, burst: 100 }}\n    close_after: 3\n    cooldown: 600\n"
+    );
+    let limits = project.parse(&text).unwrap().chat.limits();
+    let d = chat_core::limits::DEFAULT_LIMITS;
+    assert_eq!(
+        limits,
+        chat_core::limits::Limits {
+            messages: chat_core::limits::Rate { per_second: 0.5, burst: d.messages.burst },
+            frames: chat_core::limits::Rate { per_second: 20.0, burst: 100 },
+            close_after: 3,
+            cooldown_seconds: 600,
+        }
+    );
+}
+
+#[test]
+fn bad_chat_limits_name_their_position() {
+    let project = Project::new();
+    let text = format!(
+        "{MINIMAL}chat:\n  limits:\n    messages: {{ rate: 0, burst: 0 }}\n    frames: {{ rate: 1001 }}\n    close_after: 0\n    cooldown: 86401\n"
+    );
+    let errors = project.parse(&text).unwrap_err().errors;
+    let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (7, "chat.limits.messages.rate"),
+            (7, "chat.limits.messages.burst"),
+            (8, "chat.limits.frames.rate"),
+            (9, "chat.limits.close_after"),
+            (10, "chat.limits.cooldown"),
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[0].message.contains("0.01..=1000"), "{errors:#?}");
+    assert!(errors[1].message.contains("1..=10000"), "{errors:#?}");
+    assert!(errors[3].message.contains("1..=1000"), "{errors:#?}");
+    assert!(errors[4].message.contains("0..=86400"), "{errors:#?}");
+    let e = project.error(&format!("{MINIMAL}chat:\n  limits:\n    frames: {{ rate: 1, size: 2 }}\n"));
+    assert!(e.message.contains("unknown field `size`"), "{e:?}");
+    assert!(e.field.starts_with("chat.limits"), "{e:?}");
 }

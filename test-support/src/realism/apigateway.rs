@@ -41,11 +41,39 @@
 //!   "RouteResponse", DELETE); moto answers the first with a 500 (a
 //!   `KeyError`) and the second with 200. The proxy reads the response first
 //!   and answers moto's 404 when it is gone.
+//! - **Stage updates.** moto has no UpdateStage (500) and no
+//!   DeleteRouteSettings (no such path: 404 without an error type). The proxy
+//!   does both on moto's own stage, which moto replaces when a stage of the
+//!   same name is created again: it reads the stage, applies the change and
+//!   creates it anew, so a read straight from moto sees it. UpdateStage
+//!   changes what its body names: `autoDeploy`, the fields of
+//!   `defaultRouteSettings` it gives, and per route key the fields of
+//!   `routeSettings` it gives, keeping the other keys; terraform-provider-aws
+//!   relies on that, sending the routes it keeps after clearing the others
+//!   with DeleteRouteSettings (`internal/service/apigatewayv2/stage.go`).
+//!   DeleteRouteSettings (`DELETE /v2/apis/{apiId}/stages/{stageName}/routesettings/{routeKey}`)
+//!   answers 204, or 404 `NotFoundException` for a stage or a route key
+//!   without settings (API reference, "RouteSettings"; terraform takes the
+//!   404 as done).
+//!   UpdateStage merges (go-to-k/cdkd PR #1577 probed AWS: an UpdateStage
+//!   that omits a member keeps it, and "`DeleteRouteSettings` clears exactly
+//!   one route key").
+//! - **Route settings name routes.** An entry of a stage's `RouteSettings`
+//!   whose key is not a route key of the API is refused, in CreateStage and
+//!   UpdateStage, with 404 `NotFoundException`, "Unable to find Route by key
+//!   GET /some-route within the provided RouteSettings"
+//!   (terraform-aws-modules/terraform-aws-apigateway-v2 PR #80, a CreateStage;
+//!   serverless-api-gateway-throttling PR #34). Deleting a route leaves its
+//!   entry behind, and an UpdateStage is then refused for it even when its
+//!   body does not name it: the entries the stage would hold are checked
+//!   (serverless-api-gateway-throttling issue #33: after a route was renamed,
+//!   "it failed because API Gateway expected it to include /world throttling
+//!   settings"). moto takes any key, and keeps entries of deleted routes too.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::World;
 use super::call::{Call, Request};
@@ -362,17 +390,101 @@ pub enum Completion {
     ListRouteResponses,
     /// DeleteIntegrationResponse and DeleteRouteResponse: 404 when it is gone.
     DeleteIfThere,
+    /// CreateStage, when route settings must name routes: checked, then forwarded.
+    CreateStage,
+    /// UpdateStage: moto has none.
+    UpdateStage,
+    /// DeleteRouteSettings: moto has none.
+    DeleteRouteSettings,
 }
 
-/// Whether the proxy completes `call` instead of forwarding it as it is.
-pub fn completed(call: &Call) -> Option<Completion> {
+/// Whether the proxy completes `call` instead of forwarding it as it is;
+/// `route_settings_name_routes` is [`super::Behaviours::route_settings_name_routes`].
+pub fn completed(call: &Call, route_settings_name_routes: bool) -> Option<Completion> {
     if call.service != "apigateway" {
         return None;
     }
     match call.operation.as_str() {
         "GetRouteResponses" => Some(Completion::ListRouteResponses),
         "DeleteIntegrationResponse" | "DeleteRouteResponse" => Some(Completion::DeleteIfThere),
+        "CreateStage" if route_settings_name_routes => Some(Completion::CreateStage),
+        "UpdateStage" => Some(Completion::UpdateStage),
+        "DeleteRouteSettings" => Some(Completion::DeleteRouteSettings),
         _ => None,
+    }
+}
+
+/// `request`, sent to moto as a POST of `body` to `path`.
+async fn post(shared: &super::Shared, request: &Request, path: String, body: &Value) -> Result<Reply, String> {
+    let mut headers = request.headers.clone();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let post =
+        Request { method: http::Method::POST, path, query: String::new(), headers, body: body.to_string().into() };
+    super::forward(shared, &post).await
+}
+
+/// The route settings' keys that are not route keys of `api` (when the
+/// behaviour is on): AWS's 404, else `None`.
+async fn unknown_route_key(
+    shared: &super::Shared,
+    request: &Request,
+    api: &str,
+    settings: Option<&Value>,
+) -> Result<Option<Reply>, String> {
+    let Some(keys) = settings.and_then(Value::as_object).filter(|keys| !keys.is_empty()) else { return Ok(None) };
+    if !shared.world().behaviours.route_settings_name_routes {
+        return Ok(None);
+    }
+    let routes = read(shared, request, format!("/v2/apis/{api}/routes")).await?;
+    if !routes.is_success() {
+        return Ok(Some(routes));
+    }
+    let body = routes.json().unwrap_or_default();
+    let known: Vec<&str> =
+        body["items"].as_array().into_iter().flatten().filter_map(|r| r["routeKey"].as_str()).collect();
+    Ok(keys.keys().find(|key| !known.contains(&key.as_str())).map(|key| {
+        wire::rest_json_error(
+            404,
+            "NotFoundException",
+            &format!("Unable to find Route by key {key} within the provided RouteSettings"),
+        )
+    }))
+}
+
+/// Creates `stage` (moto's GetStage body, changed) anew on moto, which
+/// replaces the stage of that name.
+async fn recreate(shared: &super::Shared, request: &Request, api: &str, mut stage: Value) -> Result<Reply, String> {
+    if let Some(fields) = stage.as_object_mut() {
+        fields.remove("createdDate");
+        fields.remove("lastUpdatedDate");
+    }
+    post(shared, request, format!("/v2/apis/{api}/stages"), &stage).await
+}
+
+/// Applies an UpdateStage body to a stage (see the module's doc).
+fn apply_update(stage: &mut Value, update: &Value) {
+    let (Some(stage), Some(update)) = (stage.as_object_mut(), update.as_object()) else { return };
+    let merge = |into: &mut Value, from: &Value| match (into.as_object_mut(), from.as_object()) {
+        (Some(into), Some(from)) => into.extend(from.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        _ => *into = from.clone(),
+    };
+    for (field, value) in update {
+        match field.as_str() {
+            "stageName" => {}
+            "defaultRouteSettings" | "stageVariables" => merge(stage.entry(field.clone()).or_insert(json!({})), value),
+            "routeSettings" => {
+                let routes = stage.entry(field.clone()).or_insert(json!({}));
+                if !routes.is_object() {
+                    *routes = json!({});
+                }
+                for (key, settings) in value.as_object().into_iter().flatten() {
+                    merge(routes.as_object_mut().expect("an object").entry(key.clone()).or_insert(json!({})), settings);
+                }
+            }
+            _ => {
+                stage.insert(field.clone(), value.clone());
+            }
+        }
     }
 }
 
@@ -391,6 +503,56 @@ async fn read(shared: &super::Shared, request: &Request, path: String) -> Result
 /// Answers `request` as AWS would, from what moto holds (see [`Completion`]).
 pub async fn complete(shared: &super::Shared, request: &Request, completion: Completion) -> Result<Reply, String> {
     let path = request.path.split('?').next().unwrap_or(&request.path).trim_end_matches('/').to_string();
+    let segments = request.segments();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (completion, &s[..]) {
+        (Completion::CreateStage, ["v2", "apis", api, "stages"]) => {
+            let body = request.json().unwrap_or_default();
+            if let Some(refusal) = unknown_route_key(shared, request, api, body.get("routeSettings")).await? {
+                return Ok(refusal);
+            }
+            return super::forward(shared, request).await;
+        }
+        (Completion::UpdateStage, ["v2", "apis", api, "stages", _]) => {
+            let current = read(shared, request, path).await?;
+            if !current.is_success() {
+                return Ok(current);
+            }
+            let update = request.json().unwrap_or_default();
+            let mut stage = current.json().unwrap_or_default();
+            apply_update(&mut stage, &update);
+            // Every entry the stage would hold, the ones it kept included.
+            if let Some(refusal) = unknown_route_key(shared, request, api, stage.get("routeSettings")).await? {
+                return Ok(refusal);
+            }
+            return recreate(shared, request, api, stage).await;
+        }
+        (Completion::DeleteRouteSettings, ["v2", "apis", api, "stages", name, "routesettings", key]) => {
+            let stage_path = path.rsplitn(3, '/').nth(2).unwrap_or_default().to_string();
+            let current = read(shared, request, stage_path).await?;
+            if !current.is_success() {
+                return Ok(current);
+            }
+            let mut stage = current.json().unwrap_or_default();
+            let removed = stage.get_mut("routeSettings").and_then(Value::as_object_mut).and_then(|r| r.remove(*key));
+            if removed.is_none() {
+                return Ok(wire::rest_json_error(
+                    404,
+                    "NotFoundException",
+                    &format!("Unable to find RouteSettings by key {key} in stage {name}"),
+                ));
+            }
+            let created = recreate(shared, request, api, stage).await?;
+            if !created.is_success() {
+                return Ok(created);
+            }
+            return Ok(Reply::no_content());
+        }
+        (Completion::CreateStage | Completion::UpdateStage | Completion::DeleteRouteSettings, _) => {
+            return super::forward(shared, request).await;
+        }
+        _ => {}
+    }
     match completion {
         Completion::DeleteIfThere => {
             let there = read(shared, request, path).await?;
@@ -428,6 +590,9 @@ pub async fn complete(shared: &super::Shared, request: &Request, completion: Com
                 }
             }
             Ok(Reply::ok_json(&serde_json::json!({ "items": items })))
+        }
+        Completion::CreateStage | Completion::UpdateStage | Completion::DeleteRouteSettings => {
+            unreachable!("answered above")
         }
     }
 }

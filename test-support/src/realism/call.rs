@@ -141,6 +141,7 @@ fn apigateway(m: &Method, s: &[&str]) -> Option<String> {
             "integrationresponses" => "IntegrationResponse",
             "domainnames" => "DomainName",
             "apimappings" => "ApiMapping",
+            "routesettings" => "RouteSettings",
             _ => "Resource",
         }
     };
@@ -284,6 +285,8 @@ mod tests {
         assert_eq!(op(Method::GET, "/v2/apis/abc/routes"), "GetRoutes");
         assert_eq!(op(Method::DELETE, "/v2/apis/abc/routes/r1"), "DeleteRoute");
         assert_eq!(op(Method::GET, "/v2/apis/abc/stages/dev"), "GetStage");
+        assert_eq!(op(Method::PATCH, "/v2/apis/abc/stages/dev"), "UpdateStage");
+        assert_eq!(op(Method::DELETE, "/v2/apis/abc/stages/dev/routesettings/%24connect"), "DeleteRouteSettings");
         assert_eq!(op(Method::POST, "/v2/tags/arn%3Aaws%3Aapigateway"), "TagResource");
         assert_eq!(op(Method::POST, "/v2/domainnames"), "CreateDomainName");
         assert_eq!(op(Method::GET, "/v2/domainnames"), "GetDomainNames");

@@ -98,6 +98,9 @@ pub struct Behaviours {
     /// A WebSocket route takes one route response, `$default`: another key
     /// is 400 `BadRequestException`, a second one 409 `ConflictException`.
     pub one_route_response: bool,
+    /// A stage's `RouteSettings` may name only route keys of its API: another
+    /// is 404 `NotFoundException` in CreateStage and UpdateStage.
+    pub route_settings_name_routes: bool,
     /// DynamoDB writes to one table reach moto one at a time. On AWS a
     /// single-item write is atomic, its condition checked and its update made
     /// at once (Developer Guide, "Condition expressions" and "Atomic
@@ -130,6 +133,7 @@ impl Default for Behaviours {
             certificate_release_ms: None,
             unique_aliases: false,
             one_route_response: false,
+            route_settings_name_routes: false,
             atomic_items: false,
         }
     }
@@ -161,6 +165,7 @@ impl Behaviours {
             certificate_release_ms: Some(1_500),
             unique_aliases: true,
             one_route_response: true,
+            route_settings_name_routes: true,
             atomic_items: true,
         }
     }
@@ -560,7 +565,8 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
         }
         None => None,
     };
-    let forwarded = match apigateway::completed(&call) {
+    let route_settings_name_routes = shared.world().behaviours.route_settings_name_routes;
+    let forwarded = match apigateway::completed(&call, route_settings_name_routes) {
         Some(completion) => apigateway::complete(shared, &request, completion).await,
         None => forward(shared, &request).await,
     };

@@ -45,6 +45,11 @@ impl Reply {
     pub fn ok_json(value: &Value) -> Reply {
         Reply::new(200, "application/json", value.to_string())
     }
+
+    /// 204 with no body (a REST delete).
+    pub fn no_content() -> Reply {
+        Reply::new(204, "application/json", String::new())
+    }
 }
 
 /// An error of a restJson1 service (API Gateway, Lambda): the code in

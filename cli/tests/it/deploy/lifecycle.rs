@@ -62,7 +62,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     // distribution and bucket policy.
     assert_eq!(report["counts"]["create"], 44, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
-    assert_eq!(report["waves"], 5);
+    // The stage waits for the routes its route settings name.
+    assert_eq!(report["waves"], 6);
     assert!(mutating(&report) >= 44);
 
     let want_tags = |tags: &Value| {
@@ -168,6 +169,19 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     ] {
         assert!(chat_env.get(var).is_none(), "{var} on the chat function");
     }
+    // Only the route handler admits frames against chat.limits (chat-core's defaults).
+    let limits = [
+        ("WSCHAT_MESSAGE_RATE", "2"),
+        ("WSCHAT_MESSAGE_BURST", "20"),
+        ("WSCHAT_FRAME_RATE", "10"),
+        ("WSCHAT_FRAME_BURST", "50"),
+        ("WSCHAT_CLOSE_AFTER", "10"),
+        ("WSCHAT_COOLDOWN", "60"),
+    ];
+    for (var, value) in limits {
+        assert_eq!(chat_env[var], value, "{var}");
+        assert!(notify_env.get(var).is_none(), "{var} on notify");
+    }
     assert_eq!(
         inv.functions["notify"]["environment"]["WSCHAT_MANAGEMENT_ENDPOINT"],
         format!("https://{api}.execute-api.{REGION}.amazonaws.com/dev")
@@ -203,19 +217,24 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let messages = arn("dynamodb", &format!("table/{p}-messages"));
         let presence = arn("dynamodb", &format!("table/{p}-presence"));
         let queue = arn("sqs", &format!("{p}-notifications"));
+        let (posts, closes) = (
+            arn("execute-api", &format!("{api}/dev/POST/@connections/*")),
+            arn("execute-api", &format!("{api}/dev/DELETE/@connections/*")),
+        );
         let mut want = vec![
             connections.clone(),
             presence.clone(),
             arn("dynamodb", &format!("table/{p}-connections/index/room-index")),
             queue.clone(),
-            arn("execute-api", &format!("{api}/dev/POST/@connections/*")),
+            posts.clone(),
             arn("logs", &format!("log-group:/aws/lambda/{p}-{function}:*")),
         ];
-        // Only the queue's consumer keeps the delivery ledger.
+        // Only the queue's consumer keeps the delivery ledger; only the route
+        // handler closes a flooder (DELETE @connections).
         if function == "notify" {
             want.push(deliveries.clone());
         } else {
-            want.push(messages.clone());
+            want.extend([messages.clone(), closes.clone()]);
         }
         want.sort();
         assert_eq!(got, want, "{function}: {policy:#}");
@@ -243,12 +262,15 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         let want_messages: &[&str] =
             if function == "chat" { &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"] } else { &[] };
         assert_eq!(on_messages, want_messages, "{function}: {policy:#}");
+        assert_eq!(actions_on(policy, &posts), ["execute-api:ManageConnections"], "{function}: {policy:#}");
         let on_presence = actions_on(policy, &presence);
-        assert_eq!(
-            on_presence,
-            ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-            "{function}: {policy:#}"
-        );
+        // The route handler also bans a flooder it closes (PutItem).
+        let want_presence: &[&str] = if function == "chat" {
+            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        } else {
+            &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+        };
+        assert_eq!(on_presence, want_presence, "{function}: {policy:#}");
     }
 
     // API Gateway.
@@ -311,8 +333,24 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     let stage = &inv.stages[0];
     assert_eq!(stage["name"], "dev");
     assert_eq!(stage["auto_deploy"], true);
-    assert_eq!(stage["rate"], 100.0);
-    assert_eq!(stage["burst"], 50);
+    // Every route's default, and the routes with a throttle of their own.
+    assert_eq!(stage["rate"], 200.0);
+    assert_eq!(stage["burst"], 400);
+    assert_eq!(
+        stage["routes"],
+        json!({
+            "$connect": [500.0, 500],
+            "send": [5.0, 100],
+            "sendmessage": [5.0, 100],
+            "post": [5.0, 100],
+            "broadcast": [5.0, 100],
+            "typing": [15.0, 100],
+            "rename": [15.0, 100],
+            "list": [500.0, 1000],
+            "history": [500.0, 1000],
+            "ping": [1000.0, 2000],
+        })
+    );
     want_tags(&stage["tags"]);
 
     // Logs.
@@ -366,13 +404,17 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     let aws = sdk(&cloud).await;
     let before = Inventory::read(&aws, "lc-change", "dev").await;
 
-    // Memory, a new route, a removed route, a changed schema, IAM auth on $connect.
-    let stack = project
-        .stack()
+    // Memory, a new route, a removed route (with a throttle of its own), a
+    // changed schema, IAM auth on $connect, another throttle for `typing`.
+    let list = "    list:        { function: chat, throttle: { rate: 500, burst: 1000 } }";
+    let typing = "    typing:      { function: chat, throttle: { rate: 15, burst: 100 } }";
+    let stack = project.stack();
+    assert!(stack.contains(list) && stack.contains(typing), "the shipped stack.yaml changed shape");
+    let stack = stack
         .replace("chat:   { crate: lambdas/chat }", "chat:   { crate: lambdas/chat, memory: 512 }")
-        .replace("    list:        chat\n", "    hello:       chat\n")
+        .replace(list, "    hello:       chat")
+        .replace(typing, "    typing:      { function: chat, throttle: { rate: 20, burst: 50 } }")
         .replace("  routes:\n", "  auth: iam\n  routes:\n");
-    assert_ne!(stack, project.stack());
     project.write_stack(&stack);
     let schema_path = project.path().join("schemas/send.json");
     let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
@@ -396,6 +438,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
         "update function chat".to_string(),
         "update route $connect".to_string(),
         "update route send".to_string(),
+        "update stage dev".to_string(),
     ];
     assert_eq!(changes(&plan), expected, "{plan:#}");
     let field = |kind: &str, name: &str| -> Value {
@@ -406,11 +449,22 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     assert_eq!(field("route", "$connect"), json!([{"field": "authorization", "from": "NONE", "to": "AWS_IAM"}]));
     assert_eq!(field("route", "send")[0]["field"], "request model");
     assert_eq!(field("route", "send")[0]["to"], new_model.as_str());
+    // A throttle is the stage's alone: `typing`'s route does not change.
+    assert_eq!(
+        field("stage", "dev"),
+        json!([
+            {"field": "throttle of route typing", "from": "15/s, burst 100", "to": "20/s, burst 50"},
+            {"field": "throttle of route list", "from": "500/s, burst 1000", "to": "(the stage's default)"},
+        ])
+    );
 
     let applied = deploy(&cloud, &project);
     assert_eq!(changes(&applied), expected, "{applied:#}");
-    // One call per change: UpdateFunctionConfiguration, CreateModel, CreateRoute, DeleteRoute, UpdateRoute x2.
-    assert_eq!(mutating(&applied), 6, "{applied:#}");
+    // One call per change: UpdateFunctionConfiguration, CreateModel, CreateRoute, DeleteRoute, UpdateRoute x2;
+    // and the stage's two: DeleteRouteSettings (list's entry, which API Gateway
+    // would keep after its route goes, and then refuse every UpdateStage for)
+    // and UpdateStage.
+    assert_eq!(mutating(&applied), 8, "{applied:#}");
 
     let after = Inventory::read(&aws, "lc-change", "dev").await;
     after.assert_no_duplicates();
@@ -424,7 +478,14 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
     let model_id = &report_ids(&applied, "model")[&new_model];
     assert_eq!(model(&aws, &before.api_id(), model_id).await, (new_model.clone(), schema));
     assert_eq!(after.route("broadcast"), before.route("broadcast"), "an unchanged route changed");
+    assert_eq!(after.route("typing"), before.route("typing"), "a throttle changed its route");
     assert_eq!(after.apis, before.apis);
+    // Read back from moto: `list`'s entry gone, `typing`'s new, the rest as they were.
+    let mut routes = before.stages[0]["routes"].clone();
+    routes.as_object_mut().unwrap().remove("list");
+    routes["typing"] = json!([20.0, 50]);
+    assert_eq!(after.stages[0]["routes"], routes);
+    assert_eq!((&after.stages[0]["rate"], &after.stages[0]["burst"]), (&json!(200.0), &json!(400)));
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
@@ -803,7 +864,7 @@ async fn history_off_deletes_the_messages_table_and_the_access_to_it_and_on_brin
 }
 
 /// `ping` as the shipped stack has it: MOCK, answered by API Gateway.
-const PING_MOCK: &str = "    ping:        { mock: '{\"type\":\"pong\"}' }\n";
+const PING_MOCK: &str = "    ping:        { mock: '{\"type\":\"pong\"}', throttle: { rate: 1000, burst: 2000 } }\n";
 
 /// What the inventory says about route `ping`: its integration's type, its
 /// route response selection, the bodies of its integration responses and
@@ -840,7 +901,11 @@ async fn a_mock_route_switched_to_a_function_and_back_converges_and_removing_it_
     // To the chat function: a one-way route on chat's integration, re-created
     // (DeleteRoute takes its route response), and the MOCK integration and
     // its response deleted.
-    project.write_stack(&shipped.replace(PING_MOCK, "    ping:        chat\n"));
+    // Its throttle stays: the stage's entry for `ping` outlives the route's
+    // replacement (API Gateway keys it by route key), and nothing else changes.
+    project.write_stack(
+        &shipped.replace(PING_MOCK, "    ping:        { function: chat, throttle: { rate: 1000, burst: 2000 } }\n"),
+    );
     let plan = json(&cloud, &project, &["plan"]);
     let expected = [
         "delete integration_response ping",
@@ -877,14 +942,14 @@ async fn a_mock_route_switched_to_a_function_and_back_converges_and_removing_it_
     assert_eq!(mutating(&deploy(&cloud, &project)), 0, "not converged");
 
     // A new body is one update of the integration response.
-    let v2 = "    ping:        { mock: '{\"type\":\"pong\",\"v\":2}' }\n";
+    let v2 = "    ping:        { mock: '{\"type\":\"pong\",\"v\":2}', throttle: { rate: 1000, burst: 2000 } }\n";
     project.write_stack(&shipped.replace(PING_MOCK, v2));
     let applied = deploy(&cloud, &project);
     assert_eq!(changes(&applied), ["update integration_response ping"], "{applied:#}");
     assert_eq!(mutating(&applied), 1, "{applied:#}");
     assert_eq!(ping(&read().await).2, [json!(r#"{"type":"pong","v":2}"#)]);
 
-    // Without `ping`: nothing of it is left.
+    // Without `ping`: nothing of it is left, its throttle included.
     project.write_stack(&shipped.replace(PING_MOCK, ""));
     let applied = deploy(&cloud, &project);
     assert_eq!(
@@ -894,10 +959,12 @@ async fn a_mock_route_switched_to_a_function_and_back_converges_and_removing_it_
             "delete mock_integration ping",
             "delete route ping",
             "delete route_response ping",
+            "update stage dev",
         ],
         "{applied:#}"
     );
     let gone = read().await;
+    assert!(gone.stages[0]["routes"].get("ping").is_none(), "{:#}", gone.stages[0]);
     assert!(!gone.route_keys().contains(&"ping".to_string()));
     assert_eq!(gone.integrations_of("MOCK"), Vec::<&Value>::new());
     assert_eq!(gone.route_responses, Default::default());

@@ -443,6 +443,13 @@ impl Inventory {
                         "auto_deploy": s.auto_deploy(),
                         "rate": settings.and_then(|r| r.throttling_rate_limit()),
                         "burst": settings.and_then(|r| r.throttling_burst_limit()),
+                        // Route key -> [rate, burst].
+                        "routes": s
+                            .route_settings()
+                            .into_iter()
+                            .flatten()
+                            .map(|(key, r)| (key.clone(), serde_json::json!([r.throttling_rate_limit(), r.throttling_burst_limit()])))
+                            .collect::<BTreeMap<_, _>>(),
                         "tags": s.tags().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(),
                     })
                 })

@@ -220,6 +220,106 @@ async fn route_responses_are_listed_one_default_per_route_and_a_gone_response_is
     assert!(gone.is_not_found_exception(), "{gone:?}");
 }
 
+/// A stage's route settings: moto has no UpdateStage and no
+/// DeleteRouteSettings, and takes any key; the proxy does both on moto's
+/// stage (read back straight from moto), as AWS merges and clears them, and
+/// refuses an entry that names no route, a deleted route's left-behind one
+/// included.
+#[tokio::test]
+async fn route_settings_name_routes_merge_on_update_and_are_cleared_one_key_at_a_time() {
+    use aws_sdk_apigatewayv2::types::RouteSettings;
+    let cloud = Cloud::with(only(|b| b.route_settings_name_routes = true));
+    let direct = aws_sdk_apigatewayv2::Client::from_conf(
+        aws_sdk_apigatewayv2::config::Builder::from(sdk(&cloud).await.sdk_config())
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let proxied = cloud.through_proxy().await.apigatewayv2();
+    let api = direct
+        .create_api()
+        .name("rl-rs")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
+        .route_selection_expression("$request.body.action")
+        .send()
+        .await
+        .unwrap()
+        .api_id
+        .unwrap();
+    let mut routes = std::collections::BTreeMap::new();
+    for key in ["typing", "send"] {
+        let id = proxied.create_route().api_id(&api).route_key(key).send().await.unwrap().route_id.unwrap();
+        routes.insert(key, id);
+    }
+    let throttle = |rate: f64, burst: i32| {
+        RouteSettings::builder().throttling_rate_limit(rate).throttling_burst_limit(burst).build()
+    };
+    let stage = || proxied.create_stage().api_id(&api).stage_name("dev").auto_deploy(true);
+    // What moto holds, by route key: (rate, burst).
+    let held = || async {
+        let got = direct.get_stage().api_id(&api).stage_name("dev").send().await.unwrap();
+        let routes: std::collections::BTreeMap<String, (Option<f64>, Option<i32>)> = got
+            .route_settings()
+            .into_iter()
+            .flatten()
+            .map(|(k, r)| (k.clone(), (r.throttling_rate_limit(), r.throttling_burst_limit())))
+            .collect();
+        let default = got.default_route_settings().map(|d| (d.throttling_rate_limit(), d.throttling_burst_limit()));
+        (default, routes)
+    };
+    let keyed = |entries: &[(&str, f64, i32)]| {
+        entries
+            .iter()
+            .map(|(k, r, b)| (k.to_string(), (Some(*r), Some(*b))))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    // An entry must name a route.
+    let refused = stage().route_settings("nope", throttle(1.0, 1)).send().await.unwrap_err().into_service_error();
+    assert!(refused.is_not_found_exception(), "{refused:?}");
+    assert!(refused.to_string().contains("Unable to find Route by key nope"), "{refused}");
+    stage()
+        .default_route_settings(throttle(200.0, 400))
+        .route_settings("typing", throttle(20.0, 50))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held().await, (Some((Some(200.0), Some(400))), keyed(&[("typing", 20.0, 50)])));
+
+    // The proof that moto has no UpdateStage.
+    let unsupported = direct.update_stage().api_id(&api).stage_name("dev").send().await.unwrap_err();
+    assert_eq!(unsupported.raw_response().map(|r| r.status().as_u16()), Some(500), "{unsupported:?}");
+
+    // UpdateStage merges: `typing` stays as it was, `send` comes, the default changes.
+    let update = || proxied.update_stage().api_id(&api).stage_name("dev");
+    update()
+        .default_route_settings(throttle(100.0, 50))
+        .route_settings("send", throttle(5.0, 10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held().await, (Some((Some(100.0), Some(50))), keyed(&[("send", 5.0, 10), ("typing", 20.0, 50)])));
+    let refused = update().route_settings("nope", throttle(1.0, 1)).send().await.unwrap_err().into_service_error();
+    assert!(refused.is_not_found_exception(), "{refused:?}");
+
+    // DeleteRouteSettings clears one key; a second time it is NotFound.
+    let clear =
+        |key: &'static str| proxied.delete_route_settings().api_id(&api).stage_name("dev").route_key(key).send();
+    clear("typing").await.unwrap();
+    assert_eq!(held().await.1, keyed(&[("send", 5.0, 10)]));
+    let gone = clear("typing").await.unwrap_err().into_service_error();
+    assert!(gone.is_not_found_exception(), "{gone:?}");
+
+    // A deleted route leaves its entry behind, and every UpdateStage is
+    // refused until the entry is cleared.
+    proxied.delete_route().api_id(&api).route_id(&routes["send"]).send().await.unwrap();
+    assert_eq!(held().await.1, keyed(&[("send", 5.0, 10)]));
+    let stale = update().auto_deploy(true).send().await.unwrap_err().into_service_error();
+    assert!(stale.is_not_found_exception() && stale.to_string().contains("key send"), "{stale:?}");
+    clear("send").await.unwrap();
+    update().auto_deploy(true).send().await.unwrap();
+    assert_eq!(held().await.1, keyed(&[]));
+}
+
 #[tokio::test]
 async fn writes_to_one_api_go_one_at_a_time() {
     // Overlapping writes allowed, so that the proxy measures how many wschat sends at once.

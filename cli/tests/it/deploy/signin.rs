@@ -76,21 +76,31 @@ fn assert_signed_in(inv: &Inventory, name: &str, issuer: &str) {
     for route in inv.routes.iter().filter(|r| r["key"] != "$connect") {
         assert_eq!(route["authorization"], "NONE", "{route}");
     }
-    // The function knows the issuer and nothing else of the stack.
+    // The function knows the issuer, and of the stack only the table where
+    // bans are (chat.limits: a person closed for flooding is refused).
     let function = &inv.functions["authorizer"];
     assert_eq!(
         function["environment"],
-        json!({"WSCHAT_JWT_ISSUER": issuer, "WSCHAT_JWT_AUDIENCE": "web-client,cli-client"})
+        json!({
+            "WSCHAT_JWT_ISSUER": issuer,
+            "WSCHAT_JWT_AUDIENCE": "web-client,cli-client",
+            "WSCHAT_PRESENCE_TABLE": format!("{name}-dev-presence"),
+        })
     );
-    // Its role may write its log, and nothing else.
+    // Its role may read one item of that table at a time and write its log, and nothing else.
     let role = &inv.roles[&format!("{name}-dev-authorizer")];
     let policies = role["policies"].as_object().unwrap();
     assert_eq!(policies.len(), 1, "{role:#}");
     let statements = policies.values().next().unwrap()["Statement"].as_array().unwrap();
-    assert_eq!(statements.len(), 1, "{statements:#?}");
-    assert_eq!(statements[0]["Action"], json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert_eq!(statements[0]["Action"], json!(["dynamodb:GetItem"]));
     assert_eq!(
         statements[0]["Resource"],
+        json!([format!("arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}-dev-presence")])
+    );
+    assert_eq!(statements[1]["Action"], json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
+    assert_eq!(
+        statements[1]["Resource"],
         json!([format!("arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/{name}-dev-authorizer:*")])
     );
     // API Gateway may invoke it only as this API's authorizer.

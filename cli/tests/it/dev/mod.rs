@@ -135,7 +135,12 @@ impl Server {
 
     /// Waits until the log has a line containing `needle`.
     pub async fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + FRAME_WAIT;
+        self.wait_for_log_within(needle, FRAME_WAIT).await
+    }
+
+    /// Waits up to `wait` until the log has a line containing `needle`.
+    pub async fn wait_for_log_within(&self, needle: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
         loop {
             let log = self.log();
             if let Some(line) = log.lines().find(|l| l.contains(needle)) {

@@ -2,7 +2,8 @@
 //! the gateway itself, as API Gateway answers it through its MOCK
 //! integration, with no handler run (docs/presence.md).
 
-use super::throttle::{assert_gateway_frame, stack_with_throttle};
+use super::stack_copy;
+use super::throttle::{assert_gateway_frame, set_route_throttle};
 use super::{Client, Server};
 
 const PONG: &str = r#"{"type":"pong"}"#;
@@ -40,9 +41,11 @@ async fn ping_is_answered_pong_by_the_gateway_for_json_and_compat_clients_and_ru
 }
 
 #[tokio::test]
-async fn a_ping_over_the_stage_throttle_gets_too_many_requests() {
-    // `$connect` takes the first token, the ping the second.
-    let dir = stack_with_throttle(0.01, 2);
+async fn a_ping_over_its_throttle_gets_too_many_requests() {
+    // One token, which the first ping takes: a mock route is throttled on
+    // its own bucket as any route is, though no handler runs for it.
+    let dir = stack_copy();
+    set_route_throttle(&dir, "ping", 0.01, 1);
     let server = Server::start_in(dir.path(), &[]);
     let mut alice = Client::join(&server, "username=alice").await;
     alice.send(r#"{"action":"ping"}"#).await;

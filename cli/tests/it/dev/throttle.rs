@@ -1,19 +1,37 @@
-//! `api.throttle` in `wschat dev`: the stage's default route throttling, one
-//! token bucket (rate, burst) for every connection's `$connect` and frames.
+//! Route throttling in `wschat dev`, as API Gateway applies it: a token
+//! bucket (rate, burst) per route key, `$connect` included, at the route's own
+//! `throttle` or else `api.throttle`, each shared by every connection.
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use super::{Client, Server, refused_upgrade, stack_copy};
 
-/// [`stack_copy`] with `api.throttle` set.
+/// [`stack_copy`] with `api.throttle` set: the throttle of every route
+/// without one of its own (`$default` among them).
 pub fn stack_with_throttle(rate: f64, burst: u32) -> tempfile::TempDir {
     let dir = stack_copy();
     let file = dir.path().join("stack.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();
-    assert!(yaml.contains("\napi:\n"), "no `api:` section in:\n{yaml}");
-    let throttled = yaml.replacen("\napi:\n", &format!("\napi:\n  throttle: {{ rate: {rate}, burst: {burst} }}\n"), 1);
+    let shipped = "\n  throttle: { rate: 200, burst: 400 }\n";
+    assert!(yaml.contains(shipped), "no `api.throttle` in:\n{yaml}");
+    let throttled = yaml.replacen(shipped, &format!("\n  throttle: {{ rate: {rate}, burst: {burst} }}\n"), 1);
     std::fs::write(&file, throttled).unwrap();
     dir
+}
+
+/// `dir`'s stack.yaml with route `key`'s own throttle set.
+pub fn set_route_throttle(dir: &tempfile::TempDir, key: &str, rate: f64, burst: u32) {
+    let file = dir.path().join("stack.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let start = yaml.find(&format!("\n    {key}:")).unwrap_or_else(|| panic!("no route {key} in:\n{yaml}")) + 1;
+    let end = start + yaml[start..].find('\n').unwrap();
+    let line = &yaml[start..end];
+    let from = line.find("throttle: {").unwrap_or_else(|| panic!("route {key} has no throttle: {line}"));
+    let to = from + line[from..].find('}').unwrap() + 1;
+    let changed = format!("{}throttle: {{ rate: {rate}, burst: {burst} }}{}", &line[..from], &line[to..]);
+    std::fs::write(&file, format!("{}{changed}{}", &yaml[..start], &yaml[end..])).unwrap();
 }
 
 /// Asserts that `frame` is API Gateway's own frame with `message` for
@@ -26,6 +44,11 @@ pub fn assert_gateway_frame(frame: &str, message: &str, connection_id: &str) {
         .and_then(|rest| rest.strip_suffix(r#""}"#))
         .unwrap_or_else(|| panic!("expected {message:?} for {connection_id}, got {frame}"));
     assert!(request_id.len() == 16 && request_id.ends_with('='), "request id {request_id:?} in {frame}");
+}
+
+/// How many lines of the log contain `needle`.
+fn lines_with(server: &Server, needle: &str) -> usize {
+    server.log().lines().filter(|l| l.contains(needle)).count()
 }
 
 /// Waits until the log has exactly `count` lines containing `needle`.
@@ -50,7 +73,7 @@ async fn frames_over_the_rate_and_burst_get_too_many_requests_and_the_connection
     let dir = stack_with_throttle(RATE, BURST as u32);
     let server = Server::start_in(dir.path(), &[]);
 
-    // The bucket is full until this connection's `$connect` takes a token.
+    // `$default`'s bucket is full: `$connect` takes a token of its own bucket.
     let started = Instant::now();
     let mut alice = Client::join(&server, "username=alice").await;
     for i in 0..FRAMES {
@@ -68,22 +91,21 @@ async fn frames_over_the_rate_and_burst_get_too_many_requests_and_the_connection
     }
     let elapsed = started.elapsed().as_secs_f64();
 
-    // The bucket held BURST - 1 tokens after `$connect`, and gained at most
-    // RATE a second since: the first BURST - 1 frames pass, and no more than
-    // the refill allows (with 0.5/s over the ~1 s join, none).
-    let most = (BURST - 1) as f64 + RATE * elapsed;
+    // The bucket held BURST tokens, and gained at most RATE a second since:
+    // the first BURST frames pass, and no more than the refill allows (with
+    // 0.5/s over the ~1 s join, none).
+    let most = BURST as f64 + RATE * elapsed;
     assert!(
-        accepted.len() >= BURST - 1 && accepted.len() as f64 <= most,
-        "{} of {FRAMES} frames passed in {elapsed:.2} s; expected {} to {most:.2}",
+        accepted.len() >= BURST && accepted.len() as f64 <= most,
+        "{} of {FRAMES} frames passed in {elapsed:.2} s; expected {BURST} to {most:.2}",
         accepted.len(),
-        BURST - 1
     );
     assert_eq!(accepted.len() + refused, FRAMES);
-    let first: Vec<String> = (0..BURST - 1).map(|i| format!("burst-{i}")).collect();
-    assert_eq!(accepted[..BURST - 1], first[..]);
+    let first: Vec<String> = (0..BURST).map(|i| format!("burst-{i}")).collect();
+    assert_eq!(accepted[..BURST], first[..]);
 
     // The handler ran for the frames that passed, and for no other.
-    wait_for_lines(&server, &format!("throttle   {} -> Too Many Requests", alice.id), refused).await;
+    wait_for_lines(&server, &format!("throttle   {} $default -> Too Many Requests", alice.id), refused).await;
     wait_for_lines(&server, &format!("route      {} $default -> 200", alice.id), accepted.len()).await;
 
     // The bucket never goes below empty: 1/rate seconds on, a token is back,
@@ -95,8 +117,9 @@ async fn frames_over_the_rate_and_burst_get_too_many_requests_and_the_connection
 
 #[tokio::test]
 async fn a_connection_over_the_throttle_is_429_at_the_upgrade_and_connect_never_runs() {
-    // A stage throttled to 0 lets nothing through, not even a connection.
-    let dir = stack_with_throttle(1.0, 0);
+    // `$connect` throttled to 0 lets no connection through.
+    let dir = stack_copy();
+    set_route_throttle(&dir, "$connect", 1.0, 0);
     let server = Server::start_in(dir.path(), &[]);
     let (status, body, kind) = refused_upgrade(&server, "username=alice").await;
     assert_eq!(
@@ -111,6 +134,7 @@ async fn a_connection_over_the_throttle_is_429_at_the_upgrade_and_connect_never_
 #[tokio::test]
 async fn no_throttle_lets_everything_through() {
     let dir = stack_with_throttle(1.0, 0);
+    set_route_throttle(&dir, "$connect", 1.0, 0);
     let server = Server::start_in(dir.path(), &["--no-throttle"]);
     let mut alice = Client::join(&server, "username=alice").await;
     for i in 0..20 {
@@ -120,4 +144,48 @@ async fn no_throttle_lets_everything_through() {
         assert_eq!(alice.next().await, format!("free-{i}"));
     }
     assert!(!server.log().contains("throttle   "), "{}", server.log());
+}
+
+/// API Gateway throttles each route on its own: a flood on `typing` spends
+/// `typing`'s bucket, and `send` and `$connect` keep theirs (the flood of
+/// issue #24 starved every route through the one bucket dev had).
+#[tokio::test]
+async fn a_flood_on_typing_throttles_typing_alone() {
+    const FLOOD: usize = 40;
+    const BURST: usize = 3;
+    let dir = stack_copy();
+    // Ten seconds a token: nothing refills during the test.
+    set_route_throttle(&dir, "typing", 0.1, BURST as u32);
+    let server = Server::start_in(dir.path(), &[]);
+    let mut alice = Client::join(&server, "username=alice").await;
+    let mut bob = Client::join(&server, "username=bob").await;
+    assert_eq!(alice.next().await, r##"{"action":"message","from":"#host","text":"bob joined"}"##);
+
+    let typing = json!({"action": "typing", "conversation": "everyone"}).to_string();
+    for _ in 0..FLOOD {
+        alice.send(&typing).await;
+    }
+    for _ in 0..FLOOD - BURST {
+        let frame = alice.next().await;
+        super::throttle::assert_gateway_frame(&frame, "Too Many Requests", &alice.id);
+    }
+    let flooded = format!("throttle   {} typing -> Too Many Requests", alice.id);
+    wait_for_lines(&server, &flooded, FLOOD - BURST).await;
+
+    // `typing`'s bucket is empty; `send` and `$connect` are untouched.
+    bob.send(r#"{"action":"send","text":"still here"}"#).await;
+    let said = r#"{"action":"message","from":"bob","text":"still here"}"#;
+    assert_eq!(bob.next().await, said);
+    assert_eq!(alice.next().await, said);
+    alice.send(r#"{"action":"send","text":"me too"}"#).await;
+    assert_eq!(alice.next().await, r#"{"action":"message","from":"alice","text":"me too"}"#);
+    assert_eq!(bob.next().await, r#"{"action":"message","from":"alice","text":"me too"}"#);
+    let carol = Client::join(&server, "username=carol").await;
+    assert!(!carol.id.is_empty());
+    assert_eq!(alice.next().await, r##"{"action":"message","from":"#host","text":"carol joined"}"##);
+    alice.send(&typing).await;
+    super::throttle::assert_gateway_frame(&alice.next().await, "Too Many Requests", &alice.id);
+
+    // Every frame the gateway refused was a `typing` one.
+    assert_eq!(lines_with(&server, "throttle   "), FLOOD - BURST + 1, "{}", server.log());
 }
