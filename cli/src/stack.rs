@@ -301,13 +301,14 @@ impl Default for Throttle {
 ///   second per account and Region ("Amazon API Gateway quotas", WebSocket
 ///   APIs), with a burst as large: more cannot connect anyway.
 /// - The chat messages to everyone (`send`, `sendmessage`, `post`,
-///   `broadcast`): 5 a second, a burst of 100. Each becomes one post per
+///   `broadcast`) and `rename`, which chat-core counts as a message: 5 a
+///   second, a burst of 100. Each becomes one post per
 ///   person online, and the account allows about 10,000 posts a second
 ///   (`chat.post_rate`: 9,000): at 2,000 people online the fan-out delivers
 ///   9,000 / 2,000 = 4.5 broadcasts a second. The burst is a lively moment,
 ///   and the flood that reaches the route before chat-core closes its sender.
-/// - `typing` and `rename`, to everyone too but counted as
-///   `chat.limits.frames` (10 a second): 15 a second, above that, so that a
+/// - `typing`, to everyone too but counted as `chat.limits.frames` (10 a
+///   second): 15 a second, above that, so that a
 ///   flooder's frames keep being refused until it is closed (API Gateway
 ///   counts a route, not a client: at or below the client's own rate, one
 ///   script would hold the whole route and never be refused). chat-core sends
@@ -326,7 +327,7 @@ pub const SHIPPED_THROTTLES: [(&str, Throttle); 10] = [
     ("post", Throttle { rate: 5.0, burst: 100 }),
     ("broadcast", Throttle { rate: 5.0, burst: 100 }),
     ("typing", Throttle { rate: 15.0, burst: 100 }),
-    ("rename", Throttle { rate: 15.0, burst: 100 }),
+    ("rename", Throttle { rate: 5.0, burst: 100 }),
     ("list", Throttle { rate: 500.0, burst: 1000 }),
     ("history", Throttle { rate: 500.0, burst: 1000 }),
     (PING_ROUTE, Throttle { rate: 1000.0, burst: 2000 }),

@@ -738,10 +738,7 @@ fn the_shipped_throttles_let_chat_limits_close_a_flooder() {
     for key in
         stack.api.routes.iter().filter(|(key, r)| r.function().is_some() && !key.starts_with('$')).map(|(key, _)| key)
     {
-        let client = match chat_core::protocol::Action::from_name(key) {
-            Some(action) if action.is_message() => limits.messages,
-            _ => limits.frames,
-        };
+        let client = chat_core::limits::Bucket::of(chat_core::protocol::Action::from_name(key)).rate(&limits);
         let throttle = stack.api.throttle_of(key);
         let burst = client.burst + limits.close_after;
         assert!(throttle.rate > client.per_second, "{key}: {} a second; a client may send {}", throttle.rate, client);

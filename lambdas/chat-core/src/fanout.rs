@@ -181,7 +181,8 @@ pub async fn handle_sqs(
         }
     }
 
-    let rate = invocation_rate(settings, records.iter().filter(|r| r.recipients > 0).map(|r| r.notice.shards));
+    let busy = records.iter().filter(|r| r.recipients > 0).map(|r| (r.notice.shards, r.notice.pace));
+    let rate = invocation_rate(settings, busy);
     let stop_at = deadline.map(|deadline| {
         let budget = deadline.saturating_duration_since(started);
         // Time for the posts in flight to end and the rest to be handed on;
@@ -236,14 +237,25 @@ pub async fn handle_sqs(
 }
 
 /// Posts per second for an invocation holding records of notices split into
-/// `shards` each: every record's share of `post_rate` (the rate over the
-/// shards of its notice that can run at once), and at least the rate over
-/// the maximum concurrency; never more than the rate.
-fn invocation_rate(settings: &Settings, shards: impl Iterator<Item = u32>) -> f64 {
+/// `(shards, pace)` each: every record's share of `post_rate` (the rate over
+/// the shards of its notice that can run at once), and at least the rate over
+/// the maximum concurrency, plus the pace of each paced record (a digest,
+/// whose segments the queue spaces so that one runs at a time); never more
+/// than the rate.
+fn invocation_rate(settings: &Settings, records: impl Iterator<Item = (u32, u32)>) -> f64 {
     let at_once = f64::from(settings.max_concurrency.max(1) * settings.batch_size.max(1));
     let post_rate = f64::from(settings.post_rate.max(1));
-    let shares: f64 = shards.map(|s| post_rate / f64::from(s.max(1)).min(at_once)).sum();
-    shares.max(post_rate / f64::from(settings.max_concurrency.max(1))).min(post_rate)
+    let (mut shares, mut paced, mut unpaced) = (0.0, 0.0, false);
+    for (shards, pace) in records {
+        if pace > 0 {
+            paced += f64::from(pace);
+        } else {
+            unpaced = true;
+            shares += post_rate / f64::from(shards.max(1)).min(at_once);
+        }
+    }
+    let floor = if unpaced { post_rate / f64::from(settings.max_concurrency.max(1)) } else { 0.0 };
+    (shares.max(floor) + paced).min(post_rate)
 }
 
 /// One record of the batch.
@@ -306,10 +318,13 @@ impl Planner<'_> {
                 let digest = presence.digest(window).await?;
                 let count = crate::presence::count(self.ports, now_millis()).await;
                 record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
+                let online = count.map_or_else(|| self.settings.shard_size as u64, |c| c.online);
+                let pace = crate::presence::digest_rate(online, window, self.settings.post_rate);
                 let online = count.map(|c| c.online);
                 info!(message = %record.message_id, joined = digest.joined_count, left = digest.left_count, online, "rendered a presence digest");
-                // A digest goes at a tenth of the post rate: the rest is the chat's.
-                self.everyone(record, Some(crate::presence::digest_rate(self.settings.post_rate))).await
+                // Spread over the next window, and at most 7% of the post
+                // rate: the rest is the chat's.
+                self.everyone(record, Some(pace)).await
             }
             Target::Segment(Segment { index, of, after }) => self.segment(record, index, of, after).await,
             Target::Room(code) => {
@@ -356,6 +371,11 @@ impl Planner<'_> {
                 let paced = shard_size as f64 / rate.max(1) as f64;
                 paced.min(f64::from(MAX_DELAY_SECONDS) / f64::from(of - 1))
             });
+            if let Some(rate) = pace {
+                // The segments carry it: each posts at the digest's pace.
+                let spaced = shard_size as f64 / spacing.max(f64::EPSILON);
+                record.notice.pace = (rate as f64).max(spaced).min(f64::from(u32::MAX)) as u32;
+            }
             let shards = (1..of)
                 .map(|index| {
                     let segment = Target::Segment(Segment { index, of, after: None });
@@ -675,12 +695,16 @@ mod tests {
     #[test]
     fn an_invocation_posts_at_its_records_share_of_the_rate() {
         let settings = Settings { post_rate: 9000, max_concurrency: 10, batch_size: 10, ..Settings::default() };
-        let rate = |shards: &[u32]| invocation_rate(&settings, shards.iter().copied());
+        let rate = |shards: &[u32]| invocation_rate(&settings, shards.iter().map(|s| (*s, 0)));
         assert_eq!(rate(&[1]), 9000.0, "a notice that is not split has the whole rate");
         assert_eq!(rate(&[4, 4]), 4500.0, "two of four shards: half");
         assert_eq!(rate(&[500; 10]), 900.0, "ten of a notice split further than 100 can run at once");
         assert_eq!(rate(&[500]), 900.0, "at least the rate over the maximum concurrency");
         assert_eq!(rate(&[1, 2, 500]), 9000.0, "never more than the rate");
+        let paced = |records: &[(u32, u32)]| invocation_rate(&settings, records.iter().copied());
+        assert_eq!(paced(&[(200, 313)]), 313.0, "a digest's segment goes at the digest's pace");
+        assert_eq!(paced(&[(200, 313), (200, 313)]), 626.0);
+        assert_eq!(paced(&[(200, 313), (500, 0)]), 1213.0, "beside a message's shard");
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Call<'_> {
     async fn over_limit(&self, caller: Option<&Connection>, action: Option<Action>) -> Option<WebSocketResponse> {
         let presence = self.ports.presence?;
         let limits = &self.settings.limits;
-        let bucket = if action.is_some_and(Action::is_message) { Bucket::Messages } else { Bucket::Frames };
+        let bucket = Bucket::of(action);
         let who = caller.map_or_else(|| format!("conn:{}", self.id), limits::bucket_key);
         let rate = bucket.rate(limits);
         let (strikes, retry_after_ms) = match presence.admit(&who, bucket, rate, self.now).await {

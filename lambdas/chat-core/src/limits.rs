@@ -5,9 +5,10 @@
 //! client, and AWS WAF cannot sit in front of a WebSocket API: a per-client
 //! limit has to live in the chat. Every frame a connection sends is admitted
 //! against one of two rates before anything is stored, counted or fanned out:
-//! chat messages (`send`, `sendMessage`, `chat`...) against `messages`, every
-//! other frame (`typing`, `list`, `history`, a frame `$default` echoes...)
-//! against `frames`. The bucket is the connection's, or, signed in, the
+//! chat messages (`send`, `sendMessage`, `chat`...) and `rename`, which
+//! reach everyone, against `messages`; every other frame (`typing`, which
+//! reaches the others at most every 3 s however often it is sent, `list`,
+//! `history`, a frame `$default` echoes...) against `frames`. The bucket is the connection's, or, signed in, the
 //! person's (`sub`), shared by all of their connections.
 //!
 //! Each bucket is GCRA (the generic cell rate algorithm: a token bucket kept
@@ -57,7 +58,8 @@ impl std::fmt::Display for Rate {
 /// The limits of `chat.limits`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
-    /// Chat messages: `send`, `sendmessage`, `post`, `broadcast`, `sendMessage`, `chat`.
+    /// Chat messages (`send`, `sendmessage`, `post`, `broadcast`,
+    /// `sendMessage`, `chat`) and `rename`.
     pub messages: Rate,
     /// Every other frame.
     pub frames: Rate,
@@ -86,6 +88,18 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The bucket a frame of `action` is admitted against (`None`: a frame
+    /// `$default` echoes). A rename reaches everyone, as a message does;
+    /// `typing` does too, but at most once every 3 s per connection however
+    /// often it is sent.
+    pub fn of(action: Option<crate::protocol::Action>) -> Bucket {
+        use crate::protocol::Action;
+        match action {
+            Some(action) if action.is_message() || action == Action::Rename => Bucket::Messages,
+            _ => Bucket::Frames,
+        }
+    }
+
     /// Its name in `chat.limits`, and in the error frame's `limit`.
     pub fn name(self) -> &'static str {
         match self {
@@ -181,6 +195,18 @@ mod tests {
                 at = Some(gcra(at, now, rate).unwrap_or_else(|wait| panic!("refused at {now} ms for {wait} ms")));
             }
         }
+    }
+
+    #[test]
+    fn what_reaches_everyone_is_a_message() {
+        use crate::protocol::Action;
+        for action in [Action::Send, Action::Broadcast, Action::Chat, Action::RoomMessage, Action::Rename] {
+            assert_eq!(Bucket::of(Some(action)), Bucket::Messages, "{}", action.name());
+        }
+        for action in [Action::Typing, Action::List, Action::History, Action::CreateRoom] {
+            assert_eq!(Bucket::of(Some(action)), Bucket::Frames, "{}", action.name());
+        }
+        assert_eq!(Bucket::of(None), Bucket::Frames, "a frame $default echoes");
     }
 
     #[test]

@@ -45,6 +45,9 @@
 //! - `shards`: how many shards the notice was split into (default 1): a
 //!   shard's share of `chat.post_rate` depends on it.
 //! - `attempt`: how many times these recipients were tried before (default 0).
+//! - `pace`: for a digest's segments, the posts a second the whole digest
+//!   makes; the queue spaces the segments so that one runs at a time.
+//!   Optional: without it, a notice posts at its share of `chat.post_rate`.
 //! - `at`: when the event behind the notice happened (epoch milliseconds, API
 //!   Gateway's clock, as `connectedAt`): a connection made later does not
 //!   receive it, though a shard may read the table after it connected.
@@ -110,6 +113,10 @@ pub struct Notice {
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub at: i64,
+    /// Posts a second a paced notice (a digest) makes in all; 0: the notice's
+    /// share of the post rate.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pace: u32,
 }
 
 fn one() -> u32 {
@@ -146,6 +153,7 @@ impl Notice {
             shards: 1,
             attempt: 0,
             at: 0,
+            pace: 0,
         }
     }
 

@@ -413,7 +413,7 @@ async fn the_presence_table_in_dynamodb_counts_by_expiry_minute_and_gathers_dige
 }
 
 #[tokio::test]
-async fn a_digest_goes_out_at_a_tenth_of_the_post_rate() {
+async fn a_digest_is_spread_over_the_next_window_at_most_a_tenth_of_the_post_rate() {
     let mut chat = Chat::new();
     chat.settings.presence = 5;
     chat.settings.shard_size = 100;
@@ -447,8 +447,12 @@ async fn a_digest_goes_out_at_a_tenth_of_the_post_rate() {
     assert_eq!(segments.len(), 20, "2,001 rows in segments of 100: {segments:?}");
     let delays: Vec<u32> = segments.iter().map(|(_, delay)| *delay).collect();
     assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
-    // 100 posts per segment at 9,000 / 10 = 900 a second: one segment every 0.11 s.
-    assert_eq!(*delays.last().unwrap(), (20.0 * 100.0 / 900.0) as u32, "{delays:?}");
+    // Spread over the next window (10 s for 2,001 people): 201 a second, one
+    // segment of 100 every half second.
+    let Target::Digest(window) = Notice::from_body(&trigger[0]).unwrap().target else { unreachable!() };
+    assert_eq!(window.seconds, 10);
+    assert_eq!(chat_core::presence::digest_rate(2001, window, 9000), 201);
+    assert_eq!(*delays.last().unwrap(), (20.0 * 100.0 / 201.0) as u32, "{delays:?}");
     // A message to everyone is not held back.
     chat.send_at("late=", r#"{"action":"send","text":"hi"}"#, at + 1).await;
     let message = chat.take_queue().remove(0).0;
