@@ -95,6 +95,13 @@ async fn a_resend_with_the_same_client_id_posts_once_and_gets_the_same_ack() {
     alice.send(&json!({"action": "broadcast", "message": "x", "clientId": "no spaces"}).to_string()).await;
     let refused = alice.next_json().await;
     assert_eq!(refused["type"], "error", "{refused}");
+
+    // Bob with Alice's key and his own words: an error, not her ack, and nothing posted.
+    bob.send(&json!({"action": "send", "text": "mine now", "clientId": "m-1"}).to_string()).await;
+    let answer = bob.next_json().await;
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert!(answer["error"].as_str().unwrap().starts_with("clientId `m-1` was already used"), "{answer}");
+    alice.expect_silence(Duration::from_millis(300)).await;
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
-//! What `wschat dev` serves to whom (issue #24's findings 5 and 6): no dot
-//! file of the site; no `@connections` call from a browser page; on the
-//! loopback, no request for another host name (DNS rebinding).
+//! What `wschat dev` serves to whom (issue #24's findings 4 to 6): no name
+//! that passes for the chat itself; no dot file of the site; no
+//! `@connections` call from a browser page; on the loopback, no request for
+//! another host name (DNS rebinding).
 
 use serde_json::json;
 use test_support::http_request;
 
-use super::{Client, Server, http, stack_copy};
+use super::{Client, Server, http, refused_upgrade, stack_copy};
 
 #[tokio::test]
 async fn dot_files_of_the_site_are_never_served() {
@@ -74,5 +75,26 @@ async fn on_the_loopback_dev_answers_only_loopback_host_names() {
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
     assert_eq!(http(port, "GET", "/dev?username=x", &upgrade, "").status, 403);
-    let _ = json!(null);
+}
+
+#[tokio::test]
+async fn names_that_pass_for_the_chat_are_refused_at_connect_and_rename() {
+    let server = Server::start(&[]);
+    let encode = |name: &str| name.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    for (name, reason) in [
+        ("\u{FF03}host", "names starting with `#` are reserved"),
+        ("\u{200B}#host", "a name cannot contain U+200B"),
+        ("\u{202E}tsoh#", "a name cannot contain U+202E"),
+    ] {
+        let (status, body, _) = refused_upgrade(&server, &format!("username={}", encode(name))).await;
+        assert_eq!(status, 400, "{name:?}");
+        assert!(body.contains(reason), "{name:?}: {body}");
+    }
+    let mut grace = Client::join(&server, &format!("username={}&format=json", encode("\u{FB01}ona"))).await;
+    grace.send(&json!({"action": "rename", "name": "\u{FF03}host"}).to_string()).await;
+    let refused = grace.next_json().await;
+    assert!(refused["error"].as_str().unwrap().contains("reserved for the chat itself"), "{refused}");
+    grace.send(&json!({"action": "list"}).to_string()).await;
+    let list = grace.next_json().await;
+    assert_eq!(list["connections"][0]["name"], "fiona", "stored NFKC-normalized");
 }
