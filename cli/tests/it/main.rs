@@ -4,6 +4,7 @@ mod aws_wiring;
 mod build;
 mod deploy;
 mod dev;
+mod docs;
 mod logs;
 mod shell;
 mod support;
