@@ -140,10 +140,18 @@ fn docs_yaml_blocks_are_stacks_the_cli_accepts() {
                 Err(why) => return Some(format!("{}: {why}", block.at)),
             };
             let kind = if block.fragment { "fragment, laid over the minimal stack" } else { "stack" };
-            wschat::stack::parse(&text, &file, "dev").err().map(|e| format!("{} ({kind}):\n{e}\n---\n{text}---", block.at))
+            wschat::stack::parse(&text, &file, "dev")
+                .err()
+                .map(|e| format!("{} ({kind}; positions are in the text below):\n{e}\n---\n{text}---", block.at))
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} yaml blocks fail:\n\n{}", failures.len(), blocks.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} yaml blocks fail:\n\n{}",
+        failures.len(),
+        blocks.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The code map's entries: the first `path` of each list item.
@@ -169,7 +177,10 @@ fn docs_code_map_names_paths_that_exist_and_every_top_level_folder() {
             if p.ends_with('/') { !full.is_dir() } else { !full.is_file() }
         })
         .collect();
-    assert!(missing.is_empty(), "docs/dev/code-map.md names paths that do not exist (a folder ends with /): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/dev/code-map.md names paths that do not exist (a folder ends with /): {missing:?}"
+    );
 
     // Every top-level folder of the project, but hidden ones and what
     // .gitignore keeps out of it (target, node_modules...).
