@@ -95,7 +95,7 @@ mod tests {
     use super::*;
     use crate::resources::Kind;
 
-    /// The names scripts read, as the README documents them.
+    /// The names scripts read, as docs/guide/deploy.md documents them (`--json`).
     #[test]
     fn a_change_reads_as_it_always_has() {
         let change = Change {

@@ -293,8 +293,9 @@ impl Default for Throttle {
 }
 
 /// The route throttles the shipped stack.yaml has, and the default routes
-/// get: sized for a chat of a few thousand people (the README's "Sizing the
-/// route throttles" says why each number). Every other route takes
+/// get: sized for a chat of a few thousand people
+/// (docs/guide/flood-control.md's "Sizing the route throttles" says why each
+/// number). Every other route takes
 /// `api.throttle`, 200 a second with a burst of 400.
 ///
 /// - `$connect`: 500 a second, API Gateway's quota of new connections a

@@ -5,7 +5,7 @@
 //! Each takes a ready SDK client, so the caller decides the configuration
 //! (region, credentials, `AWS_ENDPOINT_URL`, retries).
 //!
-//! A row of the connections table (protocol.md, "Data"):
+//! A row of the connections table (docs/protocol.md, "Data"):
 //!
 //! | attribute | type | |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! The wschat chat protocol (`../shared/docs/protocol.md`) and its handlers.
+//! The wschat chat protocol (`docs/protocol.md`) and its handlers.
 //!
 //! Everything here is written over small port traits ([`ports`]), so that the
 //! Lambda binaries and `wschat dev` run the very same logic:

@@ -1,4 +1,4 @@
-//! The chat protocol on the wire (`protocol.md`): reading a client's frame
+//! The chat protocol on the wire (`docs/protocol.md`): reading a client's frame
 //! into a [`Request`], and rendering every frame the chat sends, in both
 //! formats.
 //!

@@ -377,7 +377,7 @@ fn schemas_the_crate_cannot_compile_are_refused_with_where_and_why() {
     }
 }
 
-/// Frames of protocol.md each shipped schema must accept, and frames it must refuse.
+/// Frames of docs/protocol.md each shipped schema must accept, and frames it must refuse.
 fn shipped_cases(file: &str) -> (Vec<Value>, Vec<Value>) {
     let long = "x".repeat(4097);
     let longest = "é".repeat(4096);

@@ -1,4 +1,4 @@
-//! The chat through `wschat dev`: every action of protocol.md, both formats,
+//! The chat through `wschat dev`: every action of docs/protocol.md, both formats,
 //! the notices, and bad input.
 
 use std::collections::BTreeSet;

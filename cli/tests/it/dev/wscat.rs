@@ -1,4 +1,4 @@
-//! Each sample README's `wscat` transcript (`../shared/seeds/`), replayed
+//! Each sample README's `wscat` transcript (the samples docs/protocol.md names), replayed
 //! against `wschat dev` with the real wscat (`node_modules/.bin/wscat`, which
 //! `scripts/test` installs).
 //!

@@ -1,4 +1,4 @@
-//! Every action, notice and error of protocol.md, over the in-memory store,
+//! Every action, notice and error of docs/protocol.md, over the in-memory store,
 //! from real API Gateway event JSON to the frames each client receives.
 
 use std::collections::BTreeSet;
