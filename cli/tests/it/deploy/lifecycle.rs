@@ -345,7 +345,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
             "post": [5.0, 100],
             "broadcast": [5.0, 100],
             "typing": [15.0, 100],
-            "rename": [15.0, 100],
+            "rename": [5.0, 100],
             "list": [500.0, 1000],
             "history": [500.0, 1000],
             "ping": [1000.0, 2000],
