@@ -20,7 +20,15 @@
 import { Conversations, LOBBY, roomViewId } from './conversations.js';
 import { Online } from './online.js';
 import { Outbox } from './outbox.js';
-import { EVERYONE, MESSAGE_ACTIONS, directConversation, extraEcho, frames, gatewayRefusal, messageOf } from './protocol.js';
+import {
+  EVERYONE,
+  MESSAGE_ACTIONS,
+  directConversation,
+  extraEcho,
+  frames,
+  gatewayRefusal,
+  messageOf,
+} from './protocol.js';
 
 /** The page says its person is typing at most this often (the chat drops faster ones). */
 export const TYPING_SEND_MS = 3000;
@@ -271,7 +279,10 @@ export class Chat extends EventTarget {
         if (view) {
           view.closed = true;
           this.#giveUp(view);
-          conversations.addError(view.id, 'This room has ended: everyone left while you were offline. Create a new room to go on.');
+          conversations.addError(
+            view.id,
+            'This room has ended: everyone left while you were offline. Create a new room to go on.',
+          );
           this.emit('views');
           if (conversations.current === view.id) conversations.show(view.id);
         }
@@ -429,7 +440,10 @@ export class Chat extends EventTarget {
     this.conversations.typing(view, who, typeof frame.from === 'string' && frame.from ? frame.from : 'Someone');
   }
 
-  /** While the person types (`typed`: the box holds more than blanks): tell the conversation, at most once every few seconds. */
+  /**
+   * While the person types (`typed`: the box holds more than blanks): tell
+   * the conversation, at most once every few seconds.
+   */
   tellTyping(typed) {
     const view = this.conversations.shown;
     if (!view || view.closed || !this.connection.online || !typed) return;
@@ -455,7 +469,8 @@ export class Chat extends EventTarget {
 
   createRoom() {
     if (!this.connection.open) {
-      this.conversations.addError(this.conversations.current, 'Not connected right now; try again when the chat is online.');
+      const { conversations } = this;
+      conversations.addError(conversations.current, 'Not connected right now; try again when the chat is online.');
       return;
     }
     this.roomRequest = { code: null, auto: false };

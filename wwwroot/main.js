@@ -230,7 +230,8 @@ function submitMessage(event) {
   const bytes = byteLength(text);
   if (bytes > MAX_TEXT_BYTES) {
     const { conversations } = chat;
-    conversations.addError(conversations.current, `That message is ${bytes} bytes; the chat takes at most ${MAX_TEXT_BYTES}.`);
+    const why = `That message is ${bytes} bytes; the chat takes at most ${MAX_TEXT_BYTES}.`;
+    conversations.addError(conversations.current, why);
     return;
   }
   // Shown at once as "sending"; offline, it waits for the next connection.

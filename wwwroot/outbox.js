@@ -118,7 +118,8 @@ export class Outbox {
       if (!saved || typeof saved.text !== 'string' || typeof saved.clientId !== 'string') continue;
       if (!CLIENT_ID.test(saved.clientId)) continue;
       const at = typeof saved.at === 'number' ? saved.at : now;
-      items.push({ kind: 'message', id: null, clientId: saved.clientId, pending: true, from, fromId: null, text: saved.text, at, mine: true });
+      const { clientId, text } = saved;
+      items.push({ kind: 'message', id: null, clientId, pending: true, from, fromId: null, text, at, mine: true });
     }
     return items;
   }
