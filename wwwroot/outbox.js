@@ -19,7 +19,7 @@ export const SENT_KEY = 'wschat.sent';
 export const SENT_LIMIT = 500;
 
 /** Whether an item is ours, not acknowledged, and not given up on. */
-export const waiting = (item) => item.pending && !item.failed;
+const waiting = (item) => item.pending && !item.failed;
 
 export class Outbox {
   /** `store`: sessionStorage (storage.js); `send(frame)`: true when the frame went out. */

@@ -19,7 +19,7 @@ const dayTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hou
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 
 /** Creates an element; string children become text nodes. */
-export function el(tag, props = {}, ...children) {
+function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
@@ -52,7 +52,7 @@ function timeElement(at) {
   });
 }
 
-export function viewLabel(view) {
+function viewLabel(view) {
   if (view.id === LOBBY) return 'Everyone';
   if (view.kind === 'room') return `Room ${view.code}`;
   return view.peerName;
