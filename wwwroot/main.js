@@ -84,7 +84,7 @@ const connection = new Connection({
   refused: () => Boolean(signin) && signin.refused(),
 });
 const chat = new Chat({ connection, store: session, name: local.get(NAME_KEY) || '' });
-const render = new Render({ ui, chat, connection, window });
+const render = new Render({ ui, chat, window });
 
 /** The URL of the next socket for config.json's `config`: null when the page will not connect. */
 async function address(config) {

@@ -124,9 +124,9 @@ function renderAll(view) {
 
 /** Draws the chat's state into the page's elements (`ui`). */
 export class Render {
-  /** `chat`: chat.js's Chat; `connection`: its socket's (`open`); `window`: the page's. */
-  constructor({ ui, chat, connection, window }) {
-    Object.assign(this, { ui, chat, connection, window });
+  /** `chat`: chat.js's Chat, whose state is drawn; `window`: the page's. */
+  constructor({ ui, chat, window }) {
+    Object.assign(this, { ui, chat, window });
     this.conversations = chat.conversations;
   }
 
