@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import {
   CHROMIUM_ARGS,
   DevServer,
+  stackWithChat,
   RECONNECT_MS,
   artifacts,
   byTestId,
@@ -44,7 +45,9 @@ async function openPerson(label, url = server.url) {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  server = await DevServer.start();
+  // Grace types twenty lines as fast as a script can, faster than
+  // `chat.limits` lets anyone: these tests are about the page, not the limits.
+  server = await DevServer.start(['-f', stackWithChat('limits: { messages: { rate: 100, burst: 200 } }')]);
   // launch() gives the browser a fresh, temporary user-data-dir of its own.
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   people.ada = await openPerson('ada');

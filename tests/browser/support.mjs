@@ -271,11 +271,11 @@ export class Moto {
 }
 
 /**
- * The project's stack.yaml with another `chat.history` (`false`, or YAML such
- * as `{ messages: 3, days: 7 }`), in a folder of its own whose other entries
- * link to the project's: the path to give `wschat dev -f`.
+ * The project's stack.yaml with another `chat:` section (its lines, such as
+ * `history: false`), in a folder of its own whose other entries link to the
+ * project's: the path to give `wschat dev -f`.
  */
-export function stackWithHistory(history) {
+export function stackWithChat(...lines) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wschat-browser-'));
   for (const entry of readdirSync(root)) {
     if (entry !== 'stack.yaml') symlinkSync(path.join(root, entry), path.join(dir, entry));
@@ -283,8 +283,13 @@ export function stackWithHistory(history) {
   // The `chat:` section runs to the next top-level key.
   const stack = readFileSync(path.join(root, 'stack.yaml'), 'utf8').replace(/^chat:[^\n]*\n(?:(?:[ \t#][^\n]*)?\n)*/m, '');
   const file = path.join(dir, 'stack.yaml');
-  writeFileSync(file, `${stack.trimEnd()}\n\nchat:\n  history: ${history}\n`);
+  writeFileSync(file, `${stack.trimEnd()}\n\nchat:\n${lines.map((line) => `  ${line}\n`).join('')}`);
   return file;
+}
+
+/** The project's stack.yaml with another `chat.history` (`false`, or YAML such as `{ messages: 3, days: 7 }`). */
+export function stackWithHistory(history) {
+  return stackWithChat(`history: ${history}`);
 }
 
 /** A plain WebSocket client of `server`'s chat (format=json): what another person's program receives. */

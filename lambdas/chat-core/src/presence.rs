@@ -106,10 +106,29 @@ pub fn digest_delay(window: DigestWindow, now: i64) -> u32 {
 pub(crate) async fn count(ports: Ports<'_>, now: i64) -> Option<Count> {
     let presence = ports.presence?;
     match presence.count(now).await {
-        Ok(online) => Some(Count { online, at: crate::now_millis().max(now) }),
+        Ok(online) => Some(Count { online, at_us: read_at(now) }),
         Err(e) => {
             warn!(error = %e, "reading how many are online; leaving the count out");
             None
+        }
+    }
+}
+
+/// When a count is read, in epoch microseconds: this process's clock, never
+/// before the event at `now` (epoch ms), and never the same twice here.
+fn read_at(now: i64) -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+        .max(now.saturating_mul(1000));
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let at = clock.max(last + 1);
+        match LAST.compare_exchange_weak(last, at, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return at,
+            Err(seen) => last = seen,
         }
     }
 }

@@ -431,19 +431,21 @@ pub fn anonymous_name() -> String {
     format!("Anonymous-{suffix}")
 }
 
-/// How many were online, and when that was read (epoch ms). Presence
-/// frames are fanned out concurrently and arrive out of order; each
+/// How many were online, and when that was read (epoch microseconds).
+/// Presence frames are fanned out concurrently and arrive out of order; each
 /// event's count is read after the event itself is counted, so the count
-/// read last is the one that holds every event before it.
+/// read last is the one that holds every event before it. Frames say when
+/// in epoch milliseconds, to the microsecond (`countedAt`): joins a
+/// millisecond apart are common, and a tie would leave the order to chance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count {
     pub online: u64,
-    pub at: i64,
+    pub at_us: i64,
 }
 
 impl Count {
-    fn fields(count: Option<Count>) -> (Option<u64>, Option<i64>) {
-        (count.map(|c| c.online), count.map(|c| c.at))
+    fn fields(count: Option<Count>) -> (Option<u64>, Option<f64>) {
+        (count.map(|c| c.online), count.map(|c| c.at_us as f64 / 1000.0))
     }
 }
 
@@ -512,7 +514,7 @@ struct Envelope<'a> {
     count: Option<u64>,
     /// When `count` was read (epoch ms).
     #[serde(skip_serializing_if = "Option::is_none")]
-    counted_at: Option<i64>,
+    counted_at: Option<f64>,
     /// The limit of `chat.limits` an error frame is about (`messages`, `frames`).
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'a str>,

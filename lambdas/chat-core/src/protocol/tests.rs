@@ -18,7 +18,7 @@ fn request(route: &str, body: &str) -> Request {
 
 /// A count read at 9 ms.
 fn c(online: u64) -> Option<Count> {
-    Some(Count { online, at: 9 })
+    Some(Count { online, at_us: 9_000 })
 }
 
 fn alice() -> Connection {
@@ -224,19 +224,19 @@ fn json_frames_are_envelopes_without_unused_fields() {
     );
     assert_eq!(
         welcome(&a, c(7), 5).json,
-        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9}"#
+        r#"{"type":"welcome","text":"Welcome! - connected on L0SM9cOFvHcCIhw=","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9.0}"#
     );
     assert_eq!(
         joined(&a, c(7), 5).json,
-        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9}"##
+        r##"{"type":"joined","from":"#host","text":"alice joined","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":7,"countedAt":9.0}"##
     );
     assert_eq!(
         left(&a, c(6), 5).json,
-        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9}"##
+        r##"{"type":"left","from":"#host","text":"alice left","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9.0}"##
     );
     assert_eq!(
         renamed("al", &a, c(6), 5).json,
-        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9}"##
+        r##"{"type":"renamed","action":"rename","from":"#host","text":"al is now alice","connectionId":"L0SM9cOFvHcCIhw=","name":"alice","timestamp":5,"count":6,"countedAt":9.0}"##
     );
     assert_eq!(
         joined(&a, None, 5).json,
@@ -245,11 +245,11 @@ fn json_frames_are_envelopes_without_unused_fields() {
     );
     assert_eq!(
         list_page(std::slice::from_ref(&a), c(1), None),
-        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"count":1,"countedAt":9}"#
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"count":1,"countedAt":9.0}"#
     );
     assert_eq!(
         list_page(std::slice::from_ref(&a), c(900), Some("L0SM9cOFvHcCIhw=")),
-        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"more":"L0SM9cOFvHcCIhw=","count":900,"countedAt":9}"#
+        r#"{"type":"list","action":"list","connections":[{"connectionId":"L0SM9cOFvHcCIhw=","name":"alice"}],"more":"L0SM9cOFvHcCIhw=","count":900,"countedAt":9.0}"#
     );
     assert_eq!(echo("x\"y").json, r#"{"type":"echo","text":"x\"y"}"#);
     assert_eq!(
@@ -299,7 +299,7 @@ fn digests_name_a_few_and_count_the_rest() {
     let payload = crate::protocol::digest(&digest(&["Grace"], 2, &["Eve"], 1), c(1234), 5);
     assert_eq!(
         payload.json,
-        r##"{"type":"presence","from":"#host","text":"Grace and 1 other joined; Eve left","timestamp":5,"joined":[{"connectionId":"Grace=","name":"Grace"}],"left":[{"connectionId":"Eve=","name":"Eve"}],"joinedCount":2,"leftCount":1,"count":1234,"countedAt":9}"##
+        r##"{"type":"presence","from":"#host","text":"Grace and 1 other joined; Eve left","timestamp":5,"joined":[{"connectionId":"Grace=","name":"Grace"}],"left":[{"connectionId":"Eve=","name":"Eve"}],"joinedCount":2,"leftCount":1,"count":1234,"countedAt":9.0}"##
     );
 }
 
