@@ -23,7 +23,7 @@ async fn dot_files_of_the_site_are_never_served() {
         assert_eq!(reply.status, 404, "{path}");
         assert!(!reply.text().contains("SECRET") && !reply.text().contains("[remote]"), "{path}");
     }
-    assert_eq!(http_request(server.port, "GET", "/app.js", "").status, 200, "other files are");
+    assert_eq!(http_request(server.port, "GET", "/main.js", "").status, 200, "other files are");
 }
 
 #[tokio::test]
