@@ -27,18 +27,9 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::stack::{Architecture, Stack};
+use wschat_stack::{Architecture, Stack};
 
-/// One function's deployment package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Artifact {
-    /// The function's name in stack.yaml.
-    pub function: String,
-    pub zip: PathBuf,
-    pub size: u64,
-    /// Base64 of the zip's SHA-256: the form of Lambda's `CodeSha256`.
-    pub sha256: String,
-}
+pub use wschat_engine::Artifact;
 
 /// The newest glibc Amazon Linux 2023 (Lambda's `provided.al2023`) has.
 pub const AL2023_GLIBC: (u32, u32, u32) = (2, 34, 0);

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use wschat_dev::DevArgs;
+use wschat_engine::aws::AwsTarget;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,17 +22,9 @@ pub struct Args {
     #[arg(long, global = true, default_value = "dev", value_name = "STAGE")]
     pub stage: String,
 
-    /// AWS region; overrides stack.yaml's `region` and the AWS config.
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Named profile from ~/.aws/config to take credentials and region from.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// Send every AWS call to this endpoint (moto, LocalStack) instead of AWS.
-    #[arg(long, global = true, value_name = "URL", env = "WSCHAT_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    /// Where AWS calls go: --region, --profile and --endpoint-url.
+    #[command(flatten)]
+    pub aws: AwsTarget,
 
     /// Print JSON on stdout instead of human output: one document (`logs`: one event per line).
     #[arg(long, global = true)]
@@ -129,58 +123,6 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DevArgs {
-    /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Keep connections in DynamoDB and notifications in SQS at --endpoint-url
-    /// (or AWS) instead of in memory.
-    #[arg(long)]
-    pub aws_store: bool,
-    /// Close a connection after this many seconds without a frame (API Gateway: 600).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub idle_timeout: u64,
-    /// Close every connection after this many seconds (API Gateway: 7200).
-    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
-    pub max_lifetime: u64,
-    /// Answer for a route's handler once it has run this long: `$connect` gets
-    /// 504, a message the `Endpoint request timed out` frame (API Gateway: 29,
-    /// its maximum for WebSocket integrations).
-    #[arg(long, default_value_t = 29, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub integration_timeout: u64,
-    /// Let every connection and message through, whatever `api.throttle`
-    /// and the routes' `throttle` say (for load tests).
-    #[arg(long)]
-    pub no_throttle: bool,
-    /// Answer the Management API (`@connections`) from any address when
-    /// --host is not the loopback. Without it, only clients on this machine
-    /// may post to or close connections, as only signed callers may on AWS.
-    #[arg(long)]
-    pub open_management: bool,
-    /// Turn sign-in on against a local OpenID Connect issuer at
-    /// http://HOST:PORT/issuer, with its own key: any name signs in, without a
-    /// password (`/issuer/login?name=NAME` gives a token at once). Without
-    /// this flag, a stack with `api.auth.jwt` signs in with its own issuer.
-    #[arg(long, value_enum, value_name = "ISSUER")]
-    pub issuer: Option<DevIssuer>,
-    /// How long the tokens of `--issuer local` last. A negative lifetime signs
-    /// tokens that have expired already, to see them refused (the chat allows
-    /// 60 s of clock skew).
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS", allow_negative_numbers = true)]
-    pub token_lifetime: i64,
-}
-
-/// `wschat dev --issuer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DevIssuer {
-    /// An issuer inside `wschat dev`.
-    Local,
 }
 
 /// Logs go to stderr. `-v` shows debug events of wschat itself, `-vv` everything.

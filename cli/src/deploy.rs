@@ -11,16 +11,16 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::apply::{self, Apply};
-use crate::aws::{Aws, AwsTarget};
 use crate::build::{self, Artifact};
 use crate::cli::{Args, DeployArgs, DestroyArgs, PlanArgs};
-use crate::plan::{self, Action, Change, Counts, Plan};
-use crate::progress::Progress;
-use crate::report::{self, ChangeReport, CountsReport, FieldReport};
-use crate::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
-use crate::stack::{self, Auth, Stack};
-use crate::website::PageAuth;
+use wschat_engine::apply::{self, Apply};
+use wschat_engine::aws::Aws;
+use wschat_engine::plan::{self, Action, Change, Counts, Plan};
+use wschat_engine::progress::Progress;
+use wschat_engine::report::{self, ChangeReport, CountsReport, FieldReport};
+use wschat_engine::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
+use wschat_stack::website::PageAuth;
+use wschat_stack::{self as stack, Auth, Jwt, Stack};
 
 /// A stack with its AWS connection and what exists.
 struct Session {
@@ -56,19 +56,34 @@ fn artifacts(stack: &Stack, zips: Zips) -> Result<BTreeMap<String, Artifact>> {
 }
 
 /// Loads stack.yaml, connects to AWS and reads what the stack has there.
+/// What config.json tells the page about `jwt`'s issuer, from its discovery document.
+async fn page_auth(jwt: &Jwt) -> Result<PageAuth> {
+    let fail = |why: String| {
+        anyhow::anyhow!(
+            "api.auth.jwt.issuer `{}`: {why}; check that it is the issuer exactly as tokens carry it in `iss`, \
+             and that this machine can reach it",
+            jwt.issuer
+        )
+    };
+    let found = chat_core::oidc::discover(&jwt.issuer)
+        .await
+        .map_err(|e| fail(format!("reading its discovery document: {e}")))?;
+    PageAuth::from_discovery(jwt, found).map_err(fail)
+}
+
 async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     let started = Instant::now();
     let stack = stack::load(&args.file, &args.stage)?;
     let destroying = matches!(zips, Zips::None);
     let artifacts = artifacts(&stack, zips)?;
-    let target = AwsTarget::of(args, &stack);
+    let target = args.aws.for_stack(&stack);
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
     let mut env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
     env.destroying = destroying;
     // What config.json tells the page of the issuer; destroy needs none of it.
     if let (Auth::Jwt(jwt), false) = (&env.stack.api.auth, destroying) {
-        env.page_auth = Some(PageAuth::discover(jwt).await?);
+        env.page_auth = Some(page_auth(jwt).await?);
     }
     if let Some(zone) = env.stack.domain.as_ref().and_then(|d| d.zone.clone()) {
         match resources::dns_record::find_zone(&aws.route53(), &zone).await {
@@ -418,7 +433,7 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
         counts.add(applied.change.action);
     }
     if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(crate::aws::report).collect();
+        let messages: Vec<String> = outcome.errors.iter().map(wschat_engine::aws::report).collect();
         anyhow::bail!(
             "deploy stopped after {} of {} changes:\n  {}\nFix the cause and run `wschat deploy` again: it continues from what exists.",
             outcome.applied.len(),
@@ -640,7 +655,7 @@ pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
     let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
     let outcome = apply.run(&plan, session.found.ids()).await;
     if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(crate::aws::report).collect();
+        let messages: Vec<String> = outcome.errors.iter().map(wschat_engine::aws::report).collect();
         anyhow::bail!(
             "destroy stopped after deleting {} of {} resources:\n  {}\nFix the cause and run `wschat destroy` again: it finishes the job.",
             outcome.applied.len(),

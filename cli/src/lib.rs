@@ -4,28 +4,15 @@
 //! codes; every command lives here so that integration tests drive the same
 //! code.
 
-pub mod apply;
-pub mod aws;
 pub mod build;
 pub mod cli;
 pub mod deploy;
-pub mod dev;
-pub mod diff;
 pub mod logs;
-pub mod plan;
-pub mod progress;
-pub mod report;
-pub mod resources;
 pub mod shell;
-pub mod stack;
-pub mod website;
 
 use anyhow::Result;
-
-/// An error the user caused with the command line or with stack.yaml: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+use wschat_stack as stack;
+pub use wschat_stack::UsageError;
 
 /// Runs one parsed command line.
 pub async fn run(args: cli::Args) -> Result<()> {
@@ -56,7 +43,10 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Status => deploy::status(&args).await,
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
-        Command::Dev(dev_args) => dev::run(&args, dev_args).await,
+        Command::Dev(dev_args) => {
+            let stack = stack::load(&args.file, &args.stage)?;
+            wschat_dev::run(&stack, &args.aws.for_stack(&stack), dev_args, args.json).await
+        }
         Command::Completions(c) => shell::completions(c.shell, &mut std::io::stdout().lock()),
         Command::Man(man) => match &man.dir {
             None => shell::man(&mut std::io::stdout().lock()),

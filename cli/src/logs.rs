@@ -35,10 +35,10 @@ use aws_smithy_types::retry::RetryConfig;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::UsageError;
-use crate::aws::{Aws, AwsContext, AwsTarget, Missing};
 use crate::cli::{Args, LogsArgs};
-use crate::stack::{self, Stack};
+use wschat_engine::aws::{Aws, AwsContext, Missing};
+use wschat_stack::UsageError;
+use wschat_stack::{self as stack, Stack};
 
 /// `--since`: where the events start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +161,7 @@ impl Event {
 pub async fn run(args: &Args, logs_args: &LogsArgs) -> Result<()> {
     let stack = stack::load(&args.file, &args.stage)?;
     let functions = selected(&stack, &logs_args.functions)?;
-    let target = AwsTarget::of(args, &stack);
+    let target = args.aws.for_stack(&stack);
     let aws = Aws::load(&target).await?;
     let account = aws.account().await?;
     let arns = stack.arns(&account.partition, aws.region(), &account.id);
@@ -229,7 +229,7 @@ fn listed(groups: &[Group]) -> String {
 
 /// The names of the stack's log groups that exist.
 async fn existing_groups(logs: &Client, stack: &Stack) -> Result<BTreeSet<String>> {
-    let groups = crate::resources::log_group::list_stack_groups(logs, stack).await?;
+    let groups = wschat_engine::resources::log_group::list_stack_groups(logs, stack).await?;
     Ok(groups.into_iter().filter_map(|g| g.log_group_name).collect())
 }
 
@@ -474,7 +474,7 @@ impl Tail<'_> {
                 // The SDK retried with backoff already; a follow waits longer and goes on.
                 Err(err) if is_throttled(&err) => {
                     interval = (interval * 2).min(THROTTLED_INTERVAL);
-                    tracing::debug!("{}; polling again in {} s", crate::aws::report(&err), interval.as_secs());
+                    tracing::debug!("{}; polling again in {} s", wschat_engine::aws::report(&err), interval.as_secs());
                 }
                 Err(err) => return Err(err),
             }

@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use wschat::{UsageError, cli::Args, stack::StackErrors};
+use wschat::{UsageError, cli::Args};
+use wschat_stack::StackErrors;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,7 +21,7 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("error: {}", wschat::aws::report(&err));
+            eprintln!("error: {}", wschat_engine::aws::report(&err));
             ExitCode::FAILURE
         }
     }

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use test_support::Moto;
-use wschat::aws::{Aws, AwsTarget};
+use wschat_engine::aws::{Aws, AwsTarget};
 
 /// An `Aws` pointed at `moto` with its test credentials.
 pub async fn aws_for(moto: &Moto) -> Aws {

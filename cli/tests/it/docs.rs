@@ -4,7 +4,7 @@
 //! Which blocks are read: every fenced block of `README.md` and of the
 //! Markdown files under `docs/` whose info string starts with `yaml`.
 //! - ```` ```yaml ````: a whole stack. It is parsed and validated by the CLI's
-//!   own loader (`wschat::stack::parse`, what `wschat validate` runs) as if it
+//!   own loader (`wschat_stack::parse`, what `wschat validate` runs) as if it
 //!   were a stack.yaml at the workspace root, so the crates, schemas and
 //!   website folder it names are the project's own.
 //! - ```` ```yaml fragment ````: a part of a stack (a section to add to one,
@@ -140,7 +140,7 @@ fn docs_yaml_blocks_are_stacks_the_cli_accepts() {
                 Err(why) => return Some(format!("{}: {why}", block.at)),
             };
             let kind = if block.fragment { "fragment, laid over the minimal stack" } else { "stack" };
-            wschat::stack::parse(&text, &file, "dev")
+            wschat_stack::parse(&text, &file, "dev")
                 .err()
                 .map(|e| format!("{} ({kind}; positions are in the text below):\n{e}\n---\n{text}---", block.at))
         })

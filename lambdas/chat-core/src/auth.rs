@@ -263,3 +263,20 @@ pub async fn authorize<S: KeySource>(
         context: [("sub".to_string(), identity.sub), ("name".to_string(), identity.name)].into(),
     })
 }
+
+/// The parts of an issuer's discovery document wschat uses (OpenID Connect
+/// Discovery 1.0, section 3).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    /// Where the page sends people to sign in (the code flow).
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Where the page trades the code for tokens.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// RP-Initiated Logout 1.0, when the issuer offers it.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}

@@ -16,7 +16,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::JwkSet;
-use serde::Deserialize;
 
 use crate::auth::KeySource;
 
@@ -32,22 +31,7 @@ pub struct OidcKeys {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
 }
 
-/// The parts of an issuer's discovery document wschat uses (OpenID Connect
-/// Discovery 1.0, section 3).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Discovery {
-    pub issuer: String,
-    pub jwks_uri: String,
-    /// Where the page sends people to sign in (the code flow).
-    #[serde(default)]
-    pub authorization_endpoint: Option<String>,
-    /// Where the page trades the code for tokens.
-    #[serde(default)]
-    pub token_endpoint: Option<String>,
-    /// RP-Initiated Logout 1.0, when the issuer offers it.
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
-}
+pub use crate::auth::Discovery;
 
 impl OidcKeys {
     /// The keys of `issuer` (as tokens carry it in `iss`).

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use futures::StreamExt;
 use serde_json::Value;
 use test_support::realism::Freeze;
-use wschat::aws::Aws;
+use wschat_engine::aws::Aws;
 
 use super::{Cloud, Ended, Inventory, Project, behaviours, cli, deploy, kill_at, mutating, run, sdk, settle};
 
@@ -382,7 +382,7 @@ async fn outside_us_east_1_the_site_and_the_api_have_a_certificate_each() {
     let cloud = Cloud::shared();
     let name = "dom-eu";
     let (site, ws, zone) = names(name);
-    let eu = Aws::load(&wschat::aws::AwsTarget {
+    let eu = Aws::load(&wschat_engine::aws::AwsTarget {
         region: Some("eu-west-1".into()),
         profile: None,
         endpoint_url: Some(cloud.moto().endpoint()),

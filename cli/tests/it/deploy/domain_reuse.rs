@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use futures::StreamExt;
 use serde_json::Value;
 use test_support::realism::Freeze;
-use wschat::aws::Aws;
+use wschat_engine::aws::Aws;
 
 use super::domain::{create_zone, names};
 use super::{Cloud, Ended, Inventory, Project, behaviours, cli, kill_at, mutating, run, sdk, settle};

@@ -115,7 +115,7 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
                 let models_again = super::report_ids(&resumed, "model").len();
                 let redone = cloud.realism.stats().forwarded_mutating;
                 assert!(
-                    redone - models_again <= n - k + wschat::apply::CONCURRENCY,
+                    redone - models_again <= n - k + wschat_engine::apply::CONCURRENCY,
                     "k={k}: the resumed deploy redid work: {redone} mutating calls reached AWS after {k} of {n}"
                 );
                 let mut inv = Inventory::read(aws, &name, "dev").await;

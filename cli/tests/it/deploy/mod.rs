@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use test_support::realism::{Behaviours, Realism};
 use test_support::{ACCOUNT_ID, Moto, REGION};
-use wschat::aws::Aws;
+use wschat_engine::aws::Aws;
 
 /// moto with the realism proxy in front: where deploy tests send wschat.
 pub struct Cloud {

@@ -57,7 +57,7 @@ fn op_counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 }
 
 /// The invalidations of a distribution, each as its sorted paths.
-async fn invalidations(aws: &wschat::aws::Aws, distribution: &str) -> Vec<Vec<String>> {
+async fn invalidations(aws: &wschat_engine::aws::Aws, distribution: &str) -> Vec<Vec<String>> {
     let cf = aws.cloudfront();
     let list = cf.list_invalidations().distribution_id(distribution).send().await.unwrap();
     let mut out = Vec::new();

@@ -33,7 +33,8 @@ async fn serves_the_site_with_a_generated_config_json() {
     assert!(served.contains(&format!("connect-src 'self' {origin};")), "{served}");
     assert_eq!(
         served,
-        wschat::website::pin_connect_src(&page, &wschat::website::PageConfig::open(&server.websocket)).unwrap()
+        wschat_stack::website::pin_connect_src(&page, &wschat_stack::website::PageConfig::open(&server.websocket))
+            .unwrap()
     );
     assert!(index.header("content-type").unwrap().starts_with("text/html"));
     let script = http_request(server.port, "GET", "/app.js", "");

@@ -1,0 +1,707 @@
+//! The ACM certificates of `domain:`, validated by DNS.
+//!
+//! CloudFront takes certificates from us-east-1 only; an API Gateway
+//! regional domain takes one from its own region. In us-east-1 one
+//! certificate covers both names; elsewhere there are two. An instance is
+//! named by the names it covers (`chat.example.com,ws.chat.example.com`),
+//! so a change of names is a new certificate, and the old one is deleted
+//! once nothing uses it.
+//!
+//! A certificate is the stack's by its `wschat:stack` and `wschat:stage`
+//! tags; `wschat:zone` remembers the hosted zone of its validation and
+//! alias records, so that removing `domain:` from stack.yaml still finds them.
+//! A certificate of the stack that is ISSUED or PENDING_VALIDATION is reused:
+//! discovery finds it, and RequestCertificate carries an idempotency token
+//! (ACM answers a repeated request within an hour with the same ARN), so a
+//! deploy killed right after the request does not make a second one.
+//!
+//! A certificate the user already has is used instead of requesting one:
+//! before planning, [`find_user_certificates`] looks in ACM for an ISSUED,
+//! unexpired certificate that no wschat stack tagged and whose names cover
+//! every name a wanted certificate needs ([`covers`]). The plan reads the
+//! result from `Env::user_certificates`, like `Env::zone`: such a
+//! certificate is no instance of this kind (never requested, validated,
+//! tagged or deleted); the API domain and the distribution reference its
+//! ARN ([`served`]). The stack's own certificate, once it has one, is kept.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use aws_sdk_acm::error::SdkError;
+use aws_sdk_acm::operation::delete_certificate::DeleteCertificateError;
+use aws_sdk_acm::types::{CertificateStatus, CertificateType, Filters, KeyAlgorithm, ValidationMethod};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use sha2::{Digest, Sha256};
+
+use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, tags_field};
+use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
+use crate::diff::FieldChange;
+
+/// The region of CloudFront's certificates.
+pub const CLOUDFRONT_REGION: &str = "us-east-1";
+/// On a certificate: the hosted zone id of its records (with `domain.zone`).
+pub const TAG_ZONE: &str = "wschat:zone";
+/// How long ACM may take to put the validation records in DescribeCertificate
+/// (terraform-provider-aws waits 5 minutes: `certificateDNSValidationAssignmentTimeout`
+/// in `internal/service/acm/certificate.go`).
+pub const RECORDS_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// How long deploy waits for ISSUED. ACM usually validates within minutes
+/// of the records resolving and keeps trying for 72 hours (the
+/// `CertificateDetail.Status` reference); terraform-provider-aws's
+/// `aws_acm_certificate_validation` waits 75 minutes by default.
+pub const ISSUE_LIMIT: Duration = Duration::from_secs(75 * 60);
+/// How long DeleteCertificate is retried while CloudFront or API Gateway
+/// still uses the certificate: "Removal of ACM Certificates from API Gateway
+/// Custom Domains can take >15 minutes" (terraform-provider-aws,
+/// `certificateCrossServicePropagationTimeout` = 20 minutes, for which its
+/// delete retries `ResourceInUseException`).
+pub const IN_USE_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+/// One DNS record ACM asks for (a CNAME), or one the stack writes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Record {
+    /// With the trailing dot, as ACM gives it.
+    pub name: String,
+    pub kind: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.name, self.kind, self.value)
+    }
+}
+
+/// One certificate the stack wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    /// Its instance name: the names it covers, joined by commas.
+    pub name: String,
+    pub region: String,
+    pub domains: Vec<String>,
+}
+
+/// The certificates `domain:` needs: one in us-east-1 for both names, or
+/// one there for the website and one in the stack's region for the API.
+pub fn wanted(env: &Env) -> Vec<Wanted> {
+    let Some(domain) = &env.stack.domain else { return Vec::new() };
+    let [site, websocket] = domain.names().map(str::to_string);
+    let one = |region: &str, domains: Vec<String>| Wanted { name: domains.join(","), region: region.into(), domains };
+    if env.region == CLOUDFRONT_REGION {
+        vec![one(CLOUDFRONT_REGION, vec![site, websocket])]
+    } else {
+        vec![one(CLOUDFRONT_REGION, vec![site]), one(&env.region, vec![websocket])]
+    }
+}
+
+/// The instance name of the certificate CloudFront uses.
+pub fn for_site(env: &Env) -> Option<String> {
+    wanted(env).into_iter().find(|w| w.region == CLOUDFRONT_REGION).map(|w| w.name)
+}
+
+/// The instance name of the certificate the API Gateway domain uses.
+pub fn for_api(env: &Env) -> Option<(String, String)> {
+    wanted(env).into_iter().find(|w| w.region == env.region).map(|w| (w.name, w.region))
+}
+
+/// Whether certificate name `pattern` (a SAN or the domain name) covers the
+/// host `name`: equal, or a wildcard `*.rest` standing for exactly one
+/// label before `rest`. Case-insensitive, a trailing dot ignored.
+///
+/// RFC 6125 §6.4.3: the wildcard is the whole left-most label and matches
+/// one label only; ACM's User Guide ("ACM certificate characteristics",
+/// Wildcard names): `*.example.com` protects `login.example.com` but not
+/// `test.login.example.com`, nor the bare `example.com`.
+pub fn covers(pattern: &str, name: &str) -> bool {
+    let normal = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let (pattern, name) = (normal(pattern), normal(name));
+    if pattern == name {
+        return true;
+    }
+    match (pattern.strip_prefix("*."), name.split_once('.')) {
+        (Some(rest), Some((label, parent))) => !rest.is_empty() && !label.is_empty() && rest == parent,
+        _ => false,
+    }
+}
+
+/// Whether a certificate with `names` (its domain name and SANs) covers every one of `wanted`.
+pub fn covers_all(names: &[String], wanted: &[String]) -> bool {
+    wanted.iter().all(|w| names.iter().any(|n| covers(n, w)))
+}
+
+/// A certificate of the user's (no wschat stack tagged it) that covers the
+/// names of a wanted certificate: used, never owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserCertificate {
+    pub arn: String,
+    pub region: String,
+    /// Its domain name first, then its other names.
+    pub domains: Vec<String>,
+    /// When it expires, seconds since the epoch.
+    pub not_after: i64,
+    /// How many of the user's certificates covered the names (the one that expires last is used).
+    pub candidates: usize,
+}
+
+impl UserCertificate {
+    /// What plan, deploy and status say about it.
+    pub fn note(&self, names: &str) -> String {
+        let expires = aws_smithy_types::DateTime::from_secs(self.not_after)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        let which = if self.candidates > 1 {
+            format!("; of {} that cover them, the one that expires last", self.candidates)
+        } else {
+            String::new()
+        };
+        format!(
+            "certificate: using {} for {} (yours, not managed by wschat; expires {expires}{which})",
+            self.arn,
+            names.replace(',', ", ")
+        )
+    }
+}
+
+/// The user's certificate that serves wanted certificate `name`: none once
+/// discovery found the stack's own (it is kept, so nothing churns).
+pub fn user_certificate<'a>(env: &'a Env, ids: &Ids, name: &str) -> Option<&'a UserCertificate> {
+    if ids.of(Kind::Certificate, name).value.is_some() {
+        return None;
+    }
+    env.user_certificates.get(name)
+}
+
+/// The certificate a custom domain or the distribution serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    /// Its ARN: the stack's certificate's (known once it exists), or the user's.
+    pub arn: Ref<String>,
+    /// The user's: nothing of the stack has to exist first.
+    pub yours: bool,
+}
+
+impl Served {
+    /// What a spec serving it references: the stack's certificate, or nothing.
+    pub fn reference(&self) -> Option<Reference> {
+        (!self.yours).then(|| self.arn.reference())
+    }
+}
+
+/// The certificate that serves wanted certificate `name`.
+pub fn served(env: &Env, ids: &Ids, name: &str) -> Served {
+    match user_certificate(env, ids, name) {
+        Some(user) => {
+            Served { arn: Ref::new(Address::new(Kind::Certificate, name), Some(user.arn.clone())), yours: true }
+        }
+        None => Served { arn: ids.of(Kind::Certificate, name), yours: false },
+    }
+}
+
+/// The key types asked for. ListCertificates "returns only RSA_2048
+/// certificates" unless `Includes.keyTypes` says otherwise (ACM API
+/// Reference, ListCertificates; terraform-provider-aws's `aws_acm_certificate`
+/// data source has a `key_types` argument for the same reason). These are the
+/// RSA sizes and the ECDSA P-256 curve that CloudFront and API Gateway serve.
+const KEY_TYPES: [KeyAlgorithm; 4] =
+    [KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096, KeyAlgorithm::EcPrime256v1];
+
+/// Before planning: for each certificate the stack wants (by its instance
+/// name), the user's certificate that covers its names, if any. Reads only:
+/// ListCertificates (ISSUED, every page) in each region, DescribeCertificate
+/// for what the summary cannot rule out (the summary lists at most 100 SANs,
+/// and moto lists none), ListTagsForCertificate for those that cover. Of
+/// several, the one that expires last, as terraform-provider-aws's
+/// `aws_acm_certificate` data source picks with `most_recent` among the
+/// ISSUED ones that match its `domain`.
+pub async fn find_user_certificates(clients: &Clients, env: &Env) -> Result<BTreeMap<String, UserCertificate>> {
+    let wanted = wanted(env);
+    let mut out = BTreeMap::new();
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
+    for region in regions(env) {
+        let here: Vec<&Wanted> = wanted.iter().filter(|w| w.region == region).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let acm = clients.acm(&region);
+        let summaries = acm
+            .list_certificates()
+            .certificate_statuses(CertificateStatus::Issued)
+            .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .aws_context(|| format!("listing the ISSUED ACM certificates in {region}"))?;
+        let read = summaries.into_iter().filter_map(|s| {
+            let arn = s.certificate_arn.clone()?;
+            let mut listed: Vec<String> = s.domain_name.iter().cloned().collect();
+            listed.extend(s.subject_alternative_name_summaries().iter().cloned());
+            let complete = s.has_additional_subject_alternative_names == Some(false) && listed.len() > 1;
+            if complete && !here.iter().any(|w| covers_all(&listed, &w.domains)) {
+                return None;
+            }
+            let region = region.clone();
+            let here = &here;
+            Some(async move {
+                let doing = || format!("reading ACM certificate `{arn}`");
+                let got = acm.describe_certificate().certificate_arn(&arn).send().found(doing).await?;
+                let Some(c) = got.and_then(|g| g.certificate) else { return Ok::<_, anyhow::Error>(None) };
+                let not_after = c.not_after.map(|t| t.secs()).unwrap_or(0);
+                // A PRIVATE one (from AWS Private CA) is trusted by no browser.
+                let private = c.r#type == Some(CertificateType::Private);
+                if c.status != Some(CertificateStatus::Issued) || not_after <= now || private {
+                    return Ok(None);
+                }
+                let primary = c.domain_name.clone().unwrap_or_default();
+                let mut domains = vec![primary.clone()];
+                domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+                if !here.iter().any(|w| covers_all(&domains, &w.domains)) {
+                    return Ok(None);
+                }
+                let doing = || format!("reading the tags of ACM certificate `{arn}`");
+                let Some(tags) = acm.list_tags_for_certificate().certificate_arn(&arn).send().found(doing).await?
+                else {
+                    return Ok(None);
+                };
+                if tags.tags().iter().any(|t| t.key == wschat_stack::TAG_STACK) {
+                    return Ok(None);
+                }
+                Ok(Some(UserCertificate { arn, region, domains, not_after, candidates: 0 }))
+            })
+        });
+        let covering: Vec<UserCertificate> = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
+        for w in here {
+            let fits: Vec<&UserCertificate> = covering.iter().filter(|c| covers_all(&c.domains, &w.domains)).collect();
+            // The one that expires last; of equals, the first ARN, so that runs agree.
+            let best = fits.iter().max_by(|a, b| a.not_after.cmp(&b.not_after).then(b.arn.cmp(&a.arn)));
+            if let Some(best) = best {
+                out.insert(w.name.clone(), UserCertificate { candidates: fits.len(), ..(*best).clone() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub domains: Vec<String>,
+    pub region: String,
+    /// The stack's tags, and [`TAG_ZONE`] with a zone.
+    pub tags: Tags,
+    pub idempotency_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub arn: String,
+    pub region: String,
+    /// The primary name first, then the other names.
+    pub domains: Vec<String>,
+    /// ISSUED, PENDING_VALIDATION, FAILED, VALIDATION_TIMED_OUT, EXPIRED...
+    pub status: String,
+    /// The CNAME records ACM asks for, once it has assigned them.
+    pub records: Vec<Record>,
+    pub in_use_by: Vec<String>,
+    pub tags: Tags,
+}
+
+pub fn spec(env: &Env, wanted: &Wanted) -> Spec {
+    let mut tags = env.tags();
+    if let Some(zone) = &env.zone {
+        tags.insert(TAG_ZONE.to_string(), zone.id.clone());
+    }
+    // ACM's token: `\w+`, at most 32 characters.
+    let seed = format!("{}\n{}\n{}", env.stack.prefix(), wanted.region, wanted.domains.join(","));
+    let idempotency_token = format!("wschat{}", &hex::encode(Sha256::digest(seed.as_bytes()))[..24]);
+    Spec { domains: wanted.domains.clone(), region: wanted.region.clone(), tags, idempotency_token }
+}
+
+/// The regions the stack's certificates may be in.
+fn regions(env: &Env) -> Vec<String> {
+    let mut regions = vec![CLOUDFRONT_REGION.to_string()];
+    if env.region != CLOUDFRONT_REGION {
+        regions.push(env.region.clone());
+    }
+    regions
+}
+
+/// Reads one certificate: names, status, validation records, users.
+pub async fn describe(clients: &Clients, region: &str, arn: &str) -> Result<Option<Found>> {
+    let doing = || format!("reading ACM certificate `{arn}`");
+    let Some(got) = clients.acm(region).describe_certificate().certificate_arn(arn).send().found(doing).await? else {
+        return Ok(None);
+    };
+    let Some(c) = got.certificate else { return Ok(None) };
+    let primary = c.domain_name.clone().unwrap_or_default();
+    let mut domains = vec![primary.clone()];
+    domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+    let mut records: Vec<Record> = c
+        .domain_validation_options()
+        .iter()
+        .filter_map(|o| o.resource_record.as_ref())
+        .map(|r| Record { name: r.name.clone(), kind: r.r#type.as_str().to_string(), value: r.value.clone() })
+        .collect();
+    records.sort();
+    records.dedup();
+    Ok(Some(Found {
+        arn: arn.to_string(),
+        region: region.to_string(),
+        domains,
+        status: c.status.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        records,
+        in_use_by: c.in_use_by.clone().unwrap_or_default(),
+        tags: Tags::new(),
+    }))
+}
+
+/// The stack's certificates (by their tags), in us-east-1 and the stack's region.
+pub async fn find_certificates(clients: &Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let mut items = Vec::new();
+    for region in regions(env) {
+        let acm = clients.acm(&region);
+        let summaries = acm
+            .list_certificates()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .aws_context(|| format!("listing ACM certificates in {region}"))?;
+        let read = summaries.into_iter().filter_map(|s| s.certificate_arn).map(|arn| {
+            let region = region.clone();
+            async move {
+                let doing = || format!("reading the tags of ACM certificate `{arn}`");
+                let tags = clients.acm(&region).list_tags_for_certificate().certificate_arn(&arn).send().found(doing);
+                let Some(tags) = tags.await? else { return Ok::<_, anyhow::Error>(None) };
+                let tags: Tags =
+                    tags.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect();
+                if !env.owns(&tags) {
+                    return Ok(None);
+                }
+                let Some(mut found) = describe(clients, &region, &arn).await? else { return Ok(None) };
+                found.tags = tags;
+                Ok(Some(found))
+            }
+        });
+        for found in futures::future::try_join_all(read).await?.into_iter().flatten() {
+            let name = found.domains.join(",");
+            items.push(FoundItem::new(name, found.arn.clone(), None, super::Found::Certificate(found)));
+        }
+    }
+    // Of two for the same names, the one further along is kept.
+    items.sort_by_key(|i| match &i.found {
+        super::Found::Certificate(c) => (i.address.name.clone(), rank(&c.status)),
+        _ => (i.address.name.clone(), 9),
+    });
+    Ok(items)
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "ISSUED" => 0,
+        "PENDING_VALIDATION" => 1,
+        _ => 2,
+    }
+}
+
+/// How `status` shows the records to create by hand.
+pub fn records_text(records: &[Record]) -> String {
+    records.iter().map(Record::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Says (once a run: the certificate, the API domain and the distribution
+/// may each get here) which records to create for the certificate.
+fn tell_records(op: &Op<'_>, found: &Found) {
+    static TOLD: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut told = TOLD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for record in &found.records {
+        if told.insert(format!("{} {record}", found.arn)) {
+            op.task.note(&format!("create this DNS record to validate {}: {record}", found.domains.join(", ")));
+        }
+    }
+}
+
+/// Waits until the certificate is ISSUED, for at most [`ISSUE_LIMIT`].
+/// Without a hosted zone, first says which CNAME records to create (exactly
+/// as ACM asks for them); a deploy stopped here resumes on the next run.
+pub async fn wait_issued(op: &Op<'_>, region: &str, arn: &str) -> Result<()> {
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    let mut told = false;
+    loop {
+        let found =
+            describe(op.clients, region, arn).await?.with_context(|| format!("ACM certificate `{arn}` is gone"))?;
+        match found.status.as_str() {
+            "ISSUED" => return Ok(()),
+            "PENDING_VALIDATION" => {}
+            other => anyhow::bail!(
+                "ACM certificate `{arn}` is {other}; delete it (or remove `domain:`, deploy, and add it again) so that deploy requests a new one"
+            ),
+        }
+        if op.env.zone.is_none() && !told && !found.records.is_empty() {
+            tell_records(op, &found);
+            told = true;
+        }
+        let minutes = started.elapsed().as_secs() / 60;
+        let how =
+            if op.env.zone.is_some() { "its validation records are in Route 53" } else { "create the records above" };
+        op.task.waiting(&format!(
+            "waiting for ACM to issue the certificate ({minutes} min; {how}; usually a few minutes)"
+        ));
+        if started.elapsed() > ISSUE_LIMIT {
+            anyhow::bail!(
+                "ACM certificate `{arn}` is still PENDING_VALIDATION after {} minutes; check the records ({}) and run deploy again",
+                ISSUE_LIMIT.as_secs() / 60,
+                records_text(&found.records)
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// Waits until ACM has assigned the validation records of every name.
+pub async fn wait_records(op: &Op<'_>, region: &str, arn: &str) -> Result<Found> {
+    let clients = op.clients;
+    let what = "waiting for ACM to assign the DNS validation records";
+    crate::aws::poll(op.task, what, RECORDS_LIMIT, || async {
+        let found =
+            describe(clients, region, arn).await?.with_context(|| format!("ACM certificate `{arn}` is gone"))?;
+        Ok((found.records.len() >= found.domains.len()).then_some(found))
+    })
+    .await
+}
+
+/// The stack's ACM certificates.
+pub struct Certificate;
+
+impl Resource for Certificate {
+    type Spec = Spec;
+    type Found = Found;
+
+    fn display(name: &str, id: Option<&str>) -> String {
+        match id {
+            Some(arn) => format!("{name} ({})", arn.rsplit('/').next().unwrap_or(arn)),
+            None => name.to_string(),
+        }
+    }
+
+    /// What the user's certificates cover is not the stack's to request.
+    fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
+        wanted(env)
+            .iter()
+            .filter(|w| user_certificate(env, ids, &w.name).is_none())
+            .map(|w| Want::new(&w.name, None, spec(env, w)))
+            .collect()
+    }
+
+    fn diff(spec: &Spec, found: &Found) -> Vec<FieldChange> {
+        let mut fields = Vec::new();
+        if found.region != spec.region {
+            fields.push(FieldChange::new("region", &found.region, &spec.region));
+        }
+        fields.extend(tags_field(&spec.tags, &found.tags));
+        fields
+    }
+
+    /// A certificate in another region, or one ACM gave up on, is requested anew.
+    fn replaces(spec: &Spec, found: &Found) -> bool {
+        found.region != spec.region
+    }
+
+    async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
+        let (primary, others) = spec.domains.split_first().context("a certificate needs a name")?;
+        let requested = op
+            .clients
+            .acm(&spec.region)
+            .request_certificate()
+            .domain_name(primary)
+            .set_subject_alternative_names((!others.is_empty()).then(|| spec.domains.clone()))
+            .validation_method(ValidationMethod::Dns)
+            .idempotency_token(&spec.idempotency_token)
+            .set_tags(Some(crate::aws::acm_tags(&spec.tags)?))
+            .send()
+            .done(|| format!("requesting an ACM certificate for {}", spec.domains.join(", ")))
+            .await?;
+        let arn = requested.certificate_arn.context("ACM returned no certificate ARN")?;
+        let found = wait_records(op, &spec.region, &arn).await?;
+        if op.env.zone.is_none() {
+            tell_records(op, &found);
+        }
+        Ok(arn)
+    }
+
+    async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
+        let what = format!("ACM certificate `{}`", found.arn);
+        retag(Tagged::Certificate(op.clients.acm(&found.region), &found.arn), &what, &spec.tags, &found.tags).await
+    }
+
+    /// Retries while CloudFront or API Gateway still holds the certificate:
+    /// they let go of it minutes after the alias or the domain is gone.
+    async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
+        let acm = op.clients.acm(&found.region);
+        let in_use = |e: &SdkError<DeleteCertificateError, HttpResponse>| {
+            e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception())
+        };
+        let why = "waiting for CloudFront and API Gateway to let go of the certificate (up to 20 min on AWS)";
+        let delete = || acm.delete_certificate().certificate_arn(&found.arn).send();
+        crate::aws::retry_while(op.task, why, IN_USE_LIMIT, delete, in_use)
+            .await
+            .or_gone()
+            .aws_context(|| format!("deleting ACM certificate `{}`", found.arn))
+    }
+
+    fn describe(found: &Found) -> Option<String> {
+        Some(match found.status.as_str() {
+            "PENDING_VALIDATION" if !found.records.is_empty() => {
+                format!("PENDING_VALIDATION; validation records: {}", records_text(&found.records))
+            }
+            status => status.to_string(),
+        })
+    }
+
+    fn problem(found: &Found) -> Option<String> {
+        let bad = [
+            CertificateStatus::Failed,
+            CertificateStatus::ValidationTimedOut,
+            CertificateStatus::Expired,
+            CertificateStatus::Revoked,
+        ];
+        bad.iter().any(|s| s.as_str() == found.status).then(|| format!("ACM says the certificate is {}", found.status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_what_acm_takes_and_depends_on_the_names() {
+        let env = crate::resources::tests::shipped_with_domain(Some("example.com"));
+        let w = &wanted(&env)[0];
+        let s = spec(&env, w);
+        assert!(s.idempotency_token.len() <= 32 && s.idempotency_token.chars().all(|c| c.is_ascii_alphanumeric()));
+        let mut other = w.clone();
+        other.domains.pop();
+        assert_ne!(spec(&env, &other).idempotency_token, s.idempotency_token);
+        assert!(s.tags.contains_key(TAG_ZONE));
+    }
+
+    #[test]
+    fn us_east_1_has_one_certificate_and_other_regions_two() {
+        let mut env = crate::resources::tests::shipped_with_domain(None);
+        let one = wanted(&env);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].domains, ["chat.example.com", "ws.chat.example.com"]);
+        assert_eq!(for_site(&env), for_api(&env).map(|(n, _)| n));
+        env.region = "eu-west-1".into();
+        let two = wanted(&env);
+        assert_eq!(
+            two.iter().map(|w| (w.region.as_str(), w.domains.join(","))).collect::<Vec<_>>(),
+            [("us-east-1", "chat.example.com".to_string()), ("eu-west-1", "ws.chat.example.com".to_string())]
+        );
+        assert_eq!(for_api(&env), Some(("ws.chat.example.com".to_string(), "eu-west-1".to_string())));
+    }
+
+    #[test]
+    fn a_name_is_covered_exactly_or_by_a_wildcard_of_one_label() {
+        assert!(covers("chat.example.com", "chat.example.com"));
+        assert!(covers("*.example.com", "chat.example.com"));
+        assert!(!covers("*.example.com", "ws.chat.example.com"), "a wildcard stands for one label only");
+        assert!(!covers("*.example.com", "example.com"), "nor for none");
+        assert!(!covers("*.chat.example.com", "chat.example.com"));
+        assert!(covers("*.chat.example.com", "ws.chat.example.com"));
+        assert!(covers("CHAT.Example.COM", "chat.example.com"), "DNS names are case-insensitive");
+        assert!(covers("*.EXAMPLE.com", "Chat.example.com"));
+        assert!(covers("chat.example.com.", "chat.example.com"), "a trailing dot is the same name");
+        assert!(covers("*.example.com", "chat.example.com."));
+        assert!(!covers("chat.example.com", "chatXexample.com"));
+        assert!(!covers("*example.com", "chat.example.com"), "a partial wildcard is not one");
+        assert!(!covers("ws.*.example.com", "ws.chat.example.com"), "only the left-most label");
+        assert!(!covers("*.", "com"));
+        let names = ["*.example.com".to_string(), "example.com".to_string()];
+        assert!(covers_all(&names, &["chat.example.com".into(), "example.com".into()]));
+        assert!(!covers_all(&names, &["chat.example.com".into(), "ws.chat.example.com".into()]));
+    }
+
+    fn user(arn: &str, domains: &[&str]) -> UserCertificate {
+        UserCertificate {
+            arn: arn.into(),
+            region: CLOUDFRONT_REGION.into(),
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            not_after: 2_000_000_000,
+            candidates: 1,
+        }
+    }
+
+    #[test]
+    fn a_user_certificate_is_served_and_not_requested_validated_or_referenced() {
+        use crate::resources::{Spec as AnySpec, desired, references};
+        let mut env = crate::resources::tests::shipped_with_domain(Some("example.com"));
+        let name = wanted(&env)[0].name.clone();
+        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/yours";
+        env.user_certificates.insert(name.clone(), user(arn, &["*.example.com", "*.chat.example.com"]));
+        let wants = desired(&env, &Ids::default());
+        let count = |kind: Kind| wants.iter().filter(|w| w.address.kind == kind).count();
+        assert_eq!([Kind::Certificate, Kind::ValidationRecord].map(count), [0, 0]);
+        for want in &wants {
+            let refs = references(&want.spec);
+            assert!(
+                refs.iter().all(|r| !matches!(r.to.kind, Kind::Certificate | Kind::ValidationRecord)),
+                "{}: {refs:?}",
+                want.address
+            );
+            match &want.spec {
+                AnySpec::ApiDomain(d) => assert_eq!(
+                    (d.certificate.arn.known().map(String::as_str), d.validation.is_none()),
+                    (Some(arn), true)
+                ),
+                AnySpec::Distribution(d) => {
+                    let served = d.certificate.as_ref().unwrap();
+                    assert_eq!((served.arn.known().map(String::as_str), d.validation.is_none()), (Some(arn), true));
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            user_certificate(&env, &Ids::default(), &name)
+                .unwrap()
+                .note(&name)
+                .contains("yours, not managed by wschat")
+        );
+
+        // The stack's own certificate, once found, is kept: no churn.
+        let mut ids = Ids::default();
+        ids.record(&Address::new(Kind::Certificate, &name), "arn:aws:acm:us-east-1:1:certificate/own");
+        assert!(user_certificate(&env, &ids, &name).is_none());
+        let wants = desired(&env, &ids);
+        assert_eq!(wants.iter().filter(|w| w.address.kind == Kind::Certificate).count(), 1);
+        let served = served(&env, &ids, &name);
+        assert_eq!(
+            (served.arn.known().map(String::as_str), served.yours),
+            (Some("arn:aws:acm:us-east-1:1:certificate/own"), false)
+        );
+    }
+
+    #[test]
+    fn only_tags_and_the_region_differ_in_place() {
+        let env = crate::resources::tests::shipped_with_domain(None);
+        let s = spec(&env, &wanted(&env)[0]);
+        let found = Found {
+            arn: "arn:aws:acm:us-east-1:1:certificate/c1".into(),
+            region: "us-east-1".into(),
+            domains: s.domains.clone(),
+            status: "PENDING_VALIDATION".into(),
+            records: vec![],
+            in_use_by: vec![],
+            tags: s.tags.clone(),
+        };
+        assert!(Certificate::diff(&s, &found).is_empty());
+        let elsewhere = Found { region: "eu-west-1".into(), ..found.clone() };
+        assert!(Certificate::replaces(&s, &elsewhere));
+        assert!(Certificate::problem(&Found { status: "FAILED".into(), ..found }).is_some());
+    }
+}
