@@ -212,13 +212,7 @@ async fn read_all(logs: &Client, groups: &[Group], start: i64, filter: Option<&s
 }
 
 /// `wschat logs` without `--follow`.
-async fn show(
-    logs: &Client,
-    printer: &Printer,
-    groups: &[Group],
-    start: i64,
-    filter: Option<&str>,
-) -> Result<()> {
+async fn show(logs: &Client, printer: &Printer, groups: &[Group], start: i64, filter: Option<&str>) -> Result<()> {
     let batch = read_all(logs, groups, start, filter).await?;
     if !batch.gone.is_empty() {
         eprintln!("note: no log group any more for {}", listed(&batch.gone));
