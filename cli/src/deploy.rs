@@ -18,7 +18,7 @@ use wschat_engine::aws::Aws;
 use wschat_engine::plan::{self, Action, Change, Counts, Plan};
 use wschat_engine::progress::Progress;
 use wschat_engine::report::{self, ChangeReport, CountsReport, FieldReport};
-use wschat_engine::resources::{self, Clients, Env, Found, FoundSet, Ids, Kind, distribution, site, stage};
+use wschat_engine::resources::{self, Clients, Env, FoundSet, Ids, Kind, distribution, site, stage};
 use wschat_stack::website::PageAuth;
 use wschat_stack::{self as stack, Auth, Jwt, Stack};
 
@@ -190,19 +190,10 @@ impl Session {
     /// The website as discovery found it, with the distribution `ids` names.
     fn website(&self, ids: &Ids) -> Website {
         let env = &self.env;
-        let objects = self.found.items.iter().find_map(|i| match &i.found {
-            Found::Site(site) => Some(site.objects.len()),
-            _ => None,
-        });
+        let objects = self.found.of::<site::Site>().next().map(|(_, site)| site.objects.len());
         let distribution = ids.distribution().value.and_then(|id| {
-            self.found.items.iter().find_map(|i| match &i.found {
-                Found::Distribution(d) if d.id == id => Some(DistributionReport {
-                    id: d.id.clone(),
-                    domain: d.domain_name.clone(),
-                    status: d.status.clone(),
-                }),
-                _ => None,
-            })
+            let (_, d) = self.found.of::<distribution::Distribution>().find(|(_, d)| d.id == id)?;
+            Some(DistributionReport { id: d.id.clone(), domain: d.domain_name.clone(), status: d.status.clone() })
         });
         Website {
             bucket: env.stack.bucket_name(&env.account.id, &env.region),

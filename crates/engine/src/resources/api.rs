@@ -97,6 +97,11 @@ impl Resource for Api {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let apis = serving_first(reads.clients, reads.env, find_apis(reads.clients, reads.env).await?).await?;
+        Ok(apis.into_iter().map(Found::into_item).collect::<Vec<_>>().into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         vec![Want::new("api", env.stack.api_name(), spec(env))]
     }

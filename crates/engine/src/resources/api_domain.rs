@@ -118,6 +118,16 @@ impl Resource for ApiDomain {
     type Spec = Spec;
     type Found = Found;
 
+    fn learn(address: &super::Address, found: &Found, ids: &mut Ids) {
+        if let Some(target) = &found.target {
+            ids.aliases.insert(address.clone(), target.clone());
+        }
+    }
+
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_api_domains(reads.clients, reads.env).await?.into())
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         let (Some(domain), Some((certificate, region))) = (&env.stack.domain, super::certificate::for_api(env)) else {
             return Vec::new();

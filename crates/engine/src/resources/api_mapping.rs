@@ -62,6 +62,10 @@ impl Resource for ApiMapping {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_api_mappings(reads.clients, &reads.found).await?.into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

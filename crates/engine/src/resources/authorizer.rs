@@ -100,6 +100,11 @@ impl Resource for Authorizer {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let Some(api_id) = reads.api_id() else { return Ok(super::FoundSet::default()) };
+        Ok(find_authorizers(reads.clients, reads.env, &api_id).await?.into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

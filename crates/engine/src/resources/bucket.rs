@@ -290,6 +290,13 @@ impl Resource for Bucket {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        if !exists(reads.clients, reads.env).await? {
+            return Ok(super::FoundSet::default());
+        }
+        Ok(vec![find_bucket(reads.clients, reads.env).await?].into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         vec![Want::new("site", env.stack.bucket_name(&env.account.id, &env.region), spec(env))]
     }

@@ -71,6 +71,13 @@ impl Resource for BucketPolicy {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        if reads.found.is_empty() {
+            return Ok(super::FoundSet::default());
+        }
+        Ok(find_bucket_policy(reads.clients, reads.env).await?.into_iter().collect::<Vec<_>>().into())
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![Reference::exists(Kind::Bucket, "site"), spec.document.reference()]
     }

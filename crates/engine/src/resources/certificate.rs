@@ -482,6 +482,14 @@ impl Resource for Certificate {
     type Spec = Spec;
     type Found = Found;
 
+    fn learn(address: &super::Address, found: &Found, ids: &mut Ids) {
+        ids.validation.insert(address.clone(), found.records.clone());
+    }
+
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_certificates(reads.clients, reads.env).await?.into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         match id {
             Some(arn) => format!("{name} ({})", arn.rsplit('/').next().unwrap_or(arn)),

@@ -1,146 +1,95 @@
 //! Discovery: reads every resource of the stack from AWS, each kind with its
-//! own `find_*`, as much at once as the reads allow.
+//! own [`Resource::find`], in the order the table of kinds gives: a kind is
+//! read as soon as the kinds it `reads` have been, so independent reads run
+//! at once (the API's routes beside the functions, the bucket's policy as
+//! soon as the bucket is known to exist).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::rc::Rc;
 
 use anyhow::Result;
+use aws_sdk_apigatewayv2::types::Integration as ApiIntegration;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::OnceCell;
 
-use super::{
-    Clients, Env, FoundItem, FoundSet, Kind, api, api_domain, api_mapping, authorizer, bucket, bucket_policy,
-    certificate, distribution, dns_record, function, integration, integration_response, log_group, mapping,
-    mock_integration, model, origin_access_control, permission, queue, role, role_policy, route, route_response, site,
-    stage, table, validation_record,
-};
+use super::{Clients, Env, FoundItem, FoundSet, Kind, find, integration, route};
 
-/// Reads every resource of the stack. Independent reads run at once; the
-/// API's routes, integrations, models and stages follow as soon as the API
-/// is found, and the responses of its MOCK integrations and two-way routes
-/// once those are.
+/// What one kind's `find` reads with.
+pub struct Reads<'a> {
+    pub clients: &'a Clients,
+    pub env: &'a Env,
+    /// What the kinds this one reads (its `reads` in the table) found.
+    pub found: Rc<Vec<FoundItem>>,
+    shared: &'a Shared,
+}
+
+/// Listings that several kinds read, made once per discovery: the API's
+/// routes (routes, and the integrations and models they reference) and its
+/// integrations (function and MOCK integrations are kinds of their own).
+#[derive(Default)]
+struct Shared {
+    routes: OnceCell<Vec<FoundItem>>,
+    integrations: OnceCell<Vec<ApiIntegration>>,
+}
+
+impl Reads<'_> {
+    /// The id of the WebSocket API found, the one serving the stage first.
+    pub fn api_id(&self) -> Option<String> {
+        self.found.iter().find(|i| i.address.kind == Kind::Api).map(|i| i.id.clone())
+    }
+
+    /// The routes of API `api_id`, read once.
+    pub async fn routes(&self, api_id: &str) -> Result<Vec<FoundItem>> {
+        let routes = self.shared.routes.get_or_try_init(|| route::find_routes(self.clients, self.env, api_id)).await?;
+        Ok(routes.clone())
+    }
+
+    /// The integrations of API `api_id` as API Gateway lists them, read once.
+    pub async fn integrations(&self, api_id: &str) -> Result<Vec<ApiIntegration>> {
+        let listed =
+            self.shared.integrations.get_or_try_init(|| integration::list_integrations(self.clients, api_id)).await?;
+        Ok(listed.clone())
+    }
+
+    /// `read` for each function of stack.yaml, at once, in stack.yaml's order.
+    pub async fn each_function<'f, T, F, Fut>(&'f self, read: F) -> Result<Vec<T>>
+    where
+        F: Fn(&'f str) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        futures::future::try_join_all(self.env.stack.functions.keys().map(|f| read(f.as_str()))).await
+    }
+}
+
+/// Reads every resource of the stack. The items come in the table's order
+/// of kinds, each kind's in the order its `find` gave (the first of
+/// duplicates is the one kept).
 pub async fn discover(clients: &Clients, env: &Env) -> Result<FoundSet> {
-    let functions: Vec<&String> = env.stack.functions.keys().collect();
-    let api_part = async {
-        let apis = api::serving_first(clients, env, api::find_apis(clients, env).await?).await?;
-        let Some(api) = apis.first() else { return Ok::<_, anyhow::Error>((apis, Vec::new(), Vec::new())) };
-        let api_id = api.id.clone();
-        let (routes, integrations, models, stages, authorizers) = tokio::try_join!(
-            route::find_routes(clients, env, &api_id),
-            integration::list_integrations(clients, &api_id),
-            model::find_models(clients, env, &api_id),
-            stage::find_stages(clients, env, &api_id),
-            authorizer::find_authorizers(clients, env, &api_id),
-        )?;
-        let mocks = mock_integration::found_mock_integrations(&api_id, &integrations, &routes);
-        let integrations = integration::found_integrations(env, &api_id, &integrations);
-        let (integration_responses, (route_responses, route_notes)) = tokio::try_join!(
-            integration_response::find_integration_responses(clients, &mocks),
-            route_response::find_route_responses(clients, &routes),
-        )?;
-        let (models, mut notes) = models;
-        notes.extend(route_notes);
-        let mut children = Vec::new();
-        children.extend(integration::referenced_first(integrations, &routes));
-        children.extend(mocks);
-        children.extend(integration_responses);
-        children.extend(model::with_referenced(env, models, &routes));
-        children.extend(routes);
-        children.extend(route_responses);
-        children.extend(stages);
-        children.extend(authorizers);
-        Ok((apis, children, notes))
-    };
-    let per_function = futures::future::try_join_all(functions.iter().map(|name| async move {
-        let (role, policy, function, mappings, permissions) = tokio::try_join!(
-            role::find_role(clients, env, name),
-            role_policy::find_role_policy(clients, env, name),
-            function::find_function(clients, env, name),
-            mapping::find_mappings(clients, env, name),
-            permission::find_permissions(clients, env, name),
-        )?;
-        let mut items: Vec<FoundItem> = [role, policy, function].into_iter().flatten().collect();
-        items.extend(mappings);
-        items.extend(permissions);
-        Ok::<_, anyhow::Error>(items)
-    }));
-    // What the stack had under names stack.yaml no longer has.
-    let orphans = async {
-        let (functions, roles, queues) = tokio::try_join!(
-            function::find_orphan_functions(clients, env),
-            role::find_orphan_roles(clients, env),
-            queue::find_orphan_queues(clients, env),
-        )?;
-        let mappings = futures::future::try_join_all(
-            functions.iter().map(|f| mapping::find_mappings(clients, env, &f.address.name)),
-        )
-        .await?;
-        let mut items = functions;
-        items.extend(mappings.into_iter().flatten());
-        items.extend(roles);
-        items.extend(queues);
-        Ok::<_, anyhow::Error>(items)
-    };
-    // Once the bucket is known to exist, its settings, policy and objects are read together.
-    let website_part = async {
-        let (exists, oacs, distributions) = tokio::try_join!(
-            bucket::exists(clients, env),
-            origin_access_control::find_origin_access_controls(clients, env),
-            distribution::find_distributions(clients, env),
-        )?;
-        let mut items: Vec<FoundItem> = oacs;
-        items.extend(distributions);
-        if exists {
-            let (bucket, policy, site) = tokio::try_join!(
-                bucket::find_bucket(clients, env),
-                bucket_policy::find_bucket_policy(clients, env),
-                site::find_site(clients, env),
-            )?;
-            items.push(bucket);
-            items.extend(policy);
-            items.extend(site);
+    let shared = Shared::default();
+    let mut found = FoundSet::default();
+    let mut read: BTreeSet<Kind> = BTreeSet::new();
+    let mut started: BTreeSet<Kind> = BTreeSet::new();
+    let mut running = FuturesUnordered::new();
+    loop {
+        for &kind in Kind::ALL {
+            if started.contains(&kind) || !kind.reads().iter().all(|k| read.contains(k)) {
+                continue;
+            }
+            started.insert(kind);
+            let items = found.items.iter().filter(|i| kind.reads().contains(&i.address.kind)).cloned().collect();
+            let reads = Reads { clients, env, found: Rc::new(items), shared: &shared };
+            running.push(async move { (kind, find(kind, reads).await) });
         }
-        Ok::<_, anyhow::Error>(items)
-    };
-    // `domain:`: the certificates first (their tags name the zone and the
-    // names the validation records are under), then those records and the
-    // API domains. The alias records come last, once the API domains and the
-    // distribution are known: with the user's certificate, only they say
-    // which zone and names the stack had.
-    let domain_part = async {
-        let certificates = certificate::find_certificates(clients, env).await?;
-        let domains = async {
-            let domains = api_domain::find_api_domains(clients, env).await?;
-            let mappings = api_mapping::find_api_mappings(clients, &domains).await?;
-            Ok::<_, anyhow::Error>((domains, mappings))
-        };
-        let validation = validation_record::find_validation_records(clients, env, &certificates);
-        let (validation, (domains, mappings)) = tokio::try_join!(validation, domains)?;
-        let mut items = certificates;
-        items.extend(validation);
-        items.extend(domains);
-        items.extend(mappings);
-        Ok::<_, anyhow::Error>(items)
-    };
-    let (api_part, per_function, orphans, website, table, dlq, queue, log_groups, domain) = tokio::try_join!(
-        api_part,
-        per_function,
-        orphans,
-        website_part,
-        table::find_tables(clients, env),
-        queue::find_queue(clients, env, Kind::DeadLetterQueue),
-        queue::find_queue(clients, env, Kind::Queue),
-        log_group::find_log_groups(clients, env),
-        domain_part,
-    )?;
-    let (apis, children, notes) = api_part;
-    let mut items = Vec::new();
-    items.extend(log_groups);
-    items.extend(table);
-    items.extend(dlq);
-    items.extend(queue);
-    items.extend(per_function.into_iter().flatten());
-    items.extend(orphans);
-    items.extend(apis.into_iter().map(api::Found::into_item));
-    items.extend(children);
-    items.extend(website);
-    items.extend(domain);
-    let records = dns_record::find_dns_records(clients, env, &items).await?;
-    items.extend(records);
-    Ok(FoundSet { items, notes })
+        let Some((kind, result)) = running.next().await else { break };
+        let part = result?;
+        found.items.extend(part.items);
+        found.notes.extend(part.notes);
+        read.insert(kind);
+    }
+    // The table lists what a kind reads before it (a unit test checks), so every kind was read.
+    debug_assert_eq!(read.len(), Kind::ALL.len());
+    found.items.sort_by_key(|i| i.address.kind);
+    Ok(found)
 }

@@ -385,6 +385,20 @@ impl Resource for Distribution {
     type Spec = Spec;
     type Found = Found;
 
+    fn learn(address: &super::Address, found: &Found, ids: &mut Ids) {
+        ids.aliases.insert(
+            address.clone(),
+            super::dns_record::AliasTarget {
+                dns_name: super::dns_record::plain(&found.domain_name),
+                zone_id: super::dns_record::CLOUDFRONT_ZONE.into(),
+            },
+        );
+    }
+
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_distributions(reads.clients, reads.env).await?.into())
+    }
+
     /// Its id, which CloudFront makes up; there is one distribution.
     fn display(_name: &str, id: Option<&str>) -> String {
         id.unwrap_or("of the website").to_string()

@@ -248,6 +248,10 @@ impl Resource for DnsRecord {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_dns_records(reads.clients, reads.env, &reads.found).await?.into())
+    }
+
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Spec>> {
         let (Some(domain), Some(zone)) = (&env.stack.domain, &env.zone) else { return Vec::new() };
         let mut wants = Vec::new();

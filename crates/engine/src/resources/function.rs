@@ -450,6 +450,14 @@ impl Resource for Function {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let (mine, orphans) = tokio::try_join!(
+            reads.each_function(|f| find_function(reads.clients, reads.env, f)),
+            find_orphan_functions(reads.clients, reads.env),
+        )?;
+        Ok(mine.into_iter().flatten().chain(orphans).collect::<Vec<_>>().into())
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         let mut refs =
             vec![Reference::exists(Kind::LogGroup, &spec.function), Reference::exists(Kind::Role, &spec.function)];

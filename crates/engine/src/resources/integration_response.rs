@@ -121,6 +121,10 @@ impl Resource for IntegrationResponse {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_integration_responses(reads.clients, &reads.found).await?.into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

@@ -98,6 +98,10 @@ impl Resource for LogGroup {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_log_groups(reads.clients, reads.env).await?.into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         env.stack.functions.keys().map(|f| Want::new(f, env.stack.log_group_name(f), spec(env, f))).collect()
     }

@@ -165,6 +165,17 @@ impl Resource for Mapping {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        // The stack's functions, then those it had under names stack.yaml no
+        // longer has (their mappings go with them).
+        let stack = &reads.env.stack.functions;
+        let orphans = reads.found.iter().map(|f| &f.address.name).filter(|name| !stack.contains_key(*name));
+        let names: Vec<&String> = stack.keys().chain(orphans).collect();
+        let found =
+            futures::future::try_join_all(names.iter().map(|f| find_mappings(reads.clients, reads.env, f))).await?;
+        Ok(found.into_iter().flatten().collect::<Vec<_>>().into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

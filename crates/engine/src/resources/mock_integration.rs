@@ -102,6 +102,12 @@ impl Resource for MockIntegration {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let Some(api_id) = reads.api_id() else { return Ok(super::FoundSet::default()) };
+        let (listed, routes) = tokio::try_join!(reads.integrations(&api_id), reads.routes(&api_id))?;
+        Ok(found_mock_integrations(&api_id, &listed, &routes).into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

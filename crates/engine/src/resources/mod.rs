@@ -60,7 +60,7 @@ pub use crate::diff::{
     Diff, FieldChange, Tags, decode_policy, json_equal, short, tag_changes, tags_field, tags_from_map, tags_to_map,
 };
 use crate::progress::Task;
-pub use discover::discover;
+pub use discover::{Reads, discover};
 use wschat_stack::{Arns, Stack};
 
 /// How a value is shown until AWS assigns it.
@@ -142,6 +142,16 @@ pub trait Resource {
     /// The instances stack.yaml wants, with what `ids` knows so far.
     fn desired(env: &Env, ids: &Ids) -> Vec<Want<Self::Spec>>;
 
+    /// Reads what AWS has of this kind: every instance of the stack's,
+    /// those stack.yaml no longer wants included (they are left over, and
+    /// deleted). Discovery calls it once the kinds it `reads` in the table
+    /// have been read; [`Reads::found`] holds what they found.
+    async fn find(reads: &Reads<'_>) -> Result<FoundSet>;
+
+    /// What a found instance tells other kinds' specs besides its id (the
+    /// name an alias record points at, the records a certificate asks for).
+    fn learn(_address: &Address, _found: &Self::Found, _ids: &mut Ids) {}
+
     /// The resources `spec` names: those that must exist before it, and
     /// those it holds a value of. Each is of a kind the table lists it after.
     fn references(_spec: &Self::Spec) -> Vec<Reference> {
@@ -200,11 +210,13 @@ impl<S> Want<S> {
 }
 
 /// The table of kinds: each kind, the type that implements it, its name in
-/// `--json` documents, what people call it, and the kinds that must exist
-/// before it is created (its specs reference them). Deletes go the other way
-/// round. The order is the order of plans and of `status`.
+/// `--json` documents, what people call it, the kinds that must exist
+/// before it is created (its specs reference them; deletes go the other way
+/// round), and the kinds whose found instances reading it needs (discovery
+/// reads it once they are read). The order is the order of plans and of
+/// `status`.
 macro_rules! kinds {
-    ($($kind:ident: $imp:ty, $name:literal, $label:literal, after [$($after:ident),*];)*) => {
+    ($($kind:ident: $imp:ty, $name:literal, $label:literal, after [$($after:ident),*], reads [$($reads:ident),*];)*) => {
         /// Every kind of resource a stack owns.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind {
@@ -228,7 +240,6 @@ macro_rules! kinds {
                 }
             }
 
-            /// The kinds that must exist before this one is created.
             /// What names one instance of the kind for people.
             pub fn display(self, name: &str, id: Option<&str>) -> String {
                 match self {
@@ -236,10 +247,46 @@ macro_rules! kinds {
                 }
             }
 
+            /// The kinds that must exist before this one is created.
             pub fn after(self) -> &'static [Kind] {
                 match self {
                     $(Kind::$kind => &[$(Kind::$after),*]),*
                 }
+            }
+
+            /// The kinds whose found instances reading this one needs.
+            pub fn reads(self) -> &'static [Kind] {
+                match self {
+                    $(Kind::$kind => &[$(Kind::$reads),*]),*
+                }
+            }
+        }
+
+        $(
+            impl OfKind for $imp {
+                const KIND: Kind = Kind::$kind;
+
+                fn of(found: &Found) -> Option<&<$imp as Resource>::Found> {
+                    match found {
+                        Found::$kind(f) => Some(f),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            }
+        )*
+
+        /// Reads every instance of `kind` ([`Resource::find`]).
+        fn find<'a>(kind: Kind, reads: Reads<'a>) -> futures::future::LocalBoxFuture<'a, Result<FoundSet>> {
+            match kind {
+                $(Kind::$kind => Box::pin(async move { <$imp as Resource>::find(&reads).await })),*
+            }
+        }
+
+        /// Learns what a found resource tells other specs ([`Resource::learn`]).
+        fn learn(item: &FoundItem, ids: &mut Ids) {
+            match &item.found {
+                $(Found::$kind(f) => <$imp as Resource>::learn(&item.address, f, ids)),*
             }
         }
 
@@ -351,34 +398,34 @@ macro_rules! kinds {
 }
 
 kinds! {
-    LogGroup: log_group::LogGroup, "log_group", "log group", after [];
-    Role: role::Role, "role", "IAM role", after [];
-    Table: table::Table, "table", "DynamoDB table", after [];
-    DeadLetterQueue: queue::DeadLetterQueue, "dead_letter_queue", "dead-letter queue", after [];
-    Api: api::Api, "api", "WebSocket API", after [];
-    Bucket: bucket::Bucket, "bucket", "S3 bucket", after [];
-    OriginAccessControl: origin_access_control::OriginAccessControl, "origin_access_control", "origin access control", after [];
-    Certificate: certificate::Certificate, "certificate", "ACM certificate", after [];
-    ValidationRecord: validation_record::ValidationRecord, "validation_record", "validation records", after [Certificate];
-    RolePolicy: role_policy::RolePolicy, "role_policy", "role policy", after [Role, Api];
-    Queue: queue::Queue, "queue", "SQS queue", after [DeadLetterQueue];
-    Model: model::Model, "model", "route model", after [Api];
-    ApiDomain: api_domain::ApiDomain, "api_domain", "API Gateway domain", after [Certificate, ValidationRecord];
-    Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl, Certificate, ValidationRecord];
-    Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api];
-    BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution];
-    Integration: integration::Integration, "integration", "integration", after [Api, Function];
-    MockIntegration: mock_integration::MockIntegration, "mock_integration", "MOCK integration", after [Api];
-    IntegrationResponse: integration_response::IntegrationResponse, "integration_response", "integration response", after [Api, MockIntegration];
-    Authorizer: authorizer::Authorizer, "authorizer", "authorizer", after [Api, Function];
-    Permission: permission::Permission, "permission", "invoke permission", after [Api, Function, Authorizer];
-    Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy];
-    Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer];
-    RouteResponse: route_response::RouteResponse, "route_response", "route response", after [Api, Route];
-    Stage: stage::Stage, "stage", "API stage", after [Api, Route];
-    ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage];
-    DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution];
-    Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping];
+    LogGroup: log_group::LogGroup, "log_group", "log group", after [], reads [];
+    Role: role::Role, "role", "IAM role", after [], reads [];
+    Table: table::Table, "table", "DynamoDB table", after [], reads [];
+    DeadLetterQueue: queue::DeadLetterQueue, "dead_letter_queue", "dead-letter queue", after [], reads [];
+    Api: api::Api, "api", "WebSocket API", after [], reads [];
+    Bucket: bucket::Bucket, "bucket", "S3 bucket", after [], reads [];
+    OriginAccessControl: origin_access_control::OriginAccessControl, "origin_access_control", "origin access control", after [], reads [];
+    Certificate: certificate::Certificate, "certificate", "ACM certificate", after [], reads [];
+    ValidationRecord: validation_record::ValidationRecord, "validation_record", "validation records", after [Certificate], reads [Certificate];
+    RolePolicy: role_policy::RolePolicy, "role_policy", "role policy", after [Role, Api], reads [];
+    Queue: queue::Queue, "queue", "SQS queue", after [DeadLetterQueue], reads [];
+    Model: model::Model, "model", "route model", after [Api], reads [Api];
+    ApiDomain: api_domain::ApiDomain, "api_domain", "API Gateway domain", after [Certificate, ValidationRecord], reads [];
+    Distribution: distribution::Distribution, "distribution", "CloudFront distribution", after [OriginAccessControl, Certificate, ValidationRecord], reads [];
+    Function: function::Function, "function", "Lambda function", after [LogGroup, Role, Queue, Api], reads [];
+    BucketPolicy: bucket_policy::BucketPolicy, "bucket_policy", "bucket policy", after [Bucket, Distribution], reads [Bucket];
+    Integration: integration::Integration, "integration", "integration", after [Api, Function], reads [Api];
+    MockIntegration: mock_integration::MockIntegration, "mock_integration", "MOCK integration", after [Api], reads [Api];
+    IntegrationResponse: integration_response::IntegrationResponse, "integration_response", "integration response", after [Api, MockIntegration], reads [MockIntegration];
+    Authorizer: authorizer::Authorizer, "authorizer", "authorizer", after [Api, Function], reads [Api];
+    Permission: permission::Permission, "permission", "invoke permission", after [Api, Function, Authorizer], reads [];
+    Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy], reads [Function];
+    Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer], reads [Api];
+    RouteResponse: route_response::RouteResponse, "route_response", "route response", after [Api, Route], reads [Route];
+    Stage: stage::Stage, "stage", "API stage", after [Api, Route], reads [Api];
+    ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage], reads [ApiDomain];
+    DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution], reads [Certificate, ApiDomain, Distribution];
+    Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping], reads [Bucket];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -599,8 +646,22 @@ pub struct FoundSet {
     pub notes: Vec<String>,
 }
 
+impl From<Vec<FoundItem>> for FoundSet {
+    fn from(items: Vec<FoundItem>) -> FoundSet {
+        FoundSet { items, notes: Vec::new() }
+    }
+}
+
+/// A kind's type, as the table names it: its [`Kind`], and its found
+/// instances picked out of [`Found`] (`found.of::<site::Site>()`).
+pub trait OfKind: Resource {
+    const KIND: Kind;
+    fn of(found: &Found) -> Option<&Self::Found>;
+}
+
 impl FoundSet {
-    /// The ids of the resources that already exist (the first of duplicates).
+    /// The ids of the resources that already exist (the first of duplicates),
+    /// and what they tell other specs ([`Resource::learn`]).
     pub fn ids(&self) -> Ids {
         let mut ids = Ids::default();
         for item in self.items.iter().rev() {
@@ -608,26 +669,17 @@ impl FoundSet {
         }
         ids.found_distribution_id = ids.distribution().value;
         for item in self.items.iter().rev() {
-            match &item.found {
-                Found::Distribution(d) => {
-                    let target = dns_record::AliasTarget {
-                        dns_name: dns_record::plain(&d.domain_name),
-                        zone_id: dns_record::CLOUDFRONT_ZONE.into(),
-                    };
-                    ids.aliases.insert(item.address.clone(), target);
-                }
-                Found::ApiDomain(d) => {
-                    if let Some(target) = &d.target {
-                        ids.aliases.insert(item.address.clone(), target.clone());
-                    }
-                }
-                Found::Certificate(c) => {
-                    ids.validation.insert(item.address.clone(), c.records.clone());
-                }
-                _ => {}
-            }
+            learn(item, &mut ids);
         }
         ids
+    }
+
+    /// The instances of kind `R` found, with what was found of each.
+    pub fn of<'a, R: OfKind>(&'a self) -> impl Iterator<Item = (&'a FoundItem, &'a R::Found)>
+    where
+        R::Found: 'a,
+    {
+        self.items.iter().filter_map(|item| R::of(&item.found).map(|found| (item, found)))
     }
 
     pub fn get(&self, address: &Address, id: &str) -> Option<&FoundItem> {

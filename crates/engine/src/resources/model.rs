@@ -152,6 +152,13 @@ impl Resource for Model {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let Some(api_id) = reads.api_id() else { return Ok(super::FoundSet::default()) };
+        let ((models, notes), routes) =
+            tokio::try_join!(find_models(reads.clients, reads.env, &api_id), reads.routes(&api_id))?;
+        Ok(super::FoundSet { items: with_referenced(reads.env, models, &routes), notes })
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

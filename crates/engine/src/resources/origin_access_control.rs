@@ -109,6 +109,10 @@ impl Resource for OriginAccessControl {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_origin_access_controls(reads.clients, reads.env).await?.into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         if !env.stack.website.cdn {
             return Vec::new();

@@ -79,6 +79,11 @@ impl Resource for Permission {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let found = reads.each_function(|f| find_permissions(reads.clients, reads.env, f)).await?;
+        Ok(found.into_iter().flatten().collect::<Vec<_>>().into())
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![Reference::exists(Kind::Function, &spec.function), spec.source_arn.reference()]
     }

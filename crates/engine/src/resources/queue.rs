@@ -195,6 +195,21 @@ impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        if DEAD_LETTER {
+            return Ok(find_queue(reads.clients, reads.env, Kind::DeadLetterQueue)
+                .await?
+                .into_iter()
+                .collect::<Vec<_>>()
+                .into());
+        }
+        let (queue, orphans) = tokio::try_join!(
+            find_queue(reads.clients, reads.env, Kind::Queue),
+            find_orphan_queues(reads.clients, reads.env),
+        )?;
+        Ok(queue.into_iter().chain(orphans).collect::<Vec<_>>().into())
+    }
+
     /// The id is the URL; its last segment is the name.
     fn display(name: &str, id: Option<&str>) -> String {
         id.and_then(|url| url.rsplit('/').next()).unwrap_or(name).to_string()

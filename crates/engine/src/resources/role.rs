@@ -101,6 +101,14 @@ impl Resource for Role {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let (mine, orphans) = tokio::try_join!(
+            reads.each_function(|f| find_role(reads.clients, reads.env, f)),
+            find_orphan_roles(reads.clients, reads.env),
+        )?;
+        Ok(mine.into_iter().flatten().chain(orphans).collect::<Vec<_>>().into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         env.stack.functions.keys().map(|f| Want::new(f, env.stack.role_name(f), spec(env, f))).collect()
     }

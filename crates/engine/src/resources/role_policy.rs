@@ -193,6 +193,11 @@ impl Resource for RolePolicy {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let found = reads.each_function(|f| find_role_policy(reads.clients, reads.env, f)).await?;
+        Ok(found.into_iter().flatten().collect::<Vec<_>>().into())
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         vec![Reference::exists(Kind::Role, &spec.function), spec.document.reference()]
     }

@@ -140,6 +140,11 @@ impl Resource for RouteResponse {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let (items, notes) = find_route_responses(reads.clients, &reads.found).await?;
+        Ok(super::FoundSet { items, notes })
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         super::named_with_id(name, id)
     }

@@ -348,6 +348,13 @@ impl Resource for Site {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        if reads.found.is_empty() {
+            return Ok(super::FoundSet::default());
+        }
+        Ok(find_site(reads.clients, reads.env).await?.into_iter().collect::<Vec<_>>().into())
+    }
+
     fn display(name: &str, id: Option<&str>) -> String {
         format!("s3://{}", id.unwrap_or(name))
     }

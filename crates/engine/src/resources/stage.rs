@@ -294,6 +294,11 @@ impl Resource for Stage {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        let Some(api_id) = reads.api_id() else { return Ok(super::FoundSet::default()) };
+        Ok(find_stages(reads.clients, reads.env, &api_id).await?.into())
+    }
+
     fn references(spec: &Spec) -> Vec<Reference> {
         // Route settings name routes, which must exist first.
         let routes = spec.routes.keys().map(|key| Reference::exists(Kind::Route, key));

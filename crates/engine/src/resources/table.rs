@@ -463,6 +463,10 @@ impl Resource for Table {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_tables(reads.clients, reads.env).await?.into())
+    }
+
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {
         tables(env)
             .into_iter()

@@ -271,3 +271,29 @@ fn a_found_item_answers_to_the_kind_of_what_was_found() {
     });
     assert_eq!(FoundItem::new("chat", "r", None, found).address, Address::new(Kind::Role, "chat"));
 }
+
+#[test]
+fn a_kind_reads_only_kinds_the_table_lists_before_it_so_discovery_reads_every_kind() {
+    for (i, kind) in Kind::ALL.iter().enumerate() {
+        for read in kind.reads() {
+            assert!(Kind::ALL[..i].contains(read), "{kind} reads {read}, which the table lists after it");
+        }
+    }
+}
+
+#[test]
+fn found_instances_are_picked_by_their_kinds_type() {
+    let mut found = FoundSet::default();
+    let api = api::Found {
+        id: "a1".into(),
+        name: "wschat-dev".into(),
+        route_selection: "$request.body.action".into(),
+        tags: Tags::new(),
+        created: 0,
+        arn: "arn:aws:apigateway:us-east-1::/apis/a1".into(),
+    };
+    found.items.push(api.clone().into_item());
+    assert_eq!(found.of::<api::Api>().map(|(item, f)| (item.id.as_str(), f)).collect::<Vec<_>>(), [("a1", &api)]);
+    assert_eq!(found.of::<site::Site>().count(), 0);
+    assert_eq!(<api::Api as OfKind>::KIND, Kind::Api);
+}

@@ -85,6 +85,10 @@ impl Resource for ValidationRecord {
     type Spec = Spec;
     type Found = Found;
 
+    async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
+        Ok(find_validation_records(reads.clients, reads.env, &reads.found).await?.into())
+    }
+
     fn display(name: &str, _id: Option<&str>) -> String {
         format!("of certificate {name}")
     }
