@@ -1,5 +1,6 @@
 //! Integration tests of the `wschat` binary and library: one binary, one module per area.
 
+mod architecture;
 mod aws_wiring;
 mod build;
 mod deploy;

@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Clients, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
 use crate::diff::FieldChange;
 
@@ -31,7 +31,7 @@ pub struct Found {
 pub async fn find_api_mappings(clients: &Clients, domains: &[FoundItem]) -> Result<Vec<FoundItem>> {
     let mut items = Vec::new();
     for item in domains {
-        let super::Found::ApiDomain(domain) = &item.found else { continue };
+        let Some(domain) = super::api_domain::ApiDomain::of(&item.found) else { continue };
         let doing = || format!("reading the API mappings of API Gateway domain `{}`", domain.name);
         let Some(got) = clients.apigw.get_api_mappings().domain_name(&domain.name).send().found(doing).await? else {
             continue;

@@ -34,7 +34,9 @@ use aws_sdk_acm::types::{CertificateStatus, CertificateType, Filters, KeyAlgorit
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use sha2::{Digest, Sha256};
 
-use super::{Address, Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Tags, Want, tags_field};
+use super::{
+    Address, Clients, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Tags, Want, tags_field,
+};
 use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
@@ -391,10 +393,7 @@ pub async fn find_certificates(clients: &Clients, env: &Env) -> Result<Vec<Found
         }
     }
     // Of two for the same names, the one further along is kept.
-    items.sort_by_key(|i| match &i.found {
-        super::Found::Certificate(c) => (i.address.name.clone(), rank(&c.status)),
-        _ => (i.address.name.clone(), 9),
-    });
+    items.sort_by_key(|i| (i.address.name.clone(), Certificate::of(&i.found).map_or(9, |c| rank(&c.status))));
     Ok(items)
 }
 

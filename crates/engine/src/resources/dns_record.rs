@@ -15,7 +15,7 @@ use aws_sdk_route53::types::{
     AliasTarget as R53Alias, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 
-use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Clients, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, Sent};
 use crate::diff::FieldChange;
 
@@ -88,10 +88,9 @@ pub async fn list_records(clients: &Clients, zone_id: &str) -> Result<Vec<Resour
 pub fn zones(env: &Env, found: &[FoundItem]) -> Vec<String> {
     let mut zones: Vec<String> = env.zone.iter().map(|z| z.id.clone()).collect();
     for item in found {
-        let tags = match &item.found {
-            super::Found::Certificate(c) => &c.tags,
-            super::Found::ApiDomain(d) => &d.tags,
-            _ => continue,
+        let certificate = super::certificate::Certificate::of(&item.found).map(|c| &c.tags);
+        let Some(tags) = certificate.or_else(|| super::api_domain::ApiDomain::of(&item.found).map(|d| &d.tags)) else {
+            continue;
         };
         if let Some(zone) = tags.get(super::certificate::TAG_ZONE)
             && !zones.contains(zone)
@@ -186,11 +185,14 @@ pub struct Found {
 pub async fn find_dns_records(clients: &Clients, env: &Env, found: &[FoundItem]) -> Result<Vec<FoundItem>> {
     let mut names: Vec<String> = env.stack.domain.iter().flat_map(|d| d.names().map(str::to_string)).collect();
     for item in found {
-        match &item.found {
-            super::Found::Certificate(c) => names.extend(c.domains.iter().cloned()),
-            super::Found::ApiDomain(d) => names.push(d.name.clone()),
-            super::Found::Distribution(d) => names.extend(d.aliases.iter().cloned()),
-            _ => {}
+        if let Some(c) = super::certificate::Certificate::of(&item.found) {
+            names.extend(c.domains.iter().cloned());
+        }
+        if let Some(d) = super::api_domain::ApiDomain::of(&item.found) {
+            names.push(d.name.clone());
+        }
+        if let Some(d) = super::distribution::Distribution::of(&item.found) {
+            names.extend(d.aliases.iter().cloned());
         }
     }
     let mut items = Vec::new();

@@ -8,7 +8,7 @@
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::{Integration as ApiIntegration, IntegrationType};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
 use crate::diff::FieldChange;
 
@@ -79,10 +79,10 @@ pub fn found_integrations(env: &Env, api_id: &str, listed: &[ApiIntegration]) ->
 /// use is kept (the plan keeps the first of each address).
 pub fn referenced_first(mut integrations: Vec<FoundItem>, routes: &[FoundItem]) -> Vec<FoundItem> {
     let used = |item: &FoundItem| {
-        routes.iter().any(|r| match &r.found {
-            super::Found::Route(route) => route.target == super::route::target(&item.id),
-            _ => false,
-        })
+        routes
+            .iter()
+            .filter_map(|r| super::route::Route::of(&r.found))
+            .any(|route| route.target == super::route::target(&item.id))
     };
     integrations.sort_by_key(|i| !used(i));
     integrations

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
 use crate::diff::FieldChange;
 
@@ -67,7 +67,7 @@ pub struct Found {
 /// them), named as their integration is.
 pub async fn find_integration_responses(clients: &super::Clients, mocks: &[FoundItem]) -> Result<Vec<FoundItem>> {
     let listed = futures::future::try_join_all(mocks.iter().filter_map(|item| {
-        let super::Found::MockIntegration(mock) = &item.found else { return None };
+        let mock = super::mock_integration::MockIntegration::of(&item.found)?;
         Some(async move {
             let (api_id, integration_id) = (mock.api_id.as_str(), mock.id.as_str());
             let responses = crate::aws::paginate(|token| async move {

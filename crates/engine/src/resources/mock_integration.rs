@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_apigatewayv2::types::{Integration as ApiIntegration, IntegrationType};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
 use crate::diff::FieldChange;
 
@@ -68,7 +68,7 @@ pub struct Found {
 pub fn found_mock_integrations(api_id: &str, listed: &[ApiIntegration], routes: &[FoundItem]) -> Vec<FoundItem> {
     let targeting = |id: &str| {
         let target = super::route::target(id);
-        routes.iter().position(|r| matches!(&r.found, super::Found::Route(route) if route.target == target))
+        routes.iter().position(|r| super::route::Route::of(&r.found).is_some_and(|route| route.target == target))
     };
     let mut items: Vec<(Option<usize>, FoundItem)> = listed
         .iter()

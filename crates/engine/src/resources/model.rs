@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::Model as ApiModel;
 use sha2::{Digest, Sha256};
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want, json_equal};
+use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want, json_equal};
 use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
 use crate::diff::FieldChange;
 use wschat_stack::Stack;
@@ -135,7 +135,7 @@ pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> 
 pub fn with_referenced(env: &Env, mut models: Vec<FoundItem>, routes: &[FoundItem]) -> Vec<FoundItem> {
     let wanted: Vec<String> = env.stack.api.routes.keys().filter_map(|k| name_for(env, k)).collect();
     for route in routes {
-        let super::Found::Route(route) = &route.found else { continue };
+        let Some(route) = super::route::Route::of(&route.found) else { continue };
         let Some(name) = &route.model else { continue };
         let known = models.iter().any(|m| m.address.name == *name);
         if !known && wanted.contains(name) {

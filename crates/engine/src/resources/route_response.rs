@@ -26,7 +26,7 @@
 
 use anyhow::Result;
 
-use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
 use crate::diff::FieldChange;
 
@@ -70,10 +70,8 @@ pub async fn find_route_responses(
 ) -> Result<(Vec<FoundItem>, Vec<String>)> {
     let two_way: Vec<&super::route::Found> = routes
         .iter()
-        .filter_map(|r| match &r.found {
-            super::Found::Route(route) if route.response_selection.is_some() => Some(route),
-            _ => None,
-        })
+        .filter_map(|r| super::route::Route::of(&r.found))
+        .filter(|route| route.response_selection.is_some())
         .collect();
     let listed = futures::future::try_join_all(two_way.iter().map(|route| list(clients, route))).await?;
     let mut items = Vec::new();

@@ -10,7 +10,7 @@ use aws_sdk_route53::types::ChangeAction;
 
 use super::certificate::{self, Record};
 use super::dns_record::{self, change, cname, plain};
-use super::{Clients, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
+use super::{Clients, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::diff::FieldChange;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ pub async fn find_validation_records(
     for zone in dns_record::zones(env, certificates) {
         let sets = dns_record::list_records(clients, &zone).await?;
         for item in certificates {
-            let super::Found::Certificate(c) = &item.found else { continue };
+            let Some(c) = certificate::Certificate::of(&item.found) else { continue };
             let remembered = c.tags.get(certificate::TAG_ZONE);
             if remembered.is_some_and(|z| *z != zone)
                 || (remembered.is_none() && env.zone.as_ref().is_none_or(|z| z.id != zone))
