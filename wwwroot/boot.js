@@ -8,7 +8,7 @@
 //
 // 2. A page of one deploy, never a mix. The modules have plain names, so a
 //    deploy serves them with `Cache-Control: public, max-age=300`
-//    (cli/src/website.rs: only hashed names are kept longer, and only pages
+//    (crates/stack/src/website.rs: only hashed names are kept longer, and only pages
 //    and config.json are revalidated on every load). For five minutes after
 //    loading the chat, a browser may take a module from its cache without
 //    asking, and so run a new index.html or a new module beside old ones

@@ -17,7 +17,7 @@ service, because that API also returns resources deleted a while ago
 roles (on the path /wschat/NAME/STAGE/), the origin access control (which
 CloudFront cannot tag), and API Gateway APIs, log groups, functions, event
 source mappings, tables, queues, buckets and distributions, by the names
-cli/src/stack.rs gives them. Deletes take a while to show everywhere (SQS
+crates/stack/src/names.rs gives them. Deletes take a while to show everywhere (SQS
 takes up to 60 s, IAM is eventually consistent), so it looks again until
 --wait runs out.
 """

@@ -53,7 +53,7 @@ def fetch(url, follow=False):
 
 
 def pin_connect_src(page: bytes, origin: str) -> bytes:
-    """The page as wschat serves it: cli/src/resources/site.rs `pin_connect_src`, in Python."""
+    """The page as wschat serves it: crates/stack/src/website.rs `pin_connect_src`, in Python."""
     lower = page.lower()  # bytes.lower() is ASCII-only, so offsets stay valid
     policy = lower.find(b"content-security-policy")
     start = lower.find(b"connect-src", policy) if policy >= 0 else -1

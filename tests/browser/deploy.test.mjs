@@ -1,6 +1,6 @@
 // The page after a deploy, in a real browser: its modules have plain names,
 // so a deploy serves them with `Cache-Control: public, max-age=300`, pages
-// and config.json with `no-cache` (cli/src/website.rs, `cache_control`). A
+// and config.json with `no-cache` (crates/stack/src/website.rs, `cache_control`). A
 // browser that loaded the chat less than five minutes before a deploy may
 // take modules from its cache without asking. boot.js revalidates every
 // module before main.js is imported, so that the page runs one deploy's
