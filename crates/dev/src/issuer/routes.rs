@@ -18,7 +18,7 @@ use super::parameters::{form_pairs, origin_of, parameters, with_query};
 use super::session::{cleared_cookie, session, session_cookie};
 use wschat_stack::website::SIGN_IN_SCOPE;
 
-/// The issuer's routes, to mount at [`PATH`].
+/// The issuer's routes, to mount at [`PATH`](super::PATH).
 pub fn routes<S: Clone + Send + Sync + 'static>(issuer: Arc<Issuer>) -> Router<S> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
