@@ -21,7 +21,7 @@
 //! A [`Refusal`] names the failing value by its JSON pointer and says why, in the
 //! crate's words with the value itself left out (`value is longer than 4096
 //! characters`): it is for dev's log line, and the body may be long or private.
-//! What the client gets is API Gateway's own frame, built in `gateway.rs`.
+//! What the client gets is API Gateway's own frame, built in `gateway/responses.rs`.
 //!
 //! [Request validation for WebSocket APIs]: https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-request-validation.html
 //! [Data models]: https://docs.aws.amazon.com/apigateway/latest/developerguide/models-mappings-models.html
