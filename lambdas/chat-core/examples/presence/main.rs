@@ -31,7 +31,7 @@
 //! `$connect`, `list`, `send`/`sendmessage` and `$disconnect`, and
 //! `handle_sqs` every notice and digest, over [`sim`]'s simulated AWS:
 //! DynamoDB's latency and billing (item sizes as DynamoDB computes them, from
-//! the items `src/aws.rs` writes), SQS with delays, the account's throttle of
+//! the items `src/aws/` writes), SQS with delays, the account's throttle of
 //! 10,000 posts a second (a burst of 5,000; a 429 is answered at once), a
 //! 128 KB frame limit (413), the notify function as an event source mapping
 //! (concurrency `chat.max_concurrency`, batches of 10, 120 ms cold starts,
