@@ -55,12 +55,21 @@ fn project() -> &'static tempfile::TempDir {
 
 /// Runs `wschat build --json` on [`project`] and returns its document. The
 /// handlers compile where the shipped stack's would (`$CARGO_TARGET_DIR/lambda`
-/// or the workspace's `target/lambda`), so builds are reused.
+/// or the workspace's `target/lambda`), so dependencies are reused.
+///
+/// Without the `lambda` profile's LTO and single codegen unit (cargo reads
+/// profile settings from the environment): what these tests check (the same
+/// zips twice, a glibc Amazon Linux 2023 has, bootstraps that run against a
+/// Runtime API and moto) does not depend on them, and they made the
+/// cross-build the slowest step of the test suite.
 fn build_json() -> Value {
     // Relative, it is the workspace's (as cargo, run from the root, reads it).
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
-    let (out, stderr) =
-        run(wschat_with_tools(project().path()).env("CARGO_TARGET_DIR", target).args(["build", "--json"]));
+    let (out, stderr) = run(wschat_with_tools(project().path())
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_PROFILE_LAMBDA_LTO", "false")
+        .env("CARGO_PROFILE_LAMBDA_CODEGEN_UNITS", "16")
+        .args(["build", "--json"]));
     assert!(out.status.success(), "wschat build failed:\n{stderr}");
     eprintln!("{stderr}");
     serde_json::from_slice(&out.stdout)

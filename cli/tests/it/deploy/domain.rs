@@ -8,12 +8,11 @@
 
 use std::collections::BTreeSet;
 
-use futures::StreamExt;
 use serde_json::Value;
-use test_support::realism::Freeze;
 use wschat_engine::aws::Aws;
 
-use super::{Cloud, Ended, Inventory, Project, behaviours, cli, deploy, kill_at, mutating, run, sdk, settle};
+use super::kill_loop::{KillPoint, forwarded_mutating, kill_loop};
+use super::{Cloud, Inventory, Project, behaviours, deploy, mutating, run, sdk, settle};
 
 /// The site's, the WebSocket's and the zone's names of a test named `name`.
 pub(super) fn names(name: &str) -> (String, String, String) {
@@ -271,7 +270,7 @@ async fn without_a_zone_deploy_prints_the_records_acm_asks_for() {
 }
 
 /// The calls of the domain's kinds.
-fn is_domain_call(service: &str, operation: &str) -> bool {
+pub(super) fn is_domain_call(service: &str, operation: &str) -> bool {
     matches!(service, "acm" | "route53")
         || operation.contains("DomainName")
         || operation.contains("ApiMapping")
@@ -288,13 +287,7 @@ async fn a_deploy_with_a_domain_killed_after_any_of_its_mutating_calls_converges
     project.write_stack(&stack_with_domain(full, true));
     let cloud = Cloud::with(behaviours());
     deploy(&cloud, &project);
-    let forwarded: Vec<(String, String)> = cloud
-        .realism
-        .log()
-        .into_iter()
-        .filter(|r| r.mutating && r.refused.is_none())
-        .map(|r| (r.service, r.operation))
-        .collect();
+    let forwarded = forwarded_mutating(&cloud);
     let points: Vec<usize> = (1..=forwarded.len()).collect();
     let domain_calls = forwarded.iter().filter(|(service, operation)| is_domain_call(service, operation)).count();
     eprintln!("kill points: {} mutating calls, {domain_calls} of them the domain's", points.len());
@@ -302,49 +295,27 @@ async fn a_deploy_with_a_domain_killed_after_any_of_its_mutating_calls_converges
     let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
     assert!(out.status.success(), "{stderr}");
 
-    let results: Vec<()> = futures::stream::iter(points.clone())
-        .map(|k| {
-            let aws = &aws;
-            async move {
-                let name = format!("dom-kill-{k}");
-                let zone_id = create_zone(aws, &names(&name).2).await;
-                let project = Project::new(&name);
-                project.write_stack(&stack_with_domain(&name, true));
-                let cloud = Cloud::with(behaviours());
-                match kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterMutations(k)).await {
-                    Ended::Killed => {}
-                    Ended::Finished(status, stderr) => assert!(status.success(), "k={k}: {stderr}"),
-                }
-                settle().await;
-                let resumed = tokio::process::Command::from(cli(&cloud, &project, &["--json", "deploy", "--no-build"]))
-                    .output()
-                    .await
-                    .unwrap();
-                assert!(resumed.status.success(), "k={k}: {}", String::from_utf8_lossy(&resumed.stderr));
-                let domain = Domain::read(aws, &name, Some(&zone_id)).await;
-                assert_eq!(domain.certificates.len(), 1, "k={k}: {:#?}", domain.certificates);
-                assert_eq!(domain.mappings.len(), 1, "k={k}");
-                assert_eq!(domain.records.len(), domain.validation_records().len() + 4, "k={k}: {:#?}", domain.records);
-                settle().await;
-                let again = tokio::process::Command::from(cli(&cloud, &project, &["--json", "deploy", "--no-build"]))
-                    .output()
-                    .await
-                    .unwrap();
-                let again: Value = serde_json::from_slice(&again.stdout).unwrap();
-                assert_eq!(mutating(&again), 0, "k={k}: not converged: {again:#}");
-                settle().await;
-                let destroyed =
-                    tokio::process::Command::from(cli(&cloud, &project, &["destroy", "--yes"])).output().await.unwrap();
-                assert!(destroyed.status.success(), "k={k}: {}", String::from_utf8_lossy(&destroyed.stderr));
-                let left = Domain::read(aws, &name, Some(&zone_id)).await;
-                assert!(left.is_empty(), "k={k}: left behind {left:#?}");
-                assert!(Inventory::read(aws, &name, "dev").await.is_empty(), "k={k}");
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    assert_eq!(results.len(), points.len());
+    kill_loop(&points, |k| {
+        let aws = &aws;
+        async move {
+            let name = format!("dom-kill-{k}");
+            let zone_id = create_zone(aws, &names(&name).2).await;
+            let project = Project::new(&name);
+            project.write_stack(&stack_with_domain(&name, true));
+            let point = KillPoint::kill(project, k, true).await;
+            point.resume().await;
+            let domain = Domain::read(aws, &name, Some(&zone_id)).await;
+            assert_eq!(domain.certificates.len(), 1, "k={k}: {:#?}", domain.certificates);
+            assert_eq!(domain.mappings.len(), 1, "k={k}");
+            assert_eq!(domain.records.len(), domain.validation_records().len() + 4, "k={k}: {:#?}", domain.records);
+            point.assert_converged().await;
+            point.destroy().await;
+            let left = Domain::read(aws, &name, Some(&zone_id)).await;
+            assert!(left.is_empty(), "k={k}: left behind {left:#?}");
+            assert!(Inventory::read(aws, &name, "dev").await.is_empty(), "k={k}");
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

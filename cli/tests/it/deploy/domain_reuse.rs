@@ -7,13 +7,12 @@
 
 use std::collections::BTreeSet;
 
-use futures::StreamExt;
 use serde_json::Value;
-use test_support::realism::Freeze;
 use wschat_engine::aws::Aws;
 
-use super::domain::{create_zone, names};
-use super::{Cloud, Ended, Inventory, Project, behaviours, cli, kill_at, mutating, run, sdk, settle};
+use super::domain::{create_zone, is_domain_call, names};
+use super::kill_loop::{KillPoint, forwarded_mutating, kill_loop};
+use super::{Cloud, Inventory, Project, behaviours, mutating, run, sdk, settle};
 
 /// The shipped stack with `domain:` in the zone `{name}.example.com`.
 fn stack_with_domain(name: &str) -> String {
@@ -261,14 +260,6 @@ async fn a_stack_keeps_its_own_certificate_when_one_of_the_users_covers_the_name
     assert_only_the_users_certificate_is_left(&aws, name, &zone_id, &arn).await;
 }
 
-/// The calls of the domain's kinds.
-fn is_domain_call(service: &str, operation: &str) -> bool {
-    matches!(service, "acm" | "route53")
-        || operation.contains("DomainName")
-        || operation.contains("ApiMapping")
-        || operation.starts_with("CreateDistribution")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_converges() {
     let aws = sdk(&Cloud::shared()).await;
@@ -281,13 +272,7 @@ async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_c
     project.write_stack(&stack_with_domain(full));
     let cloud = Cloud::with(behaviours());
     super::deploy(&cloud, &project);
-    let forwarded: Vec<(String, String)> = cloud
-        .realism
-        .log()
-        .into_iter()
-        .filter(|r| r.mutating && r.refused.is_none())
-        .map(|r| (r.service, r.operation))
-        .collect();
+    let forwarded = forwarded_mutating(&cloud);
     let points: Vec<usize> =
         (1..=forwarded.len()).filter(|&k| is_domain_call(&forwarded[k - 1].0, &forwarded[k - 1].1)).collect();
     eprintln!("kill points (of {} mutating calls): {points:?}", forwarded.len());
@@ -297,50 +282,28 @@ async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_c
     assert!(out.status.success(), "{stderr}");
     assert_only_the_users_certificate_is_left(&aws, full, &zone_id, &arn).await;
 
-    let results: Vec<()> = futures::stream::iter(points.clone())
-        .map(|k| {
-            let aws = &aws;
-            async move {
-                let name = format!("reuse-kill-{k}");
-                let zone = names(&name).2;
-                let zone_id = create_zone(aws, &zone).await;
-                let arn = import(aws, &[format!("*.{zone}"), format!("*.chat.{zone}")]).await;
-                let project = Project::new(&name);
-                project.write_stack(&stack_with_domain(&name));
-                let cloud = Cloud::with(behaviours());
-                match kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterMutations(k)).await {
-                    Ended::Killed => {}
-                    Ended::Finished(status, stderr) => assert!(status.success(), "k={k}: {stderr}"),
-                }
-                settle().await;
-                let resumed = tokio::process::Command::from(cli(&cloud, &project, &["--json", "deploy", "--no-build"]))
-                    .output()
-                    .await
-                    .unwrap();
-                assert!(resumed.status.success(), "k={k}: {}", String::from_utf8_lossy(&resumed.stderr));
-                let (_, ws, _) = names(&name);
-                assert_eq!(api_domain_certificate(aws, &ws).await.as_deref(), Some(arn.as_str()), "k={k}");
-                assert_eq!(records(aws, &zone_id).await.len(), 4, "k={k}");
-                settle().await;
-                let again = tokio::process::Command::from(cli(&cloud, &project, &["--json", "deploy", "--no-build"]))
-                    .output()
-                    .await
-                    .unwrap();
-                let again: Value = serde_json::from_slice(&again.stdout).unwrap();
-                assert_eq!(mutating(&again), 0, "k={k}: not converged: {again:#}");
-                let acm = acm_calls(&cloud);
-                assert!(acm.iter().all(|(_, mutating)| !mutating), "k={k}: {acm:?}");
-                settle().await;
-                let destroyed =
-                    tokio::process::Command::from(cli(&cloud, &project, &["destroy", "--yes"])).output().await.unwrap();
-                assert!(destroyed.status.success(), "k={k}: {}", String::from_utf8_lossy(&destroyed.stderr));
-                assert_only_the_users_certificate_is_left(aws, &name, &zone_id, &arn).await;
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    assert_eq!(results.len(), points.len());
+    kill_loop(&points, |k| {
+        let aws = &aws;
+        async move {
+            let name = format!("reuse-kill-{k}");
+            let zone = names(&name).2;
+            let zone_id = create_zone(aws, &zone).await;
+            let arn = import(aws, &[format!("*.{zone}"), format!("*.chat.{zone}")]).await;
+            let project = Project::new(&name);
+            project.write_stack(&stack_with_domain(&name));
+            let point = KillPoint::kill(project, k, true).await;
+            point.resume().await;
+            let (_, ws, _) = names(&name);
+            assert_eq!(api_domain_certificate(aws, &ws).await.as_deref(), Some(arn.as_str()), "k={k}");
+            assert_eq!(records(aws, &zone_id).await.len(), 4, "k={k}");
+            point.assert_converged().await;
+            let acm = acm_calls(&point.cloud);
+            assert!(acm.iter().all(|(_, mutating)| !mutating), "k={k}: {acm:?}");
+            point.destroy().await;
+            assert_only_the_users_certificate_is_left(aws, &name, &zone_id, &arn).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,13 +2,11 @@
 //! froze them), then run again: they converge, with no duplicates and
 //! nothing leaked, with every AWS behaviour of the proxy on.
 
-use std::time::Duration;
-
 use aws_sdk_apigatewayv2::types::ProtocolType;
-use futures::StreamExt;
 use test_support::realism::Freeze;
 
-use super::{Cloud, Ended, Inventory, Project, behaviours, cli, deploy, json, kill_at, mutating, sdk};
+use super::kill_loop::{KillPoint, kill_loop};
+use super::{Cloud, Ended, Inventory, Project, behaviours, deploy, json, kill_at, mutating, sdk};
 
 /// A converged stack: one of everything, configured as a full deploy leaves it.
 fn assert_complete(inv: &Inventory, baseline: &Inventory) {
@@ -68,16 +66,6 @@ fn assert_complete(inv: &Inventory, baseline: &Inventory) {
     assert!(inv.objects["config.json"]["body"].as_str().unwrap().contains(&api), "{:#?}", inv.objects);
 }
 
-async fn output(cmd: std::process::Command) -> std::process::Output {
-    tokio::process::Command::from(cmd).output().await.expect("running wschat")
-}
-
-/// How long the proxy keeps a new resource out of reads: a run started
-/// sooner than that may not see what the killed run made (as on AWS).
-fn consistency() -> Duration {
-    Duration::from_millis(behaviours().consistency_ms.unwrap_or(0) + 100)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_run() {
     let aws = sdk(&Cloud::shared()).await;
@@ -90,53 +78,37 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
     let baseline = Inventory::read(&aws, "flt-full", "dev").await;
     assert!(n >= 40, "a full deploy made {n} mutating calls");
 
-    let results: Vec<()> = futures::stream::iter(1..=n)
-        .map(|k| {
-            let (aws, baseline) = (&aws, &baseline);
-            async move {
-                let name = format!("flt-{k}");
-                let project = Project::new(&name);
-                let cloud = Cloud::with(behaviours());
-                match kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterMutations(k)).await {
-                    Ended::Killed => {}
-                    // The last few calls may not come in every run.
-                    Ended::Finished(status, stderr) => assert!(k + 3 > n && status.success(), "k={k}: {stderr}"),
-                }
-                tokio::time::sleep(consistency()).await;
+    let points: Vec<usize> = (1..=n).collect();
+    kill_loop(&points, |k| {
+        let (aws, baseline) = (&aws, &baseline);
+        async move {
+            let name = format!("flt-{k}");
+            // The last few calls may not come in every run.
+            let point = KillPoint::kill(Project::new(&name), k, k + 3 > n).await;
 
-                cloud.realism.reset_stats();
-                let resumed = output(cli(&cloud, &project, &["--json", "deploy", "--no-build"])).await;
-                assert!(resumed.status.success(), "k={k}: {}", String::from_utf8_lossy(&resumed.stderr));
-                let resumed: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
-                // Calls in flight when the process died may or may not have
-                // reached moto: up to one wave's concurrency is uncertain.
-                // Models are the one thing made twice, on moto only: it cannot
-                // list them, so a model no route references yet is not found.
-                let models_again = super::report_ids(&resumed, "model").len();
-                let redone = cloud.realism.stats().forwarded_mutating;
-                assert!(
-                    redone - models_again <= n - k + wschat_engine::apply::CONCURRENCY,
-                    "k={k}: the resumed deploy redid work: {redone} mutating calls reached AWS after {k} of {n}"
-                );
-                let mut inv = Inventory::read(aws, &name, "dev").await;
-                inv.read_route_responses(&cloud.through_proxy().await, aws).await;
-                assert_complete(&inv, baseline);
+            point.cloud.realism.reset_stats();
+            let resumed = point.resume().await;
+            // Calls in flight when the process died may or may not have
+            // reached moto: up to one wave's concurrency is uncertain.
+            // Models are the one thing made twice, on moto only: it cannot
+            // list them, so a model no route references yet is not found.
+            let models_again = super::report_ids(&resumed, "model").len();
+            let redone = point.cloud.realism.stats().forwarded_mutating;
+            assert!(
+                redone - models_again <= n - k + wschat_engine::apply::CONCURRENCY,
+                "k={k}: the resumed deploy redid work: {redone} mutating calls reached AWS after {k} of {n}"
+            );
+            let mut inv = Inventory::read(aws, &name, "dev").await;
+            inv.read_route_responses(&point.cloud.through_proxy().await, aws).await;
+            assert_complete(&inv, baseline);
 
-                tokio::time::sleep(consistency()).await;
-                let again = output(cli(&cloud, &project, &["--json", "deploy", "--no-build"])).await;
-                let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-                assert_eq!(mutating(&again), 0, "k={k}: not converged: {again:#}");
-
-                let destroyed = output(cli(&cloud, &project, &["destroy", "--yes"])).await;
-                assert!(destroyed.status.success(), "k={k}: {}", String::from_utf8_lossy(&destroyed.stderr));
-                let left = Inventory::read(aws, &name, "dev").await;
-                assert!(left.is_empty(), "k={k}: leaked {left:#?}");
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    assert_eq!(results.len(), n);
+            point.assert_converged().await;
+            point.destroy().await;
+            let left = Inventory::read(aws, &name, "dev").await;
+            assert!(left.is_empty(), "k={k}: leaked {left:#?}");
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@
 mod domain;
 mod domain_reuse;
 mod faults;
+mod kill_loop;
 mod lifecycle;
 mod realism;
 mod signin;
