@@ -99,7 +99,7 @@ impl Resource for Api {
 
     async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
         let apis = serving_first(reads.clients, reads.env, find_apis(reads.clients, reads.env).await?).await?;
-        Ok(apis.into_iter().map(Found::into_item).collect::<Vec<_>>().into())
+        Ok(apis.into_iter().map(Found::into_item).collect())
     }
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {

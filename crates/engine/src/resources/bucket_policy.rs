@@ -75,7 +75,7 @@ impl Resource for BucketPolicy {
         if reads.found.is_empty() {
             return Ok(super::FoundSet::default());
         }
-        Ok(find_bucket_policy(reads.clients, reads.env).await?.into_iter().collect::<Vec<_>>().into())
+        Ok(find_bucket_policy(reads.clients, reads.env).await?.into_iter().collect())
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {

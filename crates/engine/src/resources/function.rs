@@ -455,7 +455,7 @@ impl Resource for Function {
             reads.each_function(|f| find_function(reads.clients, reads.env, f)),
             find_orphan_functions(reads.clients, reads.env),
         )?;
-        Ok(mine.into_iter().flatten().chain(orphans).collect::<Vec<_>>().into())
+        Ok(mine.into_iter().flatten().chain(orphans).collect())
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {

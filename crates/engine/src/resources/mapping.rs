@@ -173,7 +173,7 @@ impl Resource for Mapping {
         let names: Vec<&String> = stack.keys().chain(orphans).collect();
         let found =
             futures::future::try_join_all(names.iter().map(|f| find_mappings(reads.clients, reads.env, f))).await?;
-        Ok(found.into_iter().flatten().collect::<Vec<_>>().into())
+        Ok(found.into_iter().flatten().collect())
     }
 
     fn display(name: &str, id: Option<&str>) -> String {

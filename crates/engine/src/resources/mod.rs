@@ -269,7 +269,6 @@ macro_rules! kinds {
                 fn of(found: &Found) -> Option<&<$imp as Resource>::Found> {
                     match found {
                         Found::$kind(f) => Some(f),
-                        #[allow(unreachable_patterns)]
                         _ => None,
                     }
                 }
@@ -649,6 +648,12 @@ pub struct FoundSet {
 impl From<Vec<FoundItem>> for FoundSet {
     fn from(items: Vec<FoundItem>) -> FoundSet {
         FoundSet { items, notes: Vec::new() }
+    }
+}
+
+impl FromIterator<FoundItem> for FoundSet {
+    fn from_iter<I: IntoIterator<Item = FoundItem>>(items: I) -> FoundSet {
+        items.into_iter().collect::<Vec<_>>().into()
     }
 }
 

@@ -207,7 +207,7 @@ impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
             find_queue(reads.clients, reads.env, Kind::Queue),
             find_orphan_queues(reads.clients, reads.env),
         )?;
-        Ok(queue.into_iter().chain(orphans).collect::<Vec<_>>().into())
+        Ok(queue.into_iter().chain(orphans).collect())
     }
 
     /// The id is the URL; its last segment is the name.

@@ -106,7 +106,7 @@ impl Resource for Role {
             reads.each_function(|f| find_role(reads.clients, reads.env, f)),
             find_orphan_roles(reads.clients, reads.env),
         )?;
-        Ok(mine.into_iter().flatten().chain(orphans).collect::<Vec<_>>().into())
+        Ok(mine.into_iter().flatten().chain(orphans).collect())
     }
 
     fn desired(env: &Env, _ids: &Ids) -> Vec<Want<Spec>> {

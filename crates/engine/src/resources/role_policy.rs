@@ -195,7 +195,7 @@ impl Resource for RolePolicy {
 
     async fn find(reads: &super::Reads<'_>) -> anyhow::Result<super::FoundSet> {
         let found = reads.each_function(|f| find_role_policy(reads.clients, reads.env, f)).await?;
-        Ok(found.into_iter().flatten().collect::<Vec<_>>().into())
+        Ok(found.into_iter().flatten().collect())
     }
 
     fn references(spec: &Spec) -> Vec<Reference> {

@@ -352,7 +352,7 @@ impl Resource for Site {
         if reads.found.is_empty() {
             return Ok(super::FoundSet::default());
         }
-        Ok(find_site(reads.clients, reads.env).await?.into_iter().collect::<Vec<_>>().into())
+        Ok(find_site(reads.clients, reads.env).await?.into_iter().collect())
     }
 
     fn display(name: &str, id: Option<&str>) -> String {
