@@ -394,6 +394,12 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
     assert_eq!(ended.len() as u64, plan["calls"]["total"].as_u64().unwrap(), "{stderr}");
     assert!(ended.iter().any(|l| l.contains("AWS STS.GetCallerIdentity done in ")), "{stderr}");
     assert!(ended.iter().any(|l| l.contains("AWS ApiGatewayV2.GetApis done in ")), "{stderr}");
+    // Routes, integrations, MOCK integrations and models all need the API's
+    // routes, and two kinds its integrations: discovery lists each once.
+    for listing in ["GetRoutes", "GetIntegrations"] {
+        let calls = ended.iter().filter(|l| l.contains(&format!("AWS ApiGatewayV2.{listing} done in "))).count();
+        assert_eq!(calls, 1, "{listing}: {stderr}");
+    }
 }
 
 #[tokio::test]
