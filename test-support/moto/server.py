@@ -97,6 +97,22 @@ if not hasattr(ApiGatewayV2Response, "update_domain_name"):
 if not hasattr(ApiGatewayV2Response, "update_api_mapping"):
     ApiGatewayV2Response.update_api_mapping = update_api_mapping
 
+# Two answers moto's server works out again on every request, though they never
+# change while it runs (found with yappi, profiling the server under the deploy
+# tests): the list of its service modules, read from the file system
+# (`DomainDispatcherApplication.get_backend_for_host` calls
+# `backends.list_of_moto_modules` for every request), and a response class's
+# methods, listed with `inspect.getmembers` (`BaseResponse.call_action` calls
+# `method_names_from_class`). Both are kept after the first time.
+import functools  # noqa: E402
+
+import moto.backends  # noqa: E402
+import moto.core.responses  # noqa: E402
+
+MOTO_MODULES = frozenset(moto.backends.list_of_moto_modules())
+moto.backends.list_of_moto_modules = lambda: MOTO_MODULES
+moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
+
 from moto.server import main  # noqa: E402  (after the patch, which it serves)
 
 if __name__ == "__main__":

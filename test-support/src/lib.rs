@@ -1,6 +1,6 @@
 //! Test-only support: a real `moto_server` (the AWS emulator) on 127.0.0.1.
 //!
-//! Each test binary starts one server with [`Moto::start`] (or shares one via
+//! Each test binary starts a server with [`Moto::start`] (or shares a few via
 //! [`Moto::shared`]) and gives every test its own stack name, so tests run in
 //! parallel without seeing each other's resources. Dropping a [`Moto`] kills
 //! exactly the child it started.
@@ -25,6 +25,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
@@ -83,11 +84,20 @@ impl Moto {
         moto
     }
 
-    /// One server for the whole test binary, started on first use. Tests that
-    /// share it must use distinct resource names (for example a per-test stack name).
+    /// A server shared by the whole test binary: one of [`shared_servers`]
+    /// servers, each started on first use, handed out in turn. Tests that
+    /// share them must use distinct resource names (for example a per-test
+    /// stack name), and keep the one they were given.
+    ///
+    /// moto serves every request under Python's global interpreter lock, so
+    /// one server uses one core at most; the deploy tests, which mostly wait
+    /// on simulated AWS, kept a single server busy while the machine idled.
     pub fn shared() -> Arc<Moto> {
-        static SHARED: OnceLock<Arc<Moto>> = OnceLock::new();
-        SHARED.get_or_init(|| Arc::new(Moto::start())).clone()
+        static SERVERS: OnceLock<Vec<OnceLock<Arc<Moto>>>> = OnceLock::new();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let servers = SERVERS.get_or_init(|| (0..shared_servers()).map(|_| OnceLock::new()).collect());
+        let server = &servers[NEXT.fetch_add(1, Ordering::Relaxed) % servers.len()];
+        server.get_or_init(|| Arc::new(Moto::start())).clone()
     }
 
     /// `http://127.0.0.1:PORT`, for `--endpoint-url` and SDK clients.
@@ -147,6 +157,16 @@ impl Drop for Moto {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// How many servers [`Moto::shared`] spreads tests over: `$WSCHAT_MOTO_SERVERS`,
+/// or one per core, at least two (about 200 MB of memory each).
+pub fn shared_servers() -> usize {
+    std::env::var("WSCHAT_MOTO_SERVERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).max(2))
+        .max(1)
 }
 
 /// moto's test credentials and region, for a child process, without an endpoint.

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::Value;
 use test_support::realism::{Behaviours, Realism};
@@ -37,17 +37,25 @@ pub struct Cloud {
     pub realism: Realism,
 }
 
+thread_local! {
+    /// The moto server of the test running on this thread (libtest runs each
+    /// test on a thread of its own): one of the binary's shared servers
+    /// ([`Moto::shared`]), for all of the test's clouds, so that what one of
+    /// its proxies made, the others and its SDK clients see.
+    static MOTO: Arc<Moto> = Moto::shared();
+    static SHARED: Arc<Cloud> = Arc::new(Cloud::own(MOTO.with(Arc::clone), behaviours()));
+}
+
 impl Cloud {
-    /// One for the test binary: the shared moto behind a proxy with every
-    /// behaviour on ([`behaviours`]).
+    /// The test's cloud: its moto behind a proxy with every behaviour on
+    /// ([`behaviours`]).
     pub fn shared() -> Arc<Cloud> {
-        static SHARED: OnceLock<Arc<Cloud>> = OnceLock::new();
-        SHARED.get_or_init(|| Arc::new(Cloud::with(behaviours()))).clone()
+        SHARED.with(Arc::clone)
     }
 
-    /// A proxy of its own, with `behaviours`, in front of the shared moto.
+    /// A proxy of its own, with `behaviours`, in front of the test's moto.
     pub fn with(behaviours: Behaviours) -> Cloud {
-        Cloud::own(Moto::shared(), behaviours)
+        Cloud::own(MOTO.with(Arc::clone), behaviours)
     }
 
     /// A proxy with `behaviours` in front of `moto`.

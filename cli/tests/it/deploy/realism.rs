@@ -420,9 +420,12 @@ async fn new_roles_and_policies_are_waited_for_until_lambda_can_use_them() {
 
 #[tokio::test]
 async fn a_deploy_right_after_destroy_waits_for_sqs_and_s3_to_release_the_names() {
+    // Windows long enough that the deploy's first CreateQueue and CreateBucket
+    // fall inside them however loaded the machine is: the destroy deletes the
+    // names some seconds before the deploy asks for them again.
     let cloud = Cloud::with(only(|b| {
-        b.queue_name_reuse_ms = Some(6_000);
-        b.bucket_name_reuse_ms = Some(2_000);
+        b.queue_name_reuse_ms = Some(15_000);
+        b.bucket_name_reuse_ms = Some(10_000);
     }));
     let project = Project::new("rl-again");
     deploy(&cloud, &project);
