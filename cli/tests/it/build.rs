@@ -302,16 +302,21 @@ async fn invoke_all(bootstrap: &Path, env: &[(&str, String)], events: Vec<Value>
     Invocations { results, init, total, logs }
 }
 
-/// The bootstrap of `function` from the build, extracted as Lambda does (mode included).
-fn extract(function: &str, into: &Path) -> PathBuf {
+/// `function`'s bootstrap from the shared build's zip (built first, if no test
+/// has yet), extracted into `dir` as Lambda does (mode included).
+async fn extracted(function: &'static str, dir: &tempfile::TempDir) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let (bytes, mode) = bootstrap_in(&zip_of(built(), function));
-    let dir = into.join(function);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bootstrap");
-    std::fs::write(&path, bytes).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777)).unwrap();
-    path
+    let dir = dir.path().join(function);
+    tokio::task::spawn_blocking(move || {
+        let (bytes, mode) = bootstrap_in(&zip_of(built(), function));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bootstrap");
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777)).unwrap();
+        path
+    })
+    .await
+    .unwrap()
 }
 
 fn fixture(name: &str) -> Value {
@@ -329,19 +334,15 @@ fn assert_json_logs(logs: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chat_bootstrap_connects_a_client_against_moto() {
-    let moto = Moto::shared();
-    let aws = crate::aws_wiring::aws_for(&moto).await;
-    let table = "artifact-test-connections";
+/// The connections table as the shipped stack has it, keyed by `connectionId`.
+async fn connections_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
     let key = KeySchemaElement::builder().attribute_name("connectionId").key_type(KeyType::Hash).build().unwrap();
     let attribute = AttributeDefinition::builder()
         .attribute_name("connectionId")
         .attribute_type(ScalarAttributeType::S)
         .build()
         .unwrap();
-    aws.dynamodb()
-        .create_table()
+    ddb.create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key)
@@ -349,16 +350,19 @@ async fn the_chat_bootstrap_connects_a_client_against_moto() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_bootstrap_connects_a_client_against_moto() {
+    let moto = Moto::shared();
+    let aws = crate::aws_wiring::aws_for(&moto).await;
+    let table = "artifact-test-connections";
+    connections_table(&aws.dynamodb(), table).await;
     let queue_url =
         aws.sqs().create_queue().queue_name("artifact-test-notifications").send().await.unwrap().queue_url.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let bootstrap = tokio::task::spawn_blocking({
-        let into = dir.path().to_path_buf();
-        move || extract("chat", &into)
-    })
-    .await
-    .unwrap();
+    let bootstrap = extracted("chat", &dir).await;
     let mut env = moto.env();
     env.extend([
         ("WSCHAT_TABLE", table.to_string()),
@@ -447,21 +451,8 @@ async fn the_notify_bootstrap_delivers_a_queued_notice() {
     let moto = Moto::shared();
     let aws = crate::aws_wiring::aws_for(&moto).await;
     let table = "artifact-notify-connections";
-    let key = KeySchemaElement::builder().attribute_name("connectionId").key_type(KeyType::Hash).build().unwrap();
-    let attribute = AttributeDefinition::builder()
-        .attribute_name("connectionId")
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap();
     let ddb = aws.dynamodb();
-    ddb.create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key)
-        .attribute_definitions(attribute)
-        .send()
-        .await
-        .unwrap();
+    connections_table(&ddb, table).await;
     for (id, name) in [("a=", "alice"), ("b=", "bob")] {
         ddb.put_item()
             .table_name(table)
@@ -477,12 +468,7 @@ async fn the_notify_bootstrap_delivers_a_queued_notice() {
     let (endpoint, posts) = management_api().await;
 
     let dir = tempfile::tempdir().unwrap();
-    let bootstrap = tokio::task::spawn_blocking({
-        let into = dir.path().to_path_buf();
-        move || extract("notify", &into)
-    })
-    .await
-    .unwrap();
+    let bootstrap = extracted("notify", &dir).await;
     let mut env = moto.env();
     env.extend([("WSCHAT_TABLE", table.to_string()), ("WSCHAT_MANAGEMENT_ENDPOINT", endpoint)]);
     let notice = json!({"target": "all", "exclude": "b=", "payload": {"compat": "hello from the queue", "json": "{}"}});
@@ -520,12 +506,7 @@ async fn the_authorizer_bootstrap_verifies_tokens_cold_and_warm() {
     let token = serde_json::from_slice::<Value>(&reply.body).unwrap()["id_token"].as_str().unwrap().to_string();
 
     let dir = tempfile::tempdir().unwrap();
-    let bootstrap = tokio::task::spawn_blocking({
-        let into = dir.path().to_path_buf();
-        move || extract("authorizer", &into)
-    })
-    .await
-    .unwrap();
+    let bootstrap = extracted("authorizer", &dir).await;
     let env = [
         ("WSCHAT_JWT_ISSUER", format!("{}/issuer", issuer.http_root())),
         ("WSCHAT_JWT_AUDIENCE", "wschat-dev".to_string()),

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use crate::history::{ID_END, dedupe_scope, repeats};
 use crate::limits::{Admission, Bucket, Rate, gcra};
 use crate::ports::{
-    Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, PortResult,
-    Presence, Progress, Put, ScanPage, Window,
+    Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Ledger, Member, MessageStore, Page,
+    PortResult, Presence, Progress, Put, ScanPage, Window,
 };
 use crate::presence::{DIGEST_NAMES, bucket, live_from};
 
@@ -175,13 +175,7 @@ impl MessageStore for MemoryMessages {
         Ok(Put::Stored)
     }
 
-    async fn page(
-        &self,
-        conversation: &str,
-        window: Window<'_>,
-        limit: usize,
-        now: i64,
-    ) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize, now: i64) -> PortResult<Page> {
         let tables = lock(&self.tables);
         let at = |id: &str| (conversation.to_string(), id.to_string());
         let (start, end) = match window {

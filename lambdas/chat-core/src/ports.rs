@@ -210,6 +210,9 @@ pub enum Window<'a> {
     Since(&'a str),
 }
 
+/// Messages of a conversation, oldest first, and whether more lie beyond them.
+pub type Page = (Vec<ChatMessage>, bool);
+
 /// The chat's history: the messages table.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
@@ -222,13 +225,7 @@ pub trait MessageStore: Send + Sync {
     /// lie beyond them (older for `Latest` and `Before`, newer for `Since`).
     /// Messages expired at `now` (epoch seconds) are left out: DynamoDB's
     /// TTL takes days to remove them.
-    async fn page(
-        &self,
-        conversation: &str,
-        window: Window<'_>,
-        limit: usize,
-        now: i64,
-    ) -> PortResult<(Vec<ChatMessage>, bool)>;
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize, now: i64) -> PortResult<Page>;
 }
 
 /// Someone in a presence frame or a list: a connection and its name.

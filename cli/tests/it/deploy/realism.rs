@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use test_support::realism::{Behaviours, Freeze};
+use wschat_engine::aws::Aws;
 
 use super::{Cloud, Ended, Inventory, Project, cli, deploy, json, kill_at, mutating, run, sdk};
 
@@ -46,23 +47,9 @@ async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
     let aws = cloud.through_proxy().await;
 
     // Two writes to one API at once: one of them is refused with 409.
-    let api = direct
-        .apigatewayv2()
-        .create_api()
-        .name("rl-wire")
-        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
-        .route_selection_expression("$request.body.action")
-        .send()
-        .await
-        .unwrap()
-        .api_id
-        .unwrap();
+    let api = websocket_api(&direct.apigatewayv2(), "rl-wire").await;
     // A client without wschat's serialization or retry: the raw answer.
-    let raw = aws_sdk_apigatewayv2::Client::from_conf(
-        aws_sdk_apigatewayv2::config::Builder::from(aws.sdk_config())
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let raw = without_retries(&aws);
     let model = |name: &'static str| {
         raw.create_model().api_id(&api).name(name).content_type("application/json").schema("{}").send()
     };
@@ -128,22 +115,9 @@ async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
 async fn route_responses_are_listed_one_default_per_route_and_a_gone_response_is_not_found() {
     let cloud = Cloud::with(only(|b| b.one_route_response = true));
     // Straight to moto without retries: a 500 is answered at once.
-    let direct = aws_sdk_apigatewayv2::Client::from_conf(
-        aws_sdk_apigatewayv2::config::Builder::from(sdk(&cloud).await.sdk_config())
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let direct = without_retries(&sdk(&cloud).await);
     let proxied = cloud.through_proxy().await.apigatewayv2();
-    let api = direct
-        .create_api()
-        .name("rl-rr")
-        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
-        .route_selection_expression("$request.body.action")
-        .send()
-        .await
-        .unwrap()
-        .api_id
-        .unwrap();
+    let api = websocket_api(&direct, "rl-rr").await;
     let route = |key: &'static str| {
         proxied.create_route().api_id(&api).route_key(key).route_response_selection_expression("$default").send()
     };
@@ -229,22 +203,9 @@ async fn route_responses_are_listed_one_default_per_route_and_a_gone_response_is
 async fn route_settings_name_routes_merge_on_update_and_are_cleared_one_key_at_a_time() {
     use aws_sdk_apigatewayv2::types::RouteSettings;
     let cloud = Cloud::with(only(|b| b.route_settings_name_routes = true));
-    let direct = aws_sdk_apigatewayv2::Client::from_conf(
-        aws_sdk_apigatewayv2::config::Builder::from(sdk(&cloud).await.sdk_config())
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let direct = without_retries(&sdk(&cloud).await);
     let proxied = cloud.through_proxy().await.apigatewayv2();
-    let api = direct
-        .create_api()
-        .name("rl-rs")
-        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
-        .route_selection_expression("$request.body.action")
-        .send()
-        .await
-        .unwrap()
-        .api_id
-        .unwrap();
+    let api = websocket_api(&direct, "rl-rs").await;
     let mut routes = std::collections::BTreeMap::new();
     for key in ["typing", "send"] {
         let id = proxied.create_route().api_id(&api).route_key(key).send().await.unwrap().route_id.unwrap();
@@ -642,4 +603,27 @@ fn with_every_rule_on_deploy_converges_and_destroy_then_deploy_works() {
     assert!(out.status.success(), "{stderr}");
     assert!(started.elapsed() >= Duration::from_secs(50), "SQS's 60 s were not waited out: {stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("websocket: wss://"));
+}
+
+/// API Gateway v2 as `aws` has it, without retries: each call's own answer.
+fn without_retries(aws: &Aws) -> aws_sdk_apigatewayv2::Client {
+    aws_sdk_apigatewayv2::Client::from_conf(
+        aws_sdk_apigatewayv2::config::Builder::from(aws.sdk_config())
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    )
+}
+
+/// A WebSocket API named `name`, made with `client`: its id.
+async fn websocket_api(client: &aws_sdk_apigatewayv2::Client, name: &str) -> String {
+    client
+        .create_api()
+        .name(name)
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
+        .route_selection_expression("$request.body.action")
+        .send()
+        .await
+        .unwrap()
+        .api_id
+        .unwrap()
 }

@@ -178,16 +178,17 @@ async fn sign_in_deploys_and_switching_auth_converges_every_way() {
     assert_eq!(mutating(&deploy(&cloud, &project)), 0);
 
     // IAM, then back to sign-in, then IAM again.
-    project.write_stack(&with_iam(name));
-    deploy(&cloud, &project);
-    assert_open(&Inventory::read(&aws, name, "dev").await, name, "AWS_IAM");
+    let to_iam = async || {
+        project.write_stack(&with_iam(name));
+        deploy(&cloud, &project);
+        assert_open(&Inventory::read(&aws, name, "dev").await, name, "AWS_IAM");
+    };
+    to_iam().await;
     project.write_stack(&with_jwt(name, &issuer.url));
     deploy(&cloud, &project);
     assert_signed_in(&Inventory::read(&aws, name, "dev").await, name, &issuer.url);
     assert_eq!(mutating(&deploy(&cloud, &project)), 0);
-    project.write_stack(&with_iam(name));
-    deploy(&cloud, &project);
-    assert_open(&Inventory::read(&aws, name, "dev").await, name, "AWS_IAM");
+    to_iam().await;
 
     project.write_stack(&with_jwt(name, &issuer.url));
     deploy(&cloud, &project);

@@ -160,13 +160,7 @@ impl MessageStore for DynamoMessages {
         }
     }
 
-    async fn page(
-        &self,
-        conversation: &str,
-        window: Window<'_>,
-        limit: usize,
-        now: i64,
-    ) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize, now: i64) -> PortResult<Page> {
         // BETWEEN is inclusive: the `since` message itself is dropped below.
         let (condition, end, since, forward) = match window {
             Window::Latest => ("#c = :c AND #id < :end", ID_END, None, false),

@@ -85,7 +85,7 @@ use crate::history::{ID_END, dedupe_scope, repeats};
 use crate::limits::{Admission, Bucket, Rate};
 use crate::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
-    Notifier, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
+    Notifier, Page, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
 };
 use crate::presence::{BUCKET_SECONDS, DIGEST_NAMES, bucket, live_from};
 

@@ -327,11 +327,24 @@ pub(super) fn presence(
     count: Option<Count>,
     at: i64,
 ) -> Payload {
-    let text = format!("{} {verb}", connection.name);
+    about(kind, None, &format!("{} {verb}", connection.name), connection, count, at)
+}
+
+/// `text` from [`HOST`] about `connection` (its id and name), with who is
+/// online after it.
+fn about(
+    kind: &'static str,
+    action: Option<Action>,
+    text: &str,
+    connection: &Connection,
+    count: Option<Count>,
+    at: i64,
+) -> Payload {
     let json = Envelope {
         kind,
+        action: action.map(Action::name),
         from: Some(HOST),
-        text: Some(&text),
+        text: Some(text),
         connection_id: Some(&connection.connection_id),
         name: Some(&connection.name),
         timestamp: Some(at),
@@ -339,7 +352,7 @@ pub(super) fn presence(
         counted_at: Count::fields(count).1,
         ..Envelope::default()
     };
-    Payload { compat: host_says(&text), json: json.to_json() }
+    Payload { compat: host_says(text), json: json.to_json() }
 }
 
 /// The notice to everyone else when `connection` connects.
@@ -404,20 +417,7 @@ pub(super) fn others(n: u64) -> &'static str {
 
 /// `<old> is now <new>`, from [`HOST`]; `connection` carries the new name.
 pub fn renamed(old: &str, connection: &Connection, count: Option<Count>, at: i64) -> Payload {
-    let text = format!("{old} is now {}", connection.name);
-    let json = Envelope {
-        kind: "renamed",
-        action: Some(Action::Rename.name()),
-        from: Some(HOST),
-        text: Some(&text),
-        connection_id: Some(&connection.connection_id),
-        name: Some(&connection.name),
-        timestamp: Some(at),
-        count: Count::fields(count).0,
-        counted_at: Count::fields(count).1,
-        ..Envelope::default()
-    };
-    Payload { compat: host_says(&text), json: json.to_json() }
+    about("renamed", Some(Action::Rename), &format!("{old} is now {}", connection.name), connection, count, at)
 }
 
 /// A JSON reply to `list`: a page of `connections`, in the order given, and

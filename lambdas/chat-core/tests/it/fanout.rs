@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::aws::{DynamoLedger, DynamoStore, SqsNotifier};
 use chat_core::notice::{Notice, Target};
-use chat_core::ports::{Connection, ConnectionStore, Format, NoLedger, Notifier, Poster};
+use chat_core::ports::{Connection, ConnectionStore, Format, Ledger, NoLedger, Notifier, Poster};
 use chat_core::protocol::Payload;
 use chat_core::{Ports, Settings, handle_sqs};
 
@@ -139,6 +139,11 @@ impl Rig {
     fn poster(&self) -> impl Poster {
         chat_core::lambda::management_poster(&self.aws.sdk, &self.endpoint, Settings::default().post_timeout)
     }
+
+    /// The handlers' ports over this rig, with no history and no presence.
+    fn ports<'a>(&'a self, poster: &'a dyn Poster, ledger: &'a dyn Ledger) -> Ports<'a> {
+        Ports { store: &self.store, notifier: &self.notifier, poster, ledger, messages: None, presence: None }
+    }
 }
 
 fn ids(n: usize) -> Vec<String> {
@@ -153,14 +158,7 @@ async fn stale_rows_are_deleted_live_ones_kept_and_concurrency_stays_bounded() {
     let gateway = Arc::new(Gateway { gone: gone.clone(), bare_gone: bare_gone.clone(), ..Gateway::default() });
     let rig = Rig::new("fanout", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports {
-        store: &rig.store,
-        notifier: &rig.notifier,
-        poster: &poster,
-        ledger: &NoLedger,
-        messages: None,
-        presence: None,
-    };
+    let ports = rig.ports(&poster, &NoLedger);
     let settings = Settings { fanout_concurrency: 5, welcome_delay: 1, ..Settings::default() };
 
     let response = handle_sqs(ports, &settings, &sqs_event(&[notice_to_all("hi all")]), None).await;
@@ -181,14 +179,7 @@ async fn a_bound_of_one_posts_one_at_a_time_per_record_and_each_recipient_in_ord
     let gateway = Arc::new(Gateway::default());
     let rig = Rig::new("serial", gateway.clone(), &ids(8)).await;
     let poster = rig.poster();
-    let ports = Ports {
-        store: &rig.store,
-        notifier: &rig.notifier,
-        poster: &poster,
-        ledger: &NoLedger,
-        messages: None,
-        presence: None,
-    };
+    let ports = rig.ports(&poster, &NoLedger);
     let settings = Settings { fanout_concurrency: 1, welcome_delay: 1, ..Settings::default() };
     let bodies = [notice_to_all("one"), notice_to_all("two")];
     assert!(handle_sqs(ports, &settings, &sqs_event(&bodies), None).await.batch_item_failures.is_empty());
@@ -204,14 +195,7 @@ async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
     let gateway = Arc::new(Gateway { failing: Mutex::new(HashSet::from([all[2].clone()])), ..Gateway::default() });
     let rig = Rig::new("failing", gateway.clone(), &all).await;
     let poster = rig.poster();
-    let ports = Ports {
-        store: &rig.store,
-        notifier: &rig.notifier,
-        poster: &poster,
-        ledger: &NoLedger,
-        messages: None,
-        presence: None,
-    };
+    let ports = rig.ports(&poster, &NoLedger);
     let settings = Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() };
     let direct =
         Notice::new(Target::Connection(all[0].clone()), None, Payload { compat: "just you".into(), json: "{}".into() });
@@ -332,14 +316,7 @@ async fn a_sharded_broadcast_through_sqs_and_dynamodb_reaches_each_connection_on
     let rig = Rig::new("sharded", gateway.clone(), &all).await;
     let ledger = DynamoLedger::new(rig.aws.dynamodb(), rig.aws.ledger_table("sharded").await);
     let poster = rig.poster();
-    let ports = Ports {
-        store: &rig.store,
-        notifier: &rig.notifier,
-        poster: &poster,
-        ledger: &ledger,
-        messages: None,
-        presence: None,
-    };
+    let ports = rig.ports(&poster, &ledger);
     let settings = Settings { shard_size: 25, fanout_concurrency: 4, ..Settings::default() };
     rig.notifier.send(notice_to_all("to everyone"), 0).await.unwrap();
 

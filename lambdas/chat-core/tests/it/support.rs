@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ScalarAttributeType;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
 use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
@@ -398,64 +399,29 @@ impl Aws {
         name
     }
 
-    /// A new queue named after `label`; returns its URL.
     /// A fresh delivery ledger table, as `wschat deploy` creates it: hash
     /// key `shard` (S), range key `part` (N).
     pub async fn ledger_table(&self, label: &str) -> String {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        let name = format!("{label}-{}-deliveries", unique());
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-        let attribute = |name: &str, kind| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()
-        };
-        self.dynamodb()
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute("shard", ScalarAttributeType::S))
-            .attribute_definitions(attribute("part", ScalarAttributeType::N))
-            .key_schema(key("shard", KeyType::Hash))
-            .key_schema(key("part", KeyType::Range))
-            .send()
-            .await
-            .expect("creating a ledger table in moto");
-        name
+        self.keyed_table(label, "deliveries", "shard", ("part", ScalarAttributeType::N)).await
     }
 
     /// A fresh messages table, as `wschat deploy` creates it: hash key
     /// `conversation` (S), range key `id` (S).
     pub async fn messages_table(&self, label: &str) -> String {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        let name = format!("{label}-{}-messages", unique());
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-        let attribute = |name: &str| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-        };
-        self.dynamodb()
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute("conversation"))
-            .attribute_definitions(attribute("id"))
-            .key_schema(key("conversation", KeyType::Hash))
-            .key_schema(key("id", KeyType::Range))
-            .send()
-            .await
-            .expect("creating a messages table in moto");
-        name
+        self.keyed_table(label, "messages", "conversation", ("id", ScalarAttributeType::S)).await
     }
 
     /// A fresh presence table, as `wschat deploy` creates it: hash key `key`
     /// (S), range key `part` (N).
     pub async fn presence_table(&self, label: &str) -> String {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        let name = format!("{label}-{}-presence", unique());
+        self.keyed_table(label, "presence", "key", ("part", ScalarAttributeType::N)).await
+    }
+
+    /// A fresh table named after `label` and `kind`, with a string hash key
+    /// and a range key of the type given.
+    async fn keyed_table(&self, label: &str, kind: &str, hash: &str, range: (&str, ScalarAttributeType)) -> String {
+        use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType};
+        let name = format!("{label}-{}-{kind}", unique());
         let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
         let attribute = |name: &str, kind| {
             AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap()
@@ -464,16 +430,17 @@ impl Aws {
             .create_table()
             .table_name(&name)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute("key", ScalarAttributeType::S))
-            .attribute_definitions(attribute("part", ScalarAttributeType::N))
-            .key_schema(key("key", KeyType::Hash))
-            .key_schema(key("part", KeyType::Range))
+            .attribute_definitions(attribute(hash, ScalarAttributeType::S))
+            .attribute_definitions(attribute(range.0, range.1))
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(range.0, KeyType::Range))
             .send()
             .await
-            .expect("creating a presence table in moto");
+            .unwrap_or_else(|e| panic!("creating a {kind} table in moto: {e}"));
         name
     }
 
+    /// A new queue named after `label`; returns its URL.
     pub async fn queue(&self, label: &str) -> String {
         let name = format!("{label}-{}-notifications", unique());
         let out = self.sqs().create_queue().queue_name(&name).send().await.expect("creating a queue in moto");

@@ -30,7 +30,7 @@ use chat_core::limits::{Admission, Bucket, Rate};
 use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{
     Change, ChatMessage, Connection, ConnectionStore, Digest, DigestWindow, Format, Ledger, Member, MessageStore,
-    Notifier, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
+    Notifier, Page, PortError, PortResult, Poster, Presence, Progress, Put, ScanPage, Window,
 };
 use chat_core::presence::{BUCKET_SECONDS, DIGEST_NAMES, bucket, live_from};
 use chat_core::{Ports, Settings};

@@ -99,13 +99,7 @@ impl MessageStore for SimMessages {
     }
     /// A consistent Query for `limit + 2` items, as `DynamoMessages::page`
     /// asks (its filter on `expiresAt` reads them all the same).
-    async fn page(
-        &self,
-        conversation: &str,
-        window: Window<'_>,
-        limit: usize,
-        now: i64,
-    ) -> PortResult<(Vec<ChatMessage>, bool)> {
+    async fn page(&self, conversation: &str, window: Window<'_>, limit: usize, now: i64) -> PortResult<Page> {
         tokio::time::sleep(QUERY).await;
         let (mut read, _) = self.inner.page(conversation, window, limit + 2, now).await?;
         let units = read_units(read.iter().map(message_bytes).sum(), true);
