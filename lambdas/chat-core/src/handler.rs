@@ -94,6 +94,14 @@ pub struct Ports<'a> {
     pub presence: Option<&'a dyn Presence>,
 }
 
+impl<'a> Ports<'a> {
+    /// The three ports every invocation needs, with no ledger, no history
+    /// and no presence table; the others are set by name on top.
+    pub fn new(store: &'a dyn ConnectionStore, notifier: &'a dyn Notifier, poster: &'a dyn Poster) -> Ports<'a> {
+        Ports { store, notifier, poster, ledger: &crate::ports::NoLedger, messages: None, presence: None }
+    }
+}
+
 /// How long a row outlives its connection's start: API Gateway closes every
 /// connection after 2 hours, and the TTL removes rows whose `$disconnect`
 /// never ran.

@@ -142,7 +142,7 @@ impl Rig {
 
     /// The handlers' ports over this rig, with no history and no presence.
     fn ports<'a>(&'a self, poster: &'a dyn Poster, ledger: &'a dyn Ledger) -> Ports<'a> {
-        Ports { store: &self.store, notifier: &self.notifier, poster, ledger, messages: None, presence: None }
+        Ports { ledger, ..Ports::new(&self.store, &self.notifier, poster) }
     }
 }
 

@@ -637,14 +637,7 @@ impl ConnectionStore for ScanlessStore {
 async fn a_failing_table_answers_500_and_tells_the_caller() {
     let store = ScanlessStore(MemoryStore::new());
     let (queue, gateway) = (Queue::default(), Gateway::default());
-    let ports = Ports {
-        store: &store,
-        notifier: &queue,
-        poster: &gateway,
-        ledger: &chat_core::ports::NoLedger,
-        messages: None,
-        presence: None,
-    };
+    let ports = Ports::new(&store, &queue, &gateway);
     let settings = chat_core::Settings { fanout_concurrency: 2, welcome_delay: 0, ..chat_core::Settings::default() };
     let connect = crate::support::connect_event(A, &[]);
     assert_eq!(handle_websocket(ports, &settings, &connect).await.status_code, 200);

@@ -284,14 +284,7 @@ async fn a_thousand_long_names_get_the_whole_list_in_pages_under_128_kib_read_a_
         gateway.open.lock().unwrap().insert(row.connection_id.clone());
         everyone.insert(row.connection_id);
     }
-    let ports = Ports {
-        store: &store,
-        notifier: &queue,
-        poster: &gateway,
-        ledger: &chat_core::ports::NoLedger,
-        messages: None,
-        presence: Some(&presence),
-    };
+    let ports = Ports { presence: Some(&presence), ..Ports::new(&store, &queue, &gateway) };
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -336,14 +329,7 @@ async fn a_compat_list_past_the_frame_limit_is_cut_with_how_many_more() {
         presence.arrive(&row).await.unwrap();
     }
     gateway.open.lock().unwrap().insert("Conn0000000000==".into());
-    let ports = Ports {
-        store: &store,
-        notifier: &queue,
-        poster: &gateway,
-        ledger: &chat_core::ports::NoLedger,
-        messages: None,
-        presence: Some(&presence),
-    };
+    let ports = Ports { presence: Some(&presence), ..Ports::new(&store, &queue, &gateway) };
     let frame = list(ports, &gateway, "Conn0000000000==", None).await;
     assert!(frame.len() < FRAME_LIMIT && frame.len() > 100 * 1024, "{} bytes", frame.len());
     let (ids, tail) = frame.split_once(" ... and ").expect("cut");
