@@ -7,7 +7,7 @@
 
 use chat_core::config::Config;
 use chat_core::event::{WebSocketEvent, WebSocketResponse};
-use chat_core::ports::{MessageStore, NoLedger, Presence};
+use chat_core::ports::{MessageStore, Presence};
 use chat_core::{Ports, handle_websocket, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
         let presence = presence.as_ref().map(|p| p as &dyn Presence);
         async move {
             let poster = posters.for_event(&event.payload.request_context);
-            let ports = Ports { store, notifier, poster: poster.as_ref(), ledger: &NoLedger, messages, presence };
+            let ports = Ports { messages, presence, ..Ports::new(store, notifier, poster.as_ref()) };
             Ok::<WebSocketResponse, Error>(handle_websocket(ports, settings, &event.payload).await)
         }
     }))

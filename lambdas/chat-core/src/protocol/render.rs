@@ -319,17 +319,6 @@ pub fn welcome(connection: &Connection, count: Option<Count>, at: i64) -> Payloa
     Payload { compat: text.clone(), json: json.to_json() }
 }
 
-/// `<name> joined` or `<name> left`, from [`HOST`], with who is online after it.
-pub(super) fn presence(
-    kind: &'static str,
-    verb: &str,
-    connection: &Connection,
-    count: Option<Count>,
-    at: i64,
-) -> Payload {
-    about(kind, None, &format!("{} {verb}", connection.name), connection, count, at)
-}
-
 /// `text` from [`HOST`] about `connection` (its id and name), with who is
 /// online after it.
 fn about(
@@ -357,12 +346,12 @@ fn about(
 
 /// The notice to everyone else when `connection` connects.
 pub fn joined(connection: &Connection, count: Option<Count>, at: i64) -> Payload {
-    presence("joined", "joined", connection, count, at)
+    about("joined", None, &format!("{} joined", connection.name), connection, count, at)
 }
 
 /// The notice to everyone when `connection` disconnects.
 pub fn left(connection: &Connection, count: Option<Count>, at: i64) -> Payload {
-    presence("left", "left", connection, count, at)
+    about("left", None, &format!("{} left", connection.name), connection, count, at)
 }
 
 /// The digest of a window's joins and leaves (`docs/presence.md`), to
