@@ -15,6 +15,7 @@ pub use api_writes::OneWriterPerApi as ApiWrites;
 pub use calls::{Call, CallLog};
 pub use tags::{Tagged, acm_tags, cloudfront_tags, dynamodb_tags, iam_tags, retag};
 
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -452,6 +453,12 @@ impl ClassifyRetry for NotImplemented {
 /// implement it (see [`NotImplemented`]).
 pub fn is_not_implemented<E>(err: &SdkError<E, HttpResponse>) -> bool {
     err.raw_response().is_some_and(|r| r.status().is_server_error())
+}
+
+/// Every item of a listing, from all its pages (an SDK paginator's
+/// `.items().send()`), in order; the first error ends it.
+pub async fn every<T, E>(items: PaginationStream<Result<T, E>>) -> Result<Vec<T>, E> {
+    items.collect().await
 }
 
 /// Every page of a listing the SDK has no paginator for (API Gateway v2). `page` gets the next token and

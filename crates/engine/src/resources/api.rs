@@ -2,7 +2,7 @@
 //! stack's API is the one tagged with its stack and stage; if several are
 //! (two deploys raced), the oldest is kept and the others are deleted.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field, tags_from_map};
@@ -130,9 +130,7 @@ impl Resource for Api {
             .send()
             .done(|| format!("creating WebSocket API `{}`", spec.name))
             .await?;
-        created
-            .api_id
-            .ok_or_else(|| anyhow::anyhow!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
+        created.api_id.with_context(|| format!("creating WebSocket API `{}`: API Gateway returned no id", spec.name))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {

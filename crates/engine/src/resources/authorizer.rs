@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::config::http::HttpResponse;
 use aws_sdk_apigatewayv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewayv2::operation::delete_authorizer::DeleteAuthorizerError;
@@ -93,6 +93,18 @@ pub async fn find_authorizers(clients: &super::Clients, env: &Env, api_id: &str)
         .collect())
 }
 
+/// Sets the fields CreateAuthorizer and UpdateAuthorizer both send on
+/// either's builder (the SDK's two builders are types of their own with the
+/// same setters).
+macro_rules! with_fields {
+    ($builder:expr, $spec:expr) => {
+        $builder
+            .authorizer_type(AuthorizerType::Request)
+            .authorizer_uri(&$spec.uri)
+            .set_identity_source(Some($spec.identity_source.clone()))
+    };
+}
+
 /// The API's JWT authorizer.
 pub struct Authorizer;
 
@@ -146,33 +158,16 @@ impl Resource for Authorizer {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let api_id = spec.api_id.get()?.as_str();
-        let created = op
-            .clients
-            .apigw
-            .create_authorizer()
-            .api_id(api_id)
-            .name(&spec.name)
-            .authorizer_type(AuthorizerType::Request)
-            .authorizer_uri(&spec.uri)
-            .set_identity_source(Some(spec.identity_source.clone()))
+        let created = with_fields!(op.clients.apigw.create_authorizer().api_id(api_id).name(&spec.name), spec)
             .send()
             .done(|| format!("creating authorizer `{}` of WebSocket API `{api_id}`", spec.name))
             .await?;
-        created
-            .authorizer_id
-            .ok_or_else(|| anyhow::anyhow!("API Gateway returned no authorizer id for `{}`", spec.name))
+        created.authorizer_id.with_context(|| format!("API Gateway returned no authorizer id for `{}`", spec.name))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .update_authorizer()
-            .api_id(api_id)
-            .authorizer_id(&found.id)
-            .authorizer_type(AuthorizerType::Request)
-            .authorizer_uri(&spec.uri)
-            .set_identity_source(Some(spec.identity_source.clone()))
+        with_fields!(op.clients.apigw.update_authorizer().api_id(api_id).authorizer_id(&found.id), spec)
             .send()
             .done(|| format!("updating authorizer `{}` of WebSocket API `{api_id}`", spec.name))
             .await?;

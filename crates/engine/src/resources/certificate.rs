@@ -226,16 +226,16 @@ pub async fn find_user_certificates(clients: &Clients, env: &Env) -> Result<BTre
             continue;
         }
         let acm = clients.acm(&region);
-        let summaries = acm
-            .list_certificates()
-            .certificate_statuses(CertificateStatus::Issued)
-            .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .aws_context(|| format!("listing the ISSUED ACM certificates in {region}"))?;
+        let summaries = crate::aws::every(
+            acm.list_certificates()
+                .certificate_statuses(CertificateStatus::Issued)
+                .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
+                .into_paginator()
+                .items()
+                .send(),
+        )
+        .await
+        .aws_context(|| format!("listing the ISSUED ACM certificates in {region}"))?;
         let read = summaries.into_iter().filter_map(|s| {
             let arn = s.certificate_arn.clone()?;
             let mut listed: Vec<String> = s.domain_name.iter().cloned().collect();
@@ -363,12 +363,7 @@ pub async fn find_certificates(clients: &Clients, env: &Env) -> Result<Vec<Found
     let mut items = Vec::new();
     for region in regions(env) {
         let acm = clients.acm(&region);
-        let summaries = acm
-            .list_certificates()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
+        let summaries = crate::aws::every(acm.list_certificates().into_paginator().items().send())
             .await
             .aws_context(|| format!("listing ACM certificates in {region}"))?;
         let read = summaries.into_iter().filter_map(|s| s.certificate_arn).map(|arn| {

@@ -160,13 +160,7 @@ fn config_hash(settings: &[(&str, &str)]) -> String {
 pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<FoundItem>> {
     let comment = env.stack.distribution_comment();
     let origin = env.stack.bucket_domain(&env.account.id, &env.region);
-    let summaries = clients
-        .cloudfront
-        .list_distributions()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    let summaries = crate::aws::every(clients.cloudfront.list_distributions().into_paginator().items().send())
         .await
         .aws_context(|| "listing CloudFront distributions".to_string())?;
     let candidates = summaries.into_iter().filter(|d| {

@@ -207,13 +207,7 @@ fn chat_environment(env: &Env, function: &str, ids: &Ids) -> (BTreeMap<String, S
 
 /// Functions named like the stack's and tagged as its own, whose name left stack.yaml.
 pub async fn find_orphan_functions(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
-    let functions = clients
-        .lambda
-        .list_functions()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    let functions = crate::aws::every(clients.lambda.list_functions().into_paginator().items().send())
         .await
         .aws_context(|| "listing Lambda functions".to_string())?;
     let prefix = env.stack.function_name("");

@@ -5,7 +5,7 @@
 //! their own, [`super::mock_integration`]: they name no function, answer one
 //! route each, and cannot become AWS_PROXY in place.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::{Integration as ApiIntegration, IntegrationType};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
@@ -30,6 +30,15 @@ pub struct Found {
     pub uri: String,
     pub integration_type: String,
     pub method: String,
+}
+
+/// Sets the fields CreateIntegration and UpdateIntegration both send on
+/// either's builder (the SDK's two builders are types of their own with the
+/// same setters).
+macro_rules! with_fields {
+    ($builder:expr, $spec:expr) => {
+        $builder.integration_type(IntegrationType::AwsProxy).integration_method(METHOD).integration_uri(&$spec.uri)
+    };
 }
 
 pub fn spec(env: &Env, function: &str, api_id: Ref<String>) -> Spec {
@@ -126,30 +135,16 @@ impl Resource for Integration {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let api_id = spec.api_id.get()?.as_str();
-        let created = op
-            .clients
-            .apigw
-            .create_integration()
-            .api_id(api_id)
-            .integration_type(IntegrationType::AwsProxy)
-            .integration_method(METHOD)
-            .integration_uri(&spec.uri)
+        let created = with_fields!(op.clients.apigw.create_integration().api_id(api_id), spec)
             .send()
             .done(|| format!("creating the integration of function `{}` in WebSocket API `{api_id}`", spec.function))
             .await?;
-        created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
+        created.integration_id.context("API Gateway returned no integration id")
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .update_integration()
-            .api_id(api_id)
-            .integration_id(&found.id)
-            .integration_type(IntegrationType::AwsProxy)
-            .integration_method(METHOD)
-            .integration_uri(&spec.uri)
+        with_fields!(op.clients.apigw.update_integration().api_id(api_id).integration_id(&found.id), spec)
             .send()
             .done(|| format!("updating integration `{}` of WebSocket API `{api_id}`", found.id))
             .await?;

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::Sent;
@@ -114,6 +114,18 @@ pub async fn find_integration_responses(clients: &super::Clients, mocks: &[Found
     Ok(listed.into_iter().flatten().collect())
 }
 
+/// Sets the fields CreateIntegrationResponse and UpdateIntegrationResponse
+/// both send on either's builder (the SDK's two builders are types of their
+/// own with the same setters).
+macro_rules! with_fields {
+    ($builder:expr, $spec:expr) => {
+        $builder
+            .integration_response_key(KEY)
+            .set_response_templates(Some($spec.response_templates().into_iter().collect()))
+            .template_selection_expression(TEMPLATE_SELECTION)
+    };
+}
+
 /// The integration response of each mock route's MOCK integration.
 pub struct IntegrationResponse;
 
@@ -181,15 +193,8 @@ impl Resource for IntegrationResponse {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let (api_id, integration_id) = (spec.api_id.get()?.as_str(), spec.integration_id.get()?.as_str());
-        let created = op
-            .clients
-            .apigw
-            .create_integration_response()
-            .api_id(api_id)
-            .integration_id(integration_id)
-            .integration_response_key(KEY)
-            .set_response_templates(Some(spec.response_templates().into_iter().collect()))
-            .template_selection_expression(TEMPLATE_SELECTION)
+        let create = op.clients.apigw.create_integration_response().api_id(api_id).integration_id(integration_id);
+        let created = with_fields!(create, spec)
             .send()
             .done(|| {
                 format!(
@@ -198,22 +203,13 @@ impl Resource for IntegrationResponse {
                 )
             })
             .await?;
-        created
-            .integration_response_id
-            .ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration response id"))
+        created.integration_response_id.context("API Gateway returned no integration response id")
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .update_integration_response()
-            .api_id(api_id)
-            .integration_id(&found.integration_id)
-            .integration_response_id(&found.id)
-            .integration_response_key(KEY)
-            .set_response_templates(Some(spec.response_templates().into_iter().collect()))
-            .template_selection_expression(TEMPLATE_SELECTION)
+        let update = op.clients.apigw.update_integration_response().api_id(api_id);
+        with_fields!(update.integration_id(&found.integration_id).integration_response_id(&found.id), spec)
             .send()
             .done(|| {
                 format!(

@@ -44,12 +44,7 @@ pub async fn list_stack_groups(
     stack: &wschat_stack::Stack,
 ) -> Result<Vec<aws_sdk_cloudwatchlogs::types::LogGroup>> {
     let prefix = stack.log_group_name("");
-    logs.describe_log_groups()
-        .log_group_name_prefix(&prefix)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    crate::aws::every(logs.describe_log_groups().log_group_name_prefix(&prefix).into_paginator().items().send())
         .await
         .aws_context(|| format!("listing log groups `{prefix}*`"))
 }

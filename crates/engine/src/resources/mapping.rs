@@ -61,15 +61,10 @@ pub fn spec(env: &Env, function: &str) -> Option<Spec> {
 
 pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) -> Result<Vec<FoundItem>> {
     let name = env.stack.function_name(function);
-    let listed = clients
-        .lambda
-        .list_event_source_mappings()
-        .function_name(&name)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await;
+    let listed = crate::aws::every(
+        clients.lambda.list_event_source_mappings().function_name(&name).into_paginator().items().send(),
+    )
+    .await;
     let mappings = listed
         .or_missing()
         .aws_context(|| format!("listing the event source mappings of Lambda function `{name}`"))?

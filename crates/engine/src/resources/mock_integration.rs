@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::{Integration as ApiIntegration, IntegrationType};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
@@ -95,6 +95,18 @@ pub fn found_mock_integrations(api_id: &str, listed: &[ApiIntegration], routes: 
     items.into_iter().map(|(_, item)| item).collect()
 }
 
+/// Sets the fields CreateIntegration and UpdateIntegration both send on
+/// either's builder (the SDK's two builders are types of their own with the
+/// same setters).
+macro_rules! with_fields {
+    ($builder:expr) => {
+        $builder
+            .integration_type(IntegrationType::Mock)
+            .set_request_templates(Some(Spec::request_templates().into_iter().collect()))
+            .template_selection_expression(TEMPLATE_SELECTION)
+    };
+}
+
 /// The MOCK integration of each mock route.
 pub struct MockIntegration;
 
@@ -145,32 +157,18 @@ impl Resource for MockIntegration {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let api_id = spec.api_id.get()?.as_str();
-        let created = op
-            .clients
-            .apigw
-            .create_integration()
-            .api_id(api_id)
-            .integration_type(IntegrationType::Mock)
-            .set_request_templates(Some(Spec::request_templates().into_iter().collect()))
-            .template_selection_expression(TEMPLATE_SELECTION)
+        let created = with_fields!(op.clients.apigw.create_integration().api_id(api_id))
             .send()
             .done(|| format!("creating the MOCK integration of route `{}` in WebSocket API `{api_id}`", spec.route_key))
             .await?;
-        created.integration_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no integration id"))
+        created.integration_id.context("API Gateway returned no integration id")
     }
 
     /// UpdateIntegration, with the type always named, as
     /// terraform-provider-aws sends it (`resourceIntegrationUpdate`).
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .update_integration()
-            .api_id(api_id)
-            .integration_id(&found.id)
-            .integration_type(IntegrationType::Mock)
-            .set_request_templates(Some(Spec::request_templates().into_iter().collect()))
-            .template_selection_expression(TEMPLATE_SELECTION)
+        with_fields!(op.clients.apigw.update_integration().api_id(api_id).integration_id(&found.id))
             .send()
             .done(|| format!("updating the MOCK integration `{}` of WebSocket API `{api_id}`", found.id))
             .await?;

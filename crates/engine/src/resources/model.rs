@@ -199,7 +199,7 @@ impl Resource for Model {
             .send()
             .done(|| format!("creating model `{}` (route `{}`) in WebSocket API `{api_id}`", spec.name, spec.route_key))
             .await?;
-        created.model_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no model id for `{}`", spec.name))
+        created.model_id.with_context(|| format!("API Gateway returned no model id for `{}`", spec.name))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {

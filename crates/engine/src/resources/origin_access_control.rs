@@ -51,12 +51,7 @@ pub fn spec(env: &Env) -> Spec {
 /// Every OAC named like the stack's, in listing order.
 pub async fn find_origin_access_controls(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
     let name = env.stack.oac_name();
-    let pages = clients
-        .cloudfront
-        .list_origin_access_controls()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    let pages = crate::aws::every(clients.cloudfront.list_origin_access_controls().into_paginator().send())
         .await
         .aws_context(|| "listing CloudFront origin access controls".to_string())?;
     let ours = pages

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -115,13 +115,7 @@ pub async fn find_queue(clients: &super::Clients, env: &Env, kind: Kind) -> Resu
 pub async fn find_orphan_queues(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
     let prefix = format!("{}-", env.stack.prefix());
     let sqs = &clients.sqs;
-    let urls = sqs
-        .list_queues()
-        .queue_name_prefix(&prefix)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    let urls = crate::aws::every(sqs.list_queues().queue_name_prefix(&prefix).into_paginator().items().send())
         .await
         .aws_context(|| format!("listing SQS queues `{prefix}*`"))?;
     let ours = [env.stack.queue_name(), env.stack.dlq_name()];
@@ -258,7 +252,7 @@ impl<const DEAD_LETTER: bool> Resource for Queues<DEAD_LETTER> {
             ),
             other => other.aws_context(|| format!("creating SQS queue `{}`", spec.name))?,
         };
-        created.queue_url.ok_or_else(|| anyhow::anyhow!("creating SQS queue `{}`: SQS returned no URL", spec.name))
+        created.queue_url.with_context(|| format!("creating SQS queue `{}`: SQS returned no URL", spec.name))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {

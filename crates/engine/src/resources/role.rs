@@ -64,14 +64,7 @@ pub async fn find_role(clients: &super::Clients, env: &Env, function: &str) -> R
 /// Roles on the stack's path whose function left stack.yaml.
 pub async fn find_orphan_roles(clients: &super::Clients, env: &Env) -> Result<Vec<FoundItem>> {
     let path = env.stack.role_path();
-    let roles = clients
-        .iam
-        .list_roles()
-        .path_prefix(&path)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    let roles = crate::aws::every(clients.iam.list_roles().path_prefix(&path).into_paginator().items().send())
         .await
         .aws_context(|| format!("listing the IAM roles on path `{path}`"))?;
     let prefix = env.stack.role_name("");

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::AuthorizationType;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Ref, Reference, Resource, Want};
@@ -143,6 +143,21 @@ fn clear_authorizer(found: &Found) -> Option<String> {
     found.authorizer_id.as_ref().filter(|id| !id.is_empty()).map(|_| String::new())
 }
 
+/// Sets the fields CreateRoute and UpdateRoute both send on either's
+/// builder (the SDK's two builders are types of their own with the same
+/// setters), the authorizer id given.
+macro_rules! with_fields {
+    ($builder:expr, $spec:expr, $authorizer_id:expr) => {
+        $builder
+            .target($spec.target.get()?)
+            .authorization_type(AuthorizationType::from($spec.authorization.as_str()))
+            .set_authorizer_id($authorizer_id)
+            .set_request_models(request_models($spec))
+            .set_model_selection_expression($spec.model_selection.clone())
+            .set_route_response_selection_expression($spec.response_selection.clone())
+    };
+}
+
 fn request_models(spec: &Spec) -> Option<HashMap<String, String>> {
     spec.model.as_ref().map(|m| [(DEFAULT_MODEL_KEY.to_string(), m.clone())].into())
 }
@@ -223,37 +238,18 @@ impl Resource for Route {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let api_id = spec.api_id.get()?.as_str();
-        let created = op
-            .clients
-            .apigw
-            .create_route()
-            .api_id(api_id)
-            .route_key(&spec.key)
-            .target(spec.target.get()?)
-            .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
-            .set_authorizer_id(authorizer_id(spec)?)
-            .set_request_models(request_models(spec))
-            .set_model_selection_expression(spec.model_selection.clone())
-            .set_route_response_selection_expression(spec.response_selection.clone())
+        let create = op.clients.apigw.create_route().api_id(api_id).route_key(&spec.key);
+        let created = with_fields!(create, spec, authorizer_id(spec)?)
             .send()
             .done(|| format!("creating route `{}` in WebSocket API `{api_id}`", spec.key))
             .await?;
-        created.route_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route id for `{}`", spec.key))
+        created.route_id.with_context(|| format!("API Gateway returned no route id for `{}`", spec.key))
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .update_route()
-            .api_id(api_id)
-            .route_id(&found.id)
-            .target(spec.target.get()?)
-            .authorization_type(AuthorizationType::from(spec.authorization.as_str()))
-            .set_authorizer_id(authorizer_id(spec)?.or_else(|| clear_authorizer(found)))
-            .set_request_models(request_models(spec))
-            .set_model_selection_expression(spec.model_selection.clone())
-            .set_route_response_selection_expression(spec.response_selection.clone())
+        let update = op.clients.apigw.update_route().api_id(api_id).route_id(&found.id);
+        with_fields!(update, spec, authorizer_id(spec)?.or_else(|| clear_authorizer(found)))
             .send()
             .done(|| format!("updating route `{}` of WebSocket API `{api_id}`", spec.key))
             .await?;

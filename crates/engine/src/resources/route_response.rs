@@ -24,7 +24,7 @@
 //! response of each two-way route is taken as there (as route models are,
 //! [`super::model`]), so that it is not made again on every deploy.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
 use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
@@ -187,7 +187,7 @@ impl Resource for RouteResponse {
             .send()
             .done(|| format!("creating the route response of route `{}` in WebSocket API `{api_id}`", spec.route_key))
             .await?;
-        created.route_response_id.ok_or_else(|| anyhow::anyhow!("API Gateway returned no route response id"))
+        created.route_response_id.context("API Gateway returned no route response id")
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {

@@ -287,6 +287,18 @@ pub fn deployed_message(id: &str) -> String {
     format!("{DEPLOYED_PREFIX} '{id}'")
 }
 
+/// Sets the fields CreateStage and UpdateStage both send on either's
+/// builder (the SDK's two builders are types of their own with the same
+/// setters).
+macro_rules! with_fields {
+    ($builder:expr, $spec:expr) => {
+        $builder
+            .auto_deploy(true)
+            .default_route_settings(route_settings(&$spec.throttle))
+            .set_route_settings(routes_settings($spec))
+    };
+}
+
 /// The API's stage.
 pub struct Stage;
 
@@ -325,14 +337,7 @@ impl Resource for Stage {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let api_id = spec.api_id.get()?.as_str();
-        op.clients
-            .apigw
-            .create_stage()
-            .api_id(api_id)
-            .stage_name(&spec.name)
-            .auto_deploy(true)
-            .default_route_settings(route_settings(&spec.throttle))
-            .set_route_settings(routes_settings(spec))
+        with_fields!(op.clients.apigw.create_stage().api_id(api_id).stage_name(&spec.name), spec)
             .set_tags(Some(super::tags_to_map(&spec.tags)))
             .send()
             .done(|| format!("creating stage `{}` of WebSocket API `{api_id}`", spec.name))
@@ -357,13 +362,7 @@ impl Resource for Stage {
                 .await?;
         }
         if !settings_fields(spec, found).is_empty() {
-            apigw
-                .update_stage()
-                .api_id(api_id)
-                .stage_name(&spec.name)
-                .auto_deploy(true)
-                .default_route_settings(route_settings(&spec.throttle))
-                .set_route_settings(routes_settings(spec))
+            with_fields!(apigw.update_stage().api_id(api_id).stage_name(&spec.name), spec)
                 .send()
                 .done(|| format!("updating stage `{}` of WebSocket API `{api_id}`", spec.name))
                 .await?;
