@@ -10,6 +10,9 @@
 //!   (stable across reconnects) and `conn:<connectionId>` for an anonymous one:
 //!   anyone can take a name, nobody can forge a connection id.
 
+use std::cmp::Ordering;
+use std::sync::{Mutex, PoisonError};
+
 use crate::ports::Connection;
 use crate::protocol::is_room_code;
 
@@ -106,8 +109,26 @@ pub fn identity_sub(identity: &str) -> Option<&str> {
 }
 
 /// A new message id for a message at `at` (epoch ms): `<13-digit ms>-<8 hex>`.
+///
+/// Within one millisecond, the ids one process makes sort in the order it
+/// made them: the hex's top 12 bits count them, the 20 below are random. A
+/// sender's next message, sent once the chat answered the last one, sorts
+/// after it even within the same millisecond (`wschat dev` answers that fast);
+/// with random bits alone, such a pair came back from history in either order.
 pub fn new_message_id(at: i64) -> String {
-    format!("{:013}-{:08x}", at.max(0), rand::random::<u32>())
+    /// The latest millisecond an id was made for, and how many were made in it.
+    static LATEST: Mutex<(i64, u32)> = Mutex::new((i64::MIN, 0));
+    let count = {
+        let mut latest = LATEST.lock().unwrap_or_else(PoisonError::into_inner);
+        match at.cmp(&latest.0) {
+            Ordering::Greater => *latest = (at, 0),
+            Ordering::Equal => latest.1 = (latest.1 + 1).min(0xfff),
+            // An earlier millisecond (another event's clock): no count to keep.
+            Ordering::Less => return format!("{:013}-{:08x}", at.max(0), rand::random::<u32>() >> 12),
+        }
+        latest.1
+    };
+    format!("{:013}-{:08x}", at.max(0), count << 20 | rand::random::<u32>() >> 12)
 }
 
 /// Whether `id` has the shape of a message id.
@@ -207,6 +228,9 @@ mod tests {
         let id = new_message_id(1764614400000);
         assert!(is_message_id(&id) && id.starts_with("1764614400000-"), "{id}");
         assert!(new_message_id(999) < new_message_id(1000));
+        // Past every clock, so that no other test's id comes between (the count is the process's).
+        let same_ms: Vec<String> = (0..50).map(|_| new_message_id(9_999_999_999_000)).collect();
+        assert!(same_ms.windows(2).all(|w| w[0] < w[1]), "made in one millisecond, in order: {same_ms:?}");
         assert!(!is_message_id("1764614400000-3FA9C2D1") && !is_message_id("176461440000-3fa9c2d1"));
         assert!(is_client_id("k1") && is_client_id(&"a".repeat(64)) && is_client_id("A-b_9"));
         assert!(!is_client_id("") && !is_client_id(&"a".repeat(65)) && !is_client_id("a b") && !is_client_id("é"));

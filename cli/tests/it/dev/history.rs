@@ -145,6 +145,9 @@ async fn the_history_of_a_room_is_for_its_members_only() {
         json!({"type": "history", "conversation": format!("room:{code}"), "messages": [], "more": false})
     );
     alice.send(r#"{"action":"sendMessage","message":"members only"}"#).await;
+    // The sender hears nothing back (liveChat's rooms): its handler's end, in
+    // dev's log, says the message is stored before bob asks.
+    server.wait_for_log(" sendMessage -> 200").await;
 
     let conversation = format!("room:{code}");
     bob.send(&json!({"action": "history", "conversation": conversation}).to_string()).await;
