@@ -394,7 +394,10 @@ async fn a_distribution_is_disabled_then_waited_for_then_deleted_and_the_oac_aft
         ops[disable..delete].contains(&"GetDistribution".to_string()),
         "no wait between disable and delete: {ops:?}"
     );
-    assert_eq!(ops.iter().filter(|o| *o == "UpdateDistribution").count(), 1, "{ops:?}");
+    // One disable reached CloudFront (the log also has the calls the proxy
+    // refused as throttled, 3% of them, which the SDK sends again).
+    let disables = cloud.realism.log().into_iter().filter(|r| r.operation == "UpdateDistribution");
+    assert_eq!(disables.filter(|r| r.refused.is_none()).count(), 1, "{ops:?}");
     let left = Inventory::read(&aws, "web-quick", "dev").await;
     assert!(left.is_empty(), "destroy left: {left:#?}");
 
