@@ -447,6 +447,21 @@ impl Checks<'_> {
                 valid = false;
             }
         }
+        // The website's name is the first name of its ACM certificate, which
+        // "cannot exceed 64 octets (characters), including periods" (ACM API
+        // Reference, RequestCertificate, DomainName: RFC 5280's limit on the
+        // Common Name; the other names may have up to 253).
+        if valid && d.name.len() > MAX_FIRST_NAME {
+            self.error(
+                &["domain", "name"],
+                format!(
+                    "`{}` has {} characters; ACM takes at most {MAX_FIRST_NAME} for a certificate's first name, which the website's name is. Choose a shorter one (the WebSocket's name may be longer)",
+                    d.name,
+                    d.name.len()
+                ),
+            );
+            valid = false;
+        }
         if valid && websocket == d.name {
             self.error(
                 &["domain", "websocket"],
@@ -489,6 +504,9 @@ impl Checks<'_> {
         }
     }
 }
+
+/// The longest first name (Common Name) of an ACM certificate.
+const MAX_FIRST_NAME: usize = 64;
 
 /// A name ACM issues a certificate for and Route 53 holds: at most 253
 /// characters, at least two labels of 1..=63 characters of a-z, 0-9 and `-`

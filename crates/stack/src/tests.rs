@@ -527,6 +527,11 @@ fn a_domain_defaults_its_websocket_name_and_is_checked_with_positions() {
         ("domain:\n  name: chat.example.com.\n", (6, 9, "domain.name"), "trailing dot"),
         ("domain:\n  name: \"*.example.com\"\n", (6, 9, "domain.name"), "no wildcard"),
         (
+            "domain:\n  name: he-website-of-a-chat-with-a-rather-long-name-for-acms.example.com\n",
+            (6, 9, "domain.name"),
+            "has 65 characters; ACM takes at most 64",
+        ),
+        (
             "domain:\n  name: chat.example.com\n  websocket: chat.example.com\n",
             (7, 14, "domain.websocket"),
             "needs a name of its own",
@@ -554,6 +559,10 @@ fn a_domain_defaults_its_websocket_name_and_is_checked_with_positions() {
         assert_eq!((e.line, e.column, e.field.as_str()), (line, column, field), "{yaml}: {e:?}");
         assert!(e.message.contains(message), "{yaml}: {e:?}");
     }
+    // 64 characters, ACM's most for a certificate's first name.
+    project
+        .parse(&format!("{MINIMAL}domain:\n  name: e-website-of-a-chat-with-a-rather-long-name-for-acms.example.com\n"))
+        .unwrap();
     let e = project.error(&format!("{MINIMAL}domain:\n  name: chat.example.com\n  zones: example.com\n"));
     assert!(e.message.contains("unknown field `zones`"), "{e:?}");
 }
