@@ -15,13 +15,13 @@ pub use api_writes::OneWriterPerApi as ApiWrites;
 pub use calls::{Call, CallLog};
 pub use tags::{Tagged, acm_tags, cloudfront_tags, dynamodb_tags, iam_tags, retag};
 
-use aws_smithy_async::future::pagination_stream::PaginationStream;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{

@@ -124,9 +124,9 @@ pub fn new_message_id(at: i64) -> String {
             Ordering::Greater => *latest = (at, 0),
             Ordering::Equal => latest.1 = (latest.1 + 1).min(0xfff),
             // An earlier millisecond (another event's clock): no count to keep.
-            Ordering::Less => return format!("{:013}-{:08x}", at.max(0), rand::random::<u32>() >> 12),
+            Ordering::Less => {}
         }
-        latest.1
+        if at == latest.0 { latest.1 } else { 0 }
     };
     format!("{:013}-{:08x}", at.max(0), count << 20 | rand::random::<u32>() >> 12)
 }
