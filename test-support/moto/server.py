@@ -113,8 +113,48 @@ MOTO_MODULES = frozenset(moto.backends.list_of_moto_modules())
 moto.backends.list_of_moto_modules = lambda: MOTO_MODULES
 moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
 
-from moto.server import main  # noqa: E402  (after the patch, which it serves)
+# moto makes a new 2048-bit RSA key for every certificate ACM's RequestCertificate
+# issues (moto/acm/models.py, `CertBundle.generate_cert`): 50 to 200 ms of CPU
+# each, a twentieth of moto's time in the domain tests. The certificates are
+# self-signed stand-ins nobody verifies, so one key per size serves them all.
+import cryptography.hazmat.primitives.asymmetric.rsa as rsa  # noqa: E402
+
+rsa.generate_private_key = functools.cache(rsa.generate_private_key)
+
+# moto's `moto_server` serves with werkzeug's development server, which closes
+# the connection after every response (werkzeug/serving.py: "Always close the
+# connection. This disables HTTP/1.1 keep-alive"), starts a thread for each
+# one, and logs every request to stderr. A `wschat` run makes about 100 calls
+# and the suite about 100,000, so each paid a TCP handshake and a thread on
+# both sides. waitress serves the same WSGI application with keep-alive and a
+# pool of threads: about 30% less of moto's CPU a request (measured
+# side by side in docs/dev/testing.md). Threads are many because an SQS
+# ReceiveMessage with WaitTimeSeconds holds one while it waits, as on AWS;
+# connections are many because every client (the realism proxies, the `wschat`
+# processes, the tests' own SDK clients) keeps its idle ones open, and waitress
+# stops accepting past its limit (100 by default).
+import argparse  # noqa: E402
+import os  # noqa: E402
+
+import waitress  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="moto_server")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args()
+    # As moto's own main: the port moto writes into the URLs it returns.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    server = waitress.create_server(
+        app, host=args.host, port=args.port, threads=64, connection_limit=10_000, asyncore_use_poll=True
+    )
+    # The line test-support reads the port from, as werkzeug prints it.
+    print(f" * Running on http://{args.host}:{server.effective_port}", file=sys.stderr, flush=True)
+    server.run()
+
 
 if __name__ == "__main__":
-    sys.argv[0] = "moto_server"
-    sys.exit(main())
+    main()

@@ -251,7 +251,8 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Reads moto's stderr until it prints its port, then keeps draining it into
-/// `log` on a thread: moto logs every request, and a full pipe would block it.
+/// `log` on a thread: moto logs each request it fails with a traceback, and a
+/// full pipe would block it.
 fn read_port(stderr: std::process::ChildStderr, log: &Path) -> u16 {
     let (tx, rx) = mpsc::channel();
     let mut file = std::fs::File::create(log).expect("creating moto log");
