@@ -231,6 +231,16 @@ test('the keyboard alone reaches a person and opens a direct conversation', asyn
 });
 
 
+test('every stylesheet the page links is loaded, under the page\'s CSP', async () => {
+  const { ada } = people;
+  const sheets = await ada.page.evaluate(() => ({
+    linked: [...document.querySelectorAll('link[rel=stylesheet]')].map((l) => new URL(l.href).pathname),
+    loaded: [...document.styleSheets].filter((s) => s.cssRules.length > 0).map((s) => new URL(s.href).pathname),
+  }));
+  assert.deepEqual(sheets.loaded, sheets.linked);
+  assert.equal(sheets.linked.length, 5, `${sheets.linked}`);
+});
+
 test('text has at least 4.5:1 contrast, in light and dark mode', async () => {
   const { ada } = people;
   for (const colorScheme of ['light', 'dark']) {
