@@ -7,6 +7,14 @@
 //! Gateway Custom Domains can take >15 minutes",
 //! `certificateCrossServicePropagationTimeout`, `internal/service/acm/certificate.go`).
 //! moto deletes it at once.
+//!
+//! RequestCertificate with an idempotency token ACM saw within the hour is
+//! answered with that request's certificate, even once it is deleted (ACM API
+//! Reference, RequestCertificate, `IdempotencyToken`: "if you call
+//! RequestCertificate multiple times with the same idempotency token within
+//! one hour, ACM recognizes that you are requesting only one certificate and
+//! will issue only one"). moto keeps the token too, but answers 500 for a
+//! deleted certificate (it looks the ARN up in `request_certificate`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -21,6 +29,8 @@ pub struct State {
     users: BTreeMap<String, BTreeSet<String>>,
     /// When each certificate's last user let go of it.
     released: BTreeMap<String, Instant>,
+    /// (region, idempotency token) -> the certificate ACM answered, and when.
+    tokens: BTreeMap<(String, String), (String, Instant)>,
 }
 
 impl State {
@@ -46,6 +56,12 @@ pub fn xml_field(body: &str, tag: &str) -> Option<String> {
 }
 
 pub fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Option<Reply> {
+    if call.service == "acm" && call.operation == "RequestCertificate" {
+        let token = request.json_str("IdempotencyToken")?;
+        let (arn, at) = world.acm.tokens.get(&(request.region(), token))?;
+        let window = world.window(world.behaviours.certificate_token_ms);
+        return within(Some(at), window, now).then(|| Reply::ok_json(&serde_json::json!({ "CertificateArn": arn })));
+    }
     if !world.behaviours.certificate_in_use || call.service != "acm" || call.operation != "DeleteCertificate" {
         return None;
     }
@@ -64,6 +80,13 @@ pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Repl
     }
     let segments = request.segments();
     match (call.service.as_str(), call.operation.as_str()) {
+        ("acm", "RequestCertificate") => {
+            let (Some(token), Some(json)) = (request.json_str("IdempotencyToken"), reply.json()) else { return };
+            let Some(arn) = json["CertificateArn"].as_str() else { return };
+            if world.behaviours.certificate_token_ms.is_some() {
+                world.acm.tokens.insert((request.region(), token), (arn.to_string(), now));
+            }
+        }
         ("cloudfront", "CreateDistribution" | "CreateDistributionWithTags") => {
             let reply_body = String::from_utf8_lossy(&reply.body);
             let Some(id) = xml_field(&reply_body, "Id") else { return };

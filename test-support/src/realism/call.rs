@@ -25,12 +25,22 @@ impl Request {
     /// The SigV4 signing name: `apigateway`, `lambda`, `dynamodb`, `sqs`, `iam`,
     /// `sts`, `s3`, `cloudfront`, `logs`, `execute-api`...
     pub fn service(&self) -> String {
+        self.scope(3)
+    }
+
+    /// The SigV4 signing region: `us-east-1`, `eu-west-1`...
+    pub fn region(&self) -> String {
+        self.scope(2)
+    }
+
+    /// The `part`th field of the SigV4 credential scope.
+    fn scope(&self, part: usize) -> String {
         // Credential=AKID/20261201/us-east-1/apigateway/aws4_request
         let auth = self.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
         auth.split("Credential=")
             .nth(1)
             .and_then(|c| c.split([',', ' ']).next())
-            .and_then(|scope| scope.split('/').nth(3))
+            .and_then(|scope| scope.split('/').nth(part))
             .unwrap_or("unknown")
             .to_string()
     }

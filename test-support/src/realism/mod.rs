@@ -93,6 +93,9 @@ pub struct Behaviours {
     pub certificate_in_use: bool,
     /// How long a certificate still counts as in use after its last user let go.
     pub certificate_release_ms: Option<u64>,
+    /// How long ACM answers a RequestCertificate whose idempotency token it
+    /// saw with that request's certificate, deleted or not (an hour on AWS).
+    pub certificate_token_ms: Option<u64>,
     /// CloudFront refuses an alias another distribution has.
     pub unique_aliases: bool,
     /// A WebSocket route takes one route response, `$default`: another key
@@ -131,6 +134,7 @@ impl Default for Behaviours {
             consistency_ms: None,
             certificate_in_use: false,
             certificate_release_ms: None,
+            certificate_token_ms: None,
             unique_aliases: false,
             one_route_response: false,
             route_settings_name_routes: false,
@@ -163,6 +167,7 @@ impl Behaviours {
             consistency_ms: Some(150),
             certificate_in_use: true,
             certificate_release_ms: Some(1_500),
+            certificate_token_ms: Some(3_600_000),
             unique_aliases: true,
             one_route_response: true,
             route_settings_name_routes: true,

@@ -441,3 +441,42 @@ async fn a_domain_deploy_rides_out_a_throttle_on_the_first_call_of_every_operati
     assert!(out.status.success(), "{stderr}");
     assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
 }
+
+/// ACM answers a RequestCertificate whose idempotency token it saw within the
+/// hour with that request's certificate, deleted or not (moto keeps tokens the
+/// same hour). Destroy, then deploy at once, twice: each deploy gets a
+/// certificate of its own, and the deploy after changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_right_after_destroy_gets_a_new_certificate() {
+    let cloud = Cloud::shared();
+    let aws = sdk(&cloud).await;
+    let name = "dom-again";
+    let zone_id = create_zone(&aws, &names(name).2).await;
+    let project = Project::new(name);
+    project.write_stack(&stack_with_domain(name, true));
+    let mut arns = Vec::new();
+    for round in 0..3 {
+        if round > 0 {
+            settle().await;
+            let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
+            assert!(out.status.success(), "{stderr}");
+            assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
+            settle().await;
+        }
+        deploy(&cloud, &project);
+        let domain = Domain::read(&aws, name, Some(&zone_id)).await;
+        assert_eq!(domain.certificates.len(), 1, "round {round}: {:#?}", domain.certificates);
+        let certificate = &domain.certificates[0];
+        assert_eq!(certificate.status().map(|s| s.as_str()), Some("ISSUED"), "round {round}");
+        let arn = certificate.certificate_arn().unwrap().to_string();
+        assert!(!arns.contains(&arn), "round {round}: {arn} again");
+        arns.push(arn);
+    }
+    settle().await;
+    let again = deploy(&cloud, &project);
+    assert_eq!(mutating(&again), 0, "{again:#}");
+    settle().await;
+    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
+}

@@ -13,7 +13,10 @@
 //! A certificate of the stack that is ISSUED or PENDING_VALIDATION is reused:
 //! discovery finds it, and RequestCertificate carries an idempotency token
 //! (ACM answers a repeated request within an hour with the same ARN), so a
-//! deploy killed right after the request does not make a second one.
+//! deploy killed right after the request does not make a second one. ACM
+//! answers so even once that certificate is deleted: a token that names a
+//! deleted certificate is followed by one made from that certificate's ARN
+//! ([`next_token`]), so that a deploy right after destroy gets a new one.
 //!
 //! A certificate the user already has is used instead of requesting one:
 //! before planning, [`find_user_certificates`] looks in ACM for an ISSUED,
@@ -314,11 +317,38 @@ pub fn spec(env: &Env, wanted: &Wanted) -> Spec {
     if let Some(zone) = &env.zone {
         tags.insert(TAG_ZONE.to_string(), zone.id.clone());
     }
-    // ACM's token: `\w+`, at most 32 characters.
     let seed = format!("{}\n{}\n{}", env.stack.prefix(), wanted.region, wanted.domains.join(","));
-    let idempotency_token = format!("wschat{}", &hex::encode(Sha256::digest(seed.as_bytes()))[..24]);
+    let idempotency_token = token_of(&seed);
     Spec { domains: wanted.domains.clone(), region: wanted.region.clone(), tags, idempotency_token }
 }
+
+/// ACM's token after `token`, which ACM answered with `stale`, a certificate
+/// since deleted.
+///
+/// ACM API Reference, RequestCertificate, `IdempotencyToken`: "Idempotency
+/// tokens time out after one hour. Therefore, if you call RequestCertificate
+/// multiple times with the same idempotency token within one hour, ACM
+/// recognizes that you are requesting only one certificate and will issue only
+/// one." It answers with that certificate's ARN after DeleteCertificate too
+/// (moto does the same, `_get_arn_from_idempotency_token` in moto/acm/models.py),
+/// so a deploy within the hour after destroy got the deleted ARN back, every
+/// time. terraform-provider-aws takes a new token for every request
+/// (`id.PrefixedUniqueId`), which a deploy killed before it tagged anything
+/// could afford; wschat's certificates are found by their tags only, so the
+/// next token is made from what ACM answered: the same for every run, and so
+/// still idempotent for a deploy killed right after it.
+pub fn next_token(token: &str, stale: &str) -> String {
+    token_of(&format!("{token}\n{stale}"))
+}
+
+/// ACM's token for `seed`: `\w+`, at most 32 characters.
+fn token_of(seed: &str) -> String {
+    format!("wschat{}", &hex::encode(Sha256::digest(seed.as_bytes()))[..24])
+}
+
+/// How many deleted certificates of the same names [`next_token`] follows
+/// (one for each destroy and deploy again within an hour) before deploy stops.
+const STALE_TOKENS_LIMIT: usize = 20;
 
 /// The regions the stack's certificates may be in.
 fn regions(env: &Env) -> Vec<String> {
@@ -516,24 +546,36 @@ impl Resource for Certificate {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let (primary, others) = spec.domains.split_first().context("a certificate needs a name")?;
-        let requested = op
-            .clients
-            .acm(&spec.region)
-            .request_certificate()
-            .domain_name(primary)
-            .set_subject_alternative_names((!others.is_empty()).then(|| spec.domains.clone()))
-            .validation_method(ValidationMethod::Dns)
-            .idempotency_token(&spec.idempotency_token)
-            .set_tags(Some(crate::aws::acm_tags(&spec.tags)?))
-            .send()
-            .done(|| format!("requesting an ACM certificate for {}", spec.domains.join(", ")))
-            .await?;
-        let arn = requested.certificate_arn.context("ACM returned no certificate ARN")?;
-        let found = wait_records(op, &spec.region, &arn).await?;
-        if op.env.zone.is_none() {
-            tell_records(op, &found);
+        let names = spec.domains.join(", ");
+        let mut token = spec.idempotency_token.clone();
+        for _ in 0..STALE_TOKENS_LIMIT {
+            let requested = op
+                .clients
+                .acm(&spec.region)
+                .request_certificate()
+                .domain_name(primary)
+                .set_subject_alternative_names((!others.is_empty()).then(|| spec.domains.clone()))
+                .validation_method(ValidationMethod::Dns)
+                .idempotency_token(&token)
+                .set_tags(Some(crate::aws::acm_tags(&spec.tags)?))
+                .send()
+                .done(|| format!("requesting an ACM certificate for {names}"))
+                .await?;
+            let arn = requested.certificate_arn.context("ACM returned no certificate ARN")?;
+            if describe(op.clients, &spec.region, &arn).await?.is_none() {
+                token = next_token(&token, &arn);
+                continue;
+            }
+            let found = wait_records(op, &spec.region, &arn).await?;
+            if op.env.zone.is_none() {
+                tell_records(op, &found);
+            }
+            return Ok(arn);
         }
-        Ok(arn)
+        anyhow::bail!(
+            "ACM answered {STALE_TOKENS_LIMIT} requests for a certificate for {names} with certificates since \
+             deleted (a token is kept an hour); run deploy again an hour after the last destroy"
+        )
     }
 
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
@@ -590,6 +632,21 @@ mod tests {
         other.domains.pop();
         assert_ne!(spec(&env, &other).idempotency_token, s.idempotency_token);
         assert!(s.tags.contains_key(TAG_ZONE));
+    }
+
+    #[test]
+    fn a_token_that_named_a_deleted_certificate_is_followed_by_one_of_its_own() {
+        let env = crate::resources::tests::shipped_with_domain(Some("example.com"));
+        let first = spec(&env, &wanted(&env)[0]).idempotency_token;
+        let stale = "arn:aws:acm:us-east-1:123456789012:certificate/1";
+        let second = next_token(&first, stale);
+        assert!(second.len() <= 32 && second.chars().all(|c| c.is_ascii_alphanumeric()), "{second}");
+        // The same for every run (a deploy killed after the request finds it
+        // again), and another for another deleted certificate or link.
+        assert_eq!(next_token(&first, stale), second);
+        assert_ne!(second, first);
+        assert_ne!(next_token(&first, "arn:aws:acm:us-east-1:123456789012:certificate/2"), second);
+        assert_ne!(next_token(&second, stale), second);
     }
 
     #[test]
