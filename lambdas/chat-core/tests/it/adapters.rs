@@ -147,19 +147,11 @@ async fn the_ledger_keeps_parts_and_a_done_marker_in_dynamodb() {
     assert_eq!(ledger.read("n2#s1.4").await.unwrap().delivered.len(), 1, "keys are separate");
 
     // What DynamoDB holds: parts 0 (done), 1 and 2, each with its TTL a day on.
-    let items = aws
-        .dynamodb()
-        .query()
-        .table_name(&table)
-        .key_condition_expression("shard = :k")
-        .expression_attribute_values(":k", AttributeValue::S("n1#".into()))
-        .send()
-        .await
-        .unwrap();
-    let parts: Vec<&str> = items.items().iter().map(|i| i["part"].as_n().unwrap().as_str()).collect();
+    let items = aws.items(&table, "shard", "n1#").await;
+    let parts: Vec<&str> = items.iter().map(|i| i["part"].as_n().unwrap().as_str()).collect();
     assert_eq!(parts, ["0", "1", "2"]);
     let now = chat_core::now_millis() / 1000;
-    for item in items.items() {
+    for item in &items {
         let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
         assert!((now + 86_000..=now + 86_500).contains(&expires), "{expires} vs {now}");
     }
@@ -335,18 +327,10 @@ async fn a_client_id_is_stored_once_per_conversation_in_one_transaction() {
     let (since, _) = store.page("everyone", Window::Since(&first.id), 50, now_s()).await.unwrap();
     assert!(since.is_empty(), "{since:?}");
     // What DynamoDB holds: the message and its record, each with the TTL.
-    let items = aws
-        .dynamodb()
-        .query()
-        .table_name(&table)
-        .key_condition_expression("conversation = :c")
-        .expression_attribute_values(":c", AttributeValue::S("everyone".into()))
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = items.items().iter().map(|i| i["id"].as_s().unwrap().as_str()).collect();
+    let items = aws.items(&table, "conversation", "everyone").await;
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_s().unwrap().as_str()).collect();
     assert_eq!(ids, [first.id.as_str(), "dedupe#k1"]);
-    let record = &items.items()[1];
+    let record = &items[1];
     assert_eq!(record["messageId"].as_s().unwrap(), &first.id);
     assert_eq!(record["expiresAt"].as_n().unwrap(), &first.expires_at.to_string());
 }
