@@ -14,9 +14,7 @@ use super::{Client, Server};
 #[tokio::test]
 async fn a_frame_past_32_kib_closes_with_1009_and_runs_disconnect() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = Client::alice_and_bob(&server, "username=bob").await;
 
     // Right at the limit is fine ($default echoes it).
     let largest = "a".repeat(32 * 1024);

@@ -247,6 +247,15 @@ impl Client {
         client
     }
 
+    /// alice, then bob (connecting with `bob_query`), each welcomed, and
+    /// alice past the notice that bob joined: the start of most two-person tests.
+    pub async fn alice_and_bob(server: &Server, bob_query: &str) -> (Client, Client) {
+        let mut alice = Client::join(server, "username=alice").await;
+        let bob = Client::join(server, bob_query).await;
+        alice.next().await; // bob joined
+        (alice, bob)
+    }
+
     /// Connects without waiting for anything.
     pub async fn open(server: &Server, query: &str) -> Client {
         let opened = Instant::now();
