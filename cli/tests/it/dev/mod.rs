@@ -247,15 +247,6 @@ impl Client {
         client
     }
 
-    /// alice, then bob (connecting with `bob_query`), each welcomed, and
-    /// alice past the notice that bob joined: the start of most two-person tests.
-    pub async fn alice_and_bob(server: &Server, bob_query: &str) -> (Client, Client) {
-        let mut alice = Client::join(server, "username=alice").await;
-        let bob = Client::join(server, bob_query).await;
-        alice.next().await; // bob joined
-        (alice, bob)
-    }
-
     /// Connects without waiting for anything.
     pub async fn open(server: &Server, query: &str) -> Client {
         let opened = Instant::now();
@@ -351,6 +342,16 @@ impl Client {
         let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.ws.next().await.is_some() {} }).await;
     }
+}
+
+/// Joins alice, then bob (each with its query); alice's "bob joined" notice
+/// is taken: the start of most two-person tests.
+pub async fn alice_and_bob(server: &Server, alice: &str, bob: &str) -> (Client, Client) {
+    let mut a = Client::join(server, alice).await;
+    let b = Client::join(server, bob).await;
+    let joined = a.next().await;
+    assert!(joined.contains("joined"), "alice expected bob's join notice, got {joined}");
+    (a, b)
 }
 
 /// One HTTP/1.1 request with extra headers (`test_support::http_request`
