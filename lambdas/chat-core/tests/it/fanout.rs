@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_sqs::types::Message;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use aws_sdk_sqs::types::Message;
 use axum::response::{IntoResponse, Response};
 use chat_core::aws::{DynamoLedger, DynamoStore, SqsNotifier};
 use chat_core::notice::{Notice, Target};
