@@ -83,34 +83,35 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(table["ttl_status"], "ENABLED");
     assert_eq!(table["ttl_attribute"], "expiresAt");
     want_tags(&table["tags"]);
-    // The delivery ledger: a shard's parts, on-demand, no index, expiring.
-    let ledger = inv.deliveries.as_ref().expect("the delivery ledger table");
-    assert_eq!(ledger["billing"], "PAY_PER_REQUEST");
-    assert_eq!(ledger["keys"], json!(["shard HASH", "part RANGE"]));
-    assert_eq!(ledger["attributes"], json!({"shard": "S", "part": "N"}));
-    assert_eq!(ledger["indexes"], json!([]));
-    assert_eq!(ledger["ttl_status"], "ENABLED");
-    assert_eq!(ledger["ttl_attribute"], "expiresAt");
-    want_tags(&ledger["tags"]);
-    assert_eq!(ledger["tags"], table["tags"]);
-    // The history: a conversation's messages in time order, expiring.
-    let messages = inv.messages.as_ref().expect("the messages table");
-    assert_eq!(messages["billing"], "PAY_PER_REQUEST");
-    assert_eq!(messages["keys"], json!(["conversation HASH", "id RANGE"]));
-    assert_eq!(messages["attributes"], json!({"conversation": "S", "id": "S"}));
-    assert_eq!(messages["indexes"], json!([]));
-    assert_eq!(messages["ttl_status"], "ENABLED");
-    assert_eq!(messages["ttl_attribute"], "expiresAt");
-    assert_eq!(messages["tags"], table["tags"]);
-    // Presence: count buckets and digests, by key and part, expiring.
-    let presence = inv.presence.as_ref().expect("the presence table");
-    assert_eq!(presence["billing"], "PAY_PER_REQUEST");
-    assert_eq!(presence["keys"], json!(["key HASH", "part RANGE"]));
-    assert_eq!(presence["attributes"], json!({"key": "S", "part": "N"}));
-    assert_eq!(presence["indexes"], json!([]));
-    assert_eq!(presence["ttl_status"], "ENABLED");
-    assert_eq!(presence["ttl_attribute"], "expiresAt");
-    assert_eq!(presence["tags"], table["tags"]);
+    // The keyed tables, each on demand, without an index, expiring, and
+    // tagged as the connections table: the delivery ledger (a shard's
+    // parts), the history (a conversation's messages in time order) and
+    // presence (count buckets and digests, by key and part).
+    for (what, keyed, keys, attributes) in [
+        (
+            "the delivery ledger table",
+            &inv.deliveries,
+            json!(["shard HASH", "part RANGE"]),
+            json!({"shard": "S", "part": "N"}),
+        ),
+        (
+            "the messages table",
+            &inv.messages,
+            json!(["conversation HASH", "id RANGE"]),
+            json!({"conversation": "S", "id": "S"}),
+        ),
+        ("the presence table", &inv.presence, json!(["key HASH", "part RANGE"]), json!({"key": "S", "part": "N"})),
+    ] {
+        let keyed = keyed.as_ref().expect(what);
+        assert_eq!(keyed["billing"], "PAY_PER_REQUEST", "{what}");
+        assert_eq!(keyed["keys"], keys, "{what}");
+        assert_eq!(keyed["attributes"], attributes, "{what}");
+        assert_eq!(keyed["indexes"], json!([]), "{what}");
+        assert_eq!(keyed["ttl_status"], "ENABLED", "{what}");
+        assert_eq!(keyed["ttl_attribute"], "expiresAt", "{what}");
+        want_tags(&keyed["tags"]);
+        assert_eq!(keyed["tags"], table["tags"], "{what}");
+    }
 
     // SQS.
     let queue = inv.queue.as_ref().expect("queue");
