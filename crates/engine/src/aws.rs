@@ -424,8 +424,8 @@ where
 /// not implement (moto answers GetModels and GetRouteResponses so): there it
 /// means "not implemented", and a retry only waits before the same answer.
 /// Throttling is still retried. Set it on the call with
-/// `.customize().config_override(Builder::default().retry_classifier(NotImplemented))`,
-/// and tell the answer with [`is_not_implemented`].
+/// [`not_implemented_unretried`], and tell the answer with
+/// [`is_not_implemented`] (or list with [`paginate_if_implemented`]).
 #[derive(Debug)]
 pub struct NotImplemented;
 
@@ -440,6 +440,14 @@ impl ClassifyRetry for NotImplemented {
     fn name(&self) -> &'static str {
         "wschat::ListingNotImplemented"
     }
+}
+
+/// An API Gateway v2 listing call that some endpoints do not implement, with
+/// the [`NotImplemented`] classifier set (for [`paginate_if_implemented`]).
+pub fn not_implemented_unretried<T, E, B>(
+    call: aws_sdk_apigatewayv2::client::customize::CustomizableOperation<T, E, B>,
+) -> aws_sdk_apigatewayv2::client::customize::CustomizableOperation<T, E, B> {
+    call.config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_classifier(NotImplemented))
 }
 
 /// Whether a listing failed with a server error: the endpoint does not
@@ -471,6 +479,33 @@ where
             _ => return Ok(all),
         }
     }
+}
+
+/// [`paginate`] for a listing some endpoints do not implement (see
+/// [`NotImplemented`], which `page` sets on its call): `None` where the
+/// endpoint answers that it does not implement it; `doing` says what failed.
+pub async fn paginate_if_implemented<T, E, F, Fut>(doing: impl Fn() -> String, mut page: F) -> Result<Option<Vec<T>>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let implemented = std::sync::atomic::AtomicBool::new(true);
+    let all = paginate(|token| {
+        let sent = page(token);
+        let (implemented, doing) = (&implemented, &doing);
+        async move {
+            match sent.await {
+                Err(e) if is_not_implemented(&e) => {
+                    implemented.store(false, std::sync::atomic::Ordering::Relaxed);
+                    Ok((Vec::new(), None))
+                }
+                other => other.aws_context(doing),
+            }
+        }
+    })
+    .await?;
+    Ok(implemented.into_inner().then_some(all))
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`: quickly at
