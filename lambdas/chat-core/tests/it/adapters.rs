@@ -27,6 +27,15 @@ fn row(id: &str, name: &str, room: Option<&str>) -> Connection {
     }
 }
 
+/// A new queue named after `label`: an SQS client, its URL, and the
+/// notifier that sends to it.
+async fn queue_notifier(aws: &Aws, label: &str) -> (aws_sdk_sqs::Client, String, SqsNotifier) {
+    let sqs = aws.sqs();
+    let url = aws.queue(label).await;
+    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    (sqs, url, notifier)
+}
+
 #[tokio::test]
 async fn rows_are_written_as_protocol_md_says() {
     let aws = Aws::new().await;
@@ -160,9 +169,7 @@ async fn the_ledger_keeps_parts_and_a_done_marker_in_dynamodb() {
 #[tokio::test]
 async fn send_many_delivers_every_message_in_batches_that_fit() {
     let aws = Aws::new().await;
-    let sqs = aws.sqs();
-    let url = aws.queue("many").await;
-    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    let (sqs, url, notifier) = queue_notifier(&aws, "many").await;
     // 25 messages, three of 100 KB: more than ten a call, and more than
     // 256 KiB for some groups of ten.
     let bodies: Vec<String> =
@@ -205,9 +212,7 @@ async fn a_missing_table_is_an_error_naming_it() {
 #[tokio::test]
 async fn the_notifier_enqueues_the_exact_body_with_its_delay() {
     let aws = Aws::new().await;
-    let sqs = aws.sqs();
-    let url = aws.queue("notify").await;
-    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    let (sqs, url, notifier) = queue_notifier(&aws, "notify").await;
     let body = r#"{"target":"all","payload":{"compat":"hi ✓","json":"{}"}}"#;
     notifier.send(body.to_string(), 0).await.unwrap();
     let got = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap();
