@@ -2,7 +2,7 @@
 
 use test_support::REGION;
 
-use super::{Cloud, Inventory, Project, changes, deploy, deploy_stage, deployed, json, sdk};
+use super::{Inventory, changes, deploy_stage, deployed, json};
 
 #[tokio::test]
 async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
