@@ -37,23 +37,9 @@ function peopleOf(entries) {
 }
 
 export class Online {
+  /** A new page starts as a signed-out one does: nobody is shown. */
   constructor() {
-    /** The people loaded, by connection id: { connectionId, name }. */
-    this.people = new Map();
-    /** How many are online, by the chat's last word; null when it never said. */
-    this.count = null;
-    /** When the chat read `count` (`countedAt`; -Infinity: no frame said). */
-    this.countAt = -Infinity;
-    /** The cursor of the next page, when the last page said more remain. */
-    this.more = null;
-    /** This page's own connection, from the welcome: shown whichever page holds it. */
-    this.me = null;
-    /** The `list` request in flight: { cursor } (null: the first page) and the changes since it went out. */
-    this.asked = null;
-    /** Whether this connection's first page has come. */
-    this.listed = false;
-    /** Whether a digest named only some of its people since the first page: the list misses some. */
-    this.partial = false;
+    this.clear();
   }
 
   /** How many to show as online: the chat's count, else the people loaded. */
@@ -172,13 +158,21 @@ export class Online {
 
   /** Signed out: nobody is shown. */
   clear() {
+    /** The people loaded, by connection id: { connectionId, name }. */
     this.people = new Map();
+    /** How many are online, by the chat's last word; null when it never said. */
     this.count = null;
+    /** When the chat read `count` (`countedAt`; -Infinity: no frame said). */
     this.countAt = -Infinity;
+    /** The cursor of the next page, when the last page said more remain. */
     this.more = null;
+    /** This page's own connection, from the welcome: shown whichever page holds it. */
     this.me = null;
+    /** The `list` request in flight: { cursor } (null: the first page) and the changes since it went out. */
     this.asked = null;
+    /** Whether this connection's first page has come. */
     this.listed = false;
+    /** Whether a digest named only some of its people since the first page: the list misses some. */
     this.partial = false;
   }
 

@@ -410,6 +410,26 @@ pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
     }
 }
 
+/// Fails an apply that stopped on errors, with each of them: `stopped` says
+/// how far it got (from the changes applied and planned), `again` which
+/// command to run again once the cause is fixed.
+fn fail_if_stopped(
+    outcome: &apply::Outcome,
+    plan: &Plan,
+    stopped: impl FnOnce(usize, usize) -> String,
+    again: &str,
+) -> Result<()> {
+    if outcome.errors.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<String> = outcome.errors.iter().map(wschat_engine::aws::report).collect();
+    anyhow::bail!(
+        "{}:\n  {}\nFix the cause and run {again}.",
+        stopped(outcome.applied.len(), plan.actions().count()),
+        messages.join("\n  ")
+    )
+}
+
 /// `wschat deploy`: converge AWS to stack.yaml.
 pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
     let progress = Progress::stderr();
@@ -423,15 +443,12 @@ pub async fn deploy(args: &Args, deploy: &DeployArgs) -> Result<()> {
     for applied in &outcome.applied {
         counts.add(applied.change.action);
     }
-    if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(wschat_engine::aws::report).collect();
-        anyhow::bail!(
-            "deploy stopped after {} of {} changes:\n  {}\nFix the cause and run `wschat deploy` again: it continues from what exists.",
-            outcome.applied.len(),
-            plan.actions().count(),
-            messages.join("\n  ")
-        );
-    }
+    fail_if_stopped(
+        &outcome,
+        &plan,
+        |done, all| format!("deploy stopped after {done} of {all} changes"),
+        "`wschat deploy` again: it continues from what exists",
+    )?;
     let deployment = session.confirm_stage(&outcome.ids, &progress).await?;
     let website = session.deployed_website(&outcome, deploy.wait, &progress).await?;
     session.print_alias_records(&website, &progress).await?;
@@ -645,15 +662,12 @@ pub async fn destroy(args: &Args, destroy: &DestroyArgs) -> Result<()> {
     }
     let apply = Apply { clients: &session.clients, env: &session.env, found: &session.found, progress: &progress };
     let outcome = apply.run(&plan, session.found.ids()).await;
-    if !outcome.errors.is_empty() {
-        let messages: Vec<String> = outcome.errors.iter().map(wschat_engine::aws::report).collect();
-        anyhow::bail!(
-            "destroy stopped after deleting {} of {} resources:\n  {}\nFix the cause and run `wschat destroy` again: it finishes the job.",
-            outcome.applied.len(),
-            plan.actions().count(),
-            messages.join("\n  ")
-        );
-    }
+    fail_if_stopped(
+        &outcome,
+        &plan,
+        |done, all| format!("destroy stopped after deleting {done} of {all} resources"),
+        "`wschat destroy` again: it finishes the job",
+    )?;
     let elapsed = session.started.elapsed();
     let report = DestroyReport {
         header,

@@ -77,6 +77,20 @@ async function watcher({ server, opened }, name, { prepare } = {}) {
 }
 
 /**
+ * A watcher whose page runs on a fake clock, paused from the start: the page
+ * comes online at 2026-01-05 09:00 UTC, and only `page.clock.runFor` moves its time.
+ */
+async function pausedWatcher(dev, name) {
+  const start = Date.parse('2026-01-05T09:00:00Z');
+  return watcher(dev, name, {
+    prepare: async (context) => {
+      await context.clock.install({ time: start });
+      await context.clock.pauseAt(start);
+    },
+  });
+}
+
+/**
  * `names` as plain clients, joined together. dev throttles as the stage does
  * (100 requests a second, a burst of 50): a join refused with 429 tries again.
  */
@@ -165,14 +179,7 @@ test('a page sends one list while 40 others join and 20 leave, and its list and 
 
 test('over 30 minutes of fake time the page keeps its connection with a ping every 9 minutes, never a list; a reconnect starts both over', async (t) => {
   const dev = await devFor(t);
-  const start = Date.parse('2026-01-05T09:00:00Z');
-  const { page, frames } = await watcher(dev, 'Sleeper', {
-    // Paused from the start: the page comes online at `start`, and only runFor moves its time.
-    prepare: async (context) => {
-      await context.clock.install({ time: start });
-      await context.clock.pauseAt(start);
-    },
-  });
+  const { page, frames } = await pausedWatcher(dev, 'Sleeper');
   await waitForPeople(page, 1, ['Sleeper']);
   const shown = await messages(page);
   const pings = () => sentOf(frames, 'ping').length;
@@ -225,13 +232,7 @@ test('over 30 minutes of fake time the page keeps its connection with a ping eve
 
 test("the page's ping is answered with pong, as API Gateway's MOCK route answers it, and the page shows nothing", async (t) => {
   const dev = await devFor(t);
-  const start = Date.parse('2026-01-05T09:00:00Z');
-  const { page, frames } = await watcher(dev, 'Pinger', {
-    prepare: async (context) => {
-      await context.clock.install({ time: start });
-      await context.clock.pauseAt(start);
-    },
-  });
+  const { page, frames } = await pausedWatcher(dev, 'Pinger');
   await waitForPeople(page, 1, ['Pinger']);
   // The page asks for the list on its first welcome, and may show its own name
   // before the answer comes: wait for it, so that only the ping's answer is counted after.

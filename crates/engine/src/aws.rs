@@ -86,6 +86,19 @@ const MAX_ATTEMPTS: u32 = 5;
 /// terraform-provider-aws gives it (its default is 25 attempts).
 const API_GATEWAY_MAX_ATTEMPTS: u32 = 10;
 
+/// A client of the SDK crate `$sdk` over the one shared configuration, each
+/// of its calls counted by `calls`; the `.setting(value)`s after the crate
+/// are what that service needs beyond it.
+macro_rules! client {
+    ($aws:expr, $sdk:ident $(.$setting:ident($($value:expr),*))*) => {{
+        let conf = $sdk::config::Builder::from(&$aws.config)
+            $(.$setting($($value),*))*
+            .interceptor($aws.calls.clone())
+            .build();
+        $sdk::Client::from_conf(conf)
+    }};
+}
+
 impl Aws {
     /// Loads the configuration. Needs a region from the target, the
     /// environment or the profile.
@@ -173,66 +186,52 @@ impl Aws {
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
-        let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+        client!(self, aws_sdk_cloudwatchlogs)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_sts::Client::from_conf(conf)
+        client!(self, aws_sdk_sts)
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_iam::Client::from_conf(conf)
+        client!(self, aws_sdk_iam)
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let conf = aws_sdk_dynamodb::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_dynamodb::Client::from_conf(conf)
+        client!(self, aws_sdk_dynamodb)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
-        let conf = aws_sdk_sqs::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_sqs::Client::from_conf(conf)
+        client!(self, aws_sdk_sqs)
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
-        let conf = aws_sdk_lambda::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_lambda::Client::from_conf(conf)
+        client!(self, aws_sdk_lambda)
     }
 
     /// API Gateway v2, keeping its one-writer rule: writes to one API go one
     /// at a time, and a `ConflictException` is retried with backoff.
     pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
-        let conf = aws_sdk_apigatewayv2::config::Builder::from(&self.config)
-            .http_client(self.api_writes.clone())
-            .retry_classifier(api_writes::ConflictRetry)
-            .retry_config(RetryConfig::standard().with_max_attempts(API_GATEWAY_MAX_ATTEMPTS))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_apigatewayv2::Client::from_conf(conf)
+        client!(
+            self,
+            aws_sdk_apigatewayv2
+                .http_client(self.api_writes.clone())
+                .retry_classifier(api_writes::ConflictRetry)
+                .retry_config(RetryConfig::standard().with_max_attempts(API_GATEWAY_MAX_ATTEMPTS))
+        )
     }
 
     /// The Management API of one deployed API: `https://{id}.execute-api.{region}.amazonaws.com/{stage}`.
     /// With an endpoint override, the override's root (moto 404s on a stage path).
     pub fn apigatewaymanagement(&self, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
         let endpoint = self.endpoint_url().unwrap_or(endpoint);
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&self.config)
-            .endpoint_url(endpoint)
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_apigatewaymanagement::Client::from_conf(conf)
+        client!(self, aws_sdk_apigatewaymanagement.endpoint_url(endpoint))
     }
 
     /// S3, path-style when the endpoint is overridden (emulators have no
     /// wildcard DNS for virtual-hosted buckets).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.config)
-            .force_path_style(self.endpoint_overridden)
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        client!(self, aws_sdk_s3.force_path_style(self.endpoint_overridden))
     }
 
     /// ACM in the stack's region (the API Gateway domain's certificate).
@@ -242,22 +241,16 @@ impl Aws {
 
     /// ACM in `region`: CloudFront takes certificates from us-east-1 only.
     pub fn acm_in(&self, region: &str) -> aws_sdk_acm::Client {
-        let conf = aws_sdk_acm::config::Builder::from(&self.config)
-            .region(Region::new(region.to_string()))
-            .interceptor(self.calls.clone())
-            .build();
-        aws_sdk_acm::Client::from_conf(conf)
+        client!(self, aws_sdk_acm.region(Region::new(region.to_string())))
     }
 
     /// Route 53 (global; the SDK signs for us-east-1).
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        let conf = aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_route53::Client::from_conf(conf)
+        client!(self, aws_sdk_route53)
     }
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
-        let conf = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.calls.clone()).build();
-        aws_sdk_cloudfront::Client::from_conf(conf)
+        client!(self, aws_sdk_cloudfront)
     }
 }
 
@@ -431,8 +424,8 @@ where
 /// not implement (moto answers GetModels and GetRouteResponses so): there it
 /// means "not implemented", and a retry only waits before the same answer.
 /// Throttling is still retried. Set it on the call with
-/// `.customize().config_override(Builder::default().retry_classifier(NotImplemented))`,
-/// and tell the answer with [`is_not_implemented`].
+/// [`not_implemented_unretried`], and tell the answer with
+/// [`is_not_implemented`] (or list with [`paginate_if_implemented`]).
 #[derive(Debug)]
 pub struct NotImplemented;
 
@@ -447,6 +440,14 @@ impl ClassifyRetry for NotImplemented {
     fn name(&self) -> &'static str {
         "wschat::ListingNotImplemented"
     }
+}
+
+/// An API Gateway v2 listing call that some endpoints do not implement, with
+/// the [`NotImplemented`] classifier set (for [`paginate_if_implemented`]).
+pub fn not_implemented_unretried<T, E, B>(
+    call: aws_sdk_apigatewayv2::client::customize::CustomizableOperation<T, E, B>,
+) -> aws_sdk_apigatewayv2::client::customize::CustomizableOperation<T, E, B> {
+    call.config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_classifier(NotImplemented))
 }
 
 /// Whether a listing failed with a server error: the endpoint does not
@@ -478,6 +479,33 @@ where
             _ => return Ok(all),
         }
     }
+}
+
+/// [`paginate`] for a listing some endpoints do not implement (see
+/// [`NotImplemented`], which `page` sets on its call): `None` where the
+/// endpoint answers that it does not implement it; `doing` says what failed.
+pub async fn paginate_if_implemented<T, E, F, Fut>(doing: impl Fn() -> String, mut page: F) -> Result<Option<Vec<T>>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let implemented = std::sync::atomic::AtomicBool::new(true);
+    let all = paginate(|token| {
+        let sent = page(token);
+        let (implemented, doing) = (&implemented, &doing);
+        async move {
+            match sent.await {
+                Err(e) if is_not_implemented(&e) => {
+                    implemented.store(false, std::sync::atomic::Ordering::Relaxed);
+                    Ok((Vec::new(), None))
+                }
+                other => other.aws_context(doing),
+            }
+        }
+    })
+    .await?;
+    Ok(implemented.into_inner().then_some(all))
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`: quickly at

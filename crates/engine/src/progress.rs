@@ -129,23 +129,23 @@ impl Task {
 
     /// Ends the step: `✓ created  Lambda function wschat-dev-chat  1.2s`.
     pub fn finish(&self, done: &str) {
-        let secs = self.elapsed().as_secs_f64();
-        if let Some(bar) = &self.bar {
-            bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
-            bar.finish_with_message(format!("✓ {done:<9} {}  {secs:.1}s", self.label));
-        } else if self.lines {
-            eprintln!("{done:<9} {} ({secs:.1}s)", self.label);
-        }
+        self.end("✓", done, |bar, line| bar.finish_with_message(line));
     }
 
     /// Ends the step as failed; the error itself is reported at the end.
     pub fn fail(&self) {
+        self.end("✗", "failed", |bar, line| bar.abandon_with_message(line));
+    }
+
+    /// Leaves the step's last line: the spinner's, marked and closed by
+    /// `close` (finished or abandoned), or a plain line without the mark.
+    fn end(&self, mark: &str, done: &str, close: impl FnOnce(&ProgressBar, String)) {
         let secs = self.elapsed().as_secs_f64();
         if let Some(bar) = &self.bar {
             bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
-            bar.abandon_with_message(format!("✗ failed    {}  {secs:.1}s", self.label));
+            close(bar, format!("{mark} {done:<9} {}  {secs:.1}s", self.label));
         } else if self.lines {
-            eprintln!("failed    {} ({secs:.1}s)", self.label);
+            eprintln!("{done:<9} {} ({secs:.1}s)", self.label);
         }
     }
 

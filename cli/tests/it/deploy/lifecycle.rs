@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use test_support::{ACCOUNT_ID, REGION};
 
-use super::{Cloud, Inventory, Project, changes, deploy, json, model, mutating, report_ids, run, sdk};
+use super::{Cloud, Inventory, Project, changes, deploy, deployed, json, model, mutating, report_ids, run, sdk};
 
 /// Every `Resource` of every statement of a policy document.
 fn resources(policy: &Value) -> Vec<String> {
@@ -83,34 +83,35 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     assert_eq!(table["ttl_status"], "ENABLED");
     assert_eq!(table["ttl_attribute"], "expiresAt");
     want_tags(&table["tags"]);
-    // The delivery ledger: a shard's parts, on-demand, no index, expiring.
-    let ledger = inv.deliveries.as_ref().expect("the delivery ledger table");
-    assert_eq!(ledger["billing"], "PAY_PER_REQUEST");
-    assert_eq!(ledger["keys"], json!(["shard HASH", "part RANGE"]));
-    assert_eq!(ledger["attributes"], json!({"shard": "S", "part": "N"}));
-    assert_eq!(ledger["indexes"], json!([]));
-    assert_eq!(ledger["ttl_status"], "ENABLED");
-    assert_eq!(ledger["ttl_attribute"], "expiresAt");
-    want_tags(&ledger["tags"]);
-    assert_eq!(ledger["tags"], table["tags"]);
-    // The history: a conversation's messages in time order, expiring.
-    let messages = inv.messages.as_ref().expect("the messages table");
-    assert_eq!(messages["billing"], "PAY_PER_REQUEST");
-    assert_eq!(messages["keys"], json!(["conversation HASH", "id RANGE"]));
-    assert_eq!(messages["attributes"], json!({"conversation": "S", "id": "S"}));
-    assert_eq!(messages["indexes"], json!([]));
-    assert_eq!(messages["ttl_status"], "ENABLED");
-    assert_eq!(messages["ttl_attribute"], "expiresAt");
-    assert_eq!(messages["tags"], table["tags"]);
-    // Presence: count buckets and digests, by key and part, expiring.
-    let presence = inv.presence.as_ref().expect("the presence table");
-    assert_eq!(presence["billing"], "PAY_PER_REQUEST");
-    assert_eq!(presence["keys"], json!(["key HASH", "part RANGE"]));
-    assert_eq!(presence["attributes"], json!({"key": "S", "part": "N"}));
-    assert_eq!(presence["indexes"], json!([]));
-    assert_eq!(presence["ttl_status"], "ENABLED");
-    assert_eq!(presence["ttl_attribute"], "expiresAt");
-    assert_eq!(presence["tags"], table["tags"]);
+    // The keyed tables, each on demand, without an index, expiring, and
+    // tagged as the connections table: the delivery ledger (a shard's
+    // parts), the history (a conversation's messages in time order) and
+    // presence (count buckets and digests, by key and part).
+    for (what, keyed, keys, attributes) in [
+        (
+            "the delivery ledger table",
+            &inv.deliveries,
+            json!(["shard HASH", "part RANGE"]),
+            json!({"shard": "S", "part": "N"}),
+        ),
+        (
+            "the messages table",
+            &inv.messages,
+            json!(["conversation HASH", "id RANGE"]),
+            json!({"conversation": "S", "id": "S"}),
+        ),
+        ("the presence table", &inv.presence, json!(["key HASH", "part RANGE"]), json!({"key": "S", "part": "N"})),
+    ] {
+        let keyed = keyed.as_ref().expect(what);
+        assert_eq!(keyed["billing"], "PAY_PER_REQUEST", "{what}");
+        assert_eq!(keyed["keys"], keys, "{what}");
+        assert_eq!(keyed["attributes"], attributes, "{what}");
+        assert_eq!(keyed["indexes"], json!([]), "{what}");
+        assert_eq!(keyed["ttl_status"], "ENABLED", "{what}");
+        assert_eq!(keyed["ttl_attribute"], "expiresAt", "{what}");
+        want_tags(&keyed["tags"]);
+        assert_eq!(keyed["tags"], table["tags"], "{what}");
+    }
 
     // SQS.
     let queue = inv.queue.as_ref().expect("queue");
@@ -363,11 +364,7 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
 
 #[tokio::test]
 async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-again");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-again", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-again").await;
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
@@ -404,11 +401,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
 #[tokio::test]
 async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_them() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-change");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-change", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-change").await;
 
     // Memory, a new route, a removed route (with a throttle of its own), a
     // changed schema, IAM auth on $connect, another throttle for `typing`.
@@ -499,11 +492,7 @@ async fn plan_shows_exactly_the_changes_of_stack_yaml_and_deploy_applies_only_th
 
 #[tokio::test]
 async fn status_shows_what_was_deleted_behind_its_back_and_deploy_recreates_it() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-drift");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-drift", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-drift").await;
     let api = before.api_id();
     let p = "lc-drift-dev";
 
@@ -632,11 +621,7 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
 
 #[tokio::test]
 async fn destroy_refuses_without_yes_when_stdin_is_not_a_terminal() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-refuse");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-refuse", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-refuse").await;
     let (out, stderr) = run(&cloud, &project, &["destroy"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
@@ -700,11 +685,7 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn new_code_is_uploaded_and_the_same_code_is_not() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-code");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-code", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-code").await;
 
     // The same bytes written again: nothing to upload.
     project.write_zip("chat", "chat v1");
@@ -727,11 +708,7 @@ async fn new_code_is_uploaded_and_the_same_code_is_not() {
 
 #[tokio::test]
 async fn a_new_max_concurrency_reaches_the_mapping_in_one_deploy_and_then_nothing_changes() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-scale");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "lc-scale", "dev").await;
+    let (cloud, project, aws, before) = deployed("lc-scale").await;
     assert_eq!(before.mappings["notify"][0]["maximum_concurrency"], 10);
 
     assert!(project.stack().contains("\nchat:\n"), "the shipped stack.yaml changed shape");

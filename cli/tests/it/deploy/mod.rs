@@ -185,6 +185,18 @@ pub fn deploy(cloud: &Cloud, project: &Project) -> Value {
     json(cloud, project, &["deploy", "--no-build"])
 }
 
+/// A new project `name`, deployed to the shared cloud (stage `dev`), with
+/// the test's SDK and what the deploy made: the start of the tests that
+/// change a deployed stack and compare.
+pub async fn deployed(name: &str) -> (Arc<Cloud>, Project, Aws, Inventory) {
+    let cloud = Cloud::shared();
+    let project = Project::new(name);
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
+    let inventory = Inventory::read(&aws, name, "dev").await;
+    (cloud, project, aws, inventory)
+}
+
 pub fn deploy_stage(cloud: &Cloud, project: &Project, stage: &str) -> Value {
     json(cloud, project, &["deploy", "--no-build", "--stage", stage])
 }

@@ -2,15 +2,11 @@
 
 use test_support::REGION;
 
-use super::{Cloud, Inventory, Project, changes, deploy, deploy_stage, json, sdk};
+use super::{Inventory, changes, deploy_stage, deployed, json};
 
 #[tokio::test]
 async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
-    let cloud = Cloud::shared();
-    let project = Project::new("lc-stages");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let dev = Inventory::read(&aws, "lc-stages", "dev").await;
+    let (cloud, project, aws, dev) = deployed("lc-stages").await;
 
     let prod_report = deploy_stage(&cloud, &project, "prod");
     assert_eq!(prod_report["counts"]["create"], 44, "prod is a stack of its own: {prod_report:#}");

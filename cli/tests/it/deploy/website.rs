@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use test_support::{ACCOUNT_ID, REGION};
 
-use super::{Cloud, Inventory, Project, changes, deploy, json, mutating, run, sdk};
+use super::{Cloud, Inventory, Project, changes, deploy, deployed, json, mutating, run, sdk};
 
 const INDEX: &str = "<!doctype html><title>chat</title><script src=app.js></script>\n";
 /// A page with a Content-Security-Policy, whose connect-src deploy pins to the chat's origin.
@@ -470,11 +470,7 @@ async fn without_cdn_the_bucket_stays_private_and_switching_cdn_adds_and_removes
 
 #[tokio::test]
 async fn a_price_class_change_updates_the_distribution_in_place() {
-    let cloud = Cloud::shared();
-    let project = Project::new("web-price");
-    deploy(&cloud, &project);
-    let aws = sdk(&cloud).await;
-    let before = Inventory::read(&aws, "web-price", "dev").await;
+    let (cloud, project, aws, before) = deployed("web-price").await;
     project.write_stack(&format!("{}\nwebsite: {{ price_class: PriceClass_All }}\n", project.stack()));
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), ["update distribution site"], "{plan:#}");

@@ -6,16 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Client, Server};
-
-/// Joins alice, then bob; alice's "bob joined" notice is taken.
-async fn alice_and_bob(server: &Server, alice: &str, bob: &str) -> (Client, Client) {
-    let mut a = Client::join(server, alice).await;
-    let b = Client::join(server, bob).await;
-    let joined = a.next().await;
-    assert!(joined.contains("joined"), "alice expected bob's join notice, got {joined}");
-    (a, b)
-}
+use super::{Client, Server, alice_and_bob};
 
 #[tokio::test]
 async fn every_action_reaches_whom_protocol_md_says_in_compat_form() {

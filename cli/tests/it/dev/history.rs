@@ -22,6 +22,14 @@ async fn say(client: &mut Client, text: &str) -> Value {
     echoed
 }
 
+/// alice, then bob, both JSON clients; alice's `joined` frame for bob is taken.
+async fn json_alice_and_bob(server: &Server) -> (Client, Client) {
+    let mut alice = Client::join(server, &format!("username=alice&{JSON}")).await;
+    let bob = Client::join(server, &format!("username=bob&{JSON}")).await;
+    assert_eq!(alice.next_json().await["type"], "joined");
+    (alice, bob)
+}
+
 fn texts(history: &Value) -> Vec<&str> {
     history["messages"].as_array().expect("messages").iter().map(|m| m["text"].as_str().unwrap()).collect()
 }
@@ -66,9 +74,7 @@ async fn a_json_client_gets_the_history_after_its_welcome_and_catches_up_with_si
 #[tokio::test]
 async fn a_resend_with_the_same_client_id_posts_once_and_gets_the_same_ack() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, &format!("username=alice&{JSON}")).await;
-    let mut bob = Client::join(&server, &format!("username=bob&{JSON}")).await;
-    assert_eq!(alice.next_json().await["type"], "joined");
+    let (mut alice, mut bob) = json_alice_and_bob(&server).await;
 
     let frame = json!({"action": "send", "text": "exactly once", "clientId": "m-1"}).to_string();
     alice.send(&frame).await;
@@ -107,9 +113,7 @@ async fn a_resend_with_the_same_client_id_posts_once_and_gets_the_same_ack() {
 #[tokio::test]
 async fn typing_reaches_the_others_not_the_sender_and_is_throttled() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, &format!("username=alice&{JSON}")).await;
-    let mut bob = Client::join(&server, &format!("username=bob&{JSON}")).await;
-    assert_eq!(alice.next_json().await["type"], "joined");
+    let (mut alice, mut bob) = json_alice_and_bob(&server).await;
     let mut carol = Client::join(&server, "username=carol").await;
     assert_eq!(alice.next_json().await["type"], "joined");
     assert_eq!(bob.next_json().await["type"], "joined");
@@ -133,9 +137,7 @@ async fn typing_reaches_the_others_not_the_sender_and_is_throttled() {
 #[tokio::test]
 async fn the_history_of_a_room_is_for_its_members_only() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, &format!("username=alice&{JSON}")).await;
-    let mut bob = Client::join(&server, &format!("username=bob&{JSON}")).await;
-    assert_eq!(alice.next_json().await["type"], "joined");
+    let (mut alice, mut bob) = json_alice_and_bob(&server).await;
     alice.send(r#"{"action":"createRoom","name":"alice"}"#).await;
     let info = alice.next_json().await;
     let code = info["room"].as_str().unwrap().to_string();

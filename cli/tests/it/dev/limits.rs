@@ -9,14 +9,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use super::{Client, Server};
+use super::{Client, Server, alice_and_bob};
 
 #[tokio::test]
 async fn a_frame_past_32_kib_closes_with_1009_and_runs_disconnect() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
 
     // Right at the limit is fine ($default echoes it).
     let largest = "a".repeat(32 * 1024);

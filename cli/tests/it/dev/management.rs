@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_apigatewaymanagement::Client as ManagementClient;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
-use super::{Client, Server};
+use super::{Client, Server, alice_and_bob};
 
 /// The SDK client pointed at `endpoint`, with test credentials (the gateway
 /// accepts and ignores the signature).
@@ -28,9 +28,7 @@ fn management(endpoint: &str) -> ManagementClient {
 #[tokio::test]
 async fn the_sdk_posts_reads_and_deletes_connections_and_gets_410_after_close() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
 
     // The stage's URL is the endpoint on AWS; the server root works too.
     let stage_url = server.websocket.replacen("ws://", "http://", 1);

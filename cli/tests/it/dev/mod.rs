@@ -344,6 +344,16 @@ impl Client {
     }
 }
 
+/// Joins alice, then bob (each with its query); alice's "bob joined" notice
+/// is taken: the start of most two-person tests.
+pub async fn alice_and_bob(server: &Server, alice: &str, bob: &str) -> (Client, Client) {
+    let mut a = Client::join(server, alice).await;
+    let b = Client::join(server, bob).await;
+    let joined = a.next().await;
+    assert!(joined.contains("joined"), "alice expected bob's join notice, got {joined}");
+    (a, b)
+}
+
 /// One HTTP/1.1 request with extra headers (`test_support::http_request`
 /// sends none): cookies, a form body, another `Host`.
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> test_support::HttpReply {

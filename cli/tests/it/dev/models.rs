@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Client, Server, stack_copy};
+use super::{Client, Server, alice_and_bob, stack_copy};
 
 /// Asserts `frame` is API Gateway's answer to a body its model refuses, as
 /// AWS documents it: `{"message": "Invalid request body", "connectionId":"..", "requestId":".."}`.
@@ -36,9 +36,7 @@ fn write_send_schema(dir: &std::path::Path, schema: &Value) {
 #[tokio::test]
 async fn frames_the_send_model_refuses_get_invalid_request_body_and_reach_no_handler() {
     let server = Server::start(&[]);
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob&format=json").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob&format=json").await;
 
     let long = "x".repeat(4097);
     let refused = [
@@ -110,9 +108,7 @@ async fn keywords_the_old_validator_skipped_are_enforced() {
     );
     let server = Server::start_in(dir.path(), &[]);
     assert!(!server.log().contains("WARN"), "{}", server.log());
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob&format=json").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob&format=json").await;
 
     for (frame, reason) in [
         (json!({"action":"send","text":"alice@example.com"}), r#"/text: {"format":"email"} is not allowed for value"#),

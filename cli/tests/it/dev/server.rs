@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use test_support::http_request;
 
-use super::{Client, Server, stack_copy};
+use super::{Client, Server, alice_and_bob, stack_copy};
 
 #[tokio::test]
 async fn serves_the_site_with_a_generated_config_json() {
@@ -89,9 +89,7 @@ async fn verbose_logs_show_events_with_an_api_gateway_request_context() {
 async fn sigterm_closes_every_connection_with_its_disconnect_and_the_port_can_be_reused() {
     let server = Server::start(&[]);
     let port = server.port.to_string();
-    let mut alice = Client::join(&server, "username=alice").await;
-    let mut bob = Client::join(&server, "username=bob").await;
-    alice.next().await; // bob joined
+    let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
     let ids = [alice.id.clone(), bob.id.clone()];
 
     let stopping = tokio::task::spawn_blocking(move || server.stop());

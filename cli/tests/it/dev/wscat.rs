@@ -68,6 +68,15 @@ impl Wscat {
         self.stdin.flush().expect("flushing wscat's stdin");
     }
 
+    /// Two windows on `server`, the first past the notice that the second joined.
+    fn two(server: &Server) -> (Wscat, Wscat) {
+        let url = server.websocket.as_str();
+        let mut first = Wscat::connect(url);
+        let second = Wscat::connect(url);
+        first.next(); // the join notice
+        (first, second)
+    }
+
     /// The next line wscat printed.
     fn next(&mut self) -> String {
         self.lines.recv_timeout(LINE_WAIT).unwrap_or_else(|_| panic!("wscat printed nothing within {LINE_WAIT:?}"))
@@ -175,10 +184,7 @@ fn lambda_sharp_send_reaches_every_window() {
 #[test]
 fn go_webchat_broadcast_list_and_chat() {
     let server = Server::start(&[]);
-    let url = server.websocket.as_str();
-    let mut first = Wscat::connect(url);
-    let mut second = Wscat::connect(url);
-    first.next(); // the join notice
+    let (mut first, mut second) = Wscat::two(&server);
 
     first.send(r#"{"action":"broadcast","message":"Anybody home?"}"#);
     assert_eq!(first.next(), "Anybody home?");
@@ -204,10 +210,7 @@ fn go_webchat_broadcast_list_and_chat() {
 #[test]
 fn live_chat_rooms() {
     let server = Server::start(&[]);
-    let url = server.websocket.as_str();
-    let mut host = Wscat::connect(url);
-    let mut guest = Wscat::connect(url);
-    host.next(); // the join notice
+    let (mut host, mut guest) = Wscat::two(&server);
 
     host.send(r#"{"action":"createRoom","name":"Ann"}"#);
     let info = host.next_json();

@@ -152,8 +152,13 @@ impl Resource for Integration {
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        let api_id = found.api_id.as_str();
-        let doing = || format!("deleting integration `{}` of WebSocket API `{api_id}`", found.id);
-        op.clients.apigw.delete_integration().api_id(api_id).integration_id(&found.id).send().gone(doing).await
+        delete_integration(op, &found.api_id, &found.id, "integration").await
     }
+}
+
+/// Deletes integration `id` of WebSocket API `api_id`, AWS_PROXY or MOCK alike
+/// (`what` names it in the error); gone already is success.
+pub(super) async fn delete_integration(op: &Op<'_>, api_id: &str, id: &str, what: &str) -> Result<()> {
+    let doing = || format!("deleting {what} `{id}` of WebSocket API `{api_id}`");
+    op.clients.apigw.delete_integration().api_id(api_id).integration_id(id).send().gone(doing).await
 }

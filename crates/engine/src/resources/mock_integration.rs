@@ -176,9 +176,7 @@ impl Resource for MockIntegration {
     }
 
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
-        let api_id = found.api_id.as_str();
-        let doing = || format!("deleting the MOCK integration `{}` of WebSocket API `{api_id}`", found.id);
-        op.clients.apigw.delete_integration().api_id(api_id).integration_id(&found.id).send().gone(doing).await
+        super::integration::delete_integration(op, &found.api_id, &found.id, "the MOCK integration").await
     }
 }
 

@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use aws_sdk_apigatewayv2::types::Model as ApiModel;
 use sha2::{Digest, Sha256};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want, json_equal};
-use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
+use crate::aws::{Sent, not_implemented_unretried, paginate_if_implemented};
 use crate::diff::FieldChange;
 use wschat_stack::Stack;
 
@@ -89,33 +88,19 @@ fn item(found: Found) -> FoundItem {
 
 /// The API's models, and notes when they cannot be listed.
 pub async fn find_models(clients: &super::Clients, _env: &Env, api_id: &str) -> Result<(Vec<FoundItem>, Vec<String>)> {
-    let mut models: Vec<ApiModel> = Vec::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .apigw
-            .get_models()
-            .api_id(api_id)
-            .set_next_token(token)
-            .customize()
-            .config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_classifier(NotImplemented))
-            .send()
-            .await;
-        let page = match page {
-            Err(e) if is_not_implemented(&e) => {
-                let note = "this endpoint cannot list API Gateway models (GetModels fails, as on moto): \
-                            models no longer used stay until `wschat destroy`"
-                    .to_string();
-                return Ok((Vec::new(), vec![note]));
-            }
-            other => other.aws_context(|| format!("listing the models of WebSocket API `{api_id}`"))?,
-        };
-        models.extend(page.items.unwrap_or_default());
-        match page.next_token {
-            Some(next) if !next.is_empty() => token = Some(next),
-            _ => break,
-        }
-    }
+    let doing = || format!("listing the models of WebSocket API `{api_id}`");
+    let listed = paginate_if_implemented(doing, |token| async move {
+        let call = clients.apigw.get_models().api_id(api_id).set_next_token(token).customize();
+        let page = not_implemented_unretried(call).send().await?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    let Some(models) = listed else {
+        let note = "this endpoint cannot list API Gateway models (GetModels fails, as on moto): \
+                    models no longer used stay until `wschat destroy`"
+            .to_string();
+        return Ok((Vec::new(), vec![note]));
+    };
     let items = models
         .into_iter()
         .map(|m| {

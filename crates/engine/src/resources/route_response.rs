@@ -27,7 +27,7 @@
 use anyhow::{Context, Result};
 
 use super::{Address, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Want};
-use crate::aws::{AwsContext, NotImplemented, Sent, is_not_implemented};
+use crate::aws::{Sent, not_implemented_unretried, paginate_if_implemented};
 use crate::diff::FieldChange;
 
 /// The one route response key a WebSocket route may have.
@@ -99,36 +99,25 @@ pub async fn find_route_responses(
 /// The route responses of one route; `None` when the endpoint cannot list them.
 async fn list(clients: &super::Clients, route: &super::route::Found) -> Result<Option<Vec<Found>>> {
     let (api_id, route_id) = (route.api_id.as_str(), route.id.as_str());
-    let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .apigw
-            .get_route_responses()
-            .api_id(api_id)
-            .route_id(route_id)
-            .set_next_token(token)
-            .customize()
-            .config_override(aws_sdk_apigatewayv2::config::Builder::default().retry_classifier(NotImplemented))
-            .send()
-            .await;
-        let page = match page {
-            Err(e) if is_not_implemented(&e) => return Ok(None),
-            other => other.aws_context(|| {
-                format!("listing the route responses of route `{}` of WebSocket API `{api_id}`", route.key)
-            })?,
-        };
-        found.extend(page.items.unwrap_or_default().into_iter().map(|r| Found {
-            api_id: api_id.to_string(),
-            route_id: route_id.to_string(),
-            id: r.route_response_id().map(str::to_string),
-            key: r.route_response_key().unwrap_or_default().to_string(),
-        }));
-        match page.next_token {
-            Some(next) if !next.is_empty() => token = Some(next),
-            _ => return Ok(Some(found)),
-        }
-    }
+    let doing = || format!("listing the route responses of route `{}` of WebSocket API `{api_id}`", route.key);
+    let listed = paginate_if_implemented(doing, |token| async move {
+        let call =
+            clients.apigw.get_route_responses().api_id(api_id).route_id(route_id).set_next_token(token).customize();
+        let page = not_implemented_unretried(call).send().await?;
+        Ok((page.items.unwrap_or_default(), page.next_token))
+    })
+    .await?;
+    Ok(listed.map(|responses| {
+        responses
+            .into_iter()
+            .map(|r| Found {
+                api_id: api_id.to_string(),
+                route_id: route_id.to_string(),
+                id: r.route_response_id().map(str::to_string),
+                key: r.route_response_key().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }))
 }
 
 /// The route response of each mock route.

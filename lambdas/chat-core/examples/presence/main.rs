@@ -517,31 +517,19 @@ async fn main() {
         let join_seconds = nf / JOIN_RATE;
         let leave_seconds = (leavers(n).len() as f64 / JOIN_RATE).max(1.0);
 
-        let mut rows = vec![
-            row(
-                "read units per join: connections table",
-                b.reads[Table::Connections as usize] / nf,
-                a.reads[Table::Connections as usize] / nf,
-                1,
-            ),
-            row(
-                "read units per join: presence table",
-                b.reads[Table::Presence as usize] / nf,
-                a.reads[Table::Presence as usize] / nf,
-                2,
-            ),
-            row(
-                "read units per join: history",
-                b.reads[Table::History as usize] / nf,
-                a.reads[Table::History as usize] / nf,
-                2,
-            ),
-            row(
-                "read units per join: delivery ledger",
-                b.reads[Table::Ledger as usize] / nf,
-                a.reads[Table::Ledger as usize] / nf,
-                2,
-            ),
+        let mut rows: Vec<_> = [
+            (Table::Connections, "connections table", 1),
+            (Table::Presence, "presence table", 2),
+            (Table::History, "history", 2),
+            (Table::Ledger, "delivery ledger", 2),
+        ]
+        .into_iter()
+        .map(|(table, name, digits)| {
+            let metric = format!("read units per join: {name}");
+            row(&metric, b.reads[table as usize] / nf, a.reads[table as usize] / nf, digits)
+        })
+        .collect();
+        rows.extend([
             row("read units per join: all", b.reads_total() / nf, a.reads_total() / nf, 1),
             row("`list` requests per join", b.lists / nf, a.lists / nf, 2),
             row("posts per join: all", b.posts_total() / nf, a.posts_total() / nf, 1),
@@ -615,7 +603,7 @@ async fn main() {
                 "-".into(),
                 format!("{} vs {}", after.count, after.online),
             ),
-        ];
+        ]);
         let (cb, ca) = (Cost::of(&before_hour, 0.0, minutes), Cost::of(&after_hour, after.pings, minutes));
         for (name, x, y) in [
             ("first hour: API Gateway $", cb.api_gateway, ca.api_gateway),

@@ -27,6 +27,15 @@ fn row(id: &str, name: &str, room: Option<&str>) -> Connection {
     }
 }
 
+/// A new queue named after `label`: an SQS client, its URL, and the
+/// notifier that sends to it.
+async fn queue_notifier(aws: &Aws, label: &str) -> (aws_sdk_sqs::Client, String, SqsNotifier) {
+    let sqs = aws.sqs();
+    let url = aws.queue(label).await;
+    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    (sqs, url, notifier)
+}
+
 #[tokio::test]
 async fn rows_are_written_as_protocol_md_says() {
     let aws = Aws::new().await;
@@ -147,19 +156,11 @@ async fn the_ledger_keeps_parts_and_a_done_marker_in_dynamodb() {
     assert_eq!(ledger.read("n2#s1.4").await.unwrap().delivered.len(), 1, "keys are separate");
 
     // What DynamoDB holds: parts 0 (done), 1 and 2, each with its TTL a day on.
-    let items = aws
-        .dynamodb()
-        .query()
-        .table_name(&table)
-        .key_condition_expression("shard = :k")
-        .expression_attribute_values(":k", AttributeValue::S("n1#".into()))
-        .send()
-        .await
-        .unwrap();
-    let parts: Vec<&str> = items.items().iter().map(|i| i["part"].as_n().unwrap().as_str()).collect();
+    let items = aws.items(&table, "shard", "n1#").await;
+    let parts: Vec<&str> = items.iter().map(|i| i["part"].as_n().unwrap().as_str()).collect();
     assert_eq!(parts, ["0", "1", "2"]);
     let now = chat_core::now_millis() / 1000;
-    for item in items.items() {
+    for item in &items {
         let expires: i64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
         assert!((now + 86_000..=now + 86_500).contains(&expires), "{expires} vs {now}");
     }
@@ -168,9 +169,7 @@ async fn the_ledger_keeps_parts_and_a_done_marker_in_dynamodb() {
 #[tokio::test]
 async fn send_many_delivers_every_message_in_batches_that_fit() {
     let aws = Aws::new().await;
-    let sqs = aws.sqs();
-    let url = aws.queue("many").await;
-    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    let (sqs, url, notifier) = queue_notifier(&aws, "many").await;
     // 25 messages, three of 100 KB: more than ten a call, and more than
     // 256 KiB for some groups of ten.
     let bodies: Vec<String> =
@@ -213,9 +212,7 @@ async fn a_missing_table_is_an_error_naming_it() {
 #[tokio::test]
 async fn the_notifier_enqueues_the_exact_body_with_its_delay() {
     let aws = Aws::new().await;
-    let sqs = aws.sqs();
-    let url = aws.queue("notify").await;
-    let notifier = SqsNotifier::new(sqs.clone(), &url);
+    let (sqs, url, notifier) = queue_notifier(&aws, "notify").await;
     let body = r#"{"target":"all","payload":{"compat":"hi ✓","json":"{}"}}"#;
     notifier.send(body.to_string(), 0).await.unwrap();
     let got = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.unwrap();
@@ -335,18 +332,10 @@ async fn a_client_id_is_stored_once_per_conversation_in_one_transaction() {
     let (since, _) = store.page("everyone", Window::Since(&first.id), 50, now_s()).await.unwrap();
     assert!(since.is_empty(), "{since:?}");
     // What DynamoDB holds: the message and its record, each with the TTL.
-    let items = aws
-        .dynamodb()
-        .query()
-        .table_name(&table)
-        .key_condition_expression("conversation = :c")
-        .expression_attribute_values(":c", AttributeValue::S("everyone".into()))
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = items.items().iter().map(|i| i["id"].as_s().unwrap().as_str()).collect();
+    let items = aws.items(&table, "conversation", "everyone").await;
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_s().unwrap().as_str()).collect();
     assert_eq!(ids, [first.id.as_str(), "dedupe#k1"]);
-    let record = &items.items()[1];
+    let record = &items[1];
     assert_eq!(record["messageId"].as_s().unwrap(), &first.id);
     assert_eq!(record["expiresAt"].as_n().unwrap(), &first.expires_at.to_string());
 }

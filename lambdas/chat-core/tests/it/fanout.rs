@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_sqs::types::Message;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -140,6 +141,22 @@ impl Rig {
         chat_core::lambda::management_poster(&self.aws.sdk, &self.endpoint, Settings::default().post_timeout)
     }
 
+    /// Up to ten messages from the queue, waiting up to `wait_seconds` for
+    /// the first (SQS's long polling).
+    async fn receive(&self, wait_seconds: i32) -> Vec<Message> {
+        let out = self
+            .aws
+            .sqs()
+            .receive_message()
+            .queue_url(&self.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .unwrap();
+        out.messages.unwrap_or_default()
+    }
+
     /// The handlers' ports over this rig, with no history and no presence.
     fn ports<'a>(&'a self, poster: &'a dyn Poster, ledger: &'a dyn Ledger) -> Ports<'a> {
         Ports { ledger, ..Ports::new(&self.store, &self.notifier, poster) }
@@ -208,17 +225,7 @@ async fn a_server_error_re_enqueues_only_that_recipient_and_deletes_nothing() {
     assert_eq!(gateway.received.lock().unwrap().len(), 5, "everyone but the failing one");
 
     // What SQS holds now: one retry, for that recipient alone, a second later.
-    let received = rig
-        .aws
-        .sqs()
-        .receive_message()
-        .queue_url(&rig.queue)
-        .wait_time_seconds(5)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let messages = received.messages();
+    let messages = rig.receive(5).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     let retry = Notice::from_body(messages[0].body().unwrap()).unwrap();
     let original = Notice::from_body(&everyone).unwrap();
@@ -269,15 +276,7 @@ async fn drain(rig: &Rig, ports: Ports<'_>, settings: &Settings) -> Vec<String> 
     let mut handled = Vec::new();
     let mut idle = std::time::Instant::now();
     while idle.elapsed() < Duration::from_secs(3) {
-        let out = sqs
-            .receive_message()
-            .queue_url(&rig.queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages();
+        let messages = rig.receive(1).await;
         if messages.is_empty() {
             continue;
         }
@@ -285,7 +284,7 @@ async fn drain(rig: &Rig, ports: Ports<'_>, settings: &Settings) -> Vec<String> 
         let response = handle_sqs(ports, settings, &sqs_event(&bodies), None).await;
         let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
         assert!(failed.is_empty(), "{failed:?}");
-        for m in messages {
+        for m in &messages {
             sqs.delete_message()
                 .queue_url(&rig.queue)
                 .receipt_handle(m.receipt_handle().unwrap())

@@ -25,6 +25,15 @@ async fn three() -> Chat {
     chat
 }
 
+/// What `to` received in the JSON format, and its first frame's `id`,
+/// checked to be a message id minted at the chat's fixed clock.
+fn received_message(chat: &Chat, to: &str) -> (Vec<Value>, String) {
+    let received = chat.received_json(to);
+    let id = received[0]["id"].as_str().unwrap_or_default().to_string();
+    assert!(chat_core::history::is_message_id(&id) && id.starts_with("1732262405301-"), "{received:?}");
+    (received, id)
+}
+
 fn err(reason: &str) -> String {
     json!({"message": reason, "type": "err"}).to_string()
 }
@@ -204,9 +213,7 @@ async fn send_reaches_everyone_sender_included_each_in_its_format() {
     let compat = r#"{"action":"message","from":"alice","text":"hello"}"#;
     assert_eq!(chat.received(A), [compat]);
     assert_eq!(chat.received(C), [compat]);
-    let received = chat.received_json(B);
-    let id = received[0]["id"].as_str().unwrap_or_default();
-    assert!(chat_core::history::is_message_id(id) && id.starts_with("1732262405301-"), "{received:?}");
+    let (received, id) = received_message(&chat, B);
     assert_eq!(
         received,
         [json!({
@@ -270,9 +277,7 @@ async fn chat_reaches_the_target_only() {
 
     let frame = json!({"action": "chat", "connection": B, "message": "psst"}).to_string();
     chat.send(A, &frame).await;
-    let received = chat.received_json(B);
-    let id = received[0]["id"].as_str().unwrap_or_default();
-    assert!(chat_core::history::is_message_id(id) && id.starts_with("1732262405301-"), "{received:?}");
+    let (received, id) = received_message(&chat, B);
     assert_eq!(
         received,
         [json!({

@@ -3,12 +3,12 @@
 //! gateway that delivers into per-connection inboxes and answers 410 for
 //! connections that are not open, as API Gateway does.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ScalarAttributeType;
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
 use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{Connection, ConnectionStore, Notifier, PortError, PortResult, Poster};
@@ -390,6 +390,21 @@ impl Aws {
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// The items of `table` under one string hash key, as a Query reads
+    /// them (in range key order).
+    pub async fn items(&self, table: &str, hash: &str, value: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let out = self
+            .dynamodb()
+            .query()
+            .table_name(table)
+            .key_condition_expression(format!("{hash} = :k"))
+            .expression_attribute_values(":k", AttributeValue::S(value.into()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("querying table `{table}` in moto: {e}"));
+        out.items.unwrap_or_default()
     }
 
     /// A new connections table, named after `label`, shaped as `wschat deploy` creates it.

@@ -82,36 +82,26 @@ impl Tally {
     }
 
     pub(super) fn combine(&self, other: &Tally, sign: f64) -> Tally {
-        let pair = |a: &[f64], b: &[f64], out: &mut [f64]| {
-            for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
-                *o = a + sign * b;
-            }
-        };
-        let mut t = Tally::default();
-        pair(&self.reads, &other.reads, &mut t.reads);
-        pair(&self.writes, &other.writes, &mut t.writes);
-        pair(&self.posts, &other.posts, &mut t.posts);
-        t.sqs = self.sqs + sign * other.sqs;
-        t.chat = self.chat + sign * other.chat;
-        t.chat_gb_s = self.chat_gb_s + sign * other.chat_gb_s;
-        t.notify = self.notify + sign * other.notify;
-        t.records = self.records + sign * other.records;
-        t.notify_gb_s = self.notify_gb_s + sign * other.notify_gb_s;
-        t.billed = self.billed + sign * other.billed;
-        t.throttled = self.throttled + sign * other.throttled;
-        t.refused = self.refused + sign * other.refused;
-        t.inbound = self.inbound + sign * other.inbound;
-        t.lists = self.lists + sign * other.lists;
-        t.digests = self.digests + sign * other.digests;
+        let mut t = self.clone();
+        let mut other = other.clone();
+        for (x, y) in t.counts_mut().zip(other.counts_mut()) {
+            *x += sign * *y;
+        }
         t.largest = self.largest.max(other.largest);
         t
     }
 
     pub(super) fn map(mut self, k: f64) -> Tally {
-        for x in self.reads.iter_mut().chain(&mut self.writes).chain(&mut self.posts) {
+        for x in self.counts_mut() {
             *x *= k;
         }
-        for x in [
+        self
+    }
+
+    /// Every count that adds up and scales, in one list so that a new field
+    /// is combined and scaled alike (`largest` is a maximum, so not among them).
+    fn counts_mut(&mut self) -> impl Iterator<Item = &mut f64> {
+        let scalars = [
             &mut self.sqs,
             &mut self.chat,
             &mut self.chat_gb_s,
@@ -124,10 +114,8 @@ impl Tally {
             &mut self.inbound,
             &mut self.lists,
             &mut self.digests,
-        ] {
-            *x *= k;
-        }
-        self
+        ];
+        self.reads.iter_mut().chain(&mut self.writes).chain(&mut self.posts).chain(scalars)
     }
 }
 
