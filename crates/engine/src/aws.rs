@@ -13,7 +13,7 @@ mod tags;
 
 pub use api_writes::OneWriterPerApi as ApiWrites;
 pub use calls::{Call, CallLog};
-pub use tags::{Tagged, acm_tags, cloudfront_tags, dynamodb_tags, iam_tags, retag};
+pub use tags::{Tagged, acm_tags, cloudfront_tags, dynamodb_tags, from_cloudfront, iam_tags, retag};
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

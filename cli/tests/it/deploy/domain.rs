@@ -12,7 +12,7 @@ use serde_json::Value;
 use wschat_engine::aws::Aws;
 
 use super::kill_loop::{KillPoint, forwarded_mutating, kill_loop};
-use super::{Cloud, Inventory, Project, behaviours, deploy, mutating, run, sdk, settle};
+use super::{Cloud, Inventory, Project, behaviours, deploy, destroy, mutating, run, sdk, settle};
 
 /// The site's, the WebSocket's and the zone's names of a test named `name`.
 pub(super) fn names(name: &str) -> (String, String, String) {
@@ -225,9 +225,7 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     let config: Value = serde_json::from_str(inv.objects["config.json"]["body"].as_str().unwrap()).unwrap();
     assert!(config["websocketUrl"].as_str().unwrap().contains(".execute-api."), "{config}");
 
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert!(Inventory::read(&aws, name, "dev").await.is_empty());
 }
 
@@ -262,9 +260,7 @@ async fn without_a_zone_deploy_prints_the_records_acm_asks_for() {
         assert!(stderr.contains(&line), "no `{line}` in {stderr}");
     }
 
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert!(Domain::read(&aws, name, None).await.is_empty());
     assert!(Inventory::read(&aws, name, "dev").await.is_empty());
 }
@@ -338,9 +334,7 @@ async fn an_alias_another_distribution_has_stops_deploy_with_what_to_do() {
     assert!(stderr.contains("CNAMEAlreadyExists"), "{stderr}");
     assert!(stderr.contains("another CloudFront distribution"), "{stderr}");
     for project in [&b, &a] {
-        settle().await;
-        let (out, stderr) = run(&cloud, project, &["destroy", "--yes"]);
-        assert!(out.status.success(), "{stderr}");
+        destroy(&cloud, project).await;
     }
     for name in [first, second] {
         assert!(Domain::read(&aws, name, None).await.is_empty(), "{name}");
@@ -412,9 +406,7 @@ async fn outside_us_east_1_the_site_and_the_api_have_a_certificate_each() {
     settle().await;
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert!(mine(&us).await.is_empty() && mine(&eu).await.is_empty());
     // Nothing of the stack is left: a plan would create everything.
     let plan = super::json(&cloud, &project, &["plan"]);
@@ -436,9 +428,7 @@ async fn a_domain_deploy_rides_out_a_throttle_on_the_first_call_of_every_operati
     assert_eq!(domain.records.len(), domain.validation_records().len() + 4, "{domain:#?}");
     settle().await;
     assert_eq!(mutating(&deploy(&cloud, &project)), 0);
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
 }
 
@@ -457,9 +447,7 @@ async fn a_deploy_right_after_destroy_gets_a_new_certificate() {
     let mut arns = Vec::new();
     for round in 0..3 {
         if round > 0 {
-            settle().await;
-            let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-            assert!(out.status.success(), "{stderr}");
+            destroy(&cloud, &project).await;
             assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
             settle().await;
         }
@@ -475,8 +463,6 @@ async fn a_deploy_right_after_destroy_gets_a_new_certificate() {
     settle().await;
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert!(Domain::read(&aws, name, Some(&zone_id)).await.is_empty());
 }

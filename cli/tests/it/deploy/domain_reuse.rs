@@ -12,7 +12,7 @@ use wschat_engine::aws::Aws;
 
 use super::domain::{create_zone, is_domain_call, names};
 use super::kill_loop::{KillPoint, forwarded_mutating, kill_loop};
-use super::{Cloud, Inventory, Project, behaviours, mutating, run, sdk, settle};
+use super::{Cloud, Inventory, Project, behaviours, destroy, mutating, run, sdk, settle};
 
 /// The shipped stack with `domain:` in the zone `{name}.example.com`.
 fn stack_with_domain(name: &str) -> String {
@@ -227,9 +227,7 @@ async fn a_certificate_that_covers_only_the_site_is_not_used() {
     assert!(records(&aws, &zone_id).await.contains(&(site, "A".to_string())));
     assert_eq!(certificate(&aws, &arn).await, ("ISSUED".to_string(), user_tags()));
 
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert_only_the_users_certificate_is_left(&aws, name, &zone_id, &arn).await;
 }
 
@@ -254,9 +252,7 @@ async fn a_stack_keeps_its_own_certificate_when_one_of_the_users_covers_the_name
     assert!(!stderr.contains("yours, not managed by wschat"), "{stderr}");
     assert_eq!(api_domain_certificate(&aws, &ws).await.as_deref(), Some(own[0].as_str()));
 
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert_only_the_users_certificate_is_left(&aws, name, &zone_id, &arn).await;
 }
 
@@ -277,9 +273,7 @@ async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_c
         (1..=forwarded.len()).filter(|&k| is_domain_call(&forwarded[k - 1].0, &forwarded[k - 1].1)).collect();
     eprintln!("kill points (of {} mutating calls): {points:?}", forwarded.len());
     assert!(points.len() >= 4, "{forwarded:?}");
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert_only_the_users_certificate_is_left(&aws, full, &zone_id, &arn).await;
 
     kill_loop(&points, |k| {
@@ -334,8 +328,6 @@ async fn removing_the_domain_removes_what_the_stack_made_and_leaves_the_users_ce
     settle().await;
     assert_eq!(mutating(&super::deploy(&cloud, &project)), 0);
 
-    settle().await;
-    let (out, stderr) = run(&cloud, &project, &["destroy", "--yes"]);
-    assert!(out.status.success(), "{stderr}");
+    destroy(&cloud, &project).await;
     assert_only_the_users_certificate_is_left(&aws, name, &zone_id, &arn).await;
 }

@@ -91,6 +91,13 @@ pub async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(behaviours().consistency_ms.unwrap_or(0) + 100)).await;
 }
 
+/// Once the consistency window is over, `wschat destroy --yes` succeeds.
+pub async fn destroy(cloud: &Cloud, project: &Project) {
+    settle().await;
+    let (out, stderr) = run(cloud, project, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{stderr}");
+}
+
 /// A temp project: stack.yaml (the shipped one, renamed), its schemas and
 /// crates, and small zips in `target/wschat` as `wschat build` would leave them.
 pub struct Project {
@@ -579,13 +586,7 @@ impl Inventory {
         let distributions = cf.list_distributions().send().await.unwrap();
         for d in distributions.distribution_list.and_then(|l| l.items).unwrap_or_default() {
             let tags = cf.list_tags_for_resource().resource(&d.arn).send().await.unwrap();
-            let tags: BTreeMap<String, String> = tags
-                .tags
-                .and_then(|t| t.items)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| (t.key, t.value.unwrap_or_default()))
-                .collect();
+            let tags = wschat_engine::aws::from_cloudfront(tags.tags);
             if tags.get("wschat:stack").map(String::as_str) != Some(name)
                 || tags.get("wschat:stage").map(String::as_str) != Some(stage)
             {

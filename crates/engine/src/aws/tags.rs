@@ -132,6 +132,11 @@ pub fn acm_tags(tags: &Tags) -> Result<Vec<aws_sdk_acm::types::Tag>> {
         .collect()
 }
 
+/// CloudFront's tags of a resource (`ListTagsForResource`), as a map.
+pub fn from_cloudfront(tags: Option<aws_sdk_cloudfront::types::Tags>) -> Tags {
+    tags.and_then(|t| t.items).unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
+}
+
 /// Tags as CloudFront takes them.
 pub fn cloudfront_tags(tags: &Tags) -> Result<aws_sdk_cloudfront::types::Tags> {
     let items = tags

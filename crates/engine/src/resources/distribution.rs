@@ -169,13 +169,7 @@ pub async fn find_distributions(clients: &Clients, env: &Env) -> Result<Vec<Foun
     let read = candidates.map(|d| async move {
         let doing = || format!("reading the tags of CloudFront distribution `{}`", d.id);
         let tags = clients.cloudfront.list_tags_for_resource().resource(&d.arn).send().done(doing).await?;
-        let mut tags: Tags = tags
-            .tags
-            .and_then(|t| t.items)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value.unwrap_or_default()))
-            .collect();
+        let mut tags = crate::aws::from_cloudfront(tags.tags);
         if !env.owns(&tags) {
             return Ok::<_, anyhow::Error>(None);
         }

@@ -45,22 +45,23 @@ fn actions_and_route_keys_agree() {
 
 #[test]
 fn routed_frames_are_read_by_their_route() {
-    assert_eq!(
-        request("send", r#"{"action":"send","text":"hi"}"#),
-        Request::Broadcast { action: Action::Send, text: "hi".into() }
-    );
-    assert_eq!(
-        request("sendMessage", r#"{"action":"sendMessage","message":"hi"}"#),
-        Request::RoomMessage { message: "hi".into() }
-    );
-    assert_eq!(
-        request("sendmessage", r#"{"action":"sendmessage","data":"hi"}"#),
-        Request::Broadcast { action: Action::SendData, text: "hi".into() }
-    );
-    assert_eq!(
-        request("joinRoom", r#"{"action":"joinRoom","name":" bob ","roomCode":"0a1b2c3d"}"#),
-        Request::JoinRoom { name: "bob".into(), room_code: "0a1b2c3d".into() }
-    );
+    let cases = [
+        ("send", r#"{"action":"send","text":"hi"}"#, Request::Broadcast { action: Action::Send, text: "hi".into() }),
+        ("sendMessage", r#"{"action":"sendMessage","message":"hi"}"#, Request::RoomMessage { message: "hi".into() }),
+        (
+            "sendmessage",
+            r#"{"action":"sendmessage","data":"hi"}"#,
+            Request::Broadcast { action: Action::SendData, text: "hi".into() },
+        ),
+        (
+            "joinRoom",
+            r#"{"action":"joinRoom","name":" bob ","roomCode":"0a1b2c3d"}"#,
+            Request::JoinRoom { name: "bob".into(), room_code: "0a1b2c3d".into() },
+        ),
+    ];
+    for (route, body, wanted) in cases {
+        assert_eq!(request(route, body), wanted, "{body}");
+    }
     assert_eq!(request("list", r#"{"action":"list"}"#), Request::List { cursor: None });
     assert_eq!(request("list", r#"{"action":"list","cursor":"b="}"#), Request::List { cursor: Some("b=".into()) });
     assert_eq!(
