@@ -70,11 +70,11 @@ test('each person sets a name and both see each other online', async () => {
     assert.equal(await statusOf(person.page), 'connecting', 'no connection before a name is chosen');
     await input.fill(name);
   }
-  // One confirms with Enter, the other with the button.
+  // One confirms with Enter, the other with the button; Ada is online first
+  // (at once, either may connect first, and then Grace's join comes before Ada's).
   await byTestId(ada.page, 'name-input').press('Enter');
-  await byTestId(grace.page, 'name-save').click();
-
   await waitForStatus(ada.page, 'online');
+  await byTestId(grace.page, 'name-save').click();
   await waitForStatus(grace.page, 'online');
   await waitOnline(ada.page, 'Grace');
   await waitOnline(grace.page, 'Ada');
