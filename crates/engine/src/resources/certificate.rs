@@ -312,6 +312,13 @@ pub struct Found {
     pub tags: Tags,
 }
 
+impl Found {
+    /// Whether ACM has assigned the validation record of every name.
+    fn has_records(&self) -> bool {
+        self.records.len() >= self.domains.len()
+    }
+}
+
 pub fn spec(env: &Env, wanted: &Wanted) -> Spec {
     let mut tags = env.tags();
     if let Some(zone) = &env.zone {
@@ -494,7 +501,7 @@ pub async fn wait_records(op: &Op<'_>, region: &str, arn: &str) -> Result<Found>
     crate::aws::poll(op.task, what, RECORDS_LIMIT, || async {
         let found =
             describe(clients, region, arn).await?.with_context(|| format!("ACM certificate `{arn}` is gone"))?;
-        Ok((found.records.len() >= found.domains.len()).then_some(found))
+        Ok(found.has_records().then_some(found))
     })
     .await
 }
@@ -562,11 +569,11 @@ impl Resource for Certificate {
                 .done(|| format!("requesting an ACM certificate for {names}"))
                 .await?;
             let arn = requested.certificate_arn.context("ACM returned no certificate ARN")?;
-            if describe(op.clients, &spec.region, &arn).await?.is_none() {
+            let Some(found) = describe(op.clients, &spec.region, &arn).await? else {
                 token = next_token(&token, &arn);
                 continue;
-            }
-            let found = wait_records(op, &spec.region, &arn).await?;
+            };
+            let found = if found.has_records() { found } else { wait_records(op, &spec.region, &arn).await? };
             if op.env.zone.is_none() {
                 tell_records(op, &found);
             }
