@@ -78,6 +78,9 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
     let artifacts = artifacts(&stack, zips)?;
     let target = args.aws.for_stack(&stack);
     let aws = Aws::load(&target).await?;
+    if !destroying {
+        stack.check_region(aws.region())?;
+    }
     let account = aws.account().await?;
     let mut env = Env::new(stack, aws.region().to_string(), account, artifacts)?;
     env.destroying = destroying;

@@ -11,7 +11,8 @@ API Gateway v2 custom domains (wschat's `domain:`), where moto falls short
 of https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/domainnames.html:
 - CreateDomainName keeps the configuration as sent; AWS adds the regional
   target (`apiGatewayDomainName`, `d-….execute-api.{region}.amazonaws.com`),
-  its `hostedZoneId` and `domainNameStatus`. This adds them.
+  its `hostedZoneId`, `domainNameStatus` and the default `ipAddressType`
+  (ipv4). This adds them.
 - DeleteDomainName of a domain with an API mapping fails in moto (it deletes
   from the dict it iterates); this deletes the mappings first.
 - UpdateDomainName (PATCH /v2/domainnames/{name}) and UpdateApiMapping
@@ -53,6 +54,10 @@ def complete_configurations(backend, domain):
         config.setdefault("domainNameStatus", "AVAILABLE")
         config.setdefault("endpointType", "REGIONAL")
         config.setdefault("securityPolicy", "TLS_1_2")
+        # A domain made without an IP address type is IPv4 only ("IP address
+        # types for custom domain names for WebSocket APIs": "The default IP
+        # address type for API Gateway custom domain names is IPv4").
+        config.setdefault("ipAddressType", "ipv4")
 
 
 original_create_domain_name = ApiGatewayV2Backend.create_domain_name

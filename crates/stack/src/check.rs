@@ -447,20 +447,8 @@ impl Checks<'_> {
                 valid = false;
             }
         }
-        // The website's name is the first name of its ACM certificate, which
-        // "cannot exceed 64 octets (characters), including periods" (ACM API
-        // Reference, RequestCertificate, DomainName: RFC 5280's limit on the
-        // Common Name; the other names may have up to 253).
-        if valid && d.name.len() > MAX_FIRST_NAME {
-            self.error(
-                &["domain", "name"],
-                format!(
-                    "`{}` has {} characters; ACM takes at most {MAX_FIRST_NAME} for a certificate's first name, which the website's name is. Choose a shorter one (the WebSocket's name may be longer)",
-                    d.name,
-                    d.name.len()
-                ),
-            );
-            valid = false;
+        if valid {
+            valid = self.first_names(d, s.region.as_deref().unwrap_or(CLOUDFRONT_REGION));
         }
         if valid && websocket == d.name {
             self.error(
@@ -492,6 +480,35 @@ impl Checks<'_> {
                 "the website's name is a CloudFront alias; `domain` needs `website.cdn: true`",
             );
         }
+    }
+
+    /// A certificate's first name "cannot exceed 64 octets (characters),
+    /// including periods" (ACM API Reference, RequestCertificate,
+    /// DomainName: RFC 5280's limit on the Common Name; the other names may
+    /// have up to 253). Whether the names that are first names in `region`
+    /// fit.
+    pub(crate) fn first_names(&mut self, d: &Domain, region: &str) -> bool {
+        let mut fit = true;
+        for (key, name) in d.first_names(region) {
+            if name.len() <= MAX_FIRST_NAME {
+                continue;
+            }
+            let why = if key == "name" {
+                format!(
+                    "ACM takes at most {MAX_FIRST_NAME} for a certificate's first name, which the website's name is. \
+                     Choose a shorter one (the WebSocket's name may be longer)"
+                )
+            } else {
+                format!(
+                    "outside us-east-1 the WebSocket's name is the first name of a certificate of its own (in {region}), \
+                     and ACM takes at most {MAX_FIRST_NAME}. Choose a shorter one, or deploy to us-east-1, where one \
+                     certificate covers both names"
+                )
+            };
+            self.error(&["domain", key], format!("`{name}` has {} characters; {why}", name.len()));
+            fit = false;
+        }
+        fit
     }
 
     fn website(&mut self, s: &Stack) {

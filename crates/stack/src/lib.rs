@@ -183,6 +183,26 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
     if checks.errors.is_empty() { Ok(stack) } else { Err(fail(checks.errors)) }
 }
 
+impl Stack {
+    /// What depends on the region the stack deploys to, for a stack.yaml
+    /// without `region` (which [`load`] checked already): known once the AWS
+    /// configuration is read, before any call. The positions come from the
+    /// file read again.
+    pub fn check_region(&self, region: &str) -> Result<(), StackErrors> {
+        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+        let map = SourceMap::new(&text);
+        let mut checks = Checks { map: &map, errors: Vec::new() };
+        if let Some(domain) = &self.domain {
+            checks.first_names(domain, region);
+        }
+        if checks.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(StackErrors { file: self.file.clone(), errors: checks.errors })
+        }
+    }
+}
+
 /// Every protocol route on one function, and the keepalive `ping` answered
 /// by API Gateway itself: the default when stack.yaml has no `api.routes`.
 pub fn default_routes(function: &str) -> BTreeMap<String, Route> {

@@ -328,4 +328,21 @@ impl Domain {
     pub fn names(&self) -> [&str; 2] {
         [self.name.as_str(), self.websocket_name()]
     }
+
+    /// The names that are the first name of an ACM certificate, with their
+    /// key: the website's, whose certificate is in CloudFront's region
+    /// (us-east-1); outside that region the WebSocket's too, which API
+    /// Gateway needs a certificate of the stack's region for. In us-east-1
+    /// one certificate covers both, the website's name first.
+    pub fn first_names(&self, region: &str) -> Vec<(&'static str, &str)> {
+        let mut names = vec![("name", self.name.as_str())];
+        if region != CLOUDFRONT_REGION {
+            names.push(("websocket", self.websocket_name()));
+        }
+        names
+    }
 }
+
+/// Where CloudFront's certificates live (ACM in us-east-1), whatever the
+/// stack's region.
+pub const CLOUDFRONT_REGION: &str = "us-east-1";

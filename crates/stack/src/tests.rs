@@ -568,6 +568,29 @@ fn a_domain_defaults_its_websocket_name_and_is_checked_with_positions() {
 }
 
 #[test]
+fn outside_us_east_1_the_websocket_name_is_a_first_name_too() {
+    let project = Project::new();
+    // 65 characters: a SAN of the one us-east-1 certificate, or the first
+    // name of the API's own certificate anywhere else.
+    let ws = "ws-for-a-chat-whose-websocket-name-is-too-long-for-ac.example.com";
+    assert_eq!(ws.len(), 65);
+    let domain = format!("domain:\n  name: chat.example.com\n  websocket: {ws}\n");
+    let text = format!("{MINIMAL}{domain}");
+    std::fs::write(project.dir.path().join("stack.yaml"), &text).unwrap();
+    let stack = project.parse(&text).unwrap();
+    stack.check_region("us-east-1").unwrap();
+    let errors = stack.check_region("eu-west-1").expect_err("a 65-character first name").errors;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let e = &errors[0];
+    assert_eq!((e.line, e.column, e.field.as_str()), (7, 14, "domain.websocket"), "{e:?}");
+    assert!(e.message.contains("has 65 characters") && e.message.contains("(in eu-west-1)"), "{e:?}");
+    // With `region` in stack.yaml, loading says so.
+    let e = project.error(&format!("region: eu-west-1\n{MINIMAL}{domain}"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (8, 14, "domain.websocket"), "{e:?}");
+    project.parse(&format!("region: us-east-1\n{MINIMAL}{domain}")).unwrap();
+}
+
+#[test]
 fn dns_names_follow_the_rules_acm_and_route_53_share() {
     for good in ["example.com", "chat.example.com", "a-b.c9.example.co.uk", "xn--bcher-kva.example"] {
         assert_eq!(check_dns_name(good), Ok(()), "{good}");

@@ -22,6 +22,7 @@ mod consistency;
 mod dynamodb;
 mod iam;
 mod lambda;
+mod route53;
 mod s3;
 mod sqs;
 pub mod wire;
@@ -98,6 +99,9 @@ pub struct Behaviours {
     pub certificate_token_ms: Option<u64>,
     /// CloudFront refuses an alias another distribution has.
     pub unique_aliases: bool,
+    /// Route 53 deletes a record set only as the zone has it (TTL and values):
+    /// another is 400 `InvalidChangeBatch`.
+    pub exact_record_deletes: bool,
     /// A WebSocket route takes one route response, `$default`: another key
     /// is 400 `BadRequestException`, a second one 409 `ConflictException`.
     pub one_route_response: bool,
@@ -136,6 +140,7 @@ impl Default for Behaviours {
             certificate_release_ms: None,
             certificate_token_ms: None,
             unique_aliases: false,
+            exact_record_deletes: false,
             one_route_response: false,
             route_settings_name_routes: false,
             atomic_items: false,
@@ -169,6 +174,7 @@ impl Behaviours {
             certificate_release_ms: Some(1_500),
             certificate_token_ms: Some(3_600_000),
             unique_aliases: true,
+            exact_record_deletes: true,
             one_route_response: true,
             route_settings_name_routes: true,
             atomic_items: true,
@@ -233,6 +239,7 @@ struct World {
     api: apigateway::State,
     acm: acm::State,
     cloudfront: cloudfront::State,
+    route53: route53::State,
     iam: iam::State,
     lambda: lambda::State,
     sqs: sqs::State,
@@ -638,6 +645,7 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
         .or_else(|| dynamodb::refuse(world, call, request, now))
         .or_else(|| acm::refuse(world, call, request, now))
         .or_else(|| cloudfront::refuse(world, call, request, now))
+        .or_else(|| route53::refuse(world, call, request, now))
         .or_else(|| consistency::refuse(world, call, request, now))
         .or_else(|| apigateway::answer(world, call, request, now))
 }
@@ -651,6 +659,7 @@ fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, n
     dynamodb::learn(world, call, request, reply, now);
     acm::learn(world, call, request, reply, now);
     cloudfront::learn(world, call, request, reply, now);
+    route53::learn(world, call, request, reply, now);
     apigateway::learn(world, call, request, reply, now);
     consistency::learn(world, call, request, reply, now);
 }

@@ -160,11 +160,13 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     let covered: BTreeSet<&str> = certificate.subject_alternative_names().iter().map(String::as_str).collect();
     assert_eq!(covered, BTreeSet::from([site.as_str(), ws.as_str()]));
     let arn = certificate.certificate_arn().unwrap().to_string();
-    // The API Gateway domain: REGIONAL, TLS 1.2, this certificate, mapped to the stage.
+    // The API Gateway domain: REGIONAL, TLS 1.2, dualstack (the AAAA alias
+    // below has IPv6 behind it), this certificate, mapped to the stage.
     let api_domain = domain.api_domain.as_ref().expect("the API Gateway domain");
     let config = &api_domain.domain_name_configurations()[0];
     assert_eq!(config.endpoint_type().map(|e| e.as_str()), Some("REGIONAL"));
     assert_eq!(config.security_policy().map(|p| p.as_str()), Some("TLS_1_2"));
+    assert_eq!(config.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
     assert_eq!(config.certificate_arn(), Some(arn.as_str()));
     assert_eq!(domain.mappings.len(), 1, "{:#?}", domain.mappings);
     assert_eq!(domain.mappings[0].api_id(), Some(inv.api_id().as_str()));
@@ -196,6 +198,24 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
 
+    // A domain an earlier wschat made IPv4-only (API Gateway's default) is
+    // made dualstack in place, the same domain and target.
+    use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, IpAddressType, SecurityPolicy};
+    let ipv4 = DomainNameConfiguration::builder()
+        .certificate_arn(&arn)
+        .endpoint_type(EndpointType::Regional)
+        .security_policy(SecurityPolicy::Tls12)
+        .ip_address_type(IpAddressType::Ipv4)
+        .build();
+    aws.apigatewayv2().update_domain_name().domain_name(&ws).domain_name_configurations(ipv4).send().await.unwrap();
+    settle().await;
+    let repaired = deploy(&cloud, &project);
+    assert_eq!(mutating(&repaired), 1, "one UpdateDomainName: {repaired:#}");
+    let now = Domain::read(&aws, name, Some(&zone_id)).await;
+    let config = &now.api_domain.as_ref().expect("the same API Gateway domain").domain_name_configurations()[0];
+    assert_eq!(config.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
+    assert_eq!(now.api_target(), domain.api_target());
+
     // status: the certificate, the mapping, and DNS (these names are not registered).
     let status = super::json(&cloud, &project, &["status"]);
     let rows = status["resources"].as_array().unwrap();
@@ -207,6 +227,31 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     assert_eq!(dns.len(), 2, "{status:#}");
     assert!(dns.iter().all(|d| d["resolves"] == "does not resolve"), "{status:#}");
     assert_eq!(dns[1]["target"], domain.api_target());
+
+    // The validation records rewritten with another TTL (by the user or
+    // another tool, through AWS): Route 53 deletes a record set only as the
+    // zone has it, so what goes below must be deleted as it is now.
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let proxied = crate::aws_wiring::aws_at(&cloud.realism.endpoint()).await;
+    for (name, kind, value) in domain.validation_records() {
+        let set = ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::from(kind.as_str()))
+            .ttl(60)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+            .build()
+            .unwrap();
+        let change = Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().unwrap();
+        let batch = ChangeBatch::builder().changes(change).build().unwrap();
+        proxied
+            .route53()
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .unwrap();
+    }
 
     // Without `domain:`, all of it goes; the distribution keeps serving.
     project.write_stack(&Project::shipped_stack(name));
@@ -340,6 +385,29 @@ async fn an_alias_another_distribution_has_stops_deploy_with_what_to_do() {
         assert!(Domain::read(&aws, name, None).await.is_empty(), "{name}");
         assert!(Inventory::read(&aws, name, "dev").await.is_empty(), "{name}");
     }
+}
+
+/// Outside us-east-1 the WebSocket's name is the first name of the API's own
+/// certificate, which ACM limits to 64 characters; with the region from
+/// `--region` (or the AWS configuration), plan says so before any call.
+#[test]
+fn outside_us_east_1_a_websocket_name_over_64_characters_stops_plan_before_any_call() {
+    let cloud = Cloud::with(behaviours());
+    let name = "dom-longws";
+    let (site, _, _) = names(name);
+    let ws = format!("{}.{site}", "w".repeat(64 - site.len()));
+    let project = Project::new(name);
+    project.write_stack(&format!("{}  websocket: {ws}\n", stack_with_domain(name, false)));
+    let line = project.stack().lines().position(|l| l.starts_with("  websocket:")).unwrap() + 1;
+
+    let (out, stderr) = super::run(&cloud, &project, &["--region", "eu-west-1", "plan"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("stack.yaml:{line}:14")), "{stderr}");
+    assert!(stderr.contains(&format!("`{ws}` has {} characters", ws.len())), "{stderr}");
+    assert_eq!(cloud.realism.stats().calls, 0, "{stderr}");
+    // In us-east-1 one certificate covers both names, the website's first.
+    let (out, stderr) = super::run(&cloud, &project, &["--region", "us-east-1", "plan"]);
+    assert!(out.status.success(), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,12 +3,20 @@
 //! stack's region. The instance is named by the domain name, so a new name
 //! is a new domain and the old one is deleted (its API mappings with it).
 //!
+//! Dualstack: API Gateway answers it over IPv4 and IPv6, so the AAAA alias
+//! record of the name (`dns_record.rs`) has addresses behind it. API
+//! Gateway's default for a custom domain is IPv4 only; its Developer Guide
+//! recommends dualstack ("IP address types for custom domain names for
+//! WebSocket APIs"), and `DomainNameConfiguration.IpAddressType` sets it (API
+//! Gateway V2 API Reference, DomainNames). A domain an earlier wschat made
+//! IPv4-only is updated in place.
+//!
 //! It is created only once the certificate is ISSUED: API Gateway refuses a
 //! certificate that is not. Its regional target (`d-….execute-api…`) is
 //! what the DNS records point at.
 
 use anyhow::{Context, Result};
-use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, SecurityPolicy};
+use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, IpAddressType, SecurityPolicy};
 
 use super::certificate::Served;
 use super::dns_record::{AliasTarget, plain};
@@ -18,6 +26,9 @@ use crate::diff::FieldChange;
 
 pub const ENDPOINT_TYPE: &str = "REGIONAL";
 pub const SECURITY_POLICY: &str = "TLS_1_2";
+pub const IP_ADDRESS_TYPE: &str = "dualstack";
+/// What API Gateway reports for a domain made without an IP address type.
+const DEFAULT_IP_ADDRESS_TYPE: &str = "ipv4";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -36,6 +47,8 @@ pub struct Found {
     pub certificate_arn: String,
     pub endpoint_type: String,
     pub security_policy: String,
+    /// `ipv4` or `dualstack`.
+    pub ip_address_type: String,
     /// `AVAILABLE`, `UPDATING`...
     pub status: String,
     pub target: Option<AliasTarget>,
@@ -54,6 +67,10 @@ fn found(d: &aws_sdk_apigatewayv2::types::DomainName, arn: String) -> Option<Fou
         certificate_arn: config.and_then(|c| c.certificate_arn()).unwrap_or_default().to_string(),
         endpoint_type: config.and_then(|c| c.endpoint_type()).map(|e| e.as_str().to_string()).unwrap_or_default(),
         security_policy: config.and_then(|c| c.security_policy()).map(|p| p.as_str().to_string()).unwrap_or_default(),
+        ip_address_type: config
+            .and_then(|c| c.ip_address_type())
+            .map_or(DEFAULT_IP_ADDRESS_TYPE, |t| t.as_str())
+            .to_string(),
         status: config.and_then(|c| c.domain_name_status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
         target,
         tags: d.tags().cloned().unwrap_or_default().into_iter().collect(),
@@ -108,6 +125,7 @@ fn configuration(spec: &Spec) -> Result<DomainNameConfiguration> {
         .certificate_arn(spec.certificate.arn.get()?)
         .endpoint_type(EndpointType::from(ENDPOINT_TYPE))
         .security_policy(SecurityPolicy::from(SECURITY_POLICY))
+        .ip_address_type(IpAddressType::from(IP_ADDRESS_TYPE))
         .build())
 }
 
@@ -161,6 +179,7 @@ impl Resource for ApiDomain {
         for (field, have, want) in [
             ("endpoint type", &found.endpoint_type, ENDPOINT_TYPE),
             ("security policy", &found.security_policy, SECURITY_POLICY),
+            ("IP address type", &found.ip_address_type, IP_ADDRESS_TYPE),
         ] {
             if have != want {
                 fields.push(FieldChange::new(field, have, want));
@@ -187,7 +206,8 @@ impl Resource for ApiDomain {
     async fn update(op: &Op<'_>, spec: &Spec, found: &Found) -> Result<()> {
         let config_differs = spec.certificate.arn.known() != Some(&found.certificate_arn)
             || found.endpoint_type != ENDPOINT_TYPE
-            || found.security_policy != SECURITY_POLICY;
+            || found.security_policy != SECURITY_POLICY
+            || found.ip_address_type != IP_ADDRESS_TYPE;
         if config_differs {
             super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.arn.get()?).await?;
             op.clients
@@ -211,7 +231,10 @@ impl Resource for ApiDomain {
 
     fn describe(found: &Found) -> Option<String> {
         let target = found.target.as_ref().map_or("(no target yet)".to_string(), |t| t.dns_name.clone());
-        Some(format!("{} {} {}, target {target}", found.endpoint_type, found.security_policy, found.status))
+        Some(format!(
+            "{} {} {} {}, target {target}",
+            found.endpoint_type, found.security_policy, found.ip_address_type, found.status
+        ))
     }
 }
 
@@ -236,6 +259,7 @@ mod tests {
         let config = configuration(&want.spec).unwrap();
         assert_eq!(config.endpoint_type().map(|e| e.as_str()), Some("REGIONAL"));
         assert_eq!(config.security_policy().map(|p| p.as_str()), Some("TLS_1_2"));
+        assert_eq!(config.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
         let refs = ApiDomain::references(&want.spec);
         assert!(refs.iter().any(|r| r.to.kind == Kind::ValidationRecord), "{refs:?}");
         let found = Found {
@@ -244,11 +268,12 @@ mod tests {
             certificate_arn: "arn:aws:acm:us-east-1:1:certificate/c1".into(),
             endpoint_type: "REGIONAL".into(),
             security_policy: "TLS_1_0".into(),
+            ip_address_type: "ipv4".into(),
             status: "AVAILABLE".into(),
             target: None,
             tags: want.spec.tags.clone(),
         };
         let fields = ApiDomain::diff(&want.spec, &found);
-        assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["security policy"]);
+        assert_eq!(fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["security policy", "IP address type"]);
     }
 }

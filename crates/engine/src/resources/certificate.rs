@@ -43,8 +43,7 @@ use super::{
 use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
-/// The region of CloudFront's certificates.
-pub const CLOUDFRONT_REGION: &str = "us-east-1";
+pub use wschat_stack::CLOUDFRONT_REGION;
 /// On a certificate: the hosted zone id of its records (with `domain.zone`).
 pub const TAG_ZONE: &str = "wschat:zone";
 /// How long ACM may take to put the validation records in DescribeCertificate

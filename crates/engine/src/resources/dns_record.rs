@@ -1,6 +1,7 @@
 //! Route 53 alias records of `domain:` (with `domain.zone`): A and AAAA for
 //! the website's name, pointing at the CloudFront distribution, and for the
-//! WebSocket's name, pointing at the API Gateway domain's regional target.
+//! WebSocket's name, pointing at the API Gateway domain's regional target (a
+//! dualstack domain, `api_domain.rs`: the AAAA record has IPv6 behind it).
 //!
 //! Records carry no tags: the stack's are the alias A and AAAA records, in
 //! the zone of the stack's certificates (their `wschat:zone` tag), of the

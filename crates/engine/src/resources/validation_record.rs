@@ -6,7 +6,7 @@
 //! records of the certificate's validation names that the zone has.
 
 use anyhow::Result;
-use aws_sdk_route53::types::ChangeAction;
+use aws_sdk_route53::types::{ChangeAction, ResourceRecordSet};
 
 use super::certificate::{self, Record};
 use super::dns_record::{self, change, cname, plain};
@@ -27,6 +27,9 @@ pub struct Found {
     pub zone_id: String,
     /// The certificate's validation records that the zone has, as it has them.
     pub records: Vec<Record>,
+    /// Their record sets, exactly as the zone has them (TTL included): what
+    /// a DELETE must name.
+    pub sets: Vec<ResourceRecordSet>,
 }
 
 /// The validation records of the stack's certificates that their zone has.
@@ -47,9 +50,13 @@ pub async fn find_validation_records(
                 continue;
             }
             let wanted: Vec<String> = c.records.iter().map(|r| plain(&r.name)).collect();
-            let mut present: Vec<Record> = sets
+            let mine: Vec<ResourceRecordSet> = sets
                 .iter()
                 .filter(|s| s.r#type.as_str() == "CNAME" && wanted.contains(&plain(&s.name)))
+                .cloned()
+                .collect();
+            let mut present: Vec<Record> = mine
+                .iter()
                 .flat_map(|s| {
                     s.resource_records().iter().map(|r| Record {
                         name: s.name.clone(),
@@ -62,7 +69,7 @@ pub async fn find_validation_records(
                 continue;
             }
             present.sort();
-            let found = Found { zone_id: zone.clone(), records: present };
+            let found = Found { zone_id: zone.clone(), records: present, sets: mine };
             let id = format!("{} in {zone}", item.address.name);
             items.push(FoundItem::new(&item.address.name, id, None, super::Found::ValidationRecord(found)));
         }
@@ -153,16 +160,22 @@ impl Resource for ValidationRecord {
     /// Deletes the records, but (unless destroying) not those of names the
     /// stack still has: ACM asks for the same record for a name in every
     /// certificate of the account, so the certificate that replaces this one
-    /// needs it.
+    /// needs it. Each is deleted as the zone has it: Route 53's DELETE must
+    /// name the record set exactly, TTL and values included, or it fails
+    /// with `InvalidChangeBatch` "... the values provided do not match the
+    /// current values" (ChangeResourceRecordSets API reference: "DELETE:
+    /// Deletes an existing resource record set that has the specified
+    /// values"), and the user, ACM's console or another tool may have
+    /// written it with another TTL than wschat's.
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let kept: Vec<&str> =
             op.env.stack.domain.iter().filter(|_| !op.env.destroying).flat_map(|d| d.names()).collect();
-        for record in &found.records {
-            let validated = plain(&record.name).split_once('.').map(|(_, rest)| rest.to_string()).unwrap_or_default();
+        for set in &found.sets {
+            let validated = plain(&set.name).split_once('.').map(|(_, rest)| rest.to_string()).unwrap_or_default();
             if kept.contains(&validated.as_str()) {
                 continue;
             }
-            change(op.clients, &found.zone_id, ChangeAction::Delete, cname(&record.name, &record.value)?).await?;
+            change(op.clients, &found.zone_id, ChangeAction::Delete, set.clone()).await?;
         }
         Ok(())
     }
@@ -188,7 +201,7 @@ mod tests {
         let unknown = ValidationRecord::desired(&env, &Ids::default());
         assert_eq!(unknown.len(), 1);
         assert!(!unknown[0].spec.certificate.reference().known);
-        let found = Found { zone_id: "Z1".into(), records: vec![record("chat.example.com")] };
+        let found = Found { zone_id: "Z1".into(), records: vec![record("chat.example.com")], sets: Vec::new() };
         assert!(ValidationRecord::diff(&unknown[0].spec, &found).is_empty());
 
         let mut ids = Ids::default();
@@ -199,8 +212,11 @@ mod tests {
         let fields = ValidationRecord::diff(known, &found);
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0].field, "records");
-        let all =
-            Found { zone_id: "Z1".into(), records: vec![record("ws.chat.example.com"), record("chat.example.com")] };
+        let all = Found {
+            zone_id: "Z1".into(),
+            records: vec![record("ws.chat.example.com"), record("chat.example.com")],
+            sets: Vec::new(),
+        };
         assert!(ValidationRecord::diff(known, &all).is_empty());
     }
 }
