@@ -387,6 +387,54 @@ async fn an_alias_another_distribution_has_stops_deploy_with_what_to_do() {
     }
 }
 
+/// Records at the stack's names that it did not make (an alias to another
+/// distribution, a CNAME) are never taken over: deploy stops before any
+/// change, naming them and what to do, and they stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_the_stack_did_not_make_stop_deploy_before_any_change() {
+    use aws_sdk_route53::types::{
+        AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let cloud = Cloud::with(behaviours());
+    let aws = sdk(&cloud).await;
+    let name = "dom-theirs";
+    let (site, ws, zone) = names(name);
+    let zone_id = create_zone(&aws, &zone).await;
+    let other = AliasTarget::builder()
+        .dns_name("d2other.cloudfront.net")
+        .hosted_zone_id("Z2FDTNDATAQYW2")
+        .evaluate_target_health(false)
+        .build()
+        .unwrap();
+    let theirs = [
+        ResourceRecordSet::builder().name(&site).r#type(RrType::A).alias_target(other).build().unwrap(),
+        ResourceRecordSet::builder()
+            .name(&ws)
+            .r#type(RrType::Cname)
+            .ttl(300)
+            .resource_records(ResourceRecord::builder().value("elsewhere.example.net").build().unwrap())
+            .build()
+            .unwrap(),
+    ];
+    for set in theirs {
+        let change = Change::builder().action(ChangeAction::Create).resource_record_set(set).build().unwrap();
+        let batch = ChangeBatch::builder().changes(change).build().unwrap();
+        aws.route53().change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send().await.unwrap();
+    }
+    let before = Domain::read(&aws, name, Some(&zone_id)).await.records;
+    let project = Project::new(name);
+    project.write_stack(&stack_with_domain(name, true));
+
+    let (out, stderr) = super::run(&cloud, &project, &["deploy", "--no-build"]);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("`{site}` A (alias to d2other.cloudfront.net)")), "{stderr}");
+    assert!(stderr.contains(&format!("`{ws}` CNAME (elsewhere.example.net)")), "{stderr}");
+    assert!(stderr.contains("which this stack did not make") && stderr.contains("delete them"), "{stderr}");
+    assert_eq!(cloud.realism.stats().mutating, 0, "{stderr}");
+    assert_eq!(Domain::read(&aws, name, Some(&zone_id)).await.records, before);
+    assert!(Inventory::read(&aws, name, "dev").await.is_empty(), "nothing was made");
+}
+
 /// Outside us-east-1 the WebSocket's name is the first name of the API's own
 /// certificate, which ACM limits to 64 characters; with the region from
 /// `--region` (or the AWS configuration), plan says so before any call.

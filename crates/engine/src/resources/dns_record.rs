@@ -183,35 +183,77 @@ pub struct Found {
 /// The alias records of the stack's names in its zones: the names of
 /// stack.yaml, of the stack's certificates, API Gateway domains and
 /// distribution aliases (`found`, everything else discovery found).
+///
+/// Records carry no tags, so a record is the stack's when it is an alias to
+/// one of the stack's targets: its distribution or its API Gateway domain.
+/// Anything else at a name deploy would write (an alias elsewhere, a plain
+/// A or AAAA, a CNAME) was not made by this stack: it is never adopted, so
+/// never overwritten by an UPSERT nor deleted by destroy, and plan and deploy
+/// stop before any change, saying what is there and what to do. (A CNAME
+/// would fail the alias's write anyway: Route 53 refuses a name with a CNAME
+/// and another record, RFC 1034 section 3.6.2.)
 pub async fn find_dns_records(clients: &Clients, env: &Env, found: &[FoundItem]) -> Result<Vec<FoundItem>> {
-    let mut names: Vec<String> = env.stack.domain.iter().flat_map(|d| d.names().map(str::to_string)).collect();
+    let wanted: Vec<String> =
+        env.stack.domain.iter().filter(|_| !env.destroying).flat_map(|d| d.names().map(str::to_string)).collect();
+    let mut names = wanted.clone();
+    let mut targets: Vec<AliasTarget> = Vec::new();
     for item in found {
         if let Some(c) = super::certificate::Certificate::of(&item.found) {
             names.extend(c.domains.iter().cloned());
         }
         if let Some(d) = super::api_domain::ApiDomain::of(&item.found) {
             names.push(d.name.clone());
+            targets.extend(d.target.clone());
         }
         if let Some(d) = super::distribution::Distribution::of(&item.found) {
             names.extend(d.aliases.iter().cloned());
+            targets.push(AliasTarget { dns_name: plain(&d.domain_name), zone_id: CLOUDFRONT_ZONE.into() });
         }
     }
     let mut items = Vec::new();
+    let mut theirs = Vec::new();
     for zone in zones(env, found) {
         for set in list_records(clients, &zone).await? {
             let name = plain(&set.name);
             let kind = set.r#type.as_str().to_string();
-            let Some(target) = set.alias_target.as_ref() else { continue };
-            if !names.contains(&name) || !KINDS.contains(&kind.as_str()) {
+            if !names.contains(&name) || !(KINDS.contains(&kind.as_str()) || kind == "CNAME") {
                 continue;
             }
-            let target = AliasTarget { dns_name: plain(&target.dns_name), zone_id: target.hosted_zone_id.clone() };
-            let address = format!("{name} {kind}");
-            let found = Found { zone_id: zone.clone(), name, kind, target };
-            items.push(FoundItem::new(address.clone(), address, None, super::Found::DnsRecord(found)));
+            let target = set
+                .alias_target
+                .as_ref()
+                .map(|t| AliasTarget { dns_name: plain(&t.dns_name), zone_id: t.hosted_zone_id.clone() });
+            match target {
+                Some(target) if kind != "CNAME" && targets.contains(&target) => {
+                    let address = format!("{name} {kind}");
+                    let found = Found { zone_id: zone.clone(), name, kind, target };
+                    items.push(FoundItem::new(address.clone(), address, None, super::Found::DnsRecord(found)));
+                }
+                _ if wanted.contains(&name) => theirs.push(format!("`{name}` {kind} ({})", holds(&set))),
+                _ => {}
+            }
         }
     }
+    if !theirs.is_empty() {
+        let zone = env.zone.as_ref().map_or(String::new(), |z| format!(" `{}`", z.name));
+        anyhow::bail!(
+            "Route 53 zone{zone} already has {} at the stack's names, which this stack did not make. wschat does not \
+             replace DNS records it did not make: delete {} (or choose other names under `domain:` in stack.yaml), \
+             then deploy again. (A record of this stack whose distribution or API Gateway domain was deleted \
+             points nowhere now: delete it too.)",
+            theirs.join(", "),
+            if theirs.len() == 1 { "it" } else { "them" }
+        );
+    }
     Ok(items)
+}
+
+/// What a record set holds, for people: its alias target or its values.
+fn holds(set: &ResourceRecordSet) -> String {
+    match &set.alias_target {
+        Some(t) => format!("alias to {}", plain(&t.dns_name)),
+        None => set.resource_records().iter().map(|r| r.value.as_str()).collect::<Vec<_>>().join(", "),
+    }
 }
 
 /// The target of the WebSocket name: the API Gateway domain's regional name.
