@@ -307,6 +307,7 @@ mod tests {
                 model_selection: model.map(|_| "$request.body.action".to_string()),
                 mock: None,
                 response_selection: None,
+                invokes: vec!["chat".into()],
             }),
         }
     }

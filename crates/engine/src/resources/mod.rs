@@ -419,7 +419,7 @@ kinds! {
     Authorizer: authorizer::Authorizer, "authorizer", "authorizer", after [Api, Function], reads [Api];
     Permission: permission::Permission, "permission", "invoke permission", after [Api, Function, Authorizer], reads [];
     Mapping: mapping::Mapping, "mapping", "queue mapping", after [Function, Queue, RolePolicy], reads [Function];
-    Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer], reads [Api];
+    Route: route::Route, "route", "route", after [Api, Integration, MockIntegration, IntegrationResponse, Model, Authorizer, Permission], reads [Api];
     RouteResponse: route_response::RouteResponse, "route_response", "route response", after [Api, Route], reads [Route];
     Stage: stage::Stage, "stage", "API stage", after [Api, Route], reads [Api];
     ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage], reads [ApiDomain];

@@ -38,6 +38,16 @@ pub struct Spec {
     pub mock: Option<String>,
     /// `$default` on a mock route (two-way), none otherwise.
     pub response_selection: Option<String>,
+    /// The functions API Gateway invokes for this route (its integration's,
+    /// and the authorizer's on `$connect` with sign-in): their invoke
+    /// permissions must exist before the route does, or a connection that
+    /// comes in between is refused (API Gateway may not call them yet: it
+    /// needs the function's resource-based policy, Lambda's AddPermission,
+    /// to invoke an integration's or an authorizer's function; API Gateway
+    /// Developer Guide, "Control access to WebSocket APIs with AWS Lambda
+    /// REQUEST authorizers", and Lambda Developer Guide, "Granting function
+    /// access to AWS services").
+    pub invokes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,9 +87,13 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
     let mock = route.mock().map(|_| key.to_string());
     let model = super::model::name_for(env, key);
     let connect = key == "$connect";
+    let mut invokes: Vec<String> = route.function().map(str::to_string).into_iter().collect();
     let (authorization, authorizer) = match &stack.api.auth {
         Auth::Iam if connect => (AuthorizationType::AwsIam, None),
-        Auth::Jwt(_) if connect => (AuthorizationType::Custom, Some(ids.of(Kind::Authorizer, "jwt"))),
+        Auth::Jwt(_) if connect => {
+            invokes.extend(stack.authorizer_function().map(str::to_string));
+            (AuthorizationType::Custom, Some(ids.of(Kind::Authorizer, "jwt")))
+        }
         _ => (AuthorizationType::None, None),
     };
     Spec {
@@ -92,6 +106,7 @@ pub fn spec(env: &Env, key: &str, ids: &Ids) -> Spec {
         model,
         response_selection: mock.as_ref().map(|_| RESPONSE_SELECTION.to_string()),
         mock,
+        invokes,
     }
 }
 
@@ -183,6 +198,7 @@ impl Resource for Route {
         refs.extend(spec.authorizer.iter().map(Ref::reference));
         refs.extend(spec.model.iter().map(|m| Reference::exists(Kind::Model, m)));
         refs.extend(spec.mock.iter().map(|key| Reference::exists(Kind::IntegrationResponse, key)));
+        refs.extend(spec.invokes.iter().map(|function| Reference::exists(Kind::Permission, function)));
         refs
     }
 

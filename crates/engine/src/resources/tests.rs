@@ -137,7 +137,21 @@ fn sign_in_adds_the_authorizer_and_keeps_its_function_to_itself() {
         (connect.authorization.as_str(), connect.authorizer.unwrap().known().map(String::as_str)),
         ("CUSTOM", Some("au1"))
     );
+    // API Gateway calls the authorizer and the chat function for $connect:
+    // the route comes after both may be invoked, not in the same wave.
+    let permissions = |route: &super::route::Spec| -> Vec<String> {
+        super::route::Route::references(route)
+            .into_iter()
+            .filter(|r| r.to.kind == Kind::Permission)
+            .map(|r| r.to.name)
+            .collect()
+    };
+    let Some(Spec::Route(connect)) = spec(Kind::Route, "$connect") else { panic!("no $connect") };
+    assert_eq!(permissions(&connect), ["chat", "authorizer"]);
     let Some(Spec::Route(send)) = spec(Kind::Route, "send") else { panic!("no send") };
+    assert_eq!(permissions(&send), ["chat"]);
+    let Some(Spec::Route(ping)) = spec(Kind::Route, "ping") else { panic!("no ping") };
+    assert!(permissions(&ping).is_empty(), "a mock route invokes nothing");
     assert_eq!((send.authorization.as_str(), send.authorizer), ("NONE", None));
     // API Gateway may invoke the function only as this API's authorizer.
     let Some(Spec::Permission(permission)) = spec(Kind::Permission, "authorizer") else { panic!("no permission") };
@@ -241,11 +255,12 @@ fn waves_put_dependencies_first() {
             assert!(after.wave() < kind.wave(), "{kind} comes after {after}");
         }
     }
-    assert_eq!(Kind::Route.wave(), 5);
-    assert_eq!(Kind::RouteResponse.wave(), 6);
+    // A route comes after the invoke permissions of what it calls.
+    assert_eq!(Kind::Route.wave(), 6);
+    assert_eq!(Kind::RouteResponse.wave(), 7);
     // The stage's route settings name routes.
-    assert_eq!(Kind::Stage.wave(), 6);
-    assert_eq!(Kind::last_wave(), 8);
+    assert_eq!(Kind::Stage.wave(), 7);
+    assert_eq!(Kind::last_wave(), 9);
 }
 
 #[test]
