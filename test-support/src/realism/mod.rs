@@ -22,6 +22,7 @@ mod consistency;
 mod dynamodb;
 mod iam;
 mod lambda;
+mod mapping;
 mod route53;
 mod s3;
 mod sqs;
@@ -79,6 +80,10 @@ pub struct Behaviours {
     pub function_pending_ms: Option<u64>,
     /// How long a Lambda update stays `InProgress`.
     pub function_updating_ms: Option<u64>,
+    /// How long a deleted queue mapping stays `Deleting`: listed and read,
+    /// and a new mapping of the same queue and function is 409
+    /// `ResourceConflictException`.
+    pub mapping_deleting_ms: Option<u64>,
     /// Lambda functions whose next update ends `LastUpdateStatus: Failed`.
     pub failing_updates: Vec<String>,
     /// The fraction of calls refused with the service's throttling error.
@@ -131,6 +136,7 @@ impl Default for Behaviours {
             ttl_change_interval_ms: None,
             function_pending_ms: None,
             function_updating_ms: None,
+            mapping_deleting_ms: None,
             failing_updates: Vec::new(),
             throttle_fraction: 0.0,
             throttle_first_calls: false,
@@ -165,6 +171,7 @@ impl Behaviours {
             ttl_change_interval_ms: Some(3_600_000),
             function_pending_ms: Some(400),
             function_updating_ms: Some(300),
+            mapping_deleting_ms: Some(1_000),
             failing_updates: Vec::new(),
             throttle_fraction: 0.03,
             throttle_first_calls: false,
@@ -242,6 +249,7 @@ struct World {
     route53: route53::State,
     iam: iam::State,
     lambda: lambda::State,
+    mapping: mapping::State,
     sqs: sqs::State,
     s3: s3::State,
     dynamodb: dynamodb::State,
@@ -640,6 +648,7 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
     }
     iam::refuse(world, call, request, now)
         .or_else(|| lambda::refuse(world, call, request, now))
+        .or_else(|| mapping::refuse(world, call, request, now))
         .or_else(|| sqs::refuse(world, call, request, now))
         .or_else(|| s3::refuse(world, call, request, now))
         .or_else(|| dynamodb::refuse(world, call, request, now))
@@ -654,6 +663,7 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
 fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, now: Instant) {
     iam::learn(world, call, request, reply, now);
     lambda::learn(world, call, request, reply, now);
+    mapping::learn(world, call, request, reply, now);
     sqs::learn(world, call, request, reply, now);
     s3::learn(world, call, request, reply, now);
     dynamodb::learn(world, call, request, reply, now);

@@ -232,7 +232,7 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     // another tool, through AWS): Route 53 deletes a record set only as the
     // zone has it, so what goes below must be deleted as it is now.
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-    let proxied = crate::aws_wiring::aws_at(&cloud.realism.endpoint()).await;
+    let proxied = cloud.through_proxy().await;
     for (name, kind, value) in domain.validation_records() {
         let set = ResourceRecordSet::builder()
             .name(name)

@@ -405,6 +405,41 @@ async fn a_deploy_right_after_destroy_waits_for_sqs_and_s3_to_release_the_names(
     assert!(inv.queue.is_some() && inv.dlq.is_some() && inv.bucket.is_some(), "{inv:#?}");
 }
 
+/// A deleted queue mapping stays `Deleting` for a while, listed and holding
+/// its queue and function. A deploy meanwhile neither takes it for the
+/// stack's (it would be gone a moment later, leaving no consumer) nor fails
+/// on the 409 a new one gets: it waits, then maps the queue again. Destroy
+/// waits until its mapping is gone, so a deploy right after finds nothing.
+#[tokio::test]
+async fn a_queue_mapping_still_deleting_is_waited_for_by_deploy_and_by_destroy() {
+    let cloud = Cloud::with(only(|b| b.mapping_deleting_ms = Some(3_000)));
+    let project = Project::new("rl-mapping");
+    deploy(&cloud, &project);
+    let aws = sdk(&cloud).await;
+    let old = Inventory::read(&aws, "rl-mapping", "dev").await.mappings["notify"][0]["uuid"].clone();
+    let old = old.as_str().unwrap().to_string();
+    // Deleted behind wschat's back, through AWS (the proxy): `Deleting` now.
+    let proxied = cloud.through_proxy().await;
+    proxied.lambda().delete_event_source_mapping().uuid(&old).send().await.unwrap();
+
+    let started = Instant::now();
+    let (out, stderr) = run(&cloud, &project, &["--json", "deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(refused(&cloud, "ResourceConflictException") >= 1, "{:#?}", cloud.realism.stats());
+    assert!(stderr.contains("to finish deleting"), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "it did not wait: {:?}", started.elapsed());
+    let inv = Inventory::read(&aws, "rl-mapping", "dev").await;
+    let mappings = &inv.mappings["notify"];
+    assert_eq!(mappings.len(), 1, "{mappings:#?}");
+    assert_ne!(mappings[0]["uuid"], old.as_str(), "a new mapping");
+
+    // Destroy returns once Lambda no longer lists the mapping.
+    json(&cloud, &project, &["destroy", "--yes"]);
+    let function = "rl-mapping-dev-notify";
+    let listed = proxied.lambda().list_event_source_mappings().function_name(function).send().await.unwrap();
+    assert!(listed.event_source_mappings().is_empty(), "{listed:#?}");
+}
+
 #[tokio::test]
 async fn a_table_an_interrupted_deploy_left_creating_is_waited_for() {
     let cloud = Cloud::with(only(|b| b.table_creating_ms = Some(3_000)));

@@ -14,7 +14,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
 
 use super::{Env, FoundItem, Ids, Kind, Op, Reference, Resource, Want, poll, retry_while_iam_propagates};
-use crate::aws::{AwsContext, Missing, Sent};
+use crate::aws::{AwsContext, Missing, Sent, retry_while};
 use crate::diff::FieldChange;
 
 const REPORT_FAILURES: &str = "ReportBatchItemFailures";
@@ -72,6 +72,10 @@ pub async fn find_mappings(clients: &super::Clients, env: &Env, function: &str) 
     let queue_arn = env.arns().queue();
     Ok(mappings
         .into_iter()
+        // A mapping being deleted is going (an earlier destroy or deploy
+        // deleted it), whatever discovery would make of it: it is not the
+        // stack's, and a new one is made once it is gone (see `create`).
+        .filter(|m| m.state() != Some(DELETING))
         .filter_map(|m| {
             let uuid = m.uuid()?.to_string();
             let source_arn = m.event_source_arn().unwrap_or_default().to_string();
@@ -126,6 +130,39 @@ fn policy_not_ready<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
 /// sends a full one and never needs the empty form.
 fn scaling_config(spec: &Spec) -> ScalingConfig {
     ScalingConfig::builder().maximum_concurrency(spec.maximum_concurrency).build()
+}
+
+/// The state of a deleted mapping until Lambda has stopped polling: it is
+/// still listed and read, and holds its queue and function ("When you delete
+/// an event source mapping, it enters a Deleting state and might not be
+/// completely deleted for several seconds", Lambda API Reference,
+/// DeleteEventSourceMapping).
+const DELETING: &str = "Deleting";
+
+/// How long a mapping may take to be deleted; terraform-provider-aws waits
+/// 5 minutes (`internal/service/lambda/event_source_mapping.go`,
+/// `resourceEventSourceMappingDelete`, `waitEventSourceMappingDeleted`).
+const DELETE_LIMIT: Duration = Duration::from_secs(300);
+
+/// A new mapping of a queue and function that a `Deleting` one still holds:
+/// Lambda's 409 `ResourceConflictException`, "An event source mapping with
+/// SQS arn ... and function ... already exists".
+fn held_by_another<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().is_some_and(|e| {
+        e.code() == Some("ResourceConflictException") && e.message().is_some_and(|m| m.contains("already exists"))
+    })
+}
+
+/// Waits until mapping `uuid` is gone (Lambda answers NotFound), as
+/// terraform-provider-aws's `waitEventSourceMappingDeleted` does.
+async fn wait_deleted(op: &Op<'_>, uuid: &str) -> Result<()> {
+    let what = format!("waiting for queue mapping `{uuid}` to finish deleting");
+    poll(op.task, &what, DELETE_LIMIT, || async {
+        let doing = || format!("reading queue mapping `{uuid}`");
+        let got = op.clients.lambda.get_event_source_mapping().uuid(uuid).send().found(doing).await?;
+        Ok(got.is_none().then_some(()))
+    })
+    .await
 }
 
 /// States in which Lambda refuses to change a mapping.
@@ -223,7 +260,19 @@ impl Resource for Mapping {
                 .enabled(true)
                 .send()
         };
-        let created = retry_while_iam_propagates(op.task, &why, create, policy_not_ready).await.aws_context(|| {
+        // A mapping of this queue and function that an earlier destroy or
+        // deploy deleted is `Deleting` for a while and holds them: wait it out.
+        let deleting =
+            "waiting for the stack's earlier queue mapping to finish deleting (Lambda deletes one in seconds)";
+        let created = retry_while(
+            op.task,
+            deleting,
+            DELETE_LIMIT,
+            || retry_while_iam_propagates(op.task, &why, &create, policy_not_ready),
+            held_by_another,
+        )
+        .await
+        .aws_context(|| {
             format!("mapping SQS queue `{}` to Lambda function `{}`", spec.queue_arn, spec.function_name)
         })?;
         Ok(created.uuid.unwrap_or_default())
@@ -258,7 +307,9 @@ impl Resource for Mapping {
             .gone(|| {
                 format!("deleting the queue mapping `{}` of Lambda function `{}`", found.uuid, found.function_name)
             })
-            .await
+            .await?;
+        // Deleting takes seconds; a deploy right after must not find it half there.
+        wait_deleted(op, &found.uuid).await
     }
 }
 
