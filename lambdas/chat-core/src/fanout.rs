@@ -2,8 +2,8 @@
 //! recipients.
 //!
 //! - **Sharding.** A notice to everyone, when the table holds more than
-//!   `shard_size` rows (by DynamoDB's `ItemCount`, so no scan is needed to
-//!   plan), becomes one segment of a parallel scan per `shard_size` rows: the
+//!   `shard_size` rows (by DynamoDB's `ItemCount` or the presence count,
+//!   the larger, so no scan is needed to plan), becomes one segment of a parallel scan per `shard_size` rows: the
 //!   invocation that reads the notice writes segments 1.. to the queue and
 //!   delivers segment 0 itself, and Lambda's concurrency delivers the rest
 //!   alongside. A segment that turns out to hold more than a page writes its
@@ -356,15 +356,28 @@ impl Planner<'_> {
         }
     }
 
+    /// How many rows a broadcast to everyone reads, to size its segments
+    /// without a scan: the table's `ItemCount`, or the presence count when
+    /// the chat keeps one, whichever is larger. DynamoDB refreshes
+    /// `ItemCount` about every six hours (API Reference, TableDescription),
+    /// so a new or fast-growing table reads low, even 0, and a big broadcast
+    /// would run as one segment, a page at a time; the presence count is
+    /// current to the minute. A failure to read the count only leaves it out.
+    async fn everyone_size(&self) -> PortResult<u64> {
+        let listed = self.ports.store.estimate().await?;
+        let online = crate::presence::count(self.ports, now_millis()).await.map_or(0, |c| c.online);
+        Ok(listed.max(online))
+    }
+
     /// Everyone: one segment of a parallel scan per `shard_size` rows of the
-    /// table (by DynamoDB's `ItemCount`, so no scan is needed to plan); the
+    /// table (by [`Planner::everyone_size`], so no scan is needed to plan); the
     /// other segments go to the queue, and this invocation delivers the first.
     /// With a `pace` (posts a second), segments are delayed in the queue so
     /// that the notice reaches everyone at about that rate, within SQS's
     /// longest delay.
     async fn everyone(&self, record: &mut Record, pace: Option<u64>) -> PortResult<Vec<Recipient>> {
         let shard_size = self.settings.shard_size.max(1);
-        let estimate = *self.estimate.get_or_try_init(|| self.ports.store.estimate()).await?;
+        let estimate = *self.estimate.get_or_try_init(|| self.everyone_size()).await?;
         let of = estimate.div_ceil(shard_size as u64).clamp(1, MAX_SEGMENTS) as u32;
         if of > 1 {
             let spacing = pace.map_or(0.0, |rate| {

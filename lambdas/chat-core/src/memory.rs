@@ -24,6 +24,9 @@ pub struct MemoryStore {
     rows: Mutex<BTreeMap<(u64, String), Connection>>,
     /// Each row's `typingAt` (epoch ms), as the DynamoDB row holds it.
     typing: Mutex<HashMap<String, i64>>,
+    /// What [`ConnectionStore::estimate`] answers instead of the row count
+    /// (see [`MemoryStore::lag_item_count`]).
+    item_count: Mutex<Option<u64>>,
 }
 
 /// FNV-1a, 64 bits: stable across builds, unlike std's `DefaultHasher`.
@@ -57,6 +60,15 @@ impl MemoryStore {
     fn rows(&self) -> MutexGuard<'_, BTreeMap<(u64, String), Connection>> {
         lock(&self.rows)
     }
+
+    /// Makes [`ConnectionStore::estimate`] answer `count` whatever the rows
+    /// are, as DynamoDB's `ItemCount` does between its refreshes ("DynamoDB
+    /// updates this value approximately every six hours", API Reference,
+    /// TableDescription): a new or fast-growing table reads low. `None`
+    /// counts the rows again.
+    pub fn lag_item_count(&self, count: Option<u64>) {
+        *lock(&self.item_count) = count;
+    }
 }
 
 #[async_trait]
@@ -84,7 +96,8 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn estimate(&self) -> PortResult<u64> {
-        Ok(self.rows().len() as u64)
+        let lagging = *lock(&self.item_count);
+        Ok(lagging.unwrap_or_else(|| self.rows().len() as u64))
     }
 
     async fn scan_page(&self, page: ScanPage<'_>) -> PortResult<(Vec<Connection>, Option<String>)> {

@@ -171,7 +171,7 @@ impl Behaviours {
             ttl_change_interval_ms: Some(3_600_000),
             function_pending_ms: Some(400),
             function_updating_ms: Some(300),
-            mapping_deleting_ms: Some(1_000),
+            mapping_deleting_ms: Some(500),
             failing_updates: Vec::new(),
             throttle_fraction: 0.03,
             throttle_first_calls: false,

@@ -5,7 +5,14 @@
 //! ```sh
 //! cargo run --release -p chat-core --example fanout
 //! cargo run --release -p chat-core --example fanout -- --sizes 1000,100000 --shard-size 200
+//! cargo run --release -p chat-core --example fanout -- --stale-item-count
 //! ```
+//!
+//! `--stale-item-count` measures how a broadcast is sized instead: the table
+//! reports an `ItemCount` of 0, as DynamoDB can for hours after a table
+//! fills up (it refreshes the count about every six hours), with and
+//! without the presence count to size by, beside a fresh `ItemCount`; no
+//! connection is gone (a gone one would be announced as left with a count).
 //!
 //! The simulation (every figure below is a flag):
 //! - **API Gateway's Management API**: a post takes 20 ms; every post of the
@@ -53,7 +60,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::event::{SqsEvent, SqsRecord};
-use chat_core::memory::{MemoryLedger, MemoryStore};
+use chat_core::memory::{MemoryLedger, MemoryPresence, MemoryStore};
 use chat_core::notice::{Notice, Target};
 use chat_core::ports::{
     Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster, Progress, ScanPage,
@@ -364,6 +371,27 @@ enum Code {
     Baseline,
 }
 
+/// What a broadcast to everyone is sized by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sizing {
+    /// `ItemCount` as it is.
+    Fresh,
+    /// `ItemCount` 0, and no presence count.
+    Stale,
+    /// `ItemCount` 0, and the presence count.
+    StaleWithCount,
+}
+
+impl Sizing {
+    fn label(self) -> &'static str {
+        match self {
+            Sizing::Fresh => "",
+            Sizing::Stale => ", ItemCount 0",
+            Sizing::StaleWithCount => ", ItemCount 0 + online count",
+        }
+    }
+}
+
 /// What one broadcast cost.
 struct Run {
     completion: Duration,
@@ -380,14 +408,25 @@ struct Run {
     wall: std::time::Duration,
 }
 
-async fn broadcast(connections: usize, code: Code, model: &Model, settings: &Settings) -> Run {
+async fn broadcast(connections: usize, code: Code, sizing: Sizing, model: &Model, settings: &Settings) -> Run {
     let wall = std::time::Instant::now();
     let store = SimStore::filled(connections).await;
     let ledger = SimLedger::default();
     let queue = SimQueue::default();
     let poster = SimPoster::new(model, connections);
+    let presence = MemoryPresence::default();
+    if sizing != Sizing::Fresh {
+        store.rows.lag_item_count(Some(0));
+    }
+    if sizing == Sizing::StaleWithCount {
+        let expires_at = chat_core::now_millis() / 1000 + chat_core::CONNECTION_TTL_SECONDS;
+        for row in store.rows.all().await.unwrap() {
+            chat_core::ports::Presence::arrive(&presence, &Connection { expires_at, ..row }).await.unwrap();
+        }
+    }
+    let counted = (sizing == Sizing::StaleWithCount).then_some(&presence as &dyn chat_core::ports::Presence);
     let ports =
-        Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None, presence: None };
+        Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None, presence: counted };
     let timeout = match code {
         // Lambda's longest: the one invocation needs every second of it.
         Code::Baseline => Duration::from_secs(900),
@@ -537,6 +576,7 @@ struct Args {
     post_rate: u32,
     max_concurrency: usize,
     baseline_failures_up_to: usize,
+    stale_item_count: bool,
 }
 
 fn args() -> Args {
@@ -547,6 +587,7 @@ fn args() -> Args {
         post_rate: defaults.post_rate,
         max_concurrency: defaults.max_concurrency as usize,
         baseline_failures_up_to: 10_000,
+        stale_item_count: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -557,6 +598,7 @@ fn args() -> Args {
             "--post-rate" => args.post_rate = value().parse().expect("a rate"),
             "--max-concurrency" => args.max_concurrency = value().parse().expect("a concurrency"),
             "--baseline-failures-up-to" => args.baseline_failures_up_to = value().parse().expect("a size"),
+            "--stale-item-count" => args.stale_item_count = true,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -595,19 +637,28 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in &args.sizes {
-        let mut runs = vec![(Code::Sharded, true, faulty.clone(), sharded.clone())];
-        runs.push((Code::Sharded, false, clean_sharded.clone(), sharded.clone()));
-        runs.push((Code::Baseline, false, clean.clone(), baseline.clone()));
-        if n <= args.baseline_failures_up_to {
-            runs.push((Code::Baseline, true, Model::default(), baseline.clone()));
+        let mut runs = Vec::new();
+        if args.stale_item_count {
+            let present = Model { gone_every: usize::MAX, ..clean_sharded.clone() };
+            for sizing in [Sizing::Fresh, Sizing::Stale, Sizing::StaleWithCount] {
+                runs.push((Code::Sharded, sizing, false, present.clone(), sharded.clone()));
+            }
+        } else {
+            runs.push((Code::Sharded, Sizing::Fresh, true, faulty.clone(), sharded.clone()));
+            runs.push((Code::Sharded, Sizing::Fresh, false, clean_sharded.clone(), sharded.clone()));
+            runs.push((Code::Baseline, Sizing::Fresh, false, clean.clone(), baseline.clone()));
+            if n <= args.baseline_failures_up_to {
+                runs.push((Code::Baseline, Sizing::Fresh, true, Model::default(), baseline.clone()));
+            }
         }
-        for (code, failures, model, settings) in runs {
-            let run = broadcast(n, code, &model, &settings).await;
+        for (code, sizing, failures, model, settings) in runs {
+            let run = broadcast(n, code, sizing, &model, &settings).await;
             let floor = n as f64 / model.account_rate;
             let completion = run.completion.as_secs_f64();
             println!(
-                "| {n} | {} | {} | {completion:.2} s | {floor:.2} s | {:.2} | {:.0} | {} | {} | {} | {:.2} | {:.0} | {} | {} | ${:.4} | {} | {} | {} | {:.1} s |",
+                "| {n} | {}{} | {} | {completion:.2} s | {floor:.2} s | {:.2} | {:.0} | {} | {} | {} | {:.2} | {:.0} | {} | {} | ${:.4} | {} | {} | {} | {:.1} s |",
                 if code == Code::Sharded { "sharded" } else { "before" },
+                sizing.label(),
                 if failures { "yes" } else { "no" },
                 completion / floor,
                 run.posts as f64 / completion.max(1e-9),

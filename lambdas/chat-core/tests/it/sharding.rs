@@ -56,6 +56,27 @@ async fn a_broadcast_larger_than_a_shard_is_split_into_segments_that_reach_every
     assert_eq!(chat.posts(), 250, "one post per connection");
 }
 
+/// DynamoDB's `ItemCount` lags by up to six hours: a table that filled up
+/// since reads 0. The presence count is current, so the broadcast is still
+/// split by how many are online.
+#[tokio::test]
+async fn a_broadcast_is_split_by_the_online_count_when_the_item_count_lags() {
+    let mut chat = sharded(40);
+    chat.counting = true;
+    let ids = chat.crowd(250, None).await;
+    chat.store.lag_item_count(Some(0));
+    chat.queue.sent.lock().unwrap().push((notice(Target::All, "hello").to_body(), 0));
+
+    let first = chat.take_queue();
+    handle_sqs(chat.ports(), &chat.settings, &sqs_event(&[first[0].0.clone()]), None).await;
+    let queued = chat.queue.sent.lock().unwrap().clone();
+    let segments: Vec<Notice> = queued.iter().map(|(body, _)| Notice::from_body(body).unwrap()).collect();
+    assert!(segments.iter().all(|n| n.shards == 7), "ceil(250 / 40) segments: {segments:#?}");
+    assert_eq!(segments.iter().filter(|n| !n.shard.contains('>')).count(), 6);
+    chat.drain().await;
+    once_each(&chat, &ids);
+}
+
 #[tokio::test]
 async fn a_segment_longer_than_a_page_goes_on_in_another_invocation() {
     // The table grew since DynamoDB last counted it: one segment, and more
