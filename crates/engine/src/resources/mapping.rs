@@ -153,16 +153,24 @@ fn held_by_another<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     })
 }
 
-/// Waits until mapping `uuid` is gone (Lambda answers NotFound), as
-/// terraform-provider-aws's `waitEventSourceMappingDeleted` does.
-async fn wait_deleted(op: &Op<'_>, uuid: &str) -> Result<()> {
-    let what = format!("waiting for queue mapping `{uuid}` to finish deleting");
-    poll(op.task, &what, DELETE_LIMIT, || async {
+/// Polls mapping `uuid` (for at most [`DELETE_LIMIT`], terraform-provider-aws's
+/// wait too) until `done` says its state (`None`: gone, Lambda answers
+/// NotFound) is the one waited for; `task` shows `what` meanwhile.
+async fn wait_mapping(op: &Op<'_>, uuid: &str, what: &str, done: impl Fn(Option<&str>) -> bool) -> Result<()> {
+    poll(op.task, what, DELETE_LIMIT, || async {
         let doing = || format!("reading queue mapping `{uuid}`");
         let got = op.clients.lambda.get_event_source_mapping().uuid(uuid).send().found(doing).await?;
-        Ok(got.is_none().then_some(()))
+        let state = got.as_ref().map(|g| g.state().unwrap_or_default());
+        Ok(done(state).then_some(()))
     })
     .await
+}
+
+/// Waits until mapping `uuid` is gone, as terraform-provider-aws's
+/// `waitEventSourceMappingDeleted` does.
+async fn wait_deleted(op: &Op<'_>, uuid: &str) -> Result<()> {
+    let what = format!("waiting for queue mapping `{uuid}` to finish deleting");
+    wait_mapping(op, uuid, &what, |state| state.is_none()).await
 }
 
 /// States in which Lambda refuses to change a mapping.
@@ -175,17 +183,12 @@ fn transitional(state: &str) -> bool {
 /// Deleting) counts as settled.
 pub async fn wait_mapping_settled(op: &Op<'_>, uuid: &str) -> Result<()> {
     let what = format!("waiting for queue mapping `{uuid}` to settle");
-    poll(op.task, &what, Duration::from_secs(300), || async {
-        let doing = || format!("reading queue mapping `{uuid}`");
-        let Some(got) = op.clients.lambda.get_event_source_mapping().uuid(uuid).send().found(doing).await? else {
-            return Ok(Some(()));
-        };
-        let state = got.state().unwrap_or_default();
-        if transitional(state) {
+    wait_mapping(op, uuid, &what, |state| match state.filter(|s| transitional(s)) {
+        Some(state) => {
             op.task.waiting(&format!("waiting for queue mapping `{uuid}` to leave state {state}"));
-            return Ok(None);
+            false
         }
-        Ok(Some(()))
+        None => true,
     })
     .await
 }
