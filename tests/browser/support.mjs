@@ -20,6 +20,12 @@ export const wschat = process.env.WSCHAT_BIN || path.join(targetDir, 'debug', 'w
 
 /** How long a page may take to show what another page did. */
 export const DELIVERY_MS = 10_000;
+/**
+ * How long a page load may take: boot.js revalidates every module, then
+ * main.js runs. Beside the deploy tests on 2 cores (CI), a sign-in's return to
+ * the chat once took more than 10 s.
+ */
+export const NAVIGATION_MS = 30_000;
 /** Reconnects back off up to 10 s (with jitter); leave room for one full wait and more. */
 export const RECONNECT_MS = 30_000;
 
@@ -110,6 +116,8 @@ export async function openPage(browser, label, url, record, { prepare } = {}) {
     await dialog.dismiss();
   });
   page.setDefaultTimeout(DELIVERY_MS);
+  // goto, reload and waitForURL.
+  page.setDefaultNavigationTimeout(NAVIGATION_MS);
   await page.goto(url);
   return { context, page };
 }
