@@ -97,9 +97,13 @@ async fn open(args: &Args, zips: Zips, progress: &Progress) -> Result<Session> {
         }
     }
     let clients = Clients::new(&aws);
-    // The user's certificates that cover the names; destroy uses none.
-    if env.stack.domain.is_some() && !destroying {
-        env.user_certificates = resources::certificate::find_user_certificates(&clients, &env).await?;
+    if env.stack.domain.is_some() {
+        // Once a run: what discovery and the user's certificates read from.
+        env.certificate_listing = resources::certificate::list_certificates(&clients, &env).await?;
+        // The user's certificates that cover the names; destroy uses none.
+        if !destroying {
+            env.user_certificates = resources::certificate::find_user_certificates(&clients, &env).await?;
+        }
     }
     let task = progress.task(
         "reading",

@@ -102,6 +102,35 @@ if not hasattr(ApiGatewayV2Response, "update_domain_name"):
 if not hasattr(ApiGatewayV2Response, "update_api_mapping"):
     ApiGatewayV2Response.update_api_mapping = update_api_mapping
 
+# ACM's ListCertificates summarizes each certificate with its names in
+# `SubjectAlternativeNameSummaries` (at most 100) and says whether there are
+# more in `HasAdditionalSubjectAlternativeNames` (ACM API Reference,
+# CertificateSummary); moto answers with DescribeCertificate's fields instead
+# (`SubjectAlternativeNames`), which no summary has. wschat reads the summaries
+# to pick the few certificates it describes; this answers as AWS does.
+from moto.acm.responses import AWSCertificateManagerResponse  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
+
+
+def list_certificates(self):
+    summaries = []
+    statuses = self._get_param("CertificateStatuses")
+    includes = self._get_param("Includes")
+    for bundle in self.acm_backend.list_certificates(statuses, includes):
+        summary = bundle.describe()["Certificate"]
+        summary["InUse"] = bool(summary.pop("InUseBy", []))
+        summary["Exported"] = bundle.cert_options["Export"] == "ENABLED"
+        names = summary.pop("SubjectAlternativeNames", [])
+        summary["SubjectAlternativeNameSummaries"] = names[:100]
+        summary["HasAdditionalSubjectAlternativeNames"] = len(names) > 100
+        for detail in ("DomainValidationOptions", "Options", "Serial", "Subject", "Issuer", "SignatureAlgorithm"):
+            summary.pop(detail, None)
+        summaries.append(summary)
+    return ActionResult(result={"CertificateSummaryList": summaries})
+
+
+AWSCertificateManagerResponse.list_certificates = list_certificates
+
 # Two answers moto's server works out again on every request, though they never
 # change while it runs (found with yappi, profiling the server under the deploy
 # tests): the list of its service modules, read from the file system

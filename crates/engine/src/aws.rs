@@ -244,6 +244,12 @@ impl Aws {
         client!(self, aws_sdk_acm.region(Region::new(region.to_string())))
     }
 
+    /// The Resource Groups Tagging API in `region`: finds the stack's ACM
+    /// certificates by their tags in one call, however many the account has.
+    pub fn tagging_in(&self, region: &str) -> aws_sdk_resourcegroupstagging::Client {
+        client!(self, aws_sdk_resourcegroupstagging.region(Region::new(region.to_string())))
+    }
+
     /// Route 53 (global; the SDK signs for us-east-1).
     pub fn route53(&self) -> aws_sdk_route53::Client {
         client!(self, aws_sdk_route53)
@@ -454,6 +460,36 @@ pub fn not_implemented_unretried<T, E, B>(
 /// implement it (see [`NotImplemented`]).
 pub fn is_not_implemented<E>(err: &SdkError<E, HttpResponse>) -> bool {
     err.raw_response().is_some_and(|r| r.status().is_server_error())
+}
+
+/// Keeps one operation under a documented request rate, per region, across
+/// the tasks of this process: each call waits for its turn, `1/per_second`
+/// after the one before. (AWS counts per account and region, so another
+/// process may still be throttled; the SDK's retries ride that out.)
+pub struct Pace {
+    gap: Duration,
+    next: std::sync::Mutex<std::collections::BTreeMap<String, tokio::time::Instant>>,
+}
+
+impl Pace {
+    pub const fn per_second(per_second: u64) -> Pace {
+        Pace {
+            gap: Duration::from_millis(1000 / per_second),
+            next: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    /// Waits until a call in `region` keeps to the rate.
+    pub async fn turn(&self, region: &str) {
+        let now = tokio::time::Instant::now();
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let at = next.get(region).map_or(now, |n| (*n).max(now));
+            next.insert(region.to_string(), at + self.gap);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// Every item of a listing, from all its pages (an SDK paginator's

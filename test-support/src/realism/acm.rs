@@ -8,6 +8,12 @@
 //! `certificateCrossServicePropagationTimeout`, `internal/service/acm/certificate.go`).
 //! moto deletes it at once.
 //!
+//! ACM's request rates, per account and region (ACM User Guide, "Quotas",
+//! "API rate quotas"): ListCertificates 1 a second, DescribeCertificate and
+//! ListTagsForCertificate 10 each; a call beyond them is answered
+//! `ThrottlingException`. A token bucket per region and operation, as full as
+//! one second's calls. moto has no rates.
+//!
 //! RequestCertificate with an idempotency token ACM saw within the hour is
 //! answered with that request's certificate, even once it is deleted (ACM API
 //! Reference, RequestCertificate, `IdempotencyToken`: "if you call
@@ -31,6 +37,29 @@ pub struct State {
     released: BTreeMap<String, Instant>,
     /// (region, idempotency token) -> the certificate ACM answered, and when.
     tokens: BTreeMap<(String, String), (String, Instant)>,
+    /// (region, operation) -> the calls left in its bucket, and when it was last filled.
+    buckets: BTreeMap<(String, String), (f64, Instant)>,
+}
+
+/// The rated operations and their calls a second.
+const RATES: [(&str, f64); 3] =
+    [("ListCertificates", 1.0), ("DescribeCertificate", 10.0), ("ListTagsForCertificate", 10.0)];
+
+/// Whether a call of a rated operation finds its bucket empty (and if not, takes one call from it).
+fn over_rate(world: &mut World, call: &Call, request: &Request, now: Instant) -> bool {
+    if !world.behaviours.acm_rates || call.service != "acm" {
+        return false;
+    }
+    let Some(&(_, rate)) = RATES.iter().find(|(op, _)| *op == call.operation) else { return false };
+    let (left, filled) = world.acm.buckets.entry((request.region(), call.operation.clone())).or_insert((rate, now));
+    *left = (*left + now.saturating_duration_since(*filled).as_secs_f64() * rate).min(rate);
+    *filled = now;
+    if *left >= 1.0 {
+        *left -= 1.0;
+        false
+    } else {
+        true
+    }
 }
 
 impl State {
@@ -56,6 +85,9 @@ pub fn xml_field(body: &str, tag: &str) -> Option<String> {
 }
 
 pub fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Option<Reply> {
+    if over_rate(world, call, request, now) {
+        return Some(wire::throttled("acm"));
+    }
     if call.service == "acm" && call.operation == "RequestCertificate" {
         let token = request.json_str("IdempotencyToken")?;
         let (arn, at) = world.acm.tokens.get(&(request.region(), token))?;

@@ -1,5 +1,12 @@
 //! API Gateway v2: one writer per API, and AutoDeploy's deployments.
 //!
+//! - **Domain names, one change per 30 s.** CreateDomainName,
+//!   UpdateDomainName and DeleteDomainName take "1 request every 30 seconds
+//!   per account", a quota that cannot be raised ("Amazon API Gateway
+//!   quotas", the table for creating, deploying and managing an API); a call
+//!   sooner is 429 `TooManyRequestsException` (AWS Knowledge Center, "Why
+//!   do I get an error when I delete a custom domain name": back off and
+//!   retry). `domain_write_ms` is the window here.
 //! - **One writer.** API Gateway refuses a write to an API while another
 //!   write to it (to anything under `/v2/apis/{apiId}`: its routes,
 //!   integrations and their responses too) is in flight: 409 `ConflictException`, "Unable to complete
@@ -75,9 +82,9 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::World;
 use super::call::{Call, Request};
 use super::wire::{self, Reply};
+use super::{World, within};
 
 pub const CONFLICT_MESSAGE: &str =
     "Unable to complete operation due to concurrent modification. Please try again later.";
@@ -105,6 +112,8 @@ pub struct State {
     /// The route responses made through the proxy, by (API id, route id):
     /// (id, key) of each.
     route_responses: HashMap<(String, String), Vec<(String, String)>>,
+    /// When the last domain name change was let through.
+    last_domain_write: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -150,6 +159,9 @@ pub fn written_api(call: &Call, request: &Request) -> Option<String> {
 /// Answers what moto cannot: `GetDeployment` and `GetDeployments` of the
 /// deployments the proxy made; and refuses a route response AWS refuses.
 pub fn answer(world: &mut World, call: &Call, request: &Request, now: Instant) -> Option<Reply> {
+    if let Some(refusal) = domain_write(world, call, now) {
+        return Some(refusal);
+    }
     if let Some(refusal) = one_route_response(world, call, request) {
         return Some(refusal);
     }
@@ -177,6 +189,20 @@ pub fn answer(world: &mut World, call: &Call, request: &Request, now: Instant) -
         }
         _ => None,
     }
+}
+
+/// A domain name change within `domain_write_ms` of the last one let through: 429.
+fn domain_write(world: &mut World, call: &Call, now: Instant) -> Option<Reply> {
+    let window = world.window(world.behaviours.domain_write_ms)?;
+    let writes = ["CreateDomainName", "UpdateDomainName", "DeleteDomainName"];
+    if call.service != "apigateway" || !writes.contains(&call.operation.as_str()) {
+        return None;
+    }
+    if within(world.api.last_domain_write.as_ref(), Some(window), now) {
+        return Some(wire::rest_json_error(429, "TooManyRequestsException", "Too Many Requests"));
+    }
+    world.api.last_domain_write = Some(now);
+    None
 }
 
 fn deployment_json(id: &str, d: &Deployment) -> Value {

@@ -102,6 +102,18 @@ pub struct Behaviours {
     /// How long ACM answers a RequestCertificate whose idempotency token it
     /// saw with that request's certificate, deleted or not (an hour on AWS).
     pub certificate_token_ms: Option<u64>,
+    /// ACM's request rates per region (ACM User Guide, "Quotas", "API rate
+    /// quotas"): ListCertificates 1 a second, DescribeCertificate and
+    /// ListTagsForCertificate 10; a call beyond them is `ThrottlingException`.
+    pub acm_rates: bool,
+    /// How long the Resource Groups Tagging API's GetResources leaves out an
+    /// ACM certificate just requested (its index follows the services; AWS
+    /// states no bound). Needs `consistency_ms` on, which records creations.
+    pub tagging_index_ms: Option<u64>,
+    /// API Gateway lets one CreateDomainName, UpdateDomainName or
+    /// DeleteDomainName through in this window (30 s per account on AWS);
+    /// another is 429 `TooManyRequestsException`.
+    pub domain_write_ms: Option<u64>,
     /// CloudFront refuses an alias another distribution has.
     pub unique_aliases: bool,
     /// Route 53 deletes a record set only as the zone has it (TTL and values):
@@ -145,6 +157,9 @@ impl Default for Behaviours {
             certificate_in_use: false,
             certificate_release_ms: None,
             certificate_token_ms: None,
+            acm_rates: false,
+            tagging_index_ms: None,
+            domain_write_ms: None,
             unique_aliases: false,
             exact_record_deletes: false,
             one_route_response: false,
@@ -180,6 +195,9 @@ impl Behaviours {
             certificate_in_use: true,
             certificate_release_ms: Some(1_500),
             certificate_token_ms: Some(3_600_000),
+            acm_rates: true,
+            tagging_index_ms: Some(3_000),
+            domain_write_ms: Some(1_000),
             unique_aliases: true,
             exact_record_deletes: true,
             one_route_response: true,

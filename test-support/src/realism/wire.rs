@@ -121,6 +121,13 @@ pub fn throttled(service: &str) -> Reply {
         "logs" => aws_json_error(400, "ThrottlingException", "Rate exceeded"),
         // ACM is a JSON protocol: `ThrottlingException`.
         "acm" => aws_json_error(400, "ThrottlingException", "Rate exceeded"),
+        // The Resource Groups Tagging API (JSON): `ThrottledException` (API
+        // Reference, GetResources, Errors).
+        "tagging" => aws_json_error(
+            400,
+            "ThrottledException",
+            "The request was denied to limit the frequency of submitted requests.",
+        ),
         "sqs" => sqs_error(400, "RequestThrottled", "RequestThrottled", "Request is throttled."),
         "s3" => s3_error(503, "SlowDown", "Please reduce your request rate."),
         // IAM, STS, CloudFront and Route 53: `Throttling`.

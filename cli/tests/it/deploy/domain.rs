@@ -128,6 +128,30 @@ async fn viewer(aws: &Aws, id: &str) -> (Vec<String>, Option<String>, Option<Str
     )
 }
 
+/// Requests `count` certificates in us-east-1 for names of no stack
+/// (`n{i}.others-{name}.example.org`), every tenth tagged as another wschat
+/// stack's.
+async fn other_certificates(aws: &Aws, name: &str, count: usize) {
+    use aws_sdk_acm::types::{Tag, ValidationMethod};
+    let acm = aws.acm_in("us-east-1");
+    let requests = (0..count).map(|i| {
+        let acm = acm.clone();
+        async move {
+            let mut request = acm
+                .request_certificate()
+                .domain_name(format!("n{i}.others-{name}.example.org"))
+                .validation_method(ValidationMethod::Dns);
+            if i % 10 == 0 {
+                for (key, value) in [("wschat:stack", format!("others-{name}")), ("wschat:stage", "dev".to_string())] {
+                    request = request.tags(Tag::builder().key(key).value(value).build().unwrap());
+                }
+            }
+            request.send().await.unwrap();
+        }
+    });
+    futures::future::join_all(requests).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     // A proxy of its own, to count what it refused.
@@ -138,6 +162,9 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     let zone_id = create_zone(&aws, &zone).await;
     let project = Project::new(name);
     project.write_stack(&stack_with_domain(name, true));
+    // us-east-1 holds every CloudFront certificate of an account: 100 others
+    // there, ten of them another stack's.
+    other_certificates(&aws, name, 100).await;
 
     let started = std::time::Instant::now();
     let report = deploy(&cloud, &project);
@@ -193,24 +220,53 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     let endpoint = inv.functions["notify"]["environment"]["WSCHAT_MANAGEMENT_ENDPOINT"].as_str().unwrap().to_string();
     assert!(endpoint.starts_with(&format!("https://{}.execute-api.", inv.api_id())), "{endpoint}");
 
-    // Nothing to do the second time.
+    // Nothing to do the second time. What it read of ACM does not grow with
+    // the 100 others: one listing, the stack's certificate by its tags, its
+    // tags twice (is it the user's? is it the stack's?) and itself, at ACM's
+    // rates (the proxy throttles beyond them).
     settle().await;
+    cloud.realism.reset_stats();
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "{again:#}");
+    let answered = |service: &str, operation: &str| {
+        let log = cloud.realism.log();
+        log.iter().filter(|r| r.service == service && r.operation == operation && r.refused.is_none()).count()
+    };
+    let reads = [
+        ("ListCertificates", answered("acm", "ListCertificates")),
+        ("GetResources", answered("tagging", "GetResources")),
+        ("ListTagsForCertificate", answered("acm", "ListTagsForCertificate")),
+        ("DescribeCertificate", answered("acm", "DescribeCertificate")),
+    ];
+    assert_eq!(reads.map(|(_, n)| n), [1, 1, 2, 1], "{reads:?}");
 
     // A domain an earlier wschat made IPv4-only (API Gateway's default) is
-    // made dualstack in place, the same domain and target.
+    // made dualstack in place, the same domain and target. The change to
+    // IPv4 goes through the proxy, so deploy's UpdateDomainName comes within
+    // the account's one domain change per window (5 s here, as long as a
+    // `wschat` run takes to get there), and waits its turn.
     use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, IpAddressType, SecurityPolicy};
+    let proxied = cloud.through_proxy().await;
+    cloud.realism.update(|b| b.domain_write_ms = Some(5_000));
     let ipv4 = DomainNameConfiguration::builder()
         .certificate_arn(&arn)
         .endpoint_type(EndpointType::Regional)
         .security_policy(SecurityPolicy::Tls12)
         .ip_address_type(IpAddressType::Ipv4)
         .build();
-    aws.apigatewayv2().update_domain_name().domain_name(&ws).domain_name_configurations(ipv4).send().await.unwrap();
-    settle().await;
-    let repaired = deploy(&cloud, &project);
-    assert_eq!(mutating(&repaired), 1, "one UpdateDomainName: {repaired:#}");
+    proxied.apigatewayv2().update_domain_name().domain_name(&ws).domain_name_configurations(ipv4).send().await.unwrap();
+    cloud.realism.reset_stats();
+    let (out, stderr) = run(&cloud, &project, &["--json", "deploy", "--no-build"]);
+    assert!(out.status.success(), "{stderr}");
+    let repaired: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(stderr.contains("one custom domain change every 30 s per account"), "{stderr}");
+    let forwarded = cloud.realism.stats().forwarded_mutating;
+    assert_eq!(forwarded, 1, "one UpdateDomainName reached API Gateway: {repaired:#}");
+    let turns: Vec<Option<String>> =
+        cloud.realism.log().into_iter().filter(|r| r.operation == "UpdateDomainName").map(|r| r.refused).collect();
+    assert_eq!(turns.first(), Some(&Some("TooManyRequestsException".to_string())), "{turns:?}");
+    assert_eq!(turns.last(), Some(&None), "{turns:?}");
+    cloud.realism.update(|b| b.domain_write_ms = behaviours().domain_write_ms);
     let now = Domain::read(&aws, name, Some(&zone_id)).await;
     let config = &now.api_domain.as_ref().expect("the same API Gateway domain").domain_name_configurations()[0];
     assert_eq!(config.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
@@ -232,7 +288,6 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     // another tool, through AWS): Route 53 deletes a record set only as the
     // zone has it, so what goes below must be deleted as it is now.
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-    let proxied = cloud.through_proxy().await;
     for (name, kind, value) in domain.validation_records() {
         let set = ResourceRecordSet::builder()
             .name(name)

@@ -42,6 +42,9 @@ async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
         b.queue_name_reuse_ms = Some(60_000);
         b.table_creating_ms = Some(60_000);
         b.consistency_ms = Some(60_000);
+        b.tagging_index_ms = Some(60_000);
+        b.acm_rates = true;
+        b.domain_write_ms = Some(60_000);
     }));
     let direct = sdk(&cloud).await;
     let aws = cloud.through_proxy().await;
@@ -106,6 +109,56 @@ async fn the_proxy_answers_with_the_errors_the_sdk_knows_from_aws() {
         .unwrap_err()
         .into_service_error();
     assert!(busy.is_resource_in_use_exception(), "{busy:?}");
+
+    // ACM: a second ListCertificates within the second is throttled, as the
+    // SDK knows a throttle; a certificate just requested is missing from the
+    // Tagging API's GetResources.
+    use aws_sdk_acm::error::ProvideErrorMetadata as _;
+    let acm = aws_sdk_acm::Client::from_conf(
+        aws_sdk_acm::config::Builder::from(aws.sdk_config())
+            .region(aws_sdk_acm::config::Region::new("us-east-1"))
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    acm.list_certificates().send().await.unwrap();
+    let throttled = acm.list_certificates().send().await.unwrap_err();
+    assert_eq!(throttled.code(), Some("ThrottlingException"), "{throttled:?}");
+    let tag = aws_sdk_acm::types::Tag::builder().key("wschat:stack").value("rl-wire").build().unwrap();
+    let arn = acm
+        .request_certificate()
+        .domain_name("rl-wire.example.com")
+        .tags(tag)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn
+        .unwrap();
+    let tagged = |client: aws_sdk_resourcegroupstagging::Client| async move {
+        let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("wschat:stack").values("rl-wire");
+        let got = client.get_resources().resource_type_filters("acm:certificate").tag_filters(filter.build());
+        let got = got.send().await.unwrap();
+        got.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn().map(str::to_string)).collect::<Vec<_>>()
+    };
+    assert_eq!(tagged(direct.tagging_in("us-east-1")).await, [arn.as_str()], "moto finds it");
+    assert_eq!(tagged(aws.tagging_in("us-east-1")).await, Vec::<String>::new(), "not in the index yet");
+    direct.acm_in("us-east-1").delete_certificate().certificate_arn(&arn).send().await.unwrap();
+
+    // API Gateway: a second custom domain change within the account's window is 429.
+    let domain = |name: &'static str| {
+        raw.create_domain_name()
+            .domain_name(name)
+            .domain_name_configurations(
+                aws_sdk_apigatewayv2::types::DomainNameConfiguration::builder()
+                    .certificate_arn("arn:aws:acm:us-east-1:123456789012:certificate/rl-wire")
+                    .endpoint_type(aws_sdk_apigatewayv2::types::EndpointType::Regional)
+                    .build(),
+            )
+            .send()
+    };
+    domain("a.rl-wire.example.com").await.unwrap();
+    let turn = domain("b.rl-wire.example.com").await.unwrap_err().into_service_error();
+    assert!(turn.is_too_many_requests_exception(), "{turn:?}");
+    direct.apigatewayv2().delete_domain_name().domain_name("a.rl-wire.example.com").send().await.unwrap();
 }
 
 /// moto keeps route responses but cannot list them (GetRouteResponses is a
@@ -412,7 +465,7 @@ async fn a_deploy_right_after_destroy_waits_for_sqs_and_s3_to_release_the_names(
 /// waits until its mapping is gone, so a deploy right after finds nothing.
 #[tokio::test]
 async fn a_queue_mapping_still_deleting_is_waited_for_by_deploy_and_by_destroy() {
-    let cloud = Cloud::with(only(|b| b.mapping_deleting_ms = Some(3_000)));
+    let cloud = Cloud::with(only(|b| b.mapping_deleting_ms = Some(8_000)));
     let project = Project::new("rl-mapping");
     deploy(&cloud, &project);
     let aws = sdk(&cloud).await;
@@ -575,11 +628,17 @@ async fn every_call_rides_out_a_throttle() {
     json(&cloud, &project, &["status"]);
     json(&cloud, &project, &["destroy", "--yes"]);
     let stats = cloud.realism.stats();
-    let throttled: usize =
-        ["TooManyRequestsException", "ThrottlingException", "Throttling", "RequestThrottled", "SlowDown"]
-            .iter()
-            .map(|code| stats.refused.get(*code).copied().unwrap_or(0))
-            .sum();
+    let throttled: usize = [
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "ThrottledException",
+        "Throttling",
+        "RequestThrottled",
+        "SlowDown",
+    ]
+    .iter()
+    .map(|code| stats.refused.get(*code).copied().unwrap_or(0))
+    .sum();
     // One refusal per operation any command used.
     assert_eq!(throttled, stats.operations.len(), "{stats:#?}");
 }

@@ -11,12 +11,28 @@
 //! Gateway V2 API Reference, DomainNames). A domain an earlier wschat made
 //! IPv4-only is updated in place.
 //!
+//! API Gateway takes one CreateDomainName, UpdateDomainName or
+//! DeleteDomainName every 30 seconds per account, a quota that cannot be
+//! raised ("Amazon API Gateway quotas", the table for creating, deploying
+//! and managing an API); a call sooner is 429 `TooManyRequestsException`,
+//! and AWS's advice is to back off and retry (Knowledge Center, "Why do I get
+//! an error when I delete a custom domain name"). The SDK's ten attempts
+//! (jittered, at most 20 s apart) usually outlast the window, not always:
+//! another deploy of the account, or the console, takes turns too. So these
+//! three calls are sent once each and retried here ([`turn`]) for up to
+//! [`DOMAIN_WRITE_LIMIT`], with a progress line that says why.
+//!
 //! It is created only once the certificate is ISSUED: API Gateway refuses a
 //! certificate that is not. Its regional target (`d-….execute-api…`) is
 //! what the DNS records point at.
 
+use std::future::Future;
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+use aws_sdk_apigatewayv2::error::SdkError;
 use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, IpAddressType, SecurityPolicy};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::certificate::Served;
 use super::dns_record::{AliasTarget, plain};
@@ -27,6 +43,30 @@ use crate::diff::FieldChange;
 pub const ENDPOINT_TYPE: &str = "REGIONAL";
 pub const SECURITY_POLICY: &str = "TLS_1_2";
 pub const IP_ADDRESS_TYPE: &str = "dualstack";
+/// How long a domain name change waits for its turn (one per 30 s per account).
+pub const DOMAIN_WRITE_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+/// Sends a domain name change (built by `call` with [`once`]) until API
+/// Gateway takes it: a 429 (the account's turn is taken) or a 5xx is tried
+/// again, backing off from 1 s to 8 s, for at most [`DOMAIN_WRITE_LIMIT`].
+async fn turn<T, E, F, Fut>(op: &Op<'_>, call: F) -> Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let why = "API Gateway takes one custom domain change every 30 s per account; waiting for the next turn";
+    let held = |e: &SdkError<E, HttpResponse>| {
+        e.raw_response().is_some_and(|r| r.status().as_u16() == 429 || r.status().is_server_error())
+    };
+    crate::aws::retry_while(op.task, why, DOMAIN_WRITE_LIMIT, call, held).await
+}
+
+/// One attempt, no SDK retries: [`turn`] does the waiting.
+fn once() -> aws_sdk_apigatewayv2::config::Builder {
+    aws_sdk_apigatewayv2::config::Builder::default()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+}
+
 /// What API Gateway reports for a domain made without an IP address type.
 const DEFAULT_IP_ADDRESS_TYPE: &str = "ipv4";
 
@@ -191,15 +231,19 @@ impl Resource for ApiDomain {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.arn.get()?).await?;
-        op.clients
-            .apigw
-            .create_domain_name()
-            .domain_name(&spec.name)
-            .domain_name_configurations(configuration(spec)?)
-            .set_tags(Some(super::tags_to_map(&spec.tags)))
-            .send()
-            .done(|| format!("creating API Gateway domain `{}`", spec.name))
-            .await?;
+        let configuration = configuration(spec)?;
+        let create = || {
+            op.clients
+                .apigw
+                .create_domain_name()
+                .domain_name(&spec.name)
+                .domain_name_configurations(configuration.clone())
+                .set_tags(Some(super::tags_to_map(&spec.tags)))
+                .customize()
+                .config_override(once())
+                .send()
+        };
+        turn(op, create).done(|| format!("creating API Gateway domain `{}`", spec.name)).await?;
         Ok(spec.name.clone())
     }
 
@@ -210,14 +254,18 @@ impl Resource for ApiDomain {
             || found.ip_address_type != IP_ADDRESS_TYPE;
         if config_differs {
             super::certificate::wait_issued(op, &spec.certificate_region, spec.certificate.arn.get()?).await?;
-            op.clients
-                .apigw
-                .update_domain_name()
-                .domain_name(&spec.name)
-                .domain_name_configurations(configuration(spec)?)
-                .send()
-                .done(|| format!("updating API Gateway domain `{}`", spec.name))
-                .await?;
+            let configuration = configuration(spec)?;
+            let update = || {
+                op.clients
+                    .apigw
+                    .update_domain_name()
+                    .domain_name(&spec.name)
+                    .domain_name_configurations(configuration.clone())
+                    .customize()
+                    .config_override(once())
+                    .send()
+            };
+            turn(op, update).done(|| format!("updating API Gateway domain `{}`", spec.name)).await?;
         }
         let what = format!("API Gateway domain `{}`", found.name);
         retag(Tagged::ApiGateway(&op.clients.apigw, &found.arn), &what, &spec.tags, &found.tags).await
@@ -226,7 +274,10 @@ impl Resource for ApiDomain {
     /// Its API mappings go with it.
     async fn delete(op: &Op<'_>, found: &Found) -> Result<()> {
         let doing = || format!("deleting API Gateway domain `{}`", found.name);
-        op.clients.apigw.delete_domain_name().domain_name(&found.name).send().gone(doing).await
+        let delete = || {
+            op.clients.apigw.delete_domain_name().domain_name(&found.name).customize().config_override(once()).send()
+        };
+        turn(op, delete).gone(doing).await
     }
 
     fn describe(found: &Found) -> Option<String> {

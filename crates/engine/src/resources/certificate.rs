@@ -33,14 +33,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use aws_sdk_acm::error::SdkError;
 use aws_sdk_acm::operation::delete_certificate::DeleteCertificateError;
-use aws_sdk_acm::types::{CertificateStatus, CertificateType, Filters, KeyAlgorithm, ValidationMethod};
+use aws_sdk_acm::types::{
+    CertificateStatus, CertificateSummary, CertificateType, Filters, KeyAlgorithm, ValidationMethod,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use sha2::{Digest, Sha256};
 
 use super::{
     Address, Clients, Env, FoundItem, Ids, Kind, OfKind, Op, Ref, Reference, Resource, Tags, Want, tags_field,
 };
-use crate::aws::{AwsContext, Missing, Sent, Tagged, retag};
+use crate::aws::{AwsContext, Missing, Pace, Sent, Tagged, retag};
 use crate::diff::FieldChange;
 
 pub use wschat_stack::CLOUDFRONT_REGION;
@@ -210,70 +212,160 @@ pub fn served(env: &Env, ids: &Ids, name: &str) -> Served {
 const KEY_TYPES: [KeyAlgorithm; 4] =
     [KeyAlgorithm::Rsa2048, KeyAlgorithm::Rsa3072, KeyAlgorithm::Rsa4096, KeyAlgorithm::EcPrime256v1];
 
+/// ACM's request rates, per account and region (ACM User Guide, "Quotas",
+/// "API rate quotas"): ListCertificates 1 a second, DescribeCertificate and
+/// ListTagsForCertificate 10 each. Beyond them ACM answers
+/// `ThrottlingException`; reading every certificate of us-east-1 at once
+/// failed there with 60 others in the account.
+static LIST_PACE: Pace = Pace::per_second(1);
+static DESCRIBE_PACE: Pace = Pace::per_second(10);
+static TAGS_PACE: Pace = Pace::per_second(10);
+
+/// One certificate as ListCertificates summarizes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub arn: String,
+    /// ISSUED, PENDING_VALIDATION...
+    pub status: String,
+    /// Its domain name first, then the other names the summary lists.
+    pub names: Vec<String>,
+    /// Whether `names` are all of its names: a summary lists at most 100
+    /// (`HasAdditionalSubjectAlternativeNames`).
+    pub complete: bool,
+    /// When it expires, seconds since the epoch, if the summary says.
+    pub not_after: Option<i64>,
+    /// From AWS Private CA: trusted by no browser.
+    pub private: bool,
+}
+
+impl Listed {
+    /// Whether its names are exactly `names` (as a wanted certificate of the stack has them).
+    fn named(&self, names: &[String]) -> bool {
+        let set = |n: &[String]| n.iter().map(|n| n.to_ascii_lowercase()).collect::<std::collections::BTreeSet<_>>();
+        self.complete && set(&self.names) == set(names)
+    }
+}
+
+/// The certificates of each region the stack's may be in, by region.
+pub type Listing = BTreeMap<String, Vec<Listed>>;
+
+/// Before planning, with `domain:`: every certificate of us-east-1 and the
+/// stack's region, as ListCertificates summarizes them (a page of up to
+/// 1,000 a second). The only read that grows with the account's
+/// certificates; what follows reads only the few the summaries leave.
+pub async fn list_certificates(clients: &Clients, env: &Env) -> Result<Listing> {
+    let mut listing = Listing::new();
+    for region in regions(env) {
+        let acm = clients.acm(&region);
+        let region_ = region.as_str();
+        let listed = crate::aws::paginate(|token| async move {
+            LIST_PACE.turn(region_).await;
+            let page = acm
+                .list_certificates()
+                .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
+                .max_items(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .aws_context(|| format!("listing the ACM certificates in {region_}"))?;
+            let items = page.certificate_summary_list.unwrap_or_default().into_iter().filter_map(listed).collect();
+            Ok((items, page.next_token))
+        })
+        .await?;
+        listing.insert(region, listed);
+    }
+    Ok(listing)
+}
+
+fn listed(s: CertificateSummary) -> Option<Listed> {
+    let arn = s.certificate_arn?;
+    let complete = s.has_additional_subject_alternative_names == Some(false)
+        && s.subject_alternative_name_summaries.as_ref().is_some_and(|n| !n.is_empty());
+    let mut names: Vec<String> = s.domain_name.into_iter().collect();
+    for name in s.subject_alternative_name_summaries.unwrap_or_default() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Some(Listed {
+        arn,
+        status: s.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        names,
+        complete,
+        not_after: s.not_after.map(|t| t.secs()),
+        private: s.r#type == Some(CertificateType::Private),
+    })
+}
+
+/// DescribeCertificate, at ACM's rate.
+async fn describe_certificate(
+    clients: &Clients,
+    region: &str,
+    arn: &str,
+) -> Result<Option<aws_sdk_acm::types::CertificateDetail>> {
+    DESCRIBE_PACE.turn(region).await;
+    let doing = || format!("reading ACM certificate `{arn}`");
+    let got = clients.acm(region).describe_certificate().certificate_arn(arn).send().found(doing).await?;
+    Ok(got.and_then(|g| g.certificate))
+}
+
+/// ListTagsForCertificate, at ACM's rate; `None` once the certificate is gone.
+async fn certificate_tags(clients: &Clients, region: &str, arn: &str) -> Result<Option<Tags>> {
+    TAGS_PACE.turn(region).await;
+    let doing = || format!("reading the tags of ACM certificate `{arn}`");
+    let got = clients.acm(region).list_tags_for_certificate().certificate_arn(arn).send().found(doing).await?;
+    Ok(got.map(|t| t.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()))
+}
+
 /// Before planning: for each certificate the stack wants (by its instance
-/// name), the user's certificate that covers its names, if any. Reads only:
-/// ListCertificates (ISSUED, every page) in each region, DescribeCertificate
-/// for what the summary cannot rule out (the summary lists at most 100 SANs,
-/// and moto lists none), ListTagsForCertificate for those that cover. Of
-/// several, the one that expires last, as terraform-provider-aws's
-/// `aws_acm_certificate` data source picks with `most_recent` among the
-/// ISSUED ones that match its `domain`.
+/// name), the user's certificate that covers its names, if any. Reads only
+/// what [`list_certificates`] left: DescribeCertificate for an ISSUED one
+/// whose summary does not list all its names (at most 100), and
+/// ListTagsForCertificate for those that cover (a wschat stack's is not the
+/// user's). A PRIVATE one (from AWS Private CA) is trusted by no browser. Of several, the one that
+/// expires last, as terraform-provider-aws's `aws_acm_certificate` data
+/// source picks with `most_recent` among the ISSUED ones that match its
+/// `domain`.
 pub async fn find_user_certificates(clients: &Clients, env: &Env) -> Result<BTreeMap<String, UserCertificate>> {
     let wanted = wanted(env);
     let mut out = BTreeMap::new();
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
-    for region in regions(env) {
-        let here: Vec<&Wanted> = wanted.iter().filter(|w| w.region == region).collect();
-        if here.is_empty() {
-            continue;
-        }
-        let acm = clients.acm(&region);
-        let summaries = crate::aws::every(
-            acm.list_certificates()
-                .certificate_statuses(CertificateStatus::Issued)
-                .includes(Filters::builder().set_key_types(Some(KEY_TYPES.to_vec())).build())
-                .into_paginator()
-                .items()
-                .send(),
-        )
-        .await
-        .aws_context(|| format!("listing the ISSUED ACM certificates in {region}"))?;
-        let read = summaries.into_iter().filter_map(|s| {
-            let arn = s.certificate_arn.clone()?;
-            let mut listed: Vec<String> = s.domain_name.iter().cloned().collect();
-            listed.extend(s.subject_alternative_name_summaries().iter().cloned());
-            let complete = s.has_additional_subject_alternative_names == Some(false) && listed.len() > 1;
-            if complete && !here.iter().any(|w| covers_all(&listed, &w.domains)) {
-                return None;
-            }
-            let region = region.clone();
+    for (region, listed) in &env.certificate_listing {
+        let here: Vec<&Wanted> = wanted.iter().filter(|w| &w.region == region).collect();
+        let candidates = listed.iter().filter(|l| {
+            l.status == CertificateStatus::Issued.as_str()
+                && (!l.complete || here.iter().any(|w| covers_all(&l.names, &w.domains)))
+        });
+        let read = candidates.map(|l| {
             let here = &here;
-            Some(async move {
-                let doing = || format!("reading ACM certificate `{arn}`");
-                let got = acm.describe_certificate().certificate_arn(&arn).send().found(doing).await?;
-                let Some(c) = got.and_then(|g| g.certificate) else { return Ok::<_, anyhow::Error>(None) };
-                let not_after = c.not_after.map(|t| t.secs()).unwrap_or(0);
-                // A PRIVATE one (from AWS Private CA) is trusted by no browser.
-                let private = c.r#type == Some(CertificateType::Private);
-                if c.status != Some(CertificateStatus::Issued) || not_after <= now || private {
-                    return Ok(None);
-                }
-                let primary = c.domain_name.clone().unwrap_or_default();
-                let mut domains = vec![primary.clone()];
-                domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
-                if !here.iter().any(|w| covers_all(&domains, &w.domains)) {
-                    return Ok(None);
-                }
-                let doing = || format!("reading the tags of ACM certificate `{arn}`");
-                let Some(tags) = acm.list_tags_for_certificate().certificate_arn(&arn).send().found(doing).await?
-                else {
-                    return Ok(None);
+            async move {
+                let arn = l.arn.clone();
+                // What the summary says when it lists every name; else the certificate.
+                let (domains, not_after, private) = match (l.complete, l.not_after) {
+                    (true, Some(not_after)) => (l.names.clone(), not_after, l.private),
+                    _ => {
+                        let Some(c) = describe_certificate(clients, region, &arn).await? else {
+                            return Ok::<_, anyhow::Error>(None);
+                        };
+                        if c.status != Some(CertificateStatus::Issued) {
+                            return Ok(None);
+                        }
+                        let primary = c.domain_name.clone().unwrap_or_default();
+                        let mut domains = vec![primary.clone()];
+                        domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+                        let not_after = c.not_after.map(|t| t.secs()).unwrap_or(0);
+                        (domains, not_after, c.r#type == Some(CertificateType::Private))
+                    }
                 };
-                if tags.tags().iter().any(|t| t.key == wschat_stack::TAG_STACK) {
+                if not_after <= now || private || !here.iter().any(|w| covers_all(&domains, &w.domains)) {
                     return Ok(None);
                 }
-                Ok(Some(UserCertificate { arn, region, domains, not_after, candidates: 0 }))
-            })
+                let Some(tags) = certificate_tags(clients, region, &arn).await? else { return Ok(None) };
+                if tags.contains_key(wschat_stack::TAG_STACK) {
+                    return Ok(None);
+                }
+                Ok(Some(UserCertificate { arn, region: region.clone(), domains, not_after, candidates: 0 }))
+            }
         });
         let covering: Vec<UserCertificate> = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
         for w in here {
@@ -367,11 +459,7 @@ fn regions(env: &Env) -> Vec<String> {
 
 /// Reads one certificate: names, status, validation records, users.
 pub async fn describe(clients: &Clients, region: &str, arn: &str) -> Result<Option<Found>> {
-    let doing = || format!("reading ACM certificate `{arn}`");
-    let Some(got) = clients.acm(region).describe_certificate().certificate_arn(arn).send().found(doing).await? else {
-        return Ok(None);
-    };
-    let Some(c) = got.certificate else { return Ok(None) };
+    let Some(c) = describe_certificate(clients, region, arn).await? else { return Ok(None) };
     let primary = c.domain_name.clone().unwrap_or_default();
     let mut domains = vec![primary.clone()];
     domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
@@ -394,22 +482,57 @@ pub async fn describe(clients: &Clients, region: &str, arn: &str) -> Result<Opti
     }))
 }
 
-/// The stack's certificates (by their tags), in us-east-1 and the stack's region.
+/// The ARNs of the certificates of `region` tagged as this stack's, from
+/// the Resource Groups Tagging API: one call (a page of 100), however many
+/// certificates the account has. "Tagged or previously tagged" (API
+/// Reference, GetResources): a certificate deleted a moment ago may still
+/// be listed, so each is read again.
+async fn tagged_certificates(clients: &Clients, env: &Env, region: &str) -> Result<Vec<String>> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let tags = env.tags();
+    let filter = |key: &str| TagFilter::builder().key(key).values(tags.get(key).cloned().unwrap_or_default()).build();
+    let mappings = crate::aws::every(
+        clients
+            .tagging(region)
+            .get_resources()
+            .resource_type_filters("acm:certificate")
+            .tag_filters(filter(wschat_stack::TAG_STACK))
+            .tag_filters(filter(wschat_stack::TAG_STAGE))
+            .into_paginator()
+            .items()
+            .send(),
+    )
+    .await
+    .aws_context(|| format!("finding the stack's ACM certificates in {region} by their tags (tag:GetResources)"))?;
+    Ok(mappings.into_iter().filter_map(|m| m.resource_arn).collect())
+}
+
+/// The stack's certificates, in us-east-1 and the stack's region: those the
+/// Tagging API finds by the stack's tags, and, since its index may lag a
+/// certificate requested moments ago, those [`list_certificates`] found
+/// with exactly the names of a wanted one. Each is read (its tags, to be
+/// sure, and the certificate) at ACM's rates: a few calls, however many
+/// certificates the account has.
 pub async fn find_certificates(clients: &Clients, env: &Env) -> Result<Vec<FoundItem>> {
+    let wanted = wanted(env);
     let mut items = Vec::new();
     for region in regions(env) {
-        let acm = clients.acm(&region);
-        let summaries = crate::aws::every(acm.list_certificates().into_paginator().items().send())
-            .await
-            .aws_context(|| format!("listing ACM certificates in {region}"))?;
-        let read = summaries.into_iter().filter_map(|s| s.certificate_arn).map(|arn| {
+        let mut arns = tagged_certificates(clients, env, &region).await?;
+        let named = env
+            .certificate_listing
+            .get(&region)
+            .into_iter()
+            .flatten()
+            .filter(|l| wanted.iter().any(|w| w.region == region && l.named(&w.domains)));
+        arns.extend(named.map(|l| l.arn.clone()));
+        arns.sort();
+        arns.dedup();
+        let read = arns.into_iter().map(|arn| {
             let region = region.clone();
             async move {
-                let doing = || format!("reading the tags of ACM certificate `{arn}`");
-                let tags = clients.acm(&region).list_tags_for_certificate().certificate_arn(&arn).send().found(doing);
-                let Some(tags) = tags.await? else { return Ok::<_, anyhow::Error>(None) };
-                let tags: Tags =
-                    tags.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect();
+                let Some(tags) = certificate_tags(clients, &region, &arn).await? else {
+                    return Ok::<_, anyhow::Error>(None);
+                };
                 if !env.owns(&tags) {
                     return Ok(None);
                 }
@@ -653,6 +776,27 @@ mod tests {
         assert_ne!(second, first);
         assert_ne!(next_token(&first, "arn:aws:acm:us-east-1:123456789012:certificate/2"), second);
         assert_ne!(next_token(&second, stale), second);
+    }
+
+    #[test]
+    fn a_summary_names_the_certificate_only_when_it_lists_every_name() {
+        let summary = |sans: Option<&[&str]>, more: Option<bool>| {
+            CertificateSummary::builder()
+                .certificate_arn("arn:aws:acm:us-east-1:1:certificate/c1")
+                .domain_name("chat.example.com")
+                .set_subject_alternative_name_summaries(sans.map(|n| n.iter().map(|n| n.to_string()).collect()))
+                .set_has_additional_subject_alternative_names(more)
+                .build()
+        };
+        let full = listed(summary(Some(&["chat.example.com", "ws.chat.example.com"]), Some(false))).unwrap();
+        assert!(full.complete);
+        assert_eq!(full.names, ["chat.example.com", "ws.chat.example.com"]);
+        assert!(full.named(&["WS.chat.example.com".into(), "chat.example.com".into()]), "in any order, any case");
+        assert!(!full.named(&["chat.example.com".into()]));
+        let more = listed(summary(Some(&["chat.example.com", "ws.chat.example.com"]), Some(true))).unwrap();
+        assert!(!more.complete && !more.named(&full.names), "over 100 names: the summary lists some");
+        let bare = listed(summary(None, None)).unwrap();
+        assert!(!bare.complete, "no names listed: not known from the summary");
     }
 
     #[test]

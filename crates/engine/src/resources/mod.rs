@@ -496,6 +496,10 @@ pub struct Env {
     /// the certificates the stack wants, by their instance name (looked up
     /// before planning; [`certificate::find_user_certificates`]).
     pub user_certificates: BTreeMap<String, certificate::UserCertificate>,
+    /// With `domain:`, the ACM certificates of the regions the stack's may be
+    /// in, as ListCertificates summarizes them: listed once a run, before
+    /// planning ([`certificate::list_certificates`]).
+    pub certificate_listing: certificate::Listing,
     /// `destroy`: nothing of stack.yaml is wanted any more.
     pub destroying: bool,
 }
@@ -523,6 +527,7 @@ impl Env {
             page_auth: None,
             zone: None,
             user_certificates: BTreeMap::new(),
+            certificate_listing: certificate::Listing::default(),
             destroying: false,
         })
     }
@@ -706,6 +711,9 @@ pub struct Clients {
     /// ACM in the stack's region, and in us-east-1 (CloudFront's certificates).
     pub acm: aws_sdk_acm::Client,
     pub acm_us_east_1: aws_sdk_acm::Client,
+    /// The Resource Groups Tagging API, in the same two regions.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub tagging_us_east_1: aws_sdk_resourcegroupstagging::Client,
     pub route53: aws_sdk_route53::Client,
     /// When the API Gateway client last wrote to each API.
     pub api_writes: crate::aws::ApiWrites,
@@ -715,6 +723,11 @@ impl Clients {
     /// ACM in `region` (the stack's, or CloudFront's us-east-1).
     pub fn acm(&self, region: &str) -> &aws_sdk_acm::Client {
         if region == certificate::CLOUDFRONT_REGION { &self.acm_us_east_1 } else { &self.acm }
+    }
+
+    /// The Resource Groups Tagging API in `region` (the stack's, or us-east-1).
+    pub fn tagging(&self, region: &str) -> &aws_sdk_resourcegroupstagging::Client {
+        if region == certificate::CLOUDFRONT_REGION { &self.tagging_us_east_1 } else { &self.tagging }
     }
 
     pub fn new(aws: &Aws) -> Clients {
@@ -729,6 +742,8 @@ impl Clients {
             cloudfront: aws.cloudfront(),
             acm: aws.acm(),
             acm_us_east_1: aws.acm_in(certificate::CLOUDFRONT_REGION),
+            tagging: aws.tagging_in(aws.region()),
+            tagging_us_east_1: aws.tagging_in(certificate::CLOUDFRONT_REGION),
             route53: aws.route53(),
             api_writes: aws.api_writes().clone(),
         }
