@@ -26,6 +26,7 @@ pub mod authorizer;
 pub mod bucket;
 pub mod bucket_policy;
 pub mod certificate;
+pub mod certificate_reads;
 mod discover;
 pub mod distribution;
 pub mod dns_record;
