@@ -276,16 +276,17 @@ async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_c
     destroy(&cloud, &project).await;
     assert_only_the_users_certificate_is_left(&aws, full, &zone_id, &arn).await;
 
-    kill_loop(&points, |k| {
-        let aws = &aws;
-        async move {
+    kill_loop(&points, |k| async move {
+        {
+            let (cloud, aws) = KillPoint::cloud().await;
+            let aws = &aws;
             let name = format!("reuse-kill-{k}");
             let zone = names(&name).2;
             let zone_id = create_zone(aws, &zone).await;
             let arn = import(aws, &[format!("*.{zone}"), format!("*.chat.{zone}")]).await;
             let project = Project::new(&name);
             project.write_stack(&stack_with_domain(&name));
-            let point = KillPoint::kill(project, k, true).await;
+            let point = KillPoint::kill(cloud, project, k, true).await;
             point.resume().await;
             let (_, ws, _) = names(&name);
             assert_eq!(api_domain_certificate(aws, &ws).await.as_deref(), Some(arn.as_str()), "k={k}");

@@ -80,11 +80,13 @@ async fn a_deploy_killed_after_any_of_its_mutating_calls_converges_on_the_next_r
 
     let points: Vec<usize> = (1..=n).collect();
     kill_loop(&points, |k| {
-        let (aws, baseline) = (&aws, &baseline);
+        let baseline = &baseline;
         async move {
+            let (cloud, aws) = KillPoint::cloud().await;
+            let aws = &aws;
             let name = format!("flt-{k}");
             // The last few calls may not come in every run.
-            let point = KillPoint::kill(Project::new(&name), k, k + 3 > n).await;
+            let point = KillPoint::kill(cloud, Project::new(&name), k, k + 3 > n).await;
 
             point.cloud.realism.reset_stats();
             let resumed = point.resume().await;

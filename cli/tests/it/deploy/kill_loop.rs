@@ -13,7 +13,10 @@ use futures::StreamExt;
 use serde_json::Value;
 use test_support::realism::Freeze;
 
-use super::{Cloud, Ended, Project, behaviours, cli, kill_at, mutating, settle};
+use test_support::Moto;
+use wschat_engine::aws::Aws;
+
+use super::{Cloud, Ended, Project, behaviours, cli, kill_at, mutating, sdk, settle};
 
 /// How many kill points run at once: on 2 cores, the domain's loop took 205 s
 /// at 4, 133 s at 8 and 151 s at 16 (its moto server busy).
@@ -52,12 +55,23 @@ pub struct KillPoint {
 }
 
 impl KillPoint {
-    /// Deploys `project` (`--no-build`) and kills wschat after its `k`th
-    /// mutating call that reached AWS. A deploy may finish before that only
-    /// when `may_finish` (the last few calls do not come in every run), and
-    /// then it must have succeeded. Waits out the consistency window after.
-    pub async fn kill(project: Project, k: usize, may_finish: bool) -> KillPoint {
-        let cloud = Cloud::with(behaviours());
+    /// A kill point's cloud, with an SDK straight to its moto: a proxy of its
+    /// own with every behaviour on, in front of the next of the shared moto
+    /// servers ([`Moto::shared`] takes turns). A test's clouds share one
+    /// server, and one server's Python holds one core: spread over all of
+    /// them, a loop's kill points use every core.
+    pub async fn cloud() -> (Cloud, Aws) {
+        let cloud = Cloud::own(Moto::shared(), behaviours());
+        let aws = sdk(&cloud).await;
+        (cloud, aws)
+    }
+
+    /// Deploys `project` (`--no-build`) in `cloud` (from [`KillPoint::cloud`])
+    /// and kills wschat after its `k`th mutating call that reached AWS. A
+    /// deploy may finish before that only when `may_finish` (the last few
+    /// calls do not come in every run), and then it must have succeeded.
+    /// Waits out the consistency window after.
+    pub async fn kill(cloud: Cloud, project: Project, k: usize, may_finish: bool) -> KillPoint {
         match kill_at(&cloud, &project, &["deploy", "--no-build"], Freeze::AfterMutations(k)).await {
             Ended::Killed => {}
             Ended::Finished(status, stderr) => assert!(may_finish && status.success(), "k={k}: {stderr}"),
