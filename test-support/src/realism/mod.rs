@@ -131,6 +131,12 @@ pub struct Behaviours {
     /// counters"); moto's server runs requests on threads and can pass the
     /// same condition twice.
     pub atomic_items: bool,
+    /// Route 53 change batches to one hosted zone reach moto one at a time.
+    /// On AWS a batch is atomic ("the request is atomic": API Reference,
+    /// ChangeResourceRecordSets) and batches apply one after another; moto's
+    /// threaded server rewrites a zone's record list in each request, so of
+    /// two deletes at once (a name's A and AAAA alias), one record came back.
+    pub atomic_record_changes: bool,
 }
 
 impl Default for Behaviours {
@@ -165,6 +171,7 @@ impl Default for Behaviours {
             one_route_response: false,
             route_settings_name_routes: false,
             atomic_items: false,
+            atomic_record_changes: false,
         }
     }
 }
@@ -203,6 +210,7 @@ impl Behaviours {
             one_route_response: true,
             route_settings_name_routes: true,
             atomic_items: true,
+            atomic_record_changes: true,
         }
     }
 }
@@ -302,7 +310,8 @@ struct Shared {
     frozen: watch::Sender<bool>,
     moto: String,
     client: Client<HttpConnector, Full<Bytes>>,
-    /// With `atomic_items`: one lock per table, held while a write to it is at moto.
+    /// With `atomic_items` (and `atomic_record_changes`): one lock per table
+    /// (and hosted zone), held while a write to it is at moto.
     tables: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -595,7 +604,12 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
     }
 
     // What moto lacks or gets wrong, answered from moto's own reads.
-    let table = item_write(&call, &request).filter(|_| shared.world().behaviours.atomic_items);
+    let table = {
+        let b = shared.world().behaviours.clone();
+        item_write(&call, &request)
+            .filter(|_| b.atomic_items)
+            .or(record_change(&call, &request).filter(|_| b.atomic_record_changes))
+    };
     let held = match table {
         Some(table) => {
             let lock = shared.tables.lock().expect("table locks").entry(table).or_default().clone();
@@ -722,6 +736,17 @@ fn item_write(call: &Call, request: &Request) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The hosted zone a Route 53 ChangeResourceRecordSets changes
+/// (`POST /2013-04-01/hostedzone/{Id}/rrset`), as a lock's key.
+fn record_change(call: &Call, request: &Request) -> Option<String> {
+    if call.service != "route53" || call.operation != "ChangeResourceRecordSets" {
+        return None;
+    }
+    let segments = request.segments();
+    let at = segments.iter().position(|s| s == "hostedzone")?;
+    segments.get(at + 1).map(|zone| format!("route53 {zone}"))
 }
 
 async fn forward(shared: &Shared, request: &Request) -> Result<Reply, String> {
