@@ -16,6 +16,7 @@
 
 mod acm;
 mod apigateway;
+mod atomic;
 pub mod call;
 mod cloudfront;
 mod consistency;
@@ -604,12 +605,7 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
     }
 
     // What moto lacks or gets wrong, answered from moto's own reads.
-    let table = {
-        let b = shared.world().behaviours.clone();
-        item_write(&call, &request)
-            .filter(|_| b.atomic_items)
-            .or(record_change(&call, &request).filter(|_| b.atomic_record_changes))
-    };
+    let table = atomic::lock(&shared.world().behaviours, &call, &request);
     let held = match table {
         Some(table) => {
             let lock = shared.tables.lock().expect("table locks").entry(table).or_default().clone();
@@ -719,34 +715,6 @@ fn refusal_code(reply: &Reply) -> String {
     }
     let text = String::from_utf8_lossy(&reply.body);
     text.split("<Code>").nth(1).and_then(|c| c.split('<').next()).unwrap_or("error").to_string()
-}
-
-/// The table a DynamoDB item write is to (`PutItem`, `UpdateItem`,
-/// `DeleteItem`; a transaction's first table).
-fn item_write(call: &Call, request: &Request) -> Option<String> {
-    if call.service != "dynamodb" {
-        return None;
-    }
-    match call.operation.as_str() {
-        "PutItem" | "UpdateItem" | "DeleteItem" => request.json_str("TableName"),
-        "TransactWriteItems" => {
-            let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
-            let first = body.get("TransactItems")?.get(0)?.as_object()?.values().next()?;
-            first.get("TableName")?.as_str().map(str::to_string)
-        }
-        _ => None,
-    }
-}
-
-/// The hosted zone a Route 53 ChangeResourceRecordSets changes
-/// (`POST /2013-04-01/hostedzone/{Id}/rrset`), as a lock's key.
-fn record_change(call: &Call, request: &Request) -> Option<String> {
-    if call.service != "route53" || call.operation != "ChangeResourceRecordSets" {
-        return None;
-    }
-    let segments = request.segments();
-    let at = segments.iter().position(|s| s == "hostedzone")?;
-    segments.get(at + 1).map(|zone| format!("route53 {zone}"))
 }
 
 async fn forward(shared: &Shared, request: &Request) -> Result<Reply, String> {
