@@ -296,6 +296,7 @@ async fn a_deploy_with_the_users_certificate_killed_at_any_of_its_domain_calls_c
             assert!(acm.iter().all(|(_, mutating)| !mutating), "k={k}: {acm:?}");
             point.destroy().await;
             assert_only_the_users_certificate_is_left(aws, &name, &zone_id, &arn).await;
+            super::domain::delete_zone(aws, &zone_id).await;
         }
     })
     .await;

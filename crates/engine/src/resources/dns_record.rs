@@ -41,9 +41,13 @@ pub fn plain(name: &str) -> String {
 
 /// The public hosted zone `name` of the account (`domain.zone`).
 pub async fn find_zone(route53: &aws_sdk_route53::Client, name: &str) -> Result<super::Zone> {
+    // Zones come in name order from `name` on: the ones of that name first
+    // (a public one, and private ones of the same name), so a page of ten
+    // holds them however many zones the account has.
     let listed = route53
         .list_hosted_zones_by_name()
         .dns_name(name)
+        .max_items(10)
         .send()
         .done(|| format!("looking up Route 53 hosted zone `{name}`"))
         .await?;
