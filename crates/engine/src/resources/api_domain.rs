@@ -43,6 +43,8 @@ use crate::diff::FieldChange;
 pub const ENDPOINT_TYPE: &str = "REGIONAL";
 pub const SECURITY_POLICY: &str = "TLS_1_2";
 pub const IP_ADDRESS_TYPE: &str = "dualstack";
+/// What API Gateway reports for a domain made without an IP address type.
+const DEFAULT_IP_ADDRESS_TYPE: &str = "ipv4";
 /// How long a domain name change waits for its turn (one per 30 s per account).
 pub const DOMAIN_WRITE_LIMIT: Duration = Duration::from_secs(5 * 60);
 
@@ -66,9 +68,6 @@ fn once() -> aws_sdk_apigatewayv2::config::Builder {
     aws_sdk_apigatewayv2::config::Builder::default()
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
 }
-
-/// What API Gateway reports for a domain made without an IP address type.
-const DEFAULT_IP_ADDRESS_TYPE: &str = "ipv4";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

@@ -45,7 +45,7 @@ use crate::diff::FieldChange;
 pub use super::certificate_reads::{
     Listing, UserCertificate, covers, covers_all, find_user_certificates, list_certificates,
 };
-use super::certificate_reads::{certificate_tags, describe_certificate};
+use super::certificate_reads::{certificate_tags, describe_certificate, names};
 pub use wschat_stack::CLOUDFRONT_REGION;
 /// On a certificate: the hosted zone id of its records (with `domain.zone`).
 pub const TAG_ZONE: &str = "wschat:zone";
@@ -227,9 +227,7 @@ pub(super) fn regions(env: &Env) -> Vec<String> {
 /// Reads one certificate: names, status, validation records, users.
 pub async fn describe(clients: &Clients, region: &str, arn: &str) -> Result<Option<Found>> {
     let Some(c) = describe_certificate(clients, region, arn).await? else { return Ok(None) };
-    let primary = c.domain_name.clone().unwrap_or_default();
-    let mut domains = vec![primary.clone()];
-    domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+    let domains = names(c.domain_name.as_deref(), c.subject_alternative_names());
     let mut records: Vec<Record> = c
         .domain_validation_options()
         .iter()

@@ -150,12 +150,7 @@ fn listed(s: CertificateSummary) -> Option<Listed> {
     let arn = s.certificate_arn?;
     let complete = s.has_additional_subject_alternative_names == Some(false)
         && s.subject_alternative_name_summaries.as_ref().is_some_and(|n| !n.is_empty());
-    let mut names: Vec<String> = s.domain_name.into_iter().collect();
-    for name in s.subject_alternative_name_summaries.unwrap_or_default() {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let names = names(s.domain_name.as_deref(), s.subject_alternative_name_summaries.as_deref().unwrap_or_default());
     Some(Listed {
         arn,
         status: s.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -164,6 +159,18 @@ fn listed(s: CertificateSummary) -> Option<Listed> {
         not_after: s.not_after.map(|t| t.secs()),
         private: s.r#type == Some(CertificateType::Private),
     })
+}
+
+/// A certificate's names, each once: its domain name first, then the
+/// others (ACM lists the domain name among the alternative names too).
+pub(super) fn names(domain_name: Option<&str>, alternatives: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = domain_name.map(str::to_string).into_iter().collect();
+    for name in alternatives {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// DescribeCertificate, at ACM's rate.
@@ -219,9 +226,7 @@ pub async fn find_user_certificates(clients: &Clients, env: &Env) -> Result<BTre
                         if c.status != Some(CertificateStatus::Issued) {
                             return Ok(None);
                         }
-                        let primary = c.domain_name.clone().unwrap_or_default();
-                        let mut domains = vec![primary.clone()];
-                        domains.extend(c.subject_alternative_names().iter().filter(|n| **n != primary).cloned());
+                        let domains = names(c.domain_name.as_deref(), c.subject_alternative_names());
                         let not_after = c.not_after.map(|t| t.secs()).unwrap_or(0);
                         (domains, not_after, c.r#type == Some(CertificateType::Private))
                     }
