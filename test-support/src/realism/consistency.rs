@@ -27,7 +27,12 @@ pub struct State {
 
 impl State {
     fn young(&self, kind: &'static str, id: &str, world: &World, now: Instant) -> bool {
-        within(self.created.get(&(kind, id.to_string())), world.window(world.behaviours.consistency_ms), now)
+        self.younger(kind, id, world.window(world.behaviours.consistency_ms), now)
+    }
+
+    /// Whether the resource was created within `window`.
+    fn younger(&self, kind: &'static str, id: &str, window: Option<std::time::Duration>, now: Instant) -> bool {
+        within(self.created.get(&(kind, id.to_string())), window, now)
     }
 }
 
@@ -146,12 +151,18 @@ pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Repl
         ("lambda", "ListFunctions") => Some(("Functions", "FunctionName", "function", String::new())),
         ("lambda", "ListEventSourceMappings") => Some(("EventSourceMappings", "UUID", "mapping", String::new())),
         ("sqs", "ListQueues") => Some(("QueueUrls", "", "queue", String::new())),
+        // The Resource Groups Tagging API answers from an index that
+        // follows the services: GetResources leaves out an ACM certificate
+        // requested within `tagging_index_ms` (and, "tagged or previously
+        // tagged", may list one deleted; API Reference, GetResources).
+        ("tagging", "GetResources") => Some(("ResourceTagMappingList", "ResourceARN", "certificate", String::new())),
         _ => None,
     };
-    if (call.service.as_str(), call.operation.as_str()) == ("tagging", "GetResources") {
-        return tagging_lags(world, reply, now);
-    }
     let Some((array, field, kind, prefix)) = listing else { return };
+    let window = match kind {
+        "certificate" => world.window(world.behaviours.tagging_index_ms),
+        _ => world.window(world.behaviours.consistency_ms),
+    };
     let Some(mut body) = reply.json() else { return };
     let Some(items) = body.get_mut(array).and_then(Value::as_array_mut) else { return };
     let before = items.len();
@@ -162,25 +173,7 @@ pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Repl
         } else {
             item.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
         };
-        !world.seen.young(kind, &format!("{prefix}{id}"), world, now)
-    });
-    if items.len() != before {
-        reply.set_json(&body);
-    }
-}
-
-/// The Resource Groups Tagging API answers from an index that follows the
-/// services: GetResources leaves out an ACM certificate requested within
-/// `tagging_index_ms` (and, "tagged or previously tagged", may list one
-/// deleted; API Reference, GetResources).
-fn tagging_lags(world: &World, reply: &mut Reply, now: Instant) {
-    let window = world.window(world.behaviours.tagging_index_ms);
-    let Some(mut body) = reply.json() else { return };
-    let Some(items) = body.get_mut("ResourceTagMappingList").and_then(Value::as_array_mut) else { return };
-    let before = items.len();
-    items.retain(|item| {
-        let arn = item.get("ResourceARN").and_then(Value::as_str).unwrap_or_default();
-        !within(world.seen.created.get(&("certificate", arn.to_string())), window, now)
+        !world.seen.younger(kind, &format!("{prefix}{id}"), window, now)
     });
     if items.len() != before {
         reply.set_json(&body);
