@@ -9,10 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
 import {
-  CHROMIUM_ARGS,
+  Browser,
   DevServer,
   stackWithChat,
   RECONNECT_MS,
@@ -21,7 +20,6 @@ import {
   lowContrast,
   messages,
   online,
-  openPage,
   statusOf,
   type,
   viewTitle,
@@ -34,24 +32,15 @@ let server;
 let browser;
 /** Two people, each in their own browser context (own localStorage). */
 const people = {};
-/** JavaScript errors on any page: a page that throws fails the run. */
-const pageErrors = [];
-/** Every alert/confirm/prompt the pages raised. */
-const dialogs = [];
-
-async function openPerson(label, url = server.url) {
-  return openPage(browser, label, url, { pageErrors, dialogs });
-}
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   // Grace types twenty lines as fast as a script can, faster than
   // `chat.limits` lets anyone: these tests are about the page, not the limits.
   server = await DevServer.start(['-f', stackWithChat('limits: { messages: { rate: 100, burst: 200 } }')]);
-  // launch() gives the browser a fresh, temporary user-data-dir of its own.
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-  people.ada = await openPerson('ada');
-  people.grace = await openPerson('grace');
+  browser = await Browser.launch();
+  people.ada = await browser.open('ada', server.url);
+  people.grace = await browser.open('grace', server.url);
 });
 
 after(async () => {
@@ -128,7 +117,7 @@ test('HTML in a message shows as literal text and runs nothing', async () => {
   }
   // Give a broken page the time to fire its onerror.
   await ada.page.waitForTimeout(500);
-  assert.deepEqual(dialogs, []);
+  assert.deepEqual(browser.dialogs, []);
 });
 
 test('a room created in one page and joined in the other carries room messages only there', async () => {
@@ -377,7 +366,7 @@ test('a page recovers by itself when the server ends its connection at the maxim
   // API Gateway closes every connection after 2 hours; wschat dev can be told to after 5 seconds.
   const shortLived = await DevServer.start(['--max-lifetime', '5']);
   try {
-    const { context, page } = await openPerson('linus', shortLived.url);
+    const { context, page } = await browser.open('linus', shortLived.url);
     await page.evaluate(() => {
       window.statusLog = [];
       const status = document.querySelector('[data-testid="status"]');
@@ -400,7 +389,7 @@ test('a page recovers by itself when the server ends its connection at the maxim
 
 test('a newcomer is announced before their first message reaches the others', async () => {
   const { ada } = people;
-  const hedy = await openPerson('hedy');
+  const hedy = await browser.open('hedy', server.url);
   try {
     await byTestId(hedy.page, 'name-input').fill('Hedy');
     await byTestId(hedy.page, 'name-input').press('Enter');
@@ -418,5 +407,5 @@ test('a newcomer is announced before their first message reaches the others', as
 });
 
 test('no page threw', () => {
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });

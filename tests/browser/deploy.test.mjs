@@ -16,17 +16,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
-import { CHROMIUM_ARGS, openPage, root } from './support.mjs';
+import { Browser, root } from './support.mjs';
 
 const wwwroot = path.join(root, 'wwwroot');
 const modules = readdirSync(wwwroot).filter((name) => name.endsWith('.js'));
 
 let browser;
 let site;
-const pageErrors = [];
-const dialogs = [];
 
 /**
  * The page's files as deploy `version` serves them: each module says it ran,
@@ -92,7 +89,7 @@ async function ran(page, count) {
  */
 async function loadAcrossDeploy(label, first, next, count = modules.length) {
   site.state.files = first;
-  const { context, page } = await openPage(browser, label, site.url, { pageErrors, dialogs });
+  const { context, page } = await browser.open(label, site.url);
   try {
     const before = await ran(page, count);
     site.state.files = next;
@@ -106,7 +103,7 @@ async function loadAcrossDeploy(label, first, next, count = modules.length) {
 
 before(async () => {
   site = await startSite();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await Browser.launch();
 });
 
 after(async () => {
@@ -130,6 +127,6 @@ test('without boot.js the same browser runs the cached modules for five minutes:
 });
 
 test('no page threw', () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(dialogs, []);
+  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(browser.dialogs, []);
 });

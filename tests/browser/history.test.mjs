@@ -12,10 +12,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
 import {
-  CHROMIUM_ARGS,
+  Browser,
   DELIVERY_MS,
   DevServer,
   Moto,
@@ -24,7 +23,6 @@ import {
   artifacts,
   byTestId,
   networkSwitch,
-  openPage,
   shownMessages,
   stackWithHistory,
   type,
@@ -43,8 +41,6 @@ let moto;
 /** The stack files of `stored` and `off`, each in a folder of its own. */
 const stacks = [stackWithHistory('{ messages: 3, days: 7 }'), stackWithHistory('false')];
 let browser;
-const pageErrors = [];
-const dialogs = [];
 /** Everything opened by a test, closed by it. */
 const opened = [];
 
@@ -59,7 +55,7 @@ before(async () => {
     ),
     DevServer.start(['-f', stacks[1]]),
   ]);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await Browser.launch();
 });
 
 after(async () => {
@@ -72,7 +68,7 @@ after(async () => {
 /** A page on `server` that chose `name` and is online; `net` switches its network off and on. */
 async function person(server, name) {
   let net;
-  const { context, page } = await openPage(browser, name, server.url, { pageErrors, dialogs }, {
+  const { context, page } = await browser.open(name, server.url, {
     prepare: async (context) => {
       net = await networkSwitch(context);
     },
@@ -250,7 +246,7 @@ test('HTML in a message from history, and in its sender\'s name, stays text', as
     );
     assert.deepEqual(found, { elements: 0, text: true, name: true });
     await hedy.page.waitForTimeout(500);
-    assert.deepEqual(dialogs, []);
+    assert.deepEqual(browser.dialogs, []);
   } finally {
     await closeAll();
   }
@@ -492,5 +488,5 @@ test('with history off the page chats as before: no history, no errors, no askin
 });
 
 test('no page threw', () => {
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.pageErrors, []);
 });

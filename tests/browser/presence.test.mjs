@@ -10,17 +10,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
 
 import {
-  CHROMIUM_ARGS,
+  Browser,
   DELIVERY_MS,
   DevServer,
   Peer,
   byTestId,
   messages,
   online,
-  openPage,
   statusOf,
   waitForMessage,
   waitForStatus,
@@ -35,11 +33,9 @@ import {
 const DIGEST_WINDOW_MS = 5000;
 
 let browser;
-const pageErrors = [];
-const dialogs = [];
 
 before(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await Browser.launch();
 });
 
 after(async () => {
@@ -63,7 +59,7 @@ async function devFor(t) {
  */
 async function watcher({ server, opened }, name, { prepare } = {}) {
   let frames;
-  const { context, page } = await openPage(browser, name, server.url, { pageErrors, dialogs }, {
+  const { context, page } = await browser.open(name, server.url, {
     prepare: async (context) => {
       frames = watchFrames(context);
       if (prepare) await prepare(context);
@@ -321,10 +317,10 @@ test('a crowd bigger than one page: the count, "Show more" for the next page, an
   );
   // Give a broken page the time to fire its onerror.
   await page.waitForTimeout(300);
-  assert.deepEqual(dialogs, []);
+  assert.deepEqual(browser.dialogs, []);
 });
 
 test('no page threw', () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(dialogs, []);
+  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(browser.dialogs, []);
 });

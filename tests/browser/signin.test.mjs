@@ -11,17 +11,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
 import {
-  CHROMIUM_ARGS,
+  Browser,
   DELIVERY_MS,
   DevServer,
   NAVIGATION_MS,
   artifacts,
   byTestId,
   lowContrast,
-  openPage,
   type,
   waitForMessage,
   waitForStatus,
@@ -34,12 +32,6 @@ const RESIGN_MS = 60_000;
 let server;
 let browser;
 const people = {};
-const pageErrors = [];
-const dialogs = [];
-
-async function openPerson(label, url = server.url) {
-  return openPage(browser, label, url, { pageErrors, dialogs });
-}
 
 /** The local issuer's form, filled in and sent; back on the chat, online. */
 async function signInAs(page, name, site) {
@@ -70,7 +62,7 @@ function connectionOf(dev, name) {
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   server = await DevServer.start(['--issuer', 'local']);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await Browser.launch();
 });
 
 after(async () => {
@@ -79,7 +71,7 @@ after(async () => {
 });
 
 test("a page is sent to the issuer's form and comes back connected, signed in as Grace", async () => {
-  people.grace = await openPerson('grace');
+  people.grace = await browser.open('grace', server.url);
   const { page } = people.grace;
   await page.waitForURL(/\/issuer\/authorize\?/);
   const request = new URL(page.url()).searchParams;
@@ -99,7 +91,7 @@ test("a page is sent to the issuer's form and comes back connected, signed in as
 });
 
 test('a second person signs in as Ada, and each sees the name the other signed in with', async () => {
-  people.ada = await openPerson('ada');
+  people.ada = await browser.open('ada', server.url);
   const { grace, ada } = people;
   await signInAs(ada.page, 'Ada', server.url);
   assert.equal(await signedInName(ada.page), 'Ada');
@@ -163,7 +155,7 @@ test('with a short token lifetime the page signs in again before exp and stays c
   const short = await DevServer.start(['--issuer', 'local', '--token-lifetime', '20']);
   let linus;
   try {
-    linus = await openPerson('linus', short.url);
+    linus = await browser.open('linus', short.url);
     const { page } = linus;
     await signInAs(page, 'Linus', short.url);
     const sockets = [];
@@ -227,6 +219,6 @@ test('sign-out shows the sign-in control, and signing in again asks the issuer f
 });
 
 test('no page threw', () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(dialogs, []);
+  assert.deepEqual(browser.pageErrors, []);
+  assert.deepEqual(browser.dialogs, []);
 });

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeF
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -99,6 +100,32 @@ export class DevServer {
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
     }
+  }
+}
+
+/**
+ * Debian's chromium, headless; launch() gives it a fresh, temporary
+ * user-data-dir of its own. What its pages did that no test expects is kept
+ * for each file's last test: `pageErrors` (uncaught exceptions) and `dialogs`
+ * (alert, confirm and prompt, each dismissed).
+ */
+export class Browser {
+  pageErrors = [];
+  dialogs = [];
+
+  static async launch() {
+    const browser = new Browser();
+    browser.chromium = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    return browser;
+  }
+
+  /** A page in a context of its own: openPage, recording into this browser. */
+  open(label, url, options) {
+    return openPage(this.chromium, label, url, this, options);
+  }
+
+  async close() {
+    await this.chromium.close();
   }
 }
 

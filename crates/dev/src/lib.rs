@@ -120,6 +120,7 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
         app = app.layer(axum::middleware::from_fn(loopback_host));
     }
 
+    let stopped = stop_signal();
     eprintln!("website:   {}", urls.website);
     eprintln!("websocket: {}", urls.websocket);
     if let Some(issuer) = &urls.issuer {
@@ -138,7 +139,7 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
             .await
     });
 
-    stop_signal().await;
+    stopped.await;
     info!("shutting down: closing {} connections", gateway.open_connections());
     let _ = shutdown.send(true);
     if tokio::time::timeout(Duration::from_secs(10), gateway.closed()).await.is_err() {
@@ -302,31 +303,39 @@ fn router(state: State, stage: &str) -> Router {
         .with_state(state)
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn stop_signal() {
-    let interrupt = async {
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM after it was called:
+/// the handlers are in place when it returns, before the future is polled.
+/// dev calls it before it prints its URLs, so that whoever stops it as soon
+/// as they appear is heard (a SIGTERM before then ended the process with the
+/// signal's default action, and no `$disconnect`).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| {
+            signal(kind).inspect_err(move |e| warn!("listening for {name}: {e}")).ok()
+        };
+        let (mut interrupt, mut terminate) =
+            (listen(SignalKind::interrupt(), "Ctrl-C"), listen(SignalKind::terminate(), "SIGTERM"));
+        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => _ = signal.recv().await,
+                None => std::future::pending().await,
+            }
+        }
+        async move {
+            tokio::select! {
+                () = next(interrupt.as_mut()) => {}
+                () = next(terminate.as_mut()) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             warn!("listening for Ctrl-C: {e}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                warn!("listening for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }
 
