@@ -23,7 +23,15 @@ Run: .venv/bin/python test-support/moto/server.py -H 127.0.0.1 -p 0
 
 import hashlib
 import json
+import os
 import sys
+
+# moto serves every service's Flask app with flask-cors, whose after-request
+# hook matched each response's path against its patterns: 4% of moto's time
+# (py-spy, the deploy tests). Nothing in a browser calls this server: its
+# clients are wschat, the realism proxies, the handlers and the tests. moto
+# reads the setting when it is imported (moto/settings.py).
+os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
 
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 
@@ -147,6 +155,39 @@ MOTO_MODULES = frozenset(moto.backends.list_of_moto_modules())
 moto.backends.list_of_moto_modules = lambda: MOTO_MODULES
 moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
 
+# moto's response serializer works out, for every field of every object it
+# writes, which attribute holds the field's value: it asks six alias rules
+# (`AttributePicker.get_possible_keys`, moto/core/serialize.py), each made
+# anew, and puts each name through botocore's `xform_name`. The answer depends
+# only on the picker, the object's class, the field's shape (and its parent)
+# and the field's name, so it is kept after the first time. That was most of
+# the serializer's time, and the serializer half of moto's (py-spy, the deploy
+# tests): a ListDistributions of a dozen distributions took 33 ms.
+import moto.core.serialize as serialize  # noqa: E402
+
+POSSIBLE_KEYS = {}
+uncached_possible_keys = serialize.AttributePicker.get_possible_keys
+xformed_possible_keys = serialize.XFormedAttributePicker.get_possible_keys
+
+
+def cached_possible_keys(uncached):
+    def get_possible_keys(self, context):
+        shape = context.shape
+        parent = getattr(shape, "parent", None)
+        key = (uncached, tuple(self.alias_providers), type(context.obj), id(shape), id(parent), context.key)
+        found = POSSIBLE_KEYS.get(key)
+        if found is None:
+            # The shapes are kept with the answer, so that their ids are not reused.
+            found = (shape, parent, tuple(uncached(self, context)))
+            POSSIBLE_KEYS[key] = found
+        return found[2]
+
+    return get_possible_keys
+
+
+serialize.AttributePicker.get_possible_keys = cached_possible_keys(uncached_possible_keys)
+serialize.XFormedAttributePicker.get_possible_keys = cached_possible_keys(xformed_possible_keys)
+
 # moto makes a new 2048-bit RSA key for every certificate ACM's RequestCertificate
 # issues (moto/acm/models.py, `CertBundle.generate_cert`): 50 to 200 ms of CPU
 # each, a twentieth of moto's time in the domain tests. The certificates are
@@ -154,6 +195,15 @@ moto.core.responses.method_names_from_class = functools.cache(moto.core.response
 import cryptography.hazmat.primitives.asymmetric.rsa as rsa  # noqa: E402
 
 rsa.generate_private_key = functools.cache(rsa.generate_private_key)
+
+# Each certificate's bundle then loads its key back from PEM to validate it
+# (`CertBundle.validate_pk`), and loading checks the RSA key: 45 to 90 ms a
+# certificate. With one key, its PEM is always the same bytes: loaded once.
+import moto.acm.models  # noqa: E402
+
+moto.acm.models.serialization.load_pem_private_key = functools.cache(
+    moto.acm.models.serialization.load_pem_private_key
+)
 
 # moto's `moto_server` serves with werkzeug's development server, which closes
 # the connection after every response (werkzeug/serving.py: "Always close the
@@ -168,7 +218,6 @@ rsa.generate_private_key = functools.cache(rsa.generate_private_key)
 # processes, the tests' own SDK clients) keeps its idle ones open, and waitress
 # stops accepting past its limit (100 by default).
 import argparse  # noqa: E402
-import os  # noqa: E402
 
 import waitress  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
