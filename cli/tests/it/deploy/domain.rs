@@ -252,11 +252,13 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
     // A domain an earlier wschat made IPv4-only (API Gateway's default) is
     // made dualstack in place, the same domain and target. The change to
     // IPv4 goes through the proxy, so deploy's UpdateDomainName comes within
-    // the account's one domain change per window (5 s here, as long as a
-    // `wschat` run takes to get there), and waits its turn.
+    // the account's one domain change per window, and waits its turn. The
+    // window lasts until deploy has been refused once (however long a loaded
+    // machine takes it to get there), then ends.
     use aws_sdk_apigatewayv2::types::{DomainNameConfiguration, EndpointType, IpAddressType, SecurityPolicy};
     let proxied = cloud.through_proxy().await;
-    cloud.realism.update(|b| b.domain_write_ms = Some(5_000));
+    // The deploy's own domain changes were just now: this one is let through.
+    cloud.realism.update(|b| b.domain_write_ms = Some(0));
     let ipv4 = DomainNameConfiguration::builder()
         .certificate_arn(&arn)
         .endpoint_type(EndpointType::Regional)
@@ -264,8 +266,17 @@ async fn a_domain_with_a_zone_is_deployed_read_back_kept_and_removed() {
         .ip_address_type(IpAddressType::Ipv4)
         .build();
     proxied.apigatewayv2().update_domain_name().domain_name(&ws).domain_name_configurations(ipv4).send().await.unwrap();
+    cloud.realism.update(|b| b.domain_write_ms = Some(600_000));
     cloud.realism.reset_stats();
-    let (out, stderr) = run(&cloud, &project, &["--json", "deploy", "--no-build"]);
+    let (out, stderr) = std::thread::scope(|scope| {
+        let deploy = scope.spawn(|| run(&cloud, &project, &["--json", "deploy", "--no-build"]));
+        let refused = |r: &test_support::realism::Record| r.operation == "UpdateDomainName" && r.refused.is_some();
+        while !deploy.is_finished() && !cloud.realism.log().iter().any(refused) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        cloud.realism.update(|b| b.domain_write_ms = Some(0));
+        deploy.join().unwrap()
+    });
     assert!(out.status.success(), "{stderr}");
     let repaired: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(stderr.contains("one custom domain change every 30 s per account"), "{stderr}");

@@ -43,7 +43,11 @@ impl Throttles {
     /// Takes a token of route `key`'s bucket for a request arriving now;
     /// `false` when it is throttled.
     pub(super) fn admit(&self, key: &str) -> bool {
-        self.buckets.get(key).is_none_or(Throttle::admit)
+        self.admit_at(key, Instant::now())
+    }
+
+    fn admit_at(&self, key: &str, now: Instant) -> bool {
+        self.buckets.get(key).is_none_or(|throttle| throttle.admit_at(now))
     }
 }
 
@@ -69,11 +73,7 @@ impl Throttle {
         Throttle { rate: rate.max(0.0), burst, bucket: Mutex::new(Bucket { tokens: burst, at: Instant::now() }) }
     }
 
-    /// Takes a token for a request arriving now; `false` when it is throttled.
-    fn admit(&self) -> bool {
-        self.admit_at(Instant::now())
-    }
-
+    /// Takes a token for a request arriving at `now`; `false` when it is throttled.
     fn admit_at(&self, now: Instant) -> bool {
         let mut bucket = self.bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.rate;
@@ -120,8 +120,11 @@ mod tests {
             ..wschat_stack::Api::default()
         };
         api.routes.insert("typing".into(), wschat_stack::Route::on("chat").throttled(0.001, 3));
+        // Every request at the instant the buckets were filled: none refills
+        // while the loop runs (at `$connect`'s 500 a second, a slow loop did).
+        let now = Instant::now();
         let throttles = Throttles::new(&api);
-        let taken = |key: &str| (0..1000).take_while(|_| throttles.admit(key)).count();
+        let taken = |key: &str| (0..1000).take_while(|_| throttles.admit_at(key, now)).count();
         // `typing`'s own burst, then nothing: the others are untouched.
         assert_eq!(taken("typing"), 3);
         assert_eq!(taken("$default"), 2, "the stage's default, a bucket of its own");
