@@ -13,6 +13,10 @@
 //! [`flood`] drives `wschat dev` as people and a script do, each from a
 //! loopback address of its own: the flood tests and the flood benchmark.
 //!
+//! [`runtime_api::RuntimeApi`] is a minimal Lambda Runtime API: a function's
+//! `bootstrap` runs against it as a real process (the artifact test, the
+//! real-process fan-out benchmark).
+//!
 //! [`realism::Realism`] sits in front of a moto server and answers the way AWS
 //! does where moto is more forgiving (API Gateway's one-writer rule, IAM
 //! propagation, Lambda states, throttling and the rest): deploy tests point
@@ -20,6 +24,7 @@
 
 pub mod flood;
 pub mod realism;
+pub mod runtime_api;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

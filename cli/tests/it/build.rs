@@ -5,20 +5,18 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use test_support::Moto;
-use tokio::sync::mpsc;
+use test_support::runtime_api::RuntimeApi;
 
 use crate::support::{root, run, wschat};
 
@@ -178,52 +176,6 @@ fn build_without_zig_says_so() {
     assert!(out.stdout.is_empty(), "cargo-lambda's output stays off stdout");
 }
 
-/// What the Runtime API saw of one function instance.
-#[derive(Default)]
-struct Runtime {
-    /// The events to hand out, one per `/next`; once they are gone, `/next`
-    /// waits forever, as an idle sandbox does.
-    events: Mutex<std::collections::VecDeque<Value>>,
-    /// When each `/next` came.
-    nexts: Mutex<Vec<Instant>>,
-    /// (path, body, when) of every result the function posted.
-    results: Mutex<Vec<(String, String, Instant)>>,
-    posted: Mutex<Option<mpsc::UnboundedSender<()>>>,
-}
-
-async fn next_invocation(State(runtime): State<Arc<Runtime>>) -> Response {
-    runtime.nexts.lock().unwrap().push(Instant::now());
-    let Some(event) = runtime.events.lock().unwrap().pop_front() else {
-        return std::future::pending().await;
-    };
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
-    let headers = [
-        ("lambda-runtime-aws-request-id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_string()),
-        ("lambda-runtime-deadline-ms", deadline.to_string()),
-        (
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:wschat-dev-chat".to_string(),
-        ),
-        (
-            "lambda-runtime-trace-id",
-            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_string(),
-        ),
-    ];
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        map.insert(name, value.parse().unwrap());
-    }
-    (StatusCode::OK, map, event.to_string()).into_response()
-}
-
-async fn result(State(runtime): State<Arc<Runtime>>, UrlPath(path): UrlPath<String>, body: Bytes) -> StatusCode {
-    runtime.results.lock().unwrap().push((path, String::from_utf8_lossy(&body).into_owned(), Instant::now()));
-    if let Some(tx) = runtime.posted.lock().unwrap().as_ref() {
-        let _ = tx.send(());
-    }
-    StatusCode::ACCEPTED
-}
-
 /// One run of a bootstrap for one event: what it answered and how long it took.
 struct Invocation {
     /// The path it posted to (`invocation/{id}/response`, `.../error` or `init/error`) and the body.
@@ -255,50 +207,28 @@ struct Invocations {
 }
 
 /// Runs `bootstrap` as Lambda would, handing it `events` one after another
-/// in one process.
+/// in one process, behind test-support's Runtime API.
 async fn invoke_all(bootstrap: &Path, env: &[(&str, String)], events: Vec<Value>) -> Invocations {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let count = events.len();
-    let runtime =
-        Arc::new(Runtime { events: Mutex::new(events.into()), posted: Mutex::new(Some(tx)), ..Runtime::default() });
-    let app = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", axum::routing::get(next_invocation))
-        .route("/2018-06-01/runtime/{*path}", axum::routing::post(result))
-        .with_state(runtime.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let api = RuntimeApi::start().await;
     let logs = tempfile::NamedTempFile::new().unwrap();
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(bootstrap)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "wschat-dev-chat")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(logs.reopen().unwrap())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bootstrap.display()));
-    let posted = tokio::time::timeout(Duration::from_secs(60), async {
-        for _ in 0..count {
-            rx.recv().await;
+    let mut child = api.spawn(bootstrap, "wschat-dev-chat", env, logs.reopen().unwrap().into());
+    let count = events.len();
+    let mut results = Vec::new();
+    let all_within = Instant::now() + Duration::from_secs(60);
+    for event in events {
+        let wait = all_within.saturating_duration_since(Instant::now());
+        match api.invoke(event, Duration::from_secs(30), wait).await {
+            Some(outcome) => results.push(outcome),
+            None => break,
         }
-    })
-    .await;
+    }
     let total = started.elapsed();
     child.kill().await.unwrap();
-    server.abort();
     let logs = std::fs::read_to_string(logs.path()).unwrap();
-    assert!(posted.is_ok(), "not every result came from the bootstrap within 60 s; its logs:\n{logs}");
-    let nexts = runtime.nexts.lock().unwrap().clone();
-    let init = nexts.first().map(|at| *at - started).expect("the bootstrap asked for an event");
-    let results = runtime.results.lock().unwrap().clone();
-    let results = results.into_iter().zip(nexts).map(|((path, body, at), next)| (path, body, at - next)).collect();
+    assert_eq!(results.len(), count, "not every result came from the bootstrap within 60 s; its logs:\n{logs}");
+    let init = api.nexts().first().map(|at| *at - started).expect("the bootstrap asked for an event");
+    let results = results.into_iter().map(|o| (o.took(), o)).map(|(took, o)| (o.path, o.body, took)).collect();
     Invocations { results, init, total, logs }
 }
 
