@@ -6,6 +6,9 @@
 //! cargo run --release -p chat-core --example fanout
 //! cargo run --release -p chat-core --example fanout -- --sizes 1000,100000 --shard-size 200
 //! cargo run --release -p chat-core --example fanout -- --stale-item-count
+//! # the shape of the real-process benchmark (`--example fanout_processes`)
+//! cargo run --release -p chat-core --example fanout -- --sizes 4000 --post-rate 1900 --max-concurrency 8 \
+//!     --account-rate 2000 --post-latency-ms 100
 //! ```
 //!
 //! `--stale-item-count` measures how a broadcast is sized instead: the table
@@ -15,9 +18,10 @@
 //! connection is gone (a gone one would be announced as left with a count).
 //!
 //! The simulation (every figure below is a flag):
-//! - **API Gateway's Management API**: a post takes 20 ms; every post of the
-//!   account shares one token bucket of 10,000 requests per second with a
-//!   burst of 5,000 (API Gateway's default account throttle), and a post
+//! - **API Gateway's Management API**: a post takes 20 ms (`--post-latency-ms`);
+//!   every post of the account shares one token bucket of 10,000 requests per
+//!   second with a burst of 5,000 (API Gateway's default account throttle;
+//!   `--account-rate`, with a burst of half a second of it), and a post
 //!   above it is answered at once with 429 `LimitExceededException`. 1% of
 //!   the connections are gone (410); 5% of the other posts fail with a 500,
 //!   at random (seeded).
@@ -577,6 +581,9 @@ struct Args {
     max_concurrency: usize,
     baseline_failures_up_to: usize,
     stale_item_count: bool,
+    /// The account's throttle (the burst is half a second of it), and a post's latency.
+    account_rate: Option<f64>,
+    post_latency: Option<Duration>,
 }
 
 fn args() -> Args {
@@ -588,6 +595,8 @@ fn args() -> Args {
         max_concurrency: defaults.max_concurrency as usize,
         baseline_failures_up_to: 10_000,
         stale_item_count: false,
+        account_rate: None,
+        post_latency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -599,6 +608,10 @@ fn args() -> Args {
             "--max-concurrency" => args.max_concurrency = value().parse().expect("a concurrency"),
             "--baseline-failures-up-to" => args.baseline_failures_up_to = value().parse().expect("a size"),
             "--stale-item-count" => args.stale_item_count = true,
+            "--account-rate" => args.account_rate = Some(value().parse().expect("posts a second")),
+            "--post-latency-ms" => {
+                args.post_latency = Some(Duration::from_millis(value().parse().expect("milliseconds")));
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -608,8 +621,16 @@ fn args() -> Args {
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
     let args = args();
-    let clean = Model { failure: 0.0, ..Model::default() };
-    let faulty = Model { max_concurrency: args.max_concurrency, ..Model::default() };
+    let defaults = Model::default();
+    let account_rate = args.account_rate.unwrap_or(defaults.account_rate);
+    let shape = Model {
+        account_rate,
+        burst: args.account_rate.map_or(defaults.burst, |rate| rate / 2.0),
+        post_latency: args.post_latency.unwrap_or(defaults.post_latency),
+        ..defaults
+    };
+    let clean = Model { failure: 0.0, ..shape.clone() };
+    let faulty = Model { max_concurrency: args.max_concurrency, ..shape.clone() };
     let clean_sharded = Model { max_concurrency: args.max_concurrency, ..clean.clone() };
     let sharded = Settings {
         shard_size: args.shard_size,
@@ -648,7 +669,7 @@ async fn main() {
             runs.push((Code::Sharded, Sizing::Fresh, false, clean_sharded.clone(), sharded.clone()));
             runs.push((Code::Baseline, Sizing::Fresh, false, clean.clone(), baseline.clone()));
             if n <= args.baseline_failures_up_to {
-                runs.push((Code::Baseline, Sizing::Fresh, true, Model::default(), baseline.clone()));
+                runs.push((Code::Baseline, Sizing::Fresh, true, shape.clone(), baseline.clone()));
             }
         }
         for (code, sizing, failures, model, settings) in runs {
