@@ -19,7 +19,9 @@
 //!   more invocations than that run at once, however Lambda fills batches.
 //! - **Per-recipient outcomes.** A post that fails in a way that may pass (a
 //!   429, a 5xx, no answer within `post_timeout`) is tried again in place,
-//!   [`IN_PLACE_TRIES`] times in all, at once and then 20 ms later; then that recipient's
+//!   [`IN_PLACE_TRIES`] times in all, twice at once and then 20, 40 and 80 ms
+//!   later, each try one request (the fan-out's poster makes no retries of
+//!   its own) through the pace; then that recipient's
 //!   remaining frames are re-enqueued with the attempt count and a backoff,
 //!   up to [`MAX_ATTEMPTS`] times; the record itself succeeds. A refused post
 //!   (400, 403, 413) is logged and dropped. Gone (410) deletes the row.
@@ -53,15 +55,22 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Tries of a post in one invocation before the recipient is re-enqueued.
 /// A transient failure usually passes within a second: trying again here
-/// keeps a broadcast's tail short, where a queue round trip costs seconds.
-pub const IN_PLACE_TRIES: u32 = 3;
+/// keeps a broadcast's tail short, where a queue round trip costs seconds
+/// (the re-enqueued part waits for the end of its invocation, then for a
+/// poller and an instance). Each try is a single request
+/// (`lambda::fanout_poster` turns the SDK's retries off), so every
+/// one of them is paced.
+pub const IN_PLACE_TRIES: u32 = 5;
 
-/// The pause before the `n`-th try in place (from 1): none, then 20 ms. The
-/// SDK has already tried a few times, backing off, before a post fails
-/// here; a longer pause holds the whole batch (Lambda's invocation ends with
-/// its slowest record).
+/// The pause after the `n`-th failed try in place (from 1): none after the
+/// first, then 20, 40 and 80 ms; 140 ms in all, so a recipient that fails
+/// every try holds its slot for about five posts' time. A longer pause
+/// holds the whole batch (Lambda's invocation ends with its slowest record).
 fn in_place_pause(n: u32) -> Duration {
-    Duration::from_millis(20 * u64::from(n.saturating_sub(1)))
+    match n {
+        0 | 1 => Duration::ZERO,
+        n => Duration::from_millis(20 << (n - 2).min(6)),
+    }
 }
 
 /// Posts recorded in the ledger at a time: a crash repeats at most this many
@@ -701,7 +710,7 @@ mod tests {
     #[test]
     fn backoff_doubles() {
         assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [0, 1, 2, 4, 8]);
-        let pauses = [Duration::ZERO, Duration::from_millis(20)];
+        let pauses = [0, 20, 40, 80].map(Duration::from_millis);
         assert_eq!((1..IN_PLACE_TRIES).map(in_place_pause).collect::<Vec<_>>(), pauses);
     }
 

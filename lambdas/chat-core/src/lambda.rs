@@ -94,15 +94,46 @@ impl Notifier for NoQueue {
     }
 }
 
-/// A Management API poster for one endpoint. The endpoint replaces
-/// `AWS_ENDPOINT_URL` for this client: the Management API lives on the stage's
-/// own URL. Each post, retries included, ends within `timeout`.
+/// A Management API poster for one endpoint, with the SDK's retries (those
+/// of `sdk`: the standard three attempts unless configured otherwise). The
+/// endpoint replaces `AWS_ENDPOINT_URL` for this client: the Management API
+/// lives on the stage's own URL. Each post, retries included, ends within
+/// `timeout`.
 pub fn management_poster(sdk: &SdkConfig, endpoint: &str, timeout: std::time::Duration) -> ManagementPoster {
+    poster(aws_sdk_apigatewaymanagement::config::Builder::from(sdk), endpoint, timeout)
+}
+
+/// The fan-out's poster: [`management_poster`] with one attempt a post, so
+/// that every try is the fan-out's own, paced and counted (its tries in
+/// place, then the queue).
+///
+/// The SDK's standard retries suit a single call and hurt a paced fan-out.
+/// Without `AWS_NEW_RETRIES_2026` (aws-config 1.13,
+/// `default_provider/retry_config.rs`), a 5xx is retried after a jittered
+/// `random(0..1) * 1 s * 2^(attempt - 1)`, up to 3 attempts
+/// (`RetryConfig::standard` in aws-smithy-types 1.9, `retry.rs`;
+/// `calculate_backoff` in aws-smithy-runtime 1.16,
+/// `client/retries/strategy/standard.rs`), so one post that fails twice holds
+/// its slot for up to 3 s, beyond `post_timeout`; the retries bypass the
+/// fan-out's pace, so a burst of failures pushes the account over its
+/// throttle; and they draw on a retry quota of 500 tokens, 10 a retry of a
+/// transient error (`TokenBucket::default`, aws-smithy-runtime's
+/// `client/retries/token_bucket.rs`) shared by the process's clients of the
+/// service, which 50 retries empty, after which a post fails at its first
+/// error. (The cross-SDK "retries 2026" change lowers the base to 50 ms; see
+/// aws-sdk-go-v2#3400.)
+pub fn fanout_poster(sdk: &SdkConfig, endpoint: &str, timeout: std::time::Duration) -> ManagementPoster {
+    let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
+    poster(aws_sdk_apigatewaymanagement::config::Builder::from(sdk).retry_config(once), endpoint, timeout)
+}
+
+fn poster(
+    builder: aws_sdk_apigatewaymanagement::config::Builder,
+    endpoint: &str,
+    timeout: std::time::Duration,
+) -> ManagementPoster {
     let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build();
-    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-        .endpoint_url(endpoint)
-        .timeout_config(timeouts)
-        .build();
+    let conf = builder.endpoint_url(endpoint).timeout_config(timeouts).build();
     ManagementPoster::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf))
 }
 

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
     let sdk = lambda::sdk_config().await;
     let store = lambda::dynamo_store(&sdk, &config);
-    let poster = lambda::management_poster(&sdk, endpoint, config.settings.post_timeout);
+    let poster = lambda::fanout_poster(&sdk, endpoint, config.settings.post_timeout);
     // Without the queue no notice can be sharded or retried: every send fails
     // and the record goes back to SQS.
     let notifier: Box<dyn Notifier> = match &config.queue_url {
