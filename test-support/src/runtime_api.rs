@@ -168,7 +168,10 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
         ("lambda-runtime-aws-request-id", id.clone()),
         ("lambda-runtime-deadline-ms", deadline.as_millis().to_string()),
         ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:wschat-dev".into()),
-        ("lambda-runtime-trace-id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into()),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into(),
+        ),
     ];
     let mut map = HeaderMap::new();
     for (name, value) in headers {

@@ -198,7 +198,11 @@ impl Gateway {
 }
 
 fn error(status: StatusCode, kind: &'static str, message: &'static str) -> axum::response::Response {
-    (status, [("x-amzn-ErrorType", kind), ("content-type", "application/json")], format!(r#"{{"message":"{message}"}}"#))
+    (
+        status,
+        [("x-amzn-ErrorType", kind), ("content-type", "application/json")],
+        format!(r#"{{"message":"{message}"}}"#),
+    )
         .into_response()
 }
 
@@ -540,11 +544,8 @@ async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Ru
         invoked: Mutex::default(),
         stop: stopped,
     });
-    let pollers: Vec<_> = apis
-        .into_iter()
-        .enumerate()
-        .map(|(process, api)| tokio::spawn(poll(mapping.clone(), process, api)))
-        .collect();
+    let pollers: Vec<_> =
+        apis.into_iter().enumerate().map(|(process, api)| tokio::spawn(poll(mapping.clone(), process, api))).collect();
     let payload =
         Payload { compat: "hello everyone".into(), json: r#"{"type":"message","text":"hello everyone"}"#.into() };
     let start = Instant::now();

@@ -18,10 +18,11 @@
 //!   takes at least the rate divided by the maximum concurrency, since no
 //!   more invocations than that run at once, however Lambda fills batches.
 //! - **Per-recipient outcomes.** A post that fails in a way that may pass (a
-//!   429, a 5xx, no answer within `post_timeout`) is tried again in place,
+//!   429, a 5xx) is tried again in place,
 //!   [`IN_PLACE_TRIES`] times in all, twice at once and then 20, 40 and 80 ms
 //!   later, each try one request (the fan-out's poster makes no retries of
-//!   its own) through the pace; then that recipient's
+//!   its own) through the pace; a post with no answer within `post_timeout`
+//!   is not (each more try would hold the batch another timeout). Then that recipient's
 //!   remaining frames are re-enqueued with the attempt count and a backoff,
 //!   up to [`MAX_ATTEMPTS`] times; the record itself succeeds. A refused post
 //!   (400, 403, 413) is logged and dropped. Gone (410) deletes the row.
@@ -425,7 +426,7 @@ impl Planner<'_> {
         let page = cell(&self.pages, (index, of, after.clone()));
         let (rows, next) = page
             .get_or_try_init(|| {
-                let limit = self.settings.shard_size;
+                let limit = page_limit(self.settings.shard_size);
                 self.ports.store.scan_page(ScanPage { segment: index, of, after: after.as_deref(), limit })
             })
             .await?
@@ -442,6 +443,19 @@ impl Planner<'_> {
         }
         Ok(rows.into_iter().map(recipient).collect())
     }
+}
+
+/// The rows one page of a segment may read: a quarter more than
+/// `shard_size`. DynamoDB splits a parallel scan's segments by a hash of the
+/// key (Developer Guide, "Parallel scan"), so a segment planned for `n` rows
+/// holds about `n` give or take a few `√n`: of 4,000 rows in 8 segments of
+/// 500, three held 500 or more (moto splits by hash too). At exactly
+/// `shard_size`, each of those wrote a continuation of a few rows to the
+/// queue, and each cost another invocation, a second late. With the
+/// headroom, a segment is one page unless the table has grown well past the
+/// count it was planned from.
+fn page_limit(shard_size: usize) -> usize {
+    shard_size.max(1).saturating_add(shard_size / 4)
 }
 
 /// Splits `recipients` into groups of at most `size` whose shard bodies fit
@@ -574,13 +588,15 @@ impl Delivery<'_> {
                 tries += 1;
                 self.pacer.wait().await;
                 let posted = self.ports.poster.post(&connection, frame.as_bytes());
-                let outcome = tokio::time::timeout(self.settings.post_timeout, posted).await.unwrap_or_else(|_| {
+                let outcome = tokio::time::timeout(self.settings.post_timeout, posted).await;
+                let answered = outcome.is_ok();
+                let outcome = outcome.unwrap_or_else(|_| {
                     Err(PortError::Failed(format!("no answer within {} ms", self.settings.post_timeout.as_millis())))
                 });
                 let pause = in_place_pause(tries);
                 let in_time = self.stop_at.is_none_or(|at| Instant::now() + pause < at);
                 match outcome {
-                    Err(PortError::Failed(e)) if tries < IN_PLACE_TRIES && in_time => {
+                    Err(PortError::Failed(e)) if tries < IN_PLACE_TRIES && in_time && answered => {
                         warn!(connection = %connection, error = %e, tries, "posting a notice; trying again");
                         tokio::time::sleep(pause).await;
                     }

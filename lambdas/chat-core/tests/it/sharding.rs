@@ -88,7 +88,7 @@ async fn a_segment_longer_than_a_page_goes_on_in_another_invocation() {
     small.shard = "s0.1".into();
     chat.queue.sent.lock().unwrap().push((small.to_body(), 0));
     let invocations = chat.drain().await;
-    assert_eq!(invocations, 4, "pages of 10, 10, 10 and 5");
+    assert_eq!(invocations, 3, "pages of 12, 12 and 11: a page reads a quarter more than the shard size");
     once_each(&chat, &ids);
 }
 
@@ -222,11 +222,12 @@ async fn a_post_that_never_answers_times_out_is_tried_in_place_then_re_enqueued_
     chat.queue.sent.lock().unwrap().push((notice(Target::All, "x").to_body(), 0));
     let started = Instant::now();
     assert!(chat.deliver().await.batch_item_failures.is_empty());
-    // Three tries in place, 2 s each, at once and then 20 ms apart.
+    // One try of 2 s: a post that does not answer is not tried again in
+    // place, where each try would hold the batch another 2 s.
     let took = started.elapsed();
-    let expected = Duration::from_millis(6020);
+    let expected = Duration::from_millis(2000);
     assert!(took.abs_diff(expected) <= Duration::from_millis(5), "the stuck post held the batch {took:?}");
-    assert_eq!(chat.posts(), 19 + 3);
+    assert_eq!(chat.posts(), 19 + 1);
     let queued = chat.take_queue();
     assert_eq!(queued.len(), 1);
     let retry = Notice::from_body(&queued[0].0).unwrap();
