@@ -22,6 +22,7 @@
 //! propagation, Lambda states, throttling and the rest): deploy tests point
 //! wschat at it instead of at moto.
 
+pub mod aws;
 pub mod flood;
 pub mod realism;
 pub mod runtime_api;

@@ -215,7 +215,7 @@ pub async fn consume_memory(queue: Arc<MemoryQueue>, settings: QueueSettings, ga
 /// visibility timeout, and the queue's redrive policy moves them to the
 /// dead-letter queue after `max_receive_count` receives.
 pub async fn consume_sqs(sqs: aws_sdk_sqs::Client, queue_url: String, settings: QueueSettings, gateway: Arc<Gateway>) {
-    use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
     fn attribute<T: std::str::FromStr + Default>(
         m: &aws_sdk_sqs::types::Message,
         name: MessageSystemAttributeName,
@@ -223,18 +223,10 @@ pub async fn consume_sqs(sqs: aws_sdk_sqs::Client, queue_url: String, settings: 
         m.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or_default()
     }
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(settings.batch.min(10) as i32)
-            .wait_time_seconds(2)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
+        let messages = match chat_core::aws::receive_batch(&sqs, &queue_url, settings.batch, 2).await {
+            Ok(messages) => messages,
             Err(e) => {
-                warn!("receiving from SQS queue {queue_url}: {}", aws_sdk_sqs::error::DisplayErrorContext(e));
+                warn!("{e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -256,29 +248,11 @@ pub async fn consume_sqs(sqs: aws_sdk_sqs::Client, queue_url: String, settings: 
             .collect();
         let response = gateway.notify(SqsEvent { records }).await;
         let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
-        let done: Vec<DeleteMessageBatchRequestEntry> = messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !failed.contains(m.message_id().unwrap_or_default()))
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle()?)
-                    .build()
-                    .ok()
-            })
-            .collect();
         if !failed.is_empty() {
             warn!("{} queue messages failed; SQS delivers them again after the visibility timeout", failed.len());
         }
-        if done.is_empty() {
-            continue;
-        }
-        if let Err(e) = sqs.delete_message_batch().queue_url(&queue_url).set_entries(Some(done)).send().await {
-            warn!(
-                "deleting handled messages from SQS queue {queue_url}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            );
+        if let Err(e) = chat_core::aws::delete_done(&sqs, &queue_url, &messages, &failed).await {
+            warn!("{e}");
         }
     }
 }

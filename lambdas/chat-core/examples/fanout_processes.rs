@@ -47,17 +47,14 @@
 //! on stderr; the processes' JSON logs are kept under
 //! `$CARGO_TARGET_DIR/fanout-processes/`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_sqs::types::QueueAttributeName;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -65,12 +62,16 @@ use axum::response::IntoResponse;
 use chat_core::aws::DynamoStore;
 use chat_core::config::vars;
 use chat_core::event::{SqsBatchResponse, SqsEvent, SqsRecord};
+use chat_core::limits::TokenBucket;
 use chat_core::notice::{Notice, Target};
-use chat_core::ports::{Connection, ConnectionStore, Format};
+use chat_core::ports::{Connection, ConnectionStore};
 use chat_core::protocol::Payload;
 use futures::StreamExt;
 use test_support::Moto;
 use test_support::runtime_api::RuntimeApi;
+
+#[path = "fanout/population.rs"]
+mod population;
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -134,10 +135,6 @@ fn args() -> Args {
     args
 }
 
-fn connection_id(index: usize) -> String {
-    format!("c{index:07}=")
-}
-
 fn index_of(connection_id: &str) -> Option<usize> {
     connection_id.get(1..8)?.parse().ok()
 }
@@ -147,7 +144,7 @@ fn index_of(connection_id: &str) -> Option<usize> {
 struct Gateway {
     args: Args,
     start: Instant,
-    bucket: Mutex<(f64, Instant)>,
+    bucket: Mutex<TokenBucket<Instant>>,
     posts: AtomicU64,
     throttled: AtomicU64,
     failed: AtomicU64,
@@ -165,7 +162,7 @@ impl Gateway {
         Gateway {
             args: args.clone(),
             start: Instant::now(),
-            bucket: Mutex::new((args.account_rate / 2.0, Instant::now())),
+            bucket: Mutex::new(TokenBucket::full(args.account_rate, args.account_rate / 2.0, Instant::now())),
             posts: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -183,17 +180,7 @@ impl Gateway {
     }
 
     fn admit(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap();
-        let now = Instant::now();
-        let burst = self.args.account_rate / 2.0;
-        bucket.0 = (bucket.0 + (now - bucket.1).as_secs_f64() * self.args.account_rate).min(burst);
-        bucket.1 = now;
-        if bucket.0 >= 1.0 {
-            bucket.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.bucket.lock().unwrap().take(Instant::now())
     }
 }
 
@@ -264,22 +251,6 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d))
 }
 
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    let credentials = aws_credential_types::Credentials::new(
-        test_support::ACCESS_KEY_ID,
-        test_support::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "moto",
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(test_support::REGION))
-        .credentials_provider(credentials)
-        .endpoint_url(endpoint)
-        .load()
-        .await
-}
-
 /// The tables and queue, as `wschat deploy` creates them.
 struct Resources {
     table: String,
@@ -294,23 +265,7 @@ async fn create(sdk: &aws_config::SdkConfig, run: usize, visibility: u32) -> Res
     let attribute =
         |name: &str, kind| AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().unwrap();
     let table = format!("bench{run}-connections");
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(chat_core::ROOM_INDEX)
-        .key_schema(key("room", KeyType::Hash))
-        .key_schema(key("connectionId", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap();
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("connectionId", ScalarAttributeType::S))
-        .attribute_definitions(attribute("room", ScalarAttributeType::S))
-        .key_schema(key("connectionId", KeyType::Hash))
-        .global_secondary_indexes(index)
-        .send()
-        .await
-        .expect("creating the connections table");
+    test_support::aws::create_connections_table(&ddb, &table, chat_core::ROOM_INDEX).await;
     let mut keyed = Vec::new();
     for (kind, hash) in [("deliveries", "shard"), ("presence", "key")] {
         let name = format!("bench{run}-{kind}");
@@ -365,22 +320,10 @@ struct Mapping {
 async fn poll(mapping: Arc<Mapping>, process: usize, api: RuntimeApi) {
     let arn = "arn:aws:sqs:us-east-1:123456789012:notifications";
     while !*mapping.stop.borrow() {
-        let received = mapping
-            .sqs
-            .receive_message()
-            .queue_url(&mapping.queue_url)
-            .max_number_of_messages(mapping.args.batch as i32)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                eprintln!("receiving from the queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+        let received = chat_core::aws::receive_batch(&mapping.sqs, &mapping.queue_url, mapping.args.batch, 1).await;
+        let Ok(messages) = received.inspect_err(|e| eprintln!("{e}")) else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
         };
         if messages.is_empty() {
             continue;
@@ -401,36 +344,24 @@ async fn poll(mapping: Arc<Mapping>, process: usize, api: RuntimeApi) {
                 aws_region: test_support::REGION.into(),
             })
             .collect();
-        let handles: HashMap<String, String> =
-            records.iter().map(|r| (r.message_id.clone(), r.receipt_handle.clone())).collect();
         let event = serde_json::to_value(SqsEvent { records }).unwrap();
         let began = mapping.start.elapsed();
         let outcome = api.invoke(event, mapping.args.timeout, mapping.args.timeout + Duration::from_secs(2)).await;
         let took = mapping.start.elapsed() - began;
-        let failed: Option<Vec<String>> = outcome.as_ref().filter(|o| o.is_response()).and_then(|o| {
+        let failed: Option<HashSet<String>> = outcome.as_ref().filter(|o| o.is_response()).and_then(|o| {
             let response: SqsBatchResponse = serde_json::from_str(&o.body).ok()?;
             Some(response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect())
         });
         let answered = failed.is_some();
-        let failed = failed.unwrap_or_else(|| handles.keys().cloned().collect());
-        let done: Vec<DeleteMessageBatchRequestEntry> = handles
-            .iter()
-            .filter(|(id, _)| !failed.contains(id))
-            .enumerate()
-            .map(|(n, (_, handle))| {
-                DeleteMessageBatchRequestEntry::builder().id(n.to_string()).receipt_handle(handle).build().unwrap()
-            })
-            .collect();
-        if !done.is_empty() {
-            let deleted =
-                mapping.sqs.delete_message_batch().queue_url(&mapping.queue_url).set_entries(Some(done)).send().await;
-            if let Err(e) = deleted {
-                eprintln!("deleting a batch: {}", aws_sdk_sqs::error::DisplayErrorContext(e));
-            }
+        // An invocation that failed or timed out fails its whole batch.
+        let failed =
+            failed.unwrap_or_else(|| messages.iter().map(|m| m.message_id().unwrap_or_default().to_string()).collect());
+        if let Err(e) = chat_core::aws::delete_done(&mapping.sqs, &mapping.queue_url, &messages, &failed).await {
+            eprintln!("{e}");
         }
         mapping.invoked.lock().unwrap().push(Invoked {
             process,
-            records: handles.len(),
+            records: messages.len(),
             began,
             took,
             failed: failed.len(),
@@ -474,21 +405,13 @@ struct Run {
 
 async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Run {
     let wall = Instant::now();
-    let sdk = sdk(&moto.endpoint()).await;
+    let sdk = test_support::aws::sdk_config(&moto.endpoint()).await;
     let resources = create(&sdk, run, args.visibility).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.table, "expiresAt");
     let expires_at = chat_core::now_millis() / 1000 + chat_core::CONNECTION_TTL_SECONDS;
     futures::stream::iter(0..args.connections)
         .map(|i| {
-            let connection = Connection {
-                connection_id: connection_id(i),
-                name: format!("user{i}"),
-                sub: None,
-                format: if i % 2 == 0 { Format::Compat } else { Format::Json },
-                room: None,
-                connected_at: 1,
-                expires_at,
-            };
+            let connection = Connection { expires_at, ..population::connection(i) };
             let store = &store;
             async move { store.put(&connection).await.expect("writing a connection") }
         })

@@ -22,6 +22,9 @@
 //! @connections`, after a frame that says why) and its identity, the `sub`
 //! or else the source IP, is refused at `$connect` for `cooldown` seconds.
 
+use std::ops::Sub;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// A rate: `per_second` on average, `burst` at once.
@@ -161,9 +164,58 @@ pub fn ban_key(sub: Option<&str>, source_ip: Option<&str>) -> Option<String> {
     }
 }
 
+/// A token bucket, for the throttles API Gateway applies by rate and burst
+/// (a stage's route throttles in `wschat dev`, and the account's throttle in
+/// the benchmarks' simulated Management API). Generic over the clock, so
+/// that a paused tokio clock drives it as well as the wall clock.
+///
+/// `burst` tokens, refilled at `rate` a second; a request takes one.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket<I> {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: I,
+}
+
+impl<I: Copy + Ord + Sub<Output = Duration>> TokenBucket<I> {
+    /// A full bucket at `now`.
+    pub fn full(rate: f64, burst: f64, now: I) -> Self {
+        TokenBucket { rate, burst, tokens: burst, at: now }
+    }
+
+    /// Refills the bucket up to `now`, then takes a token if there is one:
+    /// whether a request at `now` is admitted. Time lost is not made up
+    /// beyond the burst.
+    pub fn take(&mut self, now: I) -> bool {
+        if now > self.at {
+            self.tokens = (self.tokens + (now - self.at).as_secs_f64() * self.rate).min(self.burst);
+            self.at = now;
+        }
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_burst_passes_then_one_a_rate_interval() {
+        let start = std::time::Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut bucket = TokenBucket::full(10.0, 2.0, start);
+        assert_eq!([bucket.take(at(0)), bucket.take(at(0)), bucket.take(at(0))], [true, true, false]);
+        assert!(!bucket.take(at(99)));
+        assert!(bucket.take(at(100)));
+        // Idle time fills it to the burst, no further.
+        assert_eq!([bucket.take(at(60_000)), bucket.take(at(60_000)), bucket.take(at(60_000))], [true, true, false]);
+    }
 
     #[test]
     fn a_bucket_takes_its_burst_at_once_then_its_rate() {

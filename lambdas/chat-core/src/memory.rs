@@ -357,15 +357,7 @@ mod tests {
     use crate::ports::Format;
 
     fn row(id: &str) -> Connection {
-        Connection {
-            connection_id: id.into(),
-            name: id.into(),
-            sub: None,
-            format: Format::Compat,
-            room: None,
-            connected_at: 0,
-            expires_at: 0,
-        }
+        Connection::new(id, id, Format::Compat, 0)
     }
 
     async fn store(n: usize) -> MemoryStore {

@@ -45,6 +45,22 @@ pub struct Connection {
     pub expires_at: i64,
 }
 
+impl Connection {
+    /// A row as `$connect` writes it for a guest: not signed in, in no room,
+    /// and no TTL yet (`expires_at` 0).
+    pub fn new(connection_id: impl Into<String>, name: impl Into<String>, format: Format, connected_at: i64) -> Self {
+        Connection {
+            connection_id: connection_id.into(),
+            name: name.into(),
+            sub: None,
+            format,
+            room: None,
+            connected_at,
+            expires_at: 0,
+        }
+    }
+}
+
 /// A failure of a port. `Gone` is not an error of the port: the connection no
 /// longer exists (API Gateway's 410). `Refused` is final: trying again cannot
 /// help (API Gateway's 400, 403 or 413). `Failed` may pass (a 429, a 5xx, a

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use chat_core::limits::TokenBucket;
 use tokio::time::Instant;
 
 /// The stage's route throttling: a token bucket per route key, shared by
@@ -55,36 +56,19 @@ impl Throttles {
 /// second, one token a request.
 #[derive(Debug)]
 pub struct Throttle {
-    rate: f64,
-    burst: f64,
-    bucket: Mutex<Bucket>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    bucket: Mutex<TokenBucket<Instant>>,
 }
 
 impl Throttle {
     /// A full bucket.
     pub fn new(rate: f64, burst: i32) -> Throttle {
-        let burst = f64::from(burst.max(0));
-        Throttle { rate: rate.max(0.0), burst, bucket: Mutex::new(Bucket { tokens: burst, at: Instant::now() }) }
+        let bucket = TokenBucket::full(rate.max(0.0), f64::from(burst.max(0)), Instant::now());
+        Throttle { bucket: Mutex::new(bucket) }
     }
 
     /// Takes a token for a request arriving at `now`; `false` when it is throttled.
     fn admit_at(&self, now: Instant) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.rate;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.at = now.max(bucket.at);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take(now)
     }
 }
 
@@ -97,7 +81,8 @@ mod tests {
     #[test]
     fn the_throttle_is_a_token_bucket_of_burst_tokens_refilled_at_the_rate() {
         let throttle = Throttle::new(2.0, 3);
-        let start = throttle.bucket.lock().unwrap().at;
+        // Just after the bucket was filled: a refill is measured from then.
+        let start = Instant::now();
         let at = |ms: u64| start + Duration::from_millis(ms);
         // A full bucket: the burst passes, the next request is throttled.
         assert_eq!((0..4).map(|_| throttle.admit_at(at(0))).collect::<Vec<_>>(), [true, true, true, false]);

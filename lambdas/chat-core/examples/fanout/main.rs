@@ -56,6 +56,7 @@
 //! and a receive and a delete per invocation).
 
 mod baseline;
+mod population;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -64,10 +65,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::event::{SqsEvent, SqsRecord};
+use chat_core::limits::TokenBucket;
 use chat_core::memory::{MemoryLedger, MemoryPresence, MemoryStore};
 use chat_core::notice::{Notice, Target};
 use chat_core::ports::{
-    Connection, ConnectionStore, Format, Ledger, Notifier, PortError, PortResult, Poster, Progress, ScanPage,
+    Connection, ConnectionStore, Ledger, Notifier, PortError, PortResult, Poster, Progress, ScanPage,
 };
 use chat_core::protocol::Payload;
 use chat_core::{Ports, Settings};
@@ -119,10 +121,6 @@ const CALL_LATENCY: Duration = Duration::from_millis(5);
 const SQS_LATENCY: Duration = Duration::from_millis(10);
 const POLL: Duration = Duration::from_millis(20);
 
-fn connection_id(index: usize) -> String {
-    format!("c{index:07}=")
-}
-
 fn index_of(connection_id: &str) -> usize {
     connection_id[1..8].parse().expect("a simulated connection id")
 }
@@ -137,16 +135,7 @@ impl SimStore {
     async fn filled(n: usize) -> SimStore {
         let rows = MemoryStore::new();
         for i in 0..n {
-            let c = Connection {
-                connection_id: connection_id(i),
-                name: format!("user{i}"),
-                sub: None,
-                format: if i % 2 == 0 { Format::Compat } else { Format::Json },
-                room: None,
-                connected_at: 1,
-                expires_at: 0,
-            };
-            rows.put(&c).await.unwrap();
+            rows.put(&population::connection(i)).await.unwrap();
         }
         SimStore { rows, read_units: Mutex::new(0.0) }
     }
@@ -290,7 +279,7 @@ impl Notifier for SimQueue {
 /// The Management API behind API Gateway's account throttle.
 struct SimPoster {
     model: Model,
-    bucket: Mutex<(f64, Instant)>,
+    bucket: Mutex<TokenBucket<Instant>>,
     rng: Mutex<rand::rngs::StdRng>,
     received: Mutex<Vec<u8>>,
     posts: AtomicU64,
@@ -305,7 +294,7 @@ impl SimPoster {
     fn new(model: &Model, connections: usize) -> SimPoster {
         SimPoster {
             model: model.clone(),
-            bucket: Mutex::new((model.burst, Instant::now())),
+            bucket: Mutex::new(TokenBucket::full(model.account_rate, model.burst, Instant::now())),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(12)),
             received: Mutex::new(vec![0; connections]),
             posts: AtomicU64::new(0),
@@ -322,17 +311,7 @@ impl SimPoster {
 
     /// Takes a token from the account's bucket, if one is left.
     fn admit(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap();
-        let now = Instant::now();
-        let refill = (now - bucket.1).as_secs_f64() * self.model.account_rate;
-        bucket.0 = (bucket.0 + refill).min(self.model.burst);
-        bucket.1 = now;
-        if bucket.0 >= 1.0 {
-            bucket.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.bucket.lock().unwrap().take(Instant::now())
     }
 }
 

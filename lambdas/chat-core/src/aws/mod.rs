@@ -54,6 +54,7 @@
 //! that the record is new is what makes a resend post nothing.
 
 mod ledger;
+mod mapping;
 mod messages;
 mod notifier;
 mod poster;
@@ -61,6 +62,7 @@ mod presence;
 mod store;
 
 pub use ledger::*;
+pub use mapping::*;
 pub use messages::*;
 pub use notifier::*;
 pub use poster::*;
@@ -76,7 +78,7 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem};
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use futures::StreamExt;
 use tracing::warn;
 

@@ -4,10 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chat_core::aws::{DynamoLedger, DynamoMessages, DynamoStore, SqsNotifier};
 use chat_core::ports::{
     ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, Put, ScanPage, Window,
@@ -403,29 +400,7 @@ async fn typing_is_marked_at_most_once_per_interval_on_the_row() {
     assert_eq!(store.get("nobody=").await.unwrap(), None, "and no row made");
 }
 
-/// The table `wschat deploy` creates: `connectionId` hash key, and the
-/// `room-index` GSI (hash `room`, range `connectionId`, projection ALL).
+/// The table `wschat deploy` creates (test-support's, with chat-core's index name).
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-    let attribute = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-    };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(chat_core::ROOM_INDEX)
-        .key_schema(key("room", KeyType::Hash))
-        .key_schema(key("connectionId", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap();
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("connectionId"))
-        .attribute_definitions(attribute("room"))
-        .key_schema(key("connectionId", KeyType::Hash))
-        .global_secondary_indexes(index)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("creating table {name}: {e:?}"));
+    test_support::aws::create_connections_table(client, name, chat_core::ROOM_INDEX).await;
 }

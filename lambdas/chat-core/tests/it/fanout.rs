@@ -91,15 +91,7 @@ async fn serve(gateway: Arc<Gateway>) -> String {
 }
 
 fn connection(id: &str) -> Connection {
-    Connection {
-        connection_id: id.into(),
-        name: id.into(),
-        sub: None,
-        format: Format::Compat,
-        room: None,
-        connected_at: 1732262400000,
-        expires_at: 1732273200,
-    }
+    Connection { expires_at: 1732273200, ..Connection::new(id, id, Format::Compat, 1732262400000) }
 }
 
 /// The connection ids the table holds, as DynamoDB reports them.

@@ -368,19 +368,7 @@ impl Aws {
         let moto = Moto::shared();
         let realism = realism.map(|behaviours| test_support::realism::Realism::start(&moto.endpoint(), behaviours));
         let endpoint = realism.as_ref().map_or_else(|| moto.endpoint(), |r| r.endpoint());
-        let credentials = aws_credential_types::Credentials::new(
-            test_support::ACCESS_KEY_ID,
-            test_support::SECRET_ACCESS_KEY,
-            None,
-            None,
-            "moto",
-        );
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(test_support::REGION))
-            .credentials_provider(credentials)
-            .endpoint_url(&endpoint)
-            .load()
-            .await;
+        let sdk = test_support::aws::sdk_config(&endpoint).await;
         Aws { sdk, endpoint, _moto: moto, _realism: realism }
     }
 

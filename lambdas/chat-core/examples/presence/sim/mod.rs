@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::event::{Identity, RequestContext, SqsEvent, SqsRecord, WebSocketEvent};
+use chat_core::limits::TokenBucket;
 use chat_core::limits::{Admission, Bucket, Rate};
 use chat_core::memory::{MemoryLedger, MemoryMessages, MemoryPresence, MemoryStore};
 use chat_core::ports::{

@@ -97,7 +97,7 @@ impl Sim {
             ledger: SimLedger { inner: MemoryLedger::new(), bytes: Mutex::default(), meter: meter.clone() },
             queue: SimQueue { due: Mutex::default(), sequence: Mutex::default(), meter: meter.clone() },
             poster: SimPoster {
-                bucket: Mutex::new((BURST, start)),
+                bucket: Mutex::new(TokenBucket::full(ACCOUNT_RATE, BURST, start)),
                 meter: meter.clone(),
                 start,
                 presence_per_second: Mutex::default(),

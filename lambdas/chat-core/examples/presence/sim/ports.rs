@@ -322,7 +322,7 @@ impl Notifier for SimQueue {
 /// a burst of 5,000): a post above it is answered 429 at once; a frame over
 /// 128 KB is refused (413). Nothing else fails.
 pub struct SimPoster {
-    pub(super) bucket: Mutex<(f64, Instant)>,
+    pub(super) bucket: Mutex<TokenBucket<Instant>>,
     pub(super) meter: Meter,
     pub(super) start: Instant,
     /// Presence posts in each second since the start.
@@ -337,17 +337,7 @@ pub struct SimPoster {
 
 impl SimPoster {
     pub(super) fn admit(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap();
-        let now = Instant::now();
-        let refill = (now - bucket.1).as_secs_f64() * ACCOUNT_RATE;
-        bucket.0 = (bucket.0 + refill).min(BURST);
-        bucket.1 = now;
-        if bucket.0 >= 1.0 {
-            bucket.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.bucket.lock().unwrap().take(Instant::now())
     }
 
     pub(super) fn take_received(&self) -> Vec<(String, Kind)> {
