@@ -282,6 +282,13 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("test-support sits in the workspace root").to_path_buf()
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace
+/// root, as cargo run from there reads it), else the workspace's `target`.
+pub fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d))
+}
+
 /// The program that runs moto's server, and the script it runs, if any.
 fn moto_server_path() -> (PathBuf, Option<PathBuf>) {
     if let Some(path) = std::env::var_os("WSCHAT_MOTO_SERVER") {

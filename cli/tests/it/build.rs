@@ -62,10 +62,8 @@ fn project() -> &'static tempfile::TempDir {
 /// the cross-build the slowest step of the test suite (cold, 703 s of CPU
 /// with LTO off; 205 s at opt-level 0, these tests included).
 fn build_json() -> Value {
-    // Relative, it is the workspace's (as cargo, run from the root, reads it).
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), |d| root().join(d));
     let (out, stderr) = run(wschat_with_tools(project().path())
-        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_TARGET_DIR", test_support::target_dir())
         .env("CARGO_PROFILE_LAMBDA_LTO", "false")
         .env("CARGO_PROFILE_LAMBDA_CODEGEN_UNITS", "16")
         .env("CARGO_PROFILE_LAMBDA_OPT_LEVEL", "0")

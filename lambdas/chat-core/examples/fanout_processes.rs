@@ -243,12 +243,7 @@ fn build_notify() -> PathBuf {
         .status()
         .expect("running cargo build -p notify");
     assert!(status.success(), "cargo build --release -p notify failed");
-    target_dir().join("release").join("notify")
-}
-
-fn target_dir() -> PathBuf {
-    let root = test_support::workspace_root();
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d))
+    test_support::target_dir().join("release").join("notify")
 }
 
 /// The tables and queue, as `wschat deploy` creates them.
@@ -438,7 +433,7 @@ async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Ru
     if let Some(n) = args.fanout_concurrency {
         env.push((vars::FANOUT_CONCURRENCY, n.to_string()));
     }
-    let logs = target_dir().join("fanout-processes");
+    let logs = test_support::target_dir().join("fanout-processes");
     std::fs::create_dir_all(&logs).unwrap();
     let mut children = Vec::new();
     let mut apis = Vec::new();

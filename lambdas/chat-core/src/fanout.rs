@@ -587,12 +587,14 @@ impl Delivery<'_> {
             let outcome = loop {
                 tries += 1;
                 self.pacer.wait().await;
+                let sent = Instant::now();
                 let posted = self.ports.poster.post(&connection, frame.as_bytes());
-                let outcome = tokio::time::timeout(self.settings.post_timeout, posted).await;
-                let answered = outcome.is_ok();
-                let outcome = outcome.unwrap_or_else(|_| {
+                let outcome = tokio::time::timeout(self.settings.post_timeout, posted).await.unwrap_or_else(|_| {
                     Err(PortError::Failed(format!("no answer within {} ms", self.settings.post_timeout.as_millis())))
                 });
+                // No answer in time, whichever timer said so: this one, or the
+                // poster's own (the SDK's operation timeout is the same length).
+                let answered = sent.elapsed() < self.settings.post_timeout;
                 let pause = in_place_pause(tries);
                 let in_time = self.stop_at.is_none_or(|at| Instant::now() + pause < at);
                 match outcome {

@@ -35,6 +35,10 @@ pub async fn receive_batch(
 
 /// Deletes the messages of a batch whose ids are not in `failed`, in one
 /// `DeleteMessageBatch` (a batch is at most 10); nothing when every one failed.
+/// A message SQS did not delete is an error too: SQS API Reference,
+/// DeleteMessageBatch: "you should check for batch errors even when the call
+/// returns an HTTP status code of 200" (each in `Failed`, with its code; an
+/// expired receipt handle is `ReceiptHandleIsInvalid`).
 pub async fn delete_done(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
@@ -53,7 +57,15 @@ pub async fn delete_done(
         return Ok(());
     }
     match sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(done)).send().await {
-        Ok(_) => Ok(()),
+        Ok(out) if out.failed().is_empty() => Ok(()),
+        Ok(out) => {
+            let codes: Vec<&str> = out.failed().iter().map(|f| f.code()).collect();
+            Err(format!(
+                "SQS queue {queue_url} kept {} handled messages ({}); they are delivered again",
+                codes.len(),
+                codes.join(", ")
+            ))
+        }
         Err(e) => Err(format!("deleting handled messages from SQS queue {queue_url}: {}", DisplayErrorContext(e))),
     }
 }
