@@ -188,6 +188,48 @@ def cached_possible_keys(uncached):
 serialize.AttributePicker.get_possible_keys = cached_possible_keys(uncached_possible_keys)
 serialize.XFormedAttributePicker.get_possible_keys = cached_possible_keys(xformed_possible_keys)
 
+# DynamoDB's items go through the same serializer: each attribute value is a
+# structure of ten members (S, N, B, SS, NS, BS, M, L, NULL, BOOL), and every
+# member is looked up through the value picker, present or not. A Scan page
+# of 500 connection rows took about 270 ms of moto's CPU, most of it there
+# (cProfile: 240,000 lookups for 8 pages). A scalar value (a string, a number
+# or a boolean, already `{type: value}` by `dynamo_to_dict`) is written as
+# the generic path would write it; sets, lists, maps and binary take that path.
+SCALAR_TYPES = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+generic_json_structure = serialize.BaseJSONSerializer._serialize_type_structure
+
+
+def json_structure(self, serialized, value, shape, key):
+    if key and shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
+        ((kind, scalar),) = value.items()
+        if isinstance(scalar, SCALAR_TYPES.get(kind, ())):
+            serialized[self.get_serialized_name(shape, key)] = {kind: scalar}
+            return
+    generic_json_structure(self, serialized, value, shape, key)
+
+
+serialize.BaseJSONSerializer._serialize_type_structure = json_structure
+generic_json_map = serialize.BaseJSONSerializer._serialize_type_map
+
+
+def scalar(value):
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, inner),) = value.items()
+        return isinstance(inner, SCALAR_TYPES.get(kind, ()))
+    return False
+
+
+def json_map(self, serialized, value, shape, key):
+    # An item (a map of attribute values) all of whose values are scalars is
+    # written whole: the map's own walk costs as much as the values'.
+    if shape.value.name == "AttributeValue" and isinstance(value, dict) and all(map(scalar, value.values())):
+        serialized[self.get_serialized_name(shape, key)] = {name: dict(v) for name, v in value.items()}
+        return
+    generic_json_map(self, serialized, value, shape, key)
+
+
+serialize.BaseJSONSerializer._serialize_type_map = json_map
+
 # moto makes a new 2048-bit RSA key for every certificate ACM's RequestCertificate
 # issues (moto/acm/models.py, `CertBundle.generate_cert`): 50 to 200 ms of CPU
 # each, a twentieth of moto's time in the domain tests. The certificates are
@@ -223,7 +265,20 @@ import waitress  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
 
 
+# `WSCHAT_MOTO_SWITCH_INTERVAL` (seconds) sets how long a thread may run
+# Python before another thread waiting for the interpreter lock takes it
+# (`sys.setswitchinterval`; 5 ms by default). DynamoDB serves the segments of
+# a parallel scan side by side, each page in about a page's time; one moto
+# process serves them on one lock, taking turns every 5 ms, so eight pages
+# asked for at once all come back at the end of the eighth. With a turn
+# longer than a page (50 ms), moto serves them one after another: the first
+# page comes back after one page's time, as on AWS. The real-process fan-out
+# benchmark sets it; the tests keep the default, which favours their short
+# calls beside long ones.
 def main():
+    switch = os.environ.get("WSCHAT_MOTO_SWITCH_INTERVAL")
+    if switch:
+        sys.setswitchinterval(float(switch))
     parser = argparse.ArgumentParser(prog="moto_server")
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)

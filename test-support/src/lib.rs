@@ -55,6 +55,12 @@ impl Moto {
     /// Starts `moto_server` on a free port, waits until it answers, and
     /// configures Lambda to run without Docker.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// [`Moto::start`] with these variables set for the server (the knobs
+    /// of test-support/moto/server.py).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let (program, script) = moto_server_path();
         let log_dir = workspace_root().join("target").join("moto-logs");
         std::fs::create_dir_all(&log_dir).expect("creating target/moto-logs");
@@ -71,6 +77,7 @@ impl Moto {
             // ACM issues a DNS-validated certificate this many seconds after the
             // request (moto's default is 60; AWS takes minutes once the records resolve).
             .env("MOTO_ACM_VALIDATION_WAIT", ACM_VALIDATION_WAIT_SECONDS.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

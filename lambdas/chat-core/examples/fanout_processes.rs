@@ -90,6 +90,7 @@ struct Args {
     runs: usize,
     bootstrap: Option<PathBuf>,
     trace: bool,
+    moto_switch: Duration,
 }
 
 fn args() -> Args {
@@ -109,6 +110,7 @@ fn args() -> Args {
         runs: 1,
         bootstrap: None,
         trace: false,
+        moto_switch: Duration::from_millis(50),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -129,6 +131,7 @@ fn args() -> Args {
             "--runs" => args.runs = value().parse().expect("a count"),
             "--bootstrap" => args.bootstrap = Some(value().into()),
             "--trace" => args.trace = true,
+            "--moto-switch-ms" => args.moto_switch = Duration::from_millis(value().parse().expect("milliseconds")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -542,7 +545,11 @@ async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Ru
 async fn main() {
     let args = args();
     let bootstrap = args.bootstrap.clone().unwrap_or_else(build_notify);
-    let moto = Moto::start();
+    // moto serves the segments' pages one after another, as DynamoDB serves
+    // them side by side, instead of all of them at the end (see
+    // test-support/moto/server.py).
+    let switch = args.moto_switch.as_secs_f64().to_string();
+    let moto = Moto::start_with(&[("WSCHAT_MOTO_SWITCH_INTERVAL", &switch)]);
     let post_rate = (args.account_rate * args.post_share).floor();
     eprintln!(
         "{} notify processes ({}), batch {}, post_rate {post_rate}/s; account {}/s, post {} ms, {}% of connections fail {} times",

@@ -324,3 +324,118 @@ async fn a_connection_made_after_the_notice_does_not_receive_it_from_a_later_sha
     assert!(!chat.counts().contains_key("late="));
     once_each(&chat, &ids);
 }
+
+/// The memory store with segment `held`'s scan held until `go` is notified,
+/// as a slow page of DynamoDB's would be.
+struct Held<'a> {
+    store: &'a chat_core::memory::MemoryStore,
+    held: u32,
+    go: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl chat_core::ports::ConnectionStore for Held<'_> {
+    async fn put(&self, c: &chat_core::ports::Connection) -> chat_core::ports::PortResult<()> {
+        self.store.put(c).await
+    }
+    async fn get(&self, id: &str) -> chat_core::ports::PortResult<Option<chat_core::ports::Connection>> {
+        self.store.get(id).await
+    }
+    async fn delete(&self, id: &str) -> chat_core::ports::PortResult<Option<chat_core::ports::Connection>> {
+        self.store.delete(id).await
+    }
+    async fn all(&self) -> chat_core::ports::PortResult<Vec<chat_core::ports::Connection>> {
+        self.store.all().await
+    }
+    async fn in_room(&self, room: &str) -> chat_core::ports::PortResult<Vec<chat_core::ports::Connection>> {
+        self.store.in_room(room).await
+    }
+    async fn estimate(&self) -> chat_core::ports::PortResult<u64> {
+        self.store.estimate().await
+    }
+    async fn scan_page(
+        &self,
+        page: chat_core::ports::ScanPage<'_>,
+    ) -> chat_core::ports::PortResult<(Vec<chat_core::ports::Connection>, Option<String>)> {
+        if page.segment == self.held {
+            self.go.notified().await;
+        }
+        self.store.scan_page(page).await
+    }
+    async fn mark_typing(&self, id: &str, now: i64, every_ms: i64) -> chat_core::ports::PortResult<bool> {
+        self.store.mark_typing(id, now, every_ms).await
+    }
+}
+
+/// The connections of segment `index` of `of`.
+async fn segment_ids(chat: &Chat, index: u32, of: u32) -> Vec<String> {
+    let page = chat_core::ports::ScanPage { segment: index, of, after: None, limit: 1000 };
+    chat.store.scan_page(page).await.unwrap().0.into_iter().map(|c| c.connection_id).collect()
+}
+
+fn segment(of: &Notice, index: u32, shards: u32) -> String {
+    let target = Target::Segment(chat_core::notice::Segment { index, of: shards, after: None });
+    of.part(target, format!("s{index}.{shards}"), shards, 0).to_body()
+}
+
+/// Waits until `ids` have received a frame each, or panics after a while.
+async fn until_received(chat: &Chat, ids: &[String]) {
+    for _ in 0..500 {
+        let counts = chat.counts();
+        if ids.iter().all(|id| counts.contains_key(id)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{} of {} connections received nothing",
+        ids.iter().filter(|id| !chat.counts().contains_key(*id)).count(),
+        ids.len()
+    );
+}
+
+#[tokio::test]
+async fn a_segment_posts_while_another_of_its_batch_is_still_being_read() {
+    // Segments of about 100 rows: each one page.
+    let chat = sharded(200);
+    chat.crowd(300, None).await;
+    let (first, second) = (segment_ids(&chat, 1, 3).await, segment_ids(&chat, 2, 3).await);
+    let hello = notice(Target::All, "hello");
+    let store = Held { store: &chat.store, held: 1, go: tokio::sync::Notify::new() };
+    let ports = chat_core::Ports { store: &store, ..chat.ports() };
+    let batch = sqs_event(&[segment(&hello, 1, 3), segment(&hello, 2, 3)]);
+    let delivered = handle_sqs(ports, &chat.settings, &batch, None);
+    let watched = async {
+        until_received(&chat, &second).await;
+        let early: Vec<&String> = first.iter().filter(|id| chat.counts().contains_key(*id)).collect();
+        assert!(early.is_empty(), "segment 1 is still being read: {early:?}");
+        store.go.notify_one();
+    };
+    let (response, ()) = tokio::join!(delivered, watched);
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    once_each(&chat, &[first, second].concat());
+}
+
+#[tokio::test]
+async fn a_later_notice_waits_for_an_earlier_ones_recipients_and_keeps_queue_order() {
+    let chat = sharded(200);
+    chat.crowd(300, None).await;
+    let first = segment_ids(&chat, 1, 3).await;
+    let someone = first[0].clone();
+    let store = Held { store: &chat.store, held: 1, go: tokio::sync::Notify::new() };
+    let ports = chat_core::Ports { store: &store, ..chat.ports() };
+    // The second record is another notice, to a recipient the first one's
+    // held page holds: it is known at once, and must still come second.
+    let direct = notice(Target::Connection(someone.clone()), "just you");
+    let batch = sqs_event(&[segment(&notice(Target::All, "everyone"), 1, 3), direct.to_body()]);
+    let delivered = handle_sqs(ports, &chat.settings, &batch, None);
+    let watched = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(chat.posts(), 0, "nothing goes out before the first notice's recipients are known");
+        store.go.notify_one();
+    };
+    let (response, ()) = tokio::join!(delivered, watched);
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    once_each(&chat, &first[1..]);
+    assert_eq!(chat.received(&someone), ["everyone", "just you"]);
+}
