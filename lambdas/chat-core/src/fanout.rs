@@ -47,7 +47,7 @@
 //! On real processes (`--example fanout_processes`: eight `notify`
 //! processes, moto, a simulated Management API) a broadcast to 4,000 people
 //! took 3.84 times the floor with the SDK's retries and everything planned
-//! before the first post, and 1.52 to 1.64 times with this (the paused-clock
+//! before the first post, and 1.52 to 1.78 times with this (the paused-clock
 //! benchmark says 1.35 for the same shape; docs/dev/scaling.md).
 
 use std::collections::{HashMap, HashSet};
