@@ -177,7 +177,7 @@ pub(super) struct Structured {
 impl Structured {
     pub(super) fn parse(line: &str) -> Option<Structured> {
         let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(line.trim()) else { return None };
-        let Some(Value::String(level)) = object.remove("level") else { return None };
+        let Some(Value::String(level)) = object.remove("level") else { return Structured::metrics(object) };
         // Without flatten_event, the fields are under `fields`.
         let mut fields = match object.remove("fields") {
             Some(Value::Object(fields)) => fields,
@@ -200,6 +200,29 @@ impl Structured {
             fields.extend(span.into_iter().filter(|(key, _)| key != "name"));
         }
         Some(Structured { level, message, fields })
+    }
+}
+
+impl Structured {
+    /// A handler's metrics (chat-core's embedded-metric-format line) as
+    /// `METRICS name=value...`, a metric with many values as
+    /// `"min..max (count)"`; none for other JSON.
+    fn metrics(mut object: Map<String, Value>) -> Option<Structured> {
+        object.remove("_aws")?.get("CloudWatchMetrics")?.as_array()?;
+        object.remove("Function");
+        let fields = object
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::Array(values) => {
+                    let numbers: Vec<f64> = values.iter().filter_map(Value::as_f64).collect();
+                    let (min, max) =
+                        numbers.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), n| (lo.min(*n), hi.max(*n)));
+                    (name, Value::String(format!("{min}..{max} ({})", numbers.len())))
+                }
+                value => (name, value),
+            })
+            .collect();
+        Some(Structured { level: "METRICS".into(), message: String::new(), fields })
     }
 }
 

@@ -59,6 +59,15 @@ fn unflattened_fields_and_missing_messages_are_shown_too() {
 }
 
 #[test]
+fn a_metrics_line_shows_each_metric_and_a_sample_as_its_range() {
+    let line = r#"{"DeliveryMs":[120.0,35.0,80.0],"Function":"notify","Posts":3.0,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Posts","Unit":"Count"},{"Name":"DeliveryMs","Unit":"Milliseconds"}],"Namespace":"wschat/demo-dev"}],"Timestamp":1}}"#;
+    assert_eq!(
+        plain().line(&event("notify", 0, None, line)),
+        r#"1970-01-01T00:00:00.000Z notify METRICS DeliveryMs="35..120 (3)" Posts=3.0"#
+    );
+}
+
+#[test]
 fn other_lines_are_shown_as_they_are() {
     let report = "REPORT RequestId: 8f5 Duration: 2.11 ms\tBilled Duration: 3 ms\n";
     assert_eq!(

@@ -252,14 +252,22 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// Every line a function logs is one JSON object, as CloudWatch expects.
-fn assert_json_logs(logs: &str) {
+/// Every line a function logs is one JSON object, as CloudWatch expects: a
+/// log entry, or an embedded-metric-format document (`chat_core::metrics`).
+/// Returns the metric documents.
+fn assert_json_logs(logs: &str) -> Vec<Value> {
     assert!(!logs.trim().is_empty(), "the function logged nothing");
+    let mut metrics = Vec::new();
     for line in logs.lines() {
         let entry: Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+        if entry["_aws"]["CloudWatchMetrics"].is_array() {
+            metrics.push(entry);
+        } else {
+            assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+        }
     }
+    metrics
 }
 
 /// The connections table as the shipped stack has it, keyed by `connectionId`.
@@ -297,6 +305,7 @@ async fn the_chat_bootstrap_connects_a_client_against_moto() {
         ("WSCHAT_QUEUE_URL", queue_url.clone()),
         ("WSCHAT_WELCOME_DELAY", "0".to_string()),
         ("WSCHAT_FANOUT_CONCURRENCY", "8".to_string()),
+        ("WSCHAT_METRICS_NAMESPACE", "wschat/artifact-test".to_string()),
     ]);
     let mut event = fixture("connect.json");
     event["queryStringParameters"] = json!({"username": "alice", "format": "json"});
@@ -306,7 +315,12 @@ async fn the_chat_bootstrap_connects_a_client_against_moto() {
     eprintln!("chat bootstrap: init {:?}, first response after {:?}", run.init, run.total);
     assert!(run.result.0.ends_with("/response"), "{:?}\n{}", run.result, run.logs);
     assert_eq!(serde_json::from_str::<Value>(&run.result.1).unwrap(), json!({"statusCode": 200}));
-    assert_json_logs(&run.logs);
+    // The connect is counted on the function's log, in the configured namespace.
+    let metrics = assert_json_logs(&run.logs);
+    assert_eq!(metrics.len(), 1, "one metrics document an invocation:\n{}", run.logs);
+    assert_eq!(metrics[0]["ConnectionsOpened"], json!(1.0));
+    assert_eq!(metrics[0]["Function"], "chat");
+    assert_eq!(metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "wschat/artifact-test");
 
     let item = aws
         .dynamodb()
@@ -407,9 +421,13 @@ async fn the_notify_bootstrap_delivers_a_queued_notice() {
     eprintln!("notify bootstrap: init {:?}, first response after {:?}", run.init, run.total);
     assert!(run.result.0.ends_with("/response"), "{:?}\n{}", run.result, run.logs);
     assert_eq!(serde_json::from_str::<Value>(&run.result.1).unwrap(), json!({"batchItemFailures": []}));
-    assert_json_logs(&run.logs);
+    let metrics = assert_json_logs(&run.logs);
     let posts = posts.lock().unwrap().clone();
     assert_eq!(posts, BTreeMap::from([("a=".to_string(), vec!["hello from the queue".to_string()])]));
+    // The post is counted, in the default namespace.
+    assert_eq!(metrics.len(), 1, "{}", run.logs);
+    assert_eq!((&metrics[0]["Posts"], &metrics[0]["Function"]), (&json!(1.0), &json!("notify")));
+    assert_eq!(metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "wschat");
 }
 
 /// A REQUEST authorizer event for `$connect`, as API Gateway sends it.

@@ -43,6 +43,11 @@ pub struct DevArgs {
     /// 60 s of clock skew).
     #[arg(long, default_value_t = 3600, value_name = "SECONDS", allow_negative_numbers = true)]
     pub token_lifetime: i64,
+    /// Print what each handler call counted on stderr, one embedded-metric-
+    /// format line a call, as the deployed functions write them to their logs
+    /// for CloudWatch.
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 /// `wschat dev --issuer`.

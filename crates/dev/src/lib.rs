@@ -102,6 +102,7 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
         notifier: backend.notifier,
         messages: backend.messages,
         presence: backend.presence,
+        metrics: dev.metrics.then(|| stack.metrics_namespace()),
         shutdown: shutdown_rx.clone(),
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));

@@ -47,6 +47,12 @@ impl Stack {
         format!("{}-presence", self.prefix())
     }
 
+    /// The CloudWatch namespace of the handlers' metrics (embedded in their
+    /// logs): one per stack and stage.
+    pub fn metrics_namespace(&self) -> String {
+        format!("wschat/{}", self.prefix())
+    }
+
     /// The GSI the room fan-out queries.
     pub fn room_index_name(&self) -> &'static str {
         chat_core::ROOM_INDEX

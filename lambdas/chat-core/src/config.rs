@@ -60,7 +60,12 @@ pub mod vars {
     pub const JWT_ISSUER: &str = "WSCHAT_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "WSCHAT_JWT_AUDIENCE";
     pub const JWT_NAME_CLAIM: &str = "WSCHAT_JWT_NAME_CLAIM";
+    pub const METRICS_NAMESPACE: &str = "WSCHAT_METRICS_NAMESPACE";
 }
+
+/// The CloudWatch namespace of the metrics when `WSCHAT_METRICS_NAMESPACE`
+/// is unset.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "wschat";
 
 /// The authorizer's configuration: `api.auth.jwt`, from the environment.
 pub struct JwtVars;
@@ -129,6 +134,8 @@ pub struct Config {
     pub messages_table: Option<String>,
     /// The presence table; without it there is no count and no digest.
     pub presence_table: Option<String>,
+    /// The CloudWatch namespace of the function's metrics ([`crate::metrics`]).
+    pub metrics_namespace: String,
     pub settings: Settings,
 }
 
@@ -226,6 +233,7 @@ impl Config {
             deliveries_table: var(vars::DELIVERIES_TABLE),
             messages_table: var(vars::MESSAGES_TABLE),
             presence_table: var(vars::PRESENCE_TABLE),
+            metrics_namespace: var(vars::METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_string()),
             settings,
         })
     }

@@ -65,6 +65,7 @@ use delivery::{Delivery, Pacer, Tally, Totals, releasable};
 
 use crate::event::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use crate::handler::{Ports, Settings, now_millis};
+use crate::metrics::Metric;
 use crate::notice::{Notice, Recipient, Segment, Target};
 use crate::ports::{Connection, PortError, PortResult, ScanPage};
 
@@ -179,6 +180,7 @@ pub async fn handle_sqs(
         now: now_millis(),
         tallies: Mutex::new(records.iter().map(|_| Tally::default()).collect()),
         keys: records.iter().map(|r| r.key.clone()).collect(),
+        ats: records.iter().map(|r| r.notice.at).collect(),
         lanes: Mutex::default(),
         slots: tokio::sync::Semaphore::new(0),
     };
@@ -256,6 +258,11 @@ pub async fn handle_sqs(
     let recipients = delivery.lanes.into_inner().unwrap_or_else(|p| p.into_inner()).seen;
     let tallies = delivery.tallies.into_inner().unwrap_or_else(|p| p.into_inner());
 
+    // The fan-out's time, each record's from its event to its last post.
+    let now = now_millis();
+    for record in records.iter().filter(|r| r.recipients > 0 && r.notice.at > 0) {
+        ports.record(Metric::FanoutMs, (now - record.notice.at).max(0) as f64);
+    }
     let mut totals = Totals::default();
     let finishing = records.iter().zip(tallies).filter(|(r, _)| !r.skip).map(|(record, tally)| {
         totals.add(&tally);
@@ -378,6 +385,9 @@ impl Planner<'_> {
                 })?;
                 let digest = presence.digest(window).await?;
                 let count = crate::presence::count(self.ports, now_millis()).await;
+                if let Some(count) = &count {
+                    self.ports.record(Metric::Online, count.online as f64);
+                }
                 record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
                 let online = count.map_or_else(|| self.settings.shard_size as u64, |c| c.online);
                 let pace = crate::presence::digest_rate(online, window, self.settings.post_rate);
@@ -427,6 +437,9 @@ impl Planner<'_> {
     async fn everyone_size(&self) -> PortResult<u64> {
         let (listed, count) =
             futures::join!(self.ports.store.estimate(), crate::presence::count(self.ports, now_millis()));
+        if let Some(count) = &count {
+            self.ports.record(Metric::Online, count.online as f64);
+        }
         Ok(listed?.max(count.map_or(0, |c| c.online)))
     }
 
@@ -575,8 +588,9 @@ async fn finish(ports: Ports<'_>, record: &Record, tally: Tally) -> bool {
         ok = false;
     }
     if ok {
-        if let Err(e) = ports.ledger.finish(&record.key).await {
-            warn!(key = %record.key, error = %e, "marking a notice delivered in the ledger");
+        match ports.ledger.finish(&record.key).await {
+            Ok(()) => ports.count(Metric::LedgerWrites, 1),
+            Err(e) => warn!(key = %record.key, error = %e, "marking a notice delivered in the ledger"),
         }
     } else if !tally.unsaved.is_empty()
         && let Err(e) = ports.ledger.record(&record.key, tally.parts + 1, &tally.unsaved).await

@@ -21,6 +21,7 @@ use crate::error::ChatError;
 use crate::event::{WebSocketEvent, WebSocketResponse};
 use crate::history::{self, Conversation};
 use crate::limits::{self, Admission, Bucket, Limits};
+use crate::metrics::{Metric, Metrics};
 use crate::notice::{Notice, Target};
 use crate::ports::{
     ChatMessage, Connection, ConnectionStore, Format, Ledger, MessageStore, Notifier, PortError, PortResult, Poster,
@@ -92,13 +93,37 @@ pub struct Ports<'a> {
     /// The presence table; `None` keeps no count and announces every join
     /// and leave one by one.
     pub presence: Option<&'a dyn Presence>,
+    /// What the invocation counts ([`crate::metrics`]); `None` counts nothing.
+    pub metrics: Option<&'a Metrics>,
 }
 
 impl<'a> Ports<'a> {
     /// The three ports every invocation needs, with no ledger, no history
     /// and no presence table; the others are set by name on top.
     pub fn new(store: &'a dyn ConnectionStore, notifier: &'a dyn Notifier, poster: &'a dyn Poster) -> Ports<'a> {
-        Ports { store, notifier, poster, ledger: &crate::ports::NoLedger, messages: None, presence: None }
+        Ports {
+            store,
+            notifier,
+            poster,
+            ledger: &crate::ports::NoLedger,
+            messages: None,
+            presence: None,
+            metrics: None,
+        }
+    }
+
+    /// Adds `n` to a count, when the invocation counts.
+    pub fn count(&self, metric: Metric, n: u64) {
+        if let Some(metrics) = self.metrics {
+            metrics.count(metric, n);
+        }
+    }
+
+    /// Records a value, when the invocation counts.
+    pub fn record(&self, metric: Metric, value: f64) {
+        if let Some(metrics) = self.metrics {
+            metrics.record(metric, value);
+        }
     }
 }
 
@@ -205,6 +230,10 @@ impl Call<'_> {
             return status(500, "internal error");
         }
         let (count, joined) = presence::arrived(self.ports, self.settings, &row, self.now).await;
+        self.ports.count(Metric::ConnectionsOpened, 1);
+        if let Some(count) = count {
+            self.ports.record(Metric::Online, count.online as f64);
+        }
         let history = match row.format {
             Format::Json => self.history_after(Conversation::Everyone).await,
             Format::Compat => None,
@@ -269,6 +298,7 @@ impl Call<'_> {
         };
         let limit = format!("chat.limits.{} allows {rate}", bucket.name());
         info!(connection = self.id, %who, limit = bucket.name(), strikes, "over the limit");
+        self.ports.count(Metric::FloodRefused, 1);
         if strikes > limits.close_after {
             // Closed already, by the frame that reached `close_after`.
             return Some(status(200, ""));
@@ -298,7 +328,10 @@ impl Call<'_> {
             warn!(connection = self.id, error = %e, "telling a flooder why it is closed");
         }
         match self.ports.poster.close(self.id).await {
-            Ok(()) => warn!(connection = self.id, who = banned.as_deref(), strikes, "closed a flooder"),
+            Ok(()) => {
+                self.ports.count(Metric::FloodDisconnected, 1);
+                warn!(connection = self.id, who = banned.as_deref(), strikes, "closed a flooder")
+            }
             Err(e) => error!(connection = self.id, error = %e, "closing a flooder"),
         }
         Some(status(200, ""))
@@ -336,6 +369,7 @@ impl Call<'_> {
         match self.ports.store.delete(self.id).await {
             Ok(Some(row)) => {
                 presence::departed(self.ports, self.settings, &row, self.now).await;
+                self.ports.count(Metric::ConnectionsClosed, 1);
                 info!(connection = self.id, name = %row.name, "disconnected");
                 status(200, "")
             }
@@ -549,10 +583,14 @@ impl Call<'_> {
             client_id: new.client_id,
             expires_at: self.now / 1000 + i64::from(self.settings.history_days) * 86_400,
         };
+        self.ports.count(Metric::MessagesIn, 1);
         let stored = match self.ports.messages {
             Some(messages) => messages.put(&message).await?,
             None => Put::Stored,
         };
+        if self.ports.messages.is_some() && stored == Put::Stored {
+            self.ports.count(Metric::HistoryWrites, 1);
+        }
         let (id, timestamp) = match &stored {
             Put::Stored => (message.id.as_str(), message.timestamp),
             Put::Duplicate { id, timestamp } => (id.as_str(), *timestamp),

@@ -73,6 +73,15 @@ pub fn ledger(sdk: &SdkConfig, config: &Config) -> Box<dyn Ledger> {
     }
 }
 
+/// Writes what an invocation counted as one embedded-metric-format line on
+/// stdout, the function's log, where CloudWatch Logs extracts the metrics
+/// (no AWS call; [`crate::metrics`]). `function` is the function's role.
+pub fn emit_metrics(metrics: &crate::metrics::Metrics, config: &Config, function: &str) {
+    if let Some(document) = metrics.take_emf(&config.metrics_namespace, function, crate::now_millis()) {
+        println!("{document}");
+    }
+}
+
 /// The invocation's deadline, which Lambda's context gives in epoch
 /// milliseconds, on tokio's clock.
 pub fn deadline(epoch_millis: u64) -> tokio::time::Instant {

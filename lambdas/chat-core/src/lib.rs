@@ -19,6 +19,7 @@ pub mod event;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod memory;
+pub mod metrics;
 pub mod notice;
 #[cfg(feature = "oidc")]
 pub mod oidc;

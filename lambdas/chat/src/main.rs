@@ -7,6 +7,7 @@
 
 use chat_core::config::Config;
 use chat_core::event::{WebSocketEvent, WebSocketResponse};
+use chat_core::metrics::Metrics;
 use chat_core::ports::{MessageStore, Presence};
 use chat_core::{Ports, handle_websocket, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -24,14 +25,19 @@ async fn main() -> Result<(), Error> {
     let presence = lambda::presence(&sdk, &config);
     let posters = lambda::Posters::new(sdk, config.clone());
     let settings = &config.settings;
+    let config = &config;
     lambda_runtime::run(service_fn(|event: LambdaEvent<WebSocketEvent>| {
         let (store, notifier, posters) = (&store, &notifier, &posters);
         let messages = messages.as_ref().map(|m| m as &dyn MessageStore);
         let presence = presence.as_ref().map(|p| p as &dyn Presence);
         async move {
             let poster = posters.for_event(&event.payload.request_context);
-            let ports = Ports { messages, presence, ..Ports::new(store, notifier, poster.as_ref()) };
-            Ok::<WebSocketResponse, Error>(handle_websocket(ports, settings, &event.payload).await)
+            let metrics = Metrics::new();
+            let ports =
+                Ports { messages, presence, metrics: Some(&metrics), ..Ports::new(store, notifier, poster.as_ref()) };
+            let response = handle_websocket(ports, settings, &event.payload).await;
+            lambda::emit_metrics(&metrics, config, "chat");
+            Ok::<WebSocketResponse, Error>(response)
         }
     }))
     .await

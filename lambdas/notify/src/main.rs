@@ -5,6 +5,7 @@
 
 use chat_core::config::Config;
 use chat_core::event::{SqsBatchResponse, SqsEvent};
+use chat_core::metrics::Metrics;
 use chat_core::ports::{Notifier, Presence};
 use chat_core::{Ports, handle_sqs, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -30,18 +31,26 @@ async fn main() -> Result<(), Error> {
     // digest is rendered when it is delivered.
     let presence = lambda::presence(&sdk, &config);
     let settings = &config.settings;
+    let config = &config;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        // The fan-out reads no history.
-        let ports = Ports {
-            store: &store,
-            notifier: notifier.as_ref(),
-            poster: &poster,
-            ledger: ledger.as_ref(),
-            messages: None,
-            presence: presence.as_ref().map(|p| p as &dyn Presence),
-        };
-        let deadline = lambda::deadline(event.context.deadline);
-        async move { Ok::<SqsBatchResponse, Error>(handle_sqs(ports, settings, &event.payload, Some(deadline)).await) }
+        let (store, notifier, poster, ledger, presence) = (&store, &notifier, &poster, &ledger, &presence);
+        async move {
+            let metrics = Metrics::new();
+            // The fan-out reads no history.
+            let ports = Ports {
+                store,
+                notifier: notifier.as_ref(),
+                poster,
+                ledger: ledger.as_ref(),
+                messages: None,
+                presence: presence.as_ref().map(|p| p as &dyn Presence),
+                metrics: Some(&metrics),
+            };
+            let deadline = lambda::deadline(event.context.deadline);
+            let response = handle_sqs(ports, settings, &event.payload, Some(deadline)).await;
+            lambda::emit_metrics(&metrics, config, "notify");
+            Ok::<SqsBatchResponse, Error>(response)
+        }
     }))
     .await
 }

@@ -146,6 +146,8 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         // Both count and digest presence, with chat.presence's default.
         assert_eq!(env["WSCHAT_PRESENCE_TABLE"], format!("{p}-presence"));
         assert_eq!(env["WSCHAT_PRESENCE"], "100");
+        // Their metrics, one namespace per stack and stage.
+        assert_eq!(env["WSCHAT_METRICS_NAMESPACE"], format!("wschat/{p}"));
     }
     // Only the queue's consumer fans out.
     let notify_env = &inv.functions["notify"]["environment"];

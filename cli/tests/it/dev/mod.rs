@@ -7,6 +7,7 @@ mod flood;
 mod history;
 mod limits;
 mod management;
+mod metrics;
 mod models;
 mod ping;
 mod presence;

@@ -47,6 +47,7 @@ use std::time::Duration;
 use anyhow::Result;
 use chat_core::auth::Verifier;
 use chat_core::event::{SqsBatchResponse, SqsEvent, WebSocketEvent, WebSocketResponse};
+use chat_core::metrics::Metrics;
 use chat_core::ports::{ConnectionStore, MessageStore, Notifier, Presence};
 use chat_core::{Ports, Settings};
 use serde_json::Value;
@@ -100,6 +101,8 @@ pub struct Setup<'a> {
     pub messages: Option<Arc<dyn MessageStore>>,
     /// The count online and the presence digests.
     pub presence: Arc<dyn Presence>,
+    /// With `--metrics`: the namespace of the metrics each handler call prints.
+    pub metrics: Option<String>,
     /// Becomes `true` when the server shuts down: every connection closes.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -120,6 +123,7 @@ pub struct Gateway {
     notifier: Arc<dyn Notifier>,
     messages: Option<Arc<dyn MessageStore>>,
     presence: Arc<dyn Presence>,
+    metrics: Option<String>,
     /// The delivery ledger is in memory even with `--aws-store`: it only has
     /// to outlive redeliveries, which `dev` makes itself.
     ledger: chat_core::memory::MemoryLedger,
@@ -163,6 +167,7 @@ impl Gateway {
             notifier: setup.notifier,
             messages: setup.messages,
             presence: setup.presence,
+            metrics: setup.metrics,
             ledger: chat_core::memory::MemoryLedger::new(),
             connections: Connections::default(),
             shutdown: setup.shutdown,
@@ -170,7 +175,7 @@ impl Gateway {
         })
     }
 
-    fn ports(&self) -> Ports<'_> {
+    fn ports<'a>(&'a self, metrics: &'a Metrics) -> Ports<'a> {
         Ports {
             store: self.store.as_ref(),
             notifier: self.notifier.as_ref(),
@@ -178,6 +183,17 @@ impl Gateway {
             ledger: &self.ledger,
             messages: self.messages.as_deref(),
             presence: Some(self.presence.as_ref()),
+            metrics: self.metrics.as_ref().map(|_| metrics),
+        }
+    }
+
+    /// With `--metrics`, prints what one handler call counted on stderr, as
+    /// the function would on its log (`chat_core::metrics`).
+    fn print_metrics(&self, metrics: &Metrics, function: &str) {
+        if let Some(namespace) = &self.metrics
+            && let Some(document) = metrics.take_emf(namespace, function, chat_core::now_millis())
+        {
+            eprintln!("{document}");
         }
     }
 
@@ -208,8 +224,12 @@ impl Gateway {
         };
         let what = format!("{} {}", parsed.request_context.route_key, parsed.request_context.connection_id);
         let gateway = self.clone();
-        let mut run =
-            tokio::spawn(async move { chat_core::handle_websocket(gateway.ports(), &gateway.settings, &parsed).await });
+        let mut run = tokio::spawn(async move {
+            let metrics = Metrics::new();
+            let response = chat_core::handle_websocket(gateway.ports(&metrics), &gateway.settings, &parsed).await;
+            gateway.print_metrics(&metrics, "chat");
+            response
+        });
         let response = match tokio::time::timeout(self.limits.integration, &mut run).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
@@ -239,8 +259,12 @@ impl Gateway {
         debug!("event {}", serde_json::to_string(&event).unwrap_or_default());
         let gateway = self.clone();
         let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone()).collect();
-        let run =
-            tokio::spawn(async move { chat_core::handle_sqs(gateway.ports(), &gateway.settings, &event, None).await });
+        let run = tokio::spawn(async move {
+            let metrics = Metrics::new();
+            let response = chat_core::handle_sqs(gateway.ports(&metrics), &gateway.settings, &event, None).await;
+            gateway.print_metrics(&metrics, "notify");
+            response
+        });
         match run.await {
             Ok(response) => response,
             Err(e) => {

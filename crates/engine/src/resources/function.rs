@@ -165,6 +165,7 @@ fn chat_environment(env: &Env, function: &str, ids: &Ids) -> (BTreeMap<String, S
     set(&mut environment, vars::FANOUT_CONCURRENCY, stack.chat.fanout_concurrency.to_string());
     set(&mut environment, vars::WELCOME_DELAY, stack.chat.welcome_delay.to_string());
     set(&mut environment, vars::TTL_ATTRIBUTE, stack.table.ttl_attribute.clone());
+    set(&mut environment, vars::METRICS_NAMESPACE, stack.metrics_namespace());
     let serves_routes = stack.api.routes.values().any(|r| r.function() == Some(function));
     if serves_routes {
         // Flood control (`chat.limits`): the route handler admits each
@@ -673,6 +674,7 @@ mod tests {
         for function in ["chat", "notify"] {
             let environment = super::spec(&env, function, &Ids::default()).environment;
             assert_eq!(environment[vars::PRESENCE_TABLE], "wschat-dev-presence", "{function}");
+            assert_eq!(environment[vars::METRICS_NAMESPACE], "wschat/wschat-dev", "{function}");
             assert_eq!(environment[vars::PRESENCE], "100", "{function}: chat.presence's default");
         }
         env.stack.chat.presence = 0;

@@ -408,8 +408,15 @@ async fn broadcast(connections: usize, code: Code, sizing: Sizing, model: &Model
         }
     }
     let counted = (sizing == Sizing::StaleWithCount).then_some(&presence as &dyn chat_core::ports::Presence);
-    let ports =
-        Ports { store: &store, notifier: &queue, poster: &poster, ledger: &ledger, messages: None, presence: counted };
+    let ports = Ports {
+        store: &store,
+        notifier: &queue,
+        poster: &poster,
+        ledger: &ledger,
+        messages: None,
+        presence: counted,
+        metrics: None,
+    };
     let timeout = match code {
         // Lambda's longest: the one invocation needs every second of it.
         Code::Baseline => Duration::from_secs(900),

@@ -10,6 +10,7 @@ use tracing::{error, warn};
 
 use super::{CHECKPOINT_EVERY, GONE_GRACE_MILLIS, IN_PLACE_TRIES, Record, in_place_pause};
 use crate::handler::{Ports, Settings, delete_stale};
+use crate::metrics::Metric;
 use crate::notice::Recipient;
 use crate::ports::{Format, PortError};
 
@@ -148,6 +149,8 @@ pub(super) struct Delivery<'a> {
     pub(super) now: i64,
     pub(super) tallies: Mutex<Vec<Tally>>,
     pub(super) keys: Vec<String>,
+    /// Each record's event time (epoch ms; 0 when its notice has none).
+    pub(super) ats: Vec<i64>,
     pub(super) lanes: Mutex<Lanes>,
     /// Posts in flight: `fanout_concurrency` for each record let out.
     pub(super) slots: tokio::sync::Semaphore,
@@ -239,7 +242,10 @@ impl Delivery<'_> {
             let recipient = lane.recipient.clone();
             match how {
                 Closed::Retry => self.tally(record, |t| t.retry.push(recipient)),
-                _ => self.tally(record, |t| t.hand_on.push(recipient)),
+                _ => {
+                    self.ports.count(Metric::HandedOn, 1);
+                    self.tally(record, |t| t.hand_on.push(recipient))
+                }
             }
         }
     }
@@ -270,6 +276,7 @@ impl Delivery<'_> {
                 let in_time = self.stop_at.is_none_or(|at| Instant::now() + pause < at);
                 match outcome {
                     Err(PortError::Failed(e)) if tries < IN_PLACE_TRIES && in_time && answered => {
+                        self.ports.count(Metric::Retried, 1);
                         warn!(connection = %connection, error = %e, tries, "posting a notice; trying again");
                         tokio::time::sleep(pause).await;
                     }
@@ -285,14 +292,17 @@ impl Delivery<'_> {
                         delete_stale(self.ports, self.settings, &connection, self.now).await;
                     }
                     self.tally(record, |t| t.gone += 1);
+                    self.ports.count(Metric::Gone, 1);
                     return self.close(&connection, Closed::Gone, record);
                 }
                 Err(PortError::Refused(reason)) => {
                     error!(connection = %connection, %reason, "API Gateway refused a frame; dropping it");
                     self.tally(record, |t| t.dropped += 1);
+                    self.ports.count(Metric::Refused, 1);
                 }
                 Err(PortError::Failed(e)) => {
                     warn!(connection = %connection, error = %e, "posting a notice; it will be tried again");
+                    self.ports.count(Metric::Retried, 1);
                     return self.close(&connection, Closed::Retry, record);
                 }
             }
@@ -301,6 +311,10 @@ impl Delivery<'_> {
 
     /// Counts a post, and writes the ledger every [`CHECKPOINT_EVERY`] posts.
     pub(super) async fn posted(&self, record: usize, connection: &str) {
+        self.ports.count(Metric::Posts, 1);
+        if self.ats[record] > 0 {
+            self.ports.record(Metric::DeliveryMs, (crate::now_millis() - self.ats[record]).max(0) as f64);
+        }
         let part = self.tally(record, |t| {
             t.posted += 1;
             t.unsaved.push(connection.to_string());
@@ -310,11 +324,14 @@ impl Delivery<'_> {
             t.parts += 1;
             Some((t.parts, std::mem::take(&mut t.unsaved)))
         });
-        if let Some((part, ids)) = part
-            && let Err(e) = self.ports.ledger.record(&self.keys[record], part, &ids).await
-        {
-            warn!(key = %self.keys[record], error = %e, "recording deliveries in the ledger; the next part will");
-            self.tally(record, |t| t.unsaved.extend(ids));
+        if let Some((part, ids)) = part {
+            match self.ports.ledger.record(&self.keys[record], part, &ids).await {
+                Ok(()) => self.ports.count(Metric::LedgerWrites, 1),
+                Err(e) => {
+                    warn!(key = %self.keys[record], error = %e, "recording deliveries in the ledger; the next part will");
+                    self.tally(record, |t| t.unsaved.extend(ids));
+                }
+            }
         }
     }
 }

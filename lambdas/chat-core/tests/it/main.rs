@@ -14,6 +14,7 @@
 //!   and its throttle, over memory ports;
 //! - `limits`: flood control, per connection and per person, refusals,
 //!   the close and the cool-down, over memory ports, and the buckets in moto;
+//! - `metrics`: what the handlers count, against what the gateway saw;
 //! - `presence`: the count, joins and leaves with it, digests above
 //!   `chat.presence`, the paged online list, over memory ports and moto;
 //! - `sharding`: large notices split across the queue, per-recipient
@@ -25,6 +26,7 @@ mod fanout;
 mod handlers;
 mod history;
 mod limits;
+mod metrics;
 mod oidc;
 mod presence;
 mod sharding;

@@ -161,6 +161,8 @@ pub struct Chat {
     pub counting: bool,
     pub queue: Queue,
     pub gateway: Gateway,
+    /// What the handlers counted, over every call.
+    pub metrics: chat_core::metrics::Metrics,
     pub settings: Settings,
     /// The stack's routes; frames whose action is not here land on `$default`.
     pub routes: BTreeSet<String>,
@@ -181,6 +183,7 @@ impl Chat {
             presence: MemoryPresence::new(),
             counting: true,
             queue: Queue::default(),
+            metrics: Default::default(),
             gateway: Gateway::default(),
             settings: Settings { fanout_concurrency: 4, welcome_delay: 1, ..Settings::default() },
             routes: actions.iter().map(|a| a.to_string()).collect(),
@@ -197,6 +200,7 @@ impl Chat {
             ledger: &self.ledger,
             messages,
             presence,
+            metrics: Some(&self.metrics),
         }
     }
 

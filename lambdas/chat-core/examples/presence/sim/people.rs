@@ -121,6 +121,7 @@ impl Sim {
                 Side::Before => None,
                 Side::After => Some(&self.presence),
             },
+            metrics: None,
         }
     }
 
