@@ -44,7 +44,8 @@
 //! rate. Duplicates and losses are counted per connection at the simulated
 //! gateway, after the queue has drained. `--trace` prints each invocation
 //! (its process, records, start and end) and the successful posts per 100 ms
-//! on stderr; the processes' JSON logs are kept under
+//! on stderr, and what the processes' metrics lines counted beside what the
+//! gateway saw; the processes' JSON logs are kept under
 //! `$CARGO_TARGET_DIR/fanout-processes/`.
 
 use std::collections::HashSet;
@@ -472,7 +473,7 @@ async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Ru
     let start = Instant::now();
     sqs.send_message()
         .queue_url(&resources.queue_url)
-        .message_body(Notice::new(Target::All, None, payload).to_body())
+        .message_body(Notice::new(Target::All, None, payload).at(chat_core::now_millis()).to_body())
         .send()
         .await
         .expect("enqueueing the notice");
@@ -527,6 +528,31 @@ async fn broadcast(args: &Args, bootstrap: &Path, moto: &Moto, run: usize) -> Ru
         let offset = ((start - gateway.start).as_millis() / 100) as usize;
         let ticks = gateway.per_tick.lock().unwrap().clone();
         eprintln!("successful posts per 100 ms from the enqueue: {:?}", ticks.get(offset..).unwrap_or_default());
+        // What the processes counted (their metrics lines), beside what the gateway saw.
+        let docs: Vec<serde_json::Value> = (0..args.processes)
+            .filter_map(|process| std::fs::read_to_string(logs.join(format!("run{run}-notify{process}.log"))).ok())
+            .flat_map(|log| {
+                log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect::<Vec<serde_json::Value>>()
+            })
+            .filter(|doc: &serde_json::Value| doc["_aws"].is_object())
+            .collect();
+        let sum = |name: &str| docs.iter().filter_map(|d| d[name].as_f64()).sum::<f64>();
+        let mut delivery: Vec<f64> =
+            docs.iter().filter_map(|d| d["DeliveryMs"].as_array()).flatten().filter_map(|v| v.as_f64()).collect();
+        delivery.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let i = ((delivery.len() as f64 * q) as usize).min(delivery.len().saturating_sub(1));
+            delivery.get(i).copied().unwrap_or(f64::NAN)
+        };
+        eprintln!(
+            "metrics: {} posts (the gateway delivered {}), {} retried (it answered {} 500s), delivery p50 {:.0} ms, p99 {:.0} ms",
+            sum("Posts"),
+            gateway.delivered.iter().map(|n| n.load(Ordering::Relaxed)).sum::<u64>(),
+            sum("Retried"),
+            gateway.failed.load(Ordering::Relaxed),
+            at(0.5),
+            at(0.99),
+        );
     }
     Run {
         completion: last.saturating_duration_since(start),
