@@ -206,6 +206,45 @@ async fn a_missing_table_is_an_error_naming_it() {
     assert!(message.contains("Scan on table `no-such-table`") && message.contains("ResourceNotFound"), "{message}");
 }
 
+/// The event source mapping's side (`chat_core::aws::{receive_batch,
+/// delete_done}`, which dev and the real-process benchmark use): what the
+/// function reported failed stays in the queue, the rest is deleted, and a
+/// message SQS would not delete is an error, though the call answered 200.
+#[tokio::test]
+async fn the_mapping_deletes_what_succeeded_and_says_what_sqs_kept() {
+    let aws = Aws::new().await;
+    let (sqs, url, notifier) = queue_notifier(&aws, "mapping").await;
+    for body in ["a", "b", "c"] {
+        notifier.send(body.into(), 0).await.unwrap();
+    }
+    let mut batch = Vec::new();
+    while batch.len() < 3 {
+        batch.extend(chat_core::aws::receive_batch(&sqs, &url, 10, 1).await.unwrap());
+    }
+    assert!(batch.iter().all(|m| m.attributes().is_some_and(|a| !a.is_empty())), "with their system attributes");
+    let failed_id = batch.iter().find(|m| m.body() == Some("b")).unwrap().message_id().unwrap().to_string();
+    let failed = std::collections::HashSet::from([failed_id]);
+    chat_core::aws::delete_done(&sqs, &url, &batch, &failed).await.unwrap();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let count = |name| attributes.attributes().and_then(|a| a.get(&name)).map(String::as_str);
+    use aws_sdk_sqs::types::QueueAttributeName::{ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible};
+    assert_eq!(
+        (count(ApproximateNumberOfMessages), count(ApproximateNumberOfMessagesNotVisible)),
+        (Some("0"), Some("1"))
+    );
+
+    // A receipt handle SQS does not know: 200, with the entry in `Failed`.
+    let stale = aws_sdk_sqs::types::Message::builder().message_id("x").receipt_handle("not-a-handle").build();
+    let error = chat_core::aws::delete_done(&sqs, &url, &[stale], &Default::default()).await.unwrap_err();
+    assert!(error.contains("kept 1 handled messages (ReceiptHandleIsInvalid)") && error.contains(&url), "{error}");
+}
+
 #[tokio::test]
 async fn the_notifier_enqueues_the_exact_body_with_its_delay() {
     let aws = Aws::new().await;
