@@ -321,6 +321,14 @@ async fn the_chat_bootstrap_connects_a_client_against_moto() {
     assert_eq!(metrics[0]["ConnectionsOpened"], json!(1.0));
     assert_eq!(metrics[0]["Function"], "chat");
     assert_eq!(metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "wschat/artifact-test");
+    // With the invocation's request id, as its log lines have it.
+    let logged = run
+        .logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|l| l["span"]["requestId"].as_str().map(str::to_string));
+    assert_eq!(metrics[0]["requestId"].as_str(), logged.as_deref(), "{}", run.logs);
+    assert!(logged.is_some_and(|id| !id.is_empty()));
 
     let item = aws
         .dynamodb()

@@ -75,9 +75,11 @@ pub fn ledger(sdk: &SdkConfig, config: &Config) -> Box<dyn Ledger> {
 
 /// Writes what an invocation counted as one embedded-metric-format line on
 /// stdout, the function's log, where CloudWatch Logs extracts the metrics
-/// (no AWS call; [`crate::metrics`]). `function` is the function's role.
-pub fn emit_metrics(metrics: &crate::metrics::Metrics, config: &Config, function: &str) {
-    if let Some(document) = metrics.take_emf(&config.metrics_namespace, function, crate::now_millis()) {
+/// (no AWS call; [`crate::metrics`]). `function` is the function's role;
+/// `request_id` the invocation's, which the document carries.
+pub fn emit_metrics(metrics: &crate::metrics::Metrics, config: &Config, function: &str, request_id: &str) {
+    let now = crate::now_millis();
+    if let Some(document) = metrics.take_emf_of(&config.metrics_namespace, function, now, Some(request_id)) {
         println!("{document}");
     }
 }

@@ -196,6 +196,19 @@ impl Metrics {
     /// dimension `Function` (the function's role: `chat` or `notify`); none
     /// when nothing was. Taking it empties the counts.
     pub fn take_emf(&self, namespace: &str, function: &str, timestamp_ms: i64) -> Option<String> {
+        self.take_emf_of(namespace, function, timestamp_ms, None)
+    }
+
+    /// [`Metrics::take_emf`] with the invocation's `requestId` beside the
+    /// metrics (a member that is not a metric: CloudWatch Logs Insights finds
+    /// the invocation's other lines by it).
+    pub fn take_emf_of(
+        &self,
+        namespace: &str,
+        function: &str,
+        timestamp_ms: i64,
+        request_id: Option<&str>,
+    ) -> Option<String> {
         let recorded = std::mem::take(&mut *self.recorded());
         let mut root = Map::new();
         let mut named = Vec::new();
@@ -212,6 +225,9 @@ impl Metrics {
             return None;
         }
         root.insert("Function".into(), Value::String(function.into()));
+        if let Some(id) = request_id {
+            root.insert("requestId".into(), Value::String(id.into()));
+        }
         root.insert(
             "_aws".into(),
             json!({

@@ -36,7 +36,7 @@ async fn main() -> Result<(), Error> {
             let ports =
                 Ports { messages, presence, metrics: Some(&metrics), ..Ports::new(store, notifier, poster.as_ref()) };
             let response = handle_websocket(ports, settings, &event.payload).await;
-            lambda::emit_metrics(&metrics, config, "chat");
+            lambda::emit_metrics(&metrics, config, "chat", &event.context.request_id);
             Ok::<WebSocketResponse, Error>(response)
         }
     }))

@@ -48,7 +48,7 @@ async fn main() -> Result<(), Error> {
             };
             let deadline = lambda::deadline(event.context.deadline);
             let response = handle_sqs(ports, settings, &event.payload, Some(deadline)).await;
-            lambda::emit_metrics(&metrics, config, "notify");
+            lambda::emit_metrics(&metrics, config, "notify", &event.context.request_id);
             Ok::<SqsBatchResponse, Error>(response)
         }
     }))
