@@ -385,9 +385,6 @@ impl Planner<'_> {
                 })?;
                 let digest = presence.digest(window).await?;
                 let count = crate::presence::count(self.ports, now_millis()).await;
-                if let Some(count) = &count {
-                    self.ports.record(Metric::Online, count.online as f64);
-                }
                 record.notice.payload = crate::protocol::digest(&digest, count, window.end_ms());
                 let online = count.map_or_else(|| self.settings.shard_size as u64, |c| c.online);
                 let pace = crate::presence::digest_rate(online, window, self.settings.post_rate);
@@ -437,9 +434,6 @@ impl Planner<'_> {
     async fn everyone_size(&self) -> PortResult<u64> {
         let (listed, count) =
             futures::join!(self.ports.store.estimate(), crate::presence::count(self.ports, now_millis()));
-        if let Some(count) = &count {
-            self.ports.record(Metric::Online, count.online as f64);
-        }
         Ok(listed?.max(count.map_or(0, |c| c.online)))
     }
 

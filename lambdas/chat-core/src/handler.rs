@@ -231,9 +231,6 @@ impl Call<'_> {
         }
         let (count, joined) = presence::arrived(self.ports, self.settings, &row, self.now).await;
         self.ports.count(Metric::ConnectionsOpened, 1);
-        if let Some(count) = count {
-            self.ports.record(Metric::Online, count.online as f64);
-        }
         let history = match row.format {
             Format::Json => self.history_after(Conversation::Everyone).await,
             Format::Compat => None,

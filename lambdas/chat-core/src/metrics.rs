@@ -29,8 +29,9 @@ pub enum Metric {
     ConnectionsOpened,
     /// `$disconnect` handled.
     ConnectionsClosed,
-    /// People online, as the presence count read it last (at a `$connect`,
-    /// and when a broadcast or a digest is planned).
+    /// People online, as the presence count read it last (`presence::count`:
+    /// at a `$connect` or `$disconnect`, a `list`, and when a broadcast or a
+    /// digest is planned).
     Online,
     /// Chat messages received (every action that posts text to others).
     MessagesIn,

@@ -27,6 +27,7 @@
 use tracing::warn;
 
 use crate::handler::{Ports, Settings, leave_delay};
+use crate::metrics::Metric;
 use crate::notice::{Notice, Target};
 use crate::ports::{Change, Connection, DigestWindow, Format, Member, PortResult, ScanPage};
 use crate::protocol::{self, Count, MAX_COMPAT_LIST_BYTES, Payload};
@@ -106,7 +107,11 @@ pub fn digest_delay(window: DigestWindow, now: i64) -> u32 {
 pub(crate) async fn count(ports: Ports<'_>, now: i64) -> Option<Count> {
     let presence = ports.presence?;
     match presence.count(now).await {
-        Ok(online) => Some(Count { online, at_us: read_at(now) }),
+        Ok(online) => {
+            // Every reading of the count is the metric's latest.
+            ports.record(Metric::Online, online as f64);
+            Some(Count { online, at_us: read_at(now) })
+        }
         Err(e) => {
             warn!(error = %e, "reading how many are online; leaving the count out");
             None
