@@ -273,6 +273,15 @@ pub async fn handle_sqs(
             failed.push(message_id);
         }
     }
+    // The batch's counts are the metrics' too.
+    for (metric, n) in [
+        (Metric::Posts, totals.posted),
+        (Metric::Gone, totals.gone),
+        (Metric::Refused, totals.dropped),
+        (Metric::HandedOn, totals.handed_on),
+    ] {
+        ports.count(metric, n as u64);
+    }
     info!(
         notices = records.len(),
         recipients,

@@ -242,10 +242,7 @@ impl Delivery<'_> {
             let recipient = lane.recipient.clone();
             match how {
                 Closed::Retry => self.tally(record, |t| t.retry.push(recipient)),
-                _ => {
-                    self.ports.count(Metric::HandedOn, 1);
-                    self.tally(record, |t| t.hand_on.push(recipient))
-                }
+                _ => self.tally(record, |t| t.hand_on.push(recipient)),
             }
         }
     }
@@ -292,13 +289,11 @@ impl Delivery<'_> {
                         delete_stale(self.ports, self.settings, &connection, self.now).await;
                     }
                     self.tally(record, |t| t.gone += 1);
-                    self.ports.count(Metric::Gone, 1);
                     return self.close(&connection, Closed::Gone, record);
                 }
                 Err(PortError::Refused(reason)) => {
                     error!(connection = %connection, %reason, "API Gateway refused a frame; dropping it");
                     self.tally(record, |t| t.dropped += 1);
-                    self.ports.count(Metric::Refused, 1);
                 }
                 Err(PortError::Failed(e)) => {
                     warn!(connection = %connection, error = %e, "posting a notice; it will be tried again");
@@ -311,7 +306,6 @@ impl Delivery<'_> {
 
     /// Counts a post, and writes the ledger every [`CHECKPOINT_EVERY`] posts.
     pub(super) async fn posted(&self, record: usize, connection: &str) {
-        self.ports.count(Metric::Posts, 1);
         if self.ats[record] > 0 {
             self.ports.record(Metric::DeliveryMs, (crate::now_millis() - self.ats[record]).max(0) as f64);
         }
