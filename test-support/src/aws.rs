@@ -1,6 +1,6 @@
 //! For tests and benchmarks that talk to moto with SDK clients of their own:
-//! the SDK configuration, and the connections table as `wschat deploy`
-//! creates it.
+//! the SDK configuration, the connections table as `wschat deploy` creates
+//! it, and a queue's attributes.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -46,4 +46,17 @@ pub async fn create_connections_table(client: &aws_sdk_dynamodb::Client, name: &
         .send()
         .await
         .unwrap_or_else(|e| panic!("creating table {name}: {e:?}"));
+}
+
+/// Every attribute of the queue at `url` (`GetQueueAttributes` with `All`),
+/// by name; panics, naming the queue, when SQS refuses.
+pub async fn queue_attributes(sqs: &aws_sdk_sqs::Client, url: &str) -> std::collections::BTreeMap<String, String> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("reading the attributes of {url}: {e:?}"));
+    out.attributes.unwrap_or_default().into_iter().map(|(name, value)| (name.as_str().to_string(), value)).collect()
 }

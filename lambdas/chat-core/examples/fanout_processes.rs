@@ -372,22 +372,11 @@ async fn poll(mapping: Arc<Mapping>, process: usize, api: RuntimeApi) {
 
 /// Messages the queue holds, visible, in flight or delayed.
 async fn queued(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .expect("reading the queue's attributes");
-    let attributes = out.attributes.unwrap_or_default();
-    [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-    ]
-    .iter()
-    .filter_map(|name| attributes.get(name)?.parse::<u64>().ok())
-    .sum()
+    let attributes = test_support::aws::queue_attributes(sqs, queue_url).await;
+    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        .iter()
+        .filter_map(|name| attributes.get(*name)?.parse::<u64>().ok())
+        .sum()
 }
 
 struct Run {

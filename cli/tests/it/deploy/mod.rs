@@ -286,16 +286,8 @@ impl Inventory {
         {
             let Ok(url) = sqs.get_queue_url().queue_name(&queue).send().await else { continue };
             let url = url.queue_url.unwrap();
-            let attrs = sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                .send()
-                .await
-                .unwrap();
+            let mut attributes = test_support::aws::queue_attributes(&sqs, &url).await;
             let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
-            let mut attributes: BTreeMap<String, String> =
-                attrs.attributes.unwrap().into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
             for volatile in [
                 "ApproximateNumberOfMessages",
                 "ApproximateNumberOfMessagesDelayed",

@@ -225,17 +225,10 @@ async fn the_mapping_deletes_what_succeeded_and_says_what_sqs_kept() {
     let failed_id = batch.iter().find(|m| m.body() == Some("b")).unwrap().message_id().unwrap().to_string();
     let failed = std::collections::HashSet::from([failed_id]);
     chat_core::aws::delete_done(&sqs, &url, &batch, &failed).await.unwrap();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let count = |name| attributes.attributes().and_then(|a| a.get(&name)).map(String::as_str);
-    use aws_sdk_sqs::types::QueueAttributeName::{ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible};
+    let attributes = test_support::aws::queue_attributes(&sqs, &url).await;
+    let count = |name: &str| attributes.get(name).map(String::as_str);
     assert_eq!(
-        (count(ApproximateNumberOfMessages), count(ApproximateNumberOfMessagesNotVisible)),
+        (count("ApproximateNumberOfMessages"), count("ApproximateNumberOfMessagesNotVisible")),
         (Some("0"), Some("1"))
     );
 
