@@ -13,7 +13,9 @@ mod tags;
 
 pub use api_writes::OneWriterPerApi as ApiWrites;
 pub use calls::{Call, CallLog};
-pub use tags::{Tagged, acm_tags, cloudfront_tags, dynamodb_tags, from_cloudfront, iam_tags, retag};
+pub use tags::{
+    Tagged, acm_tags, cloudfront_tags, cloudwatch_tags, dynamodb_tags, from_cloudfront, iam_tags, retag, sns_tags,
+};
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -257,6 +259,14 @@ impl Aws {
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         client!(self, aws_sdk_cloudfront)
+    }
+
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        client!(self, aws_sdk_cloudwatch)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        client!(self, aws_sdk_sns)
     }
 }
 

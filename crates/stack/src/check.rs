@@ -48,6 +48,7 @@ impl Checks<'_> {
         if let Some(domain) = &s.domain {
             self.domain(s, domain);
         }
+        self.observability(&s.observability);
         let c = &s.chat;
         self.range(&["chat", "fanout_concurrency"], c.fanout_concurrency.into(), 1, 1000, "fan-out concurrency");
         self.range(&["chat", "welcome_delay"], c.welcome_delay.into(), 0, 900, "SQS message delay (seconds)");
@@ -74,6 +75,22 @@ impl Checks<'_> {
             "the people online above which joins and leaves go out as digests",
         );
         self.limits(&c.limits);
+    }
+
+    /// `observability`: an address SNS takes for an `email` subscription, a
+    /// sane threshold, and no e-mail for alarms that are off.
+    fn observability(&mut self, o: &Observability) {
+        if let Some(email) = &o.alarm_email {
+            if let Err(why) = check_email(email) {
+                self.error(&["observability", "alarm_email"], why);
+            } else if !o.alarms {
+                self.error(&["observability", "alarm_email"], "is set but `alarms` is off: nothing would be e-mailed");
+            }
+        }
+        let what = "the fan-out p99 alarm's threshold (milliseconds)";
+        self.range(&["observability", "fanout_p99_ms"], o.fanout_p99_ms.into(), 100, 900_000, what);
+        let what = "the account's Lambda concurrency quota";
+        self.range(&["observability", "concurrency_quota"], o.concurrency_quota.into(), 10, 1_000_000, what);
     }
 
     /// `chat.limits`, in the ranges chat-core reads its variables in
@@ -560,6 +577,18 @@ pub fn in_zone(name: &str, zone: &str) -> bool {
 }
 
 /// `name`: 1..=24 characters of a-z, 0-9 and single `-`, starting with a letter.
+/// An address for an SNS `email` subscription: `local@domain`, the domain a
+/// DNS name with a dot, no spaces, at most 254 characters (RFC 5321's path
+/// limit). SNS checks no more before it sends the confirmation message.
+fn check_email(email: &str) -> Result<(), String> {
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && check_dns_name(&domain.to_ascii_lowercase()).is_ok()
+        });
+    if valid { Ok(()) } else { Err(format!("`{email}` is not an e-mail address such as `ops@example.com`")) }
+}
+
 fn check_stack_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 24 {
         return Err(format!("`{name}` must be 1..=24 characters; it prefixes every AWS name"));

@@ -45,6 +45,16 @@ pub fn fanout_concurrency() -> i32 {
 pub fn welcome_delay() -> i32 {
     1
 }
+/// The fan-out p99 alarm's threshold: 10 s from a notice's event to its last
+/// post, well above a broadcast to 10,000 people at the default post rate.
+pub fn fanout_p99_ms() -> i32 {
+    10_000
+}
+/// Lambda's default concurrency quota per region (Lambda Developer Guide,
+/// "Lambda quotas": 1,000 concurrent executions).
+pub fn concurrency_quota() -> i32 {
+    1_000
+}
 pub fn history() -> Option<super::History> {
     Some(super::History::default())
 }
@@ -83,6 +93,11 @@ const LOW_THROTTLE: [&str; 13] = [
     "ap-southeast-7",
     "mx-central-1",
 ];
+
+/// API Gateway's default account throttle in `region`, requests a second.
+pub fn account_throttle(region: &str) -> i32 {
+    if LOW_THROTTLE.contains(&region) { 2_500 } else { 10_000 }
+}
 
 /// 90% of API Gateway's default account throttle in `region`.
 pub fn post_rate(region: &str) -> i32 {

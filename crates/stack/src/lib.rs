@@ -89,6 +89,8 @@ struct StackFile {
     chat: Chat,
     #[serde(default)]
     domain: Option<Domain>,
+    #[serde(default, deserialize_with = "model::observability")]
+    observability: Observability,
 }
 
 /// One problem in stack.yaml, at a position.
@@ -161,6 +163,7 @@ pub fn parse(text: &str, file: &Path, stage: &str) -> Result<Stack, StackErrors>
         website: raw.website,
         chat: raw.chat,
         domain: raw.domain,
+        observability: raw.observability,
         file: file.to_path_buf(),
         dir,
     };

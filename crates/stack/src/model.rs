@@ -29,6 +29,8 @@ pub struct Stack {
     /// `domain`: the chat on the user's own name (certificates, API Gateway
     /// custom domain, CloudFront alias, DNS).
     pub domain: Option<Domain>,
+    /// `observability`: the alarms, their topic and the dashboard.
+    pub observability: Observability,
     /// The stack.yaml file and the folder its relative paths start from.
     pub file: PathBuf,
     pub dir: PathBuf,
@@ -346,3 +348,65 @@ impl Domain {
 /// Where CloudFront's certificates live (ACM in us-east-1), whatever the
 /// stack's region.
 pub const CLOUDFRONT_REGION: &str = "us-east-1";
+
+/// `observability`: CloudWatch alarms on what needs a person (with an SNS
+/// topic they notify, and an e-mail subscription to it), and a dashboard.
+/// `observability: false` turns both off; `true` or no key, the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observability {
+    /// The alarms and their SNS topic.
+    #[serde(default = "defaults::yes")]
+    pub alarms: bool,
+    /// The CloudWatch dashboard.
+    #[serde(default = "defaults::yes")]
+    pub dashboard: bool,
+    /// Who the topic e-mails when an alarm changes state (AWS sends a
+    /// confirmation message first).
+    #[serde(default)]
+    pub alarm_email: Option<String>,
+    /// The fan-out time (a notice's event to its last post), in
+    /// milliseconds, whose p99 over it raises the `fanout-p99` alarm, 100..=900000.
+    #[serde(default = "defaults::fanout_p99_ms")]
+    pub fanout_p99_ms: i32,
+    /// The account's Lambda concurrency quota in the stack's region (1,000
+    /// unless AWS raised it), 10..=1000000: the `concurrency` alarm rises at 80%.
+    #[serde(default = "defaults::concurrency_quota")]
+    pub concurrency_quota: i32,
+}
+
+impl Default for Observability {
+    fn default() -> Self {
+        Observability {
+            alarms: true,
+            dashboard: true,
+            alarm_email: None,
+            fanout_p99_ms: defaults::fanout_p99_ms(),
+            concurrency_quota: defaults::concurrency_quota(),
+        }
+    }
+}
+
+impl Observability {
+    fn off() -> Self {
+        Observability { alarms: false, dashboard: false, ..Observability::default() }
+    }
+}
+
+/// `observability:` as a switch (`true`, `false`) or as its settings.
+pub(crate) fn observability<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Observability, D::Error> {
+    struct Switch;
+    impl<'de> Visitor<'de> for Switch {
+        type Value = Observability;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("`false`, `true` or a map of the settings")
+        }
+        fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(if on { Observability::default() } else { Observability::off() })
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Observability::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_any(Switch)
+}

@@ -26,6 +26,12 @@ impl Stack {
         self.chat.post_rate.unwrap_or_else(|| defaults::post_rate(region))
     }
 
+    /// API Gateway's default account throttle in `region` (10,000 requests a
+    /// second, 2,500 in some regions), which every `@connections` call shares.
+    pub fn account_throttle(region: &str) -> i32 {
+        defaults::account_throttle(region)
+    }
+
     pub fn table_name(&self) -> String {
         format!("{}-connections", self.prefix())
     }
@@ -51,6 +57,22 @@ impl Stack {
     /// logs): one per stack and stage.
     pub fn metrics_namespace(&self) -> String {
         format!("wschat/{}", self.prefix())
+    }
+
+    /// The SNS topic the alarms notify (topic names allow 256 characters).
+    pub fn alarm_topic_name(&self) -> String {
+        format!("{}-alarms", self.prefix())
+    }
+
+    /// One CloudWatch alarm (`{name}-{stage}-{key}`; names allow 255 characters).
+    pub fn alarm_name(&self, key: &str) -> String {
+        format!("{}-{key}", self.prefix())
+    }
+
+    /// The CloudWatch dashboard: `{name}-{stage}` (letters, digits and `-`,
+    /// which dashboard names allow).
+    pub fn dashboard_name(&self) -> String {
+        self.prefix()
     }
 
     /// The GSI the room fan-out queries.
@@ -221,6 +243,20 @@ impl Arns<'_> {
 
     pub fn queue(&self) -> String {
         format!("arn:{}:sqs:{}:{}:{}", self.partition, self.region, self.account, self.stack.queue_name())
+    }
+
+    pub fn alarm_topic(&self) -> String {
+        format!("arn:{}:sns:{}:{}:{}", self.partition, self.region, self.account, self.stack.alarm_topic_name())
+    }
+
+    pub fn alarm(&self, key: &str) -> String {
+        format!(
+            "arn:{}:cloudwatch:{}:{}:alarm:{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack.alarm_name(key)
+        )
     }
 
     pub fn dlq(&self) -> String {

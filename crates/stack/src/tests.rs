@@ -831,3 +831,54 @@ fn bad_chat_limits_name_their_position() {
     assert!(e.message.contains("unknown field `size`"), "{e:?}");
     assert!(e.field.starts_with("chat.limits"), "{e:?}");
 }
+
+#[test]
+fn observability_is_on_by_default_and_takes_a_switch_or_its_settings() {
+    let project = Project::new();
+    let on = Observability {
+        alarms: true,
+        dashboard: true,
+        alarm_email: None,
+        fanout_p99_ms: 10_000,
+        concurrency_quota: 1_000,
+    };
+    assert_eq!(project.parse(MINIMAL).unwrap().observability, on);
+    for (yaml, want) in [
+        ("false", Observability { alarms: false, dashboard: false, ..on.clone() }),
+        ("true", on.clone()),
+        ("{ dashboard: false }", Observability { dashboard: false, ..on.clone() }),
+        (
+            "\n  alarm_email: Ops@Example.COM\n  fanout_p99_ms: 2500",
+            Observability { alarm_email: Some("Ops@Example.COM".into()), fanout_p99_ms: 2500, ..on.clone() },
+        ),
+    ] {
+        let stack = project.parse(&format!("{MINIMAL}observability: {yaml}\n")).unwrap();
+        assert_eq!(stack.observability, want, "observability: {yaml}");
+    }
+    let stack = project.parse(MINIMAL).unwrap();
+    assert_eq!(stack.alarm_topic_name(), "wschat-dev-alarms");
+    assert_eq!(stack.alarm_name("dead-letters"), "wschat-dev-dead-letters");
+    assert_eq!(stack.dashboard_name(), "wschat-dev");
+    let arns = stack.arns("aws", "eu-west-1", "123456789012");
+    assert_eq!(arns.alarm_topic(), "arn:aws:sns:eu-west-1:123456789012:wschat-dev-alarms");
+    assert_eq!(arns.alarm("queue-age"), "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:wschat-dev-queue-age");
+}
+
+#[test]
+fn bad_observability_settings_name_their_position() {
+    let project = Project::new();
+    for (yaml, line, column, field, says) in [
+        ("  alarm_email: ops\n", 6, 16, "observability.alarm_email", "is not an e-mail address"),
+        ("  alarm_email: 'a b@example.com'\n", 6, 16, "observability.alarm_email", "is not an e-mail address"),
+        ("  alarm_email: ops@localhost\n", 6, 16, "observability.alarm_email", "is not an e-mail address"),
+        ("  alarms: false\n  alarm_email: ops@example.com\n", 7, 16, "observability.alarm_email", "`alarms` is off"),
+        ("  fanout_p99_ms: 50\n", 6, 18, "observability.fanout_p99_ms", "100..=900000"),
+        ("  alarm: true\n", 6, 3, "observability", "unknown field `alarm`"),
+    ] {
+        let e = project.error(&format!("{MINIMAL}observability:\n{yaml}"));
+        assert_eq!((e.line, e.column, e.field.as_str()), (line, column, field), "{yaml}: {e:?}");
+        assert!(e.message.contains(says), "{yaml}: {e:?}");
+    }
+    let e = project.error(&format!("{MINIMAL}observability: 3\n"));
+    assert!(e.message.contains("expected `false`, `true` or a map"), "{e:?}");
+}

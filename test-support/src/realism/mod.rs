@@ -19,6 +19,7 @@ mod apigateway;
 mod atomic;
 pub mod call;
 mod cloudfront;
+mod cloudwatch;
 mod consistency;
 mod dynamodb;
 mod iam;
@@ -26,6 +27,7 @@ mod lambda;
 mod mapping;
 mod route53;
 mod s3;
+mod sns;
 mod sqs;
 pub mod wire;
 
@@ -138,6 +140,12 @@ pub struct Behaviours {
     /// threaded server rewrites a zone's record list in each request, so of
     /// two deletes at once (a name's A and AAAA alias), one record came back.
     pub atomic_record_changes: bool,
+    /// CloudWatch checks an alarm's and a dashboard's configuration as its
+    /// API reference says (`cloudwatch.rs`).
+    pub cloudwatch_rules: bool,
+    /// SNS keeps e-mail subscriptions pending confirmation and refuses a
+    /// topic's name with other tags (`sns.rs`).
+    pub sns_rules: bool,
 }
 
 impl Default for Behaviours {
@@ -173,6 +181,8 @@ impl Default for Behaviours {
             route_settings_name_routes: false,
             atomic_items: false,
             atomic_record_changes: false,
+            cloudwatch_rules: false,
+            sns_rules: false,
         }
     }
 }
@@ -212,6 +222,8 @@ impl Behaviours {
             route_settings_name_routes: true,
             atomic_items: true,
             atomic_record_changes: true,
+            cloudwatch_rules: true,
+            sns_rules: true,
         }
     }
 }
@@ -279,6 +291,7 @@ struct World {
     mapping: mapping::State,
     sqs: sqs::State,
     s3: s3::State,
+    sns: sns::State,
     dynamodb: dynamodb::State,
     seen: consistency::State,
 }
@@ -683,6 +696,8 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
         .or_else(|| acm::refuse(world, call, request, now))
         .or_else(|| cloudfront::refuse(world, call, request, now))
         .or_else(|| route53::refuse(world, call, request, now))
+        .or_else(|| cloudwatch::refuse(world, call, request, now))
+        .or_else(|| sns::refuse(world, call, request, now))
         .or_else(|| consistency::refuse(world, call, request, now))
         .or_else(|| apigateway::answer(world, call, request, now))
 }
@@ -698,6 +713,7 @@ fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, n
     acm::learn(world, call, request, reply, now);
     cloudfront::learn(world, call, request, reply, now);
     route53::learn(world, call, request, reply, now);
+    sns::learn(world, call, request, reply, now);
     apigateway::learn(world, call, request, reply, now);
     consistency::learn(world, call, request, reply, now);
 }

@@ -59,12 +59,13 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
     // 39 backend resources (with the four tables, the one route model,
     // LambdaSharp's `send`, and `ping`'s MOCK integration, integration
     // response and route response), and the website's bucket, files, OAC,
-    // distribution and bucket policy.
-    assert_eq!(report["counts"]["create"], 44, "{report:#}");
+    // distribution and bucket policy; and the alarm topic, the eight alarms
+    // and the dashboard.
+    assert_eq!(report["counts"]["create"], 54, "{report:#}");
     assert_eq!(report["counts"]["unchanged"], 0);
     // The stage waits for the routes its route settings name.
     assert_eq!(report["waves"], 6);
-    assert!(mutating(&report) >= 44);
+    assert!(mutating(&report) >= 54);
 
     let want_tags = |tags: &Value| {
         assert_eq!(tags["wschat:stack"], "lc-create", "{tags}");
@@ -362,6 +363,66 @@ async fn deploy_from_empty_creates_every_resource_as_stack_yaml_says() {
         assert_eq!(group["retention"], 30);
         want_tags(&group["tags"]);
     }
+
+    // Observability: the topic, without a subscriber (no alarm_email).
+    let topic = inv.topic.as_ref().expect("the alarm topic");
+    want_tags(&topic["tags"]);
+    assert_eq!(topic["subscriptions"], json!([]));
+    let topic_arn = arn("sns", &format!("{p}-alarms"));
+    assert_eq!(topic["arn"], topic_arn.as_str());
+    let keys: Vec<&str> = inv.alarms.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "chat-errors",
+            "concurrency",
+            "dead-letters",
+            "fanout-p99",
+            "notify-errors",
+            "posts-throttle",
+            "queue-age",
+            "throttles"
+        ]
+    );
+    for (key, alarm) in &inv.alarms {
+        want_tags(&alarm["tags"]);
+        assert_eq!(alarm["actions"], json!([topic_arn]), "{key} notifies the topic");
+        assert_eq!(alarm["ok_actions"], json!([topic_arn]), "{key} says when it is over");
+        assert_eq!(alarm["treat_missing_data"], "notBreaching", "{key}: a quiet chat is a healthy one");
+        assert!(alarm["description"].as_str().unwrap().len() > 80, "{key} says what to do: {alarm:#}");
+    }
+    // A poison notice in the dead-letter queue raises its alarm within 5
+    // minutes: the first minute SQS's metric shows it is enough.
+    let dead = &inv.alarms["dead-letters"];
+    assert_eq!(
+        (&dead["namespace"], &dead["metric"], &dead["statistic"]),
+        (&json!("AWS/SQS"), &json!("ApproximateNumberOfMessagesVisible"), &json!("Maximum"))
+    );
+    assert_eq!(dead["dimensions"], json!({ "QueueName": format!("{p}-notifications-dlq") }));
+    assert_eq!((&dead["comparison"], &dead["threshold"]), (&json!("GreaterThanThreshold"), &json!(0.0)));
+    let period = dead["period"].as_i64().unwrap();
+    assert!(period * dead["datapoints_to_alarm"].as_i64().unwrap() <= 300, "{dead:#}");
+    assert!(dead["description"].as_str().unwrap().contains("wschat logs notify"), "{dead:#}");
+    let notify = &inv.alarms["notify-errors"];
+    assert_eq!(notify["dimensions"], json!({ "FunctionName": format!("{p}-notify") }));
+    let p99 = &inv.alarms["fanout-p99"];
+    assert_eq!((&p99["namespace"], &p99["statistic"]), (&json!(format!("wschat/{p}")), &json!("p99")));
+    assert_eq!(p99["threshold"], 10_000.0);
+    // Throttles of both functions, summed by metric math.
+    let throttles = &inv.alarms["throttles"];
+    let inputs: Vec<&Value> =
+        throttles["metrics"].as_array().unwrap().iter().filter(|m| m["metric"] == "Throttles").collect();
+    assert_eq!(inputs.len(), 2, "{throttles:#}");
+    // The dashboard: its widgets name this stack's API, functions and queues.
+    let dashboard = inv.dashboard.as_ref().expect("the dashboard");
+    let text = dashboard.to_string();
+    for name in [api.as_str(), &format!("{p}-notify"), &format!("{p}-chat"), &format!("{p}-notifications-dlq")] {
+        assert!(text.contains(name), "the dashboard does not show {name}: {dashboard:#}");
+    }
+    let widgets = dashboard["widgets"].as_array().unwrap();
+    assert!(widgets.iter().any(|w| w["properties"]["title"] == "People online"), "{dashboard:#}");
+    let alarm_widget = widgets.iter().find(|w| w["type"] == "alarm").expect("an alarm widget");
+    assert_eq!(alarm_widget["properties"]["alarms"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]
@@ -370,7 +431,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let again = deploy(&cloud, &project);
     assert_eq!(mutating(&again), 0, "a no-op deploy mutated: {again:#}");
-    assert_eq!(again["counts"]["unchanged"], 44);
+    assert_eq!(again["counts"]["unchanged"], 54);
     assert_eq!(again["waves"], 0);
     assert_eq!(changes(&again), Vec::<String>::new());
     let api = before.api_id();
@@ -379,7 +440,7 @@ async fn a_second_deploy_makes_no_mutating_call_and_plan_says_no_changes() {
 
     let plan = json(&cloud, &project, &["plan"]);
     assert_eq!(changes(&plan), Vec::<String>::new());
-    assert_eq!(plan["counts"]["unchanged"], 44);
+    assert_eq!(plan["counts"]["unchanged"], 54);
     assert_eq!(mutating(&plan), 0, "{plan:#}");
     let (out, _) = run(&cloud, &project, &["plan"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -602,8 +663,9 @@ async fn destroy_deletes_everything_of_the_stack_and_a_second_destroy_finds_noth
     // connections table, the delivery ledger, the messages and presence,
     // both queues, the API, the bucket, the distribution and the OAC;
     // routes, integrations and their responses, policies, permissions and
-    // the bucket's policy and files go with them.
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 17, "{report:#}");
+    // the bucket's policy and files go with them; the alarm topic, the eight
+    // alarms and the dashboard.
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 27, "{report:#}");
     let inv = Inventory::read(&aws, "lc-destroy", "dev").await;
     assert!(inv.is_empty(), "left behind: {inv:#?}");
     assert_eq!(inv.deliveries, None, "the delivery ledger is left");
@@ -648,6 +710,7 @@ async fn a_function_or_queue_renamed_in_stack_yaml_leaves_nothing_behind() {
     assert_eq!(
         deletes,
         [
+            "delete alarm notify-errors",
             "delete function notify",
             "delete log_group notify",
             "delete mapping notify <- lc-rename-dev-notifications",
@@ -759,7 +822,7 @@ fn plan_graph_draws_each_resource_and_each_reference() {
     let nodes: Vec<(String, String)> = node.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     let edges: Vec<(String, String)> = edge.captures_iter(&dot).map(|c| (c[1].to_string(), c[2].to_string())).collect();
     // From empty, every resource is created.
-    assert_eq!(nodes.len(), 44, "{dot}");
+    assert_eq!(nodes.len(), 54, "{dot}");
     assert!(nodes.iter().all(|(_, label)| label.starts_with("+ create\\n")), "{dot}");
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     for (from, to) in &edges {

@@ -267,6 +267,12 @@ pub struct Inventory {
     pub oacs: Vec<Value>,
     /// Distributions tagged with this stack and stage.
     pub distributions: Vec<Value>,
+    /// The alarm topic `{name}-{stage}-alarms`, its tags and subscriptions.
+    pub topic: Option<Value>,
+    /// Alarms named `{name}-{stage}-*` tagged with this stack and stage, by key.
+    pub alarms: BTreeMap<String, Value>,
+    /// The dashboard `{name}-{stage}`'s body.
+    pub dashboard: Option<Value>,
 }
 
 impl Inventory {
@@ -491,7 +497,78 @@ impl Inventory {
             }));
         }
         inv.read_website(aws, name, stage).await;
+        inv.read_observability(aws, name, stage).await;
         inv
+    }
+
+    async fn read_observability(&mut self, aws: &Aws, name: &str, stage: &str) {
+        let prefix = format!("{name}-{stage}");
+        let sns = aws.sns();
+        let topic = format!("arn:aws:sns:{REGION}:{ACCOUNT_ID}:{prefix}-alarms");
+        if sns.get_topic_attributes().topic_arn(&topic).send().await.is_ok() {
+            let tags = sns.list_tags_for_resource().resource_arn(&topic).send().await.unwrap();
+            let tags: BTreeMap<&str, &str> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+            let subs = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+            let subs: Vec<Value> = subs
+                .subscriptions()
+                .iter()
+                .map(|s| serde_json::json!({ "protocol": s.protocol(), "endpoint": s.endpoint(), "arn": s.subscription_arn() }))
+                .collect();
+            self.topic = Some(serde_json::json!({ "arn": topic, "tags": tags, "subscriptions": subs }));
+        }
+        let cloudwatch = aws.cloudwatch();
+        let alarms = cloudwatch.describe_alarms().alarm_name_prefix(format!("{prefix}-")).send().await.unwrap();
+        for a in alarms.metric_alarms() {
+            let arn = a.alarm_arn().unwrap();
+            let tags = cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            let tags: BTreeMap<&str, &str> =
+                tags.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+            if tags.get("wschat:stack") != Some(&name) || tags.get("wschat:stage") != Some(&stage) {
+                continue;
+            }
+            let metrics: Vec<Value> = a
+                .metrics()
+                .iter()
+                .map(|q| {
+                    let stat = q.metric_stat();
+                    let metric = stat.and_then(|s| s.metric());
+                    serde_json::json!({
+                        "id": q.id(),
+                        "expression": q.expression(),
+                        "metric": metric.and_then(|m| m.metric_name()),
+                        "namespace": metric.and_then(|m| m.namespace()),
+                        "dimensions": metric.map(|m| m.dimensions().iter().map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default())).collect::<BTreeMap<_, _>>()),
+                        "stat": stat.and_then(|s| s.stat()),
+                        "period": stat.and_then(|s| s.period()),
+                    })
+                })
+                .collect();
+            let key = a.alarm_name().unwrap()[prefix.len() + 1..].to_string();
+            self.alarms.insert(
+                key,
+                serde_json::json!({
+                    "name": a.alarm_name(),
+                    "description": a.alarm_description(),
+                    "namespace": a.namespace(),
+                    "metric": a.metric_name(),
+                    "dimensions": a.dimensions().iter().map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default())).collect::<BTreeMap<_, _>>(),
+                    "statistic": a.statistic().map(|s| s.as_str().to_string()).or_else(|| a.extended_statistic().map(str::to_string)),
+                    "metrics": metrics,
+                    "period": a.period(),
+                    "evaluation_periods": a.evaluation_periods(),
+                    "datapoints_to_alarm": a.datapoints_to_alarm(),
+                    "threshold": a.threshold(),
+                    "comparison": a.comparison_operator().map(|c| c.as_str().to_string()),
+                    "treat_missing_data": a.treat_missing_data(),
+                    "actions": a.alarm_actions(),
+                    "ok_actions": a.ok_actions(),
+                    "tags": tags,
+                }),
+            );
+        }
+        if let Ok(d) = cloudwatch.get_dashboard().dashboard_name(&prefix).send().await {
+            self.dashboard = d.dashboard_body().and_then(|b| serde_json::from_str(b).ok());
+        }
     }
 
     async fn read_website(&mut self, aws: &Aws, name: &str, stage: &str) {

@@ -648,7 +648,7 @@ async fn reads_right_after_a_create_may_miss_it_and_deploy_waits() {
     let cloud = Cloud::with(only(|b| b.consistency_ms = Some(1_500)));
     let project = Project::new("rl-consistency");
     let report = deploy(&cloud, &project);
-    assert_eq!(report["counts"]["create"], 44, "{report:#}");
+    assert_eq!(report["counts"]["create"], 54, "{report:#}");
     let log = cloud.realism.log();
     // The waits after CreateFunction and CreateTable saw "not found" first.
     let missed = log.iter().filter(|r| r.status == 404 || (r.operation == "DescribeTable" && r.status == 400)).count();

@@ -9,7 +9,7 @@ async fn a_second_stage_deploys_beside_the_first_without_touching_it() {
     let (cloud, project, aws, dev) = deployed("lc-stages").await;
 
     let prod_report = deploy_stage(&cloud, &project, "prod");
-    assert_eq!(prod_report["counts"]["create"], 44, "prod is a stack of its own: {prod_report:#}");
+    assert_eq!(prod_report["counts"]["create"], 54, "prod is a stack of its own: {prod_report:#}");
     assert_eq!(prod_report["stage"], "prod");
     let prod = Inventory::read(&aws, "lc-stages", "prod").await;
     prod.assert_no_duplicates();

@@ -21,6 +21,10 @@ pub enum Tagged<'a> {
     Distribution(&'a aws_sdk_cloudfront::Client, &'a str),
     /// An ACM certificate, by ARN.
     Certificate(&'a aws_sdk_acm::Client, &'a str),
+    /// An SNS topic, by ARN.
+    Topic(&'a aws_sdk_sns::Client, &'a str),
+    /// A CloudWatch alarm, by ARN.
+    Alarm(&'a aws_sdk_cloudwatch::Client, &'a str),
 }
 
 /// Brings a resource's tags from `found` to `desired`: one call that sets
@@ -61,6 +65,17 @@ pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tag
                 .add_tags_to_certificate()
                 .certificate_arn(arn)
                 .set_tags(Some(acm_tags(set)?))
+                .send()
+                .done(tagging)
+                .await
+                .map(drop),
+            Tagged::Topic(c, arn) => {
+                c.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(set)?)).send().done(tagging).await.map(drop)
+            }
+            Tagged::Alarm(c, arn) => c
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(cloudwatch_tags(set)?))
                 .send()
                 .done(tagging)
                 .await
@@ -106,9 +121,27 @@ pub async fn retag(resource: Tagged<'_>, what: &str, desired: &Tags, found: &Tag
                     .await
                     .map(drop)
             }
+            Tagged::Topic(c, arn) => {
+                c.untag_resource().resource_arn(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
+            Tagged::Alarm(c, arn) => {
+                c.untag_resource().resource_arn(arn).set_tag_keys(keys).send().done(untagging).await.map(drop)
+            }
         }?;
     }
     Ok(())
+}
+
+/// Tags as SNS takes them.
+pub fn sns_tags(tags: &Tags) -> Result<Vec<aws_sdk_sns::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Tags as CloudWatch takes them.
+pub fn cloudwatch_tags(tags: &Tags) -> Result<Vec<aws_sdk_cloudwatch::types::Tag>> {
+    tags.iter().map(|(k, v)| Ok(aws_sdk_cloudwatch::types::Tag::builder().key(k).value(v).build())).collect()
 }
 
 /// Tags as IAM takes them.

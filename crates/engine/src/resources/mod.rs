@@ -19,6 +19,10 @@
 //! each change's spec again before it is applied, when a value still
 //! unknown is an error that names the resource it needs ([`Unresolved`]).
 
+pub mod alarm;
+pub mod alarm_rules;
+pub mod alarm_subscription;
+pub mod alarm_topic;
 pub mod api;
 pub mod api_domain;
 pub mod api_mapping;
@@ -27,6 +31,7 @@ pub mod bucket;
 pub mod bucket_policy;
 pub mod certificate;
 pub mod certificate_reads;
+pub mod dashboard;
 mod discover;
 pub mod distribution;
 pub mod dns_record;
@@ -426,6 +431,10 @@ kinds! {
     ApiMapping: api_mapping::ApiMapping, "api_mapping", "API mapping", after [ApiDomain, Api, Stage], reads [ApiDomain];
     DnsRecord: dns_record::DnsRecord, "dns_record", "DNS record", after [ApiDomain, Distribution], reads [Certificate, ApiDomain, Distribution];
     Site: site::Site, "site", "site files", after [Bucket, Api, ApiMapping], reads [Bucket];
+    AlarmTopic: alarm_topic::AlarmTopic, "alarm_topic", "alarm topic", after [], reads [];
+    AlarmSubscription: alarm_subscription::AlarmSubscription, "alarm_subscription", "alarm e-mail subscription", after [AlarmTopic], reads [AlarmTopic];
+    Alarm: alarm::Alarm, "alarm", "CloudWatch alarm", after [AlarmTopic], reads [];
+    Dashboard: dashboard::Dashboard, "dashboard", "CloudWatch dashboard", after [Api], reads [];
 }
 
 /// A kind mismatch between a spec and what was found at its address cannot
@@ -716,6 +725,8 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub tagging_us_east_1: aws_sdk_resourcegroupstagging::Client,
     pub route53: aws_sdk_route53::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
     /// When the API Gateway client last wrote to each API.
     pub api_writes: crate::aws::ApiWrites,
 }
@@ -746,6 +757,8 @@ impl Clients {
             tagging: aws.tagging_in(aws.region()),
             tagging_us_east_1: aws.tagging_in(certificate::CLOUDFRONT_REGION),
             route53: aws.route53(),
+            cloudwatch: aws.cloudwatch(),
+            sns: aws.sns(),
             api_writes: aws.api_writes().clone(),
         }
     }

@@ -179,6 +179,9 @@ fn the_table_lists_after_a_kind_only_the_kinds_its_specs_reference() {
     wants.extend(desired(&shipped_with_sign_in(), &ids));
     let with_domain = shipped_with_domain(Some("example.com"));
     wants.extend(desired(&with_domain, &domain_known(&with_domain)));
+    let mut with_email = shipped();
+    with_email.stack.observability.alarm_email = Some("ops@example.com".into());
+    wants.extend(desired(&with_email, &ids));
     for kind in Kind::ALL {
         for after in kind.after() {
             let used = wants
