@@ -48,8 +48,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Build, then create or update every resource so AWS matches stack.yaml.
     Deploy(DeployArgs),
-    /// Show every resource of the stack: ok, missing or drifted, and the URLs.
-    Status,
+    /// Show every resource of the stack: ok, missing or drifted, and the URLs;
+    /// with --metrics, how the live chat is doing.
+    Status(StatusArgs),
     /// Show the functions' log lines from CloudWatch Logs, interleaved by time.
     Logs(LogsArgs),
     /// Delete every resource of the stack, and nothing else.
@@ -76,6 +77,22 @@ pub struct ManArgs {
     /// Write wschat.1 and wschat-SUBCOMMAND.1 into this folder instead of printing wschat.1.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Show how the chat is doing instead: people online now, messages and
+    /// posts a second, failed posts, fan-out p99, errors, throttles, the
+    /// dead-letter queue and the alarms in ALARM.
+    #[arg(long)]
+    pub metrics: bool,
+    /// With --metrics: read again every 5 s and redraw, until Ctrl-C.
+    #[arg(long, requires = "metrics")]
+    pub watch: bool,
+    /// With --metrics: the window the rates are over, a duration before now
+    /// (30s, 10m, 2h, 1d) or an RFC 3339 time.
+    #[arg(long, default_value = "15m", requires = "metrics", value_name = "WHEN")]
+    pub since: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod deploy;
 pub mod logs;
 pub mod shell;
+pub mod status_metrics;
 
 use anyhow::Result;
 use wschat_stack as stack;
@@ -40,7 +41,8 @@ pub async fn run(args: cli::Args) -> Result<()> {
         }
         Command::Plan(plan_args) => deploy::plan(&args, plan_args).await,
         Command::Deploy(deploy_args) => deploy::deploy(&args, deploy_args).await,
-        Command::Status => deploy::status(&args).await,
+        Command::Status(status) if status.metrics => status_metrics::run(&args, status).await,
+        Command::Status(_) => deploy::status(&args).await,
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
         Command::Dev(dev_args) => {

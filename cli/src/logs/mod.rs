@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::cli::{Args, LogsArgs};
 
 mod print;
-mod since;
+pub mod since;
 mod tail;
 #[cfg(test)]
 mod tests;

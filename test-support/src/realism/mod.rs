@@ -140,11 +140,9 @@ pub struct Behaviours {
     /// threaded server rewrites a zone's record list in each request, so of
     /// two deletes at once (a name's A and AAAA alias), one record came back.
     pub atomic_record_changes: bool,
-    /// CloudWatch checks an alarm's and a dashboard's configuration as its
-    /// API reference says (`cloudwatch.rs`).
+    /// CloudWatch's rules for alarms and dashboards (`cloudwatch.rs`), and SNS's
+    /// pending e-mail subscriptions and topic tags (`sns.rs`).
     pub cloudwatch_rules: bool,
-    /// SNS keeps e-mail subscriptions pending confirmation and refuses a
-    /// topic's name with other tags (`sns.rs`).
     pub sns_rules: bool,
 }
 
@@ -487,13 +485,7 @@ async fn serve(shared: Arc<Shared>, listener: std::net::TcpListener, mut stop: t
 }
 
 type Body = Full<Bytes>;
-
-fn into_response(reply: Reply) -> hyper::Response<Body> {
-    let mut response = hyper::Response::new(Full::new(reply.body));
-    *response.status_mut() = reply.status;
-    *response.headers_mut() = reply.headers;
-    response
-}
+use wire::into_response;
 
 async fn handle(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Body> {
     let (parts, body) = req.into_parts();
@@ -702,7 +694,7 @@ fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Op
         .or_else(|| apigateway::answer(world, call, request, now))
 }
 
-/// What every behaviour learns from a forwarded call, and how it changes the reply.
+/// What every behaviour learns from a forwarded call, and how it changes it.
 fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, now: Instant) {
     iam::learn(world, call, request, reply, now);
     lambda::learn(world, call, request, reply, now);

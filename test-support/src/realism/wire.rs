@@ -134,3 +134,11 @@ pub fn throttled(service: &str) -> Reply {
         _ => xml_error(400, "Throttling", "Rate exceeded"),
     }
 }
+
+/// The reply as hyper sends it.
+pub fn into_response(reply: Reply) -> hyper::Response<http_body_util::Full<Bytes>> {
+    let mut response = hyper::Response::new(http_body_util::Full::new(reply.body));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
+}

@@ -15,6 +15,7 @@ mod domain_reuse;
 mod faults;
 mod kill_loop;
 mod lifecycle;
+mod observability;
 mod realism;
 mod signin;
 mod stages;
