@@ -553,8 +553,9 @@ fn assumptions(s: &Settings, u: &Usage) -> Vec<String> {
          long-poll the idle queue {IDLE_POLLS_PER_MINUTE} times a minute"
     ));
     out.push(format!(
-        "logs: {LOG_BYTES_PER_INVOCATION} bytes an invocation, kept {} days, stored uncompressed \
+        "logs: {} bytes an invocation, kept {} days, stored uncompressed \
          (CloudWatch compresses them, so storage costs less)",
+        group(LOG_BYTES_PER_INVOCATION),
         s.log_retention_days
     ));
     out.push(format!(

@@ -202,7 +202,10 @@ pub fn table(h: &Header, e: &Estimate) -> String {
             [
                 l.service.to_string(),
                 l.what.to_string(),
-                format!("{} {}", quantity(l.quantity), l.unit),
+                match l.unit.strip_suffix('s') {
+                    Some(one) if l.quantity == 1.0 => format!("1 {one}"),
+                    _ => format!("{} {}", quantity(l.quantity), l.unit),
+                },
                 l.price.shown(l.unit),
                 usd(l.cost),
             ]
