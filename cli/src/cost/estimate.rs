@@ -351,36 +351,31 @@ pub fn estimate(s: &Settings, u: &Usage, prices: &Prices) -> Estimate {
         read: Read::One,
     };
     m.notices(s, u, welcome);
+    // `list`: the caller's row, a page of up to 200 people, the count; its limit.
     let listed = u.online.min(chat_core::presence::LIST_PAGE as f64);
     m.replies += connections * (1.0 + metered(listed * LIST_ENTRY_BYTES));
     m.reads += connections * (1.0 + 0.5 + read_units(listed * ROW_BYTES, false));
     m.writes += connections;
+    // `$disconnect`: the row and the count out, the count read.
     m.reads += connections * 0.5;
     m.writes += connections * 2.0;
 
     // Joins and leaves: to everyone one by one up to `chat.presence` online,
-    // else noted (a write each) in a window's digest, sent when the window had
-    // any (`presence.rs`).
+    // else noted (a write each) in a window's digest, which goes to everyone
+    // once for each window that had any (`presence.rs`), after a read of it.
     let online = u.online;
-    if digests {
+    let count = if digests {
         m.writes += connections * 2.0;
         let window = f64::from(chat_core::presence::window_seconds(online as u64, s.post_rate));
         let events_per_second = 2.0 * connections / SECONDS_PER_MONTH;
-        let count = SECONDS_PER_MONTH / window * (1.0 - (-events_per_second * window).exp());
-        m.reads += count;
-        m.notices(
-            s,
-            u,
-            Notices { count, posts: online, metered: online, frames: Frames::Presence, read: Read::Everyone },
-        );
+        let digests = SECONDS_PER_MONTH / window * (1.0 - (-events_per_second * window).exp());
+        m.reads += digests;
+        digests
     } else {
-        let count = connections * 2.0;
-        m.notices(
-            s,
-            u,
-            Notices { count, posts: online, metered: online, frames: Frames::Presence, read: Read::Everyone },
-        );
-    }
+        connections * 2.0
+    };
+    let presence = Notices { count, posts: online, metered: online, frames: Frames::Presence, read: Read::Everyone };
+    m.notices(s, u, presence);
 
     m.connection_minutes = online * HOURS_PER_MONTH * 60.0;
     m.keepalive = m.connection_minutes / PING_MINUTES * 2.0;
