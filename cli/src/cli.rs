@@ -55,6 +55,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Delete every resource of the stack, and nothing else.
     Destroy(DestroyArgs),
+    /// Estimate the stack's monthly AWS bill for a usage, line by line, at list prices. Makes no AWS call.
+    Cost(CostArgs),
     /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
     Dev(DevArgs),
     /// Print the shell completion script for bash, zsh, fish or powershell
@@ -140,6 +142,39 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CostArgs {
+    /// People online at once, on average: the connections API Gateway holds.
+    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0))]
+    pub connections: f64,
+    /// Hours a day each person is online. 24: the same people round the
+    /// clock; 2: twelve times as many people take turns.
+    #[arg(long, default_value_t = 24.0, value_name = "HOURS", value_parser = in_range(0.1, 24.0))]
+    pub hours_online: f64,
+    /// Chat messages each person sends a day.
+    #[arg(long, default_value_t = 20.0, value_name = "N", value_parser = in_range(0.0, 100_000.0))]
+    pub messages_per_user_day: f64,
+    /// Recipients of each message: the size of the rooms people talk in.
+    /// Without it, every message goes to everyone online.
+    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0))]
+    pub room_size: Option<f64>,
+    /// Bytes of text in a chat message.
+    #[arg(long, default_value_t = 200.0, value_name = "BYTES", value_parser = in_range(1.0, 32_768.0))]
+    pub message_bytes: f64,
+}
+
+/// A clap value parser for a number in `min..=max`.
+fn in_range(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text: &str| {
+        let n: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+        if n.is_finite() && (min..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{n} is out of range; it takes {min}..={max}"))
+        }
+    }
 }
 
 /// Logs go to stderr. `-v` shows debug events of wschat itself, `-vv` everything.

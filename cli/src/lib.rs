@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod cost;
 pub mod deploy;
 pub mod logs;
 pub mod shell;
@@ -45,6 +46,7 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Status(_) => deploy::status(&args).await,
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
+        Command::Cost(cost_args) => cost::run(&args, cost_args),
         Command::Dev(dev_args) => {
             let stack = stack::load(&args.file, &args.stage)?;
             wschat_dev::run(&stack, &args.aws.for_stack(&stack), dev_args, args.json).await

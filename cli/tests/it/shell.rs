@@ -5,7 +5,7 @@
 use crate::support::{root, run, wschat};
 
 const SUBCOMMANDS: &[&str] =
-    &["validate", "build", "plan", "deploy", "status", "logs", "destroy", "dev", "completions", "man"];
+    &["validate", "build", "plan", "deploy", "status", "logs", "destroy", "cost", "dev", "completions", "man"];
 
 fn stdout_of(args: &[&str]) -> String {
     let (out, stderr) = run(wschat(&root()).args(args));

@@ -27,3 +27,15 @@ pub fn run(cmd: &mut Command) -> (Output, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stderr)
 }
+
+/// Copies the project's stack inputs into a temp dir with a changed stack.yaml.
+pub fn project_with(stack: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for krate in ["lambdas/chat", "lambdas/notify"] {
+        std::fs::create_dir_all(dir.path().join(krate)).unwrap();
+        std::fs::copy(root().join(krate).join("Cargo.toml"), dir.path().join(krate).join("Cargo.toml")).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("wwwroot")).unwrap();
+    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+    dir
+}

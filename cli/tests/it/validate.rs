@@ -1,24 +1,12 @@
 //! `wschat validate` as a user runs it: exit codes and file:line:column messages.
 
-use crate::support::{root, run, wschat};
+use crate::support::{project_with, root, run, wschat};
 
 #[test]
 fn the_shipped_stack_validates() {
     let (out, stderr) = run(wschat(&root()).arg("validate"));
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("ok"), "{stderr}");
-}
-
-/// Copies the project's stack inputs into a temp dir with a changed stack.yaml.
-fn project_with(stack: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for krate in ["lambdas/chat", "lambdas/notify"] {
-        std::fs::create_dir_all(dir.path().join(krate)).unwrap();
-        std::fs::copy(root().join(krate).join("Cargo.toml"), dir.path().join(krate).join("Cargo.toml")).unwrap();
-    }
-    std::fs::create_dir_all(dir.path().join("wwwroot")).unwrap();
-    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
-    dir
 }
 
 #[test]

@@ -24,6 +24,15 @@ pub const MAX_ALARMS: usize = 10;
 /// Functions that get an errors alarm each; with more, one alarm sums them.
 const ERRORS_ALARMS: usize = 4;
 
+/// How many alarms `stack` has (what [`rules`] makes), without an account.
+pub fn count(stack: &wschat_stack::Stack) -> usize {
+    if !stack.observability.alarms {
+        return 0;
+    }
+    let functions = stack.functions.len();
+    6 + if functions <= ERRORS_ALARMS { functions } else { 1 }
+}
+
 /// One metric, as CloudWatch names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MetricName {
@@ -243,4 +252,28 @@ pub fn rules(env: &Env) -> Vec<(String, Definition)> {
     ));
     debug_assert!(rules.len() <= MAX_ALARMS, "{} alarms", rules.len());
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::tests::{shipped, shipped_with_sign_in};
+
+    #[test]
+    fn at_most_ten_alarms_and_count_says_how_many() {
+        let mut many = shipped();
+        for extra in ["a", "b", "c"] {
+            let chat = many.stack.functions["chat"].clone();
+            many.stack.functions.insert(extra.into(), chat);
+        }
+        for (env, want) in [(shipped(), 8), (shipped_with_sign_in(), 9), (many, 7)] {
+            let rules = rules(&env);
+            assert_eq!(rules.len(), want);
+            assert_eq!(count(&env.stack), want);
+            assert!(rules.len() <= MAX_ALARMS);
+        }
+        let mut off = shipped();
+        off.stack.observability.alarms = false;
+        assert_eq!(count(&off.stack), 0);
+    }
 }
