@@ -46,10 +46,10 @@ fn cost_json_prints_the_lines_their_sources_the_assumptions_and_the_total() {
     // 1,000 people, 30 messages a day each, to 20: 600,000 posts a day.
     let delivered = line(&doc, "API Gateway", "chat messages delivered").unwrap()["quantity"].as_f64().unwrap();
     assert!((delivered - 1000.0 * 30.0 * 20.0 * 730.0 / 24.0).abs() < 1.0, "{delivered}");
-    // The shipped stack: x86_64, history on, 16 metrics, 9 alarms, a dashboard.
+    // The shipped stack: x86_64, history on, 16 metrics, 8 alarms, a dashboard.
     assert!(line(&doc, "DynamoDB", "writes: history").is_some());
     assert_eq!(line(&doc, "CloudWatch", "custom metrics").unwrap()["quantity"], 16.0);
-    assert_eq!(line(&doc, "CloudWatch", "alarms").unwrap()["cost"], 0.9);
+    assert_eq!(line(&doc, "CloudWatch", "alarms").unwrap()["cost"], 0.8);
     assert_eq!(line(&doc, "Lambda", "chat: duration").unwrap()["price"]["usd"], 0.0000166667);
     assert!(doc["assumptions"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().contains("free tier")));
 }
