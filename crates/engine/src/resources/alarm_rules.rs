@@ -93,6 +93,14 @@ fn over(watch: Watch, threshold: f64, datapoints: i32, periods: i32, topic: &str
     }
 }
 
+/// Metric math: the sum of `metrics`' sums, named `{prefix}0`, `{prefix}1`...
+fn summed(prefix: &str, label: &str, metrics: impl IntoIterator<Item = MetricName>) -> Watch {
+    let inputs: Vec<(String, MetricName, String)> =
+        metrics.into_iter().enumerate().map(|(i, m)| (format!("{prefix}{i}"), m, "Sum".to_string())).collect();
+    let expression = inputs.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+");
+    Watch::Math { expression, label: label.into(), inputs }
+}
+
 /// The stack's alarms by key (the end of their names), at most [`MAX_ALARMS`].
 pub fn rules(env: &Env) -> Vec<(String, Definition)> {
     let s = &env.stack;
@@ -159,13 +167,10 @@ pub fn rules(env: &Env) -> Vec<(String, Definition)> {
             ));
         }
     } else {
-        let inputs = functions.iter().enumerate().map(|(i, f)| (format!("e{i}"), lambda("Errors", f), "Sum".into()));
-        let inputs: Vec<_> = inputs.collect();
-        let expression = inputs.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+");
         rules.push((
             "errors".to_string(),
             over(
-                Watch::Math { expression, label: "Errors".into(), inputs },
+                summed("e", "Errors", functions.iter().map(|f| lambda("Errors", f))),
                 0.0,
                 3,
                 5,
@@ -176,16 +181,10 @@ pub fn rules(env: &Env) -> Vec<(String, Definition)> {
             ),
         ));
     }
-    let inputs: Vec<_> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (format!("t{i}"), lambda("Throttles", f), "Sum".to_string()))
-        .collect();
-    let expression = inputs.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+");
     rules.push((
         "throttles".to_string(),
         over(
-            Watch::Math { expression, label: "Throttles".into(), inputs },
+            summed("t", "Throttles", functions.iter().map(|f| lambda("Throttles", f))),
             0.0,
             3,
             5,
@@ -214,14 +213,15 @@ pub fn rules(env: &Env) -> Vec<(String, Definition)> {
         ),
     ));
     let throttle = wschat_stack::Stack::account_throttle(&env.region);
-    let names = ["Posts", "Gone", "Refused", "Retried"];
-    let inputs: Vec<_> = names.iter().enumerate().map(|(i, n)| (format!("p{i}"), ours(n), "Sum".to_string())).collect();
-    let expression =
-        format!("({})/PERIOD(p0)", inputs.iter().map(|(id, _, _)| id.as_str()).collect::<Vec<_>>().join("+"));
+    // Every try a second: the sum over the period, divided by its seconds.
+    let mut posts = summed("p", "Posts a second", ["Posts", "Gone", "Refused", "Retried"].map(ours));
+    if let Watch::Math { expression, .. } = &mut posts {
+        *expression = format!("({expression})/PERIOD(p0)");
+    }
     rules.push((
         "posts-throttle".to_string(),
         over(
-            Watch::Math { expression, label: "Posts a second".into(), inputs },
+            posts,
             f64::from(throttle) * 0.8,
             3,
             3,
