@@ -106,7 +106,7 @@ fn series(stack: &Stack) -> Vec<Series> {
 
 /// Reads the numbers once.
 pub async fn read(aws: &Aws, stack: &Stack, since: Since, region: &str) -> Result<Numbers> {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let now_ms = chat_core::now_millis();
     let start_ms = since.start(now_ms).min(now_ms - 60_000);
     let window = (now_ms - start_ms) / 1000;
     // One period for the whole window (a multiple of 60 s): one value a series.
