@@ -14,9 +14,10 @@
 //! them to it.
 
 use anyhow::Result;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Address, Env, FoundItem, Ids, Kind, Op, Resource, Want, alarm_topic};
-use crate::aws::Sent;
+use crate::aws::{AwsContext, Missing, Sent};
 use crate::diff::FieldChange;
 
 /// What SNS lists instead of an ARN while the address has not confirmed.
@@ -63,7 +64,7 @@ impl Resource for AlarmSubscription {
         let listed =
             crate::aws::every(sns.list_subscriptions_by_topic().topic_arn(&topic.id).into_paginator().items().send())
                 .await
-                .map_err(|e| anyhow::Error::new(e).context(doing()))?;
+                .aws_context(doing)?;
         let wanted = reads.env.stack.observability.alarm_email.as_deref().map(str::to_ascii_lowercase);
         let owner = Some(Address::new(Kind::AlarmTopic, alarm_topic::NAME));
         let mut found = super::FoundSet::default();
@@ -115,8 +116,9 @@ impl Resource for AlarmSubscription {
         let Some(arn) = &found.arn else { return Ok(()) };
         let doing = || format!("unsubscribing {} from SNS topic `{}`", found.email, found.topic_arn);
         match op.clients.sns.unsubscribe().subscription_arn(arn).send().await {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception()) => Ok(()),
-            other => crate::aws::Missing::or_gone(other.map(drop)).map_err(|e| anyhow::Error::new(e).context(doing())),
+            // Pending: nothing to unsubscribe (the error terraform-provider-aws matches too).
+            Err(e) if e.message().is_some_and(|m| m.contains("pending confirmation")) => Ok(()),
+            other => other.or_gone().aws_context(doing),
         }
     }
 

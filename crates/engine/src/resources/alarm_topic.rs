@@ -22,6 +22,7 @@
 //! values and no chat text.
 
 use anyhow::Result;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field};
 use crate::aws::{AwsContext, Sent, Tagged, retag, sns_tags};
@@ -99,7 +100,7 @@ impl Resource for AlarmTopic {
         match created {
             Ok(out) => Ok(out.topic_arn().unwrap_or(&spec.arn).to_string()),
             // Someone else's topic of this name, with other tags: adopted.
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception()) => {
+            Err(e) if e.message().is_some_and(|m| m.contains("already exists with different tags")) => {
                 let found = read_tags(sns, &spec.arn).await?;
                 let what = format!("SNS topic `{}`", spec.name);
                 retag(Tagged::Topic(sns, &spec.arn), &what, &spec.tags, &found).await?;
