@@ -12,6 +12,14 @@
 //! `InvalidParameterCombination` or `InvalidParameterValue` (400,
 //! `ValidationError` for the ranges).
 //!
+//! PutMetricAlarm of an alarm that exists: "its state is left unchanged, but
+//! the update completely overwrites the previous configuration of the
+//! alarm", and "any tags you specify in this parameter are ignored"
+//! (TagResource changes them; aws/aws-sdk#27 had the page say so). moto
+//! makes a new alarm, in INSUFFICIENT_DATA, with the tags sent. The proxy
+//! reads the alarm first, forwards the update without its tags, and sets
+//! the state it had back ([`put_alarm`]).
+//!
 //! PutDashboard ("Dashboard Body Structure and Syntax"): the body is an
 //! object with a `widgets` array; a widget has a `type` of `metric`, `text`,
 //! `log`, `alarm` or `explorer`, a `width` of 1..=24 and a `height` of
@@ -24,8 +32,61 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::World;
+use super::acm::xml_field;
 use super::call::{Call, Request};
 use super::wire::{self, Reply};
+
+/// Whether the proxy answers this call with [`put_alarm`].
+pub fn keeps_alarm_state(call: &Call, cloudwatch_rules: bool) -> bool {
+    cloudwatch_rules && call.service == "monitoring" && call.operation == "PutMetricAlarm"
+}
+
+/// `request`'s form sent to moto as another query call.
+async fn query(shared: &super::Shared, request: &Request, form: &[(&str, &str)]) -> Result<Reply, String> {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&");
+    super::forward(shared, &Request { body: body.into(), ..request.clone() }).await
+}
+
+/// The XML entities moto escapes in a text field.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// PutMetricAlarm as AWS does it to an alarm that exists: without its tags,
+/// and keeping the alarm's state.
+pub async fn put_alarm(shared: &super::Shared, request: &Request) -> Result<Reply, String> {
+    let name = request.form("AlarmName").unwrap_or_default();
+    let read = query(
+        shared,
+        request,
+        &[("Action", "DescribeAlarms"), ("Version", "2010-08-01"), ("AlarmNames.member.1", &name)],
+    )
+    .await?;
+    let read = String::from_utf8_lossy(&read.body).into_owned();
+    let Some(alarm) = xml_field(&read, "MetricAlarms").filter(|a| a.contains("<AlarmName>")) else {
+        return super::forward(shared, request).await;
+    };
+    let body = String::from_utf8_lossy(&request.body);
+    let untagged: Vec<&str> = body.split('&').filter(|pair| !pair.starts_with("Tags.")).collect();
+    let put = super::forward(shared, &Request { body: untagged.join("&").into(), ..request.clone() }).await?;
+    let state = xml_field(&alarm, "StateValue").unwrap_or_default();
+    if put.is_success() && state != "INSUFFICIENT_DATA" {
+        let reason = unescape(&xml_field(&alarm, "StateReason").unwrap_or_default());
+        let form = [
+            ("Action", "SetAlarmState"),
+            ("Version", "2010-08-01"),
+            ("AlarmName", &name),
+            ("StateValue", &state),
+            ("StateReason", &reason),
+        ];
+        query(shared, request, &form).await?;
+    }
+    Ok(put)
+}
 
 fn refuse_alarm(r: &Request) -> Option<String> {
     let int = |field: &str| r.form(field).and_then(|v| v.parse::<i64>().ok());
@@ -135,6 +196,43 @@ pub fn refuse(world: &mut World, call: &Call, request: &Request, _now: Instant) 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn form(body: &str) -> Request {
+        Request {
+            method: http::Method::POST,
+            path: "/".into(),
+            query: String::new(),
+            headers: http::HeaderMap::new(),
+            body: body.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn an_alarm_is_checked_as_put_metric_alarm_does() {
+        let one = "MetricName=Errors&Namespace=AWS%2FLambda&Statistic=Sum&EvaluationPeriods=5&DatapointsToAlarm=3";
+        assert_eq!(refuse_alarm(&form(&format!("{one}&Period=60"))), None);
+        assert_eq!(
+            refuse_alarm(&form("MetricName=FanoutMs&ExtendedStatistic=p99&Period=60&EvaluationPeriods=5")),
+            None
+        );
+        for (body, says) in [
+            (format!("{one}&Period=45"), "Period 45"),
+            (format!("{one}&Period=60&ExtendedStatistic=p99"), "one of Statistic"),
+            ("MetricName=Errors&Period=60&EvaluationPeriods=5".to_string(), "one of Statistic"),
+            ("MetricName=Errors&Statistic=Sum&Period=3600&EvaluationPeriods=25".to_string(), "86400"),
+            (format!("{one}&Period=60").replace("DatapointsToAlarm=3", "DatapointsToAlarm=6"), "DatapointsToAlarm"),
+            (format!("{one}&Period=60&AlarmActions.member.6=arn"), "at most 5"),
+        ] {
+            let why = refuse_alarm(&form(&body)).unwrap_or_else(|| panic!("{body} passed"));
+            assert!(why.contains(says), "{body}: {why}");
+        }
+        let math = "EvaluationPeriods=3&Metrics.member.1.Id=p0&Metrics.member.1.MetricStat.Period=60&Metrics.member.1.ReturnData=false\
+                    &Metrics.member.2.Id=e&Metrics.member.2.Expression=p0";
+        assert_eq!(refuse_alarm(&form(math)), None);
+        let two = math.replace("Metrics.member.1.ReturnData=false", "Metrics.member.1.ReturnData=true");
+        assert!(refuse_alarm(&form(&two)).unwrap().contains("exactly one"));
+        assert!(refuse_alarm(&form(&format!("{math}&Period=60"))).unwrap().contains("InvalidParameterCombination"));
+    }
 
     #[test]
     fn a_dashboard_body_is_checked_as_cloudwatch_does() {

@@ -618,9 +618,13 @@ async fn answer(shared: &Shared, request: Request) -> Reply {
         }
         None => None,
     };
-    let route_settings_name_routes = shared.world().behaviours.route_settings_name_routes;
+    let (route_settings_name_routes, cloudwatch_rules) = {
+        let b = &shared.world().behaviours;
+        (b.route_settings_name_routes, b.cloudwatch_rules)
+    };
     let forwarded = match apigateway::completed(&call, route_settings_name_routes) {
         Some(completion) => apigateway::complete(shared, &request, completion).await,
+        None if cloudwatch::keeps_alarm_state(&call, cloudwatch_rules) => cloudwatch::put_alarm(shared, &request).await,
         None => forward(shared, &request).await,
     };
     drop(held);

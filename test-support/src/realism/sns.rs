@@ -8,20 +8,32 @@
 //!   error terraform-provider-aws's `aws_sns_topic_subscription` takes as
 //!   deleted). moto confirms every subscription at once. Nobody confirms in
 //!   tests, so every e-mail subscription made through the proxy stays pending.
-//! - CreateTopic of a name that exists with other tags is 400
-//!   `InvalidParameter`, "Invalid parameter: Tags Reason: Topic already exists
-//!   with different tags"; moto returns the topic.
+//! - CreateTopic of a name that exists, with a tag the topic does not have,
+//!   is 400 `InvalidParameter`, "Invalid parameter: Tags Reason: Topic
+//!   already exists with different tags" (AWS's answer as localstack#2405
+//!   reports it; LocalStack checks each requested tag against the topic's);
+//!   moto returns the topic.
+//! - A topic's tags right after a topic of the same ARN was deleted are 400
+//!   `StaleTag`, "A tag has been added to a resource with the same ARN as a
+//!   deleted resource. Wait a short while and then retry the operation"
+//!   (SNS API Reference, CreateTopic and TagResource, Errors): for
+//!   [`STALE_TAG`] here; AWS says "a short while".
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::World;
 use super::acm::xml_field;
 use super::call::{Call, Request};
 use super::wire::{self, Reply};
 
+/// How long a deleted topic's name refuses tags.
+pub const STALE_TAG: Duration = Duration::from_millis(1_500);
+
 #[derive(Debug, Default)]
 pub struct State {
+    /// When each topic name was last deleted.
+    deleted: BTreeMap<String, Instant>,
     /// E-mail subscriptions made through the proxy, by ARN.
     pending: BTreeSet<String>,
     /// Topics created through the proxy, by name, with their tags.
@@ -35,7 +47,7 @@ fn tags(r: &Request) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub fn refuse(world: &mut World, call: &Call, request: &Request, _now: Instant) -> Option<Reply> {
+pub fn refuse(world: &mut World, call: &Call, request: &Request, now: Instant) -> Option<Reply> {
     if !world.behaviours.sns_rules || call.service != "sns" {
         return None;
     }
@@ -51,8 +63,18 @@ pub fn refuse(world: &mut World, call: &Call, request: &Request, _now: Instant) 
             })
         }
         "CreateTopic" => {
-            let existing = world.sns.topics.get(&request.form("Name")?)?;
-            (*existing != tags(request)).then(|| {
+            let name = request.form("Name")?;
+            let asked = tags(request);
+            let stale = world.sns.deleted.get(&name).is_some_and(|at| now.duration_since(*at) < STALE_TAG);
+            if stale && !asked.is_empty() {
+                return Some(wire::xml_error(
+                    400,
+                    "StaleTag",
+                    "A tag has been added to a resource with the same ARN as a deleted resource. Wait a short while and then retry the operation.",
+                ));
+            }
+            let existing = world.sns.topics.get(&name)?;
+            asked.iter().any(|(k, v)| existing.get(k) != Some(v)).then(|| {
                 wire::xml_error(
                     400,
                     "InvalidParameter",
@@ -64,7 +86,7 @@ pub fn refuse(world: &mut World, call: &Call, request: &Request, _now: Instant) 
     }
 }
 
-pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, _now: Instant) {
+pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Reply, now: Instant) {
     if !world.behaviours.sns_rules || call.service != "sns" || !reply.is_success() {
         return;
     }
@@ -111,6 +133,7 @@ pub fn learn(world: &mut World, call: &Call, request: &Request, reply: &mut Repl
         "DeleteTopic" => {
             if let Some(name) = request.form("TopicArn").and_then(|a| a.rsplit(':').next().map(str::to_string)) {
                 world.sns.topics.remove(&name);
+                world.sns.deleted.insert(name, now);
             }
         }
         _ => {}

@@ -63,3 +63,86 @@ async fn status_metrics_counts_who_is_online_the_dead_letters_and_the_alarms_in_
     assert!(text.contains("dead letters      1"), "{text}");
     assert!(text.contains("ob-status-dev-dead-letters: Threshold Crossed"), "{text}");
 }
+
+/// An alarm e-mail stays pending (SNS waits for the address to confirm, and
+/// the proxy, as AWS, lists it `PendingConfirmation` and refuses to
+/// unsubscribe it): a redeploy does not subscribe again, a new address is
+/// subscribed beside it, and destroy takes both with the topic. The topic
+/// was someone else's, with a tag of their own (AWS refuses CreateTopic of
+/// its name with other tags): deploy adopts it. An alarm in ALARM stays in
+/// ALARM when a deploy changes it (AWS keeps the state; the proxy too).
+#[tokio::test]
+async fn an_alarm_email_stays_pending_an_alarm_keeps_its_state_and_destroy_takes_the_topic() {
+    let cloud = super::Cloud::shared();
+    let project = super::Project::new("ob-email");
+    let proxied = cloud.through_proxy().await;
+    let sns = proxied.sns();
+    let team = aws_sdk_sns::types::Tag::builder().key("team").value("ops").build().unwrap();
+    let topic = sns.create_topic().name("ob-email-dev-alarms").tags(team).send().await.unwrap();
+    let topic = topic.topic_arn().unwrap().to_string();
+    project.write_stack(&format!("{}\nobservability:\n  alarm_email: ops@example.com\n", project.stack()));
+    let first = super::deploy(&cloud, &project);
+    assert!(super::changes(&first).contains(&"create alarm_subscription ops@example.com".to_string()), "{first:#}");
+    assert!(super::changes(&first).contains(&"update alarm_topic alarms".to_string()), "adopted: {first:#}");
+
+    let listed = |sns: aws_sdk_sns::Client| {
+        let topic = topic.clone();
+        async move {
+            let subs = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+            let mut subs: Vec<(String, String)> = subs
+                .subscriptions()
+                .iter()
+                .map(|s| (s.endpoint().unwrap().to_string(), s.subscription_arn().unwrap().to_string()))
+                .collect();
+            subs.sort();
+            subs
+        }
+    };
+    assert_eq!(listed(sns.clone()).await, [("ops@example.com".to_string(), "PendingConfirmation".to_string())]);
+    let tags = sns.list_tags_for_resource().resource_arn(&topic).send().await.unwrap();
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(tags.contains(&("wschat:stack", "ob-email")), "{tags:?}");
+    let status = json(&cloud, &project, &["status"]);
+    let row = status["resources"].as_array().unwrap().iter().find(|r| r["kind"] == "alarm_subscription").unwrap();
+    assert_eq!(row["state"], "ok", "{row:#}");
+    assert!(row["detail"].as_str().unwrap().contains("pending"), "{row:#}");
+
+    let again = super::deploy(&cloud, &project);
+    assert_eq!(super::mutating(&again), 0, "the pending subscription is found by its address: {again:#}");
+
+    // The fan-out alarm fires; a new threshold keeps it firing.
+    let cloudwatch = proxied.cloudwatch();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name("ob-email-dev-fanout-p99")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed")
+        .send()
+        .await
+        .unwrap();
+    project.write_stack(
+        &project
+            .stack()
+            .replace("alarm_email: ops@example.com", "alarm_email: oncall@example.com\n  fanout_p99_ms: 5000"),
+    );
+    let changed = super::deploy(&cloud, &project);
+    assert_eq!(
+        super::changes(&changed),
+        ["create alarm_subscription oncall@example.com", "update alarm fanout-p99"],
+        "the old address, pending, is left to expire: {changed:#}"
+    );
+    let read = cloudwatch.describe_alarms().alarm_names("ob-email-dev-fanout-p99").send().await.unwrap();
+    let alarm = &read.metric_alarms()[0];
+    assert_eq!(alarm.threshold(), Some(5000.0));
+    assert_eq!(alarm.state_value(), Some(&aws_sdk_cloudwatch::types::StateValue::Alarm), "{alarm:?}");
+    let firing = json(&cloud, &project, &["status", "--metrics"]);
+    assert_eq!(firing["alarms"][0]["name"], "ob-email-dev-fanout-p99", "{firing:#}");
+    assert_eq!(listed(sns.clone()).await.len(), 2);
+
+    json(&cloud, &project, &["destroy", "--yes"]);
+    let aws = super::sdk(&cloud).await;
+    let inv = super::Inventory::read(&aws, "ob-email", "dev").await;
+    assert!(inv.is_empty(), "left behind: {inv:#?}");
+    let all = aws.sns().list_subscriptions().send().await.unwrap();
+    assert!(all.subscriptions().iter().all(|s| s.topic_arn() != Some(topic.as_str())), "{all:?}");
+}

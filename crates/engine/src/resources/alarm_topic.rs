@@ -5,13 +5,16 @@
 //! SNS API Reference, CreateTopic: "This action is idempotent, so if the
 //! requester already owns a topic with the specified name, that topic's ARN
 //! is returned without creating a new topic" — unless the tags differ:
-//! "Invalid parameter: Tags Reason: Topic already exists with different
-//! tags" (an `InvalidParameter`; terraform-provider-aws's `aws_sns_topic`
-//! meets it when a topic is re-created with other tags). A deploy killed
-//! after CreateTopic finds the topic by its ARN on the next run, so only a
-//! topic someone else made under the stack's name meets that error here; it
-//! is adopted and tagged. DeleteTopic: "Deleting a topic that does not exist
-//! does not result in an error"; it deletes the topic's subscriptions too.
+//! `InvalidParameter`, "Invalid parameter: Tags Reason: Topic already exists
+//! with different tags" (AWS's answer as localstack#2405 reports it). A
+//! deploy killed after CreateTopic finds the topic by its ARN on the next
+//! run, so only a topic someone else made under the stack's name meets that
+//! error here; it is adopted and tagged. Right after a topic of the same ARN
+//! was deleted (destroy, then deploy), its tags are `StaleTag`: "Wait a short
+//! while and then retry the operation" (CreateTopic, Errors), which create
+//! does. DeleteTopic: "This action is idempotent, so deleting a topic that
+//! does not exist does not result in an error"; it deletes the topic's
+//! subscriptions too.
 //!
 //! The topic is not encrypted at rest: CloudWatch publishes to an encrypted
 //! topic only under a customer managed KMS key whose policy lets
@@ -25,8 +28,15 @@ use anyhow::Result;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Env, FoundItem, Ids, Op, Resource, Tags, Want, tags_field};
-use crate::aws::{AwsContext, Sent, Tagged, retag, sns_tags};
+use aws_sdk_sns::operation::create_topic::CreateTopicError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::aws::{AwsContext, Sent, Tagged, retag, retry_while, sns_tags};
 use crate::diff::FieldChange;
+
+/// How long create waits out `StaleTag` ("a short while").
+const STALE_TAG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Its one instance's name in the stack.
 pub const NAME: &str = "alarms";
@@ -96,7 +106,10 @@ impl Resource for AlarmTopic {
 
     async fn create(op: &Op<'_>, spec: &Spec) -> Result<String> {
         let sns = &op.clients.sns;
-        let created = sns.create_topic().name(&spec.name).set_tags(Some(sns_tags(&spec.tags)?)).send().await;
+        let create = sns.create_topic().name(&spec.name).set_tags(Some(sns_tags(&spec.tags)?));
+        let why = "SNS still holds the tags of the deleted topic of this name";
+        let stale = |e: &SdkError<CreateTopicError, HttpResponse>| e.code() == Some("StaleTag");
+        let created = retry_while(op.task, why, STALE_TAG_LIMIT, || create.clone().send(), stale).await;
         match created {
             Ok(out) => Ok(out.topic_arn().unwrap_or(&spec.arn).to_string()),
             // Someone else's topic of this name, with other tags: adopted.
