@@ -146,3 +146,98 @@ async fn an_alarm_email_stays_pending_an_alarm_keeps_its_state_and_destroy_takes
     let all = aws.sns().list_subscriptions().send().await.unwrap();
     assert!(all.subscriptions().iter().all(|s| s.topic_arn() != Some(topic.as_str())), "{all:?}");
 }
+
+/// A poison notice (one that fails every try) reaches the dead-letter queue,
+/// and the `dead-letters` alarm, as deployed, fires on it within 5 minutes.
+/// The test stands in for what moto does not do: SQS publishing the queue's
+/// depth every minute, and CloudWatch evaluating the alarm's definition
+/// (CloudWatch User Guide, "Evaluating an alarm": ALARM when
+/// `DatapointsToAlarm` of the last `EvaluationPeriods` periods breach).
+#[tokio::test]
+async fn a_poison_notice_reaches_the_dead_letter_queue_and_its_alarm_fires_within_five_minutes() {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, Statistic};
+
+    let (_cloud, _project, aws, inventory) = deployed("ob-poison").await;
+    let sqs = aws.sqs();
+    let url = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move { sqs.get_queue_url().queue_name(name).send().await.unwrap().queue_url.unwrap() }
+    };
+    let (queue, dlq) = (url("ob-poison-dev-notifications").await, url("ob-poison-dev-notifications-dlq").await);
+    // The test plays notify: moto would hand the notice to a Lambda it
+    // cannot run (and drop it), so the mapping is off.
+    let uuid = inventory.mappings["notify"][0]["uuid"].as_str().unwrap().to_string();
+    aws.lambda().update_event_source_mapping().uuid(uuid).enabled(false).send().await.unwrap();
+    sqs.send_message().queue_url(&queue).message_body("{\"poison\":true}").send().await.unwrap();
+    // notify fails every try: the notice comes back after each, until SQS
+    // moves it, past the redrive policy's maxReceiveCount.
+    let redrive = test_support::aws::queue_attributes(&sqs, &queue).await["RedrivePolicy"].clone();
+    let redrive: Value = serde_json::from_str(&redrive).unwrap();
+    let tries = redrive["maxReceiveCount"].as_u64().unwrap();
+    for _ in 0..=tries {
+        sqs.receive_message().queue_url(&queue).visibility_timeout(0).send().await.unwrap();
+    }
+    let depth = test_support::aws::queue_attributes(&sqs, &dlq).await["ApproximateNumberOfMessages"].clone();
+    assert_eq!(depth, "1", "the poison notice is in the dead-letter queue");
+
+    // SQS's minute-by-minute depth: nothing for five minutes, then the notice.
+    let cloudwatch = aws.cloudwatch();
+    let read = cloudwatch.describe_alarms().alarm_names("ob-poison-dev-dead-letters").send().await.unwrap();
+    let alarm = read.metric_alarms()[0].clone();
+    let period = i64::from(alarm.period().unwrap());
+    let now = chat_core::now_millis() / 1000 / period * period;
+    let arrived = now - 5 * period;
+    let dimension = Dimension::builder().name("QueueName").value("ob-poison-dev-notifications-dlq").build();
+    for minute in 0..=10 {
+        let at = now - 10 * period + minute * period;
+        let value = if at >= arrived { depth.parse::<f64>().unwrap() } else { 0.0 };
+        let datum = MetricDatum::builder()
+            .metric_name(alarm.metric_name().unwrap())
+            .dimensions(dimension.clone())
+            .timestamp(DateTime::from_secs(at))
+            .value(value)
+            .build();
+        cloudwatch.put_metric_data().namespace(alarm.namespace().unwrap()).metric_data(datum).send().await.unwrap();
+    }
+
+    // CloudWatch's evaluation of the alarm as moto holds it, at each minute.
+    let statistic = alarm.statistic().unwrap().clone();
+    assert_eq!(statistic, Statistic::Maximum);
+    let state_at = |end: i64| {
+        let (cloudwatch, alarm, dimension, statistic) =
+            (cloudwatch.clone(), alarm.clone(), dimension.clone(), statistic.clone());
+        async move {
+            let periods = i64::from(alarm.evaluation_periods().unwrap());
+            let stats = cloudwatch
+                .get_metric_statistics()
+                .namespace(alarm.namespace().unwrap())
+                .metric_name(alarm.metric_name().unwrap())
+                .dimensions(dimension)
+                .statistics(statistic)
+                .period(alarm.period().unwrap())
+                .start_time(DateTime::from_secs(end - periods * period))
+                .end_time(DateTime::from_secs(end))
+                .send()
+                .await
+                .unwrap();
+            let threshold = alarm.threshold().unwrap();
+            let breaching = stats.datapoints().iter().filter(|d| d.maximum().unwrap() > threshold).count();
+            breaching as i32 >= alarm.datapoints_to_alarm().unwrap_or(alarm.evaluation_periods().unwrap())
+        }
+    };
+    assert!(!state_at(arrived).await, "no alarm before the notice");
+    let mut fired = None;
+    for minute in 1..=5 {
+        if state_at(arrived + minute * period).await {
+            fired = Some(minute);
+            break;
+        }
+    }
+    let fired = fired.expect("the alarm did not fire within 5 minutes of the notice");
+    assert_eq!(fired * period, period, "it fires on the first minute SQS's metric shows the notice");
+    assert_eq!(
+        alarm.alarm_actions(),
+        [format!("arn:aws:sns:{}:{}:ob-poison-dev-alarms", test_support::REGION, test_support::ACCOUNT_ID)]
+    );
+}
