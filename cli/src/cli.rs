@@ -147,22 +147,30 @@ pub struct DestroyArgs {
 #[derive(Debug, clap::Args)]
 pub struct CostArgs {
     /// People online at once, on average: the connections API Gateway holds.
-    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0))]
-    pub connections: f64,
+    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0), required_unless_present = "measured")]
+    pub connections: Option<f64>,
     /// Hours a day each person is online. 24: the same people round the
     /// clock; 2: twelve times as many people take turns.
-    #[arg(long, default_value_t = 24.0, value_name = "HOURS", value_parser = in_range(0.1, 24.0))]
+    #[arg(long, default_value_t = crate::cost::HOURS_ONLINE, value_name = "HOURS", value_parser = in_range(0.1, 24.0), conflicts_with = "measured")]
     pub hours_online: f64,
     /// Chat messages each person sends a day.
-    #[arg(long, default_value_t = 20.0, value_name = "N", value_parser = in_range(0.0, 100_000.0))]
+    #[arg(long, default_value_t = crate::cost::MESSAGES_PER_USER_DAY, value_name = "N", value_parser = in_range(0.0, 100_000.0), conflicts_with = "measured")]
     pub messages_per_user_day: f64,
     /// Recipients of each message: the size of the rooms people talk in.
     /// Without it, every message goes to everyone online.
-    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0))]
+    #[arg(long, value_name = "N", value_parser = in_range(1.0, 100_000_000.0), conflicts_with = "measured")]
     pub room_size: Option<f64>,
     /// Bytes of text in a chat message.
-    #[arg(long, default_value_t = 200.0, value_name = "BYTES", value_parser = in_range(1.0, 32_768.0))]
+    #[arg(long, default_value_t = crate::cost::MESSAGE_BYTES, value_name = "BYTES", value_parser = in_range(1.0, 32_768.0))]
     pub message_bytes: f64,
+    /// Price the usage the deployed stack's metrics measured instead (people
+    /// online, connections, messages and who they went to), over the last
+    /// --days.
+    #[arg(long, conflicts_with = "connections")]
+    pub measured: bool,
+    /// With --measured: the days of metrics to read [default: 7].
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=14), requires = "measured")]
+    pub days: Option<u32>,
 }
 
 /// A clap value parser for a number in `min..=max`.

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::build::{self, Artifact};
 use crate::cli::{Args, DeployArgs, DestroyArgs, PlanArgs};
+use crate::cost;
 use wschat_engine::apply::{self, Apply};
 use wschat_engine::aws::Aws;
 use wschat_engine::plan::{self, Action, Change, Counts, Plan};
@@ -272,6 +273,20 @@ impl Session {
         }
     }
 
+    /// How the change moves the monthly estimate (`wschat cost`'s model, at
+    /// its usage for plans); `None` for a stack the model does not price.
+    fn cost(&self) -> Option<cost::deployed::Moved> {
+        let stack = &self.env.stack;
+        let priced = || -> Result<cost::deployed::Moved> {
+            let page = cost::page(stack)?;
+            let wanted = cost::settings(stack, &self.env.region, stack.website.cdn.then_some(page))?;
+            let deployed = cost::deployed::settings(stack, &wanted, &self.found, page);
+            let (prices, _) = cost::prices::for_region(&self.env.region);
+            Ok(cost::deployed::moved(deployed.as_ref(), &wanted, prices))
+        };
+        priced().inspect_err(|e| tracing::debug!("no cost estimate for the plan: {e:#}")).ok()
+    }
+
     fn header(&self) -> Header {
         Header {
             stack: self.env.stack.name.clone(),
@@ -403,6 +418,8 @@ pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
             counts: CountsReport,
             waves: usize,
             calls: Calls,
+            /// The monthly estimate before and after, at `cost`'s plan usage.
+            cost: Option<cost::deployed::Moved>,
         }
         print_json(&PlanReport {
             header: session.header(),
@@ -410,9 +427,13 @@ pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
             counts: plan.counts().into(),
             waves: apply::waves_needed(&plan, &resources::desired(&session.env, &session.found.ids())),
             calls: session.calls(),
+            cost: session.cost(),
         })
     } else {
         print!("{}", plan.render());
+        if let Some(moved) = session.cost().filter(|m| m.moves()) {
+            print!("\n{}", moved.line());
+        }
         Ok(())
     }
 }

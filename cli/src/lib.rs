@@ -46,7 +46,7 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Status(_) => deploy::status(&args).await,
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
-        Command::Cost(cost_args) => cost::run(&args, cost_args),
+        Command::Cost(cost_args) => cost::run(&args, cost_args).await,
         Command::Dev(dev_args) => {
             let stack = stack::load(&args.file, &args.stage)?;
             wschat_dev::run(&stack, &args.aws.for_stack(&stack), dev_args, args.json).await

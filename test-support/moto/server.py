@@ -139,6 +139,46 @@ def list_certificates(self):
 
 AWSCertificateManagerResponse.list_certificates = list_certificates
 
+
+# CloudWatch's GetMetricData reads a MetricStat's metric by its namespace, name
+# and dimensions (CloudWatch API Reference, Metric: "A metric is identified by
+# its namespace, name and dimensions"). moto drops the namespace once a query
+# names dimensions (moto/cloudwatch/models.py, `get_metric_data` filters the
+# period's data by dimensions and name only), so two stacks whose metrics share
+# a name and a `Function` dimension read each other's data. Each query is
+# answered from its own namespace's data alone; the scope is per thread, as
+# waitress serves requests on several.
+import threading  # noqa: E402
+
+from moto.cloudwatch.models import CloudWatchBackend  # noqa: E402
+
+_namespace = threading.local()
+_all_metrics = CloudWatchBackend.get_all_metrics
+_get_metric_data = CloudWatchBackend.get_metric_data
+
+
+def get_all_metrics(self):
+    metrics = _all_metrics(self)
+    namespace = getattr(_namespace, "value", None)
+    return metrics if namespace is None else [m for m in metrics if m.namespace == namespace]
+
+
+def get_metric_data(self, queries, start_time, end_time, *args, **kwargs):
+    if not all("MetricStat" in q for q in queries):
+        return _get_metric_data(self, queries, start_time, end_time, *args, **kwargs)
+    results = []
+    try:
+        for query in queries:
+            _namespace.value = query["MetricStat"]["Metric"]["Namespace"]
+            results += _get_metric_data(self, [query], start_time, end_time, *args, **kwargs)
+    finally:
+        _namespace.value = None
+    return results
+
+
+CloudWatchBackend.get_all_metrics = get_all_metrics
+CloudWatchBackend.get_metric_data = get_metric_data
+
 # Two answers moto's server works out again on every request, though they never
 # change while it runs (found with yappi, profiling the server under the deploy
 # tests): the list of its service modules, read from the file system

@@ -59,6 +59,9 @@ pub const AUTHORIZER_MS: f64 = 10.0;
 /// ms of notify time per post of a broadcast, paced at `chat.post_rate`.
 pub const NOTIFY_RECORD_MS: f64 = 30.0;
 pub const NOTIFY_POST_MS: f64 = 1.0;
+/// A measured message that reached this share of the people online went
+/// to everyone (a few leave while it goes out).
+const RECIPIENTS_EVERYONE: f64 = 0.95;
 /// Log bytes per invocation: Lambda's START, END and REPORT lines, the
 /// handler's line and its metrics line.
 const LOG_BYTES_PER_INVOCATION: f64 = 1_000.0;
@@ -149,7 +152,43 @@ impl Stated {
     }
 }
 
+/// What a stack's metrics measured, a day on average over `days`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    pub days: f64,
+    /// `Online`'s hourly averages, averaged.
+    pub online: f64,
+    pub connections_per_day: f64,
+    pub messages_per_day: f64,
+    pub posts_per_day: f64,
+}
+
 impl Usage {
+    /// The usage `measured` on a stack with `settings`. The metrics do not
+    /// say who a message went to: the notify function's posts do, once the
+    /// welcomes, joins and leaves that the same connections make (as the
+    /// model counts them) are taken out. A message that reached nearly
+    /// everyone online went to everyone.
+    pub fn measured(s: &Settings, measured: &Measured, message_bytes: f64) -> Usage {
+        let usage = Usage {
+            online: measured.online,
+            connections_per_day: measured.connections_per_day,
+            messages_per_day: measured.messages_per_day,
+            recipients: Recipients::Everyone,
+            // A connection is a page load, at most.
+            page_loads_per_day: measured.connections_per_day,
+            message_bytes,
+        };
+        if measured.messages_per_day <= 0.0 || measured.online < 1.0 {
+            return usage;
+        }
+        let others = month(s, &Usage { messages_per_day: 0.0, ..usage }).posts / DAYS_PER_MONTH;
+        let each = ((measured.posts_per_day - others) / measured.messages_per_day).max(1.0);
+        let recipients =
+            if each >= RECIPIENTS_EVERYONE * measured.online { Recipients::Everyone } else { Recipients::Room(each) };
+        Usage { recipients, ..usage }
+    }
+
     pub fn stated(s: &Stated) -> Usage {
         let people = s.people();
         let connections_each = (s.hours_online / CONNECTION_HOURS).ceil().max(1.0);
@@ -189,6 +228,9 @@ pub struct Line {
 pub struct Estimate {
     pub lines: Vec<Line>,
     pub assumptions: Vec<String>,
+    /// Posts the notify function makes a month: what its `Posts` metric
+    /// would count.
+    pub posts: f64,
 }
 
 impl Estimate {
@@ -262,6 +304,8 @@ struct Month {
     reads: f64,
     stored_bytes: f64,
     ledger_bytes_per_day: f64,
+    /// Posts the notify function makes (its `Posts` metric).
+    posts: f64,
 }
 
 impl Month {
@@ -298,12 +342,20 @@ impl Month {
         let parts = n.posts / chat_core::fanout::CHECKPOINT_EVERY as f64;
         self.writes += n.count * (segments + parts * PART_WRITE_UNITS);
         self.ledger_bytes_per_day += n.count / DAYS_PER_MONTH * (parts * PART_BYTES + segments * ITEM_OVERHEAD_BYTES);
+        self.posts += n.count * n.posts;
         self.frames(n.frames, n.count * n.metered);
     }
 }
 
 /// The cost of a month of `usage` on a stack with `settings`, at `prices`.
 pub fn estimate(s: &Settings, u: &Usage, prices: &Prices) -> Estimate {
+    let m = month(s, u);
+    let lines = lines(s, u, &m, prices);
+    Estimate { lines, assumptions: assumptions(s, u), posts: m.posts }
+}
+
+/// A month of `usage` on a stack with `settings`: the calls and bytes.
+fn month(s: &Settings, u: &Usage) -> Month {
     let mut m = Month::default();
     let days = DAYS_PER_MONTH;
     let messages = u.messages_per_day * days;
@@ -386,8 +438,7 @@ pub fn estimate(s: &Settings, u: &Usage, prices: &Prices) -> Estimate {
         m.stored_bytes += u.messages_per_day * f64::from(h.days) * kept;
     }
 
-    let lines = lines(s, u, &m, prices);
-    Estimate { lines, assumptions: assumptions(s, u) }
+    m
 }
 
 /// The lines of the bill, as they are added.

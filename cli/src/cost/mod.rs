@@ -6,7 +6,9 @@
 //! without AWS (`cargo test -p wschat --lib cost`). This file reads what the
 //! estimate needs from stack.yaml and the page's folder, and prints it.
 
+pub mod deployed;
 pub mod estimate;
+pub mod measured;
 pub mod prices;
 #[cfg(test)]
 mod tests;
@@ -17,7 +19,8 @@ use serde_json::json;
 use wschat_stack::{Stack, UsageError};
 
 use crate::cli::{Args, CostArgs};
-use estimate::{Estimate, Function, Page, Settings, Stated, Usage, quantity};
+use estimate::{Estimate, Function, Measured, Page, Recipients, Settings, Stated, Usage, quantity};
+use wschat_engine::aws::Aws;
 
 /// The functions that emit `metric` (docs/guide/metrics.md): each is a custom
 /// metric of its own, a name with one `Function` value.
@@ -46,17 +49,19 @@ pub fn custom_metrics(history: bool) -> u32 {
     Metric::ALL.iter().filter(|m| history || **m != Metric::HistoryWrites).map(|m| emitted_by(*m).len() as u32).sum()
 }
 
-/// What the estimate needs of `stack` in `region`, with `page` the website's files.
-pub fn settings(stack: &Stack, region: &str, page: Option<Page>) -> Result<Settings> {
+/// `wschat cost`'s usage where the user states none of it.
+pub const HOURS_ONLINE: f64 = 24.0;
+pub const MESSAGES_PER_USER_DAY: f64 = 20.0;
+pub const MESSAGE_BYTES: f64 = 200.0;
+
+/// The stack's function on the routes (`$connect`'s, else the first route's)
+/// and its function on the queue, by their stack.yaml names.
+pub fn roles(stack: &Stack) -> Result<(String, String)> {
     let unsupported = |what: &str| {
         UsageError(format!(
             "wschat cost models the shipped handlers: {what}; stack.yaml ({}) has none",
             stack.file.display()
         ))
-    };
-    let function = |name: &str| {
-        let f = &stack.functions[name];
-        Function { memory_mb: f.memory.max(0) as u32, architecture: f.architecture }
     };
     let chat = stack
         .api
@@ -65,14 +70,26 @@ pub fn settings(stack: &Stack, region: &str, page: Option<Page>) -> Result<Setti
         .or_else(|| stack.api.routes.values().find(|r| r.function().is_some()))
         .and_then(|r| r.function())
         .ok_or_else(|| unsupported("a function on the routes"))?;
-    let (notify, consumer) = stack
+    let notify = stack
         .functions
         .iter()
         .find(|(_, f)| f.queue.is_some())
+        .map(|(name, _)| name)
         .ok_or_else(|| unsupported("a function on the queue"))?;
+    Ok((chat.to_string(), notify.clone()))
+}
+
+/// What the estimate needs of `stack` in `region`, with `page` the website's files.
+pub fn settings(stack: &Stack, region: &str, page: Option<Page>) -> Result<Settings> {
+    let function = |name: &str| {
+        let f = &stack.functions[name];
+        Function { memory_mb: f.memory.max(0) as u32, architecture: f.architecture }
+    };
+    let (chat, notify) = roles(stack)?;
+    let consumer = &stack.functions[&notify];
     Ok(Settings {
-        chat: function(chat),
-        notify: function(notify),
+        chat: function(&chat),
+        notify: function(&notify),
         authorizer: stack.authorizer_function().map(function),
         history: stack.chat.history,
         presence: stack.chat.presence.max(0) as u32,
@@ -119,34 +136,49 @@ fn region(stack: &Stack, flag: Option<&str>) -> String {
 }
 
 /// `wschat cost`.
-pub fn run(args: &Args, cost: &CostArgs) -> Result<()> {
-    let stack = wschat_stack::load(&args.file, &args.stage)?;
-    let stated = Stated {
-        online: cost.connections,
-        hours_online: cost.hours_online,
-        messages_per_person_day: cost.messages_per_user_day,
-        room_size: cost.room_size,
-        message_bytes: cost.message_bytes,
-    };
-    if let Some(room) = stated.room_size
-        && room > stated.online
-    {
-        return Err(UsageError(format!(
-            "--room-size {room} is more than --connections {}: a room holds people who are online",
-            stated.online
-        ))
-        .into());
+pub async fn run(args: &Args, cost: &CostArgs) -> Result<()> {
+    // clap lets `requires` go when the required flag conflicts with one given.
+    if cost.days.is_some() && !cost.measured {
+        return Err(
+            UsageError("--days counts the days --measured reads; price a stated usage without it".into()).into()
+        );
     }
+    let stack = wschat_stack::load(&args.file, &args.stage)?;
     let region = region(&stack, args.aws.region.as_deref());
     let (prices, warning) = prices::for_region(&region);
     let page = if stack.website.cdn { Some(page(&stack)?) } else { None };
     let settings = settings(&stack, &region, page)?;
-    let usage = Usage::stated(&stated);
+    let (shown, usage) = match cost.connections {
+        Some(online) => {
+            let stated = Stated {
+                online,
+                hours_online: cost.hours_online,
+                messages_per_person_day: cost.messages_per_user_day,
+                room_size: cost.room_size,
+                message_bytes: cost.message_bytes,
+            };
+            if let Some(room) = stated.room_size
+                && room > stated.online
+            {
+                return Err(UsageError(format!(
+                    "--room-size {room} is more than --connections {}: a room holds people who are online",
+                    stated.online
+                ))
+                .into());
+            }
+            (Shown::Stated(stated), Usage::stated(&stated))
+        }
+        None => {
+            let aws = Aws::load(&args.aws.for_stack(&stack)).await?;
+            let measured = measured::read(&aws, &stack, cost.days.unwrap_or(measured::DAYS)).await?;
+            (Shown::Measured(measured), Usage::measured(&settings, &measured, cost.message_bytes))
+        }
+    };
     let estimate = estimate::estimate(&settings, &usage, prices);
     if let Some(warning) = &warning {
         eprintln!("warning: {warning}");
     }
-    let header = Header { stack: &stack, region: &region, prices: prices.region, stated: &stated, warning };
+    let header = Header { stack: &stack, region: &region, prices: prices.region, shown, usage, warning };
     if args.json {
         println!("{}", report(&header, &estimate));
     } else {
@@ -155,18 +187,36 @@ pub fn run(args: &Args, cost: &CostArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where the usage came from.
+pub enum Shown {
+    Stated(Stated),
+    Measured(Measured),
+}
+
 /// What the output says besides the lines.
 pub struct Header<'a> {
     pub stack: &'a Stack,
     pub region: &'a str,
     /// The region whose prices were used.
     pub prices: &'a str,
-    pub stated: &'a Stated,
+    pub shown: Shown,
+    /// The usage priced.
+    pub usage: Usage,
     pub warning: Option<String>,
 }
 
+impl Header<'_> {
+    /// Who the messages go to, for people.
+    fn to_whom(&self) -> String {
+        match self.usage.recipients {
+            Recipients::Everyone => "everyone online".to_string(),
+            Recipients::Room(r) => format!("rooms of {}", quantity(r)),
+        }
+    }
+}
+
 /// Dollars and cents, grouped: `$1,234.50`; under a cent, `<$0.01`.
-fn usd(v: f64) -> String {
+pub fn usd(v: f64) -> String {
     if v > 0.0 && v < 0.005 {
         return "<$0.01".to_string();
     }
@@ -176,19 +226,30 @@ fn usd(v: f64) -> String {
 
 /// The estimate for people: a table, the total, then what it assumes.
 pub fn table(h: &Header, e: &Estimate) -> String {
-    let s = h.stated;
     let mut out = format!(
         "Monthly cost of stack `{}` (stage `{}`) in {}, at {} list prices; the free tier is not subtracted.\n",
         h.stack.name, h.stack.stage, h.region, h.prices
     );
-    out += &format!(
-        "Usage: {} online at once, {} hours a day each ({} people), {} messages a person a day, to {}.\n\n",
-        quantity(s.online),
-        s.hours_online,
-        quantity(s.people()),
-        s.messages_per_person_day,
-        s.room_size.map_or("everyone online".to_string(), |r| format!("rooms of {}", quantity(r)))
-    );
+    out += &match &h.shown {
+        Shown::Stated(s) => format!(
+            "Usage: {} online at once, {} hours a day each ({} people), {} messages a person a day, to {}.\n\n",
+            quantity(s.online),
+            s.hours_online,
+            quantity(s.people()),
+            s.messages_per_person_day,
+            h.to_whom()
+        ),
+        Shown::Measured(m) => format!(
+            "Usage measured by the stack's metrics over the last {} days: {} online on average, {} connections, \
+             {} messages and {} posts a day; so messages go to {}.\n\n",
+            m.days,
+            quantity(m.online),
+            quantity(m.connections_per_day),
+            quantity(m.messages_per_day),
+            quantity(m.posts_per_day),
+            h.to_whom()
+        ),
+    };
     let rows: Vec<[String; 5]> = e
         .lines
         .iter()
@@ -241,7 +302,6 @@ pub fn table(h: &Header, e: &Estimate) -> String {
 
 /// The estimate as one JSON document (`--json`).
 pub fn report(h: &Header, e: &Estimate) -> serde_json::Value {
-    let s = h.stated;
     let lines: Vec<serde_json::Value> = e
         .lines
         .iter()
@@ -264,13 +324,27 @@ pub fn report(h: &Header, e: &Estimate) -> serde_json::Value {
         "currency": "USD",
         "hoursPerMonth": estimate::HOURS_PER_MONTH,
         "freeTier": "not subtracted",
-        "usage": {
-            "connections": s.online,
-            "hoursOnline": s.hours_online,
-            "people": s.people(),
-            "messagesPerUserDay": s.messages_per_person_day,
-            "roomSize": s.room_size,
-            "messageBytes": s.message_bytes,
+        "usage": match &h.shown {
+            Shown::Stated(s) => json!({
+                "connections": s.online,
+                "hoursOnline": s.hours_online,
+                "people": s.people(),
+                "messagesPerUserDay": s.messages_per_person_day,
+                "roomSize": s.room_size,
+                "messageBytes": s.message_bytes,
+            }),
+            Shown::Measured(m) => json!({
+                "measuredDays": m.days,
+                "connections": m.online,
+                "connectionsPerDay": m.connections_per_day,
+                "messagesPerDay": m.messages_per_day,
+                "postsPerDay": m.posts_per_day,
+                "roomSize": match h.usage.recipients {
+                    Recipients::Everyone => None,
+                    Recipients::Room(r) => Some(r),
+                },
+                "messageBytes": h.usage.message_bytes,
+            }),
         },
         "lines": lines,
         "assumptions": e.assumptions,

@@ -366,3 +366,73 @@ fn a_stated_usage_is_people_taking_turns_on_the_connections() {
     assert_eq!(u.messages_per_day, 32_000.0);
     assert_eq!(u.recipients(), 1_000.0);
 }
+
+/// The posts a month of `usage` makes, as the notify function's `Posts`
+/// metric would count them, read back as a measured day: the recipients
+/// come out as stated, for rooms, and as everyone for a broadcast.
+#[test]
+fn measured_posts_give_back_who_the_messages_went_to() {
+    use super::estimate::{Measured, Recipients};
+    let days_per_month = super::estimate::HOURS_PER_MONTH / 24.0;
+    for (online, room) in [(1_000.0, Some(30.0)), (5_000.0, Some(2.0)), (400.0, None), (20_000.0, None)] {
+        let stated = usage(online, 4.0, 12.0, room);
+        let month = estimate(&shipped(), &stated, &US_EAST_1);
+        let measured = Measured {
+            days: 7.0,
+            online,
+            connections_per_day: stated.connections_per_day,
+            messages_per_day: stated.messages_per_day,
+            posts_per_day: month.posts / days_per_month,
+        };
+        let back = Usage::measured(&shipped(), &measured, 200.0);
+        match (room, back.recipients) {
+            (Some(room), Recipients::Room(r)) => {
+                assert!((r - room).abs() < 1e-6, "{online} online, rooms of {room}: {r}")
+            }
+            (None, Recipients::Everyone) => {}
+            (room, got) => panic!("{online} online, rooms of {room:?}: measured as {got:?}"),
+        }
+        assert_eq!(back.online, online);
+        assert_eq!(back.messages_per_day, stated.messages_per_day);
+        // Within a cent a month of the stated usage's bill (page loads differ: a connection is one).
+        let again = estimate(&shipped(), &Usage { page_loads_per_day: stated.page_loads_per_day, ..back }, &US_EAST_1);
+        assert!((again.total() - month.total()).abs() < 0.01, "{} vs {}", again.total(), month.total());
+    }
+    // Fewer posts than the welcomes and presence alone: one recipient a message, not fewer.
+    let quiet =
+        Measured { days: 1.0, online: 50.0, connections_per_day: 100.0, messages_per_day: 10.0, posts_per_day: 0.0 };
+    assert_eq!(Usage::measured(&shipped(), &quiet, 200.0).recipients, Recipients::Room(1.0));
+}
+
+/// `plan`'s line: what the deployed settings cost beside stack.yaml's, by
+/// service, at the plan's usage.
+#[test]
+fn a_change_moves_the_estimate_by_the_services_it_touches() {
+    use super::deployed::{PLAN_USAGE, moved};
+    let same = moved(Some(&shipped()), &shipped(), &US_EAST_1);
+    assert!(!same.moves(), "{same:?}");
+    assert_eq!(same.services, []);
+
+    let bigger = Settings { chat: Function { memory_mb: 1024, architecture: Architecture::X86_64 }, ..shipped() };
+    let up = moved(Some(&shipped()), &bigger, &US_EAST_1);
+    let at = Usage::stated(&PLAN_USAGE);
+    let before = estimate(&shipped(), &at, &US_EAST_1).total();
+    let after = estimate(&bigger, &at, &US_EAST_1).total();
+    assert_eq!((up.before, up.after), (Some(before), after));
+    assert_eq!(up.services.len(), 1, "{up:?}");
+    assert_eq!(up.services[0].0, "Lambda");
+    assert!((up.services[0].1 - (after - before)).abs() < 1e-9, "{up:?}");
+    assert!(up.line().contains(&format!("+{}", super::usd(after - before))), "{}", up.line());
+
+    // No alarms, no dashboard: CloudWatch goes down by their list prices.
+    let quiet = Settings { alarms: 0, dashboards: 0, ..shipped() };
+    let down = moved(Some(&shipped()), &quiet, &US_EAST_1);
+    let saved = 8.0 * prices::US_EAST_1.alarms.usd + prices::US_EAST_1.dashboards.usd;
+    assert_eq!(down.services.len(), 1, "{down:?}");
+    assert!((down.services[0].1 + saved).abs() < 1e-9, "{down:?}");
+    assert!(down.line().contains(&format!("CloudWatch -{}", super::usd(saved))), "{}", down.line());
+
+    let first = moved(None, &shipped(), &US_EAST_1);
+    assert!(first.moves() && first.before.is_none());
+    assert!(first.line().starts_with("Monthly estimate once deployed"), "{}", first.line());
+}

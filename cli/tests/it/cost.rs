@@ -104,6 +104,10 @@ fn cost_refuses_flags_out_of_range_with_exit_2() {
         (&["cost", "--connections", "10", "--hours-online", "25"], "0.1..=24"),
         (&["cost", "--connections", "10", "--room-size", "11"], "more than --connections"),
         (&["cost", "--connections", "10", "--message-bytes", "40000"], "1..=32768"),
+        (&["cost", "--connections", "10", "--measured"], "cannot be used with"),
+        (&["cost", "--measured", "--room-size", "10"], "cannot be used with"),
+        (&["cost", "--measured", "--days", "30"], "1..=14"),
+        (&["cost", "--connections", "10", "--days", "3"], "--measured"),
     ] {
         let (out, stderr) = run(wschat(&root()).args(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");

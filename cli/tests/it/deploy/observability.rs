@@ -241,3 +241,89 @@ async fn a_poison_notice_reaches_the_dead_letter_queue_and_its_alarm_fires_withi
         [format!("arn:aws:sns:{}:{}:ob-poison-dev-alarms", test_support::REGION, test_support::ACCOUNT_ID)]
     );
 }
+
+/// `plan` says how a change moves the monthly estimate: before, what
+/// `wschat cost` prices the deployed stack.yaml at (read back from the
+/// deployed functions, alarms and dashboard, not from a copy), after, what
+/// it prices the edited one at. A plan with nothing to change says nothing
+/// of cost. `cost --measured` prices what the stack's metrics recorded:
+/// the data points put in moto, averaged and summed by hand here.
+#[tokio::test]
+async fn plan_prices_a_change_and_cost_prices_the_measured_usage() {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+
+    let (cloud, project, aws, _) = deployed("ob-cost").await;
+    let priced = |project: &super::Project| json(&cloud, project, &["cost", "--connections", "1000"])["total"].as_f64();
+    let close = |a: &Value, b: Option<f64>| (a.as_f64().unwrap() - b.unwrap()).abs() < 1e-6;
+    let was = priced(&project);
+    let same = json(&cloud, &project, &["plan"]);
+    assert!(close(&same["cost"]["before"], was) && close(&same["cost"]["after"], was), "{:#}", same["cost"]);
+    assert_eq!(same["cost"]["services"], json!([]));
+    let (out, _) = super::run(&cloud, &project, &["plan"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Monthly estimate"));
+
+    // A bigger chat function, and no alarms or dashboard.
+    let edited =
+        project.stack().replace("chat:   { crate: lambdas/chat }", "chat:   { crate: lambdas/chat, memory: 1024 }")
+            + "observability: false\n";
+    project.write_stack(&edited);
+    let now = priced(&project);
+    let moved = json(&cloud, &project, &["plan"]);
+    assert!(close(&moved["cost"]["before"], was) && close(&moved["cost"]["after"], now), "{:#}", moved["cost"]);
+    let services: Vec<&str> =
+        moved["cost"]["services"].as_array().unwrap().iter().map(|s| s[0].as_str().unwrap()).collect();
+    assert_eq!(services, ["Lambda", "CloudWatch"], "{:#}", moved["cost"]);
+    let (out, _) = super::run(&cloud, &project, &["plan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Monthly estimate at 1,000 online") && text.contains("CloudWatch -$"), "{text}");
+
+    // Two days of metrics: the online count each hour, and the day's sums.
+    let cloudwatch = aws.cloudwatch();
+    let hour = 3600;
+    let top = chat_core::now_millis() / 1000 / hour * hour;
+    let datum = |name: &str, function: &str, at: i64, value: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name("Function").value(function).build())
+            .timestamp(DateTime::from_secs(at))
+            .value(value)
+            .build()
+    };
+    let mut data = Vec::new();
+    for h in 1..=48 {
+        let at = top - h * hour + 600;
+        // Two samples an hour, 100 and 200 online at night, 300 and 500 by day.
+        let (a, b) = if h % 24 < 12 { (100.0, 200.0) } else { (300.0, 500.0) };
+        data.push(datum("Online", "chat", at, a));
+        data.push(datum("Online", "chat", at + 60, b));
+        data.push(datum("ConnectionsOpened", "chat", at, 25.0));
+        data.push(datum("MessagesIn", "chat", at, 400.0));
+        data.push(datum("Posts", "notify", at, 400.0 * 1_000.0));
+    }
+    for chunk in data.chunks(500) {
+        cloudwatch
+            .put_metric_data()
+            .namespace("wschat/ob-cost-dev")
+            .set_metric_data(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let measured = json(&cloud, &project, &["cost", "--measured", "--days", "2"]);
+    let usage = &measured["usage"];
+    assert_eq!(usage["measuredDays"], 2.0, "{usage:#}");
+    // Hourly averages of 150 and 400, half the hours each.
+    assert_eq!(usage["connections"], 275.0, "{usage:#}");
+    assert_eq!(usage["connectionsPerDay"], 600.0, "{usage:#}");
+    assert_eq!(usage["messagesPerDay"], 9_600.0, "{usage:#}");
+    assert_eq!(usage["postsPerDay"], 9_600_000.0, "{usage:#}");
+    // Far more posts a message than people online: everyone.
+    assert_eq!(usage["roomSize"], Value::Null, "{usage:#}");
+    assert!(measured["total"].as_f64().unwrap() > 0.0);
+
+    // A namespace without data is an error that says what to do.
+    let (out, stderr) = super::run(&cloud, &project, &["--stage", "prod", "cost", "--measured"]);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("no data in the last 7 days") && stderr.contains("--connections"), "{stderr}");
+}
