@@ -61,3 +61,38 @@ async fn without_the_flag_nothing_is_printed() {
     assert_eq!(alice.next().await, "one");
     assert!(documents(&server.log()).is_empty(), "{}", server.log());
 }
+
+/// The `Online` the handlers publish is the presence count, not a guess:
+/// after 150 arrivals and 30 departures, a `list` publishes 120, the
+/// connections still open.
+#[tokio::test]
+async fn the_online_count_published_is_the_connections_open() {
+    let server = Server::start(&["--metrics"]);
+    let mut clients = Vec::new();
+    for i in 0..150 {
+        clients.push(super::Client::open(&server, &format!("username=u{i}")).await);
+    }
+    for client in clients.drain(..30) {
+        client.close().await;
+    }
+    let online = |log: &str| {
+        documents(log)
+            .iter()
+            .filter(|d| d["Function"] == "chat")
+            .filter_map(|d| match &d["Online"] {
+                Value::Array(values) => values.last().and_then(Value::as_f64),
+                value => value.as_f64(),
+            })
+            .last()
+    };
+    let mut last = None;
+    for _ in 0..100 {
+        clients[0].send(r#"{"action":"list"}"#).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        last = online(&server.log());
+        if last == Some(120.0) {
+            break;
+        }
+    }
+    assert_eq!(last, Some(120.0), "the last Online the chat function published");
+}
