@@ -57,6 +57,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Estimate the stack's monthly AWS bill for a usage, line by line, at list prices. Makes no AWS call.
     Cost(CostArgs),
+    /// Print the IAM policy a CI role needs to run plan, deploy, status, logs
+    /// and destroy for this stack and stage, and nothing more.
+    Policy(PolicyArgs),
     /// Run the chat locally: the page, config.json and a WebSocket gateway with API Gateway semantics.
     Dev(DevArgs),
     /// Print the shell completion script for bash, zsh, fish or powershell
@@ -142,6 +145,27 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
+    /// Only what `plan`, `status` (and `status --metrics`) and `logs` read:
+    /// for a role that may look but not change.
+    #[arg(long)]
+    pub read_only: bool,
+    /// The account the stack is in; without it, the caller's
+    /// (sts:GetCallerIdentity).
+    #[arg(long, value_name = "ID", value_parser = account_id)]
+    pub account: Option<String>,
+}
+
+/// Twelve digits, as AWS writes an account id.
+fn account_id(text: &str) -> Result<String, String> {
+    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not an AWS account id (12 digits)"))
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cost;
 pub mod deploy;
 pub mod logs;
+pub mod policy;
 pub mod shell;
 pub mod status_metrics;
 
@@ -47,6 +48,7 @@ pub async fn run(args: cli::Args) -> Result<()> {
         Command::Logs(logs_args) => logs::run(&args, logs_args).await,
         Command::Destroy(destroy_args) => deploy::destroy(&args, destroy_args).await,
         Command::Cost(cost_args) => cost::run(&args, cost_args).await,
+        Command::Policy(policy_args) => policy::run(&args, policy_args).await,
         Command::Dev(dev_args) => {
             let stack = stack::load(&args.file, &args.stage)?;
             wschat_dev::run(&stack, &args.aws.for_stack(&stack), dev_args, args.json).await

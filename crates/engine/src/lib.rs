@@ -16,6 +16,7 @@ pub mod apply;
 pub mod aws;
 pub mod diff;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod resources;

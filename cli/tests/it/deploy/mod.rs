@@ -16,6 +16,7 @@ mod faults;
 mod kill_loop;
 mod lifecycle;
 mod observability;
+mod policy;
 mod realism;
 mod signin;
 mod stages;

@@ -12,12 +12,12 @@ use super::{Cloud, Ended, Inventory, Project, behaviours, changes, deploy, json,
 /// An OpenID Connect issuer's discovery document on 127.0.0.1, as deploy
 /// reads it (the page's endpoints go into config.json). It runs on a thread
 /// of its own: the tests block their runtime while wschat runs.
-struct Issuer {
-    url: String,
+pub(super) struct Issuer {
+    pub(super) url: String,
 }
 
 impl Issuer {
-    fn start() -> Issuer {
+    pub(super) fn start() -> Issuer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -44,7 +44,7 @@ impl Issuer {
 }
 
 /// The shipped stack with sign-in against `issuer`.
-fn with_jwt(name: &str, issuer: &str) -> String {
+pub(super) fn with_jwt(name: &str, issuer: &str) -> String {
     let shipped = Project::shipped_stack(name);
     assert!(shipped.contains("\napi:\n  routes:\n"), "the shipped stack.yaml changed shape");
     shipped.replace(

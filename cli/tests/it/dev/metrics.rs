@@ -83,7 +83,7 @@ async fn the_online_count_published_is_the_connections_open() {
                 Value::Array(values) => values.last().and_then(Value::as_f64),
                 value => value.as_f64(),
             })
-            .last()
+            .next_back()
     };
     let mut last = None;
     for _ in 0..100 {

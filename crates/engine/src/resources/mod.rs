@@ -773,4 +773,4 @@ pub struct Op<'a> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
