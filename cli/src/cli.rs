@@ -107,6 +107,11 @@ pub struct PlanArgs {
     /// (`wschat plan --graph | dot -Tsvg > plan.svg`).
     #[arg(long)]
     pub graph: bool,
+    /// Exit 0 when there is nothing to change, 2 when there are changes and
+    /// 1 on any error (Terraform's `plan -detailed-exitcode`): for a nightly
+    /// drift check.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -220,7 +225,9 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WSCHAT_LOG").unwrap_or_else(|_| filter.into());
     // Colours only on a terminal: logs redirected to a file or a CI log stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -409,7 +409,8 @@ pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
             "note: functions without a zip in target/wschat are compared without their code (run `wschat build`)",
         );
     }
-    if args.json {
+    let changes = plan.actions().next().is_some();
+    let shown = if args.json {
         #[derive(Serialize)]
         struct PlanReport {
             #[serde(flatten)]
@@ -435,7 +436,12 @@ pub async fn plan(args: &Args, plan_args: &PlanArgs) -> Result<()> {
             print!("\n{}", moved.line());
         }
         Ok(())
+    };
+    shown?;
+    if plan_args.detailed_exitcode && changes {
+        return Err(crate::PlanHasChanges.into());
     }
+    Ok(())
 }
 
 /// Fails an apply that stopped on errors, with each of them: `stopped` says

@@ -17,6 +17,18 @@ use anyhow::Result;
 use wschat_stack as stack;
 pub use wschat_stack::UsageError;
 
+/// `plan --detailed-exitcode` found changes: exit 2, as Terraform's does.
+#[derive(Debug)]
+pub struct PlanHasChanges;
+
+impl std::fmt::Display for PlanHasChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the plan has changes")
+    }
+}
+
+impl std::error::Error for PlanHasChanges {}
+
 /// Runs one parsed command line.
 pub async fn run(args: cli::Args) -> Result<()> {
     use cli::Command;

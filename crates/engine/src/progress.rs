@@ -25,9 +25,14 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Spinners when stderr is a terminal, plain lines otherwise.
+    /// Spinners when stderr is a terminal, plain lines otherwise: in a
+    /// pipe, a file, and in CI, whose runners may give a job a terminal that
+    /// its log cannot redraw (`CI` is set by GitHub Actions, GitLab CI,
+    /// CircleCI, Travis, Buildkite...), or a `TERM=dumb` one.
     pub fn stderr() -> Progress {
-        let mode = if std::io::stderr().is_terminal() { Mode::Spinners } else { Mode::Lines };
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let mode = if std::io::stderr().is_terminal() && !ci && !dumb { Mode::Spinners } else { Mode::Lines };
         Progress { mode, multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()) }
     }
 

@@ -10,6 +10,7 @@
 //! of their own. What the tool did is read back with SDK calls of the test's
 //! own, straight from moto ([`Inventory`]), not through the code under test.
 
+mod ci;
 mod domain;
 mod domain_reuse;
 mod faults;
