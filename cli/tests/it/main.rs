@@ -3,6 +3,7 @@
 mod architecture;
 mod aws_wiring;
 mod build;
+mod ci_workflow;
 mod cost;
 mod deploy;
 mod dev;

@@ -4,8 +4,20 @@
 
 use crate::support::{root, run, wschat};
 
-const SUBCOMMANDS: &[&str] =
-    &["validate", "build", "plan", "deploy", "status", "logs", "destroy", "cost", "dev", "completions", "man"];
+const SUBCOMMANDS: &[&str] = &[
+    "validate",
+    "build",
+    "plan",
+    "deploy",
+    "status",
+    "logs",
+    "destroy",
+    "cost",
+    "policy",
+    "dev",
+    "completions",
+    "man",
+];
 
 fn stdout_of(args: &[&str]) -> String {
     let (out, stderr) = run(wschat(&root()).args(args));
