@@ -73,7 +73,11 @@ mod tests {
     fn calls_map_to_the_actions_iam_checks() {
         assert_eq!(iam_actions("lambda", "GetFunction"), ["lambda:GetFunction"]);
         assert!(iam_actions("lambda", "CreateFunction").contains(&"iam:PassRole".to_string()));
-        assert_eq!(iam_actions("monitoring", "PutMetricAlarm"), ["cloudwatch:PutMetricAlarm"]);
+        assert_eq!(iam_actions("monitoring", "DescribeAlarms"), ["cloudwatch:DescribeAlarms"]);
+        assert_eq!(
+            iam_actions("monitoring", "PutMetricAlarm"),
+            ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"]
+        );
         assert_eq!(iam_actions("apigateway", "UpdateRoute"), ["apigateway:PATCH"]);
         assert_eq!(iam_actions("apigateway", "GetApis"), ["apigateway:GET"]);
         assert_eq!(iam_actions("s3", "HeadBucket"), ["s3:ListBucket"]);
