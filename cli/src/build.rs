@@ -24,12 +24,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use wschat_stack::{Architecture, Stack};
 
 pub use wschat_engine::Artifact;
+use wschat_engine::crates::{Crate, locate_crates};
 
 /// The newest glibc Amazon Linux 2023 (Lambda's `provided.al2023`) has.
 pub const AL2023_GLIBC: (u32, u32, u32) = (2, 34, 0);
@@ -99,95 +99,6 @@ pub fn read_artifact(stack: &Stack, function: &str) -> Result<Artifact> {
 /// Base64 of SHA-256, as Lambda reports `CodeSha256`.
 pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
-}
-
-/// A function's crate, as cargo sees it.
-#[derive(Debug)]
-struct Crate {
-    package: String,
-    /// The one binary target: it becomes `bootstrap`.
-    bin: String,
-    workspace_root: PathBuf,
-    architecture: Architecture,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_root: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    name: String,
-    manifest_path: PathBuf,
-    targets: Vec<Target>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-}
-
-/// Finds each function's package and binary with `cargo metadata` (once per workspace).
-fn locate_crates(stack: &Stack) -> Result<BTreeMap<String, Crate>> {
-    let mut workspaces: Vec<Metadata> = Vec::new();
-    let mut crates = BTreeMap::new();
-    for (function, f) in &stack.functions {
-        let manifest = stack.dir.join(&f.crate_dir).join("Cargo.toml");
-        let manifest = manifest
-            .canonicalize()
-            .with_context(|| format!("finding `{}`, the crate of function `{function}`", manifest.display()))?;
-        let known = workspaces.iter().any(|w| w.packages.iter().any(|p| p.manifest_path == manifest));
-        if !known {
-            workspaces.push(cargo_metadata(&manifest)?);
-        }
-        let (workspace, package) = workspaces
-            .iter()
-            .find_map(|w| w.packages.iter().find(|p| p.manifest_path == manifest).map(|p| (w, p)))
-            .with_context(|| format!("cargo metadata does not list `{}`", manifest.display()))?;
-        let bins: Vec<&str> =
-            package.targets.iter().filter(|t| t.kind.iter().any(|k| k == "bin")).map(|t| t.name.as_str()).collect();
-        let bin = match bins.as_slice() {
-            [bin] => bin.to_string(),
-            [] => bail!(
-                "functions.{function}.crate: package `{}` has no binary; a Lambda function's crate needs exactly one (it becomes `bootstrap`)",
-                package.name
-            ),
-            many => bail!(
-                "functions.{function}.crate: package `{}` has {} binaries ({}); a Lambda function's crate needs exactly one",
-                package.name,
-                many.len(),
-                many.join(", ")
-            ),
-        };
-        let krate = Crate {
-            package: package.name.clone(),
-            bin,
-            workspace_root: workspace.workspace_root.clone(),
-            architecture: f.architecture,
-        };
-        crates.insert(function.clone(), krate);
-    }
-    Ok(crates)
-}
-
-fn cargo_metadata(manifest: &Path) -> Result<Metadata> {
-    let out = Command::new("cargo")
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
-        .arg(manifest)
-        .stdin(Stdio::null())
-        .output()
-        .context("running `cargo metadata`; is Rust installed (https://rustup.rs)?")?;
-    if !out.status.success() {
-        bail!(
-            "`cargo metadata --manifest-path {}` failed:\n{}",
-            manifest.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    serde_json::from_slice(&out.stdout).context("reading the output of `cargo metadata`")
 }
 
 /// One `cargo lambda build` of several crates for one architecture.

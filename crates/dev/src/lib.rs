@@ -23,6 +23,7 @@
 
 mod args;
 mod backend;
+pub mod functions;
 mod gateway;
 mod issuer;
 mod management;
@@ -84,6 +85,9 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
     };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let region = aws.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let management = format!("http://{authority}/{}", stack.api_stage());
+    let functions = Arc::new(functions::Functions::start(stack, &management, &region).await?);
     let backend = backend::open(aws, dev, stack).await?;
     let limits = Limits {
         idle: Duration::from_secs(dev.idle_timeout),
@@ -104,6 +108,7 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
         presence: backend.presence,
         metrics: dev.metrics.then(|| stack.metrics_namespace()),
         shutdown: shutdown_rx.clone(),
+        functions,
     })?);
     tokio::spawn(backend.consumer.run(gateway.clone()));
 

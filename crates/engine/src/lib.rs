@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod crates;
 pub mod diff;
 pub mod plan;
 pub mod policy;

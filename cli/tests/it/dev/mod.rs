@@ -4,6 +4,7 @@
 mod aws_store;
 mod chat;
 mod flood;
+mod functions;
 mod history;
 mod limits;
 mod management;

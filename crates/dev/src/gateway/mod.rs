@@ -105,6 +105,8 @@ pub struct Setup<'a> {
     pub metrics: Option<String>,
     /// Becomes `true` when the server shuts down: every connection closes.
     pub shutdown: watch::Receiver<bool>,
+    /// The functions that run as processes (crates other than the shipped ones).
+    pub functions: Arc<crate::functions::Functions>,
 }
 
 /// The local API Gateway: the stack's routes, the open connections and the
@@ -130,6 +132,11 @@ pub struct Gateway {
     pub(super) connections: Connections,
     shutdown: watch::Receiver<bool>,
     tracker: Tracker,
+    functions: Arc<crate::functions::Functions>,
+    /// Route key -> the function of its integration.
+    route_functions: std::collections::BTreeMap<String, String>,
+    /// The queue's consumer.
+    consumer: Option<String>,
 }
 
 impl Gateway {
@@ -172,6 +179,14 @@ impl Gateway {
             connections: Connections::default(),
             shutdown: setup.shutdown,
             tracker: Tracker::new(),
+            functions: setup.functions,
+            route_functions: stack
+                .api
+                .routes
+                .iter()
+                .filter_map(|(key, route)| Some((key.clone(), route.function()?.to_string())))
+                .collect(),
+            consumer: stack.functions.iter().find(|(_, f)| f.queue.is_some()).map(|(name, _)| name.clone()),
         })
     }
 
@@ -215,6 +230,10 @@ impl Gateway {
     /// logged and dropped.
     async fn invoke(self: &Arc<Self>, event: Value) -> Result<WebSocketResponse, Unanswered> {
         debug!("event {}", without_token(&event));
+        let route = event["requestContext"]["routeKey"].as_str().unwrap_or_default();
+        if let Some(function) = self.route_functions.get(route).and_then(|f| self.functions.get(f)).cloned() {
+            return self.invoke_process(&function, event).await;
+        }
         let parsed: WebSocketEvent = match serde_json::from_value(event) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -254,11 +273,58 @@ impl Gateway {
         Ok(response)
     }
 
+    /// Runs a route's function that is a process on one event, as the
+    /// Lambda integration would, for at most the integration timeout: an
+    /// error, or a process that exits, is a failed invocation.
+    async fn invoke_process(
+        self: &Arc<Self>,
+        function: &Arc<crate::functions::Function>,
+        event: Value,
+    ) -> Result<WebSocketResponse, Unanswered> {
+        let call = function.invoke(event.to_string());
+        match tokio::time::timeout(self.limits.integration, call).await {
+            Ok(crate::functions::runtime::Answer::Response(body)) => {
+                // A proxy integration's answer; anything else is a 200 with that body.
+                Ok(serde_json::from_str(&body).unwrap_or(WebSocketResponse {
+                    status_code: 200,
+                    headers: None,
+                    body: Some(body),
+                }))
+            }
+            Ok(crate::functions::runtime::Answer::Error(error)) => {
+                error!("function `{}` failed: {error}", function.name);
+                Err(Unanswered::Failed)
+            }
+            Err(_) => {
+                warn!("function `{}` ran past the integration timeout ({:?})", function.name, self.limits.integration);
+                Err(Unanswered::TimedOut)
+            }
+        }
+    }
+
     /// Runs the notify handler on one batch of queue messages.
     pub async fn notify(self: &Arc<Self>, event: SqsEvent) -> SqsBatchResponse {
         debug!("event {}", serde_json::to_string(&event).unwrap_or_default());
         let gateway = self.clone();
         let ids: Vec<String> = event.records.iter().map(|r| r.message_id.clone()).collect();
+        let failed = |ids: Vec<String>| SqsBatchResponse {
+            batch_item_failures: ids
+                .into_iter()
+                .map(|item_identifier| chat_core::event::BatchItemFailure { item_identifier })
+                .collect(),
+        };
+        if let Some(function) = self.consumer.as_ref().and_then(|f| self.functions.get(f)).cloned() {
+            let body = serde_json::to_string(&event).unwrap_or_default();
+            return match function.invoke(body).await {
+                crate::functions::runtime::Answer::Response(body) => {
+                    serde_json::from_str(&body).unwrap_or(SqsBatchResponse { batch_item_failures: Vec::new() })
+                }
+                crate::functions::runtime::Answer::Error(error) => {
+                    error!("function `{}` failed: {error}", function.name);
+                    failed(ids)
+                }
+            };
+        }
         let run = tokio::spawn(async move {
             let metrics = Metrics::new();
             let response = chat_core::handle_sqs(gateway.ports(&metrics), &gateway.settings, &event, None).await;
@@ -269,12 +335,7 @@ impl Gateway {
             Ok(response) => response,
             Err(e) => {
                 error!("the notify handler failed: {e}");
-                SqsBatchResponse {
-                    batch_item_failures: ids
-                        .into_iter()
-                        .map(|item_identifier| chat_core::event::BatchItemFailure { item_identifier })
-                        .collect(),
-                }
+                failed(ids)
             }
         }
     }

@@ -1,0 +1,109 @@
+//! `wschat dev` runs a function whose crate is the user's own as a process
+//! of its own, behind a local Lambda Runtime API, instead of the shipped
+//! handlers: its route answers with its code, a crash is API Gateway's
+//! `Internal server error` and dev stays up, and a crate that does not build
+//! stops dev with cargo's message.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Client, Server, stack_copy};
+
+/// A Lambda custom runtime in plain std (no dependency to compile): it
+/// takes events from the Runtime API, posts `MARK` to the caller of the
+/// `echo` route through dev's Management API (`WSCHAT_MANAGEMENT_ENDPOINT`),
+/// and exits when an event says `crash`.
+const ECHO: &str = r#"
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+fn request(host: &str, method: &str, path: &str, body: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(host).expect("connecting");
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((reply.as_str(), ""));
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+fn field(json: &str, name: &str) -> String {
+    let start = json.find(&format!("\"{name}\":\"")).map(|i| i + name.len() + 4).unwrap_or(json.len());
+    json[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+fn main() {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap();
+    let endpoint = std::env::var("WSCHAT_MANAGEMENT_ENDPOINT").unwrap();
+    let (host, stage) = endpoint.strip_prefix("http://").unwrap().split_once('/').unwrap();
+    loop {
+        let (head, event) = request(&api, "GET", "/2018-06-01/runtime/invocation/next", "");
+        let id = head.lines().find_map(|l| l.strip_prefix("lambda-runtime-aws-request-id:")).unwrap().trim().to_string();
+        if event.contains("crash") {
+            std::process::exit(3);
+        }
+        if field(&event, "routeKey") == "echo" {
+            let connection = field(&event, "connectionId");
+            request(host, "POST", &format!("/{stage}/@connections/{connection}"), "MARK");
+        }
+        request(&api, "POST", &format!("/2018-06-01/runtime/invocation/{id}/response"), "{\"statusCode\":200}");
+    }
+}
+"#;
+
+/// The shipped stack with a function `echo` on the route `echo`, from the
+/// crate `lambdas/{package}` holding `main`.
+fn with_echo(dir: &Path, package: &str, main: &str) {
+    let krate = dir.join("lambdas").join(package);
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!("[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+    )
+    .unwrap();
+    std::fs::write(krate.join("src/main.rs"), main).unwrap();
+    let file = dir.join("stack.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let yaml = yaml
+        .replacen("functions:\n", &format!("functions:\n  echo: {{ crate: lambdas/{package} }}\n"), 1)
+        .replacen("  routes:\n", "  routes:\n    echo: echo\n", 1);
+    std::fs::write(&file, yaml).unwrap();
+}
+
+#[tokio::test]
+async fn a_function_of_the_user_s_own_crate_answers_its_route_and_a_crash_leaves_dev_up() {
+    let dir = stack_copy();
+    with_echo(dir.path(), "wschat-dev-test-echo", ECHO);
+    let server = Server::start_in(dir.path(), &[]);
+    assert!(server.log().contains("function   echo:"), "{}", server.log());
+    let mut alice = Client::join(&server, "username=alice").await;
+    alice.send(r#"{"action":"echo"}"#).await;
+    assert_eq!(alice.next().await, "MARK", "the echo process answered through the Management API");
+
+    // It crashes: API Gateway's answer for a failed integration, and the
+    // connection stays.
+    alice.send(r#"{"action":"echo","crash":true}"#).await;
+    let failed = alice.next_json().await;
+    assert_eq!(failed["message"], "Internal server error", "{failed}");
+    server.wait_for_log("starting it again").await;
+    alice.send(r#"{"action":"echo"}"#).await;
+    assert_eq!(alice.next().await, "MARK", "the process was started again");
+    // The shipped handlers still serve the other routes.
+    alice.send(r#"{"action":"sendmessage","data":"still here"}"#).await;
+    assert!(alice.next().await.contains("still here"));
+    alice.expect_silence(Duration::from_millis(200)).await;
+}
+
+#[test]
+fn a_crate_that_does_not_build_stops_dev_with_cargo_s_message() {
+    let dir = stack_copy();
+    with_echo(dir.path(), "wschat-dev-test-broken", "fn main() { let x = ; }\n");
+    let out = crate::support::wschat(dir.path())
+        .args(["dev", "--port", "0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("function `echo`: building crate `lambdas/wschat-dev-test-broken` failed"), "{stderr}");
+    assert!(stderr.contains("expected expression"), "cargo's own message: {stderr}");
+}
