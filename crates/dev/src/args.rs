@@ -48,6 +48,12 @@ pub struct DevArgs {
     /// for CloudWatch.
     #[arg(long)]
     pub metrics: bool,
+    /// Rebuild a function of your own crate when a file under it (or under a
+    /// path crate it depends on) changes, and swap its process without
+    /// dropping a connection: new invocations go to the new code, those in
+    /// flight finish on the old. A build that fails keeps the old code serving.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `wschat dev --issuer`.

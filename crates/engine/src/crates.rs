@@ -12,7 +12,7 @@ use serde::Deserialize;
 use wschat_stack::{Architecture, Stack};
 
 /// A function's crate, as cargo sees it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Crate {
     pub package: String,
     /// The one binary target: it becomes `bootstrap`.
@@ -20,6 +20,9 @@ pub struct Crate {
     pub workspace_root: PathBuf,
     pub manifest: PathBuf,
     pub architecture: Architecture,
+    /// The crate's folder and those of the path crates it depends on, as far
+    /// as its workspace lists them: where a change changes its code.
+    pub sources: Vec<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +36,33 @@ struct Package {
     name: String,
     manifest_path: PathBuf,
     targets: Vec<Target>,
+    #[serde(default)]
+    dependencies: Vec<Dependency>,
+}
+
+#[derive(Deserialize)]
+struct Dependency {
+    /// Set for a path dependency: its folder.
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+/// `package`'s folder and its path dependencies' folders, transitively
+/// through the packages `workspace` lists.
+fn sources(workspace: &Metadata, package: &Package) -> Vec<PathBuf> {
+    let folder = |p: &Package| p.manifest_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut found = vec![folder(package)];
+    let mut queue: Vec<PathBuf> = package.dependencies.iter().filter_map(|d| d.path.clone()).collect();
+    while let Some(dir) = queue.pop() {
+        if found.contains(&dir) {
+            continue;
+        }
+        if let Some(dep) = workspace.packages.iter().find(|p| folder(p) == dir) {
+            queue.extend(dep.dependencies.iter().filter_map(|d| d.path.clone()));
+        }
+        found.push(dir);
+    }
+    found
 }
 
 #[derive(Deserialize)]
@@ -85,6 +115,7 @@ pub fn locate<'a>(stack: &Stack, functions: impl Iterator<Item = &'a String>) ->
             workspace_root: workspace.workspace_root.clone(),
             manifest: manifest.clone(),
             architecture: f.architecture,
+            sources: sources(workspace, package),
         };
         crates.insert(function.clone(), krate);
     }

@@ -107,3 +107,83 @@ fn a_crate_that_does_not_build_stops_dev_with_cargo_s_message() {
     assert!(stderr.contains("function `echo`: building crate `lambdas/wschat-dev-test-broken` failed"), "{stderr}");
     assert!(stderr.contains("expected expression"), "cargo's own message: {stderr}");
 }
+
+/// `--watch`: an edit to the crate is built and swapped in while a client
+/// stays connected; the old process finishes and ends; an edit that does
+/// not build leaves the last good code serving.
+#[tokio::test]
+async fn watch_swaps_the_code_under_an_open_connection_and_a_broken_edit_keeps_the_old() {
+    let dir = stack_copy();
+    with_echo(dir.path(), "wschat-dev-test-watch", ECHO);
+    let server = Server::start_in(dir.path(), &["--watch"]);
+    let mut alice = Client::join(&server, "username=alice").await;
+    alice.send(r#"{"action":"echo"}"#).await;
+    assert_eq!(alice.next().await, "MARK");
+
+    let main = dir.path().join("lambdas/wschat-dev-test-watch/src/main.rs");
+    std::fs::write(&main, ECHO.replace("\"MARK\")", "\"MARK 2\")")).unwrap();
+    let edited = std::time::Instant::now();
+    let log = server.wait_for_log("new code serving").await;
+    alice.send(r#"{"action":"echo"}"#).await;
+    assert_eq!(alice.next().await, "MARK 2", "the new code answers: {log}");
+    eprintln!("edit to the new code's answer: {:.2} s", edited.elapsed().as_secs_f64());
+    server.wait_for_log("the old process ended").await;
+
+    std::fs::write(&main, "fn main() { let x = ; }\n").unwrap();
+    server.wait_for_log("the old code keeps serving").await;
+    let log = server.log();
+    assert!(log.contains("expected expression"), "cargo's message is shown: {log}");
+    alice.send(r#"{"action":"echo"}"#).await;
+    assert_eq!(alice.next().await, "MARK 2", "the last good code still serves");
+    // The same connection all along: the chat still reaches it.
+    alice.send(r#"{"action":"sendmessage","data":"still connected"}"#).await;
+    assert!(alice.next().await.contains("still connected"));
+}
+
+/// Ten swaps while three clients keep calling the function: every frame
+/// gets its one answer (from the old code or the new, never going back),
+/// and no connection drops.
+#[tokio::test]
+async fn ten_swaps_under_load_lose_no_invocation_and_no_connection() {
+    let dir = stack_copy();
+    with_echo(dir.path(), "wschat-dev-test-swaps", &ECHO.replace("\"MARK\")", "\"MARK 0\")"));
+    let server = Server::start_in(dir.path(), &["--watch", "--no-throttle"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for i in 0..3 {
+        let mut client = Client::join(&server, &format!("username=u{i}")).await;
+        let stop = stop.clone();
+        callers.push(tokio::spawn(async move {
+            let (mut answers, mut last) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                client.send(r#"{"action":"echo"}"#).await;
+                // Others' joins come in between.
+                let mut answer = client.next().await;
+                while !answer.starts_with("MARK") {
+                    answer = client.next().await;
+                }
+                let version: u32 = answer.strip_prefix("MARK ").and_then(|v| v.parse().ok()).expect(&answer);
+                assert!(version >= last, "an answer from older code after newer: {version} after {last}");
+                (answers, last) = (answers + 1, version);
+            }
+            (answers, last, client)
+        }));
+    }
+    let main = dir.path().join("lambdas/wschat-dev-test-swaps/src/main.rs");
+    for version in 1..=10 {
+        std::fs::write(&main, ECHO.replace("\"MARK\")", &format!("\"MARK {version}\")"))).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while server.log().matches("new code serving").count() < version {
+            assert!(std::time::Instant::now() < deadline, "swap {version} did not happen: {}", server.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for caller in callers {
+        let (answers, last, mut client) = caller.await.unwrap();
+        assert!(answers > 20 && last == 10, "{answers} answers, the last from version {last}");
+        client.send(r#"{"action":"sendmessage","data":"still connected"}"#).await;
+        while !client.next().await.contains("still connected") {}
+    }
+}

@@ -16,11 +16,12 @@ pub mod runtime;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+use tokio::sync::watch;
 use tracing::{info, warn};
 use wschat_engine::crates::{Crate, locate};
 use wschat_stack::Stack;
@@ -33,15 +34,49 @@ pub const BUILT_IN: [&str; 3] = ["chat", "notify", "authorizer"];
 /// A function running as a process.
 pub struct Function {
     pub name: String,
-    api: RuntimeApi,
     /// The function's own timeout (`functions.<name>.timeout`).
     timeout: Duration,
+    arn: String,
+    env: Vec<(&'static str, String)>,
+    /// The process new invocations go to; a swap replaces it.
+    current: RwLock<Option<Arc<Instance>>>,
+}
+
+/// One process of a function, with its Runtime API.
+struct Instance {
+    api: RuntimeApi,
+    /// Set when a newer instance took over: the process ends once idle.
+    retired: watch::Sender<bool>,
 }
 
 impl Function {
-    /// Hands `event` to the process and waits for its answer.
+    /// Hands `event` to the current process and waits for its answer.
     pub async fn invoke(&self, event: String) -> Answer {
-        self.api.invoke(event, self.timeout).await
+        let instance = self.current.read().unwrap().clone();
+        match instance {
+            Some(instance) => instance.api.invoke(event, self.timeout).await,
+            None => Answer::Error("the function has no process".into()),
+        }
+    }
+
+    /// Starts a process of `bootstrap` and returns its instance.
+    async fn start_instance(self: &Arc<Self>, bootstrap: PathBuf) -> Result<Arc<Instance>> {
+        let api = RuntimeApi::start(self.arn.clone()).await.context("starting a Lambda Runtime API")?;
+        let (retired, _) = watch::channel(false);
+        let instance = Arc::new(Instance { api, retired });
+        tokio::spawn(supervise(self.clone(), instance.clone(), bootstrap));
+        Ok(instance)
+    }
+
+    /// New invocations go to a process of `bootstrap`; the old process
+    /// finishes what it was handed, then ends.
+    async fn swap(self: &Arc<Self>, bootstrap: PathBuf) -> Result<()> {
+        let new = self.start_instance(bootstrap).await?;
+        let old = self.current.write().unwrap().replace(new);
+        if let Some(old) = old {
+            old.retired.send_replace(true);
+        }
+        Ok(())
     }
 }
 
@@ -62,58 +97,70 @@ impl Functions {
 
     /// Builds and starts every function of `stack` whose crate is not built
     /// in. `management` is dev's Management API (`http://host:port/{stage}`).
-    pub async fn start(stack: &Stack, management: &str, region: &str) -> Result<Functions> {
+    /// With `watch`, each is rebuilt and swapped when its sources change.
+    pub async fn start(stack: &Stack, management: &str, region: &str, watch: bool) -> Result<Functions> {
         // The shipped crates run in process: no `cargo metadata` for them.
         let built_in = |dir: &Path| package_name(&stack.dir.join(dir)).is_some_and(|p| BUILT_IN.contains(&p.as_str()));
         let own = stack.functions.iter().filter(|(_, f)| !built_in(&f.crate_dir)).map(|(name, _)| name);
         let crates = locate(stack, own)?;
-        let mut by_name = BTreeMap::new();
-        for (name, krate) in &crates {
-            if BUILT_IN.contains(&krate.package.as_str()) {
-                continue;
+        if watch {
+            let shipped: Vec<&String> = stack.functions.keys().filter(|f| !crates.contains_key(*f)).collect();
+            if !shipped.is_empty() {
+                info!(
+                    "--watch: {} run wschat's own handlers, compiled into it; edits to their crates need wschat rebuilt",
+                    shipped.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                );
             }
-            let crate_dir = &stack.functions[name].crate_dir;
-            let bootstrap = build(name, crate_dir, krate)?;
-            let arn = format!("arn:aws:lambda:{region}:000000000000:function:{}", stack.function_name(name));
-            let api = RuntimeApi::start(arn).await.context("starting a Lambda Runtime API")?;
-            let env = vec![
-                ("AWS_LAMBDA_FUNCTION_NAME", stack.function_name(name)),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", stack.functions[name].memory.to_string()),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-                ("AWS_REGION", region.to_string()),
-                ("AWS_DEFAULT_REGION", region.to_string()),
-                // The SDK signs its calls; dev's Management API takes any signature.
-                ("AWS_ACCESS_KEY_ID", "wschat-dev".to_string()),
-                ("AWS_SECRET_ACCESS_KEY", "wschat-dev".to_string()),
-                (chat_core::config::vars::MANAGEMENT_ENDPOINT, management.to_string()),
-                (chat_core::config::vars::METRICS_NAMESPACE, stack.metrics_namespace()),
-            ];
-            info!("function   {name}: {} (crate {})", bootstrap.display(), crate_dir.display());
-            let api_address = api.address();
+        }
+        let mut by_name = BTreeMap::new();
+        for (name, krate) in crates {
+            let crate_dir = stack.functions[&name].crate_dir.clone();
+            let bootstrap = build(&name, &crate_dir, &krate)?;
             let function = Arc::new(Function {
                 name: name.clone(),
-                api,
-                timeout: Duration::from_secs(stack.functions[name].timeout.max(1) as u64),
+                timeout: Duration::from_secs(stack.functions[&name].timeout.max(1) as u64),
+                arn: format!("arn:aws:lambda:{region}:000000000000:function:{}", stack.function_name(&name)),
+                env: vec![
+                    ("AWS_LAMBDA_FUNCTION_NAME", stack.function_name(&name)),
+                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", stack.functions[&name].memory.to_string()),
+                    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+                    ("AWS_REGION", region.to_string()),
+                    ("AWS_DEFAULT_REGION", region.to_string()),
+                    // The SDK signs its calls; dev's Management API takes any signature.
+                    ("AWS_ACCESS_KEY_ID", "wschat-dev".to_string()),
+                    ("AWS_SECRET_ACCESS_KEY", "wschat-dev".to_string()),
+                    (chat_core::config::vars::MANAGEMENT_ENDPOINT, management.to_string()),
+                    (chat_core::config::vars::METRICS_NAMESPACE, stack.metrics_namespace()),
+                ],
+                current: RwLock::new(None),
             });
-            // It runs as long as dev; the process is killed with it.
-            tokio::spawn(supervise(function.clone(), bootstrap, api_address, env));
-            by_name.insert(name.clone(), function);
+            function.swap(bootstrap.clone()).await?;
+            info!("function   {name}: {} (crate {})", bootstrap.display(), crate_dir.display());
+            if watch {
+                tokio::spawn(rebuild_on_change(function.clone(), crate_dir, krate));
+            }
+            by_name.insert(name, function);
         }
         Ok(Functions { by_name })
     }
 }
 
-/// Runs the function's process, and starts it again each time it exits.
-async fn supervise(function: Arc<Function>, bootstrap: PathBuf, api: String, env: Vec<(&'static str, String)>) {
+/// Runs one instance's process, starting it again each time it exits, until
+/// the instance is retired and idle.
+async fn supervise(function: Arc<Function>, instance: Arc<Instance>, bootstrap: PathBuf) {
+    let mut retired = instance.retired.subscribe();
     loop {
+        if *retired.borrow_and_update() {
+            break;
+        }
         let stdout = match std::io::stderr().as_fd_owned() {
             Some(fd) => Stdio::from(fd),
             None => Stdio::inherit(),
         };
         let child = tokio::process::Command::new(&bootstrap)
             .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", &api)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", instance.api.address())
+            .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             // The function's logs: stderr, as dev's own (stdout is --json's).
             .stdout(stdout)
@@ -124,25 +171,118 @@ async fn supervise(function: Arc<Function>, bootstrap: PathBuf, api: String, env
             Ok(child) => child,
             Err(e) => {
                 warn!("function `{}`: starting {}: {e}", function.name, bootstrap.display());
-                function.api.fail_waiting(&format!("the function's process could not start: {e}"));
+                instance.api.fail_waiting(&format!("the function's process could not start: {e}"));
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        let nexts = function.api.nexts();
-        let status = child.wait().await;
+        let nexts = instance.api.nexts();
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = async { let _ = retired.wait_for(|r| *r).await; } => {
+                // Retired: what it was handed finishes here, then it ends.
+                while !instance.api.is_idle() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let _ = child.kill().await;
+                info!("function   {}: the old process ended", function.name);
+                break;
+            }
+        };
         let why = match status {
             Ok(status) => format!("the function's process exited ({status})"),
             Err(e) => format!("the function's process was lost: {e}"),
         };
         warn!("function `{}`: {why}; starting it again", function.name);
-        function.api.fail_in_flight(&why);
-        if function.api.nexts() == nexts {
+        instance.api.fail_in_flight(&why);
+        if instance.api.nexts() == nexts {
             // It never asked for an event: Lambda answers with the init error.
-            function.api.fail_waiting(&why);
+            instance.api.fail_waiting(&why);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// How often `--watch` looks at the sources, and how long they must stay
+/// unchanged before a build (an editor writes a file in several steps).
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+const WATCH_QUIET: Duration = Duration::from_millis(150);
+
+/// `--watch`: rebuilds the function when a file under its sources changes,
+/// and swaps its process when the build succeeds.
+async fn rebuild_on_change(function: Arc<Function>, crate_dir: PathBuf, krate: Crate) {
+    let sources = krate.sources.clone();
+    let mut seen = tokio::task::spawn_blocking({
+        let sources = sources.clone();
+        move || snapshot(&sources)
+    })
+    .await
+    .unwrap_or_default();
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let now = snapshot_async(&sources).await;
+        if now == seen {
+            continue;
+        }
+        // Wait until the files stop changing.
+        let mut settled = now;
+        loop {
+            tokio::time::sleep(WATCH_QUIET).await;
+            let again = snapshot_async(&sources).await;
+            if again == settled {
+                break;
+            }
+            settled = again;
+        }
+        seen = settled;
+        let started = std::time::Instant::now();
+        info!("function   {}: sources changed; building", function.name);
+        let (name, dir, krate) = (function.name.clone(), crate_dir.clone(), krate.clone());
+        let built = tokio::task::spawn_blocking(move || build(&name, &dir, &krate)).await;
+        match built {
+            Ok(Ok(bootstrap)) => match function.swap(bootstrap).await {
+                Ok(()) => info!(
+                    "function   {}: new code serving (built in {:.1} s)",
+                    function.name,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => warn!("function `{}`: {e:#}; the old code keeps serving", function.name),
+            },
+            Ok(Err(e)) => warn!("{e:#}\nfunction `{}`: the old code keeps serving", function.name),
+            Err(e) => warn!("function `{}`: the build stopped: {e}", function.name),
+        }
+    }
+}
+
+async fn snapshot_async(sources: &[PathBuf]) -> Snapshot {
+    let sources = sources.to_vec();
+    tokio::task::spawn_blocking(move || snapshot(&sources)).await.unwrap_or_default()
+}
+
+/// Every file under `sources` (but `target` and dot folders) with its
+/// modification time and length.
+type Snapshot = BTreeMap<PathBuf, (std::time::SystemTime, u64)>;
+
+fn snapshot(sources: &[PathBuf]) -> Snapshot {
+    let mut files = Snapshot::new();
+    let mut folders: Vec<PathBuf> = sources.to_vec();
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    folders.push(path);
+                }
+            } else if let Ok(modified) = meta.modified() {
+                files.insert(path, (modified, meta.len()));
+            }
+        }
+    }
+    files
 }
 
 trait FdOwned {

@@ -99,6 +99,11 @@ impl RuntimeApi {
         }
     }
 
+    /// Nothing waits for this API's process, and it holds nothing.
+    pub fn is_idle(&self) -> bool {
+        self.shared.waiting.lock().unwrap().is_empty() && self.shared.in_flight.lock().unwrap().is_empty()
+    }
+
     /// `/next` calls so far.
     pub fn nexts(&self) -> u64 {
         self.shared.nexts.load(Ordering::Relaxed)
