@@ -1,8 +1,9 @@
 //! `wschat dev` runs a function whose crate is the user's own as a process
 //! of its own, behind a local Lambda Runtime API, instead of the shipped
 //! handlers: its route answers with its code, a crash is API Gateway's
-//! `Internal server error` and dev stays up, and a crate that does not build
-//! stops dev with cargo's message.
+//! `Internal server error` and a function past the integration timeout its
+//! `Endpoint request timed out`, dev stays up, and a crate that does not
+//! build stops dev with cargo's message. `--watch` swaps its code.
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +42,9 @@ fn main() {
         if event.contains("crash") {
             std::process::exit(3);
         }
+        if event.contains("slow") {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
         if field(&event, "routeKey") == "echo" {
             let connection = field(&event, "connectionId");
             request(host, "POST", &format!("/{stage}/@connections/{connection}"), "MARK");
@@ -73,7 +77,7 @@ fn with_echo(dir: &Path, package: &str, main: &str) {
 async fn a_function_of_the_user_s_own_crate_answers_its_route_and_a_crash_leaves_dev_up() {
     let dir = stack_copy();
     with_echo(dir.path(), "wschat-dev-test-echo", ECHO);
-    let server = Server::start_in(dir.path(), &[]);
+    let server = Server::start_in(dir.path(), &["--integration-timeout", "1"]);
     assert!(server.log().contains("function   echo:"), "{}", server.log());
     let mut alice = Client::join(&server, "username=alice").await;
     alice.send(r#"{"action":"echo"}"#).await;
@@ -87,6 +91,10 @@ async fn a_function_of_the_user_s_own_crate_answers_its_route_and_a_crash_leaves
     server.wait_for_log("starting it again").await;
     alice.send(r#"{"action":"echo"}"#).await;
     assert_eq!(alice.next().await, "MARK", "the process was started again");
+    // It runs past the integration timeout: API Gateway's answer for that.
+    alice.send(r#"{"action":"echo","slow":true}"#).await;
+    let late = alice.next_json().await;
+    assert_eq!(late["message"], "Endpoint request timed out", "{late}");
     // The shipped handlers still serve the other routes.
     alice.send(r#"{"action":"sendmessage","data":"still here"}"#).await;
     assert!(alice.next().await.contains("still here"));
