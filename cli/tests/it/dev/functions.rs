@@ -45,6 +45,9 @@ fn main() {
         if event.contains("slow") {
             std::thread::sleep(std::time::Duration::from_secs(3));
         }
+        if event.contains("nap") {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
         if field(&event, "routeKey") == "echo" {
             let connection = field(&event, "connectionId");
             request(host, "POST", &format!("/{stage}/@connections/{connection}"), "MARK");
@@ -188,10 +191,41 @@ async fn ten_swaps_under_load_lose_no_invocation_and_no_connection() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut clients = Vec::new();
     for caller in callers {
-        let (answers, last, mut client) = caller.await.unwrap();
+        let (answers, last, client) = caller.await.unwrap();
         assert!(answers > 20 && last == 10, "{answers} answers, the last from version {last}");
+        clients.push(client);
+    }
+    for client in &mut clients {
+        // Nothing more comes: each frame got one answer.
+        client.expect_silence(Duration::from_millis(200)).await;
+    }
+    for client in &mut clients {
         client.send(r#"{"action":"sendmessage","data":"still connected"}"#).await;
         while !client.next().await.contains("still connected") {}
     }
+}
+
+/// Three events at once find the one process busy: dev starts more, as
+/// Lambda starts instances, and the three take about one event's time.
+#[tokio::test]
+async fn events_at_once_get_processes_of_their_own() {
+    let dir = stack_copy();
+    with_echo(dir.path(), "wschat-dev-test-scale", ECHO);
+    let server = Server::start_in(dir.path(), &[]);
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        clients.push(Client::join(&server, &format!("username=n{i}")).await);
+    }
+    let started = std::time::Instant::now();
+    for client in &mut clients {
+        client.send(r#"{"action":"echo","nap":true}"#).await;
+    }
+    for client in &mut clients {
+        while client.next().await != "MARK" {}
+    }
+    let took = started.elapsed();
+    // One at a time would take 4.5 s.
+    assert!(took < Duration::from_millis(3_000), "three 1.5 s events took {took:?}");
 }

@@ -16,6 +16,7 @@ pub mod runtime;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -42,36 +43,52 @@ pub struct Function {
     current: RwLock<Option<Arc<Instance>>>,
 }
 
-/// One process of a function, with its Runtime API.
+/// One version of a function's code: its processes, behind one Runtime API.
 struct Instance {
     api: RuntimeApi,
-    /// Set when a newer instance took over: the process ends once idle.
+    bootstrap: PathBuf,
+    /// Processes started for it: one more whenever an event finds none idle,
+    /// up to [`MAX_PROCESSES`], as Lambda starts instances.
+    processes: AtomicUsize,
+    /// Set when a newer version took over: its processes end once idle.
     retired: watch::Sender<bool>,
 }
 
+/// The most processes one function runs at once in dev (Lambda's default
+/// concurrency is 1,000 an account; a laptop is not).
+pub const MAX_PROCESSES: usize = 10;
+
 impl Function {
-    /// Hands `event` to the current process and waits for its answer.
-    pub async fn invoke(&self, event: String) -> Answer {
-        let instance = self.current.read().unwrap().clone();
-        match instance {
-            Some(instance) => instance.api.invoke(event, self.timeout).await,
-            None => Answer::Error("the function has no process".into()),
+    /// Hands `event` to a process of the current code, starting another
+    /// when none is idle, and waits for its answer.
+    pub async fn invoke(self: &Arc<Self>, event: String) -> Answer {
+        // Queued under the lock a swap takes: once a swap returns, nothing
+        // more reaches the old processes, so they can end when idle.
+        let (answer, instance) = {
+            let current = self.current.read().unwrap();
+            let Some(instance) = current.as_ref() else {
+                return Answer::Error("the function has no process".into());
+            };
+            (instance.api.enqueue(event, self.timeout), instance.clone())
+        };
+        if instance.api.idle() == 0 && instance.processes.load(Ordering::Relaxed) < MAX_PROCESSES {
+            self.start_process(&instance);
         }
+        answer.await
     }
 
-    /// Starts a process of `bootstrap` and returns its instance.
-    async fn start_instance(self: &Arc<Self>, bootstrap: PathBuf) -> Result<Arc<Instance>> {
+    fn start_process(self: &Arc<Self>, instance: &Arc<Instance>) {
+        instance.processes.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(supervise(self.clone(), instance.clone()));
+    }
+
+    /// New invocations go to processes of `bootstrap`; the old processes
+    /// finish what they were handed, then end.
+    async fn swap(self: &Arc<Self>, bootstrap: PathBuf) -> Result<()> {
         let api = RuntimeApi::start(self.arn.clone()).await.context("starting a Lambda Runtime API")?;
         let (retired, _) = watch::channel(false);
-        let instance = Arc::new(Instance { api, retired });
-        tokio::spawn(supervise(self.clone(), instance.clone(), bootstrap));
-        Ok(instance)
-    }
-
-    /// New invocations go to a process of `bootstrap`; the old process
-    /// finishes what it was handed, then ends.
-    async fn swap(self: &Arc<Self>, bootstrap: PathBuf) -> Result<()> {
-        let new = self.start_instance(bootstrap).await?;
+        let new = Arc::new(Instance { api, bootstrap, processes: AtomicUsize::new(0), retired });
+        self.start_process(&new);
         let old = self.current.write().unwrap().replace(new);
         if let Some(old) = old {
             old.retired.send_replace(true);
@@ -145,9 +162,10 @@ impl Functions {
     }
 }
 
-/// Runs one instance's process, starting it again each time it exits, until
-/// the instance is retired and idle.
-async fn supervise(function: Arc<Function>, instance: Arc<Instance>, bootstrap: PathBuf) {
+/// Runs one process of a version, starting it again each time it exits,
+/// until the version is retired and idle.
+async fn supervise(function: Arc<Function>, instance: Arc<Instance>) {
+    let bootstrap = &instance.bootstrap;
     let mut retired = instance.retired.subscribe();
     loop {
         if *retired.borrow_and_update() {
@@ -157,7 +175,7 @@ async fn supervise(function: Arc<Function>, instance: Arc<Instance>, bootstrap: 
             Some(fd) => Stdio::from(fd),
             None => Stdio::inherit(),
         };
-        let child = tokio::process::Command::new(&bootstrap)
+        let child = tokio::process::Command::new(bootstrap)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", instance.api.address())
             .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))

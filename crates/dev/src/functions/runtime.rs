@@ -42,6 +42,8 @@ struct Shared {
     sequence: AtomicU64,
     /// `/next` calls so far: a process that exits before its first never started.
     nexts: AtomicU64,
+    /// `/next` calls waiting for an event now: processes with nothing to do.
+    idle: AtomicU64,
     arn: String,
 }
 
@@ -76,11 +78,16 @@ impl RuntimeApi {
     /// Hands `event` to the next `/next` with a deadline `timeout` away, and
     /// waits for the answer (however long: the caller bounds it).
     pub async fn invoke(&self, event: String, timeout: Duration) -> Answer {
+        self.enqueue(event, timeout).await
+    }
+
+    /// Queues `event` for the next `/next` at once; the answer comes later.
+    pub fn enqueue(&self, event: String, timeout: Duration) -> impl Future<Output = Answer> + use<> {
         let (reply, answer) = oneshot::channel();
         let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + timeout;
         self.shared.waiting.lock().unwrap().push_back(Pending { event, deadline, reply });
         self.shared.arrived.notify_one();
-        answer.await.unwrap_or_else(|_| Answer::Error("the function's process ended".into()))
+        async move { answer.await.unwrap_or_else(|_| Answer::Error("the function's process ended".into())) }
     }
 
     /// Answers every invocation handed out and not answered: the process
@@ -104,6 +111,11 @@ impl RuntimeApi {
         self.shared.waiting.lock().unwrap().is_empty() && self.shared.in_flight.lock().unwrap().is_empty()
     }
 
+    /// Processes waiting for an event now.
+    pub fn idle(&self) -> u64 {
+        self.shared.idle.load(Ordering::Relaxed)
+    }
+
     /// `/next` calls so far.
     pub fn nexts(&self) -> u64 {
         self.shared.nexts.load(Ordering::Relaxed)
@@ -116,8 +128,19 @@ impl Drop for RuntimeApi {
     }
 }
 
+/// Counts a `/next` as idle while it waits, however it ends.
+struct Idle<'a>(&'a AtomicU64);
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
     shared.nexts.fetch_add(1, Ordering::Relaxed);
+    shared.idle.fetch_add(1, Ordering::Relaxed);
+    let idle = Idle(&shared.idle);
     let pending = loop {
         let arrived = shared.arrived.notified();
         if let Some(pending) = shared.waiting.lock().unwrap().pop_front() {
@@ -125,6 +148,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         }
         arrived.await;
     };
+    drop(idle);
     let id =
         format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), shared.sequence.fetch_add(1, Ordering::Relaxed));
     let mut headers = HeaderMap::new();
