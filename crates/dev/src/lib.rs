@@ -85,9 +85,8 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
     };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let region = aws.region.clone().unwrap_or_else(|| "us-east-1".into());
     let management = format!("http://{authority}/{}", stack.api_stage());
-    let functions = Arc::new(functions::Functions::start(stack, &management, &region, dev.watch).await?);
+    let functions = Arc::new(functions::Functions::start(stack, &management, aws, dev.aws_store, dev.watch).await?);
     let backend = backend::open(aws, dev, stack).await?;
     let limits = Limits {
         idle: Duration::from_secs(dev.idle_timeout),

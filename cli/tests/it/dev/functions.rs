@@ -48,7 +48,11 @@ fn main() {
         if event.contains("nap") {
             std::thread::sleep(std::time::Duration::from_millis(1500));
         }
-        if field(&event, "routeKey") == "echo" {
+        if event.contains("environment") {
+            let connection = field(&event, "connectionId");
+            let vars = ["GREETING", "WSCHAT_TABLE", "AWS_LAMBDA_FUNCTION_NAME"].map(|v| std::env::var(v).unwrap_or_default());
+            request(host, "POST", &format!("/{stage}/@connections/{connection}"), &vars.join("|"));
+        } else if field(&event, "routeKey") == "echo" {
             let connection = field(&event, "connectionId");
             request(host, "POST", &format!("/{stage}/@connections/{connection}"), "MARK");
         }
@@ -71,7 +75,11 @@ fn with_echo(dir: &Path, package: &str, main: &str) {
     let file = dir.join("stack.yaml");
     let yaml = std::fs::read_to_string(&file).unwrap();
     let yaml = yaml
-        .replacen("functions:\n", &format!("functions:\n  echo: {{ crate: lambdas/{package} }}\n"), 1)
+        .replacen(
+            "functions:\n",
+            &format!("functions:\n  echo: {{ crate: lambdas/{package}, environment: {{ GREETING: hello }} }}\n"),
+            1,
+        )
         .replacen("  routes:\n", "  routes:\n    echo: echo\n", 1);
     std::fs::write(&file, yaml).unwrap();
 }
@@ -85,6 +93,9 @@ async fn a_function_of_the_user_s_own_crate_answers_its_route_and_a_crash_leaves
     let mut alice = Client::join(&server, "username=alice").await;
     alice.send(r#"{"action":"echo"}"#).await;
     assert_eq!(alice.next().await, "MARK", "the echo process answered through the Management API");
+    // The environment deploy gives it: stack.yaml's, the stack's names.
+    alice.send(r#"{"action":"echo","environment":true}"#).await;
+    assert_eq!(alice.next().await, "hello|wschat-dev-connections|wschat-dev-echo");
 
     // It crashes: API Gateway's answer for a failed integration, and the
     // connection stays.

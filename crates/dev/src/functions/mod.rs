@@ -24,6 +24,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
+use wschat_engine::aws::AwsTarget;
 use wschat_engine::crates::{Crate, locate};
 use wschat_stack::Stack;
 
@@ -38,7 +39,7 @@ pub struct Function {
     /// The function's own timeout (`functions.<name>.timeout`).
     timeout: Duration,
     arn: String,
-    env: Vec<(&'static str, String)>,
+    env: Vec<(String, String)>,
     /// The process new invocations go to; a swap replaces it.
     current: RwLock<Option<Arc<Instance>>>,
 }
@@ -71,7 +72,8 @@ impl Function {
             };
             (instance.api.enqueue(event, self.timeout), instance.clone())
         };
-        if instance.api.idle() == 0 && instance.processes.load(Ordering::Relaxed) < MAX_PROCESSES {
+        // More events waiting than processes waiting for one: another process.
+        if instance.api.queued() > instance.api.idle() && instance.processes.load(Ordering::Relaxed) < MAX_PROCESSES {
             self.start_process(&instance);
         }
         answer.await
@@ -115,7 +117,14 @@ impl Functions {
     /// Builds and starts every function of `stack` whose crate is not built
     /// in. `management` is dev's Management API (`http://host:port/{stage}`).
     /// With `watch`, each is rebuilt and swapped when its sources change.
-    pub async fn start(stack: &Stack, management: &str, region: &str, watch: bool) -> Result<Functions> {
+    pub async fn start(
+        stack: &Stack,
+        management: &str,
+        aws: &AwsTarget,
+        aws_store: bool,
+        watch: bool,
+    ) -> Result<Functions> {
+        let region = aws.region.as_deref().unwrap_or("us-east-1");
         // The shipped crates run in process: no `cargo metadata` for them.
         let built_in = |dir: &Path| package_name(&stack.dir.join(dir)).is_some_and(|p| BUILT_IN.contains(&p.as_str()));
         let own = stack.functions.iter().filter(|(_, f)| !built_in(&f.crate_dir)).map(|(name, _)| name);
@@ -129,26 +138,32 @@ impl Functions {
                 );
             }
         }
+        // What deploy gives each function (its stack.yaml `environment`, the
+        // tables' and the fan-out's settings), in a placeholder account.
+        let account = wschat_engine::aws::Account { id: "000000000000".into(), partition: "aws".into() };
+        let deployed = wschat_engine::resources::Env::new(stack.clone(), region.to_string(), account, BTreeMap::new())?;
         let mut by_name = BTreeMap::new();
         for (name, krate) in crates {
+            let spec = wschat_engine::resources::function::spec(&deployed, &name, &Default::default());
             let crate_dir = stack.functions[&name].crate_dir.clone();
             let bootstrap = build(&name, &crate_dir, &krate)?;
             let function = Arc::new(Function {
                 name: name.clone(),
                 timeout: Duration::from_secs(stack.functions[&name].timeout.max(1) as u64),
                 arn: format!("arn:aws:lambda:{region}:000000000000:function:{}", stack.function_name(&name)),
-                env: vec![
-                    ("AWS_LAMBDA_FUNCTION_NAME", stack.function_name(&name)),
-                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", stack.functions[&name].memory.to_string()),
-                    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-                    ("AWS_REGION", region.to_string()),
-                    ("AWS_DEFAULT_REGION", region.to_string()),
-                    // The SDK signs its calls; dev's Management API takes any signature.
-                    ("AWS_ACCESS_KEY_ID", "wschat-dev".to_string()),
-                    ("AWS_SECRET_ACCESS_KEY", "wschat-dev".to_string()),
-                    (chat_core::config::vars::MANAGEMENT_ENDPOINT, management.to_string()),
-                    (chat_core::config::vars::METRICS_NAMESPACE, stack.metrics_namespace()),
-                ],
+                env: spec
+                    .environment
+                    .into_iter()
+                    .chain([
+                        ("AWS_LAMBDA_FUNCTION_NAME".into(), stack.function_name(&name)),
+                        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), stack.functions[&name].memory.to_string()),
+                        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".to_string()),
+                        ("AWS_REGION".into(), region.to_string()),
+                        ("AWS_DEFAULT_REGION".into(), region.to_string()),
+                        (chat_core::config::vars::MANAGEMENT_ENDPOINT.into(), management.to_string()),
+                    ])
+                    .chain(credentials(aws, aws_store))
+                    .collect(),
                 current: RwLock::new(None),
             });
             function.swap(bootstrap.clone()).await?;
@@ -160,6 +175,36 @@ impl Functions {
         }
         Ok(Functions { by_name })
     }
+}
+
+/// What a function's SDK calls go with. With `--aws-store`, the tables and
+/// the queue are real (moto, LocalStack or AWS): this process's credentials
+/// and `--endpoint-url`, so that the function reaches what dev does.
+/// Otherwise only dev's Management API answers, and takes any signature.
+fn credentials(aws: &AwsTarget, aws_store: bool) -> Vec<(String, String)> {
+    if !aws_store {
+        return vec![
+            ("AWS_ACCESS_KEY_ID".into(), "wschat-dev".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "wschat-dev".into()),
+        ];
+    }
+    let mut passed: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| (k.starts_with("AWS_") && k != "AWS_LAMBDA_RUNTIME_API") || k == "HOME")
+        .collect();
+    if let Some(profile) = &aws.profile {
+        passed.push(("AWS_PROFILE".into(), profile.clone()));
+    }
+    if let Some(endpoint) = &aws.endpoint_url {
+        passed.push(("AWS_ENDPOINT_URL".into(), endpoint.clone()));
+    }
+    if let Some(c) = &aws.credentials {
+        passed.push(("AWS_ACCESS_KEY_ID".into(), c.access_key_id().to_string()));
+        passed.push(("AWS_SECRET_ACCESS_KEY".into(), c.secret_access_key().to_string()));
+        if let Some(token) = c.session_token() {
+            passed.push(("AWS_SESSION_TOKEN".into(), token.to_string()));
+        }
+    }
+    passed
 }
 
 /// Runs one process of a version, starting it again each time it exits,
@@ -178,7 +223,7 @@ async fn supervise(function: Arc<Function>, instance: Arc<Instance>) {
         let child = tokio::process::Command::new(bootstrap)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", instance.api.address())
-            .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(function.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             // The function's logs: stderr, as dev's own (stdout is --json's).
             .stdout(stdout)

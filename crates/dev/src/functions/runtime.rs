@@ -116,6 +116,11 @@ impl RuntimeApi {
         self.shared.idle.load(Ordering::Relaxed)
     }
 
+    /// Events no process has taken yet.
+    pub fn queued(&self) -> u64 {
+        self.shared.waiting.lock().unwrap().len() as u64
+    }
+
     /// `/next` calls so far.
     pub fn nexts(&self) -> u64 {
         self.shared.nexts.load(Ordering::Relaxed)
