@@ -44,7 +44,7 @@ pub enum Command {
     Validate,
     /// Build each function with cargo-lambda into a reproducible zip.
     Build,
-    /// Show what deploy would create, update or delete. Reads only.
+    /// Show what deploy would create, update or delete, and how it moves the monthly estimate. Reads only.
     Plan(PlanArgs),
     /// Build, then create or update every resource so AWS matches stack.yaml.
     Deploy(DeployArgs),
@@ -55,7 +55,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Delete every resource of the stack, and nothing else.
     Destroy(DestroyArgs),
-    /// Estimate the stack's monthly AWS bill for a usage, line by line, at list prices. Makes no AWS call.
+    /// Estimate the stack's monthly AWS bill, line by line at list prices, for a usage you state
+    /// (no AWS call) or the one its metrics measured (--measured).
     Cost(CostArgs),
     /// Print the IAM policy a CI role needs to run plan, deploy, status, logs
     /// and destroy for this stack and stage, and nothing more.

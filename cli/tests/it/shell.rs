@@ -89,3 +89,18 @@ fn man_prints_wschat_1_and_writes_a_page_per_subcommand() {
     assert!(deploy.contains(".TH wschat-deploy 1"), "{deploy}");
     assert!(deploy.contains("no\\-build"), "its flags are on its page: {deploy}");
 }
+
+/// `wschat --help` opens with what wschat is, not with the doc comment of a
+/// struct its flags are flattened from (AwsTarget's said "Where to send AWS
+/// calls and as whom"), and lists every subcommand.
+#[test]
+fn help_says_what_wschat_is_and_lists_every_subcommand() {
+    for flag in ["--help", "-h"] {
+        let help = stdout_of(&[flag]);
+        assert!(help.starts_with("Provision a serverless WebSocket chat on AWS"), "{help}");
+        assert!(!help.contains("as whom"), "{help}");
+        for sub in SUBCOMMANDS {
+            assert!(help.contains(&format!("\n  {sub} ")), "no `{sub}` in --help: {help}");
+        }
+    }
+}

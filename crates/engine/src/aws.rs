@@ -46,6 +46,8 @@ use crate::progress::Task;
 /// `--endpoint-url` (`#[command(flatten)]`), as cargo-lambda's `RemoteConfig` is.
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
+// Flattened into the binary's flags: its doc comment must not become `wschat --help`'s text.
+#[cfg_attr(feature = "clap", command(about = None, long_about = None))]
 pub struct AwsTarget {
     /// AWS region; overrides stack.yaml's `region` and the AWS config.
     #[cfg_attr(feature = "clap", arg(long, global = true, value_name = "REGION"))]
