@@ -14,6 +14,7 @@
 pub mod runtime;
 
 use std::collections::BTreeMap;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,10 +111,6 @@ impl Functions {
         self.by_name.get(function)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
-
     /// Builds and starts every function of `stack` whose crate is not built
     /// in. `management` is dev's Management API (`http://host:port/{stage}`).
     /// With `watch`, each is rebuilt and swapped when its sources change.
@@ -138,6 +135,9 @@ impl Functions {
                 );
             }
         }
+        if crates.is_empty() {
+            return Ok(Functions::default());
+        }
         // What deploy gives each function (its stack.yaml `environment`, the
         // tables' and the fan-out's settings), in a placeholder account.
         let account = wschat_engine::aws::Account { id: "000000000000".into(), partition: "aws".into() };
@@ -150,7 +150,7 @@ impl Functions {
             let function = Arc::new(Function {
                 name: name.clone(),
                 timeout: Duration::from_secs(stack.functions[&name].timeout.max(1) as u64),
-                arn: format!("arn:aws:lambda:{region}:000000000000:function:{}", stack.function_name(&name)),
+                arn: deployed.arns().function(&name),
                 env: spec
                     .environment
                     .into_iter()
@@ -216,16 +216,16 @@ async fn supervise(function: Arc<Function>, instance: Arc<Instance>) {
         if *retired.borrow_and_update() {
             break;
         }
-        let stdout = match std::io::stderr().as_fd_owned() {
-            Some(fd) => Stdio::from(fd),
-            None => Stdio::inherit(),
+        // The function's logs: stderr, as dev's own (stdout is --json's).
+        let stdout = match std::io::stderr().as_fd().try_clone_to_owned() {
+            Ok(fd) => Stdio::from(fd),
+            Err(_) => Stdio::inherit(),
         };
         let child = tokio::process::Command::new(bootstrap)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", instance.api.address())
             .envs(function.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
-            // The function's logs: stderr, as dev's own (stdout is --json's).
             .stdout(stdout)
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -275,12 +275,7 @@ const WATCH_QUIET: Duration = Duration::from_millis(150);
 /// and swaps its process when the build succeeds.
 async fn rebuild_on_change(function: Arc<Function>, crate_dir: PathBuf, krate: Crate) {
     let sources = krate.sources.clone();
-    let mut seen = tokio::task::spawn_blocking({
-        let sources = sources.clone();
-        move || snapshot(&sources)
-    })
-    .await
-    .unwrap_or_default();
+    let mut seen = snapshot_async(&sources).await;
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let now = snapshot_async(&sources).await;
@@ -346,17 +341,6 @@ fn snapshot(sources: &[PathBuf]) -> Snapshot {
         }
     }
     files
-}
-
-trait FdOwned {
-    fn as_fd_owned(&self) -> Option<std::os::fd::OwnedFd>;
-}
-
-impl FdOwned for std::io::Stderr {
-    fn as_fd_owned(&self) -> Option<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned().ok()
-    }
 }
 
 /// The `[package]` name in `dir/Cargo.toml`, read plainly (a quick look;

@@ -75,13 +75,8 @@ impl RuntimeApi {
         self.address.to_string()
     }
 
-    /// Hands `event` to the next `/next` with a deadline `timeout` away, and
-    /// waits for the answer (however long: the caller bounds it).
-    pub async fn invoke(&self, event: String, timeout: Duration) -> Answer {
-        self.enqueue(event, timeout).await
-    }
-
-    /// Queues `event` for the next `/next` at once; the answer comes later.
+    /// Queues `event` for the next `/next` at once, with a deadline `timeout`
+    /// away; the answer comes later (however long: the caller bounds it).
     pub fn enqueue(&self, event: String, timeout: Duration) -> impl Future<Output = Answer> + use<> {
         let (reply, answer) = oneshot::channel();
         let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + timeout;
