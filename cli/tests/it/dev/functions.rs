@@ -177,7 +177,17 @@ async fn ten_swaps_under_load_lose_no_invocation_and_no_connection() {
         let stop = stop.clone();
         callers.push(tokio::spawn(async move {
             let (mut answers, mut last) = (0, 0);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // Until stopped, and then until a call made after the last swap
+            // answers: one handed out before it may still come from the old
+            // code, however late (5 s at most).
+            let mut stopped_at = None;
+            loop {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let at = *stopped_at.get_or_insert_with(std::time::Instant::now);
+                    if last == 10 || at.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
                 client.send(r#"{"action":"echo"}"#).await;
                 // Others' joins come in between.
                 let mut answer = client.next().await;
