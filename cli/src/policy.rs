@@ -14,7 +14,7 @@ pub async fn run(args: &Args, policy_args: &PolicyArgs) -> Result<()> {
     let region = aws.region().to_string();
     stack.check_region(&region)?;
     let (account, partition) = match &policy_args.account {
-        Some(id) => (id.clone(), partition(&region).to_string()),
+        Some(id) => (id.clone(), wschat_stack::partition(&region).to_string()),
         None => {
             let account = aws.account().await?;
             (account.id, account.partition)
@@ -38,15 +38,4 @@ pub async fn run(args: &Args, policy_args: &PolicyArgs) -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&policy::document(&statements))?);
     Ok(())
-}
-
-/// The partition of `region` (the SDK's partitions.json prefixes).
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }

@@ -46,20 +46,35 @@ pub const OWN_TAGS: [&str; 3] = [TAG_STACK, TAG_STAGE, TAG_CONFIG];
 /// Tags one resource may have (CloudFront, IAM, Lambda, DynamoDB, API Gateway, S3, SQS: 50).
 pub const MAX_TAGS: usize = 50;
 
-/// The DNS suffix of a region's partition, as the AWS SDKs' partition table
-/// has it (`partitions.json`, embedded in each `aws-sdk-*` crate's
-/// `endpoint_lib.rs`): `amazonaws.com` for `aws` and `aws-us-gov`,
-/// `amazonaws.com.cn` for `aws-cn`, and the isolated partitions' own.
+/// The partitions by their regions' prefix, as the AWS SDKs' partition
+/// table has them (`partitions.json`, embedded in each `aws-sdk-*` crate's
+/// `endpoint_lib.rs`): the partition's name and its DNS suffix. Any other
+/// region is in `aws`, under `amazonaws.com`.
+const PARTITIONS: [(&str, &str, &str); 7] = [
+    ("cn-", "aws-cn", "amazonaws.com.cn"),
+    ("us-gov-", "aws-us-gov", "amazonaws.com"),
+    ("us-isob-", "aws-iso-b", "sc2s.sgov.gov"),
+    ("us-isof-", "aws-iso-f", "csp.hci.ic.gov"),
+    ("us-iso-", "aws-iso", "c2s.ic.gov"),
+    ("eu-isoe-", "aws-iso-e", "cloud.adc-e.uk"),
+    ("eusc-", "aws-eusc", "amazonaws.eu"),
+];
+
+fn partition_of(region: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    PARTITIONS.iter().find(|(prefix, _, _)| region.starts_with(prefix))
+}
+
+/// The DNS suffix of a region's partition: `amazonaws.com` for `aws` and
+/// `aws-us-gov`, `amazonaws.com.cn` for `aws-cn`, and the isolated
+/// partitions' own.
 pub fn dns_suffix(region: &str) -> &'static str {
-    const PARTITIONS: [(&str, &str); 6] = [
-        ("cn-", "amazonaws.com.cn"),
-        ("us-isob-", "sc2s.sgov.gov"),
-        ("us-isof-", "csp.hci.ic.gov"),
-        ("us-iso-", "c2s.ic.gov"),
-        ("eu-isoe-", "cloud.adc-e.uk"),
-        ("eusc-", "amazonaws.eu"),
-    ];
-    PARTITIONS.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("amazonaws.com", |(_, suffix)| suffix)
+    partition_of(region).map_or("amazonaws.com", |(_, _, suffix)| suffix)
+}
+
+/// The partition a region is in (`aws`, `aws-cn`, `aws-us-gov`...): what an
+/// ARN in it starts with.
+pub fn partition(region: &str) -> &'static str {
+    partition_of(region).map_or("aws", |(_, partition, _)| partition)
 }
 
 /// A character every service's tags allow.

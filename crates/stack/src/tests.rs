@@ -342,6 +342,20 @@ fn urls_take_the_partitions_dns_suffix() {
 }
 
 #[test]
+fn a_region_s_partition_is_the_sdks_table_s() {
+    for (region, partition) in [
+        ("eu-west-1", "aws"),
+        ("cn-north-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-isob-east-1", "aws-iso-b"),
+        ("us-iso-east-1", "aws-iso"),
+        ("eusc-de-east-1", "aws-eusc"),
+    ] {
+        assert_eq!(crate::partition(region), partition, "{region}");
+    }
+}
+
+#[test]
 fn the_fanout_settings_default_to_the_handlers_own() {
     let chat = Project::new().parse(MINIMAL).unwrap().chat;
     assert_eq!(chat.shard_size as usize, chat_core::config::DEFAULT_SHARD_SIZE);
