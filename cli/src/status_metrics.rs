@@ -64,13 +64,23 @@ pub struct Firing {
     pub reason: String,
 }
 
-/// One series of the GetMetricData call.
-struct Series {
-    id: String,
-    namespace: String,
-    name: String,
-    dimension: (&'static str, String),
-    stat: &'static str,
+/// One series of a GetMetricData call (here, and `cost --measured`'s).
+pub(crate) struct Series {
+    pub id: String,
+    pub namespace: String,
+    pub name: String,
+    pub dimension: (&'static str, String),
+    pub stat: &'static str,
+}
+
+impl Series {
+    /// The series' query, at one value a `period` seconds.
+    pub fn query(&self, period: i32) -> MetricDataQuery {
+        let dimension = Dimension::builder().name(self.dimension.0).value(&self.dimension.1).build();
+        let metric = Metric::builder().namespace(&self.namespace).metric_name(&self.name).dimensions(dimension).build();
+        let stat = MetricStat::builder().metric(metric).period(period).stat(self.stat).build();
+        MetricDataQuery::builder().id(&self.id).metric_stat(stat).return_data(true).build()
+    }
 }
 
 fn series(stack: &Stack) -> Vec<Series> {
@@ -112,15 +122,7 @@ pub async fn read(aws: &Aws, stack: &Stack, since: Since, region: &str) -> Resul
     // One period for the whole window (a multiple of 60 s): one value a series.
     let period = ((window + 59) / 60 * 60) as i32;
     let all = series(stack);
-    let queries: Vec<MetricDataQuery> = all
-        .iter()
-        .map(|s| {
-            let dimension = Dimension::builder().name(s.dimension.0).value(&s.dimension.1).build();
-            let metric = Metric::builder().namespace(&s.namespace).metric_name(&s.name).dimensions(dimension).build();
-            let stat = MetricStat::builder().metric(metric).period(period).stat(s.stat).build();
-            MetricDataQuery::builder().id(&s.id).metric_stat(stat).return_data(true).build()
-        })
-        .collect();
+    let queries: Vec<MetricDataQuery> = all.iter().map(|s| s.query(period)).collect();
     let cloudwatch = aws.cloudwatch();
     let data = cloudwatch
         .get_metric_data()

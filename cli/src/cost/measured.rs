@@ -4,19 +4,21 @@
 
 use anyhow::{Result, bail};
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric as CwMetric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::MetricDataQuery;
 use chat_core::metrics::Metric;
 use wschat_engine::aws::{Aws, AwsContext};
 use wschat_stack::Stack;
 
 use super::estimate::Measured;
+use crate::status_metrics::Series;
 
 /// Days `--measured` reads without `--days`.
 pub const DAYS: u32 = 7;
 const HOUR_SECONDS: i64 = 3_600;
 const DAY_SECONDS: i64 = 86_400;
 
-/// The series read: (id, metric, emitting function, statistic, period).
+/// The series read, each with its period: people online hourly, the rest
+/// summed over the whole window.
 fn queries(stack: &Stack, chat: &str, notify: &str, days: i64) -> Vec<MetricDataQuery> {
     let whole = (days * DAY_SECONDS) as i32;
     let series = [
@@ -28,13 +30,14 @@ fn queries(stack: &Stack, chat: &str, notify: &str, days: i64) -> Vec<MetricData
     series
         .into_iter()
         .map(|(id, metric, function, stat, period)| {
-            let metric = CwMetric::builder()
-                .namespace(stack.metrics_namespace())
-                .metric_name(metric.name())
-                .dimensions(Dimension::builder().name("Function").value(function).build())
-                .build();
-            let stat = MetricStat::builder().metric(metric).period(period).stat(stat).build();
-            MetricDataQuery::builder().id(id).metric_stat(stat).return_data(true).build()
+            let series = Series {
+                id: id.into(),
+                namespace: stack.metrics_namespace(),
+                name: metric.name().into(),
+                dimension: ("Function", function.into()),
+                stat,
+            };
+            series.query(period)
         })
         .collect()
 }
@@ -48,11 +51,12 @@ pub async fn read(aws: &Aws, stack: &Stack, days: u32) -> Result<Measured> {
     let start = end - days * DAY_SECONDS;
     let cloudwatch = aws.cloudwatch();
     let mut values: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    let queries = queries(stack, &chat, &notify, days);
     let mut next: Option<String> = None;
     loop {
         let page = cloudwatch
             .get_metric_data()
-            .set_metric_data_queries(Some(queries(stack, &chat, &notify, days)))
+            .set_metric_data_queries(Some(queries.clone()))
             .start_time(DateTime::from_secs(start))
             .end_time(DateTime::from_secs(end))
             .set_next_token(next.take())
