@@ -4,7 +4,12 @@
 //! ```sh
 //! cargo run --release --example dev_load            # 1,000 connections
 //! cargo run --release --example dev_load -- 2000 20 # connections, broadcasts
+//! cargo run --release --example dev_load -- --processes  # chat and notify as processes
 //! ```
+//!
+//! With `--processes`, dev runs the shipped `chat` and `notify` as processes
+//! (`wschat dev --processes`), built as dev builds them, in the profile of
+//! this example (`--release`: `wschat dev --processes --release`).
 //!
 //! It builds and starts `target/release/wschat dev --port 0` on the shipped
 //! stack.yaml (its event log goes to `target/dev_load.log`), opens the
@@ -39,7 +44,8 @@ struct Arrival {
 
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let processes = std::env::args().any(|a| a == "--processes");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--processes");
     let connections: usize = args.next().map_or(1000, |a| a.parse().expect("connections: a number"));
     let rounds: usize = args.next().map_or(10, |a| a.parse().expect("broadcasts: a number"));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
@@ -57,8 +63,11 @@ async fn main() {
     assert!(built.success(), "building wschat");
     let log_path = root.join("target/dev_load.log");
     let log = std::fs::File::create(&log_path).expect("creating target/dev_load.log");
-    let mut dev = Command::new(root.join("target").join(profile).join("wschat"))
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mut dev = Command::new(target.join(profile).join("wschat"))
         .args(["dev", "--port", "0", "--no-throttle"])
+        .args(processes.then_some("--processes"))
+        .args((processes && !cfg!(debug_assertions)).then_some("--release"))
         .current_dir(&root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -68,7 +77,8 @@ async fn main() {
     let url = wait_for_url(&log_path);
     let pid = dev.id();
     let rss_idle = memory(pid).0;
-    println!("wschat dev (pid {pid}) at {url}; {connections} connections, {rounds} broadcasts");
+    let how = if processes { "chat and notify as processes" } else { "the handlers in process" };
+    println!("wschat dev (pid {pid}) at {url}; {connections} connections, {rounds} broadcasts; {how}");
 
     // Connect everyone, at most 100 handshakes in flight; each waits for its welcome.
     let frames = Arc::new(AtomicU64::new(0));

@@ -54,6 +54,16 @@ pub struct DevArgs {
     /// flight finish on the old. A build that fails keeps the old code serving.
     #[arg(long)]
     pub watch: bool,
+    /// Run wschat's own `chat` and `notify` handlers as processes too, built
+    /// from their crates for this machine, as Lambda runs them: each reaches
+    /// dev's tables and queue over HTTP and posts through its Management
+    /// API. Without it they run inside dev, which starts at once.
+    #[arg(long)]
+    pub processes: bool,
+    /// Build the functions dev runs as processes with optimizations (`cargo
+    /// build --release`), as deploy builds them: slower to build, faster to run.
+    #[arg(long)]
+    pub release: bool,
 }
 
 /// `wschat dev --issuer`.

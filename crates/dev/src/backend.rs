@@ -36,6 +36,9 @@ pub struct Backend {
     /// The count online and the presence digests.
     pub presence: Arc<dyn Presence>,
     pub consumer: Consumer,
+    /// The queue's URL, as the functions get it (`WSCHAT_QUEUE_URL`): the
+    /// SQS queue's, or a placeholder for the in-process queue.
+    pub queue_url: String,
 }
 
 /// Hands queued notifications to the notify handler.
@@ -70,6 +73,7 @@ fn memory(stack: &Stack) -> Backend {
         messages: stack.chat.history.is_some().then(|| Arc::new(MemoryMessages::new()) as Arc<dyn MessageStore>),
         presence: Arc::new(MemoryPresence::new()),
         consumer: Consumer::Memory { queue, settings },
+        queue_url: format!("https://sqs.local.amazonaws.com/000000000000/{}", stack.queue_name()),
     }
 }
 
@@ -127,6 +131,7 @@ async fn aws(target: &AwsTarget, stack: &Stack) -> Result<Backend> {
         notifier: Arc::new(SqsNotifier::new(aws.sqs(), &queue_url)),
         messages,
         presence: Arc::new(DynamoPresence::new(aws.dynamodb(), presence)),
-        consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url, settings },
+        consumer: Consumer::Sqs { sqs: aws.sqs(), queue_url: queue_url.clone(), settings },
+        queue_url,
     })
 }

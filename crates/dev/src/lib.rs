@@ -28,6 +28,7 @@ mod gateway;
 mod issuer;
 mod management;
 mod models;
+mod ports;
 mod queue;
 mod site;
 
@@ -38,7 +39,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chat_core::auth::{FixedKeys, JwtConfig, Verifier};
 use chat_core::oidc::OidcKeys;
 use serde::Serialize;
@@ -86,8 +87,16 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let management = format!("http://{authority}/{}", stack.api_stage());
-    let functions = Arc::new(functions::Functions::start(stack, &management, aws, dev.aws_store, dev.watch).await?);
     let backend = backend::open(aws, dev, stack).await?;
+    // The shipped handlers reach dev's tables and queue, whichever they are, through dev.
+    let secret = ports::secret();
+    let reach = functions::Reach {
+        management,
+        ports: format!("http://{authority}{}/{secret}", ports::PATH),
+        queue_url: backend.queue_url.clone(),
+    };
+    let functions = Arc::new(functions::Functions::start(stack, &reach, aws, dev).await?);
+    let any_process = !functions.is_empty();
     let limits = Limits {
         idle: Duration::from_secs(dev.idle_timeout),
         lifetime: Duration::from_secs(dev.max_lifetime),
@@ -118,6 +127,11 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
     }
     let management = management_access(dev);
     let mut app = router(State { gateway: gateway.clone(), site, management }, stack.api_stage());
+    if any_process {
+        let state = ports::Ports { gateway: gateway.clone(), secret: secret.into() };
+        app =
+            app.merge(Router::new().route(&format!("{}/{{secret}}", ports::PATH), post(ports::call)).with_state(state));
+    }
     if let Some(local) = local_issuer {
         app = app.nest(issuer::PATH, issuer::routes(local));
     }
@@ -135,7 +149,10 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
         println!("{}", serde_json::to_string(&urls).expect("URLs serialize"));
     }
 
-    let mut server_stopped = shutdown_rx.clone();
+    // The listener stops after the connections have closed, not with them:
+    // a function's process reaches dev's tables and Management API through
+    // it to run `$disconnect`.
+    let (stop_listening, mut server_stopped) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -150,6 +167,7 @@ pub async fn run(stack: &Stack, aws: &AwsTarget, dev: &DevArgs, json: bool) -> R
     if tokio::time::timeout(Duration::from_secs(10), gateway.closed()).await.is_err() {
         warn!("some connections did not finish closing within 10 s");
     }
+    let _ = stop_listening.send(true);
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => Err(e).context("serving HTTP"),
         _ => Ok(()),

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use crate::aws::{DynamoLedger, DynamoMessages, DynamoPresence, DynamoStore, ManagementPoster, SqsNotifier};
 use crate::config::{Config, vars};
 use crate::event::RequestContext;
-use crate::ports::{Ledger, NoLedger, Notifier, PortError, PortResult};
+use crate::ports::{ConnectionStore, Ledger, MessageStore, NoLedger, Notifier, PortError, PortResult, Presence};
 
 /// Logs as one JSON object per line on stdout, the form CloudWatch indexes.
 /// The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls),
@@ -43,33 +43,54 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-pub fn dynamo_store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table, &config.ttl_attribute)
+/// The tables and the queue a function runs over: DynamoDB and SQS, or,
+/// when `WSCHAT_DEV_PORTS` is set (by `wschat dev --processes`), dev's own
+/// over HTTP ([`crate::remote`]).
+pub struct Adapters {
+    pub store: Box<dyn ConnectionStore>,
+    /// Without `WSCHAT_QUEUE_URL`, every send fails ([`NoQueue`]).
+    pub notifier: Box<dyn Notifier>,
+    /// Without `WSCHAT_DELIVERIES_TABLE`, nothing is remembered ([`NoLedger`]).
+    pub ledger: Box<dyn Ledger>,
+    /// The messages table, or none when `WSCHAT_MESSAGES_TABLE` is unset
+    /// (the history is off: nothing is stored, and `history` is refused).
+    pub messages: Option<Box<dyn MessageStore>>,
+    /// The presence table, or none when `WSCHAT_PRESENCE_TABLE` is unset (no
+    /// count, and every join and leave announced one by one).
+    pub presence: Option<Box<dyn Presence>>,
 }
 
-/// The messages table, or none when `WSCHAT_MESSAGES_TABLE` is unset (the
-/// history is off: nothing is stored, and `history` is refused).
-pub fn message_store(sdk: &SdkConfig, config: &Config) -> Option<DynamoMessages> {
-    let table = config.messages_table.as_ref()?;
-    Some(DynamoMessages::new(aws_sdk_dynamodb::Client::new(sdk), table))
-}
-
-/// The presence table, or none when `WSCHAT_PRESENCE_TABLE` is unset (no
-/// count, and every join and leave announced one by one).
-pub fn presence(sdk: &SdkConfig, config: &Config) -> Option<DynamoPresence> {
-    let table = config.presence_table.as_ref()?;
-    Some(DynamoPresence::new(aws_sdk_dynamodb::Client::new(sdk), table))
-}
-
-/// The delivery ledger, or none when `WSCHAT_DELIVERIES_TABLE` is unset
-/// (then a redelivered record posts again, as before the ledger existed).
-pub fn ledger(sdk: &SdkConfig, config: &Config) -> Box<dyn Ledger> {
-    match &config.deliveries_table {
-        Some(table) => Box::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), table)),
-        None => {
-            tracing::warn!("{} is not set: a redelivered notice posts again", vars::DELIVERIES_TABLE);
-            Box::new(NoLedger)
+impl Adapters {
+    pub fn new(sdk: &SdkConfig, config: &Config) -> Result<Adapters, String> {
+        if let Some(remote) = crate::remote::Remote::from_env() {
+            let remote = remote?;
+            return Ok(Adapters {
+                store: Box::new(remote.clone()),
+                notifier: Box::new(remote.clone()),
+                ledger: Box::new(remote.clone()),
+                messages: config.messages_table.as_ref().map(|_| Box::new(remote.clone()) as Box<dyn MessageStore>),
+                presence: config.presence_table.as_ref().map(|_| Box::new(remote) as Box<dyn Presence>),
+            });
         }
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let notifier: Box<dyn Notifier> = match &config.queue_url {
+            Some(url) => Box::new(SqsNotifier::new(aws_sdk_sqs::Client::new(sdk), url)),
+            None => Box::new(NoQueue),
+        };
+        let ledger: Box<dyn Ledger> = match &config.deliveries_table {
+            Some(table) => Box::new(DynamoLedger::new(dynamo.clone(), table)),
+            None => {
+                tracing::warn!("{} is not set: a redelivered notice posts again", vars::DELIVERIES_TABLE);
+                Box::new(NoLedger)
+            }
+        };
+        Ok(Adapters {
+            store: Box::new(DynamoStore::new(dynamo.clone(), &config.table, &config.ttl_attribute)),
+            notifier,
+            ledger,
+            messages: config.messages_table.as_ref().map(|t| Box::new(DynamoMessages::new(dynamo.clone(), t)) as _),
+            presence: config.presence_table.as_ref().map(|t| Box::new(DynamoPresence::new(dynamo, t)) as _),
+        })
     }
 }
 
@@ -89,10 +110,6 @@ pub fn emit_metrics(metrics: &crate::metrics::Metrics, config: &Config, function
 pub fn deadline(epoch_millis: u64) -> tokio::time::Instant {
     let left = epoch_millis.saturating_sub(crate::now_millis().max(0) as u64);
     tokio::time::Instant::now() + std::time::Duration::from_millis(left)
-}
-
-pub fn sqs_notifier(sdk: &SdkConfig, queue_url: &str) -> SqsNotifier {
-    SqsNotifier::new(aws_sdk_sqs::Client::new(sdk), queue_url)
 }
 
 /// The notifier of a function that has no queue configured: every send fails.

@@ -26,6 +26,7 @@ pub mod oidc;
 pub mod ports;
 pub mod presence;
 pub mod protocol;
+pub mod remote;
 
 pub mod fanout;
 mod handler;

@@ -84,7 +84,7 @@ pub const DEFAULT_LIMITS: Limits = Limits {
 };
 
 /// Which of the two rates a frame is admitted against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Bucket {
     Messages,
     Frames,
@@ -128,7 +128,7 @@ impl Bucket {
 }
 
 /// What admitting a frame decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Admission {
     Admitted,
     /// Over the limit: the strikes so far (since the bucket was last full),

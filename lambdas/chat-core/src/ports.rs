@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 /// One row of the connections table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub connection_id: String,
     pub name: String,
@@ -139,7 +139,7 @@ pub trait Poster: Send + Sync {
 }
 
 /// What a ledger holds about one queue record (a notice or a shard of one).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     /// Every recipient was handled: posted, gone, dropped or handed on.
     pub done: bool,
@@ -177,7 +177,7 @@ impl Ledger for NoLedger {
 }
 
 /// One stored chat message: an item of the messages table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// `everyone`, `room:<code>` or `dm:<a>:<b>` ([`crate::history::Conversation`]).
     pub conversation: String,
@@ -200,7 +200,7 @@ pub struct ChatMessage {
 }
 
 /// What [`MessageStore::put`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Put {
     Stored,
     /// The sender already sent this message with this `clientId`: nothing
@@ -245,7 +245,7 @@ pub trait MessageStore: Send + Sync {
 }
 
 /// Someone in a presence frame or a list: a connection and its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub connection_id: String,
     pub name: String,
@@ -258,7 +258,7 @@ impl Member {
 }
 
 /// A join or a leave, as a digest gathers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Change {
     Joined,
     Left,
@@ -282,7 +282,7 @@ impl DigestWindow {
 
 /// What a digest window gathered: the first few who joined and who left
 /// (at most [`crate::presence::DIGEST_NAMES`] of each), and how many in all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
     pub joined: Vec<Member>,
     pub left: Vec<Member>,

@@ -7,8 +7,8 @@
 
 use chat_core::config::Config;
 use chat_core::event::{WebSocketEvent, WebSocketResponse};
+use chat_core::lambda::Adapters;
 use chat_core::metrics::Metrics;
-use chat_core::ports::{MessageStore, Presence};
 use chat_core::{Ports, handle_websocket, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -16,25 +16,25 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
-    let queue_url =
-        config.require_queue_url().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    config.require_queue_url().inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
     let sdk = lambda::sdk_config().await;
-    let store = lambda::dynamo_store(&sdk, &config);
-    let notifier = lambda::sqs_notifier(&sdk, queue_url);
-    let messages = lambda::message_store(&sdk, &config);
-    let presence = lambda::presence(&sdk, &config);
+    let adapters =
+        Adapters::new(&sdk, &config).inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
     let posters = lambda::Posters::new(sdk, config.clone());
     let settings = &config.settings;
     let config = &config;
     lambda_runtime::run(service_fn(|event: LambdaEvent<WebSocketEvent>| {
-        let (store, notifier, posters) = (&store, &notifier, &posters);
-        let messages = messages.as_ref().map(|m| m as &dyn MessageStore);
-        let presence = presence.as_ref().map(|p| p as &dyn Presence);
+        let (adapters, posters) = (&adapters, &posters);
         async move {
             let poster = posters.for_event(&event.payload.request_context);
             let metrics = Metrics::new();
-            let ports =
-                Ports { messages, presence, metrics: Some(&metrics), ..Ports::new(store, notifier, poster.as_ref()) };
+            // The chat records no deliveries: the ledger is the fan-out's.
+            let ports = Ports {
+                messages: adapters.messages.as_deref(),
+                presence: adapters.presence.as_deref(),
+                metrics: Some(&metrics),
+                ..Ports::new(adapters.store.as_ref(), adapters.notifier.as_ref(), poster.as_ref())
+            };
             let response = handle_websocket(ports, settings, &event.payload).await;
             lambda::emit_metrics(&metrics, config, "chat", &event.context.request_id);
             Ok::<WebSocketResponse, Error>(response)

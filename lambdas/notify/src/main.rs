@@ -5,8 +5,8 @@
 
 use chat_core::config::Config;
 use chat_core::event::{SqsBatchResponse, SqsEvent};
+use chat_core::lambda::Adapters;
 use chat_core::metrics::Metrics;
-use chat_core::ports::{Notifier, Presence};
 use chat_core::{Ports, handle_sqs, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -18,32 +18,27 @@ async fn main() -> Result<(), Error> {
         .require_management_endpoint()
         .inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
     let sdk = lambda::sdk_config().await;
-    let store = lambda::dynamo_store(&sdk, &config);
-    let poster = lambda::fanout_poster(&sdk, endpoint, config.settings.post_timeout);
     // Without the queue no notice can be sharded or retried: every send fails
-    // and the record goes back to SQS.
-    let notifier: Box<dyn Notifier> = match &config.queue_url {
-        Some(url) => Box::new(lambda::sqs_notifier(&sdk, url)),
-        None => Box::new(lambda::NoQueue),
-    };
-    let ledger = lambda::ledger(&sdk, &config);
-    // The count and the digests: a gone connection is counted out, and a
-    // digest is rendered when it is delivered.
-    let presence = lambda::presence(&sdk, &config);
+    // and the record goes back to SQS. The presence table gives the count and
+    // the digests: a gone connection is counted out, and a digest is rendered
+    // when it is delivered.
+    let adapters =
+        Adapters::new(&sdk, &config).inspect_err(|e| tracing::error!(error = %e, "reading the configuration"))?;
+    let poster = lambda::fanout_poster(&sdk, endpoint, config.settings.post_timeout);
     let settings = &config.settings;
     let config = &config;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (store, notifier, poster, ledger, presence) = (&store, &notifier, &poster, &ledger, &presence);
+        let (adapters, poster) = (&adapters, &poster);
         async move {
             let metrics = Metrics::new();
             // The fan-out reads no history.
             let ports = Ports {
-                store,
-                notifier: notifier.as_ref(),
+                store: adapters.store.as_ref(),
+                notifier: adapters.notifier.as_ref(),
                 poster,
-                ledger: ledger.as_ref(),
+                ledger: adapters.ledger.as_ref(),
                 messages: None,
-                presence: presence.as_ref().map(|p| p as &dyn Presence),
+                presence: adapters.presence.as_deref(),
                 metrics: Some(&metrics),
             };
             let deadline = lambda::deadline(event.context.deadline);

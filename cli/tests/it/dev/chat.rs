@@ -10,7 +10,11 @@ use super::{Client, Server, alice_and_bob};
 
 #[tokio::test]
 async fn every_action_reaches_whom_protocol_md_says_in_compat_form() {
-    let server = Server::start(&[]);
+    every_action(Server::start(&[])).await
+}
+
+/// [`every_action_reaches_whom_protocol_md_says_in_compat_form`] on `server` (also run with the handlers as processes, `super::processes`).
+pub(super) async fn every_action(server: Server) {
     let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
 
     // send: the λ# sample's message, to everyone, sender included.

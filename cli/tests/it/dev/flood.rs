@@ -14,7 +14,11 @@ const FLOOD_TEXT: &str = "buy now";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_flood_is_cut_short_and_nobody_else_notices() {
-    let server = Server::start(&[]);
+    send_flood(Server::start(&[])).await
+}
+
+/// [`a_send_flood_is_cut_short_and_nobody_else_notices`] on `server` (also run with the handlers as processes, `super::processes`).
+pub(super) async fn send_flood(server: Server) {
     let url = &server.websocket;
     let bystander = join(url, Ipv4Addr::new(127, 0, 0, 2), "bystander").await;
     let flooder = join(url, Ipv4Addr::new(127, 0, 0, 3), "mallory").await;

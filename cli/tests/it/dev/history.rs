@@ -36,7 +36,11 @@ fn texts(history: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_json_client_gets_the_history_after_its_welcome_and_catches_up_with_since() {
-    let server = Server::start(&[]);
+    history_and_since(Server::start(&[])).await
+}
+
+/// [`a_json_client_gets_the_history_after_its_welcome_and_catches_up_with_since`] on `server` (also run with the handlers as processes, `super::processes`).
+pub(super) async fn history_and_since(server: Server) {
     let mut alice = Client::join(&server, &format!("username=alice&{JSON}")).await;
     let first = say(&mut alice, "first").await;
     let second = say(&mut alice, "second").await;
@@ -112,7 +116,11 @@ async fn a_resend_with_the_same_client_id_posts_once_and_gets_the_same_ack() {
 
 #[tokio::test]
 async fn typing_reaches_the_others_not_the_sender_and_is_throttled() {
-    let server = Server::start(&[]);
+    typing(Server::start(&[])).await
+}
+
+/// [`typing_reaches_the_others_not_the_sender_and_is_throttled`] on `server` (also run with the handlers as processes, `super::processes`).
+pub(super) async fn typing(server: Server) {
     let (mut alice, mut bob) = json_alice_and_bob(&server).await;
     let mut carol = Client::join(&server, "username=carol").await;
     assert_eq!(alice.next_json().await["type"], "joined");

@@ -12,6 +12,7 @@ mod metrics;
 mod models;
 mod ping;
 mod presence;
+mod processes;
 mod security;
 mod seeds;
 mod server;
@@ -69,9 +70,15 @@ impl Server {
     }
 
     /// `wschat dev --port 0` in `dir` (its stack.yaml), plus `args`.
+    ///
+    /// `WSCHAT_IT_DEV_ARGS` (split at spaces) adds flags to every such start:
+    /// `WSCHAT_IT_DEV_ARGS=--processes` runs the dev tests against the
+    /// shipped handlers as processes.
     pub fn start_in(dir: &Path, args: &[&str]) -> Server {
         let mut all = vec!["dev", "--port", "0"];
         all.extend_from_slice(args);
+        let extra = std::env::var("WSCHAT_IT_DEV_ARGS").unwrap_or_default();
+        all.extend(extra.split_whitespace());
         Server::spawn(dir, &all)
     }
 
@@ -128,6 +135,11 @@ impl Server {
             .and_then(|(_, port)| port.parse().ok())
             .unwrap_or_else(|| panic!("a port in {websocket}"));
         Server { child: Some(child), port, websocket, website, log, reader: Some(reader) }
+    }
+
+    /// The dev process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
     }
 
     /// Everything the server wrote on stderr so far.

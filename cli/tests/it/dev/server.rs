@@ -87,7 +87,11 @@ async fn verbose_logs_show_events_with_an_api_gateway_request_context() {
 
 #[tokio::test]
 async fn sigterm_closes_every_connection_with_its_disconnect_and_the_port_can_be_reused() {
-    let server = Server::start(&[]);
+    sigterm(Server::start(&[])).await
+}
+
+/// [`sigterm_closes_every_connection_with_its_disconnect_and_the_port_can_be_reused`] on `server`.
+pub(super) async fn sigterm(server: Server) {
     let port = server.port.to_string();
     let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
     let ids = [alice.id.clone(), bob.id.clone()];

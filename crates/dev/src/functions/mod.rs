@@ -1,7 +1,8 @@
 //! The functions `wschat dev` runs as processes: every function of
 //! stack.yaml whose crate is not one of the shipped handlers (`chat`,
 //! `notify`, `authorizer`, whose code is compiled into `wschat` and runs in
-//! process). Each is built for this machine with `cargo build` (a debug,
+//! process), and with `--processes` the shipped `chat` and `notify` too (the
+//! authorizer's check is the gateway's own in dev). Each is built for this machine with `cargo build` (a debug,
 //! incremental build) and runs as Lambda runs a custom runtime: a process
 //! with `AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API of its own
 //! ([`runtime`]), taking one event at a time. `WSCHAT_MANAGEMENT_ENDPOINT`
@@ -31,8 +32,13 @@ use wschat_stack::Stack;
 
 use runtime::{Answer, RuntimeApi};
 
-/// The packages whose handlers are compiled into `wschat`: dev runs them in process.
+/// The packages whose handlers are compiled into `wschat`: dev runs them in
+/// process, unless `--processes`.
 pub const BUILT_IN: [&str; 3] = ["chat", "notify", "authorizer"];
+
+/// The shipped authorizer: dev's gateway checks tokens itself, so it never
+/// runs as a process.
+const AUTHORIZER: &str = "authorizer";
 
 /// A function running as a process.
 pub struct Function {
@@ -41,6 +47,8 @@ pub struct Function {
     timeout: Duration,
     arn: String,
     env: Vec<(String, String)>,
+    /// Built with `--release` (`wschat dev --release`).
+    release: bool,
     /// The process new invocations go to; a swap replaces it.
     current: RwLock<Option<Arc<Instance>>>,
 }
@@ -100,6 +108,18 @@ impl Function {
     }
 }
 
+/// How a function's process reaches dev.
+pub struct Reach {
+    /// dev's Management API, `http://host:port/{stage}` (`WSCHAT_MANAGEMENT_ENDPOINT`).
+    pub management: String,
+    /// dev's tables and queue over HTTP ([`crate::ports`], `WSCHAT_DEV_PORTS`),
+    /// which the shipped handlers use instead of DynamoDB and SQS.
+    pub ports: String,
+    /// The queue's URL (`WSCHAT_QUEUE_URL`): the SQS queue's with
+    /// `--aws-store`, else a placeholder.
+    pub queue_url: String,
+}
+
 /// The stack's functions that run as processes, by their stack.yaml names.
 #[derive(Default)]
 pub struct Functions {
@@ -111,21 +131,25 @@ impl Functions {
         self.by_name.get(function)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
     /// Builds and starts every function of `stack` whose crate is not built
-    /// in. `management` is dev's Management API (`http://host:port/{stage}`).
-    /// With `watch`, each is rebuilt and swapped when its sources change.
-    pub async fn start(
-        stack: &Stack,
-        management: &str,
-        aws: &AwsTarget,
-        aws_store: bool,
-        watch: bool,
-    ) -> Result<Functions> {
+    /// in, or with `--processes` every one but the authorizer; `reach` is
+    /// how they reach dev. With `--watch`, each is rebuilt and swapped when
+    /// its sources change.
+    pub async fn start(stack: &Stack, reach: &Reach, aws: &AwsTarget, dev: &crate::DevArgs) -> Result<Functions> {
         let region = aws.region.as_deref().unwrap_or("us-east-1");
-        // The shipped crates run in process: no `cargo metadata` for them.
-        let built_in = |dir: &Path| package_name(&stack.dir.join(dir)).is_some_and(|p| BUILT_IN.contains(&p.as_str()));
-        let own = stack.functions.iter().filter(|(_, f)| !built_in(&f.crate_dir)).map(|(name, _)| name);
+        // The shipped crates run in process unless --processes: no `cargo
+        // metadata` for them.
+        let in_process = |dir: &Path| {
+            package_name(&stack.dir.join(dir))
+                .is_some_and(|p| if dev.processes { p == AUTHORIZER } else { BUILT_IN.contains(&p.as_str()) })
+        };
+        let own = stack.functions.iter().filter(|(_, f)| !in_process(&f.crate_dir)).map(|(name, _)| name);
         let crates = locate(stack, own)?;
+        let watch = dev.watch;
         if watch {
             let shipped: Vec<&String> = stack.functions.keys().filter(|f| !crates.contains_key(*f)).collect();
             if !shipped.is_empty() {
@@ -146,7 +170,7 @@ impl Functions {
         for (name, krate) in crates {
             let spec = wschat_engine::resources::function::spec(&deployed, &name, &Default::default());
             let crate_dir = stack.functions[&name].crate_dir.clone();
-            let bootstrap = build(&name, &crate_dir, &krate)?;
+            let bootstrap = build(&name, &crate_dir, &krate, dev.release)?;
             let function = Arc::new(Function {
                 name: name.clone(),
                 timeout: Duration::from_secs(stack.functions[&name].timeout.max(1) as u64),
@@ -160,11 +184,14 @@ impl Functions {
                         ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".to_string()),
                         ("AWS_REGION".into(), region.to_string()),
                         ("AWS_DEFAULT_REGION".into(), region.to_string()),
-                        (chat_core::config::vars::MANAGEMENT_ENDPOINT.into(), management.to_string()),
+                        (chat_core::config::vars::MANAGEMENT_ENDPOINT.into(), reach.management.clone()),
+                        (chat_core::config::vars::QUEUE_URL.into(), reach.queue_url.clone()),
+                        (chat_core::remote::DEV_PORTS.into(), reach.ports.clone()),
                     ])
-                    .chain(credentials(aws, aws_store))
+                    .chain(credentials(aws, dev.aws_store))
                     .collect(),
                 current: RwLock::new(None),
+                release: dev.release,
             });
             function.swap(bootstrap.clone()).await?;
             info!("function   {name}: {} (crate {})", bootstrap.display(), crate_dir.display());
@@ -295,8 +322,8 @@ async fn rebuild_on_change(function: Arc<Function>, crate_dir: PathBuf, krate: C
         seen = settled;
         let started = std::time::Instant::now();
         info!("function   {}: sources changed; building", function.name);
-        let (name, dir, krate) = (function.name.clone(), crate_dir.clone(), krate.clone());
-        let built = tokio::task::spawn_blocking(move || build(&name, &dir, &krate)).await;
+        let (name, dir, krate, release) = (function.name.clone(), crate_dir.clone(), krate.clone(), function.release);
+        let built = tokio::task::spawn_blocking(move || build(&name, &dir, &krate, release)).await;
         match built {
             Ok(Ok(bootstrap)) => match function.swap(bootstrap).await {
                 Ok(()) => info!(
@@ -372,12 +399,14 @@ struct Target {
     name: String,
 }
 
-/// `cargo build` of the function's binary for this machine; its path.
-fn build(function: &str, crate_dir: &Path, krate: &Crate) -> Result<PathBuf> {
+/// `cargo build` of the function's binary for this machine (`--release`
+/// with `release`); its path.
+fn build(function: &str, crate_dir: &Path, krate: &Crate, release: bool) -> Result<PathBuf> {
     info!("building   {function} (crate {}) for this machine", crate_dir.display());
     let out = std::process::Command::new("cargo")
         .args(["build", "--message-format", "json-render-diagnostics", "--bin", &krate.bin, "--manifest-path"])
         .arg(&krate.manifest)
+        .args(release.then_some("--release"))
         .current_dir(&krate.workspace_root)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())

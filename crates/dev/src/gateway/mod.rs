@@ -212,6 +212,12 @@ impl Gateway {
         }
     }
 
+    /// Answers one call of a process to dev's tables and queue ([`crate::ports`]).
+    pub async fn serve_port(&self, call: chat_core::remote::Call) -> chat_core::remote::Reply {
+        let metrics = Metrics::new();
+        chat_core::remote::serve(&self.ports(&metrics), call).await
+    }
+
     /// How many connections are open now.
     pub fn open_connections(&self) -> usize {
         self.connections.len()
