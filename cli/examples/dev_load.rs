@@ -236,7 +236,8 @@ async fn main() {
 
 /// The `websocket:` URL from the dev process's log.
 fn wait_for_url(log: &std::path::Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // With --processes, dev builds chat and notify first.
+    let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(url) = text.lines().find_map(|l| l.strip_prefix("websocket: ")) {

@@ -24,7 +24,9 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 29, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub integration_timeout: u64,
     /// Let every connection and message through, whatever `api.throttle`
-    /// and the routes' `throttle` say (for load tests).
+    /// and the routes' `throttle` say, and let the fan-out post as fast as it
+    /// can (`chat.post_rate` paces it under the account's Management API
+    /// throttle, which dev has not): for load tests.
     #[arg(long)]
     pub no_throttle: bool,
     /// Answer the Management API (`@connections`) from any address when

@@ -25,11 +25,25 @@ use super::new_id;
 use chat_core::now_millis;
 use wschat_stack::Stack;
 
+/// How many batches Lambda's event source mapping hands out at once when
+/// messages wait: Lambda "consumes messages in batches, starting at five
+/// concurrent batches with five functions at a time" (AWS Compute Blog,
+/// "Understanding how AWS Lambda scales with Amazon SQS standard queues"),
+/// then adds up to 300 a minute (AWS Knowledge Center, "Why isn't my Lambda
+/// function with an Amazon SQS event source optimally scaling?"), at most
+/// the mapping's `ScalingConfig.MaximumConcurrency`. dev stays at five:
+/// enough that one slow batch (a paced digest) does not hold up the others,
+/// as a single consumer did.
+pub const POLLERS: usize = 5;
+
 /// The queue's settings from stack.yaml.
 #[derive(Debug, Clone)]
 pub struct QueueSettings {
     /// Messages per batch: the consuming function's `batch`.
     pub batch: usize,
+    /// Batches handed out at once: [`POLLERS`], at most the mapping's
+    /// maximum concurrency (`chat.max_concurrency`).
+    pub pollers: usize,
     pub visibility_timeout: Duration,
     pub max_receive_count: u32,
     /// The records' `eventSourceARN`.
@@ -42,6 +56,7 @@ impl QueueSettings {
     pub fn new(stack: &Stack, arn: String, region: String) -> QueueSettings {
         QueueSettings {
             batch: QueueSettings::consumer_batch(stack),
+            pollers: POLLERS.min(stack.chat.max_concurrency.max(1) as usize),
             visibility_timeout: Duration::from_secs(stack.queue.visibility_timeout.max(0) as u64),
             max_receive_count: stack.queue.max_receive_count.max(1) as u32,
             arn,
@@ -172,39 +187,53 @@ impl Notifier for MemoryQueue {
     }
 }
 
-/// Takes batches off the in-process queue and hands them to the notify handler.
+/// Takes batches off the in-process queue and hands them to the notify
+/// handler, up to [`QueueSettings::pollers`] batches at once.
 pub async fn consume_memory(queue: Arc<MemoryQueue>, settings: QueueSettings, gateway: Arc<Gateway>) {
+    let settings = Arc::new(settings);
+    let pollers = Arc::new(tokio::sync::Semaphore::new(settings.pollers.max(1)));
     loop {
-        let mut batch = queue.receive(settings.batch).await;
-        let records = batch
-            .iter_mut()
-            .map(|m| {
-                m.receives += 1;
-                settings.record(Received {
-                    message_id: &m.message_id,
-                    receipt_handle: &m.message_id,
-                    body: &m.body,
-                    receives: m.receives,
-                    sent_at: m.sent_at,
-                })
+        let Ok(poller) = pollers.clone().acquire_owned().await else { return };
+        let batch = queue.receive(settings.batch).await;
+        let (queue, settings, gateway) = (queue.clone(), settings.clone(), gateway.clone());
+        tokio::spawn(async move {
+            handle_batch(&queue, &settings, &gateway, batch).await;
+            drop(poller);
+        });
+    }
+}
+
+/// Hands one batch to the notify handler; its failed messages are delivered
+/// again after the visibility timeout, up to `max_receive_count` receives.
+async fn handle_batch(queue: &MemoryQueue, settings: &QueueSettings, gateway: &Arc<Gateway>, mut batch: Vec<Queued>) {
+    let records = batch
+        .iter_mut()
+        .map(|m| {
+            m.receives += 1;
+            settings.record(Received {
+                message_id: &m.message_id,
+                receipt_handle: &m.message_id,
+                body: &m.body,
+                receives: m.receives,
+                sent_at: m.sent_at,
             })
-            .collect();
-        let response = gateway.notify(SqsEvent { records }).await;
-        let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
-        for message in batch.into_iter().filter(|m| failed.contains(&m.message_id)) {
-            if message.receives >= settings.max_receive_count {
-                error!(
-                    "queue message {} failed {} times; dropping it (SQS would move it to the dead-letter queue)",
-                    message.message_id, message.receives
-                );
-            } else {
-                warn!(
-                    "queue message {} failed; delivering it again in {} s",
-                    message.message_id,
-                    settings.visibility_timeout.as_secs()
-                );
-                queue.enqueue(message, settings.visibility_timeout);
-            }
+        })
+        .collect();
+    let response = gateway.notify(SqsEvent { records }).await;
+    let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    for message in batch.into_iter().filter(|m| failed.contains(&m.message_id)) {
+        if message.receives >= settings.max_receive_count {
+            error!(
+                "queue message {} failed {} times; dropping it (SQS would move it to the dead-letter queue)",
+                message.message_id, message.receives
+            );
+        } else {
+            warn!(
+                "queue message {} failed; delivering it again in {} s",
+                message.message_id,
+                settings.visibility_timeout.as_secs()
+            );
+            queue.enqueue(message, settings.visibility_timeout);
         }
     }
 }

@@ -97,6 +97,9 @@ pub const DEFAULT_SHARD_SIZE: usize = 500;
 /// Below API Gateway's default account throttle of 10,000 requests per
 /// second, which every `@connections` call of the account shares.
 pub const DEFAULT_POST_RATE: u32 = 9000;
+
+/// The highest `WSCHAT_POST_RATE` (and `chat.post_rate`) there is.
+pub const MAX_POST_RATE: u32 = 100_000;
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
 pub const DEFAULT_BATCH_SIZE: u32 = 10;
 /// A post to `@connections` takes 20–30 ms; one that takes 2 s is stuck
@@ -185,8 +188,13 @@ impl Config {
             )? as u32,
             shard_size: number(vars::SHARD_SIZE, d.shard_size as u64, 1, 10_000, "a whole number in 1..=10000")?
                 as usize,
-            post_rate: number(vars::POST_RATE, d.post_rate.into(), 1, 100_000, "posts per second in 1..=100000")?
-                as u32,
+            post_rate: number(
+                vars::POST_RATE,
+                d.post_rate.into(),
+                1,
+                MAX_POST_RATE.into(),
+                "posts per second in 1..=100000",
+            )? as u32,
             max_concurrency: number(
                 vars::MAX_CONCURRENCY,
                 d.max_concurrency.into(),

@@ -178,6 +178,13 @@ impl Functions {
                 env: spec
                     .environment
                     .into_iter()
+                    // As the in-process fan-out: --no-throttle lifts its pace.
+                    .map(|(k, v)| match k.as_str() {
+                        chat_core::config::vars::POST_RATE if dev.no_throttle => {
+                            (k, chat_core::config::MAX_POST_RATE.to_string())
+                        }
+                        _ => (k, v),
+                    })
                     .chain([
                         ("AWS_LAMBDA_FUNCTION_NAME".into(), stack.function_name(&name)),
                         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), stack.functions[&name].memory.to_string()),

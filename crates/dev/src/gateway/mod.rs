@@ -144,6 +144,7 @@ impl Gateway {
     pub fn new(setup: Setup<'_>) -> Result<Gateway> {
         let stack = setup.stack;
         let history = stack.chat.history.unwrap_or_default();
+        let paced = setup.throttles.is_some();
         Ok(Gateway {
             stage: stack.api_stage().to_string(),
             domain: setup.domain,
@@ -160,7 +161,14 @@ impl Gateway {
                 fanout_concurrency: stack.chat.fanout_concurrency.max(1) as usize,
                 welcome_delay: stack.chat.welcome_delay.max(0) as u32,
                 shard_size: stack.chat.shard_size.max(1) as usize,
-                post_rate: stack.post_rate("local").max(1) as u32,
+                // The fan-out paces itself under the account's Management API
+                // throttle, which dev has not: --no-throttle (no `throttles`)
+                // lifts that pace too.
+                post_rate: if paced {
+                    stack.post_rate("local").max(1) as u32
+                } else {
+                    chat_core::config::MAX_POST_RATE
+                },
                 max_concurrency: stack.chat.max_concurrency.max(1) as u32,
                 batch_size: QueueSettings::consumer_batch(stack) as u32,
                 // Without a history (no `messages` port) these go unused.
