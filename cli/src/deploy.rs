@@ -278,7 +278,8 @@ impl Session {
     fn cost(&self) -> Option<cost::deployed::Moved> {
         let stack = &self.env.stack;
         let priced = || -> Result<cost::deployed::Moved> {
-            let page = cost::page(stack)?;
+            // The folder as Env read it: no second walk.
+            let page = cost::page_of(&self.env.site);
             let wanted = cost::settings(stack, &self.env.region, stack.website.cdn.then_some(page))?;
             let deployed = cost::deployed::settings(stack, &wanted, &self.found, page);
             let (prices, _) = cost::prices::for_region(&self.env.region);

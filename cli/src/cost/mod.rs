@@ -13,7 +13,7 @@ pub mod prices;
 #[cfg(test)]
 mod tests;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chat_core::metrics::Metric;
 use serde_json::json;
 use wschat_stack::{Stack, UsageError};
@@ -104,25 +104,23 @@ pub fn settings(stack: &Stack, region: &str, page: Option<Page>) -> Result<Setti
     })
 }
 
-/// The website's files and their bytes, and `config.json`, which deploy writes beside them.
+/// The website's files and their bytes, and `config.json`, which deploy
+/// writes beside them: the files deploy would upload from the website folder.
 pub fn page(stack: &Stack) -> Result<Page> {
-    let dir = stack.dir.join(&stack.website.source);
+    let files = wschat_engine::resources::site::read_source(&stack.dir.join(&stack.website.source))?;
+    Ok(page_of(&files))
+}
+
+/// The page of `files` (the website folder as deploy reads it), with the
+/// `config.json` deploy generates in place of any the folder has.
+pub fn page_of(files: &[wschat_engine::resources::site::File]) -> Page {
+    let config = wschat_stack::website::CONFIG_KEY;
     let mut page = Page { files: 1, bytes: 1024 };
-    let mut folders = vec![dir.clone()];
-    while let Some(folder) = folders.pop() {
-        let entries = std::fs::read_dir(&folder).with_context(|| format!("reading `{}`", folder.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("reading `{}`", folder.display()))?;
-            let meta = entry.metadata().with_context(|| format!("reading `{}`", entry.path().display()))?;
-            if meta.is_dir() {
-                folders.push(entry.path());
-            } else {
-                page.files += 1;
-                page.bytes += meta.len();
-            }
-        }
+    for file in files.iter().filter(|f| f.key != config) {
+        page.files += 1;
+        page.bytes += file.size;
     }
-    Ok(page)
+    page
 }
 
 /// The region to price: `--region`, stack.yaml's, the environment's, else us-east-1.

@@ -436,3 +436,14 @@ fn a_change_moves_the_estimate_by_the_services_it_touches() {
     assert!(first.moves() && first.before.is_none());
     assert!(first.line().starts_with("Monthly estimate once deployed"), "{}", first.line());
 }
+
+#[test]
+fn the_page_is_what_deploy_uploads_with_its_own_config_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "0123456789").unwrap();
+    // Replaced by the generated config.json, and a dot file deploy never uploads.
+    std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+    std::fs::write(dir.path().join(".env"), "SECRET=1").unwrap();
+    let files = wschat_engine::resources::site::read_source(dir.path()).unwrap();
+    assert_eq!(super::page_of(&files), Page { files: 2, bytes: 10 + 1024 });
+}
