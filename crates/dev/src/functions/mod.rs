@@ -165,7 +165,8 @@ impl Functions {
         // What deploy gives each function (its stack.yaml `environment`, the
         // tables' and the fan-out's settings), in a placeholder account.
         let account = wschat_engine::aws::Account { id: "000000000000".into(), partition: "aws".into() };
-        let deployed = wschat_engine::resources::Env::new(stack.clone(), region.to_string(), account, BTreeMap::new())?;
+        let deployed =
+            wschat_engine::resources::Env::without_sources(stack.clone(), region.to_string(), account, BTreeMap::new());
         let mut by_name = BTreeMap::new();
         for (name, krate) in crates {
             let spec = wschat_engine::resources::function::spec(&deployed, &name, &Default::default());

@@ -527,19 +527,31 @@ impl Env {
     pub fn new(stack: Stack, region: String, account: Account, artifacts: BTreeMap<String, Artifact>) -> Result<Env> {
         let schemas = model::read_schemas(&stack)?;
         let site = site::read_source(&stack.dir.join(&stack.website.source))?;
-        Ok(Env {
+        Ok(Env { schemas, site, ..Env::without_sources(stack, region, account, artifacts) })
+    }
+
+    /// An Env that has read neither the routes' schemas nor the website
+    /// folder: enough for what does not deploy them (the functions'
+    /// specifications, which `wschat dev` gives its processes).
+    pub fn without_sources(
+        stack: Stack,
+        region: String,
+        account: Account,
+        artifacts: BTreeMap<String, Artifact>,
+    ) -> Env {
+        Env {
             stack,
             region,
             account,
             artifacts,
-            schemas,
-            site,
+            schemas: BTreeMap::new(),
+            site: Vec::new(),
             page_auth: None,
             zone: None,
             user_certificates: BTreeMap::new(),
             certificate_listing: certificate::Listing::default(),
             destroying: false,
-        })
+        }
     }
 
     pub fn arns(&self) -> Arns<'_> {
