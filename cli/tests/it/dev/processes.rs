@@ -4,25 +4,34 @@
 //! protocol, history, typing, flood and shutdown tests of the in-process
 //! handlers pass unchanged against them.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Server, alice_and_bob, chat, flood, history, server};
+use super::{Server, alice_and_bob, chat, flood, history, http, server};
 
-/// The file names of the programs `pid` started and that still run.
-fn children(pid: u32) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// The programs `pid` started and that still run: file name -> process id.
+fn children(pid: u32) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
         let listed = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         for child in listed.split_whitespace() {
             if let Ok(exe) = std::fs::read_link(format!("/proc/{child}/exe")) {
-                names.insert(exe.file_name().unwrap_or_default().to_string_lossy().into_owned());
+                found.insert(exe.file_name().unwrap_or_default().to_string_lossy().into_owned(), child.to_string());
             }
         }
     }
-    names
+    found
+}
+
+/// The value of `name` in the environment of process `pid`.
+fn environment_of(pid: &str, name: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|b| *b == 0).find_map(|pair| {
+        let pair = String::from_utf8_lossy(pair);
+        pair.strip_prefix(&format!("{name}=")).map(str::to_string)
+    })
 }
 
 /// The embedded-metric-format documents in `log` of `function`, each as
@@ -44,7 +53,19 @@ async fn the_shipped_handlers_run_as_processes_and_answer_the_chat() {
         assert!(log.contains(&format!("function   {function}: ")), "{function} is not a process:\n{log}");
     }
     let running = children(server.pid());
-    assert!(running.contains("chat") && running.contains("notify"), "dev's children: {running:?}");
+    assert!(running.contains_key("chat") && running.contains_key("notify"), "dev's children: {running:?}");
+
+    // dev's tables answer the URL its processes were given, and nothing else.
+    let ports = environment_of(&running["chat"], "WSCHAT_DEV_PORTS").expect("the chat process's WSCHAT_DEV_PORTS");
+    let path = ports.strip_prefix(&format!("http://127.0.0.1:{}", server.port)).expect(&ports).to_string();
+    let count = r#"{"call":"count","now":0}"#;
+    let answer = http(server.port, "POST", &path, &[], count);
+    assert_eq!((answer.status, String::from_utf8_lossy(&answer.body).into_owned()), (200, r#"{"ok":0}"#.into()));
+    let guessed = format!("{}0", &path[..path.len() - 1]);
+    let guessed = if guessed == path { format!("{}1", &path[..path.len() - 1]) } else { guessed };
+    assert_eq!(http(server.port, "POST", &guessed, &[], count).status, 404);
+    // Without one, the site's fallback: not an answer from the tables.
+    assert_eq!(http(server.port, "POST", "/@ports", &[], count).status, 405);
 
     let (mut alice, mut bob) = alice_and_bob(&server, "username=alice", "username=bob").await;
     alice.send(r#"{"action":"sendmessage","data":"one"}"#).await;
