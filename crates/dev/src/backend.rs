@@ -48,12 +48,21 @@ pub enum Consumer {
 }
 
 impl Consumer {
-    /// Runs until the process ends.
+    /// Runs `settings.pollers` pollers ([`queue::POLLERS`]), each taking a
+    /// batch once its last is handled, until the process ends.
     pub async fn run(self, gateway: Arc<Gateway>) {
-        match self {
-            Consumer::Memory { queue, settings } => queue::consume_memory(queue, settings, gateway).await,
-            Consumer::Sqs { sqs, queue_url, settings } => queue::consume_sqs(sqs, queue_url, settings, gateway).await,
-        }
+        let pollers: Vec<_> = match self {
+            Consumer::Memory { queue, settings } => (0..settings.pollers.max(1))
+                .map(|_| tokio::spawn(queue::consume_memory(queue.clone(), settings.clone(), gateway.clone())))
+                .collect(),
+            Consumer::Sqs { sqs, queue_url, settings } => (0..settings.pollers.max(1))
+                .map(|_| {
+                    let (sqs, queue_url, settings) = (sqs.clone(), queue_url.clone(), settings.clone());
+                    tokio::spawn(queue::consume_sqs(sqs, queue_url, settings, gateway.clone()))
+                })
+                .collect(),
+        };
+        futures::future::join_all(pollers).await;
     }
 }
 

@@ -187,19 +187,15 @@ impl Notifier for MemoryQueue {
     }
 }
 
-/// Takes batches off the in-process queue and hands them to the notify
-/// handler, up to [`QueueSettings::pollers`] batches at once.
+/// One poller of the in-process queue: takes a batch, hands it to the notify
+/// handler, and takes the next once it has been handled. [`Consumer::run`]
+/// runs [`QueueSettings::pollers`] of them.
+///
+/// [`Consumer::run`]: crate::backend::Consumer::run
 pub async fn consume_memory(queue: Arc<MemoryQueue>, settings: QueueSettings, gateway: Arc<Gateway>) {
-    let settings = Arc::new(settings);
-    let pollers = Arc::new(tokio::sync::Semaphore::new(settings.pollers.max(1)));
     loop {
-        let Ok(poller) = pollers.clone().acquire_owned().await else { return };
         let batch = queue.receive(settings.batch).await;
-        let (queue, settings, gateway) = (queue.clone(), settings.clone(), gateway.clone());
-        tokio::spawn(async move {
-            handle_batch(&queue, &settings, &gateway, batch).await;
-            drop(poller);
-        });
+        handle_batch(&queue, &settings, &gateway, batch).await;
     }
 }
 
@@ -238,8 +234,8 @@ async fn handle_batch(queue: &MemoryQueue, settings: &QueueSettings, gateway: &A
     }
 }
 
-/// Long-polls the SQS queue and hands each batch to the notify handler, as
-/// Lambda's event source mapping does: the messages of a batch that are not
+/// One poller of the SQS queue: long-polls it and hands each batch to the
+/// notify handler, as Lambda's event source mapping does: the messages of a batch that are not
 /// reported as failed are deleted; the failed ones reappear after the
 /// visibility timeout, and the queue's redrive policy moves them to the
 /// dead-letter queue after `max_receive_count` receives.
