@@ -12,7 +12,7 @@
 //! this example (`--release`: `wschat dev --processes --release`).
 //!
 //! It builds and starts `target/release/wschat dev --port 0` on the shipped
-//! stack.yaml (its event log goes to `target/dev_load.log`), opens the
+//! stack.yaml (its event log goes to `dev_load.log` in the target folder), opens the
 //! connections (each waits for its welcome), waits for the join notices to
 //! drain, and then reports:
 //! - connections held (the `count` of a `list` reply, the server's own count);
@@ -61,9 +61,9 @@ async fn main() {
         .status()
         .expect("running cargo build");
     assert!(built.success(), "building wschat");
-    let log_path = root.join("target/dev_load.log");
-    let log = std::fs::File::create(&log_path).expect("creating target/dev_load.log");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let log_path = target.join("dev_load.log");
+    let log = std::fs::File::create(&log_path).expect("creating dev_load.log in the target folder");
     let mut dev = Command::new(target.join(profile).join("wschat"))
         .args(["dev", "--port", "0", "--no-throttle"])
         .args(processes.then_some("--processes"))
